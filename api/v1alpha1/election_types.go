@@ -1,0 +1,532 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CancelledAnnotation, set to "true" on an Open Election, is the explicit act that
+// allows deleting it (config/admission refuses the DELETE otherwise).
+const CancelledAnnotation = "elections.scrutin.dev/cancelled"
+
+// Election is one vote of one organisation. The controller gives every Election a
+// dedicated namespace with its own voting-runtime, secrets, autoscaling and network
+// policies; nothing in it derives from anything but this object.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=elec,categories=scrutin
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Opens",type=string,JSONPath=`.spec.schedule.opensAt`
+// +kubebuilder:printcolumn:name="Closes",type=string,JSONPath=`.spec.schedule.closesAt`
+// +kubebuilder:printcolumn:name="Turnout",type=string,JSONPath=`.status.turnout`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name: must be at most 63 characters (it labels the election's namespace)"
+type Election struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   ElectionSpec   `json:"spec"`
+	Status ElectionStatus `json:"status,omitempty"`
+}
+
+// ElectionSpec is what a tenant writes.
+//
+// +kubebuilder:validation:XValidation:rule="self.scaling.maxReplicas <= 1 || self.store.type == 'PostgreSQL'",fieldPath=".store.type",message="must be PostgreSQL when scaling.maxReplicas is above 1: the Embedded store serves a single pod"
+// +kubebuilder:validation:XValidation:rule="self.authentication.method != 'SMSCode' || has(self.delivery.sms)",fieldPath=".delivery.sms",message="is required when authentication.method is SMSCode: codes are sent through this SMS gateway"
+// +kubebuilder:validation:XValidation:rule="self.authentication.method == 'SMSCode' || has(self.delivery.smtp)",fieldPath=".delivery.smtp",message="is required when authentication.method is EmailCode or Credential: codes and credentials are sent by mail"
+type ElectionSpec struct {
+	// Title of the vote, shown to voters.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	Title string `json:"title"`
+
+	// Organization is the display name of the organisation holding the vote.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	Organization string `json:"organization"`
+
+	// Languages of the voter pages; the browser's preference picks among them.
+	// +kubebuilder:default={fr,en}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=2
+	// +listType=set
+	// +optional
+	Languages []Language `json:"languages,omitempty"`
+
+	// Schedule is when ballots are accepted. The voting-runtime enforces it itself.
+	Schedule Schedule `json:"schedule"`
+
+	// Questions on the ballot, in order.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=map
+	// +listMapKey=id
+	Questions []Question `json:"questions"`
+
+	// VoterRoll points at the Secret, in the Election's namespace, holding the roll.
+	VoterRoll VoterRoll `json:"voterRoll"`
+
+	// Authentication is how voters sign in, and how long codes and sessions live.
+	// (The default repeats the fields' own defaults: the API server checks a default
+	// against the rules before applying nested defaults to it. Durations are written
+	// as Go prints them, so a defaulted Election round-trips unchanged through Go
+	// clients.)
+	// +kubebuilder:default={method:EmailCode,codeValidity:"10m0s",signInTimeout:"15m0s",sessionIdleTimeout:"20m0s",sessionMaxLifetime:"2h0m0s",resendCooldown:"1m0s",maxCodeAttempts:5}
+	// +optional
+	Authentication Authentication `json:"authentication"`
+
+	// Delivery points at the Secrets holding the mail and SMS gateway settings.
+	// +kubebuilder:default={}
+	// +optional
+	Delivery Delivery `json:"delivery"`
+
+	// Scaling bounds the voting-runtime's replicas.
+	// +kubebuilder:default={minReplicas:1,maxReplicas:1,targetCPUUtilizationPercentage:70}
+	// +optional
+	Scaling Scaling `json:"scaling"`
+
+	// Store is where the roll, participation and ballots are kept.
+	// +kubebuilder:default={type:Embedded}
+	// +optional
+	Store Store `json:"store"`
+
+	// Scrutineers says what the scrutineers' participation export contains.
+	// +kubebuilder:default={}
+	// +optional
+	Scrutineers Scrutineers `json:"scrutineers"`
+}
+
+// Language of the voter pages.
+// +kubebuilder:validation:Enum=fr;en
+type Language string
+
+const (
+	LanguageFrench  Language = "fr"
+	LanguageEnglish Language = "en"
+)
+
+// Schedule of the vote, in RFC 3339.
+//
+// +kubebuilder:validation:XValidation:rule="self.closesAt > self.opensAt",fieldPath=".closesAt",message="must be after opensAt"
+type Schedule struct {
+	// OpensAt is when the first ballot is accepted.
+	OpensAt metav1.Time `json:"opensAt"`
+	// ClosesAt is when the last ballot is accepted.
+	ClosesAt metav1.Time `json:"closesAt"`
+}
+
+// QuestionKind says how a voter answers a question.
+// +kubebuilder:validation:Enum=SingleChoice;MultipleChoice;Ranked
+type QuestionKind string
+
+const (
+	// SingleChoice: exactly one option (or a blank vote where allowed).
+	SingleChoice QuestionKind = "SingleChoice"
+	// MultipleChoice: between minChoices and maxChoices options.
+	MultipleChoice QuestionKind = "MultipleChoice"
+	// Ranked: between minChoices and maxChoices options in order of preference,
+	// counted with the Schulze method.
+	Ranked QuestionKind = "Ranked"
+)
+
+// Question on the ballot.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.maxChoices) || self.minChoices <= self.maxChoices",fieldPath=".minChoices",message="must not exceed maxChoices"
+// +kubebuilder:validation:XValidation:rule="!has(self.maxChoices) || self.maxChoices <= size(self.options)",fieldPath=".maxChoices",message="must not exceed the number of options"
+// +kubebuilder:validation:XValidation:rule="self.minChoices <= size(self.options)",fieldPath=".minChoices",message="must not exceed the number of options"
+// +kubebuilder:validation:XValidation:rule="self.kind != 'SingleChoice' || (self.minChoices == 1 && (!has(self.maxChoices) || self.maxChoices == 1))",fieldPath=".maxChoices",message="a SingleChoice question takes exactly one choice: use MultipleChoice for more"
+type Question struct {
+	// ID is stable across edits and used in ballots and results.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	ID string `json:"id"`
+
+	// Prompt is the question as voters read it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2000
+	Prompt string `json:"prompt"`
+
+	// Kind of answer expected.
+	// +kubebuilder:default=SingleChoice
+	// +optional
+	Kind QuestionKind `json:"kind,omitempty"`
+
+	// Options to choose from, at least two.
+	// +kubebuilder:validation:MinItems=2
+	// +kubebuilder:validation:MaxItems=200
+	// +listType=map
+	// +listMapKey=id
+	Options []Option `json:"options"`
+
+	// MinChoices is the fewest options a non-blank answer selects (or ranks).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MinChoices int32 `json:"minChoices,omitempty"`
+
+	// MaxChoices is the most options an answer selects (or ranks). Unset: one for
+	// SingleChoice, every option otherwise.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MaxChoices *int32 `json:"maxChoices,omitempty"`
+
+	// AllowBlank lets a voter cast a blank answer to this question, counted apart.
+	// +optional
+	AllowBlank bool `json:"allowBlank,omitempty"`
+}
+
+// EffectiveMaxChoices is MaxChoices with its default applied.
+func (q *Question) EffectiveMaxChoices() int32 {
+	switch {
+	case q.MaxChoices != nil:
+		return *q.MaxChoices
+	case q.Kind == SingleChoice || q.Kind == "":
+		return 1
+	default:
+		return int32(len(q.Options))
+	}
+}
+
+// Option of a question.
+type Option struct {
+	// ID is stable across edits and used in ballots and results.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	ID string `json:"id"`
+
+	// Label as voters read it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=500
+	Label string `json:"label"`
+}
+
+// VoterRoll references the roll: a CSV with the header voter_id,name,email,phone and
+// an optional weight column, phones in E.164.
+type VoterRoll struct {
+	// SecretRef names a Secret in the Election's namespace.
+	SecretRef SecretReference `json:"secretRef"`
+
+	// Key of the roll inside the Secret.
+	// +kubebuilder:default=roll.csv
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// SecretReference names a Secret in the Election's own namespace. There is no
+// namespace field: an Election can only use its tenant's Secrets.
+type SecretReference struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// AuthMethod is how voters prove who they are.
+// +kubebuilder:validation:Enum=EmailCode;SMSCode;Credential
+type AuthMethod string
+
+const (
+	// EmailCode: a one-time code sent by mail at sign-in.
+	EmailCode AuthMethod = "EmailCode"
+	// SMSCode: a one-time code sent by SMS at sign-in.
+	SMSCode AuthMethod = "SMSCode"
+	// Credential: a long random credential generated per voter at roll import and
+	// sent by mail beforehand.
+	Credential AuthMethod = "Credential"
+)
+
+// Authentication settings. Timings are checked against each other so that nothing a
+// voter waits for can outlive what it belongs to: a pending sign-in and a session
+// always last at least as long as the code sent for them.
+//
+// +kubebuilder:validation:XValidation:rule="duration(self.codeValidity) >= duration('2m')",fieldPath=".codeValidity",message="must be at least 2m: codes can take minutes to arrive"
+// +kubebuilder:validation:XValidation:rule="duration(self.codeValidity) <= duration('10m')",fieldPath=".codeValidity",message="must be at most 10m: one-time codes are short-lived"
+// +kubebuilder:validation:XValidation:rule="duration(self.signInTimeout) >= duration(self.codeValidity)",fieldPath=".signInTimeout",message="must be at least codeValidity: a pending sign-in must not expire before the code sent for it"
+// +kubebuilder:validation:XValidation:rule="duration(self.signInTimeout) <= duration('1h')",fieldPath=".signInTimeout",message="must be at most 1h"
+// +kubebuilder:validation:XValidation:rule="duration(self.sessionIdleTimeout) >= duration('5m')",fieldPath=".sessionIdleTimeout",message="must be at least 5m: voters need time to read the ballot"
+// +kubebuilder:validation:XValidation:rule="duration(self.sessionIdleTimeout) >= duration(self.codeValidity)",fieldPath=".sessionIdleTimeout",message="must be at least codeValidity: a session must not expire before the code that opened it"
+// +kubebuilder:validation:XValidation:rule="duration(self.sessionIdleTimeout) <= duration('4h')",fieldPath=".sessionIdleTimeout",message="must be at most 4h"
+// +kubebuilder:validation:XValidation:rule="duration(self.sessionMaxLifetime) >= duration(self.sessionIdleTimeout)",fieldPath=".sessionMaxLifetime",message="must be at least sessionIdleTimeout"
+// +kubebuilder:validation:XValidation:rule="duration(self.sessionMaxLifetime) <= duration('24h')",fieldPath=".sessionMaxLifetime",message="must be at most 24h"
+// +kubebuilder:validation:XValidation:rule="duration(self.resendCooldown) >= duration('10s')",fieldPath=".resendCooldown",message="must be at least 10s"
+// +kubebuilder:validation:XValidation:rule="duration(self.resendCooldown) < duration(self.codeValidity)",fieldPath=".resendCooldown",message="must be shorter than codeValidity: a voter must be able to ask again before the code expires"
+type Authentication struct {
+	// Method of sign-in.
+	// +kubebuilder:default=EmailCode
+	// +optional
+	Method AuthMethod `json:"method,omitempty"`
+
+	// CodeValidity is how long a one-time code stays valid after it is sent.
+	// +kubebuilder:default="10m0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	CodeValidity *metav1.Duration `json:"codeValidity,omitempty"`
+
+	// SignInTimeout is how long a pending sign-in waits for its code.
+	// +kubebuilder:default="15m0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	SignInTimeout *metav1.Duration `json:"signInTimeout,omitempty"`
+
+	// SessionIdleTimeout ends a session after this long without activity; the voter
+	// is warned well before and can extend it.
+	// +kubebuilder:default="20m0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	SessionIdleTimeout *metav1.Duration `json:"sessionIdleTimeout,omitempty"`
+
+	// SessionMaxLifetime ends a session this long after sign-in, activity or not.
+	// +kubebuilder:default="2h0m0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	SessionMaxLifetime *metav1.Duration `json:"sessionMaxLifetime,omitempty"`
+
+	// ResendCooldown is the wait before a voter can ask for a code again. A resent
+	// code does not invalidate the one already on its way.
+	// +kubebuilder:default="1m0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	ResendCooldown *metav1.Duration `json:"resendCooldown,omitempty"`
+
+	// MaxCodeAttempts is how many wrong codes end a pending sign-in.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=3
+	// +kubebuilder:validation:Maximum=10
+	// +optional
+	MaxCodeAttempts int32 `json:"maxCodeAttempts,omitempty"`
+}
+
+// Delivery settings: each Secret lives in the Election's namespace.
+type Delivery struct {
+	// SMTP names the Secret with the mail server settings (keys: host, port,
+	// username, password, from, tls).
+	// +optional
+	SMTP *DeliveryChannel `json:"smtp,omitempty"`
+
+	// SMS names the Secret with the SMS gateway settings (keys: url, token, sender).
+	// +optional
+	SMS *DeliveryChannel `json:"sms,omitempty"`
+}
+
+// DeliveryChannel references the Secret holding one channel's settings.
+type DeliveryChannel struct {
+	SecretRef SecretReference `json:"secretRef"`
+}
+
+// Scaling of the voting-runtime.
+//
+// +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",fieldPath=".minReplicas",message="must not exceed maxReplicas"
+type Scaling struct {
+	// MinReplicas of the voting-runtime.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MinReplicas int32 `json:"minReplicas,omitempty"`
+
+	// MaxReplicas of the voting-runtime. Above 1 needs the PostgreSQL store.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxReplicas int32 `json:"maxReplicas,omitempty"`
+
+	// TargetCPUUtilizationPercentage the autoscaler aims for.
+	// +kubebuilder:default=70
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	TargetCPUUtilizationPercentage *int32 `json:"targetCPUUtilizationPercentage,omitempty"`
+
+	// TargetInFlightRequestsPerPod, when set, also scales on the in-flight requests
+	// the runtime exports (needs a custom metrics adapter in the cluster).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	TargetInFlightRequestsPerPod *int32 `json:"targetInFlightRequestsPerPod,omitempty"`
+}
+
+// StoreType is where an election's data lives.
+// +kubebuilder:validation:Enum=Embedded;PostgreSQL
+type StoreType string
+
+const (
+	// StoreEmbedded: one pod with its data on a volume, for small elections and demos.
+	StoreEmbedded StoreType = "Embedded"
+	// StorePostgreSQL: the election's own database and role on a PostgreSQL server.
+	StorePostgreSQL StoreType = "PostgreSQL"
+)
+
+// Store of the election.
+//
+// +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type",fieldPath=".type",message="cannot change once set: the election's data lives in this store"
+// +kubebuilder:validation:XValidation:rule="self.type != 'PostgreSQL' || has(self.postgreSQL)",fieldPath=".postgreSQL",message="is required when type is PostgreSQL"
+// +kubebuilder:validation:XValidation:rule="self.type == 'PostgreSQL' || !has(self.postgreSQL)",fieldPath=".postgreSQL",message="is only used when type is PostgreSQL"
+type Store struct {
+	// Type of store.
+	// +kubebuilder:default=Embedded
+	// +optional
+	Type StoreType `json:"type,omitempty"`
+
+	// PostgreSQL names the server on which the controller creates this election's
+	// own database and role.
+	// +optional
+	PostgreSQL *PostgreSQLStore `json:"postgreSQL,omitempty"`
+}
+
+// PostgreSQLStore references an admin connection to a PostgreSQL server.
+type PostgreSQLStore struct {
+	// AdminSecretRef names a Secret (key: dsn) with a connection allowed to create
+	// databases and roles. The voting-runtime never receives it.
+	AdminSecretRef SecretReference `json:"adminSecretRef"`
+}
+
+// ParticipationField is a column of the scrutineers' participation export. There is
+// deliberately no field for a code, a credential or any secret: none exists.
+// +kubebuilder:validation:Enum=VoterID;Name;Email;Phone;Weight;Voted
+type ParticipationField string
+
+const (
+	FieldVoterID ParticipationField = "VoterID"
+	FieldName    ParticipationField = "Name"
+	FieldEmail   ParticipationField = "Email"
+	FieldPhone   ParticipationField = "Phone"
+	FieldWeight  ParticipationField = "Weight"
+	FieldVoted   ParticipationField = "Voted"
+)
+
+// Scrutineers settings of this election alone.
+type Scrutineers struct {
+	// ExportFields are the columns of the participation export (who voted, never how).
+	// +kubebuilder:default={VoterID,Name,Voted}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=6
+	// +listType=set
+	// +optional
+	ExportFields []ParticipationField `json:"exportFields,omitempty"`
+}
+
+// Phase of an election's life.
+// +kubebuilder:validation:Enum=Pending;Provisioning;Scheduled;Open;Closed;Tallied;Failed
+type Phase string
+
+const (
+	PhasePending      Phase = "Pending"
+	PhaseProvisioning Phase = "Provisioning"
+	PhaseScheduled    Phase = "Scheduled"
+	PhaseOpen         Phase = "Open"
+	PhaseClosed       Phase = "Closed"
+	PhaseTallied      Phase = "Tallied"
+	PhaseFailed       Phase = "Failed"
+)
+
+// Condition types of an Election.
+const (
+	ConditionReady     = "Ready"
+	ConditionRollValid = "RollValid"
+	ConditionOpen      = "Open"
+	ConditionTallied   = "Tallied"
+)
+
+// ElectionStatus is written by the controller only.
+type ElectionStatus struct {
+	// ObservedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase of the election.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// Conditions: Ready, RollValid, Open, Tallied.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Namespace dedicated to this election.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// URL of the voter pages.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// Voters on the roll.
+	// +optional
+	Voters int64 `json:"voters,omitempty"`
+
+	// BallotsCast so far.
+	// +optional
+	BallotsCast int64 `json:"ballotsCast,omitempty"`
+
+	// Turnout as a percentage, for people ("81.2%").
+	// +optional
+	Turnout string `json:"turnout,omitempty"`
+
+	// Results per question, after the tally.
+	// +listType=map
+	// +listMapKey=questionId
+	// +optional
+	Results []QuestionResult `json:"results,omitempty"`
+
+	// AuditHead is the hash at the head of the election's audit chain.
+	// +optional
+	AuditHead string `json:"auditHead,omitempty"`
+}
+
+// QuestionResult is the count of one question. Counts are weighted by the roll's
+// weight column where it has one.
+type QuestionResult struct {
+	QuestionID string `json:"questionId"`
+	// Options with their counts, in ballot order.
+	// +listType=atomic
+	Options []OptionResult `json:"options,omitempty"`
+	// Blank answers.
+	Blank int64 `json:"blank"`
+	// Ranking of option ids, best first (ties share a place only through Winners).
+	// +listType=atomic
+	// +optional
+	Ranking []string `json:"ranking,omitempty"`
+	// Winners: the option ids with the most votes, or the Schulze winners.
+	// +listType=atomic
+	// +optional
+	Winners []string `json:"winners,omitempty"`
+}
+
+// OptionResult is one option's count.
+type OptionResult struct {
+	ID    string `json:"id"`
+	Votes int64  `json:"votes"`
+}
+
+// ElectionList is a list of Elections.
+//
+// +kubebuilder:object:root=true
+type ElectionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Election `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Election{}, &ElectionList{})
+}
