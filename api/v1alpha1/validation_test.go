@@ -20,14 +20,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/internal/testenv"
+	"scrutin.dev/scrutin/internal/controlplane"
 )
 
-var env *testenv.Env
+var env *controlplane.Env
 
 func TestMain(m *testing.M) {
 	var err error
-	env, err = testenv.Start()
+	env, err = controlplane.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -92,7 +92,7 @@ func TestInvalidSamplesRefused(t *testing.T) {
 	ns := newNamespace(t)
 	for _, s := range invalidSamples(t) {
 		t.Run(filepath.Base(s.path), func(t *testing.T) {
-			objs, err := testenv.ReadObjects(s.path)
+			objs, err := controlplane.ReadObjects(s.path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +157,7 @@ func TestValidSamplesAccepted(t *testing.T) {
 			if out, err := env.Kubectl("apply", "-n", ns, "-f", f); err != nil {
 				t.Fatalf("kubectl apply refused a valid sample: %v\n%s", err, out)
 			}
-			objs, err := testenv.ReadObjects(f)
+			objs, err := controlplane.ReadObjects(f)
 			if err != nil {
 				t.Fatal(err)
 			}

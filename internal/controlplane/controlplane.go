@@ -1,9 +1,10 @@
-// Package testenv starts a real kube-apiserver and etcd (controller-runtime envtest)
-// with Scrutin's CRDs and admission policies installed, for the tests of any package.
+// Package controlplane starts a real kube-apiserver and etcd (controller-runtime envtest)
+// with Scrutin's CRDs and admission policies installed, for the tests of any package
+// and for the local demo.
 //
 // The binaries come from bin/k8s/<version>/, built by hack/build-k8s.sh (make tools);
 // KUBEBUILDER_ASSETS overrides the directory.
-package testenv
+package controlplane
 
 import (
 	"bytes"
@@ -179,6 +180,16 @@ func (e *Env) Namespace(ctx context.Context, prefix string) (string, error) {
 		return "", err
 	}
 	return ns.Name, nil
+}
+
+// AdminKubeconfig returns a kubeconfig of a cluster administrator, for kubectl and
+// other clients outside this process.
+func (e *Env) AdminKubeconfig() ([]byte, error) {
+	u, err := e.Environment.AddUser(envtest.User{Name: "scrutin-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("while adding an admin user: %w", err)
+	}
+	return u.KubeConfig()
 }
 
 // Kubectl runs the built kubectl against the control plane, returning its combined
