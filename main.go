@@ -5,7 +5,12 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -17,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/controllers"
 )
 
 var scheme = runtime.NewScheme()
@@ -32,16 +38,37 @@ func main() {
 		probeAddr     string
 		secureMetrics bool
 		leaderElect   bool
+		opts          controllers.Options
+		ingressLabels string
+		dnsLabels     string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (HTTPS with authentication unless --metrics-secure=false); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to authenticated and authorized clients only.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the health and readiness probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one manager reconciles at a time.")
-	opts := zap.Options{}
-	opts.BindFlags(flag.CommandLine)
+	flag.StringVar(&opts.RuntimeImage, "runtime-image", "scrutin.dev/voting-runtime:dev", "Image of the voting-runtime (by digest or content tag).")
+	flag.StringVar(&ingressLabels, "ingress-namespace-labels", "", "Labels (k=v,k=v) of the namespaces of the ingress path allowed to reach voting pods.")
+	flag.StringVar(&opts.DNSNamespace, "dns-namespace", "kube-system", "Namespace of the cluster DNS the voting pods may query.")
+	flag.StringVar(&dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "Labels (k=v,k=v) of the cluster DNS pods.")
+	flag.StringVar(&opts.BaseDomain, "base-domain", "", "When set, the voter URL is https://<election namespace>.<base-domain>/.")
+	zopts := zap.Options{}
+	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 	log := ctrl.Log.WithName("setup")
+	opts.OperatorNamespace = os.Getenv("POD_NAMESPACE")
+	if opts.OperatorNamespace == "" {
+		opts.OperatorNamespace = "scrutin-system"
+	}
+	var err error
+	if opts.IngressNamespaceLabels, err = parseLabels(ingressLabels); err != nil {
+		log.Error(err, "Invalid --ingress-namespace-labels")
+		os.Exit(2)
+	}
+	if opts.DNSPodLabels, err = parseLabels(dnsLabels); err != nil {
+		log.Error(err, "Invalid --dns-pod-labels")
+		os.Exit(2)
+	}
 
 	metricsOpts := metricsserver.Options{
 		BindAddress:   metricsAddr,
@@ -54,6 +81,8 @@ func main() {
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  controllers.CacheOptions(),
+		Client:                 controllers.ClientOptions(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
@@ -61,6 +90,23 @@ func main() {
 	})
 	if err != nil {
 		log.Error(err, "Failed to create the manager")
+		os.Exit(1)
+	}
+	reconciler := &controllers.ElectionReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("scrutin-controller"),
+		Options:   opts,
+		Runtime:   &controllers.HTTPRuntimeClient{HTTP: &http.Client{Timeout: 10 * time.Second}},
+		Databases: controllers.PostgreSQL{},
+		Resolver:  net.DefaultResolver,
+	}
+	if err := reconciler.SetupWithManager(mgr); err != nil {
+		log.Error(err, "Failed to set up the Election controller")
+		os.Exit(1)
+	}
+	if err := controllers.RegisterMetrics(mgr.GetClient()); err != nil {
+		log.Error(err, "Failed to register metrics")
 		os.Exit(1)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -76,4 +122,20 @@ func main() {
 		log.Error(err, "Manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// parseLabels reads "k=v,k=v".
+func parseLabels(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

@@ -1,0 +1,34 @@
+package controllers
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// ElectionFileKey is the runtime's settings file in the ConfigMap: the Election
+// itself, exactly as its tenant wrote it (defaults filled in) and nothing else.
+const ElectionFileKey = "election.yaml"
+
+// buildConfigMap holds the runtime's settings, derived only from this Election.
+func buildConfigMap(in *Inputs) (*corev1.ConfigMap, error) {
+	e := in.Election
+	doc := scrutinv1.Election{
+		TypeMeta:   metav1.TypeMeta{APIVersion: scrutinv1.GroupVersion.String(), Kind: "Election"},
+		ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: e.Namespace, UID: e.UID},
+		Spec:       e.Spec,
+	}
+	data, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("while encoding the election file: %w", err)
+	}
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: objectMeta(in, ConfigMapName),
+		Data:       map[string]string{ElectionFileKey: string(data)},
+	}, nil
+}

@@ -1,0 +1,179 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+func waitGone(t *testing.T, e *scrutinv1.Election, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("Election %s/%s to be gone", e.Namespace, e.Name), timeout, func() (bool, string) {
+		var cur scrutinv1.Election
+		err := k8s.Get(context.Background(), client.ObjectKeyFromObject(e), &cur)
+		return isNotFound(err), fmt.Sprintf("err=%v finalizers=%v conditions=%+v", err, cur.Finalizers, cur.Status.Conditions)
+	})
+}
+
+// namespaceDeleted: the election's namespace is gone or terminating (envtest runs
+// no namespace controller, so it never finishes terminating here).
+func namespaceDeleted(t *testing.T, name string) {
+	t.Helper()
+	var ns corev1.Namespace
+	err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, &ns)
+	if err == nil && ns.DeletionTimestamp.IsZero() {
+		t.Errorf("namespace %s is still there and not being deleted", name)
+	}
+}
+
+func TestDeleteScheduled(t *testing.T) {
+	ns := newTenant(t)
+	e := waitPhase(t, create(t, newElection(t, ns, "gone", time.Hour, 2*time.Hour)), scrutinv1.PhaseScheduled, 15*time.Second)
+	if !slices.Contains(e.Finalizers, Finalizer) {
+		t.Fatalf("no finalizer on a provisioned Election: %v", e.Finalizers)
+	}
+	if err := k8s.Delete(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, e, 10*time.Second)
+	namespaceDeleted(t, e.Status.Namespace)
+}
+
+// TestDeleteDuringProvisioning deletes Elections at once after creating them, some
+// with Secrets still missing: deletion never hangs.
+func TestDeleteDuringProvisioning(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	var elections []*scrutinv1.Election
+	for i := range 5 {
+		e := newElection(t, ns, fmt.Sprintf("early-%d", i), time.Hour, 2*time.Hour)
+		if i%2 == 1 {
+			e.Spec.VoterRoll.SecretRef.Name = "not-there-yet"
+		}
+		elections = append(elections, create(t, e))
+		time.Sleep(time.Duration(i*40) * time.Millisecond)
+		if err := k8s.Delete(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range elections {
+		waitGone(t, e, 10*time.Second)
+		namespaceDeleted(t, NamespaceName(getUID(t, e)))
+	}
+}
+
+// getUID returns e, whose UID was set by Create.
+func getUID(t *testing.T, e *scrutinv1.Election) *scrutinv1.Election {
+	t.Helper()
+	if e.UID == "" {
+		t.Fatal("election has no uid")
+	}
+	return e
+}
+
+func postgresElection(t *testing.T, ns, name, adminURL string) *scrutinv1.Election {
+	e := newElection(t, ns, name, time.Hour, 2*time.Hour)
+	createSecret(t, ns, name+"-pg", map[string]string{AdminDSNKey: adminURL})
+	e.Spec.Store = scrutinv1.Store{Type: scrutinv1.StorePostgreSQL, PostgreSQL: &scrutinv1.PostgreSQLStore{
+		AdminSecretRef: scrutinv1.SecretReference{Name: name + "-pg"}}}
+	e.Spec.Scaling = scrutinv1.Scaling{MinReplicas: 2, MaxReplicas: 4}
+	return e
+}
+
+func databaseExists(t *testing.T, name string) bool {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pg.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+// TestPostgreSQLStore: the controller creates the election's own database and role
+// on the tenant's server, hands the runtime only that role, and drops both on
+// deletion.
+func TestPostgreSQLStore(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := waitPhase(t, create(t, postgresElection(t, ns, "pgvote", pgURL(t))), scrutinv1.PhaseScheduled, 20*time.Second)
+	assertNamespaceIsBuilt(t, e)
+
+	var dbSecret corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: e.Status.Namespace, Name: DatabaseSecretName}, &dbSecret); err != nil {
+		t.Fatal(err)
+	}
+	dsn := string(dbSecret.Data["dsn"])
+	if strings.Contains(dsn, "postgres:"+"//postgres:") {
+		t.Fatal("the runtime was given the admin role")
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("the runtime's connection does not work: %v", err)
+	}
+	var user, db string
+	if err := conn.QueryRow(ctx, "SELECT current_user, current_database()").Scan(&user, &db); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if user != DatabaseName(e) || db != DatabaseName(e) {
+		t.Errorf("runtime connects as %s to %s, want %s", user, db, DatabaseName(e))
+	}
+
+	if err := k8s.Delete(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, e, 15*time.Second)
+	if databaseExists(t, DatabaseName(e)) {
+		t.Error("the election's database was not dropped")
+	}
+}
+
+// TestDeleteWithDatabaseUnreachable: deletion says why it waits, retries, and goes
+// on when told to leave the database.
+func TestDeleteWithDatabaseUnreachable(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := create(t, postgresElection(t, ns, "pgdown", "postgres://scrutin:secret@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2"))
+	waitFor(t, "Ready=False DatabaseUnreachable", 20*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionReady)
+		return c.Reason == "DatabaseUnreachable", fmt.Sprintf("%+v", c)
+	})
+	if err := k8s.Delete(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Ready=False DeletionBlocked saying how to go on", 20*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionReady)
+		return c.Reason == "DeletionBlocked" && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, SkipDatabaseCleanupAnnotation), fmt.Sprintf("%+v", c)
+	})
+	if !slices.Contains(eventReasons(t, e), "DeletionBlocked") {
+		t.Errorf("no DeletionBlocked event: %v", eventReasons(t, e))
+	}
+	if c := condition(getElection(t, e), scrutinv1.ConditionReady); strings.Contains(c.Message, "secret@") {
+		t.Errorf("the condition shows the admin password: %s", c.Message)
+	}
+	cur := getElection(t, e)
+	patch := client.MergeFrom(cur.DeepCopy())
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	cur.Annotations[SkipDatabaseCleanupAnnotation] = "true"
+	if err := k8s.Patch(ctx, cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, e, 15*time.Second)
+}

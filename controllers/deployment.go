@@ -1,0 +1,153 @@
+package controllers
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// The runtime's resources per pod; the quota of the namespace follows from them.
+var (
+	runtimeCPURequest    = resource.MustParse("100m")
+	runtimeMemoryRequest = resource.MustParse("64Mi")
+	runtimeCPULimit      = resource.MustParse("1")
+	runtimeMemoryLimit   = resource.MustParse("256Mi")
+)
+
+// Where the runtime finds its settings in the pod.
+const (
+	configDir   = "/etc/scrutin/config"
+	rollDir     = "/etc/scrutin/roll"
+	keysDir     = "/etc/scrutin/keys"
+	deliveryDir = "/etc/scrutin/delivery"
+	databaseDir = "/etc/scrutin/database"
+	dataDir     = "/var/lib/scrutin"
+
+	// ConfigHashAnnotation on the pod template rolls the pods when a setting they
+	// read at start changes.
+	ConfigHashAnnotation = "elections.scrutin.dev/config-hash"
+	runtimeUID           = 65532
+)
+
+// buildDeployment runs the voting-runtime. Replicas are left to the
+// HorizontalPodAutoscaler. Sessions are signed with the election's key and kept in
+// its store, so any pod serves any voter and a rollout loses no session.
+func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
+	e := in.Election
+	store := "embedded:" + dataDir + "/election.db"
+	strategy := appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
+		store = "postgres-file:" + databaseDir + "/dsn"
+		strategy = appsv1.DeploymentStrategy{
+			Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+				MaxSurge:       ptr.To(intstr.FromInt32(1)),
+			},
+		}
+	}
+	volumes := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName}}}},
+		secretVolume("keys", KeysSecretName, false),
+		// Optional: while the roll is not valid there is none, and the runtime cannot open.
+		secretVolume("roll", RollSecretName, true),
+		secretVolume("delivery", DeliverySecretName, true),
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "config", MountPath: configDir, ReadOnly: true},
+		{Name: "keys", MountPath: keysDir, ReadOnly: true},
+		{Name: "roll", MountPath: rollDir, ReadOnly: true},
+		{Name: "delivery", MountPath: deliveryDir, ReadOnly: true},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
+		volumes = append(volumes, secretVolume("database", DatabaseSecretName, false))
+		mounts = append(mounts, corev1.VolumeMount{Name: "database", MountPath: databaseDir, ReadOnly: true})
+	} else {
+		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: DataVolumeName}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: dataDir})
+	}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds: period, TimeoutSeconds: 2, FailureThreshold: 3,
+		}
+	}
+	labels := runtimeLabels(e)
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(in, RuntimeName),
+		Spec: appsv1.DeploymentSpec{
+			Selector:             &metav1.LabelSelector{MatchLabels: runtimeSelector()},
+			Strategy:             strategy,
+			RevisionHistoryLimit: ptr.To(int32(3)),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      labels,
+					Annotations: map[string]string{ConfigHashAnnotation: configHash},
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:            RuntimeName,
+					AutomountServiceAccountToken:  ptr.To(false),
+					EnableServiceLinks:            ptr.To(false),
+					TerminationGracePeriodSeconds: ptr.To(int64(30)),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To(int64(runtimeUID)),
+						RunAsGroup:     ptr.To(int64(runtimeUID)),
+						FSGroup:        ptr.To(int64(runtimeUID)),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
+						WhenUnsatisfiable: corev1.ScheduleAnyway,
+						LabelSelector:     &metav1.LabelSelector{MatchLabels: runtimeSelector()},
+					}},
+					Containers: []corev1.Container{{
+						Name:            RuntimeName,
+						Image:           in.Options.RuntimeImage,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Args: []string{
+							"--election=" + configDir + "/" + ElectionFileKey,
+							"--roll=" + rollDir + "/roll.csv",
+							"--keys-dir=" + keysDir,
+							"--delivery-dir=" + deliveryDir,
+							"--store=" + store,
+							"--listen=:8080",
+						},
+						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: RuntimePort, Protocol: corev1.ProtocolTCP}},
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: runtimeCPURequest, corev1.ResourceMemory: runtimeMemoryRequest},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: runtimeCPULimit, corev1.ResourceMemory: runtimeMemoryLimit},
+						},
+						ReadinessProbe: probe("/readyz", 5),
+						LivenessProbe:  probe("/healthz", 10),
+						VolumeMounts:   mounts,
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							RunAsNonRoot:             ptr.To(true),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+}
+
+func secretVolume(name, secretName string, optional bool) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: secretName, Optional: ptr.To(optional), DefaultMode: ptr.To(int32(0o440)),
+	}}}
+}

@@ -1,0 +1,131 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// ElectionReconciler keeps each Election's namespace converged and moves the Election
+// through its phases on schedule. Each concern lives in its own file:
+// election_provision.go (namespace, keys, objects), election_roll.go,
+// election_database.go, election_lifecycle.go (schedule, runtime, results),
+// election_status.go and election_delete.go.
+type ElectionReconciler struct {
+	// Client reads from the cache, which holds only Scrutin's own objects (and no
+	// Secret at all: Secrets are read from the API server).
+	client.Client
+	// APIReader reads from the API server: tenant Secrets and the election's keys.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Options   Options
+	// Runtime talks to each election's voting-runtime.
+	Runtime RuntimeClient
+	// Databases creates and drops elections' own PostgreSQL databases.
+	Databases Databases
+	// Resolver turns the election's mail, SMS and database hosts into addresses for
+	// its egress NetworkPolicy.
+	Resolver Resolver
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// +kubebuilder:rbac:groups=core,resources=namespaces,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=core,resources=secrets;configmaps;services;serviceaccounts;persistentvolumeclaims;resourcequotas;limitranges,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings one Election's namespace and status to what its spec and the
+// clock say.
+func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	var e scrutinv1.Election
+	if err := r.Get(ctx, req.NamespacedName, &e); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !e.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, &e)
+	}
+	if !controllerutil.ContainsFinalizer(&e, Finalizer) {
+		patch := client.MergeFrom(e.DeepCopy())
+		controllerutil.AddFinalizer(&e, Finalizer)
+		if err := r.Patch(ctx, &e, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("while adding the finalizer: %w", err)
+		}
+	}
+
+	before := e.Status.DeepCopy()
+	result, err := r.reconcileElection(ctx, &e)
+	if serr := r.writeStatus(ctx, &e, before); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		log.Error(err, "Reconciled Election with errors", "phase", e.Status.Phase)
+	}
+	return result, err
+}
+
+// reconcileElection provisions, then follows the schedule. It only changes e.Status;
+// writeStatus persists it.
+func (r *ElectionReconciler) reconcileElection(ctx context.Context, e *scrutinv1.Election) (ctrl.Result, error) {
+	if e.Status.Phase == "" {
+		e.Status.Phase = scrutinv1.PhasePending
+		r.event(e, corev1.EventTypeNormal, "Pending", "Accepted", "Election accepted; provisioning its namespace")
+	}
+	if e.Status.Phase == scrutinv1.PhasePending {
+		e.Status.Phase = scrutinv1.PhaseProvisioning
+	}
+	in, err := r.provision(ctx, e)
+	if errors.Is(err, errConflict) {
+		// Something we do not own stands where the election's objects go: never
+		// overwrite it, say so, and wait for a person.
+		e.Status.Phase = scrutinv1.PhaseFailed
+		return ctrl.Result{}, nil
+	}
+	return r.followSchedule(ctx, e, in, err)
+}
+
+// SetupWithManager registers the controller and what it watches: Elections, and the
+// objects of their namespaces, mapped back to their Election by label.
+func (r *ElectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &scrutinv1.Election{}, secretRefIndex, indexSecretRefs); err != nil {
+		return fmt.Errorf("while indexing Elections by Secret: %w", err)
+	}
+	return r.setupWatches(mgr)
+}
+
+// condition sets one condition with the Election's generation.
+func setCondition(e *scrutinv1.Election, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&e.Status.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: e.Generation,
+	})
+}
+
+// event records a Kubernetes Event on the Election; its reason reuses the
+// condition's where there is one.
+func (r *ElectionReconciler) event(e *scrutinv1.Election, eventType, reason, action, note string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(e, nil, eventType, reason, action, "%s", note)
+	}
+}
+
+// isNotFound reports whether err says an object does not exist.
+func isNotFound(err error) bool { return apierrors.IsNotFound(err) }

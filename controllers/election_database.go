@@ -1,0 +1,102 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/pgadmin"
+)
+
+// Databases creates and drops elections' own databases and roles.
+type Databases interface {
+	Provision(ctx context.Context, adminDSN string, db pgadmin.Database, password string) error
+	Drop(ctx context.Context, adminDSN string, db pgadmin.Database) error
+}
+
+// PostgreSQL is the Databases of real servers.
+type PostgreSQL struct{}
+
+func (PostgreSQL) Provision(ctx context.Context, adminDSN string, db pgadmin.Database, password string) error {
+	return pgadmin.Provision(ctx, adminDSN, db, password)
+}
+
+func (PostgreSQL) Drop(ctx context.Context, adminDSN string, db pgadmin.Database) error {
+	return pgadmin.Drop(ctx, adminDSN, db)
+}
+
+// AdminDSNKey is the key of the admin connection in the tenant's Secret.
+const AdminDSNKey = "dsn"
+
+func electionDatabase(e *scrutinv1.Election) pgadmin.Database {
+	name := DatabaseName(e)
+	return pgadmin.Database{Name: name, Role: name}
+}
+
+// ensureDatabase creates the election's database and role on its PostgreSQL server
+// the first time, and keeps the runtime's connection in in.Database. The admin
+// connection never leaves the controller.
+func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) error {
+	e := in.Election
+	if e.Spec.Store.Type != scrutinv1.StorePostgreSQL || e.Spec.Store.PostgreSQL == nil {
+		return nil
+	}
+	var existing corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: DatabaseSecretName}, &existing)
+	if err == nil && len(existing.Data["dsn"]) > 0 {
+		in.Database = &DatabaseInfo{DSN: string(existing.Data["dsn"])}
+		return nil
+	}
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("while reading the election's database Secret: %w", err)
+	}
+	adminDSN, err := r.adminDSN(ctx, in)
+	if err != nil || adminDSN == "" {
+		return err
+	}
+	dsn, err := runtimeDSN(adminDSN, electionDatabase(e), in.Keys.DatabasePassword)
+	if err != nil {
+		in.addProblem("DatabaseSecretInvalid", err.Error())
+		return nil
+	}
+	if err := r.Databases.Provision(ctx, adminDSN, electionDatabase(e), in.Keys.DatabasePassword); err != nil {
+		msg := fmt.Sprintf("cannot create database %s: %v; retrying", electionDatabase(e).Name, err)
+		in.addProblem("DatabaseUnreachable", msg)
+		r.event(e, corev1.EventTypeWarning, "DatabaseUnreachable", "Provision", msg)
+		return fmt.Errorf("while provisioning the election's database: %w", err)
+	}
+	r.event(e, corev1.EventTypeNormal, "DatabaseProvisioned", "Provision",
+		fmt.Sprintf("Created database and role %s", electionDatabase(e).Name))
+	in.Database = &DatabaseInfo{DSN: dsn}
+	return nil
+}
+
+// adminDSN reads the admin connection from the tenant's Secret; "" when missing.
+func (r *ElectionReconciler) adminDSN(ctx context.Context, in *Inputs) (string, error) {
+	name := in.Election.Spec.Store.PostgreSQL.AdminSecretRef.Name
+	data, err := r.tenantSecret(ctx, in, name, "Database")
+	if err != nil || data == nil {
+		return "", err
+	}
+	dsn := string(data[AdminDSNKey])
+	if dsn == "" {
+		in.addProblem("DatabaseSecretInvalid", fmt.Sprintf("Secret %s has no key %q", name, AdminDSNKey))
+	}
+	return dsn, nil
+}
+
+// runtimeDSN is the admin connection with the election's own role, password and
+// database in place of the admin's.
+func runtimeDSN(adminDSN string, db pgadmin.Database, password string) (string, error) {
+	u, err := url.Parse(adminDSN)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return "", fmt.Errorf("the admin connection (key %q) must be a postgres:// URL with a host", AdminDSNKey)
+	}
+	u.User = url.UserPassword(db.Role, password)
+	u.Path = "/" + db.Name
+	return u.String(), nil
+}

@@ -1,0 +1,85 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// SkipDatabaseCleanupAnnotation, set to "true", lets an Election go even though its
+// database cannot be dropped (the server is gone for good); the database is left.
+const SkipDatabaseCleanupAnnotation = "elections.scrutin.dev/skip-database-cleanup"
+
+// finalize drops the election's database and deletes its namespace, then lets the
+// Election go. It never waits silently: while the database cannot be dropped, the
+// Ready condition and a Warning event say why, and how to go on without it. It does
+// not wait for the namespace to finish terminating (Kubernetes does that; a new
+// Election never reuses the name).
+func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(e, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.dropDatabase(ctx, e); err != nil {
+		before := e.Status.DeepCopy()
+		msg := fmt.Sprintf("The Election is being deleted but its database cannot be dropped: %v. Retrying; to delete it anyway and leave the database, annotate it %s=true", err, SkipDatabaseCleanupAnnotation)
+		setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, "DeletionBlocked", msg)
+		r.event(e, corev1.EventTypeWarning, "DeletionBlocked", "Delete", msg)
+		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, e, before))
+	}
+
+	ns := NamespaceName(e)
+	var n corev1.Namespace
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: ns}, &n)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("while reading namespace %s: %w", ns, err)
+	case n.Labels[LabelElectionUID] != string(e.UID):
+		// Not ours: never delete it.
+	case n.DeletionTimestamp.IsZero():
+		if err := r.Delete(ctx, &n); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("while deleting namespace %s: %w", ns, err)
+		}
+		r.event(e, corev1.EventTypeNormal, "NamespaceDeleted", "Delete", "Deleted namespace "+ns)
+	}
+
+	patch := client.MergeFrom(e.DeepCopy())
+	controllerutil.RemoveFinalizer(e, Finalizer)
+	if err := r.Patch(ctx, e, patch); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// dropDatabase drops the election's database and role, unless told not to.
+func (r *ElectionReconciler) dropDatabase(ctx context.Context, e *scrutinv1.Election) error {
+	if e.Spec.Store.Type != scrutinv1.StorePostgreSQL || e.Spec.Store.PostgreSQL == nil {
+		return nil
+	}
+	if e.Annotations[SkipDatabaseCleanupAnnotation] == "true" {
+		r.event(e, corev1.EventTypeWarning, "DatabaseLeft", "Delete",
+			fmt.Sprintf("Database %s was not dropped, as the %s annotation asks", DatabaseName(e), SkipDatabaseCleanupAnnotation))
+		return nil
+	}
+	in := &Inputs{Election: e}
+	adminDSN, err := r.adminDSN(ctx, in)
+	if err != nil {
+		return err
+	}
+	if adminDSN == "" {
+		return fmt.Errorf("%s", in.problems[0].message)
+	}
+	if err := r.Databases.Drop(ctx, adminDSN, electionDatabase(e)); err != nil {
+		return err
+	}
+	r.event(e, corev1.EventTypeNormal, "DatabaseDropped", "Delete", "Dropped database and role "+DatabaseName(e))
+	return nil
+}

@@ -1,0 +1,136 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+const (
+	// turnoutRefresh is how often turnout is read while the election is Open.
+	turnoutRefresh = time.Minute
+	// resultsRetry is how often results are asked for after the close.
+	resultsRetry = 5 * time.Second
+)
+
+var phaseOrder = map[scrutinv1.Phase]int{
+	scrutinv1.PhasePending: 0, scrutinv1.PhaseProvisioning: 1, scrutinv1.PhaseScheduled: 2,
+	scrutinv1.PhaseOpen: 3, scrutinv1.PhaseClosed: 4, scrutinv1.PhaseTallied: 5,
+}
+
+// phaseAtLeast reports whether p is at or past min in the election's life.
+func phaseAtLeast(p, min scrutinv1.Phase) bool {
+	o, ok := phaseOrder[p]
+	return ok && o >= phaseOrder[min]
+}
+
+// followSchedule moves the election through its phases by the clock and asks to be
+// called again at the exact next transition. The runtime enforces the schedule by
+// itself too, so a late or stopped controller never keeps a vote open.
+func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.Election, in *Inputs, provisionErr error) (ctrl.Result, error) {
+	now := r.Now()
+	opens, closes := e.Spec.Schedule.OpensAt.Time, e.Spec.Schedule.ClosesAt.Time
+	target := RuntimeTarget{Namespace: in.Namespace, Token: in.Keys.ControlToken}
+	errs := []error{provisionErr}
+	var result ctrl.Result
+
+	switch {
+	case now.Before(opens):
+		if in.provisioned && in.Roll != nil {
+			r.setPhase(e, scrutinv1.PhaseScheduled, "Provisioned",
+				fmt.Sprintf("Namespace %s is ready; the election opens at %s", in.Namespace, opens.UTC().Format(time.RFC3339)))
+		}
+		setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "NotYetOpen", "Opens at "+opens.UTC().Format(time.RFC3339))
+		result.RequeueAfter = opens.Sub(now)
+
+	case now.Before(closes):
+		if in.Roll == nil {
+			// No valid roll: the runtime has none and cannot open.
+			setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "RollInvalid", "The election cannot open until its roll is valid")
+		} else {
+			r.setPhase(e, scrutinv1.PhaseOpen, "Opened", "The election is open until "+closes.UTC().Format(time.RFC3339))
+			setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionTrue, "Opened", "Open until "+closes.UTC().Format(time.RFC3339))
+			if err := r.Runtime.Open(ctx, target); err != nil {
+				in.addProblem("RuntimeUnreachable", err.Error())
+			} else if st, err := r.Runtime.Status(ctx, target); err == nil {
+				setTurnout(e, st.Voters, st.BallotsCast)
+				e.Status.AuditHead = st.AuditHead
+			}
+		}
+		result.RequeueAfter = min(closes.Sub(now), turnoutRefresh)
+
+	default:
+		if !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
+			r.setPhase(e, scrutinv1.PhaseFailed, "NeverOpened", "The closing time passed and the election never opened")
+			break
+		}
+		setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "Closed", "Closed at "+closes.UTC().Format(time.RFC3339))
+		if e.Status.Phase == scrutinv1.PhaseTallied {
+			break
+		}
+		r.setPhase(e, scrutinv1.PhaseClosed, "Closed", "The election closed; counting")
+		if err := r.Runtime.Close(ctx, target); err != nil {
+			in.addProblem("RuntimeUnreachable", err.Error())
+			result.RequeueAfter = resultsRetry
+			break
+		}
+		res, err := r.Runtime.Results(ctx, target)
+		if err != nil {
+			if !errors.Is(err, ErrNotTallied) {
+				in.addProblem("RuntimeUnreachable", err.Error())
+			}
+			setCondition(e, scrutinv1.ConditionTallied, metav1.ConditionFalse, "Counting", "Waiting for the tally")
+			result.RequeueAfter = resultsRetry
+			break
+		}
+		e.Status.Results = res.Results
+		e.Status.AuditHead = res.AuditHead
+		setTurnout(e, res.Voters, res.BallotsCast)
+		setCondition(e, scrutinv1.ConditionTallied, metav1.ConditionTrue, "Tallied",
+			fmt.Sprintf("%d ballots counted (%s turnout)", res.BallotsCast, e.Status.Turnout))
+		r.setPhase(e, scrutinv1.PhaseTallied, "Tallied", "Results are in status.results")
+	}
+
+	errs = append(errs, r.setReady(ctx, e, in))
+	return result, errors.Join(errs...)
+}
+
+// setReady: Ready is True when every object is applied, nothing keeps the election
+// from working, and its runtime answers.
+func (r *ElectionReconciler) setReady(ctx context.Context, e *scrutinv1.Election, in *Inputs) error {
+	if len(in.problems) > 0 {
+		p := in.problems[0]
+		r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionFalse, p.reason, p.message)
+		return nil
+	}
+	var d appsv1.Deployment
+	if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, "RuntimeAvailable",
+				fmt.Sprintf("%d of %d voting pods ready", d.Status.ReadyReplicas, d.Status.Replicas))
+			return nil
+		}
+	}
+	setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, "RuntimeStarting", "Waiting for the voting pods to be available")
+	return nil
+}
+
+func setTurnout(e *scrutinv1.Election, voters, cast int64) {
+	e.Status.BallotsCast = cast
+	if voters > 0 {
+		e.Status.Voters = voters
+		e.Status.Turnout = fmt.Sprintf("%.1f%%", 100*float64(cast)/float64(voters))
+	}
+}

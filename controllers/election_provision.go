@@ -1,0 +1,300 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// errConflict: something the controller does not own stands where an election's
+// object goes.
+var errConflict = errors.New("conflict with an object Scrutin does not own")
+
+// Resolver looks up host addresses (net.DefaultResolver in production).
+type Resolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
+
+// problem is something that keeps the election from being Ready, in words for the
+// tenant; the first one found becomes the Ready condition's reason.
+type problem struct{ reason, message string }
+
+// provision converges the election's namespace and every object in it. It returns
+// the inputs it built them from, with the problems it met, and the errors worth a
+// retry.
+func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Election) (*Inputs, error) {
+	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: r.Options}
+	e.Status.Namespace = in.Namespace
+	e.Status.URL = r.voterURL(in.Namespace)
+
+	if err := r.ensureNamespace(ctx, in); err != nil {
+		return in, err
+	}
+	keys, err := r.ensureKeys(ctx, in)
+	if err != nil {
+		return in, err
+	}
+	in.Keys = keys
+
+	// Each step below runs even when another fails, so one bad Secret does not keep
+	// the rest of the namespace from converging.
+	errs := []error{
+		r.loadRoll(ctx, in),
+		r.loadDelivery(ctx, in),
+		r.ensureDatabase(ctx, in),
+	}
+	in.Egress = r.egressEndpoints(ctx, in)
+	objs, err := DesiredObjects(in)
+	if err != nil {
+		return in, err
+	}
+	for _, obj := range objs {
+		if err := r.apply(ctx, obj); err != nil {
+			errs = append(errs, fmt.Errorf("while applying %T %s: %w", obj, obj.GetName(), err))
+		}
+	}
+	errs = append(errs, r.prune(ctx, in, objs))
+	if err := errors.Join(errs...); err != nil {
+		in.addProblem("ProvisioningFailed", err.Error())
+		return in, err
+	}
+	in.provisioned = true
+	return in, nil
+}
+
+// ensureNamespace creates the election's namespace, or checks that the one standing
+// there is this election's: another election's or anyone else's is never adopted.
+func (r *ElectionReconciler) ensureNamespace(ctx context.Context, in *Inputs) error {
+	var ns corev1.Namespace
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: in.Namespace}, &ns)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return fmt.Errorf("while reading namespace %s: %w", in.Namespace, err)
+	case ns.Labels[LabelElectionUID] != string(in.Election.UID):
+		msg := fmt.Sprintf("namespace %s exists and does not belong to this Election; Scrutin will not adopt it", in.Namespace)
+		setCondition(in.Election, scrutinv1.ConditionReady, metav1.ConditionFalse, "NamespaceConflict", msg)
+		r.event(in.Election, corev1.EventTypeWarning, "NamespaceConflict", "Provision", msg)
+		return errConflict
+	case !ns.DeletionTimestamp.IsZero():
+		in.addProblem("NamespaceTerminating", fmt.Sprintf("namespace %s is being deleted; it will be re-created once it is gone", in.Namespace))
+		return fmt.Errorf("namespace %s is terminating", in.Namespace)
+	}
+	if err := r.apply(ctx, buildNamespace(in)); err != nil {
+		return fmt.Errorf("while applying namespace %s: %w", in.Namespace, err)
+	}
+	return nil
+}
+
+// ensureKeys reads the election's keys, generating them the first time. Keys lost
+// after voters were given credentials cannot be recovered: the new ones are
+// announced by a Warning event.
+func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (Keys, error) {
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: KeysSecretName}, &s)
+	if err == nil {
+		return KeysFromSecret(&s)
+	}
+	if !isNotFound(err) {
+		return Keys{}, fmt.Errorf("while reading the election's keys: %w", err)
+	}
+	keys, err := NewKeys()
+	if err != nil {
+		return Keys{}, err
+	}
+	in.Keys = keys
+	if err := r.apply(ctx, buildSecrets(in)[0]); err != nil {
+		return Keys{}, fmt.Errorf("while storing the election's keys: %w", err)
+	}
+	if phaseAtLeast(in.Election.Status.Phase, scrutinv1.PhaseOpen) {
+		r.event(in.Election, corev1.EventTypeWarning, "KeysRegenerated", "Provision",
+			"The election's keys Secret was deleted and new keys were generated: open sessions ended, and credentials already sent no longer work")
+	}
+	return keys, nil
+}
+
+// apply server-side-applies obj as the controller's field manager, forcing
+// ownership of the fields it sets: whatever was edited by hand comes back.
+func (r *ElectionReconciler) apply(ctx context.Context, obj client.Object) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	delete(u, "status")
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
+	ac := client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u})
+	return r.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// prunable are the kinds whose objects come and go with the spec (the roll copy, the
+// delivery and database Secrets). Volumes are never pruned.
+var prunable = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "Secret"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+}
+
+// prune deletes the election's objects of the prunable kinds that are no longer
+// desired.
+func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []client.Object) error {
+	want := map[string]bool{}
+	for _, o := range desired {
+		want[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
+	}
+	var errs []error
+	for _, gvk := range prunable {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := r.APIReader.List(ctx, list, client.InNamespace(in.Namespace),
+			client.MatchingLabels{LabelElectionUID: string(in.Election.UID)}); err != nil {
+			errs = append(errs, fmt.Errorf("while listing %ss to prune: %w", gvk.Kind, err))
+			continue
+		}
+		for i := range list.Items {
+			item := &list.Items[i]
+			if want[gvk.Kind+"/"+item.Name] {
+				continue
+			}
+			item.SetGroupVersionKind(gvk)
+			if err := r.Delete(ctx, item); client.IgnoreNotFound(err) != nil {
+				errs = append(errs, fmt.Errorf("while pruning %s %s: %w", gvk.Kind, item.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loadDelivery copies the election's mail and SMS settings from its tenant's
+// Secrets, keys prefixed "smtp." and "sms.".
+func (r *ElectionReconciler) loadDelivery(ctx context.Context, in *Inputs) error {
+	d := in.Election.Spec.Delivery
+	channels := []struct {
+		prefix string
+		ch     *scrutinv1.DeliveryChannel
+	}{{"smtp.", d.SMTP}, {"sms.", d.SMS}}
+	in.Delivery = map[string][]byte{}
+	for _, c := range channels {
+		if c.ch == nil {
+			continue
+		}
+		data, err := r.tenantSecret(ctx, in, c.ch.SecretRef.Name, "Delivery"+c.prefix[:len(c.prefix)-1])
+		if err != nil || data == nil {
+			return err
+		}
+		for k, v := range data {
+			in.Delivery[c.prefix+k] = v
+		}
+	}
+	return nil
+}
+
+// tenantSecret reads a Secret of the Election's own namespace, straight from the
+// API server (the controller caches no Secret). A missing Secret is a problem for
+// the tenant to fix, not an error to retry: its creation triggers a reconcile.
+func (r *ElectionReconciler) tenantSecret(ctx context.Context, in *Inputs, name, what string) (map[string][]byte, error) {
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Election.Namespace, Name: name}, &s)
+	if isNotFound(err) {
+		in.addProblem(what+"SecretMissing", fmt.Sprintf("Secret %s not found in namespace %s", name, in.Election.Namespace))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("while reading Secret %s/%s: %w", in.Election.Namespace, name, err)
+	}
+	return s.Data, nil
+}
+
+// egressEndpoints are the addresses of the election's mail server, SMS gateway and
+// database, for its egress NetworkPolicy, sorted so the policy is stable.
+func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []Endpoint {
+	type hostPort struct {
+		host string
+		port int32
+	}
+	var targets []hostPort
+	if h := string(in.Delivery["smtp.host"]); h != "" {
+		targets = append(targets, hostPort{h, portOr(string(in.Delivery["smtp.port"]), 587)})
+	}
+	if u, err := url.Parse(string(in.Delivery["sms.url"])); err == nil && u.Hostname() != "" {
+		def := int32(443)
+		if u.Scheme == "http" {
+			def = 80
+		}
+		targets = append(targets, hostPort{u.Hostname(), portOr(u.Port(), def)})
+	}
+	if in.Database != nil {
+		if u, err := url.Parse(in.Database.DSN); err == nil && u.Hostname() != "" {
+			targets = append(targets, hostPort{u.Hostname(), portOr(u.Port(), 5432)})
+		}
+	}
+	seen := map[Endpoint]bool{}
+	var eps []Endpoint
+	for _, t := range targets {
+		addrs := []string{t.host}
+		if net.ParseIP(t.host) == nil {
+			lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			var err error
+			addrs, err = r.Resolver.LookupHost(lctx, t.host)
+			cancel()
+			if err != nil {
+				in.addProblem("EgressUnresolved", fmt.Sprintf("cannot resolve %s for the egress policy: %v", t.host, err))
+				continue
+			}
+		}
+		for _, a := range addrs {
+			ip := net.ParseIP(a)
+			if ip == nil {
+				continue
+			}
+			bits := 32
+			if ip.To4() == nil {
+				bits = 128
+			}
+			ep := Endpoint{CIDR: fmt.Sprintf("%s/%d", ip.String(), bits), Port: t.port}
+			if !seen[ep] {
+				seen[ep] = true
+				eps = append(eps, ep)
+			}
+		}
+	}
+	sort.Slice(eps, func(i, j int) bool {
+		if eps[i].CIDR != eps[j].CIDR {
+			return eps[i].CIDR < eps[j].CIDR
+		}
+		return eps[i].Port < eps[j].Port
+	})
+	return eps
+}
+
+func portOr(s string, def int32) int32 {
+	if p, err := strconv.ParseInt(s, 10, 32); err == nil && p > 0 && p < 65536 {
+		return int32(p)
+	}
+	return def
+}
+
+// voterURL is where voters go.
+func (r *ElectionReconciler) voterURL(namespace string) string {
+	if r.Options.BaseDomain != "" {
+		return "https://" + namespace + "." + r.Options.BaseDomain + "/"
+	}
+	return "http://" + RuntimeName + "." + namespace + ".svc/"
+}
+
+func (in *Inputs) addProblem(reason, message string) {
+	in.problems = append(in.problems, problem{reason, message})
+}

@@ -1,0 +1,96 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// Options are the operator's own settings: where the runtime image comes from and
+// which namespaces reach an election. None of them changes what voters or
+// scrutineers see; everything that does comes from the Election alone.
+type Options struct {
+	// RuntimeImage is the voting-runtime image, by digest or content tag.
+	RuntimeImage string
+	// OperatorNamespace is where the manager runs; it may reach every runtime's
+	// control endpoint.
+	OperatorNamespace string
+	// IngressNamespaceLabels select the namespaces of the ingress path (the ingress
+	// controller) allowed to reach the voting-runtime. Empty: none but the operator.
+	IngressNamespaceLabels map[string]string
+	// DNSNamespace and DNSPodLabels select the cluster DNS the runtime may query.
+	DNSNamespace string
+	DNSPodLabels map[string]string
+	// BaseDomain, when set, makes the voter URL https://<namespace>.<BaseDomain>/.
+	BaseDomain string
+}
+
+// Endpoint is a destination the runtime may reach: an address block and a TCP port.
+type Endpoint struct {
+	CIDR string
+	Port int32
+}
+
+// DatabaseInfo is the election's own database on a PostgreSQL server.
+type DatabaseInfo struct {
+	DSN string // the runtime's connection, with its own role and password
+}
+
+// Inputs is everything the builders derive an election's objects from: its own
+// Election, what the controller generated or validated for it, and the operator's
+// Options. Builders are pure functions of Inputs.
+type Inputs struct {
+	Election  *scrutinv1.Election
+	Namespace string
+	Keys      Keys
+	// Roll is the validated roll file; nil while the roll is not valid (the runtime
+	// then has no roll and cannot open).
+	Roll []byte
+	// Delivery holds the election's mail and SMS settings, keys prefixed "smtp." and
+	// "sms.", copied from the tenant's Secrets.
+	Delivery map[string][]byte
+	// Database is nil for the Embedded store.
+	Database *DatabaseInfo
+	// Egress lists the mail, SMS and database endpoints the runtime may reach.
+	Egress  []Endpoint
+	Options Options
+
+	// problems keep the election from being Ready; provisioned says every object was
+	// applied.
+	problems    []problem
+	provisioned bool
+}
+
+// configHash is a digest of everything the runtime reads at start, so that pods roll
+// when (and only when) one of them changes.
+func (in *Inputs) configHash(config map[string]string) string {
+	h := sha256.New()
+	write := func(k string, v []byte) {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write(v)
+		h.Write([]byte{0})
+	}
+	for _, k := range sortedKeys(config) {
+		write("config/"+k, []byte(config[k]))
+	}
+	write("roll", in.Roll)
+	for _, k := range sortedKeys(in.Delivery) {
+		write("delivery/"+k, in.Delivery[k])
+	}
+	if in.Database != nil {
+		write("database", []byte(in.Database.DSN))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

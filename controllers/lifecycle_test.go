@@ -1,0 +1,210 @@
+package controllers
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// TestLifecycle follows one Election from creation to its results on a schedule a
+// few seconds long: every object built, phases, conditions and events in order.
+func TestLifecycle(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := create(t, newElection(t, ns, "board", 4*time.Second, 8*time.Second))
+
+	cur := waitPhase(t, e, scrutinv1.PhaseScheduled, 15*time.Second)
+	if cur.Status.Namespace != NamespaceName(cur) {
+		t.Errorf("status.namespace %q, want %q", cur.Status.Namespace, NamespaceName(cur))
+	}
+	if c := condition(cur, scrutinv1.ConditionRollValid); c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "3 voters") {
+		t.Errorf("RollValid: %+v", c)
+	}
+	if cur.Status.Voters != 3 || cur.Status.ObservedGeneration != cur.Generation {
+		t.Errorf("voters %d, observedGeneration %d (generation %d)", cur.Status.Voters, cur.Status.ObservedGeneration, cur.Generation)
+	}
+	if c := condition(cur, scrutinv1.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != "RuntimeStarting" {
+		t.Errorf("Ready before the pods run: %+v", c)
+	}
+	assertNamespaceIsBuilt(t, cur)
+
+	// Play the kube-controller-manager: the Deployment becomes available.
+	var d appsv1.Deployment
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}, &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{{
+		Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastTransitionTime: metav1.Now(),
+	}}}
+	if err := k8s.Status().Update(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Ready", 10*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionReady)
+		return c.Status == metav1.ConditionTrue, c.Reason + ": " + c.Message
+	})
+
+	cur = waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
+	if c := condition(cur, scrutinv1.ConditionOpen); c.Status != metav1.ConditionTrue {
+		t.Errorf("Open condition: %+v", c)
+	}
+	cur = waitPhase(t, e, scrutinv1.PhaseTallied, 15*time.Second)
+	if !slices.Contains(double.callsTo(cur.Status.Namespace), "open") || !slices.Contains(double.callsTo(cur.Status.Namespace), "close") {
+		t.Errorf("the runtime was not told to open and close: %v", double.callsTo(cur.Status.Namespace))
+	}
+	if len(cur.Status.Results) != 2 || cur.Status.Results[0].QuestionID != "chair" || cur.Status.Results[0].Options[0].Votes != 2 {
+		t.Errorf("results: %+v", cur.Status.Results)
+	}
+	if cur.Status.Turnout != "75.0%" || cur.Status.BallotsCast != 3 || cur.Status.AuditHead != "sha256:tallied" {
+		t.Errorf("turnout %q, ballots %d, audit head %q", cur.Status.Turnout, cur.Status.BallotsCast, cur.Status.AuditHead)
+	}
+	if c := condition(cur, scrutinv1.ConditionTallied); c.Status != metav1.ConditionTrue || c.ObservedGeneration != cur.Generation {
+		t.Errorf("Tallied: %+v", c)
+	}
+	waitFor(t, "an event for each transition", 5*time.Second, func() (bool, string) {
+		reasons := eventReasons(t, e)
+		for _, want := range []string{"Pending", "Provisioned", "RuntimeAvailable", "Opened", "Closed", "Tallied"} {
+			if !slices.Contains(reasons, want) {
+				return false, "missing " + want + " in " + strings.Join(reasons, ",") + debugEvents(t, e)
+			}
+		}
+		return true, ""
+	})
+}
+
+// TestRollErrorsReportLineNumbers: every bad line is named with its number and
+// reason; the election neither gets the roll nor opens, until the roll is fixed.
+func TestRollErrorsReportLineNumbers(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := newElection(t, ns, "roll", 3*time.Second, time.Hour)
+	var roll corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "roll-roll"}, &roll); err != nil {
+		t.Fatal(err)
+	}
+	roll.Data = map[string][]byte{"roll.csv": []byte("voter_id,name,email,phone\n" +
+		"A-1,Camille Martin,camille@example.org,+33612345678\n" +
+		"A-2,Jean Dupont,not-an-email,+33698765432\n" + // line 3
+		"A-3,Amina Diallo,amina@example.org,0612345678\n" + // line 4: phone not E.164
+		"A-1,Someone Else,else@example.org,\n" + // line 5: duplicate id
+		"A-5,,nobody@example.org,\n")} // line 6: no name
+	if err := k8s.Update(ctx, &roll); err != nil {
+		t.Fatal(err)
+	}
+	create(t, e)
+
+	var cur *scrutinv1.Election
+	waitFor(t, "RollValid=False", 10*time.Second, func() (bool, string) {
+		cur = getElection(t, e)
+		c := condition(cur, scrutinv1.ConditionRollValid)
+		return c.Status == metav1.ConditionFalse, c.Message
+	})
+	msg := condition(cur, scrutinv1.ConditionRollValid).Message
+	for _, want := range []string{"line 3: email", "line 4: phone", "line 5: voter_id", "line 6: name"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("RollValid message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, leaked := range []string{"not-an-email", "0612345678", "Someone Else"} {
+		if strings.Contains(msg, leaked) {
+			t.Errorf("RollValid message shows a roll value %q", leaked)
+		}
+	}
+	// Past opensAt, it still does not open.
+	time.Sleep(time.Until(e.Spec.Schedule.OpensAt.Time) + time.Second)
+	cur = getElection(t, e)
+	if cur.Status.Phase == scrutinv1.PhaseOpen || cur.Status.Phase == scrutinv1.PhaseScheduled {
+		t.Fatalf("an election with a bad roll reached phase %s", cur.Status.Phase)
+	}
+	if c := condition(cur, scrutinv1.ConditionOpen); c.Status != metav1.ConditionFalse || c.Reason != "RollInvalid" {
+		t.Errorf("Open condition: %+v", c)
+	}
+	var copied corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollSecretName}, &copied); !isNotFound(err) {
+		t.Errorf("an invalid roll was copied to the election (err=%v)", err)
+	}
+	if !slices.Contains(eventReasons(t, e), "RollInvalid") {
+		t.Errorf("no RollInvalid event: %v", eventReasons(t, e))
+	}
+
+	// Fixed: the roll is copied and the election opens.
+	roll.Data = map[string][]byte{"roll.csv": []byte(goodRoll)}
+	if err := k8s.Update(ctx, &roll); err != nil {
+		t.Fatal(err)
+	}
+	cur = waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollSecretName}, &copied); err != nil {
+		t.Errorf("the fixed roll was not copied: %v", err)
+	}
+}
+
+// TestDriftRepair: objects of an election's namespace edited or deleted by hand come
+// back as the builders make them.
+func TestDriftRepair(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := waitPhase(t, create(t, newElection(t, ns, "drift", time.Hour, 2*time.Hour)), scrutinv1.PhaseScheduled, 15*time.Second)
+	ens := e.Status.Namespace
+	key := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: ens, Name: name} }
+
+	var cm corev1.ConfigMap
+	if err := k8s.Get(ctx, key(ConfigMapName), &cm); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, &cm); err != nil {
+		t.Fatal(err)
+	}
+	var svc corev1.Service
+	if err := k8s.Get(ctx, key(RuntimeName), &svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, &svc); err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := k8s.Get(ctx, key(RuntimeName), &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Spec.Containers[0].Image = "attacker.example/runtime:evil"
+	d.Spec.Template.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
+	if err := k8s.Update(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	var np networkingv1.NetworkPolicy
+	if err := k8s.Get(ctx, key("default-deny"), &np); err != nil {
+		t.Fatal(err)
+	}
+	np.Spec.PolicyTypes = np.Spec.PolicyTypes[:1] // egress no longer denied
+	if err := k8s.Update(ctx, &np); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, "drift repaired", 10*time.Second, func() (bool, string) {
+		if err := k8s.Get(ctx, key(ConfigMapName), &cm); err != nil {
+			return false, "configmap: " + err.Error()
+		}
+		if err := k8s.Get(ctx, key(RuntimeName), &svc); err != nil {
+			return false, "service: " + err.Error()
+		}
+		if err := k8s.Get(ctx, key(RuntimeName), &d); err != nil || d.Spec.Template.Spec.Containers[0].Image != testOpt.RuntimeImage ||
+			*d.Spec.Template.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation {
+			return false, "deployment not restored"
+		}
+		if err := k8s.Get(ctx, key("default-deny"), &np); err != nil || len(np.Spec.PolicyTypes) != 2 {
+			return false, "default-deny not restored"
+		}
+		return true, ""
+	})
+	assertNamespaceIsBuilt(t, getElection(t, e))
+}

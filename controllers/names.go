@@ -1,0 +1,90 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// Labels on everything the controller creates. The three election labels tie an
+// object to exactly one Election; the controller's caches and watches select on them.
+const (
+	LabelManagedBy         = "app.kubernetes.io/managed-by"
+	LabelPartOf            = "app.kubernetes.io/part-of"
+	LabelName              = "app.kubernetes.io/name"
+	LabelComponent         = "app.kubernetes.io/component"
+	LabelElectionNamespace = "elections.scrutin.dev/election-namespace"
+	LabelElectionName      = "elections.scrutin.dev/election-name"
+	LabelElectionUID       = "elections.scrutin.dev/election-uid"
+
+	ManagedBy = "scrutin-controller"
+	// FieldOwner is the controller's field manager for server-side apply.
+	FieldOwner = "scrutin-controller"
+	// Finalizer removes an election's namespace and database before its Election goes.
+	Finalizer = "elections.scrutin.dev/cleanup"
+
+	RuntimeName = "voting-runtime"
+)
+
+// Names of the objects inside an election's namespace. They are fixed: the namespace
+// itself is what is unique to the election.
+const (
+	KeysSecretName     = "election-keys"
+	RollSecretName     = "voter-roll"
+	DeliverySecretName = "delivery"
+	DatabaseSecretName = "database"
+	ConfigMapName      = "runtime-config"
+	DataVolumeName     = "data"
+)
+
+var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// electionHash is a short, collision-resistant digest of an Election's identity
+// (namespace, name and uid: an Election deleted and re-created with the same name gets
+// a fresh namespace, never the old one that may still be terminating).
+func electionHash(e *scrutinv1.Election, n int) string {
+	sum := sha256.Sum256([]byte(e.Namespace + "/" + e.Name + "/" + string(e.UID)))
+	return lowerBase32.EncodeToString(sum[:])[:n]
+}
+
+// NamespaceName is the dedicated namespace of an Election: readable, at most 63
+// characters, and unique through a 60-bit digest of the Election's identity.
+func NamespaceName(e *scrutinv1.Election) string {
+	readable := strings.Trim(e.Name, "-.")
+	readable = strings.ReplaceAll(readable, ".", "-")
+	if len(readable) > 38 {
+		readable = strings.TrimRight(readable[:38], "-")
+	}
+	return "scrutin-" + readable + "-" + electionHash(e, 12)
+}
+
+// DatabaseName is the name of both the election's PostgreSQL database and its role.
+func DatabaseName(e *scrutinv1.Election) string {
+	return "scrutin_" + electionHash(e, 24)
+}
+
+// electionLabels identify the Election an object belongs to.
+func electionLabels(e *scrutinv1.Election) map[string]string {
+	return map[string]string{
+		LabelManagedBy:         ManagedBy,
+		LabelPartOf:            "scrutin",
+		LabelElectionNamespace: e.Namespace,
+		LabelElectionName:      e.Name,
+		LabelElectionUID:       string(e.UID),
+	}
+}
+
+// runtimeLabels are electionLabels plus the voting-runtime's own, for its pods.
+func runtimeLabels(e *scrutinv1.Election) map[string]string {
+	l := electionLabels(e)
+	l[LabelName] = RuntimeName
+	l[LabelComponent] = "voting"
+	return l
+}
+
+// runtimeSelector selects the election's voting-runtime pods.
+func runtimeSelector() map[string]string {
+	return map[string]string{LabelName: RuntimeName, LabelManagedBy: ManagedBy}
+}

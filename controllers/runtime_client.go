@@ -1,0 +1,114 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// The control API every voting-runtime serves to the controller, authenticated with
+// the election's control token (Authorization: Bearer):
+//
+//	GET  /control/v1/status   -> RuntimeStatus
+//	POST /control/v1/open     -> 204 (the runtime also opens by itself at opensAt)
+//	POST /control/v1/close    -> 204 (the runtime also closes by itself at closesAt)
+//	GET  /control/v1/results  -> RuntimeResults; 409 until the tally is done
+const controlPrefix = "/control/v1/"
+
+// RuntimeStatus is what the runtime says of the vote in progress.
+type RuntimeStatus struct {
+	Open        bool   `json:"open"`
+	Voters      int64  `json:"voters"`
+	BallotsCast int64  `json:"ballotsCast"`
+	AuditHead   string `json:"auditHead"`
+}
+
+// RuntimeResults is the tally, after close.
+type RuntimeResults struct {
+	Voters      int64                      `json:"voters"`
+	BallotsCast int64                      `json:"ballotsCast"`
+	AuditHead   string                     `json:"auditHead"`
+	Results     []scrutinv1.QuestionResult `json:"results"`
+}
+
+// ErrNotTallied: the runtime has not finished its tally yet.
+var ErrNotTallied = errors.New("the tally is not ready yet")
+
+// RuntimeTarget is one election's runtime: its namespace and control token.
+type RuntimeTarget struct {
+	Namespace string
+	Token     string
+}
+
+// RuntimeClient talks to elections' runtimes.
+type RuntimeClient interface {
+	Status(ctx context.Context, t RuntimeTarget) (*RuntimeStatus, error)
+	Open(ctx context.Context, t RuntimeTarget) error
+	Close(ctx context.Context, t RuntimeTarget) error
+	Results(ctx context.Context, t RuntimeTarget) (*RuntimeResults, error)
+}
+
+// HTTPRuntimeClient reaches each runtime through its Service.
+type HTTPRuntimeClient struct {
+	HTTP *http.Client
+	// BaseURL gives a runtime's base URL from its namespace; the Service's cluster
+	// DNS name when nil.
+	BaseURL func(namespace string) string
+}
+
+func (c *HTTPRuntimeClient) Status(ctx context.Context, t RuntimeTarget) (*RuntimeStatus, error) {
+	var s RuntimeStatus
+	return &s, c.do(ctx, t, http.MethodGet, "status", &s)
+}
+
+func (c *HTTPRuntimeClient) Open(ctx context.Context, t RuntimeTarget) error {
+	return c.do(ctx, t, http.MethodPost, "open", nil)
+}
+
+func (c *HTTPRuntimeClient) Close(ctx context.Context, t RuntimeTarget) error {
+	return c.do(ctx, t, http.MethodPost, "close", nil)
+}
+
+func (c *HTTPRuntimeClient) Results(ctx context.Context, t RuntimeTarget) (*RuntimeResults, error) {
+	var res RuntimeResults
+	return &res, c.do(ctx, t, http.MethodGet, "results", &res)
+}
+
+func (c *HTTPRuntimeClient) do(ctx context.Context, t RuntimeTarget, method, path string, out any) error {
+	base := "http://" + RuntimeName + "." + t.Namespace + ".svc"
+	if c.BaseURL != nil {
+		base = c.BaseURL(t.Namespace)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, base+controlPrefix+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.Token)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("runtime unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusConflict && path == "results":
+		return ErrNotTallied
+	case resp.StatusCode >= 300:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("runtime answered %s to %s %s: %s", resp.Status, method, path, body)
+	case out == nil:
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out)
+}

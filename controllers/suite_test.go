@@ -1,0 +1,471 @@
+package controllers
+
+// The controller's tests run its real reconcile loop in a manager against a real
+// kube-apiserver and etcd (envtest, no kubelet: no pod runs), and a real PostgreSQL
+// for the elections that use one. Voting runtimes are stood in for by runtimeDouble,
+// a local HTTP server speaking the runtime's control API.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/controlplane"
+	"scrutin.dev/scrutin/internal/pgtest"
+)
+
+var (
+	env     *controlplane.Env
+	k8s     client.Client // the administrator's, uncached
+	pg      *pgtest.Server
+	double  *runtimeDouble
+	testOpt = Options{
+		RuntimeImage:           "scrutin.dev/voting-runtime:test",
+		OperatorNamespace:      "scrutin-system",
+		IngressNamespaceLabels: map[string]string{"scrutin.dev/ingress": "true"},
+		DNSNamespace:           "kube-system",
+		DNSPodLabels:           map[string]string{"k8s-app": "kube-dns"},
+	}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var err error
+	if env, err = controlplane.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer env.Stop()
+	k8s = env.Client
+	if pg, err = pgtest.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer pg.Stop()
+	double = newRuntimeDouble(k8s)
+	defer double.srv.Close()
+
+	// The controller's own logs, with SCRUTIN_TEST_LOGS=1; errors only otherwise.
+	level := zapcore.ErrorLevel
+	if os.Getenv("SCRUTIN_TEST_LOGS") == "1" {
+		level = zapcore.InfoLevel
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Cache:                  CacheOptions(),
+		Client:                 ClientOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	r := &ElectionReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("scrutin-controller"),
+		Options:   testOpt,
+		Runtime:   &HTTPRuntimeClient{BaseURL: double.baseURL},
+		Databases: PostgreSQL{},
+		Resolver:  staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}},
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := RegisterMetrics(mgr.GetClient()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	code := m.Run()
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		code = 1
+	}
+	return code
+}
+
+type staticResolver map[string][]string
+
+func (r staticResolver) LookupHost(_ context.Context, host string) ([]string, error) {
+	if a, ok := r[host]; ok {
+		return a, nil
+	}
+	return nil, fmt.Errorf("no such host %s", host)
+}
+
+// runtimeDouble answers the control API for every election namespace, checking the
+// election's own control token, and records the calls.
+type runtimeDouble struct {
+	srv   *httptest.Server
+	k8s   client.Client
+	mu    sync.Mutex
+	calls map[string][]string // namespace -> operations
+}
+
+func newRuntimeDouble(c client.Client) *runtimeDouble {
+	d := &runtimeDouble{k8s: c, calls: map[string][]string{}}
+	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
+	return d
+}
+
+func (d *runtimeDouble) baseURL(namespace string) string { return d.srv.URL + "/ns/" + namespace }
+
+func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
+	rest, _ := strings.CutPrefix(req.URL.Path, "/ns/")
+	ns, op, _ := strings.Cut(rest, controlPrefix)
+	var keys corev1.Secret
+	if err := d.k8s.Get(req.Context(), client.ObjectKey{Namespace: ns, Name: KeysSecretName}, &keys); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	if req.Header.Get("Authorization") != "Bearer "+string(keys.Data[keyControl]) {
+		http.Error(w, "wrong control token", http.StatusUnauthorized)
+		return
+	}
+	d.mu.Lock()
+	d.calls[ns] = append(d.calls[ns], op)
+	closed := false
+	for _, c := range d.calls[ns] {
+		closed = closed || c == "close"
+	}
+	d.mu.Unlock()
+	switch op {
+	case "open", "close":
+		w.WriteHeader(http.StatusNoContent)
+	case "status":
+		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double"})
+	case "results":
+		if !closed {
+			http.Error(w, "not closed", http.StatusConflict)
+			return
+		}
+		var nsObj corev1.Namespace
+		_ = d.k8s.Get(req.Context(), client.ObjectKey{Name: ns}, &nsObj)
+		var e scrutinv1.Election
+		_ = d.k8s.Get(req.Context(), client.ObjectKey{Namespace: nsObj.Labels[LabelElectionNamespace], Name: nsObj.Labels[LabelElectionName]}, &e)
+		res := RuntimeResults{Voters: 4, BallotsCast: 3, AuditHead: "sha256:tallied"}
+		for _, q := range e.Spec.Questions {
+			qr := scrutinv1.QuestionResult{QuestionID: q.ID, Blank: 1, Winners: []string{q.Options[0].ID}}
+			for i, o := range q.Options {
+				qr.Options = append(qr.Options, scrutinv1.OptionResult{ID: o.ID, Votes: int64(max(0, 2-i))})
+			}
+			res.Results = append(res.Results, qr)
+		}
+		_ = json.NewEncoder(w).Encode(res)
+	default:
+		http.NotFound(w, req)
+	}
+}
+
+func (d *runtimeDouble) callsTo(ns string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.calls[ns]...)
+}
+
+// --- helpers ---
+
+func newTenant(t *testing.T) string {
+	t.Helper()
+	ns, err := env.Namespace(context.Background(), "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+const goodRoll = "voter_id,name,email,phone\n" +
+	"A-1,Camille Martin,camille@example.org,+33612345678\n" +
+	"A-2,Jean Dupont,jean@example.org,+33698765432\n" +
+	"A-3,Amina Diallo,amina@example.org,+33756781234\n"
+
+func createSecret(t *testing.T, ns, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+	if err := k8s.Create(context.Background(), s); err != nil {
+		t.Fatalf("while creating Secret %s/%s: %v", ns, name, err)
+	}
+}
+
+// newElection is an Election of tenant ns with its roll and mail Secrets created,
+// opening and closing at the given offsets from now.
+func newElection(t *testing.T, ns, name string, opensIn, closesIn time.Duration) *scrutinv1.Election {
+	t.Helper()
+	createSecret(t, ns, name+"-roll", map[string]string{"roll.csv": goodRoll})
+	createSecret(t, ns, name+"-smtp", map[string]string{"host": "192.0.2.25", "port": "2525", "password": "smtp-" + ns + "-" + name})
+	now := time.Now().Truncate(time.Second)
+	return &scrutinv1.Election{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: scrutinv1.ElectionSpec{
+			Title: "Vote " + name, Organization: "Tenant " + ns,
+			Schedule: scrutinv1.Schedule{OpensAt: metav1.NewTime(now.Add(opensIn)), ClosesAt: metav1.NewTime(now.Add(closesIn))},
+			Questions: []scrutinv1.Question{
+				{ID: "chair", Prompt: "Chair?", Options: []scrutinv1.Option{{ID: "alice", Label: "Alice"}, {ID: "bob", Label: "Bob"}}, AllowBlank: true},
+				{ID: "motions", Prompt: "Rank", Kind: scrutinv1.Ranked, Options: []scrutinv1.Option{{ID: "m1", Label: "M1"}, {ID: "m2", Label: "M2"}, {ID: "m3", Label: "M3"}}},
+			},
+			VoterRoll: scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: name + "-roll"}},
+			Delivery:  scrutinv1.Delivery{SMTP: &scrutinv1.DeliveryChannel{SecretRef: scrutinv1.SecretReference{Name: name + "-smtp"}}},
+		},
+	}
+}
+
+func create(t *testing.T, e *scrutinv1.Election) *scrutinv1.Election {
+	t.Helper()
+	if err := k8s.Create(context.Background(), e); err != nil {
+		t.Fatalf("while creating Election %s/%s: %v", e.Namespace, e.Name, err)
+	}
+	return e
+}
+
+func getElection(t *testing.T, e *scrutinv1.Election) *scrutinv1.Election {
+	t.Helper()
+	var cur scrutinv1.Election
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(e), &cur); err != nil {
+		t.Fatalf("while reading Election %s/%s: %v", e.Namespace, e.Name, err)
+	}
+	return &cur
+}
+
+// waitFor polls cond until it holds or timeout passes; the last reason is reported.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func waitPhase(t *testing.T, e *scrutinv1.Election, phase scrutinv1.Phase, timeout time.Duration) *scrutinv1.Election {
+	t.Helper()
+	var cur *scrutinv1.Election
+	waitFor(t, fmt.Sprintf("%s/%s to be %s", e.Namespace, e.Name, phase), timeout, func() (bool, string) {
+		cur = getElection(t, e)
+		return cur.Status.Phase == phase, fmt.Sprintf("phase %q, conditions %+v", cur.Status.Phase, cur.Status.Conditions)
+	})
+	return cur
+}
+
+func condition(e *scrutinv1.Election, typ string) metav1.Condition {
+	if c := meta.FindStatusCondition(e.Status.Conditions, typ); c != nil {
+		return *c
+	}
+	return metav1.Condition{}
+}
+
+// eventReasons lists the reasons of the Events recorded about an Election.
+func eventReasons(t *testing.T, e *scrutinv1.Election) []string {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := k8s.List(context.Background(), &list, client.InNamespace(e.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, ev := range list.Items {
+		if ev.Regarding.Name == e.Name && ev.Regarding.Kind == "Election" {
+			reasons = append(reasons, ev.Reason)
+		}
+	}
+	return reasons
+}
+
+// pgURL is the test server's admin connection as the postgres:// URL tenants give.
+func pgURL(t *testing.T) string {
+	t.Helper()
+	cfg, err := pgconn.ParseConfig(pg.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(cfg.User, cfg.Password),
+		Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
+	return u.String()
+}
+
+// inputsFromCluster rebuilds the builders' inputs for an Election from what the
+// cluster holds: its keys, its tenant's Secrets, its database Secret.
+func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
+	t.Helper()
+	ctx := context.Background()
+	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt}
+	var keys corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: KeysSecretName}, &keys); err != nil {
+		t.Fatalf("keys of %s: %v", e.Name, err)
+	}
+	var err error
+	if in.Keys, err = KeysFromSecret(&keys); err != nil {
+		t.Fatal(err)
+	}
+	var roll corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.VoterRoll.SecretRef.Name}, &roll); err != nil {
+		t.Fatal(err)
+	}
+	in.Roll = roll.Data[e.Spec.VoterRoll.Key]
+	in.Delivery = map[string][]byte{}
+	for prefix, ch := range map[string]*scrutinv1.DeliveryChannel{"smtp.": e.Spec.Delivery.SMTP, "sms.": e.Spec.Delivery.SMS} {
+		if ch == nil {
+			continue
+		}
+		var s corev1.Secret
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: ch.SecretRef.Name}, &s); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range s.Data {
+			in.Delivery[prefix+k] = v
+		}
+	}
+	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
+		var db corev1.Secret
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: DatabaseSecretName}, &db); err != nil {
+			t.Fatal(err)
+		}
+		in.Database = &DatabaseInfo{DSN: string(db.Data["dsn"])}
+	}
+	r := &ElectionReconciler{Resolver: staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}}
+	in.Egress = r.egressEndpoints(ctx, in)
+	return in
+}
+
+// assertNamespaceIsBuilt checks that every object in the election's namespace is
+// exactly what the builders produce from its own Election (each desired field is
+// live, with its value), and that nothing else of the managed kinds is there.
+func assertNamespaceIsBuilt(t *testing.T, e *scrutinv1.Election) {
+	t.Helper()
+	ctx := context.Background()
+	in := inputsFromCluster(t, e)
+	desired, err := DesiredObjects(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desired = append(desired, buildNamespace(in))
+	want := map[string]bool{}
+	for _, d := range desired {
+		gvk := d.GetObjectKind().GroupVersionKind()
+		want[gvk.Kind+"/"+d.GetName()] = true
+		du, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(du, "status")
+		unstructured.RemoveNestedField(du, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(du, "spec", "template", "metadata", "creationTimestamp")
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(gvk)
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(d), live); err != nil {
+			t.Errorf("%s %s/%s: %v", gvk.Kind, d.GetNamespace(), d.GetName(), err)
+			continue
+		}
+		if path, ok := contains(live.Object, du, gvk.Kind+"/"+d.GetName()); !ok {
+			t.Errorf("live object differs from the builder's at %s", path)
+		}
+	}
+	gvks := append([]schema.GroupVersionKind{}, prunable...)
+	for _, o := range managedKinds() {
+		gvk, err := apiutil.GVKForObject(o, env.Scheme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gvk.Kind != "Namespace" && gvk.Kind != "NetworkPolicy" {
+			gvks = append(gvks, gvk)
+		}
+	}
+	for _, gvk := range gvks {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := k8s.List(ctx, list, client.InNamespace(in.Namespace)); err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range list.Items {
+			if item.Name == "kube-root-ca.crt" || item.Name == "default" {
+				continue // created by Kubernetes in every namespace
+			}
+			if !want[gvk.Kind+"/"+item.Name] {
+				t.Errorf("unexpected %s %s/%s in the election's namespace", gvk.Kind, item.Namespace, item.Name)
+			}
+		}
+	}
+}
+
+// contains reports whether every field of want is in got with the same value.
+func contains(got, want any, path string) (string, bool) {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return path, false
+		}
+		for k, wv := range w {
+			if p, ok := contains(g[k], wv, path+"."+k); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Sprintf("%s (got %v, want %v)", path, got, want), false
+		}
+		for i := range w {
+			if p, ok := contains(g[i], w[i], fmt.Sprintf("%s[%d]", path, i)); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	default:
+		if !reflect.DeepEqual(got, want) && fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Sprintf("%s (got %v, want %v)", path, got, want), false
+		}
+		return "", true
+	}
+}
+
+func debugEvents(t *testing.T, e *scrutinv1.Election) string {
+	var list eventsv1.EventList
+	_ = k8s.List(context.Background(), &list, client.InNamespace(e.Namespace))
+	var b strings.Builder
+	for _, ev := range list.Items {
+		fmt.Fprintf(&b, "\n%s %s %s %s %q", ev.Regarding.Kind, ev.Regarding.Name, ev.Reason, ev.Action, ev.Note)
+	}
+	return b.String()
+}

@@ -1,0 +1,119 @@
+package controllers
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// managedKinds are the kinds the controller creates in election namespaces (Secrets
+// aside): it watches them to repair drift, and caches only its own.
+func managedKinds() []client.Object {
+	return []client.Object{
+		&corev1.Namespace{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}, &corev1.Service{},
+		&corev1.PersistentVolumeClaim{}, &corev1.ResourceQuota{}, &corev1.LimitRange{},
+		&appsv1.Deployment{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{},
+		&networkingv1.NetworkPolicy{},
+	}
+}
+
+// CacheOptions make the manager cache only Scrutin's own objects of the managed
+// kinds; Secrets are never cached whole (only their metadata is watched), so the
+// controller's memory does not grow with the cluster's Secrets.
+func CacheOptions() cache.Options {
+	own := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range managedKinds() {
+		byObject[o] = cache.ByObject{Label: own}
+	}
+	return cache.Options{ByObject: byObject}
+}
+
+// ClientOptions make typed Secret reads go to the API server, never to a cache.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
+}
+
+const secretRefIndex = "spec.secretRefs"
+
+// indexSecretRefs indexes an Election by the names of the tenant Secrets it reads.
+func indexSecretRefs(o client.Object) []string {
+	e := o.(*scrutinv1.Election)
+	names := []string{e.Spec.VoterRoll.SecretRef.Name}
+	if d := e.Spec.Delivery.SMTP; d != nil {
+		names = append(names, d.SecretRef.Name)
+	}
+	if d := e.Spec.Delivery.SMS; d != nil {
+		names = append(names, d.SecretRef.Name)
+	}
+	if p := e.Spec.Store.PostgreSQL; p != nil {
+		names = append(names, p.AdminSecretRef.Name)
+	}
+	return names
+}
+
+// electionChanged passes spec, label and annotation changes and the start of a
+// deletion, not the controller's own status writes.
+var electionChanged = predicate.Or(
+	predicate.GenerationChangedPredicate{},
+	predicate.LabelChangedPredicate{},
+	predicate.AnnotationChangedPredicate{},
+	predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}},
+)
+
+func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("election").
+		For(&scrutinv1.Election{}, builder.WithPredicates(electionChanged))
+	for _, o := range managedKinds() {
+		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toElection))
+	}
+	b = b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToElections), builder.OnlyMetadata)
+	return b.Complete(r)
+}
+
+// toElection maps an object of an election's namespace to its Election.
+func toElection(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	ns, name := l[LabelElectionNamespace], l[LabelElectionName]
+	if ns == "" || name == "" || l[LabelManagedBy] != ManagedBy {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+}
+
+// secretToElections maps a Secret to its Election (the election's own Secrets) or to
+// the Elections of its namespace that read it (a tenant's roll, delivery or
+// database Secret).
+func (r *ElectionReconciler) secretToElections(ctx context.Context, o client.Object) []reconcile.Request {
+	if reqs := toElection(ctx, o); reqs != nil {
+		return reqs
+	}
+	var list scrutinv1.ElectionList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretRefIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, e := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Namespace, Name: e.Name}})
+	}
+	return reqs
+}
