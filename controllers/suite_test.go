@@ -227,8 +227,15 @@ func createSecret(t *testing.T, ns, name string, data map[string]string) {
 // opening and closing at the given offsets from now.
 func newElection(t *testing.T, ns, name string, opensIn, closesIn time.Duration) *scrutinv1.Election {
 	t.Helper()
-	createSecret(t, ns, name+"-roll", map[string]string{"roll.csv": goodRoll})
-	createSecret(t, ns, name+"-smtp", map[string]string{"host": "192.0.2.25", "port": "2525", "password": "smtp-" + ns + "-" + name})
+	return newElectionWithRoll(t, ns, name, opensIn, closesIn, goodRoll,
+		map[string]string{"host": "192.0.2.25", "port": "2525", "password": "smtp-" + ns + "-" + name})
+}
+
+// newElectionWithRoll is newElection with the given roll and mail settings.
+func newElectionWithRoll(t *testing.T, ns, name string, opensIn, closesIn time.Duration, roll string, smtp map[string]string) *scrutinv1.Election {
+	t.Helper()
+	createSecret(t, ns, name+"-roll", map[string]string{"roll.csv": roll})
+	createSecret(t, ns, name+"-smtp", smtp)
 	now := time.Now().Truncate(time.Second)
 	return &scrutinv1.Election{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
