@@ -31,6 +31,12 @@ demo: tools manifests ## Start a local control plane, install Scrutin's API and 
 test: tools manifests vet ## Run every test: unit, then envtest against a real kube-apiserver and etcd.
 	go test $(TEST_FLAGS) -count=1 ./...
 
+##@ Benchmarks (not part of make test; see test/bench/README.md)
+
+.PHONY: bench-provision
+bench-provision: tools manifests ## Apply 500 Elections at once on a local control plane and measure provisioning.
+	go run ./test/bench/provision $(BENCH_FLAGS)
+
 ##@ Development
 
 .PHONY: manifests

@@ -41,6 +41,7 @@ func main() {
 		opts          controllers.Options
 		ingressLabels string
 		dnsLabels     string
+		concurrency   int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (HTTPS with authentication unless --metrics-secure=false); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to authenticated and authorized clients only.")
@@ -50,6 +51,7 @@ func main() {
 	flag.StringVar(&ingressLabels, "ingress-namespace-labels", "", "Labels (k=v,k=v) of the namespaces of the ingress path allowed to reach voting pods.")
 	flag.StringVar(&opts.DNSNamespace, "dns-namespace", "kube-system", "Namespace of the cluster DNS the voting pods may query.")
 	flag.StringVar(&dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "Labels (k=v,k=v) of the cluster DNS pods.")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "How many Elections are reconciled at once.")
 	flag.StringVar(&opts.BaseDomain, "base-domain", "", "When set, the voter URL is https://<election namespace>.<base-domain>/.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
@@ -100,6 +102,8 @@ func main() {
 		Runtime:   &controllers.HTTPRuntimeClient{HTTP: &http.Client{Timeout: 10 * time.Second}},
 		Databases: controllers.PostgreSQL{},
 		Resolver:  net.DefaultResolver,
+
+		MaxConcurrentReconciles: concurrency,
 	}
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		log.Error(err, "Failed to set up the Election controller")

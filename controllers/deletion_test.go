@@ -177,3 +177,27 @@ func TestDeleteWithDatabaseUnreachable(t *testing.T) {
 	}
 	waitGone(t, e, 15*time.Second)
 }
+
+// TestOrphanNamespaceOfEarlierElection: a namespace left by an earlier Election of
+// the same name (its uid differs) is deleted when the new one is provisioned; a
+// namespace of another Election is left alone.
+func TestOrphanNamespaceOfEarlierElection(t *testing.T) {
+	ctx := context.Background()
+	tenant := newTenant(t)
+	orphan := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "scrutin-ghost-leftover", Labels: map[string]string{
+		LabelManagedBy: ManagedBy, LabelElectionNamespace: tenant, LabelElectionName: "ghost", LabelElectionUID: "an-earlier-uid",
+	}}}
+	neighbour := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "scrutin-neighbour-" + tenant, Labels: map[string]string{
+		LabelManagedBy: ManagedBy, LabelElectionNamespace: tenant, LabelElectionName: "ghost-2", LabelElectionUID: "another-uid",
+	}}}
+	for _, ns := range []*corev1.Namespace{orphan, neighbour} {
+		if err := k8s.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPhase(t, create(t, newElection(t, tenant, "ghost", time.Hour, 2*time.Hour)), scrutinv1.PhaseScheduled, 15*time.Second)
+	namespaceDeleted(t, orphan.Name)
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(neighbour), neighbour); err != nil || !neighbour.DeletionTimestamp.IsZero() {
+		t.Errorf("another election's namespace was touched (err=%v)", err)
+	}
+}

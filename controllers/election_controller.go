@@ -41,6 +41,8 @@ type ElectionReconciler struct {
 	Resolver Resolver
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// MaxConcurrentReconciles is how many Elections are reconciled at once (1 when 0).
+	MaxConcurrentReconciles int
 }
 
 // +kubebuilder:rbac:groups=core,resources=namespaces,verbs=get;list;watch;create;update;patch;delete
@@ -54,9 +56,14 @@ type ElectionReconciler struct {
 // clock say.
 func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
+	// Read live, not from the cache: a stale copy of an Election that was just
+	// finalized and removed must never provision its namespace again.
 	var e scrutinv1.Election
-	if err := r.Get(ctx, req.NamespacedName, &e); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if err := r.APIReader.Get(ctx, req.NamespacedName, &e); err != nil {
+		if isNotFound(err) {
+			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
+		}
+		return ctrl.Result{}, err
 	}
 	if !e.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, &e)

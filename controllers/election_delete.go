@@ -83,3 +83,28 @@ func (r *ElectionReconciler) dropDatabase(ctx context.Context, e *scrutinv1.Elec
 	r.event(e, corev1.EventTypeNormal, "DatabaseDropped", "Delete", "Dropped database and role "+DatabaseName(e))
 	return nil
 }
+
+// deleteOrphanNamespaces deletes the namespaces labelled as an Election's (by tenant
+// namespace and name) whose uid is not keepUID: what an Election that no longer
+// exists, or an earlier Election of the same name, left behind.
+func (r *ElectionReconciler) deleteOrphanNamespaces(ctx context.Context, namespace, name, keepUID string) error {
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := r.APIReader.List(ctx, &list, client.MatchingLabels{
+		LabelManagedBy: ManagedBy, LabelElectionNamespace: namespace, LabelElectionName: name,
+	}); err != nil {
+		return fmt.Errorf("while listing namespaces left by %s/%s: %w", namespace, name, err)
+	}
+	var errs []error
+	for i := range list.Items {
+		ns := &list.Items[i]
+		if ns.Labels[LabelElectionUID] == keepUID || !ns.DeletionTimestamp.IsZero() {
+			continue
+		}
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := r.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("while deleting orphan namespace %s: %w", ns.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

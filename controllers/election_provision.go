@@ -83,6 +83,10 @@ func (r *ElectionReconciler) ensureNamespace(ctx context.Context, in *Inputs) er
 	err := r.APIReader.Get(ctx, client.ObjectKey{Name: in.Namespace}, &ns)
 	switch {
 	case isNotFound(err):
+		// First provisioning: clear what an earlier Election of the same name left.
+		if err := r.deleteOrphanNamespaces(ctx, in.Election.Namespace, in.Election.Name, string(in.Election.UID)); err != nil {
+			return err
+		}
 	case err != nil:
 		return fmt.Errorf("while reading namespace %s: %w", in.Namespace, err)
 	case ns.Labels[LabelElectionUID] != string(in.Election.UID):

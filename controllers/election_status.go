@@ -29,8 +29,8 @@ func (r *ElectionReconciler) writeStatus(ctx context.Context, e *scrutinv1.Elect
 		cur.Status = e.Status
 		return r.Status().Update(ctx, &cur)
 	})
-	if err != nil {
-		return fmt.Errorf("while writing the status: %w", client.IgnoreNotFound(err))
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("while writing the status: %w", err)
 	}
 	return nil
 }

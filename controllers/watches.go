@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -79,14 +80,24 @@ var electionChanged = predicate.Or(
 	}},
 )
 
+// notOwnCreation drops the creation of the controller's own objects: it made them
+// itself (or the cache is listing them at start, when every Election is queued
+// anyway), so reconciling again would only repeat work. Their updates and deletions
+// still come through: that is drift to repair. A tenant's Secret appearing does too.
+var notOwnCreation = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
+	return e.Object.GetLabels()[LabelManagedBy] != ManagedBy
+}}
+
 func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("election").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&scrutinv1.Election{}, builder.WithPredicates(electionChanged))
 	for _, o := range managedKinds() {
-		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toElection))
+		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toElection), builder.WithPredicates(notOwnCreation))
 	}
-	b = b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToElections), builder.OnlyMetadata)
+	b = b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToElections),
+		builder.OnlyMetadata, builder.WithPredicates(notOwnCreation))
 	return b.Complete(r)
 }
 

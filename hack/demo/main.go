@@ -52,11 +52,7 @@ func run(tenant string, exit bool) error {
 		return err
 	}
 	kubeconfig := filepath.Join(out, "kubeconfig")
-	data, err := env.AdminKubeconfig()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
 		return err
 	}
 

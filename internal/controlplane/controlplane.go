@@ -103,6 +103,8 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	// Room for thousands of election Services (envtest's default range holds 253).
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("while starting kube-apiserver and etcd from %s: %w", assets, err)
@@ -190,6 +192,15 @@ func (e *Env) AdminKubeconfig() ([]byte, error) {
 		return nil, fmt.Errorf("while adding an admin user: %w", err)
 	}
 	return u.KubeConfig()
+}
+
+// WriteKubeconfig writes the administrator's kubeconfig to path (mode 0600).
+func (e *Env) WriteKubeconfig(path string) error {
+	data, err := e.AdminKubeconfig()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
 }
 
 // Kubectl runs the built kubectl against the control plane, returning its combined
