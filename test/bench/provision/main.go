@@ -232,7 +232,7 @@ func election(i, tenants int, opens time.Time) *scrutinv1.Election {
 		ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("tenant-%03d", i%tenants), Name: fmt.Sprintf("vote-%04d", i)},
 		Spec: scrutinv1.ElectionSpec{
 			Title: fmt.Sprintf("Vote %d", i), Organization: "Bench",
-			Schedule: scrutinv1.Schedule{OpensAt: metav1.NewTime(opens), ClosesAt: metav1.NewTime(opens.Add(time.Hour))},
+			Schedule:  scrutinv1.Schedule{OpensAt: metav1.NewTime(opens), ClosesAt: metav1.NewTime(opens.Add(time.Hour))},
 			Questions: []scrutinv1.Question{{ID: "q", Prompt: "?", Options: []scrutinv1.Option{{ID: "a", Label: "A"}, {ID: "b", Label: "B"}}}},
 			VoterRoll: scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: fmt.Sprintf("roll-%04d", i)}},
 			Delivery:  scrutinv1.Delivery{SMTP: &scrutinv1.DeliveryChannel{SecretRef: scrutinv1.SecretReference{Name: fmt.Sprintf("smtp-%04d", i)}}},
