@@ -6,11 +6,8 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -94,17 +91,8 @@ func main() {
 		log.Error(err, "Failed to create the manager")
 		os.Exit(1)
 	}
-	reconciler := &controllers.ElectionReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("scrutin-controller"),
-		Options:   opts,
-		Runtime:   &controllers.HTTPRuntimeClient{HTTP: &http.Client{Timeout: 10 * time.Second}},
-		Databases: controllers.PostgreSQL{},
-		Resolver:  net.DefaultResolver,
-
-		MaxConcurrentReconciles: concurrency,
-	}
+	reconciler := controllers.NewElectionReconciler(mgr, opts)
+	reconciler.MaxConcurrentReconciles = concurrency
 	if err := reconciler.SetupWithManager(mgr); err != nil {
 		log.Error(err, "Failed to set up the Election controller")
 		os.Exit(1)

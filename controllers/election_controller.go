@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +45,21 @@ type ElectionReconciler struct {
 	Now func() time.Time
 	// MaxConcurrentReconciles is how many Elections are reconciled at once (1 when 0).
 	MaxConcurrentReconciles int
+}
+
+// NewElectionReconciler is the reconciler with its production parts: the manager's
+// clients and event recorder, the runtime's control API over HTTP, real PostgreSQL
+// servers and the system's DNS resolver.
+func NewElectionReconciler(mgr ctrl.Manager, opts Options) *ElectionReconciler {
+	return &ElectionReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("scrutin-controller"),
+		Options:   opts,
+		Runtime:   &HTTPRuntimeClient{HTTP: &http.Client{Timeout: 10 * time.Second}},
+		Databases: PostgreSQL{},
+		Resolver:  net.DefaultResolver,
+	}
 }
 
 // +kubebuilder:rbac:groups=core,resources=namespaces,verbs=get;list;watch;create;update;patch;delete

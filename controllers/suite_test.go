@@ -92,15 +92,9 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	r := &ElectionReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("scrutin-controller"),
-		Options:   testOpt,
-		Runtime:   &HTTPRuntimeClient{BaseURL: double.baseURL},
-		Databases: PostgreSQL{},
-		Resolver:  staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}},
-	}
+	r := NewElectionReconciler(mgr, testOpt)
+	r.Runtime = &HTTPRuntimeClient{BaseURL: double.baseURL}
+	r.Resolver = staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}
 	if err := r.SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
