@@ -1,0 +1,169 @@
+// Package store defines what the voting-runtime keeps and the guarantees every store
+// gives: PostgreSQL (package store/postgres) for several pods, and an embedded store
+// (package store/embedded, SQLite) for one. Both pass the same suite
+// (store/storetest).
+//
+// Guarantees:
+//   - Identity and ballots live apart. A Ballot holds no voter id, no session id, no
+//     timestamp, and its id is random: nothing in it sorts ballots by arrival or
+//     joins them with the participation record.
+//   - Credentials and codes are stored only as keyed hashes ([]byte digests made by
+//     the caller); the store never sees a clear value.
+//   - Cast is one transaction that marks the voter as having voted and stores the
+//     ballot. A second Cast for the same voter, concurrent or later, from any
+//     process, fails with ErrAlreadyVoted and stores nothing. Cast returns only once
+//     the transaction is durable (fsync'd): a returned receipt is never lost.
+//   - ImportRoll is all or nothing.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound: no such voter, sign-in or session.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyVoted: this voter's ballot is already in the box.
+	ErrAlreadyVoted = errors.New("this voter has already voted")
+	// ErrRollLocked: the roll cannot change once a ballot is cast.
+	ErrRollLocked = errors.New("the roll cannot change once voting has started")
+)
+
+// Voter is one line of the roll as the runtime keeps it.
+type Voter struct {
+	ID     string
+	Name   string
+	Email  string
+	Phone  string
+	Weight int64
+	// CredentialHash is the keyed hash of the voter's credential (Credential
+	// sign-in), nil for the other methods.
+	CredentialHash []byte
+}
+
+// PendingSignIn is a sign-in waiting for its code. Several codes may be valid at
+// once: a resend never invalidates the code already on its way.
+type PendingSignIn struct {
+	VoterID string
+	// Codes are the keyed hashes of the codes sent, each with its expiry.
+	Codes []PendingCode
+	// Attempts counts wrong codes so far.
+	Attempts int
+	// LastSentAt is when the latest code was asked for (the resend cooldown).
+	LastSentAt time.Time
+	// ExpiresAt ends the pending sign-in (signInTimeout after the first request).
+	ExpiresAt time.Time
+}
+
+// PendingCode is one code sent for a pending sign-in.
+type PendingCode struct {
+	Hash      []byte
+	ExpiresAt time.Time
+}
+
+// Session is a signed-in voter's session. Its id is itself a random secret: the store
+// keeps only its keyed hash.
+type Session struct {
+	IDHash     []byte
+	VoterID    string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// Ballot is what goes into the box: an opaque payload (today canonical JSON answers;
+// tomorrow a Belenios ciphertext), the voter's weight, and the tracker shown to the
+// voter as a receipt.
+type Ballot struct {
+	Payload []byte
+	Weight  int64
+	Tracker string
+}
+
+// ParticipationRow is one voter of the scrutineers' export: who voted, never how.
+type ParticipationRow struct {
+	Voter Voter
+	Voted bool
+}
+
+// AuditEntry is one link of the election's hash-chained audit log.
+type AuditEntry struct {
+	Seq      int64
+	Kind     string // "roll-imported", "opened", "ballot" (at close), "closed", "tallied"
+	Data     []byte // what the event says (a roll digest, a tracker, results), canonical JSON
+	PrevHash string
+	Hash     string
+}
+
+// AuditRecord is what a caller appends: the store chains it.
+type AuditRecord struct {
+	Kind string
+	Data []byte
+}
+
+// State is the election's own lifecycle as the runtime records it.
+type State struct {
+	Opened  bool
+	Closed  bool
+	Results []byte // the tally as JSON, once computed
+}
+
+// Store is the runtime's storage. Every method is safe for concurrent use by many
+// goroutines, and for PostgreSQL by many processes.
+type Store interface {
+	// Migrate creates or upgrades the schema; safe when several pods start at once.
+	Migrate(ctx context.Context) error
+	Close() error
+
+	// Keys returns the election's keys stored under name, creating them with gen the
+	// first time (local runs, where no keys are given).
+	Keys(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+
+	// ImportRoll replaces the roll with voters, all or nothing, and records digest.
+	// Importing the digest already imported is a no-op. ErrRollLocked once any
+	// ballot is cast.
+	ImportRoll(ctx context.Context, voters []Voter, digest string) error
+	// RollDigest is the digest of the roll imported, "" when none.
+	RollDigest(ctx context.Context) (string, error)
+	Voter(ctx context.Context, id string) (Voter, error)
+
+	// PutSignIn creates or replaces a voter's pending sign-in.
+	PutSignIn(ctx context.Context, p PendingSignIn) error
+	SignIn(ctx context.Context, voterID string) (PendingSignIn, error)
+	// AddSignInAttempt counts one wrong code and returns the new count.
+	AddSignInAttempt(ctx context.Context, voterID string) (int, error)
+	DeleteSignIn(ctx context.Context, voterID string) error
+
+	CreateSession(ctx context.Context, s Session) error
+	Session(ctx context.Context, idHash []byte) (Session, error)
+	// TouchSession records activity (sliding idle timeout).
+	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteSessionsBefore removes sessions idle since before t; it returns how many.
+	DeleteSessionsBefore(ctx context.Context, t time.Time) (int, error)
+
+	// Cast marks voterID as having voted and stores b, in one durable transaction.
+	// (Trackers enter the audit log at close, sorted: casting never waits on the
+	// chain, and the log says nothing of arrival order.)
+	Cast(ctx context.Context, voterID string, b Ballot) error
+	HasVoted(ctx context.Context, voterID string) (bool, error)
+	// Counts are the voters on the roll and the ballots cast.
+	Counts(ctx context.Context) (voters, cast int64, err error)
+	// Ballots returns every ballot, in an order that says nothing of arrival
+	// (sorted by tracker).
+	Ballots(ctx context.Context) ([]Ballot, error)
+	// Participation returns the roll with who voted, sorted by voter id.
+	Participation(ctx context.Context) ([]ParticipationRow, error)
+
+	// AppendAudit adds entries at the head of the chain, in one transaction (the store
+	// fills Seq, PrevHash and Hash with audit.Hash); concurrent appends are serialised.
+	AppendAudit(ctx context.Context, entries ...AuditRecord) ([]AuditEntry, error)
+	AuditLog(ctx context.Context) ([]AuditEntry, error)
+	AuditHead(ctx context.Context) (string, error)
+
+	State(ctx context.Context) (State, error)
+	SetOpened(ctx context.Context) error
+	SetClosed(ctx context.Context) error
+	SetResults(ctx context.Context, results []byte) error
+}
