@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -255,6 +256,41 @@ func TestDefaultsRoundTrip(t *testing.T) {
 	}
 	if got.Generation != before {
 		t.Errorf("writing back the defaulted object bumped the generation %d -> %d", before, got.Generation)
+	}
+}
+
+// TestGoDefaultsMatchTheAPIServer: Election.Default (used by local runs) fills in
+// exactly what the API server does.
+func TestGoDefaultsMatchTheAPIServer(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	for name, mutate := range map[string]func(*v1.Election){
+		"minimal": func(*v1.Election) {},
+		"partial authentication": func(e *v1.Election) {
+			e.Spec.Authentication = v1.Authentication{Method: v1.SMSCode, CodeValidity: &metav1.Duration{Duration: 5 * time.Minute}}
+			e.Spec.Delivery.SMS = &v1.DeliveryChannel{SecretRef: v1.SecretReference{Name: "sms"}}
+		},
+		"partial scaling": func(e *v1.Election) {
+			e.Spec.Scaling = v1.Scaling{MaxReplicas: 3}
+			e.Spec.Store = v1.Store{Type: v1.StorePostgreSQL, PostgreSQL: &v1.PostgreSQLStore{AdminSecretRef: v1.SecretReference{Name: "pg"}}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := minimalElection(ns, "defaults-"+strings.ReplaceAll(name, " ", "-"))
+			mutate(e)
+			local := e.DeepCopy()
+			local.Default()
+			if err := env.Client.Create(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			var server v1.Election
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &server); err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(local.Spec, server.Spec) {
+				t.Errorf("Go defaults differ from the API server's:\nGo:     %+v\nserver: %+v", local.Spec, server.Spec)
+			}
+		})
 	}
 }
 
