@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -322,6 +325,16 @@ func TestHPA(t *testing.T) {
 				t.Errorf("in-flight metric: %+v", h.Spec.Metrics[1])
 			}
 		})
+	}
+}
+
+func TestEgressEndpointsTrimSecretValues(t *testing.T) {
+	in := testInputs(testElection("t", "v", "u"))
+	in.Delivery = map[string][]byte{"smtp.host": []byte("192.0.2.7\n"), "smtp.port": []byte("2525\n"), "sms.url": []byte("https://198.51.100.3:8443/send\n")}
+	eps := (&ElectionReconciler{Resolver: net.DefaultResolver}).egressEndpoints(context.Background(), in)
+	want := []Endpoint{{CIDR: "192.0.2.7/32", Port: 2525}, {CIDR: "198.51.100.3/32", Port: 8443}}
+	if fmt.Sprint(eps) != fmt.Sprint(want) {
+		t.Errorf("endpoints %v, want %v (a Secret value ending in a newline is common)", eps, want)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -230,10 +231,10 @@ func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []
 		port int32
 	}
 	var targets []hostPort
-	if h := string(in.Delivery["smtp.host"]); h != "" {
+	if h := strings.TrimSpace(string(in.Delivery["smtp.host"])); h != "" {
 		targets = append(targets, hostPort{h, portOr(string(in.Delivery["smtp.port"]), 587)})
 	}
-	if u, err := url.Parse(string(in.Delivery["sms.url"])); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(strings.TrimSpace(string(in.Delivery["sms.url"]))); err == nil && u.Hostname() != "" {
 		def := int32(443)
 		if u.Scheme == "http" {
 			def = 80
@@ -285,7 +286,7 @@ func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []
 }
 
 func portOr(s string, def int32) int32 {
-	if p, err := strconv.ParseInt(s, 10, 32); err == nil && p > 0 && p < 65536 {
+	if p, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32); err == nil && p > 0 && p < 65536 {
 		return int32(p)
 	}
 	return def

@@ -120,10 +120,10 @@ type Store interface {
 	// first time (local runs, where no keys are given).
 	Keys(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 
-	// ImportRoll replaces the roll with voters, all or nothing, and records digest.
-	// Importing the digest already imported is a no-op. ErrRollLocked once any
-	// ballot is cast.
-	ImportRoll(ctx context.Context, voters []Voter, digest string) error
+	// ImportRoll replaces the roll with voters, all or nothing, and records digest;
+	// it reports whether this call imported it (false: that digest was already
+	// imported, by this replica or another). ErrRollLocked once any ballot is cast.
+	ImportRoll(ctx context.Context, voters []Voter, digest string) (bool, error)
 	// RollDigest is the digest of the roll imported, "" when none.
 	RollDigest(ctx context.Context) (string, error)
 	Voter(ctx context.Context, id string) (Voter, error)
@@ -163,7 +163,9 @@ type Store interface {
 	AuditHead(ctx context.Context) (string, error)
 
 	State(ctx context.Context) (State, error)
-	SetOpened(ctx context.Context) error
-	SetClosed(ctx context.Context) error
-	SetResults(ctx context.Context, results []byte) error
+	// SetOpened, SetClosed and SetResults record a step once: they report whether
+	// this call made it, so that among replicas exactly one audits it.
+	SetOpened(ctx context.Context) (bool, error)
+	SetClosed(ctx context.Context) (bool, error)
+	SetResults(ctx context.Context, results []byte) (bool, error)
 }

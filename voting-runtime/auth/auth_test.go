@@ -1,0 +1,94 @@
+package auth
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestHasherDomainsAndSubjects(t *testing.T) {
+	h, err := NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewHasher(bytes.Repeat([]byte{8}, 32))
+	base := h.Sum(DomainCode, "V-1", "123456")
+	tests := map[string]struct {
+		sum   []byte
+		equal bool
+	}{
+		"same inputs":            {h.Sum(DomainCode, "V-1", "123456"), true},
+		"another voter":          {h.Sum(DomainCode, "V-2", "123456"), false},
+		"another domain":         {h.Sum(DomainCredential, "V-1", "123456"), false},
+		"another code":           {h.Sum(DomainCode, "V-1", "123457"), false},
+		"another election's key": {other.Sum(DomainCode, "V-1", "123456"), false},
+		"shifted field boundary": {h.Sum(DomainCode, "V-11", "23456"), false},
+	}
+	for name, tc := range tests {
+		if Equal(base, tc.sum) != tc.equal {
+			t.Errorf("%s: Equal = %v, want %v", name, !tc.equal, tc.equal)
+		}
+	}
+	if bytes.Contains(base, []byte("123456")) {
+		t.Error("the digest contains the code")
+	}
+	if _, err := NewHasher([]byte("short")); err == nil {
+		t.Error("a short key was accepted")
+	}
+}
+
+func TestCodes(t *testing.T) {
+	seen := map[string]bool{}
+	for range 2000 {
+		c, err := NewCode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`^[0-9]{6}$`).MatchString(c) {
+			t.Fatalf("code %q is not 6 digits", c)
+		}
+		seen[c] = true
+	}
+	if len(seen) < 1990 {
+		t.Errorf("only %d distinct codes in 2000", len(seen))
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	c, err := NewCredential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^[A-HJ-NP-Z2-9]{5}(-[A-HJ-NP-Z2-9]{5}){4}-[A-HJ-NP-Z2-9]$`).MatchString(c) {
+		t.Fatalf("credential %q is not in groups of five of the alphabet", c)
+	}
+	typed := strings.ToLower(strings.ReplaceAll(c, "-", " "))
+	if NormalizeCredential(typed) != c {
+		t.Errorf("NormalizeCredential(%q) = %q, want %q", typed, NormalizeCredential(typed), c)
+	}
+	if NormalizeCredential("ab0i1") != "ABOII" {
+		t.Errorf("look-alikes not mapped: %q", NormalizeCredential("ab0i1"))
+	}
+	d, _ := NewCredential()
+	if c == d {
+		t.Error("two credentials are equal")
+	}
+}
+
+func TestMasks(t *testing.T) {
+	tests := map[string]struct{ in, want string }{
+		"french mobile":  {"+33612345678", "+33 6 •• •• •• 78"},
+		"north american": {"+14155550123", "+1 4 •• •• •• •• 23"},
+		"email":          {"camille.martin@example.org", "c•••@example.org"},
+	}
+	for name, tc := range tests {
+		got := MaskPhone(tc.in)
+		if strings.Contains(tc.in, "@") {
+			got = MaskEmail(tc.in)
+		}
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q", name, got, tc.want)
+		}
+	}
+}

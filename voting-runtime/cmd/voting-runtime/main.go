@@ -1,0 +1,294 @@
+// Command voting-runtime serves one election: voters sign in and cast one ballot,
+// scrutineers export participation, the controller opens, closes and reads results.
+//
+// The same binary runs in an election's namespace (settings from the files the
+// controller mounts) and locally:
+//
+//	go run ./voting-runtime/cmd/voting-runtime --election FILE.yaml --roll roll.csv \
+//	    --store embedded:PATH --listen 127.0.0.1:8080 --smtp 127.0.0.1:1025
+//
+// FILE.yaml is an Election manifest exactly as a tenant writes it. Keys are
+// generated and kept in the store on first start when no --keys-dir is given.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"sigs.k8s.io/yaml"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/auth"
+	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/engine"
+	"scrutin.dev/scrutin/voting-runtime/server"
+	"scrutin.dev/scrutin/voting-runtime/store"
+	"scrutin.dev/scrutin/voting-runtime/store/embedded"
+	"scrutin.dev/scrutin/voting-runtime/store/postgres"
+)
+
+type flags struct {
+	election, roll, storeSpec, listen  string
+	keysDir, deliveryDir               string
+	smtp, smtpFrom, smsGateway         string
+	scrutineerTokenFile, controlTokenF string
+}
+
+func main() {
+	var f flags
+	flag.StringVar(&f.election, "election", "", "the Election manifest (YAML), exactly as its tenant wrote it")
+	flag.StringVar(&f.roll, "roll", "", "the voter roll (CSV: voter_id,name,email,phone[,weight]); imported at start when present")
+	flag.StringVar(&f.storeSpec, "store", "", "embedded:PATH, postgres:DSN or postgres-file:PATH (a file holding the DSN)")
+	flag.StringVar(&f.listen, "listen", ":8080", "address to serve on")
+	flag.StringVar(&f.keysDir, "keys-dir", "", "directory with session-key, hash-key and control-token (in a cluster); keys are generated and kept in the store when empty")
+	flag.StringVar(&f.deliveryDir, "delivery-dir", "", "directory with the smtp.* and sms.* settings files (in a cluster)")
+	flag.StringVar(&f.smtp, "smtp", "", "HOST:PORT of a mail server without authentication (local runs)")
+	flag.StringVar(&f.smtpFrom, "smtp-from", "Scrutin <vote@localhost>", "sender of mail (with --smtp)")
+	flag.StringVar(&f.smsGateway, "sms-gateway", "", "URL of the SMS gateway (local runs; its token in $SCRUTIN_SMS_TOKEN)")
+	flag.StringVar(&f.scrutineerTokenFile, "scrutineer-token-file", "", "file holding the scrutineers' token; written with a new token when it does not exist")
+	flag.StringVar(&f.controlTokenF, "control-token-file", "", "file holding the controller's token (local runs); written when it does not exist")
+	flag.Parse()
+
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, f, log); err != nil {
+		log.Error("voting-runtime stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, f flags, log *slog.Logger) error {
+	e, err := loadElection(f.election)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, f.storeSpec)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("while migrating the store: %w", err)
+	}
+	keys, err := loadKeys(ctx, f, st)
+	if err != nil {
+		return err
+	}
+	hasher, err := auth.NewHasher(keys.hash)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mail, sms, err := queues(f, reg, log)
+	if err != nil {
+		return err
+	}
+	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Mail: mail, SMS: sms, Log: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	if f.roll != "" {
+		if err := importRoll(ctx, en, f.roll, log); err != nil {
+			return err
+		}
+	}
+	srv := server.New(server.Config{
+		Engine: en, ControlToken: keys.control, ScrutineerToken: keys.scrutineer,
+		Gatherer: reg, Registerer: reg, Log: log,
+		Ready: func(ctx context.Context) error {
+			d, err := st.RollDigest(ctx)
+			if err == nil && d == "" {
+				err = errors.New("no roll imported")
+			}
+			return err
+		},
+	})
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	go en.Run(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("Serving the election", "election", e.Namespace+"/"+e.Name, "address", ln.Addr().String(),
+		"opensAt", e.Spec.Schedule.OpensAt.UTC(), "closesAt", e.Spec.Schedule.ClosesAt.UTC())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	log.Info("Shutting down: finishing requests in flight")
+	err = hs.Shutdown(shutdown)
+	for _, q := range []*delivery.Queue{mail, sms} {
+		if q != nil {
+			err = errors.Join(err, q.Close(shutdown))
+		}
+	}
+	return err
+}
+
+// loadElection reads an Election manifest and fills in the API server's defaults.
+func loadElection(path string) (*scrutinv1.Election, error) {
+	if path == "" {
+		return nil, errors.New("--election is required")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var e scrutinv1.Election
+	if err := yaml.UnmarshalStrict(data, &e); err != nil {
+		return nil, fmt.Errorf("while reading the election %s: %w", path, err)
+	}
+	if e.Kind != "Election" {
+		return nil, fmt.Errorf("%s is a %q, not an Election", path, e.Kind)
+	}
+	e.Default()
+	if !e.Spec.Schedule.ClosesAt.After(e.Spec.Schedule.OpensAt.Time) {
+		return nil, fmt.Errorf("%s: spec.schedule.closesAt must be after opensAt", path)
+	}
+	return &e, nil
+}
+
+func openStore(ctx context.Context, spec string) (store.Store, error) {
+	kind, arg, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "embedded":
+		if err := os.MkdirAll(filepath.Dir(arg), 0o700); err != nil {
+			return nil, err
+		}
+		return embedded.Open(ctx, arg)
+	case "postgres":
+		return postgres.Open(ctx, arg)
+	case "postgres-file":
+		dsn, err := os.ReadFile(arg)
+		if err != nil {
+			return nil, err
+		}
+		return postgres.Open(ctx, strings.TrimSpace(string(dsn)))
+	default:
+		return nil, errors.New("--store must be embedded:PATH, postgres:DSN or postgres-file:PATH")
+	}
+}
+
+type keys struct {
+	hash                []byte
+	control, scrutineer string
+}
+
+// loadKeys reads the keys the controller mounted, or keeps generated ones in the
+// store for local runs.
+func loadKeys(ctx context.Context, f flags, st store.Store) (keys, error) {
+	var k keys
+	read := func(name string, n int) ([]byte, error) {
+		if f.keysDir != "" {
+			b, err := os.ReadFile(filepath.Join(f.keysDir, name))
+			if err == nil || !errors.Is(err, os.ErrNotExist) {
+				return b, err
+			}
+		}
+		return st.Keys(ctx, name, func() ([]byte, error) {
+			b := make([]byte, n)
+			_, err := rand.Read(b)
+			if name != "hash-key" {
+				b = []byte(base64.RawURLEncoding.EncodeToString(b))
+			}
+			return b, err
+		})
+	}
+	var err error
+	if k.hash, err = read("hash-key", 32); err != nil {
+		return k, fmt.Errorf("while reading the hash key: %w", err)
+	}
+	control, err := read("control-token", 32)
+	if err != nil {
+		return k, fmt.Errorf("while reading the control token: %w", err)
+	}
+	scrutineer, err := read("scrutineer-token", 32)
+	if err != nil {
+		return k, fmt.Errorf("while reading the scrutineers' token: %w", err)
+	}
+	k.control, k.scrutineer = string(control), string(scrutineer)
+	for path, value := range map[string]string{f.controlTokenF: k.control, f.scrutineerTokenFile: k.scrutineer} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(path, []byte(value), 0o600); err != nil {
+				return k, err
+			}
+		}
+	}
+	return k, nil
+}
+
+// queues starts the mail and SMS delivery the election has.
+func queues(f flags, reg prometheus.Registerer, log *slog.Logger) (mail, sms *delivery.Queue, err error) {
+	var smtpCfg *delivery.SMTPConfig
+	var smsCfg *delivery.SMSConfig
+	if f.deliveryDir != "" {
+		if smtpCfg, smsCfg, err = delivery.LoadDir(f.deliveryDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	if f.smtp != "" {
+		host, port, err := net.SplitHostPort(f.smtp)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--smtp: %w", err)
+		}
+		p, _ := strconv.Atoi(port)
+		smtpCfg = &delivery.SMTPConfig{Host: host, Port: p, From: f.smtpFrom, TLS: "none", Timeout: 30 * time.Second}
+	}
+	if f.smsGateway != "" {
+		smsCfg = &delivery.SMSConfig{URL: f.smsGateway, Token: os.Getenv("SCRUTIN_SMS_TOKEN"), Timeout: 30 * time.Second}
+	}
+	if smtpCfg != nil {
+		mail = delivery.NewQueue(delivery.NewSMTP(*smtpCfg), delivery.QueueOptions{Workers: 8, Buffer: 10000, Channel: "mail", Registerer: reg, Logger: log})
+	}
+	if smsCfg != nil {
+		sms = delivery.NewQueue(delivery.NewSMS(*smsCfg), delivery.QueueOptions{Workers: 16, Buffer: 10000, Channel: "sms", Registerer: reg, Logger: log})
+	}
+	return mail, sms, nil
+}
+
+func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.Logger) error {
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		log.Warn("No roll file: the runtime is not ready until one is imported", "path", path)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	r, err := en.ImportRoll(ctx, fh)
+	if err != nil {
+		return fmt.Errorf("while importing the roll %s: %w", path, err)
+	}
+	log.Info("Roll ready", "voters", len(r.Voters), "digest", r.Digest)
+	return nil
+}

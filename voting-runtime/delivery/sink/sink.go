@@ -1,0 +1,69 @@
+// Package sink holds test servers that stand for the outside world of package
+// delivery: a real SMTP server (StartSMTP) and a real SMS gateway speaking the
+// JSON protocol of delivery.NewSMS (StartSMS), both listening on 127.0.0.1 and
+// stopped when the test ends. Tests of any package may use them to read the codes
+// a voter would receive (CodeIn) through the same network path as in production.
+package sink
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// ErrTimeout is returned by WaitFor when no message arrived in time.
+var ErrTimeout = errors.New("sink: no message arrived in time")
+
+// CodeIn returns the first run of 6 or more ASCII digits in text, or "".
+func CodeIn(text string) string {
+	start := -1
+	for i := 0; i <= len(text); i++ {
+		if i < len(text) && text[i] >= '0' && text[i] <= '9' {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start >= 6 {
+			return text[start:i]
+		}
+		start = -1
+	}
+	return ""
+}
+
+// waiter is a broadcast: wait returns a channel closed at the next notify.
+type waiter struct{ ch chan struct{} }
+
+func newWaiter() waiter { return waiter{ch: make(chan struct{})} }
+
+// notify wakes every waiter; call it with the owner's lock held.
+func (w *waiter) notify() {
+	close(w.ch)
+	w.ch = make(chan struct{})
+}
+
+// waitFor polls find (under the owner's lock, via lockedFind) until it returns
+// true or timeout passes. next returns the channel to wait on, read under the lock.
+func waitFor(timeout time.Duration, lockedFind func() (bool, <-chan struct{})) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		found, next := lockedFind()
+		if found {
+			return nil
+		}
+		select {
+		case <-next:
+		case <-deadline.C:
+			if found, _ := lockedFind(); found {
+				return nil
+			}
+			return ErrTimeout
+		}
+	}
+}
+
+func sameAddress(a, b string) bool {
+	return strings.EqualFold(strings.Trim(strings.TrimSpace(a), "<>"), strings.Trim(strings.TrimSpace(b), "<>"))
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/ballot"
+	"scrutin.dev/scrutin/voting-runtime/store"
+	"scrutin.dev/scrutin/voting-runtime/tally"
+)
+
+// Casting and counting errors.
+var (
+	ErrAlreadyVoted = store.ErrAlreadyVoted
+	ErrNotTallied   = errors.New("the results are not counted yet")
+	ErrNotClosed    = errors.New("the vote is not closed yet")
+)
+
+// NotOpenYetError: ballots are accepted from OpensAt.
+type NotOpenYetError struct{ OpensAt time.Time }
+
+func (e *NotOpenYetError) Error() string {
+	return "the vote opens at " + e.OpensAt.UTC().Format(time.RFC3339)
+}
+
+// Questions of the ballot.
+func (en *Engine) Questions() []scrutinv1.Question { return en.e.Spec.Questions }
+
+// Cast validates a voter's answers and puts the ballot in the box, marking the voter
+// as having voted, in one durable transaction. It returns the tracker (the receipt)
+// only once the ballot is committed. The ballot carries no trace of the voter.
+func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answers) (string, error) {
+	switch en.Phase() {
+	case NotYetOpen:
+		en.metrics.rejected("not-open")
+		return "", &NotOpenYetError{OpensAt: en.e.Spec.Schedule.OpensAt.Time}
+	case Closed:
+		en.metrics.rejected("closed")
+		return "", ErrVoteClosed
+	}
+	if err := ballot.Validate(en.e.Spec.Questions, answers); err != nil {
+		en.metrics.rejected("invalid-ballot")
+		return "", err
+	}
+	v, err := en.st.Voter(ctx, voterID)
+	if err != nil {
+		return "", errorf("reading the voter", err)
+	}
+	payload := ballot.Encode(answers)
+	tracker, err := ballot.NewTracker(payload)
+	if err != nil {
+		return "", err
+	}
+	if err := en.st.Cast(ctx, voterID, store.Ballot{Payload: payload, Weight: v.Weight, Tracker: tracker}); err != nil {
+		if errors.Is(err, store.ErrAlreadyVoted) {
+			en.metrics.rejected("already-voted")
+			return "", ErrAlreadyVoted
+		}
+		return "", errorf("casting the ballot", err)
+	}
+	en.metrics.cast()
+	return tracker, nil
+}
+
+// HasVoted says whether a voter's ballot is in the box.
+func (en *Engine) HasVoted(ctx context.Context, voterID string) (bool, error) {
+	return en.st.HasVoted(ctx, voterID)
+}
+
+// Open records the opening in the audit log, once.
+func (en *Engine) Open(ctx context.Context) error {
+	if en.Phase() == NotYetOpen {
+		return &NotOpenYetError{OpensAt: en.e.Spec.Schedule.OpensAt.Time}
+	}
+	changed, err := en.st.SetOpened(ctx)
+	if err != nil || !changed {
+		return errorf("recording the opening", err)
+	}
+	_, err = en.st.AppendAudit(ctx, store.AuditRecord{Kind: "opened", Data: jsonData(map[string]any{
+		"opensAt": en.e.Spec.Schedule.OpensAt.UTC().Format(time.RFC3339),
+	})})
+	return errorf("auditing the opening", err)
+}
+
+// Close ends the vote once closesAt has passed: it appends every tracker to the audit
+// log in sorted order, then the closing, then counts and records the results. It is
+// idempotent and safe to call from several replicas: one does the work.
+func (en *Engine) Close(ctx context.Context) error {
+	if en.Phase() != Closed {
+		return ErrNotClosed
+	}
+	state, err := en.st.State(ctx)
+	if err != nil {
+		return errorf("reading the state", err)
+	}
+	if state.Results != nil {
+		return nil
+	}
+	ballots, err := en.st.Ballots(ctx)
+	if err != nil {
+		return errorf("reading the ballots", err)
+	}
+	changed, err := en.st.SetClosed(ctx)
+	if err != nil {
+		return errorf("recording the close", err)
+	}
+	if changed {
+		records := make([]store.AuditRecord, 0, len(ballots)+1)
+		for _, b := range ballots {
+			records = append(records, store.AuditRecord{Kind: "ballot", Data: []byte(b.Tracker)})
+		}
+		records = append(records, store.AuditRecord{Kind: "closed", Data: jsonData(map[string]any{
+			"closesAt": en.e.Spec.Schedule.ClosesAt.UTC().Format(time.RFC3339), "ballots": len(ballots),
+		})})
+		if _, err := en.st.AppendAudit(ctx, records...); err != nil {
+			return errorf("auditing the close", err)
+		}
+	}
+	weighted := make([]tally.WeightedBallot, 0, len(ballots))
+	for i, b := range ballots {
+		a, err := ballot.Decode(b.Payload)
+		if err != nil {
+			return fmt.Errorf("ballot %d of the box cannot be read: %w", i, err)
+		}
+		weighted = append(weighted, tally.WeightedBallot{Answers: a, Weight: b.Weight})
+	}
+	results, err := tally.Count(en.e.Spec.Questions, weighted)
+	if err != nil {
+		return errorf("counting", err)
+	}
+	data, err := json.Marshal(results)
+	if err != nil {
+		return err
+	}
+	recorded, err := en.st.SetResults(ctx, data)
+	if err != nil {
+		return errorf("recording the results", err)
+	}
+	if recorded {
+		_, err = en.st.AppendAudit(ctx, store.AuditRecord{Kind: "tallied", Data: data})
+	}
+	return errorf("auditing the results", err)
+}
+
+// Results are the counts per question, once the vote is closed and counted.
+func (en *Engine) Results(ctx context.Context) ([]scrutinv1.QuestionResult, error) {
+	state, err := en.st.State(ctx)
+	if err != nil {
+		return nil, errorf("reading the state", err)
+	}
+	if state.Results == nil {
+		return nil, ErrNotTallied
+	}
+	var results []scrutinv1.QuestionResult
+	return results, json.Unmarshal(state.Results, &results)
+}
+
+// Board lists every tracker, sorted, once the vote is closed: each voter finds
+// theirs there.
+func (en *Engine) Board(ctx context.Context) ([]string, error) {
+	if en.Phase() != Closed {
+		return nil, ErrNotClosed
+	}
+	ballots, err := en.st.Ballots(ctx)
+	if err != nil {
+		return nil, errorf("reading the ballots", err)
+	}
+	trackers := make([]string, len(ballots))
+	for i, b := range ballots {
+		trackers[i] = b.Tracker
+	}
+	return trackers, nil
+}
+
+func jsonData(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only maps of strings and numbers are given
+	}
+	return data
+}

@@ -1,0 +1,350 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/audit"
+	"scrutin.dev/scrutin/voting-runtime/auth"
+	"scrutin.dev/scrutin/voting-runtime/ballot"
+	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+	"scrutin.dev/scrutin/voting-runtime/store/embedded"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+const testRoll = "voter_id,name,email,phone,weight\n" +
+	"V-1,Camille Martin,camille@example.org,+33612345678,1\n" +
+	"V-2,Jean Dupont,jean@example.org,+33698765432,2\n" +
+	"V-3,Amina Diallo,amina@example.org,+33756781234,1\n"
+
+type fixture struct {
+	en    *Engine
+	clock *clock
+	smtp  *sink.SMTPSink
+	sms   *sink.SMSSink
+	logs  *bytes.Buffer
+}
+
+// newFixture runs an election opening in one hour, with mail and SMS going to real
+// sinks on 127.0.0.1.
+func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	opens := time.Date(2030, 5, 1, 8, 0, 0, 0, time.UTC)
+	e := &scrutinv1.Election{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "tenant", Name: "board"},
+		Spec: scrutinv1.ElectionSpec{
+			Title: "Board", Organization: "Association",
+			Schedule: scrutinv1.Schedule{OpensAt: metav1.NewTime(opens), ClosesAt: metav1.NewTime(opens.Add(10 * time.Hour))},
+			Questions: []scrutinv1.Question{
+				{ID: "chair", Prompt: "Chair?", Options: []scrutinv1.Option{{ID: "alice", Label: "Alice"}, {ID: "bob", Label: "Bob"}}, AllowBlank: true},
+				{ID: "motions", Prompt: "Rank", Kind: scrutinv1.Ranked, Options: []scrutinv1.Option{{ID: "m1", Label: "M1"}, {ID: "m2", Label: "M2"}, {ID: "m3", Label: "M3"}}},
+			},
+			Authentication: scrutinv1.Authentication{Method: method},
+		},
+	}
+	e.Default()
+	st, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "election.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := auth.NewHasher(bytes.Repeat([]byte{42}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{clock: &clock{t: opens.Add(-time.Hour)}, smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(f.logs, nil))
+	mail := delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
+		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail", Logger: log})
+	sms := delivery.NewQueue(delivery.NewSMS(delivery.SMSConfig{URL: f.sms.URL(), Token: "gateway-token", Timeout: 5 * time.Second}),
+		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "sms", Logger: log})
+	t.Cleanup(func() { _ = mail.Close(context.Background()); _ = sms.Close(context.Background()) })
+	f.en, err = New(Config{Election: e, Store: st, Hasher: h, Mail: mail, SMS: sms, Now: f.clock.Now, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.en.ImportRoll(ctx, strings.NewReader(testRoll)); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// codeFor asks for a code and reads it from the sink it was sent to.
+func (f *fixture) codeFor(t *testing.T, voterID, to string) string {
+	t.Helper()
+	if _, err := f.en.StartSignIn(context.Background(), voterID); err != nil {
+		t.Fatalf("StartSignIn(%s): %v", voterID, err)
+	}
+	return f.waitCode(t, to)
+}
+
+func (f *fixture) waitCode(t *testing.T, to string) string {
+	t.Helper()
+	if strings.HasPrefix(to, "+") {
+		m, err := f.sms.WaitFor(to, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sink.CodeIn(m.Text)
+	}
+	m, err := f.smtp.WaitFor(to, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sink.CodeIn(m.Body)
+}
+
+func TestSignInWithEmailCodeAndVote(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.EmailCode)
+	start, err := f.en.StartSignIn(ctx, "V-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start.Channel != "mail" || start.Destination != "c•••@example.org" || start.CodeValidity != 10*time.Minute {
+		t.Errorf("start: %+v", start)
+	}
+	code := f.waitCode(t, "camille@example.org")
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-1", "000000"); !isWrongCode(err) && code != "000000" {
+		t.Errorf("a wrong code: %v", err)
+	}
+	id, sess, err := f.en.CompleteSignIn(ctx, "V-1", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-1", code); !errors.Is(err, ErrNoPendingSignIn) {
+		t.Errorf("a code works once: %v", err)
+	}
+	answers := ballot.Answers{"chair": {"alice"}, "motions": {"m2", "m1"}}
+	var notOpen *NotOpenYetError
+	if _, err := f.en.Cast(ctx, sess.VoterID, answers); !errors.As(err, &notOpen) {
+		t.Fatalf("a ballot before opensAt: %v", err)
+	}
+	f.clock.Add(time.Hour) // open; the session, idle for an hour, has ended
+	if _, err := f.en.Session(ctx, id); !errors.Is(err, ErrSessionExpired) {
+		t.Fatalf("a session idle for an hour: %v", err)
+	}
+	code = f.codeFor(t, "V-1", "camille@example.org")
+	if _, sess, err = f.en.CompleteSignIn(ctx, "V-1", code); err != nil {
+		t.Fatal(err)
+	}
+	tracker, err := f.en.Cast(ctx, sess.VoterID, answers)
+	if err != nil || len(tracker) != 64 {
+		t.Fatalf("cast: tracker %q, %v", tracker, err)
+	}
+	if voted, _ := f.en.HasVoted(ctx, "V-1"); !voted {
+		t.Error("V-1 is not marked as having voted")
+	}
+}
+
+func isWrongCode(err error) bool {
+	var w *WrongCodeError
+	return errors.As(err, &w)
+}
+
+// TestSlowCodeStillWorks: the code arrives late and the voter asks again meanwhile;
+// both codes work until their own expiry, and the pending sign-in outlives them.
+func TestSlowCodeStillWorks(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.SMSCode)
+	first := f.codeFor(t, "V-2", "+33698765432")
+	f.clock.Add(30 * time.Second)
+	var tooSoon *ResendTooSoonError
+	if _, err := f.en.StartSignIn(ctx, "V-2"); !errors.As(err, &tooSoon) || tooSoon.RetryAfter != 30*time.Second {
+		t.Fatalf("a resend within the cooldown: %v", err)
+	}
+	f.clock.Add(31 * time.Second)
+	second := f.codeFor(t, "V-2", "+33698765432")
+	if first == second {
+		t.Skip("two equal random codes (one in a million); nothing to check")
+	}
+	f.clock.Add(8 * time.Minute) // the first code, sent 9 minutes ago, is still valid
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-2", first); err != nil {
+		t.Fatalf("the first code, 9 minutes after it was sent, after a resend: %v", err)
+	}
+}
+
+func TestCodeExpiresAndAttemptsAreLimited(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.EmailCode)
+	code := f.codeFor(t, "V-3", "amina@example.org")
+	f.clock.Add(10*time.Minute + time.Second)
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-3", code); err == nil {
+		t.Fatal("an expired code was accepted")
+	}
+	f.clock.Add(5 * time.Minute)
+	code = f.codeFor(t, "V-3", "amina@example.org")
+	wrong := "111111"
+	if code == wrong {
+		wrong = "222222"
+	}
+	for i := 1; i < 5; i++ {
+		var w *WrongCodeError
+		if _, _, err := f.en.CompleteSignIn(ctx, "V-3", wrong); !errors.As(err, &w) || w.AttemptsLeft != 5-i {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-3", wrong); !errors.Is(err, ErrTooManyAttempts) {
+		t.Fatalf("fifth wrong code: %v", err)
+	}
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-3", code); err == nil {
+		t.Fatal("the right code after too many attempts was accepted")
+	}
+}
+
+func TestSessionIdleTimeoutAndExtension(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.EmailCode)
+	code := f.codeFor(t, "V-1", "camille@example.org")
+	id, sess, err := f.en.CompleteSignIn(ctx, "V-1", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.en.SessionExpiry(sess).Sub(f.clock.Now()); got != 20*time.Minute {
+		t.Errorf("a new session lasts %s, want the 20m idle timeout", got)
+	}
+	f.clock.Add(19 * time.Minute)
+	if _, err := f.en.ExtendSession(ctx, id); err != nil {
+		t.Fatalf("extending at 19 minutes: %v", err)
+	}
+	f.clock.Add(19 * time.Minute)
+	if _, err := f.en.Session(ctx, id); err != nil {
+		t.Fatalf("19 minutes after the extension: %v", err)
+	}
+	f.clock.Add(21 * time.Minute)
+	if _, err := f.en.Session(ctx, id); !errors.Is(err, ErrSessionExpired) {
+		t.Fatalf("21 idle minutes: %v", err)
+	}
+}
+
+func TestOneBallotAndTheCount(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.EmailCode)
+	f.clock.Add(time.Hour) // open
+	casts := map[string]ballot.Answers{
+		"V-1": {"chair": {"alice"}, "motions": {"m1", "m2", "m3"}},
+		"V-2": {"chair": {"bob"}, "motions": {"m2", "m1"}}, // weight 2
+		"V-3": {"chair": {}, "motions": {"m1"}},            // blank for chair
+	}
+	trackers := map[string]string{}
+	for voter, a := range casts {
+		tr, err := f.en.Cast(ctx, voter, a)
+		if err != nil {
+			t.Fatalf("%s: %v", voter, err)
+		}
+		trackers[voter] = tr
+	}
+	if _, err := f.en.Cast(ctx, "V-1", casts["V-2"]); !errors.Is(err, ErrAlreadyVoted) {
+		t.Fatalf("a second ballot: %v", err)
+	}
+	if _, err := f.en.Cast(ctx, "V-1", ballot.Answers{"chair": {"carol"}}); err == nil {
+		t.Fatal("an invalid ballot was accepted")
+	}
+	if _, err := f.en.Board(ctx); !errors.Is(err, ErrNotClosed) {
+		t.Fatalf("the board before the close: %v", err)
+	}
+	if err := f.en.Close(ctx); !errors.Is(err, ErrNotClosed) {
+		t.Fatalf("closing before closesAt: %v", err)
+	}
+	f.clock.Add(10 * time.Hour)
+	if _, err := f.en.Cast(ctx, "V-3", casts["V-3"]); !errors.Is(err, ErrVoteClosed) {
+		t.Fatalf("a ballot after closesAt: %v", err)
+	}
+	if err := f.en.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.en.Close(ctx); err != nil {
+		t.Fatalf("closing twice: %v", err)
+	}
+	board, err := f.en.Board(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for voter, tr := range trackers {
+		found := false
+		for _, b := range board {
+			found = found || b == tr
+		}
+		if !found {
+			t.Errorf("%s's tracker is not on the board", voter)
+		}
+	}
+	results, err := f.en.Results(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chair := results[0]
+	if chair.Options[0].Votes != 1 || chair.Options[1].Votes != 2 || chair.Blank != 1 || chair.Winners[0] != "bob" {
+		t.Errorf("chair: %+v (weights: V-2 counts 2)", chair)
+	}
+	log, err := f.en.st.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := f.en.st.AuditHead(ctx)
+	if err := audit.Verify(log, head); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range log {
+		kinds = append(kinds, e.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "roll-imported,ballot,ballot,ballot,closed,tallied" {
+		t.Errorf("audit log: %s", got)
+	}
+}
+
+func TestCredentialSignIn(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.Credential)
+	letter, err := f.smtp.WaitFor("jean@example.org", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var credential string
+	for _, line := range strings.Split(letter.Body, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Your personal voting credential: "); ok {
+			credential = strings.TrimSpace(rest)
+		}
+	}
+	if credential == "" {
+		t.Fatalf("no credential in the letter:\n%s", letter.Body)
+	}
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-1", credential); err == nil {
+		t.Fatal("V-2's credential signed V-1 in")
+	}
+	typed := strings.ToLower(strings.ReplaceAll(credential, "-", " "))
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-2", typed); err != nil {
+		t.Fatalf("the credential as typed by a person: %v", err)
+	}
+	if strings.Contains(f.logs.String(), credential) {
+		t.Error("the credential is in the logs")
+	}
+}

@@ -1,0 +1,246 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/ballot"
+	"scrutin.dev/scrutin/voting-runtime/store"
+)
+
+type signInRequest struct {
+	VoterID string `json:"voterId"`
+}
+
+type signInResponse struct {
+	Method             scrutinv1.AuthMethod `json:"method"`
+	Channel            string               `json:"channel,omitempty"`
+	Destination        string               `json:"destination,omitempty"`
+	CodeValidSeconds   int                  `json:"codeValidSeconds,omitempty"`
+	ResendAfterSeconds int                  `json:"resendAfterSeconds,omitempty"`
+}
+
+// signIn: POST /api/v1/sign-in {"voterId"} -> 202, the code is on its way.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	var req signInRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	start, err := s.en.StartSignIn(r.Context(), req.VoterID)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, signInResponse{
+		Method: start.Method, Channel: start.Channel, Destination: start.Destination,
+		CodeValidSeconds: int(start.CodeValidity.Seconds()), ResendAfterSeconds: int(start.ResendAfter.Seconds()),
+	})
+}
+
+type codeRequest struct {
+	VoterID string `json:"voterId"`
+	Code    string `json:"code"`
+}
+
+type sessionResponse struct {
+	VoterID          string `json:"voterId"`
+	SessionExpiresAt string `json:"sessionExpiresAt"`
+}
+
+// signInCode: POST /api/v1/sign-in/code {"voterId","code"} -> 200 with the session
+// cookie (the code is a credential with the Credential method).
+func (s *Server) signInCode(w http.ResponseWriter, r *http.Request) {
+	var req codeRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	id, sess, err := s.en.CompleteSignIn(r.Context(), req.VoterID, req.Code)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	s.setSessionCookie(w, r, id)
+	writeJSON(w, http.StatusOK, sessionResponse{VoterID: sess.VoterID, SessionExpiresAt: timeJSON(s.en.SessionExpiry(sess))})
+}
+
+// setSessionCookie: HttpOnly, SameSite=Lax, Secure whenever the voter reached us
+// over TLS (directly or through the ingress).
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+	})
+}
+
+type sessionKey struct{}
+
+// withSession admits requests with a live session and passes it on.
+func (s *Server) withSession(next func(http.ResponseWriter, *http.Request, store.Session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(SessionCookie)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "signed-out", "sign in first")
+			return
+		}
+		sess, err := s.en.Session(r.Context(), c.Value)
+		if err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, c.Value)), sess)
+	}
+}
+
+func (s *Server) extendSession(w http.ResponseWriter, r *http.Request, _ store.Session) {
+	sess, err := s.en.ExtendSession(r.Context(), r.Context().Value(sessionKey{}).(string))
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sessionResponse{VoterID: sess.VoterID, SessionExpiresAt: timeJSON(s.en.SessionExpiry(sess))})
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if err := s.en.SignOut(r.Context(), c.Value); err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type ballotResponse struct {
+	Title            string               `json:"title"`
+	Organization     string               `json:"organization"`
+	OpensAt          string               `json:"opensAt"`
+	ClosesAt         string               `json:"closesAt"`
+	Phase            string               `json:"phase"`
+	HasVoted         bool                 `json:"hasVoted"`
+	SessionExpiresAt string               `json:"sessionExpiresAt"`
+	Questions        []scrutinv1.Question `json:"questions"`
+}
+
+// getBallot: GET /api/v1/ballot, the questions and where the voter stands.
+func (s *Server) getBallot(w http.ResponseWriter, r *http.Request, sess store.Session) {
+	voted, err := s.en.HasVoted(r.Context(), sess.VoterID)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	e := s.en.Election()
+	qs := append([]scrutinv1.Question(nil), s.en.Questions()...)
+	for i := range qs {
+		max := qs[i].EffectiveMaxChoices()
+		qs[i].MaxChoices = &max
+	}
+	writeJSON(w, http.StatusOK, ballotResponse{
+		Title: e.Spec.Title, Organization: e.Spec.Organization,
+		OpensAt: timeJSON(e.Spec.Schedule.OpensAt.Time), ClosesAt: timeJSON(e.Spec.Schedule.ClosesAt.Time),
+		Phase: string(s.en.Phase()), HasVoted: voted, SessionExpiresAt: timeJSON(s.en.SessionExpiry(sess)), Questions: qs,
+	})
+}
+
+type castRequest struct {
+	Answers ballot.Answers `json:"answers"`
+}
+
+type castResponse struct {
+	Tracker      string `json:"tracker"`
+	ShortTracker string `json:"shortTracker"`
+}
+
+// postBallot: POST /api/v1/ballot {"answers":{...}} -> 201 {"tracker"} once the
+// ballot is durably committed; 409 when this voter has already voted.
+func (s *Server) postBallot(w http.ResponseWriter, r *http.Request, sess store.Session) {
+	var req castRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	tracker, err := s.en.Cast(r.Context(), sess.VoterID, req.Answers)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, castResponse{Tracker: tracker, ShortTracker: ballot.ShortTracker(tracker)})
+}
+
+// board: GET /api/v1/board, every tracker once the vote is closed.
+func (s *Server) board(w http.ResponseWriter, r *http.Request) {
+	trackers, err := s.en.Board(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"trackers": trackers})
+}
+
+// results: GET /api/v1/results, once counted.
+func (s *Server) results(w http.ResponseWriter, r *http.Request) {
+	results, err := s.en.Results(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+// participation: the scrutineers' CSV export.
+func (s *Server) participation(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="participation.csv"`)
+	if err := s.en.WriteParticipation(r.Context(), w); err != nil {
+		s.log.Error("Participation export failed", "error", err)
+	}
+}
+
+func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.en.Status(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) controlOpen(w http.ResponseWriter, r *http.Request) {
+	if err := s.en.Open(r.Context()); err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) controlClose(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	defer cancel()
+	if err := s.en.Close(ctx); err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type controlResults struct {
+	Voters      int64                      `json:"voters"`
+	BallotsCast int64                      `json:"ballotsCast"`
+	AuditHead   string                     `json:"auditHead"`
+	Results     []scrutinv1.QuestionResult `json:"results"`
+}
+
+func (s *Server) controlResults(w http.ResponseWriter, r *http.Request) {
+	results, err := s.en.Results(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	st, err := s.en.Status(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, controlResults{Voters: st.Voters, BallotsCast: st.BallotsCast, AuditHead: st.AuditHead, Results: results})
+}

@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"scrutin.dev/scrutin/voting-runtime/store"
+)
+
+// errTrackerTaken: the ballot's tracker is already in the box (another ballot has
+// the same one). Nothing is stored and the voter has not voted.
+var errTrackerTaken = errors.New("postgres: cast: this tracker is already in the box")
+
+// Cast marks voterID as having voted and stores b, in one transaction committed
+// with synchronous_commit = on. The participation primary key decides races: of
+// concurrent Casts for one voter, from any number of pools, the first to insert
+// wins; the others wait for it to commit, then fail with store.ErrAlreadyVoted. A
+// voter not on the roll fails the foreign key: store.ErrNotFound.
+func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO participation (voter_id) VALUES ($1)", voterID)
+		switch code, constraint := pgCode(err); {
+		case code == "23505" && constraint == "participation_pkey":
+			return store.ErrAlreadyVoted
+		case code == "23503":
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		}
+		_, err = tx.Exec(ctx, "INSERT INTO ballots (payload, weight, tracker) VALUES ($1, $2, $3)",
+			nonNil(b.Payload), b.Weight, b.Tracker)
+		if code, constraint := pgCode(err); code == "23505" && constraint == "ballots_tracker_key" {
+			return errTrackerTaken
+		}
+		return err
+	}, "cast")
+}
+
+// HasVoted reports whether voterID's ballot is in the box (false for a voter not
+// on the roll).
+func (s *Store) HasVoted(ctx context.Context, voterID string) (bool, error) {
+	var voted bool
+	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM participation WHERE voter_id = $1)", voterID).Scan(&voted)
+	return voted, wrap("has voted", err)
+}
+
+// Counts are the voters on the roll and the voters who voted, from one snapshot.
+func (s *Store) Counts(ctx context.Context) (voters, cast int64, err error) {
+	err = s.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM roll), (SELECT count(*) FROM participation)").
+		Scan(&voters, &cast)
+	return voters, cast, wrap("counts", err)
+}
+
+// Ballots returns every ballot sorted by tracker (byte order).
+func (s *Store) Ballots(ctx context.Context) ([]store.Ballot, error) {
+	rows, _ := s.pool.Query(ctx, "SELECT payload, weight, tracker FROM ballots ORDER BY tracker")
+	bs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Ballot, error) {
+		var b store.Ballot
+		err := r.Scan(&b.Payload, &b.Weight, &b.Tracker)
+		return b, err
+	})
+	return bs, wrap("ballots", err)
+}
+
+// Participation returns the roll sorted by voter id (byte order) with who voted.
+// Credential hashes are left out: this is an export, and needs none.
+func (s *Store) Participation(ctx context.Context) ([]store.ParticipationRow, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT r.voter_id, r.name, r.email, r.phone, r.weight, p.voter_id IS NOT NULL
+		FROM roll r LEFT JOIN participation p USING (voter_id) ORDER BY r.voter_id`)
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.ParticipationRow, error) {
+		var p store.ParticipationRow
+		v := &p.Voter
+		err := r.Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &p.Voted)
+		return p, err
+	})
+	return ps, wrap("participation", err)
+}

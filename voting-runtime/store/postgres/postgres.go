@@ -1,0 +1,180 @@
+// Package postgres is the voting-runtime's store on PostgreSQL, for several pods
+// sharing one database. It implements store.Store with the guarantees that
+// package documents.
+//
+// Every session sets synchronous_commit = on, so a committed Cast is on disk (and
+// on any synchronous standby) before it returns, whatever the server or role
+// default says. Errors never carry the DSN's password, a credential or code hash,
+// nor a ballot payload.
+//
+// What the schema cannot hide: PostgreSQL itself records the order of arrival
+// (heap and WAL order), and a ballot row carries the same xmin as its voter's
+// participation row, since one transaction writes both. Someone with superuser or
+// file access can therefore link them; secrecy against the database's operator
+// rests on encrypting the payload, not on this schema.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"scrutin.dev/scrutin/voting-runtime/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the pg_advisory_xact_lock key Migrate holds ("SCRUTIN" then 1).
+const migrationLock int64 = 0x53435255_54494e01
+
+// Store is the PostgreSQL store. It is safe for concurrent use, and several Stores
+// (in several processes) may share one database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database dsn names (a keyword/value string or a URL, with
+// pgxpool's pool_* settings if wanted) and checks that it answers. It does not
+// migrate: call Migrate.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message quotes the DSN, redacting the password only on a best
+		// effort basis: say nothing of it.
+		return nil, errors.New("postgres: the DSN cannot be parsed")
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		// Acknowledged means durable, even if the server, database or role
+		// says otherwise.
+		_, err := c.Exec(ctx, "SET synchronous_commit = on")
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Migrate applies the embedded migrations not yet recorded in schema_migrations,
+// all in one transaction holding an advisory lock: pods starting at once wait for
+// each other, and the last ones find nothing to do.
+func (s *Store) Migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	sort.Strings(files)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, "SELECT version FROM schema_migrations")
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return err
+		}
+		done := map[int]bool{}
+		for _, v := range applied {
+			done[v] = true
+		}
+		for _, f := range files {
+			v, err := version(f)
+			if err != nil {
+				return err
+			}
+			if done[v] {
+				continue
+			}
+			sql, err := migrations.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return fmt.Errorf("%s: %w", path.Base(f), err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, "migrate")
+}
+
+// version is the number a migration file's name starts with ("0001_init.sql": 1).
+func version(file string) (int, error) {
+	num, _, _ := strings.Cut(path.Base(file), "_")
+	v, err := strconv.Atoi(num)
+	if err != nil {
+		return 0, fmt.Errorf("migration %s: the name must start with its number", path.Base(file))
+	}
+	return v, nil
+}
+
+// BallotColumns lists the columns of the ballots table, sorted, so that tests can
+// check that nothing there identifies a voter or the order of arrival.
+func (s *Store) BallotColumns(ctx context.Context) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT column_name::text FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'ballots' ORDER BY 1`)
+	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: ballot columns: %w", err)
+	}
+	return cols, nil
+}
+
+// inTx runs f in a transaction and commits it; op names the operation in errors.
+// Errors that are store sentinels are returned as they are.
+func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error, op string) error {
+	err := pgx.BeginFunc(ctx, s.pool, f)
+	return wrap(op, err)
+}
+
+// wrap prefixes err with the operation, leaving nil and the store's sentinel
+// errors unchanged.
+func wrap(op string, err error) error {
+	switch {
+	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
+		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken):
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// pgCode is the SQLSTATE of err and the constraint it names, if err comes from
+// the server.
+func pgCode(err error) (code, constraint string) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code, pe.ConstraintName
+	}
+	return "", ""
+}
