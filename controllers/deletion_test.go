@@ -201,3 +201,20 @@ func TestOrphanNamespaceOfEarlierElection(t *testing.T) {
 		t.Errorf("another election's namespace was touched (err=%v)", err)
 	}
 }
+
+// TestTenantSecretNeverOverwritten: a tenant Secret standing where the scrutineers'
+// Secret goes is left as it is, and the election says why it is not Ready.
+func TestTenantSecretNeverOverwritten(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	createSecret(t, ns, "mine-scrutineer", map[string]string{"token": "the tenant's own"})
+	e := create(t, newElection(t, ns, "mine", time.Hour, 2*time.Hour))
+	waitFor(t, "Ready=False ScrutineerSecretConflict", 15*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionReady)
+		return c.Reason == "ScrutineerSecretConflict", fmt.Sprintf("%+v", c)
+	})
+	var s corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mine-scrutineer"}, &s); err != nil || string(s.Data["token"]) != "the tenant's own" {
+		t.Errorf("the tenant's Secret was changed (err=%v)", err)
+	}
+}

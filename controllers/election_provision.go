@@ -68,6 +68,7 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 			errs = append(errs, fmt.Errorf("while applying %T %s: %w", obj, obj.GetName(), err))
 		}
 	}
+	errs = append(errs, r.applyScrutineerSecret(ctx, in))
 	errs = append(errs, r.prune(ctx, in, objs))
 	if err := errors.Join(errs...); err != nil {
 		in.addProblem("ProvisioningFailed", err.Error())
@@ -75,6 +76,27 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 	}
 	in.provisioned = true
 	return in, nil
+}
+
+// applyScrutineerSecret hands the scrutineers' token to the tenant, unless a Secret
+// of that name that is not this election's stands there: it is never overwritten.
+func (r *ElectionReconciler) applyScrutineerSecret(ctx context.Context, in *Inputs) error {
+	e := in.Election
+	var existing corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: ScrutineerSecretName(e)}, &existing)
+	switch {
+	case err == nil && existing.Labels[LabelElectionUID] != string(e.UID):
+		msg := fmt.Sprintf("Secret %s already exists and is not this election's; the scrutineers' token was not written there", ScrutineerSecretName(e))
+		in.addProblem("ScrutineerSecretConflict", msg)
+		r.event(e, corev1.EventTypeWarning, "ScrutineerSecretConflict", "Provision", msg)
+		return nil
+	case err != nil && !isNotFound(err):
+		return fmt.Errorf("while reading the scrutineers' Secret: %w", err)
+	}
+	if err := r.apply(ctx, buildScrutineerSecret(in, e.Status.URL)); err != nil {
+		return fmt.Errorf("while applying the scrutineers' Secret: %w", err)
+	}
+	return nil
 }
 
 // ensureNamespace creates the election's namespace, or checks that the one standing

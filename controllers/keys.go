@@ -20,6 +20,9 @@ type Keys struct {
 	ControlToken string
 	// DatabasePassword is the election's own PostgreSQL role's password.
 	DatabasePassword string
+	// ScrutineerToken authenticates the election's scrutineers (participation
+	// export); it is handed to the tenant in a Secret of its own namespace.
+	ScrutineerToken string
 }
 
 const (
@@ -27,6 +30,7 @@ const (
 	keyHash        = "hash-key"
 	keyControl     = "control-token"
 	keyDBPassword  = "database-password"
+	keyScrutineer  = "scrutineer-token"
 	keyBytesLength = 32
 )
 
@@ -46,6 +50,9 @@ func NewKeys() (Keys, error) {
 	if k.DatabasePassword, err = randomToken(); err != nil {
 		return Keys{}, err
 	}
+	if k.ScrutineerToken, err = randomToken(); err != nil {
+		return Keys{}, err
+	}
 	return k, nil
 }
 
@@ -56,8 +63,9 @@ func KeysFromSecret(s *corev1.Secret) (Keys, error) {
 		HashKey:          s.Data[keyHash],
 		ControlToken:     string(s.Data[keyControl]),
 		DatabasePassword: string(s.Data[keyDBPassword]),
+		ScrutineerToken:  string(s.Data[keyScrutineer]),
 	}
-	if len(k.SessionKey) != keyBytesLength || len(k.HashKey) != keyBytesLength || k.ControlToken == "" || k.DatabasePassword == "" {
+	if len(k.SessionKey) != keyBytesLength || len(k.HashKey) != keyBytesLength || k.ControlToken == "" || k.DatabasePassword == "" || k.ScrutineerToken == "" {
 		return Keys{}, fmt.Errorf("secret %s/%s does not hold complete keys", s.Namespace, s.Name)
 	}
 	return k, nil
@@ -69,6 +77,7 @@ func (k Keys) secretData() map[string][]byte {
 		keyHash:       k.HashKey,
 		keyControl:    []byte(k.ControlToken),
 		keyDBPassword: []byte(k.DatabasePassword),
+		keyScrutineer: []byte(k.ScrutineerToken),
 	}
 }
 

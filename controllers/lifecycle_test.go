@@ -38,6 +38,14 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Ready before the pods run: %+v", c)
 	}
 	assertNamespaceIsBuilt(t, cur)
+	var scrutineers corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: ScrutineerSecretName(cur)}, &scrutineers); err != nil {
+		t.Fatalf("the tenant has no scrutineers' Secret: %v", err)
+	}
+	if keys := inputsFromCluster(t, cur).Keys; string(scrutineers.Data["token"]) != keys.ScrutineerToken ||
+		len(scrutineers.OwnerReferences) != 1 || scrutineers.OwnerReferences[0].UID != cur.UID {
+		t.Errorf("scrutineers' Secret: token matches=%v, owners %+v", string(scrutineers.Data["token"]) == keys.ScrutineerToken, scrutineers.OwnerReferences)
+	}
 
 	// Play the kube-controller-manager: the Deployment becomes available.
 	var d appsv1.Deployment

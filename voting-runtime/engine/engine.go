@@ -58,6 +58,10 @@ func New(cfg Config) (*Engine, error) {
 	if en.now == nil {
 		en.now = time.Now
 	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(&sessionsCollector{en: en, desc: prometheus.NewDesc(
+			"scrutin_active_sessions", "Voters' sessions active within the idle timeout.", nil, nil)})
+	}
 	if en.log == nil {
 		en.log = slog.Default()
 	}

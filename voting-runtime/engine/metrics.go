@@ -1,6 +1,11 @@
 package engine
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics of the engine. No label ever holds a voter id, a contact or a secret.
 type metrics struct {
@@ -30,3 +35,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 func (m *metrics) signIn(result string)   { m.signIns.WithLabelValues(result).Inc() }
 func (m *metrics) cast()                  { m.cast_.Inc() }
 func (m *metrics) rejected(reason string) { m.rejections.WithLabelValues(reason).Inc() }
+
+// sessionsCollector exports scrutin_active_sessions: sessions seen within the idle
+// timeout, counted in the store at each scrape (true across all replicas).
+type sessionsCollector struct {
+	en   *Engine
+	desc *prometheus.Desc
+}
+
+func (c *sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *sessionsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := c.en.st.ActiveSessions(ctx, c.en.now().Add(-c.en.authn().SessionIdleTimeout.Duration))
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+}

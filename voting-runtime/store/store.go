@@ -142,6 +142,8 @@ type Store interface {
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// DeleteSessionsBefore removes sessions idle since before t; it returns how many.
 	DeleteSessionsBefore(ctx context.Context, t time.Time) (int, error)
+	// ActiveSessions counts the sessions seen since t.
+	ActiveSessions(ctx context.Context, since time.Time) (int64, error)
 
 	// Cast marks voterID as having voted and stores b, in one durable transaction.
 	// (Trackers enter the audit log at close, sorted: casting never waits on the

@@ -171,3 +171,10 @@ func nullable(b []byte) any {
 	}
 	return b
 }
+
+// ActiveSessions counts the sessions seen since t.
+func (s *Store) ActiveSessions(ctx context.Context, since time.Time) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM sessions WHERE last_seen_at >= ?", since.UnixMicro()).Scan(&n)
+	return n, wrap("count sessions", err)
+}

@@ -131,6 +131,13 @@ func (s *Store) DeleteSessionsBefore(ctx context.Context, t time.Time) (int, err
 	return int(tag.RowsAffected()), nil
 }
 
+// ActiveSessions counts the sessions seen since t.
+func (s *Store) ActiveSessions(ctx context.Context, since time.Time) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM sessions WHERE last_seen_at >= $1", since).Scan(&n)
+	return n, wrap("count sessions", err)
+}
+
 // nonNil turns a nil slice into an empty one, which pgx sends as ” rather than
 // NULL.
 func nonNil(b []byte) []byte {

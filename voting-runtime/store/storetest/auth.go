@@ -91,6 +91,11 @@ func testSessions(t *testing.T, s store.Store) {
 		t.Errorf("TouchSession(unknown): %v, want ErrNotFound", err)
 	}
 
+	// Seen since at(10): a (10) and c (20), not b (5).
+	if n, err := s.ActiveSessions(ctx, at(10)); err != nil || n != 2 {
+		t.Errorf("ActiveSessions(since 10) = %d, %v; want 2", n, err)
+	}
+
 	// Idle since before at(11): a (10) and b (5), not c (20).
 	if n, err := s.DeleteSessionsBefore(ctx, at(11)); err != nil || n != 2 {
 		t.Errorf("DeleteSessionsBefore = %d, %v; want 2", n, err)
