@@ -61,11 +61,18 @@ build: manifests ## Build the manager binary into bin/.
 ##@ Tools (built from the Go module proxy, cached under bin/)
 
 .PHONY: tools
-tools: $(CONTROLLER_GEN) k8s-binaries ## Build every tool the tests need.
+tools: $(CONTROLLER_GEN) k8s-binaries browser-tools ## Build every tool the tests need.
 
 .PHONY: k8s-binaries
 k8s-binaries: ## Build kube-apiserver, etcd and kubectl (about 7 minutes the first time).
 	KUBE_VERSION=$(KUBE_VERSION) hack/build-k8s.sh kube-apiserver etcd kubectl
+
+.PHONY: browser-tools
+browser-tools: test/browser/node_modules/.installed ## Install axe-core for the page tests (npm, pinned by the lockfile).
+
+test/browser/node_modules/.installed: test/browser/package.json test/browser/package-lock.json
+	npm ci --prefix test/browser --no-audit --no-fund
+	touch $@
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(BIN)
