@@ -100,13 +100,19 @@ func (en *Engine) Close(ctx context.Context) error {
 	if state.Results != nil {
 		return nil
 	}
-	ballots, err := en.st.Ballots(ctx)
-	if err != nil {
-		return errorf("reading the ballots", err)
-	}
 	changed, err := en.st.SetClosed(ctx)
 	if err != nil {
 		return errorf("recording the close", err)
+	}
+	if changed {
+		// Waits for casts in flight, then erases arrival order from storage.
+		if err := en.st.SealBallots(ctx); err != nil {
+			return errorf("sealing the ballot box", err)
+		}
+	}
+	ballots, err := en.st.Ballots(ctx)
+	if err != nil {
+		return errorf("reading the ballots", err)
 	}
 	if changed {
 		records := make([]store.AuditRecord, 0, len(ballots)+1)

@@ -152,6 +152,11 @@ type Store interface {
 	HasVoted(ctx context.Context, voterID string) (bool, error)
 	// Counts are the voters on the roll and the ballots cast.
 	Counts(ctx context.Context) (voters, cast int64, err error)
+	// SealBallots rewrites the ballot box in one transaction, in tracker order, once
+	// the vote is closed: afterwards no ballot shares a transaction id or an
+	// arrival-ordered position with its voter's participation record (see
+	// docs/threat-model.md). Ballots and trackers are unchanged.
+	SealBallots(ctx context.Context) error
 	// Ballots returns every ballot, in an order that says nothing of arrival
 	// (sorted by tracker).
 	Ballots(ctx context.Context) ([]Ballot, error)

@@ -89,3 +89,31 @@ func (s *Store) Participation(ctx context.Context) ([]store.ParticipationRow, er
 		})
 	return ps, wrap("participation", err)
 }
+
+// SealBallots rewrites the box in one transaction with fresh random ids, then
+// checkpoints and truncates the write-ahead log and vacuums the file, so that
+// neither the log nor freed pages keep the order in which ballots arrived.
+func (s *Store) SealBallots(ctx context.Context) error {
+	err := s.write(ctx, "seal ballots", func(tx *sql.Tx) error {
+		for _, stmt := range []string{
+			"CREATE TEMP TABLE sealed AS SELECT payload, weight, tracker FROM ballots",
+			"DELETE FROM ballots",
+			"INSERT INTO ballots (id, payload, weight, tracker) SELECT randomblob(16), payload, weight, tracker FROM sealed ORDER BY tracker",
+			"DROP TABLE sealed",
+		} {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, stmt := range []string{"PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+		if _, err := s.w.ExecContext(ctx, stmt); err != nil {
+			return wrap("seal ballots", err)
+		}
+	}
+	return nil
+}

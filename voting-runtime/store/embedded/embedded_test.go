@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,5 +80,41 @@ func TestOpenRefusesMemoryAndQueries(t *testing.T) {
 			s.Close()
 			t.Errorf("Open(%q) succeeded", p)
 		}
+	}
+}
+
+// TestSealEmptiesTheLog: after sealing, the write-ahead log holds nothing (it kept
+// the casts in arrival order) and the box is intact.
+func TestSealEmptiesTheLog(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "e.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vs := []store.Voter{{ID: "a", Name: "A", Weight: 1}, {ID: "b", Name: "B", Weight: 1}}
+	if _, err := s.ImportRoll(ctx, vs, "d"); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if err := s.Cast(ctx, v.ID, store.Ballot{Payload: []byte("{}"), Weight: 1, Tracker: string(rune('x' + i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the test expects casts in the log before sealing (err=%v)", err)
+	}
+	if err := s.SealBallots(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Errorf("the write-ahead log still holds %d bytes after sealing", fi.Size())
+	}
+	if b, err := s.Ballots(ctx); err != nil || len(b) != 2 {
+		t.Errorf("after sealing: %d ballots, %v", len(b), err)
 	}
 }

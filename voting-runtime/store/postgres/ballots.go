@@ -77,3 +77,22 @@ func (s *Store) Participation(ctx context.Context) ([]store.ParticipationRow, er
 	})
 	return ps, wrap("participation", err)
 }
+
+// SealBallots rewrites the box in one transaction: TRUNCATE gives the table a new
+// file (the old one, in arrival order, is removed at commit) and every row gets
+// this transaction's id, which matches no participation row's.
+func (s *Store) SealBallots(ctx context.Context) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		for _, stmt := range []string{
+			"LOCK TABLE ballots IN ACCESS EXCLUSIVE MODE",
+			"CREATE TEMP TABLE sealed ON COMMIT DROP AS SELECT payload, weight, tracker FROM ballots",
+			"TRUNCATE ballots",
+			"INSERT INTO ballots (payload, weight, tracker) SELECT payload, weight, tracker FROM sealed ORDER BY tracker",
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, "seal ballots")
+}

@@ -280,3 +280,31 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestSealErasesTransactionLinks: before sealing, each ballot shares its transaction
+// id (xmin) with its voter's participation row; after, none does.
+func TestSealErasesTransactionLinks(t *testing.T) {
+	ctx := t.Context()
+	s, ids := openMigrated(t, newDatabase(t, srv), 10)
+	for i, id := range ids {
+		if err := s.Cast(ctx, id, store.Ballot{Payload: []byte("{}"), Weight: 1, Tracker: fmt.Sprintf("t%02d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	linked := func() int {
+		var n int
+		if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM ballots b JOIN participation p ON b.xmin::text = p.xmin::text").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := linked(); n != 10 {
+		t.Fatalf("before sealing, %d ballots share a transaction with a participation row; the test assumes 10", n)
+	}
+	if err := s.SealBallots(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := linked(); n != 0 {
+		t.Errorf("after sealing, %d ballots still share a transaction with a participation row", n)
+	}
+}

@@ -179,3 +179,28 @@ func testBallotColumns(t *testing.T, s store.Store) {
 		t.Errorf("the ballots table has columns %q, want exactly %q", cols, want)
 	}
 }
+
+// testSealBallots: sealing keeps every ballot, weight and tracker, and the box can be
+// sealed again.
+func testSealBallots(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	vs := voters(20)
+	importRoll(t, s, vs, "d")
+	for i, v := range vs {
+		b := ballot(fmt.Sprintf("tracker-%02d", (i*7)%20))
+		b.Weight = v.Weight
+		must(t, s.Cast(ctx, v.ID, b))
+	}
+	before, err := s.Ballots(ctx)
+	must(t, err)
+	must(t, s.SealBallots(ctx))
+	must(t, s.SealBallots(ctx))
+	after, err := s.Ballots(ctx)
+	must(t, err)
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("sealing changed the box:\nbefore %v\nafter  %v", before, after)
+	}
+	if _, c, err := s.Counts(ctx); err != nil || c != 20 {
+		t.Errorf("Counts after sealing: %d cast, %v", c, err)
+	}
+}

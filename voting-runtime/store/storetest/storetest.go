@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SignIns", func(t *testing.T) { testSignIns(t, fresh(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, fresh(t)) })
 	t.Run("Cast", func(t *testing.T) { testCast(t, fresh(t)) })
+	t.Run("SealBallots", func(t *testing.T) { testSealBallots(t, fresh(t)) })
 	t.Run("CastUnknownVoter", func(t *testing.T) { testCastUnknownVoter(t, fresh(t)) })
 	t.Run("CastTrackerTaken", func(t *testing.T) { testCastTrackerTaken(t, fresh(t)) })
 	t.Run("CastSameVoterConcurrently", func(t *testing.T) { testCastSameVoter(t, fresh(t)) })
