@@ -323,11 +323,9 @@ func leakScan(t *testing.T, method string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var credential string
-			for _, line := range strings.Split(letter.Body, "\n") {
-				if rest, ok := strings.CutPrefix(line, "Your personal voting credential: "); ok {
-					credential = strings.TrimSpace(rest)
-				}
+			credential := sink.CredentialIn(letter.Body)
+			if credential == "" {
+				t.Fatalf("no credential in the letter to %s", voterEmail(i))
 			}
 			secrets = append(secrets, credential, strings.ReplaceAll(credential, "-", ""))
 			if status, _ := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": voterID(i), "code": credential}, nil); status != http.StatusOK {

@@ -328,12 +328,7 @@ func TestCredentialSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var credential string
-	for _, line := range strings.Split(letter.Body, "\n") {
-		if rest, ok := strings.CutPrefix(line, "Your personal voting credential: "); ok {
-			credential = strings.TrimSpace(rest)
-		}
-	}
+	credential := sink.CredentialIn(letter.Body)
 	if credential == "" {
 		t.Fatalf("no credential in the letter:\n%s", letter.Body)
 	}

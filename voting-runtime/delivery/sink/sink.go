@@ -7,12 +7,21 @@ package sink
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 )
 
 // ErrTimeout is returned by WaitFor when no message arrived in time.
 var ErrTimeout = errors.New("sink: no message arrived in time")
+
+// credentialPattern is a voter credential as auth.NewCredential writes it: five
+// groups of five and a last character, from an alphabet without 0, 1, I or O.
+var credentialPattern = regexp.MustCompile(`[A-HJ-NP-Z2-9]{5}(?:-[A-HJ-NP-Z2-9]{5}){4}-[A-HJ-NP-Z2-9]`)
+
+// CredentialIn returns the first voter credential in text (a credential letter),
+// or "".
+func CredentialIn(text string) string { return credentialPattern.FindString(text) }
 
 // CodeIn returns the first run of 6 or more ASCII digits in text, or "".
 func CodeIn(text string) string {
