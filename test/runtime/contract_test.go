@@ -12,6 +12,8 @@ import (
 
 	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+
+	"scrutin.dev/scrutin/internal/runtimetest"
 )
 
 // TestControllerContract drives the real runtime with the controller's own runtime
@@ -25,11 +27,11 @@ func TestControllerContract(t *testing.T) {
 	opens := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	closes := opens.Add(4 * time.Second)
 	db := filepath.Join(dir, "data", "election.db")
-	rt := start(t, nil, "--election", electionFile(t, dir, "EmailCode", opens, closes, ""),
-		"--roll", rollFile(t, dir, 3), "--store", "embedded:"+db, "--smtp", smtp.Addr(),
+	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", opens, closes, ""),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+db, "--smtp", smtp.Addr(),
 		"--control-token-file", filepath.Join(dir, "control-token"))
 	client := &controllers.HTTPRuntimeClient{BaseURL: func(string) string { return rt.URL }}
-	target := controllers.RuntimeTarget{Namespace: "scrutin-board-test", Token: readFile(t, filepath.Join(dir, "control-token"))}
+	target := controllers.RuntimeTarget{Namespace: "scrutin-board-test", Token: runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))}
 
 	if _, err := client.Status(ctx, controllers.RuntimeTarget{Token: "not-the-token"}); err == nil {
 		t.Fatal("the control API answered a wrong token")
@@ -68,7 +70,7 @@ func TestControllerContract(t *testing.T) {
 		res.Results[0].Options[0].Votes != 1 || res.Results[1].Winners[0] != "m2" {
 		t.Fatalf("results: %+v", res)
 	}
-	rt.stop()
+	rt.Stop()
 
 	verify := func(head string) (string, error) {
 		out, err := exec.Command(runtimeBin, "verify-audit", "--store", "embedded:"+db, "--head", head).CombinedOutput()

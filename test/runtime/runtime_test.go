@@ -21,6 +21,8 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/store"
 	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 	"scrutin.dev/scrutin/voting-runtime/store/postgres"
+
+	"scrutin.dev/scrutin/internal/runtimetest"
 )
 
 var urlParse = url.Parse
@@ -29,16 +31,16 @@ var urlParse = url.Parse
 // it returns the code.
 func signIn(t *testing.T, v *voter, smtp *sink.SMTPSink, i int) string {
 	t.Helper()
-	if status, err := v.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": voterID(i)}, nil); err != nil || status != http.StatusAccepted {
-		t.Fatalf("sign-in of %s: %d %v", voterID(i), status, err)
+	if status, err := v.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(i)}, nil); err != nil || status != http.StatusAccepted {
+		t.Fatalf("sign-in of %s: %d %v", runtimetest.VoterID(i), status, err)
 	}
-	m, err := smtp.WaitFor(voterEmail(i), 30*time.Second)
+	m, err := smtp.WaitFor(runtimetest.VoterEmail(i), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	code := sink.CodeIn(m.Body)
-	if status, err := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": voterID(i), "code": code}, nil); err != nil || status != http.StatusOK {
-		t.Fatalf("code of %s: %d %v", voterID(i), status, err)
+	if status, err := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": runtimetest.VoterID(i), "code": code}, nil); err != nil || status != http.StatusOK {
+		t.Fatalf("code of %s: %d %v", runtimetest.VoterID(i), status, err)
 	}
 	return code
 }
@@ -52,11 +54,11 @@ func TestOneBallotAcrossTwoProcesses(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	args := []string{
-		"--election", electionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", rollFile(t, dir, 3), "--store", "postgres:" + pg.AdminDSN(), "--smtp", smtp.Addr(),
+		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "postgres:" + pg.AdminDSN(), "--smtp", smtp.Addr(),
 		"--control-token-file", filepath.Join(dir, "control-token"),
 	}
-	a, b := start(t, nil, args...), start(t, nil, args...)
+	a, b := runtimetest.Start(t, runtimeBin, nil, args...), runtimetest.Start(t, runtimeBin, nil, args...)
 	va := newVoter(a.URL, nil)
 	signIn(t, va, smtp, 1)
 	vb := va.moveTo(b.URL)
@@ -89,7 +91,7 @@ func TestOneBallotAcrossTwoProcesses(t *testing.T) {
 		t.Fatalf("201: %d, 409: %d, other: %d; want 1, 999, 0", created.Load(), conflict.Load(), other.Load())
 	}
 	var st struct{ BallotsCast int64 }
-	token := readFile(t, filepath.Join(dir, "control-token"))
+	token := runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))
 	if code := control(t, b.URL, token, http.MethodGet, "/control/v1/status", &st); code != http.StatusOK || st.BallotsCast != 1 {
 		t.Fatalf("status %d, ballots cast %d", code, st.BallotsCast)
 	}
@@ -99,7 +101,7 @@ func TestOneBallotAcrossTwoProcesses(t *testing.T) {
 // until each gets a receipt or is told it already voted), calling disrupt once a
 // third of the receipts are in. It returns each voter's receipt ("" when the
 // ballot landed without its receipt reaching the voter).
-func storm(t *testing.T, rt *instance, smtp *sink.SMTPSink, n int, disrupt func()) map[string]string {
+func storm(t *testing.T, rt *runtimetest.Instance, smtp *sink.SMTPSink, n int, disrupt func()) map[string]string {
 	t.Helper()
 	voters := make([]*voter, n+1)
 	var wg sync.WaitGroup
@@ -135,7 +137,7 @@ func storm(t *testing.T, rt *instance, smtp *sink.SMTPSink, n int, disrupt func(
 				status, err := voters[i].moveTo(base).call(http.MethodPost, "/api/v1/ballot", sampleAnswers, &ans)
 				if err == nil && status == http.StatusCreated {
 					mu.Lock()
-					receipts[voterID(i)] = ans.Tracker
+					receipts[runtimetest.VoterID(i)] = ans.Tracker
 					mu.Unlock()
 					if acked.Add(1) == int64(n/3) {
 						go once.Do(func() { mu.Lock(); defer mu.Unlock(); disrupt() })
@@ -144,13 +146,13 @@ func storm(t *testing.T, rt *instance, smtp *sink.SMTPSink, n int, disrupt func(
 				}
 				if err == nil && status == http.StatusConflict && ans.Error == "already-voted" {
 					mu.Lock()
-					receipts[voterID(i)] = ""
+					receipts[runtimetest.VoterID(i)] = ""
 					mu.Unlock()
 					return
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			t.Errorf("%s got neither a receipt nor 'already voted' in time", voterID(i))
+			t.Errorf("%s got neither a receipt nor 'already voted' in time", runtimetest.VoterID(i))
 		}()
 	}
 	wg.Wait()
@@ -203,13 +205,13 @@ func TestKillDuringCasting(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	dbPath := filepath.Join(dir, "data", "election.db")
-	rt := start(t, nil, "--election", electionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", rollFile(t, dir, 1000), "--store", "embedded:"+dbPath, "--smtp", smtp.Addr())
+	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 1000), "--store", "embedded:"+dbPath, "--smtp", smtp.Addr())
 	receipts := storm(t, rt, smtp, 1000, func() {
-		rt.kill9()
-		rt.restart()
+		rt.Kill9()
+		rt.Restart()
 	})
-	rt.stop()
+	rt.Stop()
 	st, err := embedded.Open(context.Background(), dbPath)
 	if err != nil {
 		t.Fatal(err)
@@ -225,8 +227,8 @@ func TestPostgreSQLRestartDuringCasting(t *testing.T) {
 	smtp := sink.StartSMTP(t)
 	dir := t.TempDir()
 	now := time.Now()
-	rt := start(t, nil, "--election", electionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", rollFile(t, dir, 1000), "--store", "postgres:"+pg.AdminDSN(), "--smtp", smtp.Addr())
+	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 1000), "--store", "postgres:"+pg.AdminDSN(), "--smtp", smtp.Addr())
 	receipts := storm(t, rt, smtp, 1000, func() {
 		if err := pg.StopImmediate(); err != nil {
 			t.Error(err)
@@ -251,22 +253,22 @@ func TestLateSMS(t *testing.T) {
 	sms.SetDeliveryDelay(90 * time.Second)
 	dir := t.TempDir()
 	now := time.Now()
-	rt := start(t, []string{"SCRUTIN_SMS_TOKEN=gateway-token"},
-		"--election", electionFile(t, dir, "SMSCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", rollFile(t, dir, 2), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--sms-gateway", sms.URL())
+	rt := runtimetest.Start(t, runtimeBin, []string{"SCRUTIN_SMS_TOKEN=gateway-token"},
+		"--election", runtimetest.ElectionFile(t, dir, "SMSCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 2), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--sms-gateway", sms.URL())
 	v := newVoter(rt.URL, nil)
 	asked := time.Now()
-	if status, _ := v.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": voterID(1)}, nil); status != http.StatusAccepted {
+	if status, _ := v.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(1)}, nil); status != http.StatusAccepted {
 		t.Fatalf("sign-in: %d", status)
 	}
-	m, err := sms.WaitFor(voterPhone(1), 3*time.Minute)
+	m, err := sms.WaitFor(runtimetest.VoterPhone(1), 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if waited := time.Since(asked); waited < 89*time.Second {
 		t.Fatalf("the code arrived after %s; the sink should have held it 90 s", waited)
 	}
-	status, err := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": voterID(1), "code": sink.CodeIn(m.Text)}, nil)
+	status, err := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": runtimetest.VoterID(1), "code": sink.CodeIn(m.Text)}, nil)
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("the code, %s after it was asked for: %d %v", time.Since(asked).Round(time.Second), status, err)
 	}
@@ -310,8 +312,8 @@ func leakScan(t *testing.T, method string) {
 		storeSpec = "embedded:" + filepath.Join(dir, "data", "election.db")
 	}
 	closes := now.Add(20 * time.Second)
-	rt := start(t, nil, "--election", electionFile(t, dir, method, now.Add(-time.Minute), closes, "  scrutineers: {exportFields: [VoterID, Name, Email, Phone, Weight, Voted]}\n"),
-		"--roll", rollFile(t, dir, n), "--store", storeSpec, "--smtp", smtp.Addr(),
+	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, method, now.Add(-time.Minute), closes, "  scrutineers: {exportFields: [VoterID, Name, Email, Phone, Weight, Voted]}\n"),
+		"--roll", runtimetest.RollFile(t, dir, n), "--store", storeSpec, "--smtp", smtp.Addr(),
 		"--scrutineer-token-file", filepath.Join(dir, "scrutineer-token"), "--control-token-file", filepath.Join(dir, "control-token"))
 
 	rec := &recorder{}
@@ -319,16 +321,16 @@ func leakScan(t *testing.T, method string) {
 	for i := 1; i <= n; i++ {
 		v := newVoter(rt.URL, rec)
 		if method == "Credential" {
-			letter, err := smtp.WaitFor(voterEmail(i), 30*time.Second)
+			letter, err := smtp.WaitFor(runtimetest.VoterEmail(i), 30*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			credential := sink.CredentialIn(letter.Body)
 			if credential == "" {
-				t.Fatalf("no credential in the letter to %s", voterEmail(i))
+				t.Fatalf("no credential in the letter to %s", runtimetest.VoterEmail(i))
 			}
 			secrets = append(secrets, credential, strings.ReplaceAll(credential, "-", ""))
-			if status, _ := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": voterID(i), "code": credential}, nil); status != http.StatusOK {
+			if status, _ := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": runtimetest.VoterID(i), "code": credential}, nil); status != http.StatusOK {
 				t.Fatalf("credential sign-in: %d", status)
 			}
 		} else {
@@ -359,7 +361,7 @@ func leakScan(t *testing.T, method string) {
 	} {
 		req, _ := http.NewRequest(http.MethodGet, rt.URL+p.path, nil)
 		if p.tokenFile != "" {
-			req.Header.Set("Authorization", "Bearer "+readFile(t, filepath.Join(dir, p.tokenFile)))
+			req.Header.Set("Authorization", "Bearer "+runtimetest.ReadFile(t, filepath.Join(dir, p.tokenFile)))
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -375,7 +377,7 @@ func leakScan(t *testing.T, method string) {
 		}
 		corpus.WriteString(body.String())
 	}
-	rt.stop()
+	rt.Stop()
 	corpus.WriteString(rt.Logs.String())
 
 	// The database, whole.
