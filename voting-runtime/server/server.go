@@ -36,6 +36,9 @@ type Config struct {
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
+	// Pages serves everything the API does not (the voters' pages, at "/"), so
+	// that the in-flight count, the autoscaler's signal, includes them.
+	Pages http.Handler
 }
 
 // Server routes requests to the engine.
@@ -77,6 +80,9 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	if cfg.Pages != nil {
+		m.Handle("/", cfg.Pages)
 	}
 	return s
 }

@@ -45,6 +45,7 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/engine"
+	"scrutin.dev/scrutin/voting-runtime/pages"
 	"scrutin.dev/scrutin/voting-runtime/server"
 	"scrutin.dev/scrutin/voting-runtime/store"
 	"scrutin.dev/scrutin/voting-runtime/store/embedded"
@@ -122,9 +123,14 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 			return err
 		}
 	}
+	// The voters' pages at "/", the API beside them, in one server.
+	pg, err := pages.New(pages.Config{Engine: en, SessionKey: keys.session, ScrutineerToken: keys.scrutineer, Log: log})
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
 		Engine: en, ControlToken: keys.control, ScrutineerToken: keys.scrutineer,
-		Gatherer: reg, Registerer: reg, Log: log,
+		Gatherer: reg, Registerer: reg, Log: log, Pages: pg,
 		Ready: func(ctx context.Context) error {
 			d, err := st.RollDigest(ctx)
 			if err == nil && d == "" {
@@ -239,7 +245,7 @@ func openStore(ctx context.Context, spec string) (store.Store, error) {
 }
 
 type keys struct {
-	hash                []byte
+	hash, session       []byte
 	control, scrutineer string
 }
 
@@ -266,6 +272,9 @@ func loadKeys(ctx context.Context, f flags, st store.Store) (keys, error) {
 	var err error
 	if k.hash, err = read("hash-key", 32); err != nil {
 		return k, fmt.Errorf("while reading the hash key: %w", err)
+	}
+	if k.session, err = read("session-key", 32); err != nil {
+		return k, fmt.Errorf("while reading the session key: %w", err)
 	}
 	control, err := read("control-token", 32)
 	if err != nil {

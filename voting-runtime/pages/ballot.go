@@ -1,0 +1,652 @@
+package pages
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/ballot"
+	"scrutin.dev/scrutin/voting-runtime/engine"
+	"scrutin.dev/scrutin/voting-runtime/server"
+	"scrutin.dev/scrutin/voting-runtime/store"
+)
+
+// blankValue is the value of the "blank vote" choice of a question (q_ID): option
+// ids cannot start with "_".
+const blankValue = "_blank"
+
+var errNoSession = errors.New("pages: not signed in")
+
+// session returns the voter's live session and its id: errNoSession without a
+// session cookie, engine.ErrSessionExpired when it has ended (the cookie is then
+// cleared).
+func (p *Pages) session(w http.ResponseWriter, r *http.Request) (store.Session, string, error) {
+	c, err := r.Cookie(server.SessionCookie)
+	if err != nil || c.Value == "" {
+		return store.Session{}, "", errNoSession
+	}
+	s, err := p.en.Session(r.Context(), c.Value)
+	if errors.Is(err, engine.ErrSessionExpired) {
+		setCookie(w, r, server.SessionCookie, "", -1)
+	}
+	return s, c.Value, err
+}
+
+// requireSession returns the live session, or shows the page that asks to sign in
+// again, carrying the voter's choices sealed (draft() returns them).
+func (p *Pages) requireSession(w http.ResponseWriter, r *http.Request, draft func() string) (store.Session, bool) {
+	sess, _, err := p.session(w, r)
+	switch {
+	case err == nil:
+		return sess, true
+	case errors.Is(err, engine.ErrSessionExpired) || errors.Is(err, errNoSession):
+		p.renderSignIn(w, r, http.StatusUnauthorized, "session-expired", signInState{Draft: draft()}, "")
+	default:
+		p.internalError(w, r, err, draft())
+	}
+	return store.Session{}, false
+}
+
+// sessionView is the session as the signed-in pages show it.
+func (p *Pages) sessionView(sess store.Session, ret string) *sessionView {
+	exp := p.en.SessionExpiry(sess)
+	idle := p.e.Spec.Authentication.SessionIdleTimeout.Duration
+	sv := &sessionView{
+		VoterID: sess.VoterID, Expires: exp, Return: ret,
+		Remaining: max(0, int(exp.Sub(p.now()).Seconds())),
+	}
+	if ret == "ballot" || ret == "review" {
+		// Warn well before the end, never right after signing in. Once the vote
+		// is cast there is nothing left to lose: no warning, no extension.
+		sv.Warn = max(1, min(300, int(idle.Seconds()/4)))
+	}
+	return sv
+}
+
+// Minutes left, rounded up.
+func (s *sessionView) Minutes() int { return (s.Remaining + 59) / 60 }
+
+// canVote shows the page that says why the voter cannot vote now, if so.
+func (p *Pages) canVote(w http.ResponseWriter, r *http.Request, sess store.Session) bool {
+	switch p.en.Phase() {
+	case engine.NotYetOpen:
+		p.renderNotOpen(w, r)
+		return false
+	case engine.Closed:
+		p.renderClosed(w, r)
+		return false
+	}
+	voted, err := p.en.HasVoted(r.Context(), sess.VoterID)
+	if err != nil {
+		p.internalError(w, r, err, "")
+		return false
+	}
+	if voted {
+		p.renderAlreadyVoted(w, r, sess)
+		return false
+	}
+	return true
+}
+
+func (p *Pages) renderAlreadyVoted(w http.ResponseWriter, r *http.Request, sess store.Session) {
+	v := p.view(w, r, "already-voted")
+	v.Session = p.sessionView(sess, "already-voted")
+	v.Data = p.phaseData()
+	p.render(w, r, http.StatusConflict, v)
+}
+
+// ballotFields keeps the ballot's own fields of a form: q_QUESTION (choices) and
+// r_QUESTION_OPTION (ranks).
+func ballotFields(f url.Values) url.Values {
+	out := url.Values{}
+	for name, values := range f {
+		if !strings.HasPrefix(name, "q_") && !strings.HasPrefix(name, "r_") {
+			continue
+		}
+		for _, v := range values {
+			if v != "" {
+				out.Add(name, v)
+			}
+		}
+	}
+	return out
+}
+
+// sealFields seals a voter's choices to carry them through signing in again; ""
+// when there is nothing to keep.
+func (p *Pages) sealFields(fields url.Values) string {
+	if len(fields) == 0 {
+		return ""
+	}
+	s, err := p.seal.Seal(fields, p.now())
+	if err != nil {
+		p.log.Error("Could not seal a voter's choices", "error", err)
+		return ""
+	}
+	return s
+}
+
+// selection is what the voter chose for a question, as the form shows it.
+type selection struct {
+	Chosen map[string]bool
+	Ranks  map[string]int
+	Blank  bool
+}
+
+// questionError is why an answer cannot be accepted: a message key and its count.
+type questionError struct {
+	key string
+	n   int
+}
+
+// parsedBallot is a ballot form read: the answers, the selections to show again,
+// and the problems of the form itself (a rank given twice, blank and a choice).
+type parsedBallot struct {
+	answers ballot.Answers
+	sels    map[string]*selection
+	errs    map[string]questionError
+}
+
+func kindOf(q *scrutinv1.Question) scrutinv1.QuestionKind {
+	if q.Kind == "" {
+		return scrutinv1.SingleChoice
+	}
+	return q.Kind
+}
+
+// parseBallot reads the ballot form. A question neither chosen nor blank is left
+// out of the answers: the engine's validation says it is not answered.
+func parseBallot(qs []scrutinv1.Question, f url.Values) parsedBallot {
+	pb := parsedBallot{answers: ballot.Answers{}, sels: map[string]*selection{}, errs: map[string]questionError{}}
+	for i := range qs {
+		q := &qs[i]
+		sel := &selection{Chosen: map[string]bool{}, Ranks: map[string]int{}}
+		pb.sels[q.ID] = sel
+		var chosen []string
+		for _, v := range f["q_"+q.ID] {
+			switch v {
+			case blankValue:
+				sel.Blank = true
+			case "":
+			default:
+				chosen = append(chosen, v)
+			}
+		}
+		var tie int
+		bad := false
+		if kindOf(q) == scrutinv1.Ranked {
+			chosen = nil
+			type ranked struct {
+				id   string
+				rank int
+			}
+			var ranks []ranked
+			seen := map[int]bool{}
+			for _, o := range q.Options {
+				s := f.Get("r_" + q.ID + "_" + o.ID)
+				if s == "" {
+					continue
+				}
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 1 || n > len(q.Options) {
+					bad = true
+					continue
+				}
+				sel.Ranks[o.ID] = n
+				if seen[n] && tie == 0 {
+					tie = n
+				}
+				seen[n] = true
+				ranks = append(ranks, ranked{o.ID, n})
+			}
+			sort.SliceStable(ranks, func(a, b int) bool { return ranks[a].rank < ranks[b].rank })
+			for _, rk := range ranks {
+				chosen = append(chosen, rk.id)
+			}
+		} else {
+			for _, c := range chosen {
+				sel.Chosen[c] = true
+			}
+		}
+		switch {
+		case bad:
+			pb.errs[q.ID] = questionError{key: "err.invalid"}
+		case tie > 0:
+			pb.errs[q.ID] = questionError{key: "err.same_rank", n: tie}
+		case sel.Blank && len(chosen) > 0:
+			pb.errs[q.ID] = questionError{key: "err.blank_and_choices"}
+		case sel.Blank:
+			pb.answers[q.ID] = []string{}
+		case len(chosen) > 0:
+			pb.answers[q.ID] = chosen
+		}
+	}
+	return pb
+}
+
+// validate checks each answer with the engine's own ballot validation
+// (ballot.Validate, which Cast applies), question by question so that every
+// problem is shown at once, and says each in the voter's words.
+func validate(qs []scrutinv1.Question, pb parsedBallot) map[string]questionError {
+	errs := map[string]questionError{}
+	for k, v := range pb.errs {
+		errs[k] = v
+	}
+	for i := range qs {
+		q := qs[i]
+		if _, done := errs[q.ID]; done {
+			continue
+		}
+		a, answered := pb.answers[q.ID]
+		one := ballot.Answers{}
+		if answered {
+			one[q.ID] = a
+		}
+		if err := ballot.Validate([]scrutinv1.Question{q}, one); err != nil {
+			errs[q.ID] = describe(&q, a, answered)
+		}
+	}
+	return errs
+}
+
+// describe says why an answer that ballot.Validate refused cannot be accepted.
+func describe(q *scrutinv1.Question, a []string, answered bool) questionError {
+	verb := "choose"
+	if kindOf(q) == scrutinv1.Ranked {
+		verb = "rank"
+	}
+	minC, maxC := max(1, int(q.MinChoices)), int(q.EffectiveMaxChoices())
+	switch {
+	case !answered && q.AllowBlank:
+		return questionError{key: "err.not_answered_blank"}
+	case !answered:
+		return questionError{key: "err.not_answered"}
+	case len(a) == 0:
+		return questionError{key: "err.blank_not_allowed"}
+	case len(a) < minC:
+		return questionError{key: "err.too_few." + verb, n: minC}
+	case len(a) > maxC:
+		return questionError{key: "err.too_many." + verb, n: maxC}
+	default:
+		return questionError{key: "err.invalid"}
+	}
+}
+
+// ballotData is the ballot page's.
+type ballotData struct {
+	Questions []questionView
+}
+
+type questionView struct {
+	ID, Prompt string
+	Kind       string
+	Options    []scrutinv1.Option
+	AllowBlank bool
+	Number     int
+	Total      int
+	Min, Max   int
+	Sel        *selection
+	Error      string
+	// First is the id of the question's first field (the error summary links
+	// to it).
+	First string
+}
+
+// renderBallot shows the ballot with the voter's selections and the problems
+// found (both may be nil).
+func (p *Pages) renderBallot(w http.ResponseWriter, r *http.Request, status int, sess store.Session,
+	sels map[string]*selection, errs map[string]questionError, noticeKey string) {
+	v := p.view(w, r, "ballot").withForm("ballot-form", "/ballot")
+	v.Session = p.sessionView(sess, "ballot")
+	if noticeKey != "" {
+		v.Notice = v.noticeFor(noticeKey)
+	}
+	qs := p.en.Questions()
+	d := &ballotData{}
+	for i := range qs {
+		q := &qs[i]
+		qv := questionView{
+			ID: q.ID, Prompt: q.Prompt, Kind: string(kindOf(q)), Options: q.Options, AllowBlank: q.AllowBlank,
+			Number: i + 1, Total: len(qs), Min: max(1, int(q.MinChoices)), Max: int(q.EffectiveMaxChoices()),
+			Sel: sels[q.ID],
+		}
+		if qv.Sel == nil {
+			qv.Sel = &selection{}
+		}
+		prefix := "q_"
+		if qv.Kind == string(scrutinv1.Ranked) {
+			prefix = "r_"
+		}
+		if len(q.Options) > 0 {
+			qv.First = prefix + q.ID + "_" + q.Options[0].ID
+		}
+		if e, ok := errs[q.ID]; ok {
+			if e.n > 0 {
+				qv.Error = v.msgN(e.key, e.n)
+			} else {
+				qv.Error = v.msg(e.key)
+			}
+			v.Errors = append(v.Errors, summaryError{Href: "#" + qv.First, Text: v.msg("ballot.summary_item", qv.Number, qv.Error)})
+		}
+		d.Questions = append(d.Questions, qv)
+	}
+	v.Data = d
+	p.render(w, r, status, v)
+}
+
+// reviewData is the review page's.
+type reviewData struct {
+	Draft string
+	Items []reviewItem
+}
+
+type reviewItem struct {
+	Number int
+	ID     string
+	Prompt string
+	Kind   string
+	Blank  bool
+	Labels []string
+}
+
+func (p *Pages) renderReview(w http.ResponseWriter, r *http.Request, sess store.Session, answers ballot.Answers, draft, noticeKey string) {
+	v := p.view(w, r, "review").withForm("review-form", "/ballot/change")
+	v.Session = p.sessionView(sess, "review")
+	if noticeKey != "" {
+		v.Notice = v.noticeFor(noticeKey)
+	}
+	qs := p.en.Questions()
+	d := &reviewData{Draft: draft}
+	for i := range qs {
+		q := &qs[i]
+		it := reviewItem{Number: i + 1, ID: q.ID, Prompt: q.Prompt, Kind: string(kindOf(q))}
+		a := answers[q.ID]
+		it.Blank = len(a) == 0
+		for _, id := range a {
+			for _, o := range q.Options {
+				if o.ID == id {
+					it.Labels = append(it.Labels, o.Label)
+				}
+			}
+		}
+		d.Items = append(d.Items, it)
+	}
+	v.Data = d
+	p.render(w, r, http.StatusOK, v)
+}
+
+// reviewOrBallot shows the review of the choices in fields, or the ballot with
+// its problems.
+func (p *Pages) reviewOrBallot(w http.ResponseWriter, r *http.Request, sess store.Session, fields url.Values, noticeKey string) {
+	qs := p.en.Questions()
+	pb := parseBallot(qs, fields)
+	if errs := validate(qs, pb); len(errs) > 0 {
+		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, errs, "")
+		return
+	}
+	draft := p.sealFields(fields)
+	if draft == "" && len(qs) > 0 {
+		p.internalError(w, r, errors.New("the choices could not be sealed"), "")
+		return
+	}
+	p.renderReview(w, r, sess, pb.answers, draft, noticeKey)
+}
+
+// getBallot shows the ballot.
+func (p *Pages) getBallot(w http.ResponseWriter, r *http.Request) {
+	sess, _, err := p.session(w, r)
+	switch {
+	case errors.Is(err, errNoSession):
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	case errors.Is(err, engine.ErrSessionExpired):
+		p.renderSignIn(w, r, http.StatusUnauthorized, "session-expired", signInState{}, "")
+		return
+	case err != nil:
+		p.internalError(w, r, err, "")
+		return
+	}
+	if !p.canVote(w, r, sess) {
+		return
+	}
+	p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "")
+}
+
+// postBallot: the voter sends the ballot; they are shown the review of their
+// choices, or the ballot again with what to correct.
+func (p *Pages) postBallot(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	fields := ballotFields(r.PostForm)
+	sess, ok := p.requireSession(w, r, func() string { return p.sealFields(fields) })
+	if !ok {
+		return
+	}
+	if r.PostForm.Get("rerender") != "" {
+		p.renderBallot(w, r, http.StatusOK, sess, parseBallot(p.en.Questions(), fields).sels, nil, "")
+		return
+	}
+	if !p.canVote(w, r, sess) {
+		return
+	}
+	p.reviewOrBallot(w, r, sess, fields, "")
+}
+
+// openDraft opens the sealed choices of a form's draft field.
+func (p *Pages) openDraft(r *http.Request) (url.Values, string, error) {
+	draft := r.PostForm.Get("draft")
+	fields, err := p.seal.Open(draft, p.now())
+	return fields, draft, err
+}
+
+// postChange: back from the review to the ballot, the choices kept (or, for the
+// language switch of the review page, the review again).
+func (p *Pages) postChange(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	fields, draft, derr := p.openDraft(r)
+	sess, ok := p.requireSession(w, r, func() string { return draft })
+	if !ok || !p.canVote(w, r, sess) {
+		return
+	}
+	if derr != nil {
+		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
+		return
+	}
+	if r.PostForm.Get("rerender") == "review" {
+		p.reviewOrBallot(w, r, sess, fields, "")
+		return
+	}
+	p.renderBallot(w, r, http.StatusOK, sess, parseBallot(p.en.Questions(), fields).sels, nil, "")
+}
+
+// receiptData is the receipt page's.
+type receiptData struct {
+	Tracker, Short string
+	ClosesAt       time.Time
+}
+
+// postConfirm casts the ballot.
+func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	fields, draft, derr := p.openDraft(r)
+	sess, ok := p.requireSession(w, r, func() string { return draft })
+	if !ok || !p.canVote(w, r, sess) {
+		return
+	}
+	if derr != nil {
+		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
+		return
+	}
+	qs := p.en.Questions()
+	pb := parseBallot(qs, fields)
+	if r.PostForm.Get("rerender") != "" {
+		// Never cast on anything but the confirm button.
+		p.reviewOrBallot(w, r, sess, fields, "")
+		return
+	}
+	if len(pb.errs) > 0 {
+		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, pb.errs, "")
+		return
+	}
+	tracker, err := p.en.Cast(r.Context(), sess.VoterID, pb.answers)
+	var (
+		invalid *ballot.Error
+		notOpen *engine.NotOpenYetError
+	)
+	switch {
+	case err == nil:
+	case errors.As(err, &invalid):
+		errs := validate(qs, pb)
+		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, errs, "ballot.notice_invalid")
+		return
+	case errors.Is(err, engine.ErrAlreadyVoted):
+		p.renderAlreadyVoted(w, r, sess)
+		return
+	case errors.As(err, &notOpen):
+		p.renderNotOpen(w, r)
+		return
+	case errors.Is(err, engine.ErrVoteClosed):
+		p.renderClosed(w, r)
+		return
+	default:
+		p.internalError(w, r, err, draft)
+		return
+	}
+	p.renderReceipt(w, r, sess, tracker)
+}
+
+func (p *Pages) renderReceipt(w http.ResponseWriter, r *http.Request, sess store.Session, tracker string) {
+	v := p.view(w, r, "receipt").withForm("receipt-form", "/receipt")
+	v.Session = p.sessionView(sess, "receipt")
+	v.Data = &receiptData{Tracker: tracker, Short: ballot.ShortTracker(tracker), ClosesAt: p.e.Spec.Schedule.ClosesAt.Time}
+	p.render(w, r, http.StatusOK, v)
+}
+
+var trackerPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// postReceipt shows the receipt again (the language switch of the receipt page),
+// to a voter whose ballot is in the box. The tracker is the voter's own, from
+// their page: nothing links it to them on the server.
+func (p *Pages) postReceipt(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	sess, _, err := p.session(w, r)
+	if err != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	voted, err := p.en.HasVoted(r.Context(), sess.VoterID)
+	tracker := r.PostForm.Get("tracker")
+	switch {
+	case err != nil:
+		p.internalError(w, r, err, "")
+	case !voted || !trackerPattern.MatchString(tracker):
+		http.Redirect(w, r, "/ballot", http.StatusSeeOther)
+	default:
+		p.renderReceipt(w, r, sess, tracker)
+	}
+}
+
+// extendJSON answers the script's "stay signed in".
+type extendJSON struct {
+	ExpiresAt        string `json:"expiresAt,omitempty"`
+	ExpiresText      string `json:"expiresText,omitempty"`
+	RemainingSeconds int    `json:"remainingSeconds"`
+	Error            string `json:"error,omitempty"`
+}
+
+// postExtend extends the session: the expiry warning's button. The button sends
+// the page's own form, so the page comes back as it was; the script sends it
+// alone and reads JSON.
+func (p *Pages) postExtend(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
+	ret := r.PostForm.Get("return")
+	draft := func() string {
+		if ret == "review" {
+			return r.PostForm.Get("draft")
+		}
+		return p.sealFields(ballotFields(r.PostForm))
+	}
+	var (
+		sess store.Session
+		err  = error(engine.ErrSessionExpired)
+	)
+	if c, cerr := r.Cookie(server.SessionCookie); cerr == nil && c.Value != "" {
+		sess, err = p.en.ExtendSession(r.Context(), c.Value)
+	}
+	if err != nil {
+		if wantsJSON {
+			w.Header().Set("Cache-Control", "no-store")
+			status, code := http.StatusUnauthorized, "session-expired"
+			if !errors.Is(err, engine.ErrSessionExpired) {
+				p.log.Error("Could not extend a session", "error", err)
+				status, code = http.StatusInternalServerError, "internal"
+			}
+			writeJSON(w, status, extendJSON{Error: code})
+			return
+		}
+		if errors.Is(err, engine.ErrSessionExpired) {
+			setCookie(w, r, server.SessionCookie, "", -1)
+			p.renderSignIn(w, r, http.StatusUnauthorized, "session-expired", signInState{Draft: draft()}, "")
+		} else {
+			p.internalError(w, r, err, draft())
+		}
+		return
+	}
+	exp := p.en.SessionExpiry(sess)
+	if wantsJSON {
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, extendJSON{
+			ExpiresAt: exp.UTC().Format(time.RFC3339), ExpiresText: formatClock(p.language(w, r), exp, p.paris),
+			RemainingSeconds: max(0, int(exp.Sub(p.now()).Seconds())),
+		})
+		return
+	}
+	switch ret {
+	case "ballot":
+		if !p.canVote(w, r, sess) {
+			return
+		}
+		p.renderBallot(w, r, http.StatusOK, sess, parseBallot(p.en.Questions(), ballotFields(r.PostForm)).sels, nil, "session.notice_extended")
+	case "review":
+		if !p.canVote(w, r, sess) {
+			return
+		}
+		fields, _, derr := p.openDraft(r)
+		if derr != nil {
+			p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
+			return
+		}
+		pb := parseBallot(p.en.Questions(), fields)
+		p.renderReview(w, r, sess, pb.answers, r.PostForm.Get("draft"), "session.notice_extended")
+	default:
+		http.Redirect(w, r, "/ballot", http.StatusSeeOther)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,358 @@
+package pages
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// templateOf maps the pages that share a template to it; every other page has a
+// template of its own name.
+var templateOf = map[string]string{
+	"unknown-voter":     "signin",
+	"session-expired":   "signin",
+	"signed-out":        "signin",
+	"too-many-attempts": "code-expired",
+	"forbidden":         "error",
+	"not-found":         "error",
+	"results-not-yet":   "board-not-yet",
+}
+
+// pageNames are every page the package renders (the tests render each of them in
+// every language).
+var pageNames = []string{
+	"signin", "unknown-voter", "session-expired", "signed-out", "credential", "code",
+	"ballot", "review", "receipt", "already-voted", "not-open", "closed", "code-expired",
+	"too-many-attempts", "no-channel", "wait", "error", "forbidden", "not-found",
+	"board", "board-not-yet", "results", "results-not-yet", "scrutineer-signin", "scrutineer",
+}
+
+var funcs = template.FuncMap{
+	"add":  func(a, b int) int { return a + b },
+	"join": func(list []string) string { return strings.Join(list, ", ") },
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict: odd number of arguments")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+	"seq": func(from, to int) []int {
+		var s []int
+		for i := from; i <= to; i++ {
+			s = append(s, i)
+		}
+		return s
+	},
+}
+
+// parseTemplates reads the layout and partials (templates/_*.html) and, for each
+// page template, a copy of them with the page's "content".
+func parseTemplates() (map[string]*template.Template, error) {
+	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/_*.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, name := range names {
+		file := path.Base(name)
+		if strings.HasPrefix(file, "_") {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, name)
+		if err != nil {
+			return nil, err
+		}
+		out[strings.TrimSuffix(file, ".html")] = t
+	}
+	return out, nil
+}
+
+// view is what every template is given: the page's language and frame, and Data,
+// the page's own content.
+type view struct {
+	p    *Pages
+	Lang string
+	// Name of the page: its <title>, its main[data-page], its template.
+	Name         string
+	Title        string
+	Organization string
+	Switch       []langLink
+	// MainForm is the id of the form that holds what the voter typed or chose:
+	// the language switch and the session's extend button submit it, so nothing
+	// is lost. RerenderAction is where the language switch sends it.
+	MainForm, RerenderAction string
+	Session                  *sessionView
+	// Errors is the error summary at the top of the page.
+	Errors []summaryError
+	// Notice is a message about what just happened, at the top of the page.
+	Notice  string
+	Refresh template.HTML
+	CSS, JS string
+	Data    any
+	// err is the first message missing from the catalog (see msg).
+	err error
+}
+
+type langLink struct {
+	Code, Label, Href, Action string
+}
+
+type summaryError struct {
+	Href, Text string
+}
+
+// sessionView is the signed-in voter's session, shown on every signed-in page.
+type sessionView struct {
+	VoterID string
+	Expires time.Time
+	// Remaining and Warn are in seconds: the script warns Warn seconds before the
+	// end.
+	Remaining, Warn int
+	// Return names the page the extend button comes back to.
+	Return string
+}
+
+// view prepares the frame of a page in the voter's language.
+func (p *Pages) view(w http.ResponseWriter, r *http.Request, name string) *view {
+	v := &view{
+		p: p, Lang: p.language(w, r), Name: name, Title: p.e.Spec.Title, Organization: p.e.Spec.Organization,
+		CSS: "/static/style.css?v=" + p.staticVer, JS: "/static/app.js?v=" + p.staticVer,
+	}
+	for _, l := range p.langs {
+		if l == v.Lang {
+			continue
+		}
+		q := r.URL.Query()
+		q.Set("lang", l)
+		v.Switch = append(v.Switch, langLink{
+			Code: l, Label: languageNames[l], Href: r.URL.Path + "?" + q.Encode(),
+		})
+	}
+	return v
+}
+
+// withForm makes the language switch resubmit form to action.
+func (v *view) withForm(form, action string) *view {
+	v.MainForm, v.RerenderAction = form, action
+	for i := range v.Switch {
+		v.Switch[i].Action = action + "?lang=" + url.QueryEscape(v.Switch[i].Code)
+	}
+	return v
+}
+
+// T is a message of the catalog in the page's language.
+func (v *view) T(key string, args ...any) (string, error) { return translate(v.Lang, key, args...) }
+
+// TN is a message that depends on the count n (KEY.one, KEY.other), formatted with
+// n and then args.
+func (v *view) TN(key string, n int, args ...any) (string, error) {
+	return translate(v.Lang, pluralKey(v.Lang, key, int64(n)), append([]any{n}, args...)...)
+}
+
+// msg is T for Go code: a missing message makes the page fail, as in a template.
+func (v *view) msg(key string, args ...any) string {
+	s, err := v.T(key, args...)
+	if err != nil && v.err == nil {
+		v.err = err
+	}
+	return s
+}
+
+// msgN is TN for Go code.
+func (v *view) msgN(key string, n int, args ...any) string {
+	s, err := v.TN(key, n, args...)
+	if err != nil && v.err == nil {
+		v.err = err
+	}
+	return s
+}
+
+// noticeFor is the notice of key, with the session's end when it says it.
+func (v *view) noticeFor(key string) string {
+	if key == "session.notice_extended" && v.Session != nil {
+		return v.msg(key, v.Clock(v.Session.Expires))
+	}
+	return v.msg(key)
+}
+
+// DateTime is t in Paris time, for people.
+func (v *view) DateTime(t time.Time) string { return formatDateTime(v.Lang, t, v.p.paris) }
+
+// Clock is the time of day of t in Paris.
+func (v *view) Clock(t time.Time) string { return formatClock(v.Lang, t, v.p.paris) }
+
+// ClockSeconds is the time of day of t in Paris, to the second.
+func (v *view) ClockSeconds(t time.Time) string { return t.In(v.p.paris).Format("15:04:05") }
+
+// Ordinal is a rank for people: "1st choice", "1er choix".
+func (v *view) Ordinal(n int) (string, error) {
+	var num string
+	switch {
+	case v.Lang == "fr" && n == 1:
+		num = "1er"
+	case v.Lang == "fr":
+		num = strconv.Itoa(n) + "e"
+	case n%100 >= 11 && n%100 <= 13:
+		num = strconv.Itoa(n) + "th"
+	case n%10 == 1:
+		num = strconv.Itoa(n) + "st"
+	case n%10 == 2:
+		num = strconv.Itoa(n) + "nd"
+	case n%10 == 3:
+		num = strconv.Itoa(n) + "rd"
+	default:
+		num = strconv.Itoa(n) + "th"
+	}
+	return v.T("ballot.rank_option", num)
+}
+
+// UTC is t in UTC, for people.
+func (v *view) UTC(t time.Time) string { return formatDateTime(v.Lang, t, time.UTC) }
+
+// RFC3339 is t for a <time datetime>.
+func (v *view) RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Num writes a count.
+func (v *view) Num(n int64) string { return formatInt(v.Lang, n) }
+
+// Percent writes part/total as a percentage.
+func (v *view) Percent(part, total int64) string { return formatPercent(v.Lang, part, total) }
+
+// PageTitle is the <title>: where the voter is, and in which election.
+func (v *view) PageTitle() (string, error) {
+	t, err := v.T("title." + v.Name)
+	if err != nil {
+		return "", err
+	}
+	if len(v.Errors) > 0 {
+		prefix, err := v.T("title.error_prefix")
+		if err != nil {
+			return "", err
+		}
+		t = prefix + " " + t
+	}
+	return t + " — " + v.Title, nil
+}
+
+// render writes the page with its status. Pages are never cached: most hold a
+// voter's data.
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, v *view) {
+	name := v.Name
+	if t, ok := templateOf[name]; ok {
+		name = t
+	}
+	t, ok := p.tmpl[name]
+	var buf bytes.Buffer
+	err := fmt.Errorf("no template %q", name)
+	if v.err != nil {
+		err = v.err
+	} else if ok {
+		err = t.ExecuteTemplate(&buf, "layout", v)
+	}
+	if err != nil {
+		p.log.Error("A page could not be rendered", "page", v.Name, "lang", v.Lang, "error", err)
+		http.Error(w, "Internal error / erreur interne", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// refreshMeta is a <meta http-equiv="refresh">, inside <noscript> when the
+// script does the retry itself (it resubmits a form, which the meta element cannot).
+func refreshMeta(seconds int, to string, noscript bool) template.HTML {
+	content := strconv.Itoa(seconds)
+	if to != "" {
+		content += "; url=" + to
+	}
+	m := `<meta http-equiv="refresh" content="` + html.EscapeString(content) + `">`
+	if noscript {
+		m = "<noscript>" + m + "</noscript>"
+	}
+	return template.HTML(m)
+}
+
+// waitData is the wait page's: how long, and what to send again.
+type waitData struct {
+	Seconds int
+	// Action and Fields: a form to send again what the voter sent (a POST);
+	// Action is "" for a GET, retried by reloading.
+	Action string
+	Fields []formField
+	Retry  string
+}
+
+type formField struct{ Name, Value string }
+
+// secretFields are never written back into a page.
+var secretFields = map[string]bool{"code": true, "credential": true, "token": true, "rerender": true}
+
+// WaitPage answers "many people are voting right now: wait a few seconds" with
+// HTTP 503 and Retry-After, and retries by itself: a page asked for with GET is
+// reloaded by a <meta http-equiv="refresh">; a form is sent again as it was (but
+// for a code or a token, never written back into a page) by the script, or, without
+// JavaScript, by the voter's press on its button, the meta refresh bringing the
+// voter back to the same page with GET. Nothing is lost: not the voter's place,
+// not the session. The admission control (overload shedding) calls it too.
+func (p *Pages) WaitPage(w http.ResponseWriter, r *http.Request, seconds int) {
+	if seconds < 1 {
+		seconds = 1
+	}
+	securityHeaders(w, r)
+	v := p.view(w, r, "wait")
+	d := &waitData{Seconds: seconds}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		v.Refresh = refreshMeta(seconds, "", false)
+		d.Retry = r.URL.RequestURI()
+	} else {
+		d.Action = r.URL.Path
+		retry := r.URL.Path
+		if err := parseForm(w, r); err == nil {
+			for name, values := range r.PostForm {
+				if secretFields[name] {
+					continue
+				}
+				for _, value := range values {
+					d.Fields = append(d.Fields, formField{name, value})
+				}
+			}
+			if id := r.PostForm.Get("voter_id"); id != "" && strings.HasPrefix(r.URL.Path, "/sign-in") {
+				retry = "/sign-in?voter_id=" + url.QueryEscape(id)
+			}
+		}
+		sortFields(d.Fields)
+		v.Refresh = refreshMeta(seconds, retry, true)
+		d.Retry = retry
+	}
+	v.Data = d
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	p.render(w, r, http.StatusServiceUnavailable, v)
+}
+
+func sortFields(fs []formField) {
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+}

@@ -1,0 +1,115 @@
+package pages
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// draftMaxAge is how long a sealed draft can be brought back: long enough to ask
+// for a code, wait for it, ask again; short enough that an old page is not.
+const draftMaxAge = 2 * time.Hour
+
+var errBadDraft = errors.New("pages: the sealed choices cannot be read, or are too old")
+
+// deriveKey derives a 32-byte key for one purpose from the election's session key.
+func deriveKey(sessionKey []byte, purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, sessionKey, nil, purpose, 32)
+}
+
+// sealer seals a voter's unsent choices (the ballot form's fields) for the voter to
+// carry: AES-256-GCM with a key derived from the election's session key, so any
+// replica can open what another sealed, bound to this election, with the time it
+// was sealed. Nothing is kept on the server.
+type sealer struct {
+	aead cipher.AEAD
+	ad   []byte
+}
+
+func newSealer(sessionKey []byte, election string) (*sealer, error) {
+	key, err := deriveKey(sessionKey, "scrutin pages: sealed ballot drafts v1|"+election)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &sealer{aead: aead, ad: []byte("scrutin-draft-v1|" + election)}, nil
+}
+
+// Seal returns the fields sealed, URL-safe.
+func (s *sealer) Seal(fields url.Values, now time.Time) (string, error) {
+	plain := binary.BigEndian.AppendUint64(nil, uint64(now.Unix()))
+	plain = append(plain, fields.Encode()...)
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, s.ad)), nil
+}
+
+// Open returns the fields of a sealed draft no older than draftMaxAge.
+func (s *sealer) Open(sealed string, now time.Time) (url.Values, error) {
+	data, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(data) < s.aead.NonceSize()+s.aead.Overhead() {
+		return nil, errBadDraft
+	}
+	n := s.aead.NonceSize()
+	plain, err := s.aead.Open(nil, data[:n], data[n:], s.ad)
+	if err != nil || len(plain) < 8 {
+		return nil, errBadDraft
+	}
+	at := time.Unix(int64(binary.BigEndian.Uint64(plain[:8])), 0)
+	if now.Sub(at) > draftMaxAge || at.Sub(now) > time.Minute {
+		return nil, errBadDraft
+	}
+	fields, err := url.ParseQuery(string(plain[8:]))
+	if err != nil {
+		return nil, errBadDraft
+	}
+	return fields, nil
+}
+
+// scrutineerPass is the scrutineers' cookie: when it expires and a MAC over that
+// and a digest of the token, so changing the token ends every pass.
+func scrutineerPass(key []byte, token string, expires time.Time) string {
+	exp := strconv.FormatInt(expires.Unix(), 10)
+	return exp + "." + base64.RawURLEncoding.EncodeToString(passMAC(key, token, exp))
+}
+
+func passMAC(key []byte, token, exp string) []byte {
+	tok := sha256.Sum256([]byte(token))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("scrutineer|" + exp + "|"))
+	m.Write(tok[:])
+	return m.Sum(nil)
+}
+
+// validPass checks a scrutineers' cookie.
+func validPass(key []byte, token, pass string, now time.Time) bool {
+	exp, mac, ok := strings.Cut(pass, ".")
+	if !ok || token == "" {
+		return false
+	}
+	sec, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !now.Before(time.Unix(sec, 0)) {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(mac)
+	return err == nil && hmac.Equal(got, passMAC(key, token, exp))
+}

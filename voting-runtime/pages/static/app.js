@@ -1,0 +1,316 @@
+/* Scrutin voter pages: progressive enhancement only. Every page works without
+   this file; with it, the pages count down, warn before the session ends and
+   extend it without leaving the page, show times in the device's time zone,
+   keep "blank vote" exclusive, resend a form after a wait, and keep the
+   scrutineers' counts live. Written in ES5 for old phones. */
+(function () {
+  "use strict";
+
+  var lang = document.documentElement.getAttribute("lang") || "fr";
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  // plural picks data-msg-one or data-msg-other and puts n in it.
+  function plural(el, prefix, n) {
+    var one = n === 1 || (lang === "fr" && n === 0);
+    var msg = el.getAttribute(prefix + (one ? "-one" : "-other")) || "";
+    return msg.replace("{n}", String(n));
+  }
+
+  function now() {
+    return Date.now ? Date.now() : new Date().getTime();
+  }
+
+  function post(url, body, onDone) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", url, true);
+    xhr.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.onreadystatechange = function () {
+      if (xhr.readyState !== 4) {
+        return;
+      }
+      var data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch (e) {
+        data = null;
+      }
+      onDone(xhr.status, data);
+    };
+    xhr.send(body);
+  }
+
+  function getJSON(url, onDone) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", url, true);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.onreadystatechange = function () {
+      if (xhr.readyState !== 4) {
+        return;
+      }
+      var data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch (e) {
+        data = null;
+      }
+      onDone(xhr.status, data);
+    };
+    xhr.send();
+  }
+
+  // Times: <time datetime data-local> is written in the device's time zone.
+  function localTimes() {
+    if (!window.Intl || !Intl.DateTimeFormat) {
+      return;
+    }
+    var els = document.querySelectorAll("time[data-local], time[data-local-clock]");
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d.getTime())) {
+        continue;
+      }
+      try {
+        if (el.hasAttribute("data-local")) {
+          el.textContent = new Intl.DateTimeFormat(lang, {
+            weekday: "long", year: "numeric", month: "long", day: "numeric",
+            hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+          }).format(d);
+        } else {
+          el.textContent = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }).format(d);
+        }
+      } catch (e) {
+        /* keep the server's text */
+      }
+    }
+  }
+
+  // The error summary gets the focus, so it is read first.
+  function focusErrors() {
+    var summary = byId("error-summary");
+    if (summary) {
+      summary.focus();
+    }
+  }
+
+  // The code page: count down until a new code can be asked for.
+  function resendCountdown() {
+    var wait = byId("resend-wait");
+    var button = byId("resend-button");
+    if (!wait || !button) {
+      return;
+    }
+    var left = parseInt(wait.getAttribute("data-seconds"), 10) || 0;
+    if (left <= 0) {
+      return;
+    }
+    var end = now() + left * 1000;
+    button.disabled = true;
+    var timer = setInterval(function () {
+      var n = Math.ceil((end - now()) / 1000);
+      if (n <= 0) {
+        clearInterval(timer);
+        button.disabled = false;
+        wait.textContent = wait.getAttribute("data-msg-ready");
+        wait.setAttribute("role", "status");
+        return;
+      }
+      wait.textContent = plural(wait, "data-msg", n);
+    }, 1000);
+  }
+
+  // The wait page: count down, then send the form again (or reload).
+  function waitCountdown() {
+    var text = byId("wait-text");
+    if (!text) {
+      return;
+    }
+    var left = parseInt(text.getAttribute("data-seconds"), 10) || 1;
+    var end = now() + left * 1000;
+    var form = byId("retry-form");
+    var timer = setInterval(function () {
+      var n = Math.ceil((end - now()) / 1000);
+      if (n <= 0) {
+        clearInterval(timer);
+        if (form) {
+          form.submit();
+        }
+        return;
+      }
+      text.textContent = plural(text, "data-msg", n);
+    }, 1000);
+  }
+
+  // Blank vote and the options of a question exclude each other.
+  function blankExclusive() {
+    var form = byId("ballot-form");
+    if (!form) {
+      return;
+    }
+    form.addEventListener("change", function (ev) {
+      var t = ev.target;
+      if (!t || !t.name || t.name.indexOf("q_") !== 0 && t.name.indexOf("r_") !== 0) {
+        return;
+      }
+      var fs = t.closest ? t.closest("fieldset") : null;
+      if (!fs) {
+        return;
+      }
+      var blank = fs.querySelector("input[data-blank]");
+      if (!blank || blank.type !== "checkbox") {
+        return;
+      }
+      var others = fs.querySelectorAll("input[type=checkbox]:not([data-blank]), select");
+      var i;
+      if (t === blank && blank.checked) {
+        for (i = 0; i < others.length; i++) {
+          if (others[i].tagName === "SELECT") {
+            others[i].value = "";
+          } else {
+            others[i].checked = false;
+          }
+        }
+      } else if (t !== blank && (t.checked || (t.tagName === "SELECT" && t.value))) {
+        blank.checked = false;
+      }
+    });
+  }
+
+  // The session: show when it ends, warn well before, extend without leaving.
+  function session() {
+    var box = byId("session-status");
+    if (!box) {
+      return;
+    }
+    // data-warn="0": the vote is cast, nothing to warn about.
+    var warnAt = parseInt(box.getAttribute("data-warn"), 10) || 0;
+    var end = now() + (parseInt(box.getAttribute("data-remaining"), 10) || 0) * 1000;
+    var warning = byId("session-warning");
+    var warningText = byId("session-warning-text");
+    var remaining = byId("session-remaining");
+    var expiry = byId("session-expiry");
+    var extendButton = byId("extend-button");
+    var warningButton = byId("session-warning-extend");
+    var ended = false;
+    var passThrough = false;
+
+    function tick() {
+      var left = Math.max(0, Math.round((end - now()) / 1000));
+      var minutes = Math.ceil(left / 60);
+      if (remaining) {
+        remaining.textContent = plural(box, "data-msg-in", minutes);
+      }
+      if (warnAt <= 0) {
+        return;
+      }
+      if (left <= 0) {
+        if (!ended) {
+          ended = true;
+          warningText.textContent = box.getAttribute("data-msg-ended");
+          warningButton.hidden = true;
+          warning.hidden = false;
+        }
+        return;
+      }
+      if (left <= warnAt) {
+        var msg = plural(box, "data-msg-warn", minutes);
+        if (warning.hidden || warningText.textContent !== msg) {
+          warningText.textContent = msg;
+        }
+        warning.hidden = false;
+      } else {
+        warning.hidden = true;
+      }
+    }
+
+    function extend(ev) {
+      if (ended || passThrough) {
+        return; // the form goes to the server, which keeps the choices
+      }
+      if (ev) {
+        ev.preventDefault();
+      }
+      post("/session/extend", "return=json", function (status, data) {
+        if (status === 200 && data && typeof data.remainingSeconds === "number") {
+          end = now() + data.remainingSeconds * 1000;
+          if (expiry && data.expiresAt) {
+            expiry.setAttribute("datetime", data.expiresAt);
+            expiry.textContent = data.expiresText || expiry.textContent;
+            localTimes();
+          }
+          warning.hidden = true;
+          var notice = byId("session-text");
+          if (notice) {
+            notice.setAttribute("role", "status");
+          }
+          tick();
+          if (extendButton) {
+            extendButton.focus();
+          }
+          return;
+        }
+        if (status === 401) {
+          ended = true;
+          end = now();
+          tick();
+          return;
+        }
+        // Anything else: send the form the ordinary way.
+        if (extendButton) {
+          passThrough = true;
+          extendButton.click();
+        }
+      });
+    }
+
+    if (extendButton) {
+      extendButton.addEventListener("click", extend);
+    }
+    if (warningButton) {
+      warningButton.addEventListener("click", extend);
+    }
+    tick();
+    setInterval(tick, 5000);
+  }
+
+  // The scrutineers' counts, kept live.
+  function participation() {
+    var box = byId("participation");
+    if (!box) {
+      return;
+    }
+    var url = box.getAttribute("data-url");
+    var every = (parseInt(box.getAttribute("data-interval"), 10) || 15) * 1000;
+    setInterval(function () {
+      getJSON(url, function (status, data) {
+        if (status !== 200 || !data) {
+          return;
+        }
+        byId("count-voters").textContent = data.voters;
+        byId("count-cast").textContent = data.ballotsCast;
+        byId("turnout").textContent = data.turnout;
+        byId("updated-time").textContent = data.updatedAt;
+      });
+    }, every);
+  }
+
+  function start() {
+    localTimes();
+    focusErrors();
+    resendCountdown();
+    waitCountdown();
+    blankExclusive();
+    session();
+    participation();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
