@@ -59,9 +59,7 @@ type checker struct {
 
 func (c *checker) page(name string) {
 	c.t.Helper()
-	if err := chromedp.Do(c.ctx, chromedp.WaitVisible(chromedp.CSS("#page-title"))); err != nil {
-		c.t.Fatalf("%s: no page title: %v", name, err)
-	}
+	do(c.t, c.ctx, name+": the page title", chromedp.WaitVisible(chromedp.CSS("#page-title")))
 	lang, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
 	if err != nil || lang != c.lang {
 		c.t.Errorf("%s: <html lang=%q>, want %q (%v)", name, lang, c.lang, err)
@@ -134,15 +132,9 @@ func TestVoterJourney(t *testing.T) {
 		}
 		c := &checker{t: t, ctx: ctx, lang: lang}
 		voter := i + 1
-		steps := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-			t.Helper()
-			if err := chromedp.Do(ctx, actions...); err != nil {
-				t.Fatalf("%s (%s): %v", what, lang, err)
-			}
-		}
-		steps("open the sign-in page", chromedp.Navigate(rt.URL+"/sign-in"))
+		do(t, ctx, "open the sign-in page", chromedp.Navigate(rt.URL+"/sign-in"))
 		c.page("sign-in")
-		steps("send the voter id",
+		do(t, ctx, "send the voter id",
 			chromedp.SendKeys(chromedp.CSS("#voter_id"), runtimetest.VoterID(voter)),
 			chromedp.Click(chromedp.CSS("#signin-submit")),
 			chromedp.WaitVisible(chromedp.CSS("#code-form")))
@@ -155,12 +147,12 @@ func TestVoterJourney(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		steps("type the code",
+		do(t, ctx, "type the code",
 			chromedp.SendKeys(chromedp.CSS("#code"), sink.CodeIn(mail.Body)),
 			chromedp.Click(chromedp.CSS("#code-submit")),
 			chromedp.WaitVisible(chromedp.CSS("#ballot-form")))
 		c.page("ballot")
-		steps("choose",
+		do(t, ctx, "choose",
 			chromedp.Click(chromedp.CSS("#q_chair_alice")),
 			chromedp.SetValue(chromedp.CSS("#r_motions_m2"), "1"),
 			chromedp.SetValue(chromedp.CSS("#r_motions_m1"), "2"),
@@ -171,7 +163,7 @@ func TestVoterJourney(t *testing.T) {
 		if err != nil || !strings.Contains(review, "Alice") || strings.Index(review, "M2") > strings.Index(review, "M1") {
 			t.Errorf("the review page does not show Alice and M2 before M1:\n%s (%v)", review, err)
 		}
-		steps("confirm",
+		do(t, ctx, "confirm",
 			chromedp.Click(chromedp.CSS("#confirm-button")),
 			chromedp.WaitVisible(chromedp.CSS("#vote-recorded")))
 		c.page("receipt")
@@ -189,20 +181,16 @@ func TestVoterJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	for lang, tracker := range trackers {
-		if err := chromedp.Do(ctx, chromedp.Navigate(rt.URL+"/board"),
+		do(t, ctx, "board search", chromedp.Navigate(rt.URL+"/board"),
 			chromedp.SendKeys(chromedp.CSS("#tracker-query"), tracker),
 			chromedp.Click(chromedp.CSS("#find-button")),
-			chromedp.WaitVisible(chromedp.CSS("#find-result"))); err != nil {
-			t.Fatalf("board search: %v", err)
-		}
-		found, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#find-result")))
-		if err != nil || !strings.Contains(strings.ToLower(found), "found") || strings.Contains(strings.ToLower(found), "not found") {
-			t.Errorf("the %s voter's tracker on the board: %q (%v)", lang, found, err)
+			chromedp.WaitVisible(chromedp.CSS("#find-result")))
+		found, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#find-result").dataset.found`))
+		if err != nil || found != "true" {
+			t.Errorf("the %s voter's tracker is not found on the board (data-found=%q, %v)", lang, found, err)
 		}
 	}
 	c.page("board")
-	if err := chromedp.Do(ctx, chromedp.Navigate(rt.URL+"/results"), chromedp.WaitVisible(chromedp.CSS("#winners_chair"))); err != nil {
-		t.Fatalf("results page: %v", err)
-	}
+	do(t, ctx, "results page", chromedp.Navigate(rt.URL+"/results"), chromedp.WaitVisible(chromedp.CSS("#winners_chair")))
 	c.page("results")
 }
