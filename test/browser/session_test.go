@@ -252,3 +252,66 @@ func mkdir(t *testing.T, parent, name string) string {
 	}
 	return dir
 }
+
+// TestMorePages: the credential page, too many attempts, and the scrutineers' pages
+// (token form, then live participation) pass the accessibility check.
+func TestMorePages(t *testing.T) {
+	t.Parallel()
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	now := time.Now()
+	rt := runtimetest.Start(t, runtimeBin, nil,
+		"--election", runtimetest.ElectionFile(t, dir, "Credential", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 2), "--store", "embedded:"+filepath.Join(dir, "data", "e.db"),
+		"--smtp", smtp.Addr(), "--scrutineer-token-file", filepath.Join(dir, "scrutineer-token"))
+	ctx := browser.Start(t)
+	c := &checker{t: t, ctx: ctx, lang: "en"}
+	do(t, ctx, "language", acceptLanguage("en"))
+	do(t, ctx, "sign in with a credential",
+		chromedp.Navigate(rt.URL+"/sign-in"),
+		chromedp.SendKeys(chromedp.CSS("#voter_id"), runtimetest.VoterID(1)),
+		chromedp.Click(chromedp.CSS("#signin-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#credential-form")))
+	c.page("credential")
+	for range 5 {
+		do(t, ctx, "a wrong credential", chromedp.SetValue(chromedp.CSS("#credential"), "AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-F"))
+		submitAndWait(t, ctx, "#credential-submit")
+	}
+	if page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").dataset.page`)); page != "too-many-attempts" {
+		t.Fatalf("after 5 wrong credentials the %q page is shown", page)
+	}
+	c.page("too-many-attempts")
+
+	do(t, ctx, "scrutineers' sign-in", chromedp.Navigate(rt.URL+"/scrutineer"), chromedp.WaitVisible(chromedp.CSS("#scrutineer-form")))
+	c.page("scrutineer-signin")
+	do(t, ctx, "scrutineers' token",
+		chromedp.SendKeys(chromedp.CSS("#scrutineer-token"), runtimetest.ReadFile(t, filepath.Join(dir, "scrutineer-token"))),
+		chromedp.Click(chromedp.CSS("#scrutineer-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#count-voters")))
+	c.page("scrutineer")
+	voters, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-voters")))
+	if strings.TrimSpace(voters) != "2" {
+		t.Errorf("the scrutineers' page counts %q voters, want 2", voters)
+	}
+}
+
+// submitAndWait clicks a submit button and waits for the next page to be loaded
+// (the old page stays on screen while the new one comes).
+func submitAndWait(t *testing.T, ctx context.Context, button string) {
+	t.Helper()
+	do(t, ctx, "mark the page", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`window.__old = true`)(ctx, tg)
+		return err
+	}), chromedp.Click(chromedp.CSS(button)))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fresh, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__old === undefined && document.readyState === "complete"`))
+		if err == nil && fresh {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new page after clicking %s (%v)", button, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
