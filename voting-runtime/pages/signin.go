@@ -102,22 +102,7 @@ func (p *Pages) postSignIn(w http.ResponseWriter, r *http.Request) {
 		p.renderSignIn(w, r, http.StatusOK, page, st, "")
 		return
 	}
-	if st.VoterID == "" {
-		p.renderSignIn(w, r, http.StatusUnprocessableEntity, "signin", st, "signin.error_empty")
-		return
-	}
-	start, err := p.en.StartSignIn(r.Context(), st.VoterID)
-	if err != nil {
-		p.signInError(w, r, err, st)
-		return
-	}
-	if start.Method == scrutinv1.Credential {
-		p.renderCredential(w, r, http.StatusOK, st, "")
-		return
-	}
-	st.Channel, st.Destination = start.Channel, start.Destination
-	st.ResendAt = p.now().Add(start.ResendAfter).Unix()
-	p.renderCode(w, r, http.StatusOK, st, "", "")
+	p.startSignIn(w, r, st, "")
 }
 
 // postResend: the voter asks for a new code.
@@ -127,6 +112,13 @@ func (p *Pages) postResend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := signInStateFrom(r)
+	p.startSignIn(w, r, st, "code.notice_resent")
+}
+
+// startSignIn asks the engine for a code (or, with the Credential method, shows the
+// credential page) and shows where the code went, with notice (a catalog key, or
+// "") on top.
+func (p *Pages) startSignIn(w http.ResponseWriter, r *http.Request, st signInState, notice string) {
 	if st.VoterID == "" {
 		p.renderSignIn(w, r, http.StatusUnprocessableEntity, "signin", st, "signin.error_empty")
 		return
@@ -142,7 +134,7 @@ func (p *Pages) postResend(w http.ResponseWriter, r *http.Request) {
 	}
 	st.Channel, st.Destination = start.Channel, start.Destination
 	st.ResendAt = p.now().Add(start.ResendAfter).Unix()
-	p.renderCode(w, r, http.StatusOK, st, "code.notice_resent", "")
+	p.renderCode(w, r, http.StatusOK, st, notice, "")
 }
 
 // postCode: the voter typed the code (or, with the Credential method, their
