@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,26 +18,14 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+	"scrutin.dev/scrutin/voting-runtime/enginetest"
 	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the tests' settable time source.
+type clock = enginetest.Clock
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-const testRoll = "voter_id,name,email,phone,weight\n" +
-	"V-1,Camille Martin,camille@example.org,+33612345678,1\n" +
-	"V-2,Jean Dupont,jean@example.org,+33698765432,2\n" +
-	"V-3,Amina Diallo,amina@example.org,+33756781234,1\n"
+const testRoll = enginetest.Roll
 
 type fixture struct {
 	en    *Engine
@@ -79,7 +66,7 @@ func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{clock: &clock{t: opens.Add(-time.Hour)}, smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{}}
+	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	mail := delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
 		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail", Logger: log})

@@ -1,0 +1,33 @@
+// Package enginetest holds what the tests of the engine and of the layers above it
+// (the pages, the API) share.
+package enginetest
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock is a settable time source for engine.Config.Now.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Add moves the clock forward by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Roll has three voters, the second with weight 2, each with an email and a phone.
+const Roll = "voter_id,name,email,phone,weight\n" +
+	"V-1,Camille Martin,camille@example.org,+33612345678,1\n" +
+	"V-2,Jean Dupont,jean@example.org,+33698765432,2\n" +
+	"V-3,Amina Diallo,amina@example.org,+33756781234,1\n"
