@@ -326,7 +326,9 @@ func (p *Pages) WaitPage(w http.ResponseWriter, r *http.Request, seconds int) {
 	v := p.view(w, r, "wait")
 	d := &waitData{Seconds: seconds}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		v.Refresh = refreshMeta(seconds, "", false)
+		// Without JavaScript the meta refresh retries; with it, the script does,
+		// after a countdown the voter sees (a bare meta refresh gives no warning).
+		v.Refresh = refreshMeta(seconds, "", true)
 		d.Retry = r.URL.RequestURI()
 	} else {
 		d.Action = r.URL.Path

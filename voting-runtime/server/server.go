@@ -39,15 +39,21 @@ type Config struct {
 	// Pages serves everything the API does not (the voters' pages, at "/"), so
 	// that the in-flight count, the autoscaler's signal, includes them.
 	Pages http.Handler
+	// MaxInFlight bounds the requests served at once (0: no bound); past each
+	// priority's share of it, requests get WaitPage (or a JSON 503) at once.
+	MaxInFlight int
+	// WaitPage answers a person turned away under load.
+	WaitPage func(w http.ResponseWriter, r *http.Request, seconds int)
 }
 
 // Server routes requests to the engine.
 type Server struct {
-	cfg      Config
-	en       *engine.Engine
-	log      *slog.Logger
-	inFlight prometheus.Gauge
-	mux      *http.ServeMux
+	cfg       Config
+	en        *engine.Engine
+	log       *slog.Logger
+	inFlight  prometheus.Gauge
+	admission *admission
+	mux       *http.ServeMux
 }
 
 // New builds the server's routes.
@@ -62,6 +68,7 @@ func New(cfg Config) *Server {
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(s.inFlight)
 	}
+	s.admission = newAdmission(cfg.MaxInFlight, cfg.Registerer)
 	m := s.mux
 	m.HandleFunc("POST /api/v1/sign-in", s.signIn)
 	m.HandleFunc("POST /api/v1/sign-in/code", s.signInCode)
@@ -87,12 +94,19 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP counts requests in flight and serves them.
+// ServeHTTP admits requests by priority, counts those in flight and serves them.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Inc()
 	defer s.inFlight.Dec()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if p, exempt := classify(r); !exempt {
+		if !s.admission.admit(p) {
+			s.overloaded(w, r)
+			return
+		}
+		defer s.admission.done()
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

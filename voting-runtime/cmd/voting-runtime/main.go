@@ -57,6 +57,7 @@ type flags struct {
 	keysDir, deliveryDir               string
 	smtp, smtpFrom, smsGateway         string
 	scrutineerTokenFile, controlTokenF string
+	maxInFlight                        int
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&f.smsGateway, "sms-gateway", "", "URL of the SMS gateway (local runs; its token in $SCRUTIN_SMS_TOKEN)")
 	flag.StringVar(&f.scrutineerTokenFile, "scrutineer-token-file", "", "file holding the scrutineers' token; written with a new token when it does not exist")
 	flag.StringVar(&f.controlTokenF, "control-token-file", "", "file holding the controller's token (local runs); written when it does not exist")
+	flag.IntVar(&f.maxInFlight, "max-in-flight", 256, "requests served at once; past it, by priority (casts last), voters get the wait page at once (0: no bound)")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -131,6 +133,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	srv := server.New(server.Config{
 		Engine: en, ControlToken: keys.control, ScrutineerToken: keys.scrutineer,
 		Gatherer: reg, Registerer: reg, Log: log, Pages: pg,
+		MaxInFlight: f.maxInFlight, WaitPage: pg.WaitPage,
 		Ready: func(ctx context.Context) error {
 			d, err := st.RollDigest(ctx)
 			if err == nil && d == "" {

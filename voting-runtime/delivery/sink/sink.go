@@ -76,3 +76,30 @@ func waitFor(timeout time.Duration, lockedFind func() (bool, <-chan struct{})) e
 func sameAddress(a, b string) bool {
 	return strings.EqualFold(strings.Trim(strings.TrimSpace(a), "<>"), strings.Trim(strings.TrimSpace(b), "<>"))
 }
+
+// Contains reports whether secret appears in text, for leak checks. A secret made
+// only of digits (a code) counts only where it stands alone, not inside a longer run
+// of digits or hex letters: random hashes and nanosecond durations contain every
+// 6-digit run by chance, while a leaked code stands as itself.
+func Contains(text, secret string) bool {
+	if secret == "" {
+		return false
+	}
+	if strings.Trim(secret, "0123456789") != "" {
+		return strings.Contains(text, secret)
+	}
+	isHex := func(c byte) bool {
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], secret)
+		if j < 0 {
+			return false
+		}
+		at, end := i+j, i+j+len(secret)
+		if (at == 0 || !isHex(text[at-1])) && (end == len(text) || !isHex(text[end])) {
+			return true
+		}
+		i = at + 1
+	}
+}

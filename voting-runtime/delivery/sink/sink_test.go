@@ -167,3 +167,23 @@ func TestSMSSinkProtocol(t *testing.T) {
 		t.Errorf("%d requests recorded, want 11", n)
 	}
 }
+
+func TestContains(t *testing.T) {
+	tests := map[string]struct {
+		text, secret string
+		want         bool
+	}{
+		"code alone":                {`{"code":"739184"}`, "739184", true},
+		"code in a sentence":        {"your code is 739184.", "739184", true},
+		"inside a duration":         {`"elapsed":1073918412`, "739184", false},
+		"inside a hash":             {"sha256:9fa739184bc0", "739184", false},
+		"credential anywhere":       {"xxK7QMA-XW3RDyy", "K7QMA-XW3RD", true},
+		"absent":                    {"nothing here", "739184", false},
+		"empty secret never counts": {"anything", "", false},
+	}
+	for name, tc := range tests {
+		if got := sink.Contains(tc.text, tc.secret); got != tc.want {
+			t.Errorf("%s: Contains = %v, want %v", name, got, tc.want)
+		}
+	}
+}

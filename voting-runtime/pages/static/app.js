@@ -132,12 +132,15 @@
     var left = parseInt(text.getAttribute("data-seconds"), 10) || 1;
     var end = now() + left * 1000;
     var form = byId("retry-form");
+    var link = byId("retry-link");
     var timer = setInterval(function () {
       var n = Math.ceil((end - now()) / 1000);
       if (n <= 0) {
         clearInterval(timer);
         if (form) {
           form.submit();
+        } else if (link) {
+          window.location.href = link.href;
         }
         return;
       }

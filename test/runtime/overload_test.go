@@ -1,0 +1,57 @@
+package runtime
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+)
+
+// TestCastsGoFirstUnderLoad: at its bound, the runtime turns new sign-ins away at
+// once (503, Retry-After) and still takes the ballot of a voter holding a session.
+func TestCastsGoFirstUnderLoad(t *testing.T) {
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	now := time.Now()
+	rt := runtimetest.Start(t, runtimeBin, nil,
+		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(),
+		"--max-in-flight", "4")
+	v := newVoter(rt.URL, nil)
+	signIn(t, v, smtp, 1)
+
+	// Three sign-ins stuck in flight (their bodies never finish).
+	addr := strings.TrimPrefix(rt.URL, "http://")
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /api/v1/sign-in HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr)
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	other := newVoter(rt.URL, nil)
+	start := time.Now()
+	var busy struct {
+		Error             string `json:"error"`
+		RetryAfterSeconds int    `json:"retryAfterSeconds"`
+	}
+	status, err := other.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(2)}, &busy)
+	if err != nil || status != http.StatusServiceUnavailable || busy.Error != "busy" || busy.RetryAfterSeconds < 1 {
+		t.Fatalf("a new sign-in at the bound: %d %+v %v; want 503 busy with a retry delay", status, busy, err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("turning a request away took %s", took)
+	}
+	if status, _ := v.call(http.MethodPost, "/api/v1/ballot", sampleAnswers, nil); status != http.StatusCreated {
+		t.Fatalf("a voter holding a session could not cast at the bound: %d", status)
+	}
+}

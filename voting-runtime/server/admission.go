@@ -1,0 +1,109 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Priority of a request under load: lower goes first. A voter with a session casting
+// a ballot goes before a code check, which goes before a new sign-in, which goes
+// before everything else.
+type Priority int
+
+const (
+	PriorityCast Priority = iota
+	PriorityCode
+	PrioritySignIn
+	PriorityOther
+	priorities
+)
+
+var priorityNames = [priorities]string{"cast", "code", "sign-in", "other"}
+
+// shares are the part of the in-flight bound each priority may fill: a cast is
+// admitted up to the bound, a new sign-in only while a quarter of it is free, so that
+// under overload the lower priorities are turned away first and those already in
+// the middle of voting go on.
+var shares = [priorities]float64{1.0, 0.9, 0.75, 0.6}
+
+// RetryAfterSeconds is what a turned-away request is told to wait.
+const RetryAfterSeconds = 2
+
+// classify says how urgent a request is; exempt requests (the controller's,
+// probes, metrics, and the pages' stylesheet and script, which are embedded and
+// cheap, and without which the wait page itself would be unreadable) are never
+// turned away.
+func classify(r *http.Request) (p Priority, exempt bool) {
+	path := r.URL.Path
+	switch {
+	case strings.HasPrefix(path, "/control/"), strings.HasPrefix(path, "/static/"), path == "/healthz", path == "/readyz", path == "/metrics":
+		return 0, true
+	case r.Method != http.MethodPost:
+		return PriorityOther, false
+	case path == "/api/v1/ballot" || path == "/ballot/confirm":
+		return PriorityCast, false
+	case path == "/api/v1/sign-in/code" || path == "/sign-in/code" || path == "/ballot" || path == "/session/extend" || path == "/api/v1/session/extend":
+		return PriorityCode, false
+	case path == "/api/v1/sign-in" || path == "/sign-in" || path == "/sign-in/resend":
+		return PrioritySignIn, false
+	default:
+		return PriorityOther, false
+	}
+}
+
+// admission bounds the requests in flight. Over its share, a request is answered at
+// once (503, Retry-After): nothing queues, nothing grows without bound.
+type admission struct {
+	limit    int64
+	inFlight atomic.Int64
+	shed     *prometheus.CounterVec
+}
+
+func newAdmission(limit int, reg prometheus.Registerer) *admission {
+	a := &admission{limit: int64(limit), shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scrutin_requests_shed_total", Help: "Requests answered with the wait page because the runtime was at its bound, by priority.",
+	}, []string{"priority"})}
+	for _, n := range priorityNames {
+		a.shed.WithLabelValues(n)
+	}
+	if reg != nil {
+		reg.MustRegister(a.shed)
+	}
+	return a
+}
+
+// admit takes a place for a request of priority p, or says no.
+func (a *admission) admit(p Priority) bool {
+	if a.limit <= 0 {
+		return true
+	}
+	n := a.inFlight.Add(1)
+	if float64(n) > float64(a.limit)*shares[p] {
+		a.inFlight.Add(-1)
+		a.shed.WithLabelValues(priorityNames[p]).Inc()
+		return false
+	}
+	return true
+}
+
+func (a *admission) done() {
+	if a.limit > 0 {
+		a.inFlight.Add(-1)
+	}
+}
+
+// overloaded answers a turned-away request: the wait page for a person, a JSON 503
+// for a machine client; both with Retry-After.
+func (s *Server) overloaded(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.WaitPage != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+		s.cfg.WaitPage(w, r, RetryAfterSeconds)
+		return
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "busy",
+		Message: "many voters right now: try again in a moment; your session is kept", RetryAfterSeconds: RetryAfterSeconds})
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+func TestClassify(t *testing.T) {
+	tests := map[string]struct {
+		method, path string
+		want         Priority
+		exempt       bool
+	}{
+		"API cast":          {"POST", "/api/v1/ballot", PriorityCast, false},
+		"page confirm":      {"POST", "/ballot/confirm", PriorityCast, false},
+		"API code":          {"POST", "/api/v1/sign-in/code", PriorityCode, false},
+		"page code":         {"POST", "/sign-in/code", PriorityCode, false},
+		"ballot to review":  {"POST", "/ballot", PriorityCode, false},
+		"extend session":    {"POST", "/session/extend", PriorityCode, false},
+		"API sign-in":       {"POST", "/api/v1/sign-in", PrioritySignIn, false},
+		"page sign-in":      {"POST", "/sign-in", PrioritySignIn, false},
+		"resend":            {"POST", "/sign-in/resend", PrioritySignIn, false},
+		"sign-in page":      {"GET", "/sign-in", PriorityOther, false},
+		"ballot page":       {"GET", "/ballot", PriorityOther, false},
+		"stylesheet":        {"GET", "/static/style.css", 0, true},
+		"page":              {"GET", "/board", PriorityOther, false},
+		"controller status": {"GET", "/control/v1/status", 0, true},
+		"controller close":  {"POST", "/control/v1/close", 0, true},
+		"readiness":         {"GET", "/readyz", 0, true},
+		"metrics":           {"GET", "/metrics", 0, true},
+	}
+	for name, tc := range tests {
+		p, exempt := classify(httptest.NewRequest(tc.method, tc.path, nil))
+		if exempt != tc.exempt || (!exempt && p != tc.want) {
+			t.Errorf("%s: priority %d exempt %v, want %d exempt %v", name, p, exempt, tc.want, tc.exempt)
+		}
+	}
+}
+
+// TestAdmissionSharesTheBound: with a bound of 20, other requests fill 12 places,
+// sign-ins 15, code checks 18, and casts all 20; a place freed admits again.
+func TestAdmissionSharesTheBound(t *testing.T) {
+	a := newAdmission(20, nil)
+	fill := func(p Priority) int {
+		n := 0
+		for a.admit(p) {
+			n++
+		}
+		return n
+	}
+	if got := fill(PriorityOther); got != 12 {
+		t.Errorf("other requests admitted: %d, want 12", got)
+	}
+	if got := fill(PrioritySignIn); got != 3 {
+		t.Errorf("then sign-ins admitted: %d, want 3 (up to 15)", got)
+	}
+	if got := fill(PriorityCode); got != 3 {
+		t.Errorf("then code checks admitted: %d, want 3 (up to 18)", got)
+	}
+	if got := fill(PriorityCast); got != 2 {
+		t.Errorf("then casts admitted: %d, want 2 (up to 20)", got)
+	}
+	if a.admit(PriorityOther) || a.admit(PriorityCast) {
+		t.Fatal("admitted past the bound")
+	}
+	a.done()
+	if !a.admit(PriorityCast) {
+		t.Error("a freed place does not admit a cast")
+	}
+	if unbounded := newAdmission(0, nil); !unbounded.admit(PriorityOther) {
+		t.Error("a bound of 0 must admit everything")
+	}
+}
