@@ -119,8 +119,18 @@ func TestVoterJourney(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	closes := now.Add(50 * time.Second)
+	// Every question kind: single choice, multiple choice (with a blank vote), ranked.
+	election := runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), closes, "")
+	writeText(t, election, strings.Replace(readText(t, election), "  - id: motions\n", `  - id: council
+    prompt: Elect the council
+    kind: MultipleChoice
+    maxChoices: 2
+    allowBlank: true
+    options: [{id: carla, label: Carla}, {id: dan, label: Dan}, {id: eve, label: Eve}]
+  - id: motions
+`, 1))
 	rt := runtimetest.Start(t, runtimeBin, nil,
-		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), closes, ""),
+		"--election", election,
 		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "data", "e.db"),
 		"--smtp", smtp.Addr())
 
@@ -152,6 +162,11 @@ func TestVoterJourney(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#code-submit")),
 			chromedp.WaitVisible(chromedp.CSS("#ballot-form")))
 		c.page("ballot")
+		council := []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.CSS("#q_council_carla")), chromedp.Click(chromedp.CSS("#q_council_dan"))}
+		if lang == "en" {
+			council = []chromedp.Action[chromedp.Void]{chromedp.Click(chromedp.CSS("#q_council__blank"))}
+		}
+		do(t, ctx, "choose on the multiple-choice question", council...)
 		do(t, ctx, "choose",
 			chromedp.Click(chromedp.CSS("#q_chair_alice")),
 			chromedp.SetValue(chromedp.CSS("#r_motions_m2"), "1"),
@@ -162,6 +177,12 @@ func TestVoterJourney(t *testing.T) {
 		review, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#review-list")))
 		if err != nil || !strings.Contains(review, "Alice") || strings.Index(review, "M2") > strings.Index(review, "M1") {
 			t.Errorf("the review page does not show Alice and M2 before M1:\n%s (%v)", review, err)
+		}
+		if lang == "fr" && (!strings.Contains(review, "Carla") || !strings.Contains(review, "Dan")) {
+			t.Errorf("the review page does not show Carla and Dan:\n%s", review)
+		}
+		if lang == "en" && strings.Contains(review, "Carla") {
+			t.Errorf("the review shows a council choice after a blank vote:\n%s", review)
 		}
 		do(t, ctx, "confirm",
 			chromedp.Click(chromedp.CSS("#confirm-button")),
