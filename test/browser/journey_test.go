@@ -94,6 +94,15 @@ func (c *checker) page(name string) {
 			}
 		}
 	}
+	// WCAG reflow: usable at 320 CSS px (a phone, or 1280 px at 400 % zoom; 200 %
+	// zoom of a 640 px window gives the same), without sideways scrolling.
+	if err := chromedp.Do(c.ctx, chromedp.EmulateViewport(320, 800)); err != nil {
+		c.t.Fatal(err)
+	}
+	over, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > document.documentElement.clientWidth + 1`))
+	if err != nil || over {
+		c.t.Errorf("%s: the page scrolls sideways at 320 px (%v)", name, err)
+	}
 	if err := chromedp.Do(c.ctx, chromedp.EmulateViewport(375, 812)); err != nil {
 		c.t.Fatal(err)
 	}
