@@ -19,6 +19,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -175,4 +179,15 @@ type Store interface {
 	SetOpened(ctx context.Context) (bool, error)
 	SetClosed(ctx context.Context) (bool, error)
 	SetResults(ctx context.Context, results []byte) (bool, error)
+}
+
+// MigrationVersion is the number a migration file's name starts with
+// ("0001_init.sql": 1), for both stores' embedded migrations.
+func MigrationVersion(file string) (int, error) {
+	num, _, _ := strings.Cut(path.Base(file), "_")
+	v, err := strconv.Atoi(num)
+	if err != nil {
+		return 0, fmt.Errorf("migration %s: the name must start with its number", path.Base(file))
+	}
+	return v, nil
 }

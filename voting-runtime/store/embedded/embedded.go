@@ -24,7 +24,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -100,7 +99,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 		for _, f := range files {
-			v, err := version(f)
+			v, err := store.MigrationVersion(f)
 			if err != nil {
 				return err
 			}
@@ -125,16 +124,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		return nil
 	})
-}
-
-// version is the number a migration file's name starts with ("0001_init.sql": 1).
-func version(file string) (int, error) {
-	num, _, _ := strings.Cut(path.Base(file), "_")
-	v, err := strconv.Atoi(num)
-	if err != nil {
-		return 0, fmt.Errorf("migration %s: the name must start with its number", path.Base(file))
-	}
-	return v, nil
 }
 
 // BallotColumns lists the columns of the ballots table, sorted, so that tests can

@@ -22,8 +22,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -107,7 +105,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			done[v] = true
 		}
 		for _, f := range files {
-			v, err := version(f)
+			v, err := store.MigrationVersion(f)
 			if err != nil {
 				return err
 			}
@@ -127,16 +125,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		return nil
 	}, "migrate")
-}
-
-// version is the number a migration file's name starts with ("0001_init.sql": 1).
-func version(file string) (int, error) {
-	num, _, _ := strings.Cut(path.Base(file), "_")
-	v, err := strconv.Atoi(num)
-	if err != nil {
-		return 0, fmt.Errorf("migration %s: the name must start with its number", path.Base(file))
-	}
-	return v, nil
 }
 
 // BallotColumns lists the columns of the ballots table, sorted, so that tests can
