@@ -23,10 +23,14 @@
     return Date.now ? Date.now() : new Date().getTime();
   }
 
-  function post(url, body, onDone) {
+  // request sends a form body (or nothing, body null) and hands the JSON answer,
+  // or null, to onDone with the status.
+  function request(method, url, body, onDone) {
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", url, true);
-    xhr.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+    xhr.open(method, url, true);
+    if (body !== null) {
+      xhr.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+    }
     xhr.setRequestHeader("Accept", "application/json");
     xhr.onreadystatechange = function () {
       if (xhr.readyState !== 4) {
@@ -43,23 +47,12 @@
     xhr.send(body);
   }
 
+  function post(url, body, onDone) {
+    request("POST", url, body, onDone);
+  }
+
   function getJSON(url, onDone) {
-    var xhr = new XMLHttpRequest();
-    xhr.open("GET", url, true);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.onreadystatechange = function () {
-      if (xhr.readyState !== 4) {
-        return;
-      }
-      var data = null;
-      try {
-        data = JSON.parse(xhr.responseText);
-      } catch (e) {
-        data = null;
-      }
-      onDone(xhr.status, data);
-    };
-    xhr.send();
+    request("GET", url, null, onDone);
   }
 
   // Times: <time datetime data-local> is written in the device's time zone.
