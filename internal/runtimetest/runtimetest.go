@@ -20,6 +20,22 @@ import (
 	"scrutin.dev/scrutin/internal/controlplane"
 )
 
+// Main is a TestMain for packages that run the binary: it builds it into a
+// temporary directory, sets *bin to its path, runs the tests and cleans up.
+func Main(m *testing.M, bin *string) int {
+	dir, err := os.MkdirTemp("", "voting-runtime-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
 // Build compiles the voting-runtime into dir and returns the binary's path.
 func Build(dir string) (string, error) {
 	root, err := controlplane.Root()

@@ -22,21 +22,7 @@ import (
 
 var runtimeBin string
 
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "voting-runtime-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if runtimeBin, err = runtimetest.Build(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}())
-}
+func TestMain(m *testing.M) { os.Exit(runtimetest.Main(m, &runtimeBin)) }
 
 // voter is one voter's HTTP client, with its cookies; every answer it receives is
 // recorded for the leak scan.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -367,15 +367,16 @@ func leakScan(t *testing.T, method string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := new(strings.Builder)
-		_, _ = fmt.Fprint(body, readAll(resp))
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(data)
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %d", p.path, resp.StatusCode)
 		}
-		if p.path == "/api/v1/scrutineer/participation.csv" && strings.Count(body.String(), "\n") != n+1 {
-			t.Errorf("export has %d lines, want %d:\n%s", strings.Count(body.String(), "\n"), n+1, body)
+		if p.path == "/api/v1/scrutineer/participation.csv" && strings.Count(body, "\n") != n+1 {
+			t.Errorf("export has %d lines, want %d:\n%s", strings.Count(body, "\n"), n+1, body)
 		}
-		corpus.WriteString(body.String())
+		corpus.WriteString(body)
 	}
 	rt.Stop()
 	corpus.WriteString(rt.Logs.String())
@@ -439,19 +440,6 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
-}
-
-func readAll(resp *http.Response) string {
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
 }
 
 func pgBin() string {
