@@ -209,8 +209,27 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 }
 
 // Session returns the live session of id, and records the activity (sliding idle
-// timeout). Expired sessions are ended.
+// timeout), at most every sessionTouchMinimum. Expired sessions are ended.
 func (en *Engine) Session(ctx context.Context, id string) (store.Session, error) {
+	s, err := en.liveSession(ctx, id)
+	if err != nil || en.now().Sub(s.LastSeenAt) < sessionTouchMinimum {
+		return s, err
+	}
+	return en.touch(ctx, s)
+}
+
+// ExtendSession records activity now, whatever the last one was: the voter's "stay
+// signed in" answer to the expiry warning.
+func (en *Engine) ExtendSession(ctx context.Context, id string) (store.Session, error) {
+	s, err := en.liveSession(ctx, id)
+	if err != nil {
+		return s, err
+	}
+	return en.touch(ctx, s)
+}
+
+// liveSession reads the session of id and ends it if it has expired.
+func (en *Engine) liveSession(ctx context.Context, id string) (store.Session, error) {
 	h := en.hasher.Sum(auth.DomainSession, "", id)
 	s, err := en.st.Session(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
@@ -225,25 +244,14 @@ func (en *Engine) Session(ctx context.Context, id string) (store.Session, error)
 		_ = en.st.DeleteSession(ctx, h)
 		return store.Session{}, ErrSessionExpired
 	}
-	if now.Sub(s.LastSeenAt) >= sessionTouchMinimum {
-		if err := en.st.TouchSession(ctx, h, now); err != nil {
-			return store.Session{}, errorf("recording activity", err)
-		}
-		s.LastSeenAt = now
-	}
 	return s, nil
 }
 
-// ExtendSession records activity now, whatever the last one was: the voter's "stay
-// signed in" answer to the expiry warning.
-func (en *Engine) ExtendSession(ctx context.Context, id string) (store.Session, error) {
-	s, err := en.Session(ctx, id)
-	if err != nil {
-		return s, err
-	}
+// touch records activity on s now.
+func (en *Engine) touch(ctx context.Context, s store.Session) (store.Session, error) {
 	now := en.now()
 	if err := en.st.TouchSession(ctx, s.IDHash, now); err != nil {
-		return store.Session{}, errorf("extending the session", err)
+		return store.Session{}, errorf("recording activity", err)
 	}
 	s.LastSeenAt = now
 	return s, nil
