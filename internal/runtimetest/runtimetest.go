@@ -97,27 +97,66 @@ func Start(t *testing.T, bin string, env []string, args ...string) *Instance {
 
 func (i *Instance) Launch() {
 	i.t.Helper()
-	addr := FreeAddr(i.t)
-	i.URL = "http://" + addr
-	i.cmd = exec.Command(i.bin, append([]string{"--listen=" + addr}, i.args...)...)
-	i.cmd.Env = append(os.Environ(), i.env...)
-	i.cmd.Stdout, i.cmd.Stderr = i.Logs, i.Logs
-	if err := i.cmd.Start(); err != nil {
+	p, err := StartProcess(i.bin, i.env, i.Logs, i.args...)
+	if err != nil {
 		i.t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	i.cmd, i.URL = p.Cmd, p.URL
+}
+
+// Process is a runtime started outside a test (benchmarks, load runs).
+type Process struct {
+	Cmd *exec.Cmd
+	URL string
+}
+
+// StartProcess runs the runtime binary with args (and --listen on a free port),
+// its output to logs, and waits until it answers /healthz.
+func StartProcess(bin string, env []string, logs *SyncBuffer, args ...string) (*Process, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p := &Process{URL: "http://" + addr}
+	p.Cmd = exec.Command(bin, append([]string{"--listen=" + addr}, args...)...)
+	p.Cmd.Env = append(os.Environ(), env...)
+	p.Cmd.Stdout, p.Cmd.Stderr = logs, logs
+	if err := p.Cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(i.URL + "/healthz")
+		resp, err := http.Get(p.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return p, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			i.t.Fatalf("the runtime did not come up: %v\n%s", err, i.Logs.String())
+			_ = p.Cmd.Process.Kill()
+			_, _ = p.Cmd.Process.Wait()
+			return nil, fmt.Errorf("the runtime did not come up: %v\n%s", err, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop ends the process with SIGTERM, or SIGKILL after 10 s.
+func (p *Process) Stop() {
+	if p.Cmd.ProcessState != nil {
+		return
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _, _ = p.Cmd.Process.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.Cmd.Process.Kill()
+		<-done
 	}
 }
 
@@ -130,23 +169,23 @@ func (i *Instance) Kill9() {
 // Restart starts the process again with the same arguments, on a new port.
 func (i *Instance) Restart() { i.Launch() }
 
-func (i *Instance) Stop() {
-	if i.cmd.ProcessState == nil {
-		_ = i.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _, _ = i.cmd.Process.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			i.Kill9()
-		}
-	}
-}
+func (i *Instance) Stop() { (&Process{Cmd: i.cmd}).Stop() }
 
-// ElectionFile writes an Election manifest as a tenant writes it.
+// ElectionFile writes an Election manifest as a tenant writes it (ElectionYAML).
 func ElectionFile(t *testing.T, dir, method string, opens, closes time.Time, extra string) string {
 	t.Helper()
-	doc := fmt.Sprintf(`apiVersion: elections.scrutin.dev/v1alpha1
+	path := filepath.Join(dir, "election.yaml")
+	if err := os.WriteFile(path, []byte(ElectionYAML(method, opens, closes, extra)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ElectionYAML is an Election with two questions (a single choice, chair, with
+// alice and bob; a ranking, motions, of m1, m2, m3), the sign-in method, the
+// schedule, and extra lines appended under spec.
+func ElectionYAML(method string, opens, closes time.Time, extra string) string {
+	return fmt.Sprintf(`apiVersion: elections.scrutin.dev/v1alpha1
 kind: Election
 metadata:
   name: board
@@ -168,26 +207,26 @@ spec:
   authentication: {method: %s}
   delivery: {smtp: {secretRef: {name: smtp}}, sms: {secretRef: {name: sms}}}
 %s`, opens.UTC().Format(time.RFC3339), closes.UTC().Format(time.RFC3339), method, extra)
-	path := filepath.Join(dir, "election.yaml")
-	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+}
+
+// RollFile writes a roll of n voters V-0001... with emails and phones (RollCSV).
+func RollFile(t *testing.T, dir string, n int) string {
+	t.Helper()
+	path := filepath.Join(dir, "roll.csv")
+	if err := os.WriteFile(path, []byte(RollCSV(n)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-// RollFile writes a roll of n voters V-0001... with emails and phones.
-func RollFile(t *testing.T, dir string, n int) string {
-	t.Helper()
+// RollCSV is a roll of n voters: VoterID(i), VoterEmail(i), VoterPhone(i).
+func RollCSV(n int) string {
 	var b strings.Builder
 	b.WriteString("voter_id,name,email,phone\n")
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, "%s,Voter %d,%s,%s\n", VoterID(i), i, VoterEmail(i), VoterPhone(i))
 	}
-	path := filepath.Join(dir, "roll.csv")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return b.String()
 }
 
 func ReadFile(t *testing.T, path string) string {

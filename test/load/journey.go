@@ -1,0 +1,212 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"scrutin.dev/scrutin/internal/runtimetest"
+)
+
+// The steps of a voter's journey, in order. StepCode is the time from asking for
+// a code until it reaches the phone (the runtime's delivery queue and the
+// gateway), the others are one HTTP request each.
+const (
+	StepPage    = "sign-in page"  // GET /sign-in
+	StepAsk     = "code request"  // POST /api/v1/sign-in
+	StepCode    = "code delivery" // until the SMS reaches the phone
+	StepSignIn  = "code check"    // POST /api/v1/sign-in/code: the session
+	StepBallot  = "ballot"        // GET /api/v1/ballot
+	StepCast    = "cast"          // POST /api/v1/ballot: the receipt
+	sessionName = "scrutin_session"
+)
+
+// Steps lists the journey's steps in order.
+var Steps = []string{StepPage, StepAsk, StepCode, StepSignIn, StepBallot, StepCast}
+
+// Target is what simulated voters vote on.
+type Target struct {
+	// URL of the runtime (or of the bare baseline server).
+	URL string
+	// Phones receives the codes; nil for the bare baseline, which sends none and
+	// takes any code.
+	Phones *Phones
+	// Answers cast by every voter.
+	Answers map[string][]string
+	// MaxRetries of one step answered by the wait page or a rate limit, each after
+	// the Retry-After the runtime gave; past it the voter gives up.
+	MaxRetries int
+	// SameAddress makes every voter come from 127.0.0.1; by default voter i comes
+	// from its own loopback address, as voters come from their own homes.
+	SameAddress bool
+	// CodeTimeout bounds the wait for a code (default 2 minutes).
+	CodeTimeout time.Duration
+}
+
+// DefaultAnswers fit the Election of runtimetest.ElectionYAML.
+var DefaultAnswers = map[string][]string{"chair": {"alice"}, "motions": {"m2", "m1"}}
+
+// sourceAddr is voter i's loopback address: Linux answers on all of 127.0.0.0/8.
+func sourceAddr(i int) net.IP {
+	return net.IPv4(127, byte(1+i>>16%250), byte(i>>8), byte(1+i%250))
+}
+
+// voter is one simulated voter: its own connections (a browser of its own), from
+// its own address, and its session cookie.
+type voter struct {
+	t       *Target
+	stats   *Stats
+	id      string
+	phone   string
+	client  *http.Client
+	session string
+}
+
+func (t *Target) newVoter(i int, stats *Stats) *voter {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if !t.SameAddress {
+		d.LocalAddr = &net.TCPAddr{IP: sourceAddr(i)}
+	}
+	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	return &voter{t: t, stats: stats, id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
+		client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
+}
+
+// errGaveUp: the voter met the wait page more often than it would bear.
+var errGaveUp = errors.New("gave up after repeated wait pages")
+
+// journey walks voter i from the sign-in page to the receipt.
+func (t *Target) journey(ctx context.Context, i int, stats *Stats) {
+	v := t.newVoter(i, stats)
+	defer v.client.CloseIdleConnections()
+	if t.Phones != nil {
+		defer t.Phones.forget(v.phone)
+	}
+	started := time.Now()
+	receipt, err := v.walk(ctx)
+	if err != nil {
+		stats.failed(err)
+		return
+	}
+	stats.done(receipt, time.Since(started))
+}
+
+func (v *voter) walk(ctx context.Context) (string, error) {
+	if _, err := v.step(ctx, StepPage, http.MethodGet, "/sign-in", nil, http.StatusOK); err != nil {
+		return "", err
+	}
+	asked := time.Now()
+	if _, err := v.step(ctx, StepAsk, http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": v.id}, http.StatusAccepted); err != nil {
+		return "", err
+	}
+	code := "000000"
+	if v.t.Phones != nil {
+		timeout := v.t.CodeTimeout
+		if timeout == 0 {
+			timeout = 2 * time.Minute
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		c, err := v.t.Phones.Code(cctx, v.phone)
+		cancel()
+		if err != nil {
+			return "", &stepError{step: StepCode, err: err}
+		}
+		v.stats.latency(StepCode, time.Since(asked))
+		code = c
+	}
+	if _, err := v.step(ctx, StepSignIn, http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": v.id, "code": code}, http.StatusOK); err != nil {
+		return "", err
+	}
+	if _, err := v.step(ctx, StepBallot, http.MethodGet, "/api/v1/ballot", nil, http.StatusOK); err != nil {
+		return "", err
+	}
+	body, err := v.step(ctx, StepCast, http.MethodPost, "/api/v1/ballot", map[string]any{"answers": v.t.Answers}, http.StatusCreated)
+	if err != nil {
+		return "", err
+	}
+	var receipt struct{ Tracker string }
+	if err := json.Unmarshal(body, &receipt); err != nil || receipt.Tracker == "" {
+		return "", &stepError{step: StepCast, err: fmt.Errorf("no receipt in %q", body)}
+	}
+	return receipt.Tracker, nil
+}
+
+// stepError is a journey that ended at step.
+type stepError struct {
+	step   string
+	status int
+	err    error
+}
+
+func (e *stepError) Error() string {
+	if e.err != nil {
+		return e.step + ": " + e.err.Error()
+	}
+	return fmt.Sprintf("%s: HTTP %d", e.step, e.status)
+}
+
+// step sends one request, waiting and retrying as a person would when told to
+// (503 or 429 with Retry-After), and records its latency.
+func (v *voter) step(ctx context.Context, name, method, path string, in any, want int) ([]byte, error) {
+	var data []byte
+	if in != nil {
+		data, _ = json.Marshal(in)
+	}
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, v.t.URL+path, bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if v.session != "" {
+			req.AddCookie(&http.Cookie{Name: sessionName, Value: v.session})
+		}
+		sent := time.Now()
+		resp, err := v.client.Do(req)
+		if attempt == 0 && name == StepCast {
+			v.stats.castFirst(err == nil && resp.StatusCode == want)
+		}
+		if err != nil {
+			return nil, &stepError{step: name, err: err}
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(sent)
+		if err != nil {
+			return nil, &stepError{step: name, err: err}
+		}
+		v.stats.request(resp.StatusCode)
+		switch {
+		case resp.StatusCode == want:
+			for _, c := range resp.Cookies() {
+				if c.Name == sessionName {
+					v.session = c.Value
+				}
+			}
+			v.stats.latency(name, took)
+			return body, nil
+		case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests:
+			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			v.stats.turnedAway(name, resp.StatusCode, took)
+			if wait <= 0 || attempt >= v.t.MaxRetries {
+				return nil, &stepError{step: name, status: resp.StatusCode, err: errGaveUp}
+			}
+			select {
+			case <-time.After(time.Duration(wait) * time.Second):
+			case <-ctx.Done():
+				return nil, &stepError{step: name, err: ctx.Err()}
+			}
+		default:
+			return nil, &stepError{step: name, status: resp.StatusCode}
+		}
+	}
+}

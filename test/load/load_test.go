@@ -1,0 +1,94 @@
+package load
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"scrutin.dev/scrutin/internal/pgtest"
+	"scrutin.dev/scrutin/internal/runtimetest"
+)
+
+var runtimeBin string
+
+func TestMain(m *testing.M) { os.Exit(runtimetest.Main(m, &runtimeBin)) }
+
+// TestCurve: the day's arrivals are ordered, within the day, and busiest around
+// 12:30, where the rate reported as the peak is reached.
+func TestCurve(t *testing.T) {
+	const n = 100000
+	day := 12 * time.Minute // an hour of the day is a minute of the run
+	arr, peak := Curve(n, day, Day)
+	if len(arr) != n {
+		t.Fatalf("%d arrivals", len(arr))
+	}
+	perMinute := make([]int, 12)
+	for i, at := range arr {
+		if at < 0 || at >= day || (i > 0 && at < arr[i-1]) {
+			t.Fatalf("arrival %d at %v", i, at)
+		}
+		perMinute[int(at/time.Minute)]++
+	}
+	busiest := 0
+	for h, c := range perMinute {
+		if c > perMinute[busiest] {
+			busiest = h
+		}
+	}
+	if busiest != 4 { // 12:00-13:00
+		t.Fatalf("busiest hour starts at %d:00: %v", 8+busiest, perMinute)
+	}
+	if perMinute[4] < 3*perMinute[0] || perMinute[10] < perMinute[8] {
+		t.Fatalf("no noon peak or no evening return: %v", perMinute)
+	}
+	// the busiest minute's mean rate is below the curve's peak, and not far below
+	if mean := float64(perMinute[4]) / 60; peak < mean || peak > 2*mean {
+		t.Fatalf("peak %.0f/s, busiest hour's mean %.0f/s", peak, mean)
+	}
+}
+
+// TestDayOnBothStores: a small election day (500 voters over 8 s) on each store:
+// every voter gets a receipt, and the ballot box holds each receipt's ballot, once.
+func TestDayOnBothStores(t *testing.T) {
+	for _, store := range []string{"embedded", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			phones, err := StartPhones(PhonesToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer phones.Close()
+			o := RuntimeOptions{Bin: runtimeBin, Dir: t.TempDir(), Voters: 500, Phones: phones}
+			if store == "postgres" {
+				o.Store = "postgres:" + pgtest.ForTest(t).AdminDSN()
+			}
+			rt, err := StartRuntime(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Stop()
+			target := &Target{URL: rt.URL, Phones: phones, Answers: DefaultAnswers, MaxRetries: 5}
+			arrivals, _ := Curve(500, 8*time.Second, Day)
+			stats := NewStats()
+			target.Run(t.Context(), arrivals, 1, 0, stats)
+			res := stats.Result()
+			if res.Journeys != 500 || res.Failed() != 0 || res.Status5xx != 0 {
+				t.Fatalf("%d journeys, failures: %s, %d 5xx", res.Journeys, res.FailureList(), res.Status5xx)
+			}
+			for _, step := range Steps {
+				if res.Steps[step].N != 500 {
+					t.Errorf("%s measured %d times", step, res.Steps[step].N)
+				}
+			}
+			if got := phones.Received(); got != 500 {
+				t.Errorf("%d codes sent", got)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			lost, extra, err := rt.StopAndCheck(ctx, res.Receipts)
+			if err != nil || len(lost) != 0 || extra != 0 {
+				t.Fatalf("lost %d, extra %d: %v", len(lost), extra, err)
+			}
+		})
+	}
+}
