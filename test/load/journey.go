@@ -99,12 +99,23 @@ func (t *Target) journey(ctx context.Context, i int, stats *Stats) {
 }
 
 func (v *voter) walk(ctx context.Context) (string, error) {
-	if _, err := v.step(ctx, StepPage, http.MethodGet, "/sign-in", nil, http.StatusOK); err != nil {
+	if err := v.signIn(ctx); err != nil {
 		return "", err
+	}
+	if _, err := v.step(ctx, StepBallot, http.MethodGet, "/api/v1/ballot", nil, http.StatusOK); err != nil {
+		return "", err
+	}
+	return v.cast(ctx)
+}
+
+// signIn walks from the sign-in page to a session.
+func (v *voter) signIn(ctx context.Context) error {
+	if _, err := v.step(ctx, StepPage, http.MethodGet, "/sign-in", nil, http.StatusOK); err != nil {
+		return err
 	}
 	asked := time.Now()
 	if _, err := v.step(ctx, StepAsk, http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": v.id}, http.StatusAccepted); err != nil {
-		return "", err
+		return err
 	}
 	code := "000000"
 	if v.t.Phones != nil {
@@ -116,17 +127,17 @@ func (v *voter) walk(ctx context.Context) (string, error) {
 		c, err := v.t.Phones.Code(cctx, v.phone)
 		cancel()
 		if err != nil {
-			return "", &stepError{step: StepCode, err: err}
+			return &stepError{step: StepCode, err: err}
 		}
 		v.stats.latency(StepCode, time.Since(asked))
 		code = c
 	}
-	if _, err := v.step(ctx, StepSignIn, http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": v.id, "code": code}, http.StatusOK); err != nil {
-		return "", err
-	}
-	if _, err := v.step(ctx, StepBallot, http.MethodGet, "/api/v1/ballot", nil, http.StatusOK); err != nil {
-		return "", err
-	}
+	_, err := v.step(ctx, StepSignIn, http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": v.id, "code": code}, http.StatusOK)
+	return err
+}
+
+// cast sends the ballot and returns the receipt.
+func (v *voter) cast(ctx context.Context) (string, error) {
 	body, err := v.step(ctx, StepCast, http.MethodPost, "/api/v1/ballot", map[string]any{"answers": v.t.Answers}, http.StatusCreated)
 	if err != nil {
 		return "", err
@@ -136,6 +147,37 @@ func (v *voter) walk(ctx context.Context) (string, error) {
 		return "", &stepError{step: StepCast, err: fmt.Errorf("no receipt in %q", body)}
 	}
 	return receipt.Tracker, nil
+}
+
+// Session is a voter signed in and not yet voted.
+type Session struct{ v *voter }
+
+// SignIn signs voter i in (every step up to the session), for runs that measure
+// casting alone.
+func (t *Target) SignIn(ctx context.Context, i int, stats *Stats) (*Session, error) {
+	v := t.newVoter(i, stats)
+	if t.Phones != nil {
+		defer t.Phones.forget(v.phone)
+	}
+	defer v.client.CloseIdleConnections()
+	if err := v.signIn(ctx); err != nil {
+		return nil, err
+	}
+	return &Session{v: v}, nil
+}
+
+// Cast casts the session's ballot, recording into stats, and returns the receipt.
+func (s *Session) Cast(ctx context.Context, stats *Stats) (string, error) {
+	s.v.stats = stats
+	defer s.v.client.CloseIdleConnections()
+	started := time.Now()
+	receipt, err := s.v.cast(ctx)
+	if err != nil {
+		stats.failed(err)
+		return "", err
+	}
+	stats.done(receipt, time.Since(started))
+	return receipt, nil
 }
 
 // stepError is a journey that ended at step.

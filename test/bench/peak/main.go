@@ -1,0 +1,471 @@
+// Command peak measures the voting-runtime at the noon peak, on this machine, in
+// one run (make bench-peak; test/bench/README.md says what each figure means):
+//
+//   - complete voter journeys per second at the knee, with each step's p50/p99, on
+//     PostgreSQL and on the embedded store;
+//   - the machine's own limits under the same load generator: pgbench with a one-row
+//     INSERT at the casting concurrency, and a bare net/http handler;
+//   - casting alone (voters already signed in), against pgbench;
+//   - the runtime at 3× the knee: wait-page share and latency, 5xx, lost ballots,
+//     lost sessions, peak memory;
+//   - the runtime's memory with 20,000 live sessions.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"scrutin.dev/scrutin/internal/pgtest"
+	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/test/load"
+)
+
+type config struct {
+	voters      int
+	step        time.Duration
+	stores      []string
+	startRate   float64
+	maxRate     float64
+	p99         time.Duration
+	overload    float64
+	castClients int
+	sessions    int
+	out         string
+	bareServer  string
+	runtimeArgs []string
+}
+
+func main() {
+	var c config
+	var stores, args string
+	flag.IntVar(&c.voters, "voters", 100000, "voters on each runtime's roll")
+	flag.DurationVar(&c.step, "step", 10*time.Second, "length of each offered rate's run")
+	flag.StringVar(&stores, "stores", "postgres,embedded", "stores to measure")
+	flag.Float64Var(&c.startRate, "start-rate", 25, "first journeys/s offered when looking for the knee (doubled until it fails)")
+	flag.Float64Var(&c.maxRate, "max-rate", 6400, "highest journeys/s offered")
+	flag.DurationVar(&c.p99, "knee-p99", 300*time.Millisecond, "a rate is under the knee when every HTTP step's p99 stays under this, with no error and no wait page")
+	flag.Float64Var(&c.overload, "overload", 3, "the overload run offers this many times the knee")
+	flag.IntVar(&c.castClients, "cast-clients", 32, "concurrent voters casting in the cast run, and pgbench's clients")
+	flag.IntVar(&c.sessions, "sessions", 20000, "voters signed in for the cast run (and the memory measure)")
+	flag.StringVar(&c.out, "out", "_output/bench", "directory for the runtimes' logs")
+	flag.StringVar(&args, "runtime-args", "", "more flags for the runtime, space separated")
+	flag.StringVar(&c.bareServer, "bare-server", "", "(internal) serve the bare baseline on this address")
+	flag.Parse()
+	c.stores = strings.Split(stores, ",")
+	c.runtimeArgs = strings.Fields(args)
+	if c.bareServer != "" {
+		serveBare(c.bareServer)
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// bench holds what every measure shares.
+type bench struct {
+	c      config
+	bin    string
+	pg     *pgtest.Server
+	phones *load.Phones
+	dbs    int
+	out    io.Writer
+}
+
+func run(ctx context.Context, c config) error {
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "bench-peak-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	log.Printf("building the voting-runtime")
+	bin, err := runtimetest.Build(tmp)
+	if err != nil {
+		return err
+	}
+	log.Printf("starting PostgreSQL 15 (fsync on)")
+	pg, err := pgtest.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	phones, err := load.StartPhones(load.PhonesToken)
+	if err != nil {
+		return err
+	}
+	defer phones.Close()
+	b := &bench{c: c, bin: bin, pg: pg, phones: phones, out: os.Stdout}
+
+	report := &report{}
+	for _, st := range c.stores {
+		if err := b.measureStore(ctx, st, tmp, report); err != nil {
+			return fmt.Errorf("%s: %w", st, err)
+		}
+	}
+	if err := b.baselines(ctx, report); err != nil {
+		return err
+	}
+	report.print(b.out, c)
+	return nil
+}
+
+// runtime starts a runtime on store st ("postgres" gets a database of its own).
+func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, error) {
+	o := load.RuntimeOptions{Bin: b.bin, Dir: dir, Voters: b.c.voters, Phones: b.phones, Args: b.c.runtimeArgs}
+	if st == "postgres" {
+		b.dbs++
+		dsn, err := b.pg.CreateDatabase(ctx, fmt.Sprintf("election_%d", b.dbs))
+		if err != nil {
+			return nil, err
+		}
+		o.Store = "postgres:" + dsn
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	rt, err := load.StartRuntime(o)
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("%s: runtime ready with %d voters imported in %s", st, b.c.voters, time.Since(started).Round(100*time.Millisecond))
+	return rt, nil
+}
+
+// saveLogs keeps a runtime's log for reading after the run.
+func (b *bench) saveLogs(rt *load.Runtime, name string) {
+	_ = os.WriteFile(filepath.Join(b.c.out, "peak-"+name+".log"), []byte(rt.Logs.String()), 0o644)
+}
+
+// stepRun is one offered rate's figures.
+type stepRun struct {
+	rate float64
+	res  load.Result
+	ok   bool
+	why  string
+}
+
+// offer runs voters first… at rate for the step's length and judges the result.
+func (b *bench) offer(ctx context.Context, t *load.Target, rate float64, first int) stepRun {
+	stats := load.NewStats()
+	t.Run(ctx, load.Constant(rate, b.c.step), first, 0, stats)
+	res := stats.Result()
+	r := stepRun{rate: rate, res: res, ok: true}
+	switch {
+	case res.Failed() > 0:
+		r.ok, r.why = false, "failures: "+res.FailureList()
+	case res.Status5xx > 0:
+		r.ok, r.why = false, fmt.Sprintf("%d 5xx", res.Status5xx)
+	case len(res.TurnedAway) > 0:
+		r.ok, r.why = false, fmt.Sprintf("turned away: %v", res.TurnedAway)
+	default:
+		for _, s := range load.Steps {
+			if s != load.StepCode && res.Steps[s].P99 > b.c.p99 {
+				r.ok, r.why = false, fmt.Sprintf("%s p99 %s", s, load.Summary.String(res.Steps[s]))
+				break
+			}
+		}
+	}
+	verdict := "under the knee"
+	if !r.ok {
+		verdict = "over: " + r.why
+	}
+	log.Printf("  %6.0f journeys/s offered: %d done in %s (%.0f/s), journey p50/p99 %s; %s",
+		rate, res.Journeys, res.Elapsed.Round(100*time.Millisecond), res.Rate, res.Journey, verdict)
+	return r
+}
+
+// knee doubles the offered rate until a step fails, then bisects twice between
+// the last good rate and the first bad one. It returns the best good step, the
+// voter number to use next, and every step run.
+func (b *bench) knee(ctx context.Context, t *load.Target, first int) (best stepRun, next int, steps []stepRun) {
+	try := func(rate float64) stepRun {
+		r := b.offer(ctx, t, rate, first)
+		first += int(rate * b.c.step.Seconds())
+		steps = append(steps, r)
+		time.Sleep(2 * time.Second) // let the queues drain
+		return r
+	}
+	var bad float64
+	for rate := b.c.startRate; rate <= b.c.maxRate && ctx.Err() == nil; rate *= 2 {
+		r := try(rate)
+		if !r.ok {
+			bad = rate
+			break
+		}
+		best = r
+	}
+	for range 2 {
+		if bad == 0 || best.rate == 0 || ctx.Err() != nil {
+			break
+		}
+		mid := (best.rate + bad) / 2
+		if r := try(mid); r.ok {
+			best = r
+		} else {
+			bad = mid
+		}
+	}
+	return best, first, steps
+}
+
+// storeFigures are one store's results.
+type storeFigures struct {
+	store      string
+	knee       stepRun
+	steps      []stepRun
+	overload   stepRun
+	lost       int
+	extra      int
+	peakRSS    int64
+	sessionRSS int64
+	castRate   float64
+	cast       load.Summary
+	castFailed string
+}
+
+func (b *bench) measureStore(ctx context.Context, st, tmp string, rep *report) error {
+	f := storeFigures{store: st}
+	log.Printf("%s: looking for the knee (steps of %s; p99 bound %s)", st, b.c.step, b.c.p99)
+	rt, err := b.runtime(ctx, st, filepath.Join(tmp, st+"-journeys"))
+	if err != nil {
+		return err
+	}
+	t := &load.Target{URL: rt.URL, Phones: b.phones, Answers: load.DefaultAnswers, MaxRetries: 0}
+	var next int
+	f.knee, next, f.steps = b.knee(ctx, t, 1)
+	if f.knee.rate == 0 {
+		rt.Stop()
+		b.saveLogs(rt, st)
+		return fmt.Errorf("no rate down to %.0f journeys/s stayed under the knee", b.c.startRate)
+	}
+
+	// 3× the knee, voters waiting as told (Retry-After) and trying again, up to
+	// 10 times a step
+	rate := b.c.overload * f.knee.rate
+	if over := int(rate * b.c.step.Seconds()); next+over > b.c.voters {
+		return fmt.Errorf("the roll (%d) is too small for the overload run: use -voters %d", b.c.voters, next+over)
+	}
+	log.Printf("%s: %.0f× the knee, %.0f journeys/s", st, b.c.overload, rate)
+	t.MaxRetries = 10
+	stats := load.NewStats()
+	t.Run(ctx, load.Constant(rate, b.c.step), next, 0, stats)
+	f.overload = stepRun{rate: rate, res: stats.Result()}
+	_, f.peakRSS, _ = load.Memory(rt.Cmd.Process.Pid)
+	var receipts []string
+	for _, s := range append(f.steps, f.overload) {
+		receipts = append(receipts, s.res.Receipts...)
+	}
+	lost, extra, err := rt.StopAndCheck(ctx, receipts)
+	b.saveLogs(rt, st)
+	if err != nil {
+		return err
+	}
+	f.lost, f.extra = len(lost), extra
+	log.Printf("%s: %d receipts given, %d lost, %d ballots beyond them; peak RSS %d MiB", st, len(receipts), f.lost, f.extra, f.peakRSS>>20)
+
+	// casting alone, and the memory of the sessions
+	if err := b.castRun(ctx, st, filepath.Join(tmp, st+"-casts"), &f); err != nil {
+		return err
+	}
+	rep.stores = append(rep.stores, f)
+	return nil
+}
+
+// castRun signs in c.sessions voters, measures the runtime's memory with their
+// sessions live, then has them cast from c.castClients clients at once.
+func (b *bench) castRun(ctx context.Context, st, dir string, f *storeFigures) error {
+	rt, err := b.runtime(ctx, st, dir)
+	if err != nil {
+		return err
+	}
+	defer rt.Stop()
+	defer b.saveLogs(rt, st+"-casts")
+	t := &load.Target{URL: rt.URL, Phones: b.phones, Answers: load.DefaultAnswers, MaxRetries: 10}
+	n := b.c.sessions
+	sessions := make([]*load.Session, n+1)
+	signStats := load.NewStats()
+	var failed atomic.Int64
+	log.Printf("%s: signing %d voters in from %d clients", st, n, b.c.castClients)
+	parallel(b.c.castClients, n, func(i int) {
+		s, err := t.SignIn(ctx, i, signStats)
+		if err != nil {
+			failed.Add(1)
+			return
+		}
+		sessions[i] = s
+	})
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d voters could not sign in: %s", failed.Load(), signStats.Result().FailureList())
+	}
+	time.Sleep(time.Second)
+	f.sessionRSS, _, _ = load.Memory(rt.Cmd.Process.Pid)
+	log.Printf("%s: %d live sessions, runtime RSS %d MiB; casting from %d clients", st, n, f.sessionRSS>>20, b.c.castClients)
+	castStats := load.NewStats()
+	started := time.Now()
+	parallel(b.c.castClients, n, func(i int) {
+		_, _ = sessions[i].Cast(ctx, castStats)
+	})
+	elapsed := time.Since(started)
+	res := castStats.Result()
+	f.castRate = float64(res.Journeys) / elapsed.Seconds()
+	f.cast = res.Steps[load.StepCast]
+	f.castFailed = res.FailureList()
+	log.Printf("%s: %d casts in %s: %.0f/s, p50/p99 %s %s", st, res.Journeys, elapsed.Round(time.Millisecond), f.castRate, f.cast, f.castFailed)
+	return nil
+}
+
+// parallel calls do(1…n) from clients goroutines.
+func parallel(clients, n int, do func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1))
+				if i > n {
+					return
+				}
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// baselines measures the machine: pgbench, and a bare handler under the same
+// load generator.
+type baselineFigures struct {
+	pgbenchTPS  float64
+	bareKnee    stepRun
+	bareSteps   []stepRun
+	pgbenchCmd  string
+	pgbenchNote string
+}
+
+func (b *bench) baselines(ctx context.Context, rep *report) error {
+	log.Printf("baseline: pgbench, one-row INSERT, %d clients, 10 s", b.c.castClients)
+	tps, cmdline, err := b.pgbench(ctx)
+	if err != nil {
+		return err
+	}
+	rep.base.pgbenchTPS, rep.base.pgbenchCmd = tps, cmdline
+	log.Printf("baseline: pgbench %.0f tps", tps)
+
+	log.Printf("baseline: a bare net/http handler in its own process, same journeys without SMS")
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.CommandContext(ctx, self, "-bare-server", addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }()
+	for i := 0; ; i++ {
+		if resp, err := http.Get("http://" + addr + "/sign-in"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 100 {
+			return fmt.Errorf("the bare server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t := &load.Target{URL: "http://" + addr, Answers: load.DefaultAnswers}
+	rep.base.bareKnee, _, rep.base.bareSteps = b.knee(ctx, t, 1)
+	return nil
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+)`)
+
+// pgbench runs a one-row INSERT script on a database of its own.
+func (b *bench) pgbench(ctx context.Context) (float64, string, error) {
+	dsn, err := b.pg.CreateDatabase(ctx, "pgbench")
+	if err != nil {
+		return 0, "", err
+	}
+	dir, err := os.MkdirTemp("", "pgbench-")
+	if err != nil {
+		return 0, "", err
+	}
+	defer os.RemoveAll(dir)
+	setup := exec.CommandContext(ctx, filepath.Join(pgtest.DefaultBinDir, "psql"), "-q", "-c",
+		"CREATE TABLE ballots (id bigserial PRIMARY KEY, voter text NOT NULL, ballot bytea NOT NULL, cast_at timestamptz NOT NULL DEFAULT now())", dsn)
+	if out, err := setup.CombinedOutput(); err != nil {
+		return 0, "", fmt.Errorf("psql: %v: %s", err, out)
+	}
+	script := filepath.Join(dir, "insert.sql")
+	if err := os.WriteFile(script, []byte("INSERT INTO ballots (voter, ballot) VALUES (md5(random()::text), '\\x0102030405060708');\n"), 0o644); err != nil {
+		return 0, "", err
+	}
+	args := []string{"-n", "-c", strconv.Itoa(b.c.castClients), "-j", "2", "-T", "10", "-f", script, dsn}
+	out, err := exec.CommandContext(ctx, filepath.Join(pgtest.DefaultBinDir, "pgbench"), args...).CombinedOutput()
+	if err != nil {
+		return 0, "", fmt.Errorf("pgbench: %v: %s", err, out)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		return 0, "", fmt.Errorf("pgbench printed no tps: %s", out)
+	}
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return tps, "pgbench -n -c " + strconv.Itoa(b.c.castClients) + " -j 2 -T 10 -f insert.sql (one-row INSERT, fsync on)", nil
+}
+
+// serveBare answers each step of the journey as cheaply as net/http can: the
+// machine's limit for the load generator and an HTTP server, with no work done.
+func serveBare(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /sign-in", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<!doctype html><title>Sign in</title><form method=post><input name=voterId></form>")
+	})
+	mux.HandleFunc("POST /api/v1/sign-in", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"method":"SMSCode"}`)
+	})
+	mux.HandleFunc("POST /api/v1/sign-in/code", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.SetCookie(w, &http.Cookie{Name: "scrutin_session", Value: "s", Path: "/", HttpOnly: true})
+		_, _ = io.WriteString(w, `{"voterId":"v"}`)
+	})
+	mux.HandleFunc("GET /api/v1/ballot", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"questions":[]}`)
+	})
+	mux.HandleFunc("POST /api/v1/ballot", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"tracker":"t"}`)
+	})
+	log.Fatal((&http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}).ListenAndServe())
+}
