@@ -58,6 +58,9 @@ func (e *Election) Default() {
 	if s.Scaling.TargetCPUUtilizationPercentage == nil {
 		s.Scaling.TargetCPUUtilizationPercentage = ptr.To(int32(70))
 	}
+	if s.Scaling.MaxInFlightRequestsPerPod == 0 {
+		s.Scaling.MaxInFlightRequestsPerPod = 256
+	}
 	if s.Store.Type == "" {
 		s.Store.Type = StoreEmbedded
 	}

@@ -84,7 +84,7 @@ type ElectionSpec struct {
 	Delivery Delivery `json:"delivery"`
 
 	// Scaling bounds the voting-runtime's replicas.
-	// +kubebuilder:default={minReplicas:1,maxReplicas:1,targetCPUUtilizationPercentage:70}
+	// +kubebuilder:default={minReplicas:1,maxReplicas:1,targetCPUUtilizationPercentage:70,maxInFlightRequestsPerPod:256}
 	// +optional
 	Scaling Scaling `json:"scaling"`
 
@@ -334,6 +334,7 @@ type DeliveryChannel struct {
 // Scaling of the voting-runtime.
 //
 // +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",fieldPath=".minReplicas",message="must not exceed maxReplicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.targetInFlightRequestsPerPod) || self.targetInFlightRequestsPerPod < self.maxInFlightRequestsPerPod",fieldPath=".targetInFlightRequestsPerPod",message="must be below maxInFlightRequestsPerPod: at the bound, pods turn voters away instead of scaling out"
 type Scaling struct {
 	// MinReplicas of the voting-runtime.
 	// +kubebuilder:default=1
@@ -357,11 +358,24 @@ type Scaling struct {
 	TargetCPUUtilizationPercentage *int32 `json:"targetCPUUtilizationPercentage,omitempty"`
 
 	// TargetInFlightRequestsPerPod, when set, also scales on the in-flight requests
-	// the runtime exports (needs a custom metrics adapter in the cluster).
+	// the runtime exports (needs a custom metrics adapter in the cluster). It must
+	// be below maxInFlightRequestsPerPod, so that pods scale out before they turn
+	// voters away.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100000
 	// +optional
 	TargetInFlightRequestsPerPod *int32 `json:"targetInFlightRequestsPerPod,omitempty"`
+
+	// MaxInFlightRequestsPerPod is how many requests a pod serves at once. Past
+	// each priority's share of it (a ballot being cast may use all of it, a code
+	// check 90 %, a new sign-in 75 %, anything else 60 %), voters get the wait page
+	// at once (HTTP 503 with Retry-After, a countdown that retries by itself)
+	// instead of queueing; their sessions and codes stay valid.
+	// +kubebuilder:default=256
+	// +kubebuilder:validation:Minimum=8
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	MaxInFlightRequestsPerPod int32 `json:"maxInFlightRequestsPerPod,omitempty"`
 }
 
 // StoreType is where an election's data lives.

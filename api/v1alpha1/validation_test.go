@@ -239,6 +239,7 @@ func TestDefaultsRoundTrip(t *testing.T) {
 		"maxReplicas":        {s.Scaling.MaxReplicas, int32(1)},
 		"cpu target":         {ptr.Deref(s.Scaling.TargetCPUUtilizationPercentage, 0), int32(70)},
 		"in-flight target":   {s.Scaling.TargetInFlightRequestsPerPod == nil, true},
+		"in-flight bound":    {s.Scaling.MaxInFlightRequestsPerPod, int32(256)},
 		"store":              {s.Store.Type, v1.StoreEmbedded},
 		"export fields":      {fmt.Sprint(s.Scrutineers.ExportFields), "[VoterID Name Voted]"},
 		"schedule opens":     {s.Schedule.OpensAt.UTC(), e.Spec.Schedule.OpensAt.UTC()},

@@ -43,12 +43,13 @@ func TestOverloadWaitPage(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	now := time.Now()
-	// A bound of 4: pages (60 %) are turned away once 3 requests are in flight.
+	// The Election's bound of 8, the least it may set: pages (60 %) are turned away
+	// once 4 requests are in flight.
 	rt := runtimetest.Start(t, runtimeBin, nil,
-		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),
 		"--roll", runtimetest.RollFile(t, dir, 2), "--store", "embedded:"+filepath.Join(dir, "data", "e.db"),
-		"--smtp", "127.0.0.1:1", "--max-in-flight", "4")
-	release := holdRequests(t, rt.URL, 3)
+		"--smtp", "127.0.0.1:1")
+	release := holdRequests(t, rt.URL, 4)
 	ctx := browser.Start(t)
 	do(t, ctx, "language", acceptLanguage("en"))
 	start := time.Now()

@@ -13,31 +13,22 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
-// TestCastsGoFirstUnderLoad: at its bound, the runtime turns new sign-ins away at
+// TestCastsGoFirstUnderLoad: at its bound, which the Election sets
+// (spec.scaling.maxInFlightRequestsPerPod), the runtime turns new sign-ins away at
 // once (503, Retry-After) and still takes the ballot of a voter holding a session.
 func TestCastsGoFirstUnderLoad(t *testing.T) {
 	smtp := sink.StartSMTP(t)
 	dir := t.TempDir()
 	now := time.Now()
+	// A bound of 8, the least an Election may set: sign-ins (75 %) are turned away
+	// once 6 requests are in flight, casts only at 8.
 	rt := runtimetest.Start(t, runtimeBin, nil,
-		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(),
-		"--max-in-flight", "4")
+		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr())
 	v := newVoter(rt.URL, nil)
 	signIn(t, v, smtp, 1)
 
-	// Three sign-ins stuck in flight (their bodies never finish).
-	addr := strings.TrimPrefix(rt.URL, "http://")
-	for range 3 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		fmt.Fprintf(c, "POST /api/v1/sign-in HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr)
-	}
-	time.Sleep(300 * time.Millisecond)
-
+	holdSignIns(t, rt.URL, 6)
 	other := newVoter(rt.URL, nil)
 	start := time.Now()
 	var busy struct {
@@ -54,4 +45,33 @@ func TestCastsGoFirstUnderLoad(t *testing.T) {
 	if status, _ := v.call(http.MethodPost, "/api/v1/ballot", sampleAnswers, nil); status != http.StatusCreated {
 		t.Fatalf("a voter holding a session could not cast at the bound: %d", status)
 	}
+}
+
+// TestMaxInFlightFlag: --max-in-flight overrides the Election's bound in local runs
+// (0: no bound).
+func TestMaxInFlightFlag(t *testing.T) {
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	now := time.Now()
+	rt := runtimetest.Start(t, runtimeBin, nil,
+		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(),
+		"--max-in-flight", "0")
+	holdSignIns(t, rt.URL, 6)
+	signIn(t, newVoter(rt.URL, nil), smtp, 2)
+}
+
+// holdSignIns opens n sign-ins that stay in flight: their bodies never finish.
+func holdSignIns(t *testing.T, base string, n int) {
+	t.Helper()
+	addr := strings.TrimPrefix(base, "http://")
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /api/v1/sign-in HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr)
+	}
+	time.Sleep(300 * time.Millisecond) // the runtime reads their headers and admits them
 }

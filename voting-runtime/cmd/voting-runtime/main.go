@@ -58,6 +58,9 @@ type flags struct {
 	smtp, smtpFrom, smsGateway         string
 	scrutineerTokenFile, controlTokenF string
 	maxInFlight                        int
+	clientIPHeader                     string
+	signInRatePerAddress               float64
+	signInBurstPerAddress              int
 }
 
 func main() {
@@ -76,7 +79,10 @@ func main() {
 	flag.StringVar(&f.smsGateway, "sms-gateway", "", "URL of the SMS gateway (local runs; its token in $SCRUTIN_SMS_TOKEN)")
 	flag.StringVar(&f.scrutineerTokenFile, "scrutineer-token-file", "", "file holding the scrutineers' token; written with a new token when it does not exist")
 	flag.StringVar(&f.controlTokenF, "control-token-file", "", "file holding the controller's token (local runs); written when it does not exist")
-	flag.IntVar(&f.maxInFlight, "max-in-flight", 256, "requests served at once; past it, by priority (casts last), voters get the wait page at once (0: no bound)")
+	flag.IntVar(&f.maxInFlight, "max-in-flight", -1, "requests served at once; past it, by priority (casts last), voters get the wait page at once; -1: the Election's spec.scaling.maxInFlightRequestsPerPod; 0: no bound (an override for local runs)")
+	flag.StringVar(&f.clientIPHeader, "client-ip-header", "", "header whose first address is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
+	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
+	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -125,6 +131,12 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 			return err
 		}
 	}
+	// The bound comes from the Election (defaults filled in), so that each
+	// election's pods follow only their own Election; the flag overrides it locally.
+	maxInFlight := int(e.Spec.Scaling.MaxInFlightRequestsPerPod)
+	if f.maxInFlight >= 0 {
+		maxInFlight = f.maxInFlight
+	}
 	// The voters' pages at "/", the API beside them, in one server.
 	pg, err := pages.New(pages.Config{Engine: en, SessionKey: keys.session, ScrutineerToken: keys.scrutineer, Log: log})
 	if err != nil {
@@ -133,7 +145,8 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	srv := server.New(server.Config{
 		Engine: en, ControlToken: keys.control, ScrutineerToken: keys.scrutineer,
 		Gatherer: reg, Registerer: reg, Log: log, Pages: pg,
-		MaxInFlight: f.maxInFlight, WaitPage: pg.WaitPage,
+		MaxInFlight: maxInFlight, WaitPage: pg.WaitPage,
+		SignInRatePerAddress: f.signInRatePerAddress, SignInBurstPerAddress: f.signInBurstPerAddress, ClientIPHeader: f.clientIPHeader,
 		Ready: func(ctx context.Context) error {
 			d, err := st.RollDigest(ctx)
 			if err == nil && d == "" {
@@ -152,7 +165,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("Serving the election", "election", e.Namespace+"/"+e.Name, "address", ln.Addr().String(),
-		"opensAt", e.Spec.Schedule.OpensAt.UTC(), "closesAt", e.Spec.Schedule.ClosesAt.UTC())
+		"opensAt", e.Spec.Schedule.OpensAt.UTC(), "closesAt", e.Spec.Schedule.ClosesAt.UTC(), "maxInFlight", maxInFlight)
 
 	select {
 	case err := <-errc:
