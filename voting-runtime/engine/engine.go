@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/ratelimit"
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
@@ -32,6 +34,14 @@ type Config struct {
 	Log *slog.Logger
 	// Registerer receives the engine's metrics (none when nil).
 	Registerer prometheus.Registerer
+	// VoterBurst sign-in steps (a code asked for, a code or credential tried) a
+	// voter may take at once, then one more every VoterEvery; past them the engine
+	// answers RateLimitedError before reading the store, so that a flood aimed at
+	// one voter reaches neither the store nor the other voters. Zero: 10 at once,
+	// then one every 3 s (a person asking, resending twice and mistyping the code
+	// five times stays under it); a negative VoterBurst: no limit.
+	VoterBurst int
+	VoterEvery time.Duration
 }
 
 // Engine runs one election.
@@ -44,6 +54,7 @@ type Engine struct {
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
+	voters  *ratelimit.Keyed
 }
 
 // New returns an Engine for cfg.
@@ -58,6 +69,14 @@ func New(cfg Config) (*Engine, error) {
 	if en.now == nil {
 		en.now = time.Now
 	}
+	burst, every := cfg.VoterBurst, cfg.VoterEvery
+	if burst == 0 {
+		burst = 10
+	}
+	if every <= 0 {
+		every = 3 * time.Second
+	}
+	en.voters = ratelimit.New(rate.Every(every), burst)
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(&sessionsCollector{en: en, desc: prometheus.NewDesc(
 			"scrutin_active_sessions", "Voters' sessions active within the idle timeout.", nil, nil)})

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -19,6 +22,7 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 	"scrutin.dev/scrutin/voting-runtime/enginetest"
+	"scrutin.dev/scrutin/voting-runtime/store"
 	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
 
@@ -33,6 +37,42 @@ type fixture struct {
 	smtp  *sink.SMTPSink
 	sms   *sink.SMSSink
 	logs  *bytes.Buffer
+	store *countingStore
+	reg   *prometheus.Registry
+}
+
+// countingStore counts the sign-in calls that reach the store, by voter id.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingStore) count(voterID string) {
+	c.mu.Lock()
+	c.calls[voterID]++
+	c.mu.Unlock()
+}
+
+func (c *countingStore) callsFor(voterID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[voterID]
+}
+
+func (c *countingStore) Voter(ctx context.Context, id string) (store.Voter, error) {
+	c.count(id)
+	return c.Store.Voter(ctx, id)
+}
+
+func (c *countingStore) SignIn(ctx context.Context, voterID string) (store.PendingSignIn, error) {
+	c.count(voterID)
+	return c.Store.SignIn(ctx, voterID)
+}
+
+func (c *countingStore) PutSignIn(ctx context.Context, p store.PendingSignIn) error {
+	c.count(p.VoterID)
+	return c.Store.PutSignIn(ctx, p)
 }
 
 // newFixture runs an election opening in one hour, with mail and SMS going to real
@@ -66,14 +106,15 @@ func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{}}
+	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{},
+		store: &countingStore{Store: st, calls: map[string]int{}}, reg: prometheus.NewRegistry()}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	mail := delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
 		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail", Logger: log})
 	sms := delivery.NewQueue(delivery.NewSMS(delivery.SMSConfig{URL: f.sms.URL(), Token: "gateway-token", Timeout: 5 * time.Second}),
 		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "sms", Logger: log})
 	t.Cleanup(func() { _ = mail.Close(context.Background()); _ = sms.Close(context.Background()) })
-	f.en, err = New(Config{Election: e, Store: st, Hasher: h, Mail: mail, SMS: sms, Now: f.clock.Now, Log: log})
+	f.en, err = New(Config{Election: e, Store: f.store, Hasher: h, Mail: mail, SMS: sms, Now: f.clock.Now, Log: log, Registerer: f.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,5 +369,97 @@ func TestCredentialSignIn(t *testing.T) {
 	}
 	if strings.Contains(f.logs.String(), credential) {
 		t.Error("the credential is in the logs")
+	}
+}
+
+// TestFloodOnOneVoter: past its burst of 10, a voter's sign-in steps are refused
+// with the wait before the next, without a single store call, while another voter
+// signs in at the same time; a step comes back every 3 s.
+func TestFloodOnOneVoter(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.EmailCode)
+	for i := range 10 {
+		if _, _, err := f.en.CompleteSignIn(ctx, "V-1", "000000"); !errors.Is(err, ErrNoPendingSignIn) {
+			t.Fatalf("step %d of the burst: %v, want it to reach the store (no code asked for)", i+1, err)
+		}
+	}
+	before := f.store.callsFor("V-1")
+
+	var wg sync.WaitGroup
+	refused := make(chan error, 200)
+	for i := range 200 {
+		wg.Go(func() {
+			var err error
+			if i%2 == 0 {
+				_, err = f.en.StartSignIn(ctx, "V-1")
+			} else {
+				_, _, err = f.en.CompleteSignIn(ctx, "V-1", "123456")
+			}
+			refused <- err
+		})
+	}
+	code := f.codeFor(t, "V-2", "jean@example.org")
+	if _, _, err := f.en.CompleteSignIn(ctx, "V-2", code); err != nil {
+		t.Fatalf("another voter during the flood: %v", err)
+	}
+	wg.Wait()
+	close(refused)
+	for err := range refused {
+		var limited *RateLimitedError
+		if !errors.As(err, &limited) || limited.RetryAfter <= 0 || limited.RetryAfter > 3*time.Second || limited.Seconds() != 3 {
+			t.Fatalf("a step past the burst: %v, want RateLimitedError within 3 s", err)
+		}
+	}
+	if got := f.store.callsFor("V-1"); got != before {
+		t.Errorf("the refused steps made %d store calls, want none", got-before)
+	}
+	if got := testutil.ToFloat64(f.en.metrics.limited); got != 200 {
+		t.Errorf("scrutin_rate_limited_total{by=voter} = %v, want 200", got)
+	}
+	if n, err := testutil.GatherAndCount(f.reg, "scrutin_rate_limited_total"); err != nil || n != 1 {
+		t.Errorf("the counter is not registered: %d series, %v", n, err)
+	}
+
+	f.clock.Add(3 * time.Second)
+	if _, err := f.en.StartSignIn(ctx, "V-1"); err != nil {
+		t.Fatalf("3 s later, one step: %v", err)
+	}
+	var limited *RateLimitedError
+	if _, err := f.en.StartSignIn(ctx, "V-1"); !errors.As(err, &limited) {
+		t.Fatalf("3 s later, a second step: %v, want RateLimitedError", err)
+	}
+	if strings.Contains(f.logs.String(), "V-1") {
+		t.Errorf("the voter id is in the logs:\n%s", f.logs.String())
+	}
+}
+
+// TestVoterLimitOptions: the burst and period are the engine's options; an id
+// longer than any on the roll never reaches the store.
+func TestVoterLimitOptions(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.EmailCode)
+	en, err := New(Config{Election: f.en.e, Store: f.store, Hasher: f.en.hasher, Now: f.clock.Now, VoterBurst: 2, VoterEvery: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var limited *RateLimitedError
+	for i := range 3 {
+		_, _, err := en.CompleteSignIn(ctx, "V-3", "000000")
+		if i < 2 && !errors.Is(err, ErrNoPendingSignIn) || i == 2 && (!errors.As(err, &limited) || limited.Seconds() != 60) {
+			t.Fatalf("step %d with a burst of 2, one a minute: %v", i+1, err)
+		}
+	}
+	long := strings.Repeat("x", 129)
+	if _, err := en.StartSignIn(ctx, long); !errors.Is(err, ErrUnknownVoter) || f.store.callsFor(long) != 0 {
+		t.Fatalf("a 129-character id: %v, %d store calls", err, f.store.callsFor(long))
+	}
+	unlimited, err := New(Config{Election: f.en.e, Store: f.store, Hasher: f.en.hasher, Now: f.clock.Now, VoterBurst: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, _, err := unlimited.CompleteSignIn(ctx, "V-3", "000000"); !errors.Is(err, ErrNoPendingSignIn) {
+			t.Fatalf("without a limit: %v", err)
+		}
 	}
 }

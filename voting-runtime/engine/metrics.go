@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"scrutin.dev/scrutin/voting-runtime/ratelimit"
 )
 
 // metrics of the engine. No label ever holds a voter id, a contact or a secret.
@@ -12,6 +14,7 @@ type metrics struct {
 	signIns    *prometheus.CounterVec
 	cast_      prometheus.Counter
 	rejections *prometheus.CounterVec
+	limited    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,6 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.signIns, m.cast_, m.rejections)
 	}
+	m.limited = ratelimit.Counter(reg, "voter")
 	return m
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
+	"unicode/utf8"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/roll"
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
@@ -30,6 +33,32 @@ type ResendTooSoonError struct{ RetryAfter time.Duration }
 
 func (e *ResendTooSoonError) Error() string {
 	return fmt.Sprintf("a code was just sent; you can ask for another in %d seconds", int(e.RetryAfter.Seconds()+0.5))
+}
+
+// RateLimitedError: this voter's sign-in steps come faster than a person takes
+// them; the next is possible after RetryAfter.
+type RateLimitedError struct{ RetryAfter time.Duration }
+
+// Seconds is RetryAfter in whole seconds, rounded up: what to tell a person.
+func (e *RateLimitedError) Seconds() int { return max(1, int(math.Ceil(e.RetryAfter.Seconds()))) }
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("too many sign-in attempts for this voter id in a short time: try again in %d seconds", e.Seconds())
+}
+
+// limitVoter takes one of the voter's sign-in steps, before any store access. An
+// id longer than any on the roll is refused first: it is not on it, and it never
+// becomes a key held in memory.
+func (en *Engine) limitVoter(voterID string) error {
+	if utf8.RuneCountInString(voterID) > roll.MaxIDLength {
+		en.metrics.signIn("unknown-voter")
+		return ErrUnknownVoter
+	}
+	if ok, wait := en.voters.Allow(voterID, en.now()); !ok {
+		en.metrics.limited.Inc()
+		return &RateLimitedError{RetryAfter: wait}
+	}
+	return nil
 }
 
 // WrongCodeError: the code did not match; AttemptsLeft remain.
@@ -59,6 +88,9 @@ func (en *Engine) authn() scrutinv1.Authentication { return en.e.Spec.Authentica
 func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart, error) {
 	if en.Phase() == Closed {
 		return SignInStart{}, ErrVoteClosed
+	}
+	if err := en.limitVoter(voterID); err != nil {
+		return SignInStart{}, err
 	}
 	v, err := en.st.Voter(ctx, voterID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -135,6 +167,9 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (string, store.Session, error) {
 	if en.Phase() == Closed {
 		return "", store.Session{}, ErrVoteClosed
+	}
+	if err := en.limitVoter(voterID); err != nil {
+		return "", store.Session{}, err
 	}
 	v, err := en.st.Voter(ctx, voterID)
 	if errors.Is(err, store.ErrNotFound) {

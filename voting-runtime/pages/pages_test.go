@@ -439,6 +439,50 @@ func TestCredentialSignIn(t *testing.T) {
 	c.follow(c.post("/sign-in/code", form)).want(t, 200, "ballot")
 }
 
+// TestRateLimitedVoter: past its burst of sign-in steps (10, then one every 3 s), a
+// voter id gets the page it sent again (429, Retry-After) saying how long to wait,
+// in the voter's language; the code already sent works once the wait is over, and
+// another voter signs in meanwhile.
+func TestRateLimitedVoter(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	f.clock.Add(time.Hour)
+	c := f.client(t)
+	codePage := c.post("/sign-in", url.Values{"voter_id": {"V-1"}}).want(t, 200, "code")
+	code := f.waitCode(t, "camille@example.org")
+	for range 9 {
+		c.post("/sign-in/resend", codePage.hidden(t, "resend-form")).want(t, http.StatusTooManyRequests, "code").
+			has(t, "Vous pourrez demander un nouveau code dans 60 secondes").hasNot(t, "Beaucoup de tentatives")
+	}
+	p := c.post("/sign-in", url.Values{"voter_id": {"V-1"}}).want(t, http.StatusTooManyRequests, "signin")
+	if p.header.Get("Retry-After") != "3" {
+		t.Errorf("Retry-After %q, want 3", p.header.Get("Retry-After"))
+	}
+	p.has(t, `<div id="notice" class="notice" role="status"><p>Beaucoup de tentatives de connexion ont été faites pour cet identifiant en peu de temps. Pour le protéger, merci d’attendre 3 secondes, puis de réessayer.</p></div>`,
+		`value="V-1"`)
+	form := codePage.hidden(t, "code-form")
+	form.Set("code", code)
+	p = c.post("/sign-in/code", form, "Accept-Language", "en").want(t, http.StatusTooManyRequests, "code")
+	p.has(t, "To protect it, please wait 3 seconds, then try again.", "c•••@example.org")
+
+	other := f.client(t)
+	other.follow(other.signIn("V-2", "jean@example.org", "")).want(t, 200, "ballot")
+	f.clock.Add(3 * time.Second)
+	c.follow(c.post("/sign-in/code", form)).want(t, 200, "ballot")
+
+	// With credentials: the credential page, after nine wrong ones.
+	f = newFixture(t, fixtureOptions{method: scrutinv1.Credential})
+	f.clock.Add(time.Hour)
+	c = f.client(t)
+	form = c.post("/sign-in", url.Values{"voter_id": {"V-3"}}).want(t, 200, "credential").hidden(t, "credential-form")
+	form.Set("credential", "AAAAA-BBBBB")
+	for range 9 {
+		if p := c.post("/sign-in/code", form); p.status != http.StatusUnauthorized && p.status != http.StatusTooManyRequests || strings.Contains(p.body, "merci d’attendre") {
+			t.Fatalf("a wrong credential within the burst: %d\n%s", p.status, p.body)
+		}
+	}
+	c.post("/sign-in/code", form).want(t, http.StatusTooManyRequests, "credential").has(t, "merci d’attendre 3 secondes")
+}
+
 func TestSecurityHeadersAndCrossSiteForms(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	f.clock.Add(time.Hour)

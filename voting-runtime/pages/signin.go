@@ -226,6 +226,7 @@ func (p *Pages) postSignOut(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, st signInState) {
 	var (
 		resend  *engine.ResendTooSoonError
+		limited *engine.RateLimitedError
 		wrong   *engine.WrongCodeError
 		notOpen *engine.NotOpenYetError
 	)
@@ -242,6 +243,9 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 		st.ResendAt = p.now().Add(time.Duration(secs) * time.Second).Unix()
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		p.renderCode(w, r, http.StatusTooManyRequests, st, "code.notice_too_soon", "")
+	case errors.As(err, &limited):
+		w.Header().Set("Retry-After", strconv.Itoa(limited.Seconds()))
+		p.renderRateLimited(w, r, st, limited.Seconds())
 	case errors.As(err, &wrong):
 		if credential {
 			p.renderCredentialWrong(w, r, st, wrong.AttemptsLeft)
@@ -265,34 +269,59 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 // renderSignIn shows the sign-in page (name: signin, unknown-voter,
 // session-expired, signed-out), with errKey under the field when not empty.
 func (p *Pages) renderSignIn(w http.ResponseWriter, r *http.Request, status int, name string, st signInState, errKey string) {
-	v := p.view(w, r, name).withForm("signin-form", "/sign-in")
-	d := &signInData{signInState: st, Method: p.e.Spec.Authentication.Method}
+	v, d := p.signInView(w, r, name, st)
 	if errKey != "" {
 		d.FieldError = v.msg(errKey)
 		v.Errors = []summaryError{{Href: "#voter_id", Text: d.FieldError}}
 	}
-	v.Data = d
 	p.render(w, r, status, v)
 }
 
+func (p *Pages) signInView(w http.ResponseWriter, r *http.Request, name string, st signInState) (*view, *signInData) {
+	v := p.view(w, r, name).withForm("signin-form", "/sign-in")
+	d := &signInData{signInState: st, Method: p.e.Spec.Authentication.Method}
+	v.Data = d
+	return v, d
+}
+
 func (p *Pages) renderCredential(w http.ResponseWriter, r *http.Request, status int, st signInState, errKey string) {
-	v := p.view(w, r, "credential").withForm("credential-form", "/sign-in/code")
-	d := &signInData{signInState: st, Method: scrutinv1.Credential}
+	v, d := p.credentialView(w, r, st)
 	if errKey != "" {
 		d.FieldError = v.msg(errKey)
 		v.Errors = []summaryError{{Href: "#credential", Text: d.FieldError}}
 	}
-	v.Data = d
 	p.render(w, r, status, v)
 }
 
 func (p *Pages) renderCredentialWrong(w http.ResponseWriter, r *http.Request, st signInState, left int) {
-	v := p.view(w, r, "credential").withForm("credential-form", "/sign-in/code")
-	d := &signInData{signInState: st, Method: scrutinv1.Credential}
+	v, d := p.credentialView(w, r, st)
 	d.FieldError = v.msgN("credential.error_wrong", left)
 	v.Errors = []summaryError{{Href: "#credential", Text: d.FieldError}}
-	v.Data = d
 	p.render(w, r, http.StatusUnauthorized, v)
+}
+
+func (p *Pages) credentialView(w http.ResponseWriter, r *http.Request, st signInState) (*view, *signInData) {
+	v := p.view(w, r, "credential").withForm("credential-form", "/sign-in/code")
+	d := &signInData{signInState: st, Method: scrutinv1.Credential}
+	v.Data = d
+	return v, d
+}
+
+// renderRateLimited shows again the page the voter sent (sign-in, code or
+// credential) saying how long to wait: this voter id took more sign-in steps in a
+// short time than a person does. Nothing was stored: the code sent still works.
+func (p *Pages) renderRateLimited(w http.ResponseWriter, r *http.Request, st signInState, secs int) {
+	var v *view
+	switch {
+	case r.URL.Path == "/sign-in":
+		v, _ = p.signInView(w, r, "signin", st)
+	case p.e.Spec.Authentication.Method == scrutinv1.Credential:
+		v, _ = p.credentialView(w, r, st)
+	default:
+		v, _ = p.codeView(w, r, st)
+	}
+	v.Notice = v.msgN("signin.notice_rate_limited", secs)
+	p.render(w, r, http.StatusTooManyRequests, v)
 }
 
 // renderCode shows the code page, with a notice (noticeKey) at the top and an

@@ -1,10 +1,14 @@
 package server
 
 import (
+	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -53,6 +57,58 @@ func classify(r *http.Request) (p Priority, exempt bool) {
 	default:
 		return PriorityOther, false
 	}
+}
+
+// isSignInStep: a sign-in or code request, of the API or the pages, which the
+// per-address limit counts (casts and session extensions are not: they need a
+// session, which took a sign-in).
+func isSignInStep(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/api/v1/sign-in", "/api/v1/sign-in/code", "/sign-in", "/sign-in/code", "/sign-in/resend":
+		return r.Method == http.MethodPost
+	}
+	return false
+}
+
+// clientAddress keys the per-address limit: the connection's address, or the first
+// of ClientIPHeader when set and valid. An IPv6 client counts by its /64, which one
+// host commonly holds whole.
+func (s *Server) clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if s.cfg.ClientIPHeader != "" {
+		first, _, _ := strings.Cut(r.Header.Get(s.cfg.ClientIPHeader), ",")
+		if fa, ferr := netip.ParseAddr(strings.TrimSpace(first)); ferr == nil {
+			a, err = fa, nil
+		}
+	}
+	if err != nil {
+		return host
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// rateLimited answers a request over its limit: the wait page for a person (it
+// retries by itself), a JSON 429 for a machine client; both with Retry-After.
+func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration, message string) {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	if s.cfg.WaitPage != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+		s.cfg.WaitPage(w, r, secs)
+		return
+	}
+	writeRateLimited(w, secs, message+": try again in "+strconv.Itoa(secs)+" seconds")
+}
+
+func writeRateLimited(w http.ResponseWriter, secs int, message string) {
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, http.StatusTooManyRequests, apiError{Error: "rate-limited", Message: message, RetryAfterSeconds: secs})
 }
 
 // admission bounds the requests in flight. Over its share, a request is answered at

@@ -17,9 +17,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/engine"
+	"scrutin.dev/scrutin/voting-runtime/ratelimit"
 )
 
 // SessionCookie holds the voter's session id.
@@ -44,6 +46,16 @@ type Config struct {
 	MaxInFlight int
 	// WaitPage answers a person turned away under load.
 	WaitPage func(w http.ResponseWriter, r *http.Request, seconds int)
+	// SignInRatePerAddress (a second) and SignInBurstPerAddress bound the sign-in
+	// and code requests of one client address (0: no bound). Past them, a request
+	// is answered at once (429, or WaitPage for a person) before it takes a place
+	// in flight or reaches the engine: a flood from one address slows no other.
+	SignInRatePerAddress  float64
+	SignInBurstPerAddress int
+	// ClientIPHeader names a header whose first address is the client's (such as
+	// X-Forwarded-For); empty: the connection's address. Only behind a proxy that
+	// sets it: anyone else can write any address in it.
+	ClientIPHeader string
 }
 
 // Server routes requests to the engine.
@@ -53,6 +65,8 @@ type Server struct {
 	log       *slog.Logger
 	inFlight  prometheus.Gauge
 	admission *admission
+	addresses *ratelimit.Keyed
+	limited   prometheus.Counter
 	mux       *http.ServeMux
 }
 
@@ -69,6 +83,8 @@ func New(cfg Config) *Server {
 		cfg.Registerer.MustRegister(s.inFlight)
 	}
 	s.admission = newAdmission(cfg.MaxInFlight, cfg.Registerer)
+	s.addresses = ratelimit.New(rate.Limit(cfg.SignInRatePerAddress), cfg.SignInBurstPerAddress)
+	s.limited = ratelimit.Counter(cfg.Registerer, "address")
 	m := s.mux
 	m.HandleFunc("POST /api/v1/sign-in", s.signIn)
 	m.HandleFunc("POST /api/v1/sign-in/code", s.signInCode)
@@ -101,6 +117,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if p, exempt := classify(r); !exempt {
+		if isSignInStep(r) {
+			if ok, wait := s.addresses.Allow(s.clientAddress(r), time.Now()); !ok {
+				s.limited.Inc()
+				s.rateLimited(w, r, wait, "many sign-in requests come from your network right now")
+				return
+			}
+		}
 		if !s.admission.admit(p) {
 			s.overloaded(w, r)
 			return
@@ -171,6 +194,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		resend   *engine.ResendTooSoonError
+		limited  *engine.RateLimitedError
 		wrong    *engine.WrongCodeError
 		notOpen  *engine.NotOpenYetError
 		invalidB *ballot.Error
@@ -182,6 +206,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusConflict, "closed", err.Error())
 	case errors.As(err, &notOpen):
 		writeError(w, http.StatusConflict, "not-open", err.Error())
+	case errors.As(err, &limited):
+		writeRateLimited(w, limited.Seconds(), err.Error())
 	case errors.As(err, &resend):
 		secs := int(resend.RetryAfter.Seconds() + 0.999)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
