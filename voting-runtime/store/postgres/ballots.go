@@ -13,29 +13,25 @@ import (
 // the same one). Nothing is stored and the voter has not voted.
 var errTrackerTaken = errors.New("postgres: cast: this tracker is already in the box")
 
-// Cast marks voterID as having voted and stores b, in one transaction committed
-// with synchronous_commit = on. The participation primary key decides races: of
-// concurrent Casts for one voter, from any number of pools, the first to insert
-// wins; the others wait for it to commit, then fail with store.ErrAlreadyVoted. A
-// voter not on the roll fails the foreign key: store.ErrNotFound.
+// Cast marks voterID as having voted and stores b, in one statement (so one round
+// trip and one transaction, committed with synchronous_commit = on). The
+// participation primary key decides races: of concurrent Casts for one voter, from
+// any number of pools, the first to insert wins; the others wait for it to commit,
+// then fail with store.ErrAlreadyVoted. A voter not on the roll fails the foreign
+// key: store.ErrNotFound. A tracker already in the box stores nothing at all.
 func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO participation (voter_id) VALUES ($1)", voterID)
-		switch code, constraint := pgCode(err); {
-		case code == "23505" && constraint == "participation_pkey":
-			return store.ErrAlreadyVoted
-		case code == "23503":
-			return store.ErrNotFound
-		case err != nil:
-			return err
-		}
-		_, err = tx.Exec(ctx, "INSERT INTO ballots (payload, weight, tracker) VALUES ($1, $2, $3)",
-			nonNil(b.Payload), b.Weight, b.Tracker)
-		if code, constraint := pgCode(err); code == "23505" && constraint == "ballots_tracker_key" {
-			return errTrackerTaken
-		}
-		return err
-	}, "cast")
+	_, err := s.pool.Exec(ctx, `WITH voted AS (INSERT INTO participation (voter_id) VALUES ($1) RETURNING voter_id)
+		INSERT INTO ballots (payload, weight, tracker) SELECT $2, $3, $4 FROM voted`,
+		voterID, nonNil(b.Payload), b.Weight, b.Tracker)
+	switch code, constraint := pgCode(err); {
+	case code == "23505" && constraint == "participation_pkey":
+		return store.ErrAlreadyVoted
+	case code == "23503":
+		return store.ErrNotFound
+	case code == "23505" && constraint == "ballots_tracker_key":
+		return errTrackerTaken
+	}
+	return wrap("cast", err)
 }
 
 // HasVoted reports whether voterID's ballot is in the box (false for a voter not
