@@ -33,6 +33,14 @@ test: tools manifests vet ## Run every test: unit, then envtest against a real k
 
 ##@ Benchmarks (not part of make test; see test/bench/README.md)
 
+.PHONY: bench-peak
+bench-peak: ## The runtime at the noon peak: knee, 3x overload, casts against pgbench, baselines (about 15 minutes).
+	go run ./test/bench/peak $(BENCH_FLAGS)
+
+.PHONY: load
+load: ## Play an election day of 100,000 voters with a noon peak against the runtime, embedded then PostgreSQL.
+	go run ./test/load/noon $(LOAD_FLAGS)
+
 .PHONY: bench-provision
 bench-provision: tools manifests ## Apply 500 Elections at once on a local control plane and measure provisioning.
 	go run ./test/bench/provision $(BENCH_FLAGS)

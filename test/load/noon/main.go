@@ -1,0 +1,139 @@
+// Command noon plays an election day against the voting-runtime: a roll of
+// -voters simulated voters (default 100,000) arriving along load.Day (a morning
+// rise, the noon peak, an evening return) compressed into -day, each walking the
+// whole journey with its code sent by SMS to a local gateway sink; on the
+// embedded store, on PostgreSQL, or both (make load).
+//
+// It prints, each 10 s, the arrivals offered and the journeys done; at the end,
+// each step's latency, the wait pages and errors, and whether the ballot box holds
+// exactly one ballot per receipt given.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"scrutin.dev/scrutin/internal/pgtest"
+	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/test/load"
+)
+
+func main() {
+	voters := flag.Int("voters", 100000, "voters on the roll, each voting once")
+	day := flag.Duration("day", 10*time.Minute, "the election day (08:00-20:00) is played in this time")
+	stores := flag.String("stores", "embedded,postgres", "stores to play the day on, one after the other")
+	retries := flag.Int("retries", 10, "times a voter tries a step again after a wait page")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	failed := false
+	for _, st := range strings.Split(*stores, ",") {
+		ok, err := play(ctx, st, *voters, *day, *retries)
+		if err != nil {
+			log.Fatalf("%s: %v", st, err)
+		}
+		failed = failed || !ok
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+func play(ctx context.Context, st string, voters int, day time.Duration, retries int) (bool, error) {
+	tmp, err := os.MkdirTemp("", "noon-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(tmp)
+	bin, err := runtimetest.Build(tmp)
+	if err != nil {
+		return false, err
+	}
+	phones, err := load.StartPhones(load.PhonesToken)
+	if err != nil {
+		return false, err
+	}
+	defer phones.Close()
+	o := load.RuntimeOptions{Bin: bin, Dir: tmp, Voters: voters, Phones: phones}
+	switch st {
+	case "embedded":
+	case "postgres":
+		pg, err := pgtest.Start(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer pg.Stop()
+		o.Store = "postgres:" + pg.AdminDSN()
+	default:
+		return false, fmt.Errorf("unknown store %q (embedded or postgres)", st)
+	}
+	rt, err := load.StartRuntime(o)
+	if err != nil {
+		return false, err
+	}
+	defer rt.Stop()
+	arrivals, peak := load.Curve(voters, day, load.Day)
+	log.Printf("%s: %d voters over a day played in %s; the noon peak offers %.0f journeys/s", st, voters, day, peak)
+
+	stats := load.NewStats()
+	t := &load.Target{URL: rt.URL, Phones: phones, Answers: load.DefaultAnswers, MaxRetries: retries}
+	done := make(chan struct{})
+	go progress(st, stats, arrivals, rt, done)
+	t.Run(ctx, arrivals, 1, 0, stats)
+	close(done)
+	_, peakRSS, _ := load.Memory(rt.Cmd.Process.Pid)
+	res := stats.Result()
+
+	check, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lost, extra, err := rt.StopAndCheck(check, res.Receipts)
+	if err != nil {
+		return false, err
+	}
+	fmt.Printf("\n## %s: %d voters, day played in %s (noon peak %.0f journeys/s)\n\n", st, voters, day, peak)
+	fmt.Printf("| step | p50 / p99 | max |\n| --- | --- | --- |\n")
+	for _, s := range load.Steps {
+		fmt.Printf("| %s | %s | %s |\n", s, res.Steps[s], res.Steps[s].Max.Round(time.Millisecond))
+	}
+	fmt.Printf("| whole journey | %s | %s |\n\n", res.Journey, res.Journey.Max.Round(time.Millisecond))
+	fmt.Printf("receipts %d of %d voters; wait pages %.2f %% of %d requests (p99 %s); 5xx %d; runtime peak RSS %d MiB\n",
+		res.Journeys, voters, 100*res.WaitShare(), res.Requests, res.Wait, res.Status5xx, peakRSS>>20)
+	fmt.Printf("ballot box: %d receipts missing (lost), %d ballots beyond the receipts\n", len(lost), extra)
+	if l := res.FailureList(); l != "" {
+		fmt.Printf("journeys without a receipt: %s\n", l)
+	}
+	_ = os.WriteFile(filepath.Join(os.TempDir(), "noon-"+st+".log"), []byte(rt.Logs.String()), 0o644)
+	return res.Journeys == voters && len(lost) == 0 && extra == 0 && res.Status5xx == 0, nil
+}
+
+// progress prints every 10 s what was offered and done.
+func progress(st string, stats *load.Stats, arrivals load.Arrivals, rt *load.Runtime, done <-chan struct{}) {
+	start := time.Now()
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	var lastDone int
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		el := time.Since(start)
+		offered := 0
+		for offered < len(arrivals) && arrivals[offered] <= el {
+			offered++
+		}
+		r := stats.Result()
+		rss, _, _ := load.Memory(rt.Cmd.Process.Pid)
+		log.Printf("%s %5.0fs: %6d arrived, %6d receipts (%4.0f/s in the last 10 s), wait pages %d, failures %d, RSS %d MiB",
+			st, el.Seconds(), offered, r.Journeys, float64(r.Journeys-lastDone)/10, r.Statuses[503], r.Failed(), rss>>20)
+		lastDone = r.Journeys
+	}
+}
