@@ -15,7 +15,8 @@ import (
 
 // TestCastsGoFirstUnderLoad: at its bound, which the Election sets
 // (spec.scaling.maxInFlightRequestsPerPod), the runtime turns new sign-ins away at
-// once (503, Retry-After) and still takes the ballot of a voter holding a session.
+// once (503, Retry-After, closing the connection) and still serves the ballot to a
+// voter holding a session, and takes it.
 func TestCastsGoFirstUnderLoad(t *testing.T) {
 	smtp := sink.StartSMTP(t)
 	dir := t.TempDir()
@@ -41,6 +42,19 @@ func TestCastsGoFirstUnderLoad(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("turning a request away took %s", took)
+	}
+	// the one turned away is not kept waiting on an open connection
+	resp, err := http.Post(rt.URL+"/api/v1/sign-in", "application/json", strings.NewReader(`{"voterId":"`+runtimetest.VoterID(3)+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !resp.Close || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("turned away: %d, Connection: close %v, Retry-After %q", resp.StatusCode, resp.Close, resp.Header.Get("Retry-After"))
+	}
+	// a voter holding a session reads the ballot and casts
+	if status, _ := v.call(http.MethodGet, "/api/v1/ballot", nil, nil); status != http.StatusOK {
+		t.Fatalf("a voter holding a session could not read the ballot at the bound: %d", status)
 	}
 	if status, _ := v.call(http.MethodPost, "/api/v1/ballot", sampleAnswers, nil); status != http.StatusCreated {
 		t.Fatalf("a voter holding a session could not cast at the bound: %d", status)

@@ -46,6 +46,10 @@ func classify(r *http.Request) (p Priority, exempt bool) {
 	switch {
 	case strings.HasPrefix(path, "/control/"), strings.HasPrefix(path, "/static/"), path == "/healthz", path == "/readyz", path == "/metrics":
 		return 0, true
+	case r.Method == http.MethodGet && (path == "/ballot" || path == "/api/v1/ballot"):
+		// a voter who signed in and reads the ballot is as far along as one
+		// checking a code: turned away now, they would have signed in for nothing
+		return PriorityCode, false
 	case r.Method != http.MethodPost:
 		return PriorityOther, false
 	case path == "/api/v1/ballot" || path == "/ballot/confirm":
@@ -155,6 +159,10 @@ func (a *admission) done() {
 // overloaded answers a turned-away request: the wait page for a person, a JSON 503
 // for a machine client; both with Retry-After.
 func (s *Server) overloaded(w http.ResponseWriter, r *http.Request) {
+	// The voter comes back in a few seconds: meanwhile their connection would hold
+	// a goroutine and its buffers, thousands of them under overload. Closing it
+	// keeps memory flat; the session is in the cookie, not the connection.
+	w.Header().Set("Connection", "close")
 	if s.cfg.WaitPage != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
 		s.cfg.WaitPage(w, r, RetryAfterSeconds)
 		return

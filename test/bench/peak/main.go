@@ -48,6 +48,8 @@ type config struct {
 	out         string
 	bareServer  string
 	runtimeArgs []string
+	// poolMaxConns, when set, is added to the runtime's DSN
+	poolMaxConns int
 }
 
 func main() {
@@ -64,6 +66,7 @@ func main() {
 	flag.IntVar(&c.sessions, "sessions", 20000, "voters signed in for the cast run (and the memory measure)")
 	flag.StringVar(&c.out, "out", "_output/bench", "directory for the runtimes' logs")
 	flag.StringVar(&args, "runtime-args", "", "more flags for the runtime, space separated")
+	flag.IntVar(&c.poolMaxConns, "pool-max-conns", 0, "the runtime's PostgreSQL connections (pool_max_conns in its DSN); 0: the runtime's default")
 	flag.StringVar(&c.bareServer, "bare-server", "", "(internal) serve the bare baseline on this address")
 	flag.Parse()
 	c.stores = strings.Split(stores, ",")
@@ -87,6 +90,8 @@ type bench struct {
 	phones *load.Phones
 	dbs    int
 	out    io.Writer
+	// pprofAddr serves the last runtime started's profiles
+	pprofAddr string
 }
 
 func run(ctx context.Context, c config) error {
@@ -131,7 +136,14 @@ func run(ctx context.Context, c config) error {
 
 // runtime starts a runtime on store st ("postgres" gets a database of its own).
 func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, error) {
-	o := load.RuntimeOptions{Bin: b.bin, Dir: dir, Voters: b.c.voters, Phones: b.phones, Args: b.c.runtimeArgs}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b.pprofAddr = l.Addr().String()
+	l.Close()
+	o := load.RuntimeOptions{Bin: b.bin, Dir: dir, Voters: b.c.voters, Phones: b.phones,
+		Args: append([]string{"--pprof-listen", b.pprofAddr}, b.c.runtimeArgs...)}
 	if st == "postgres" {
 		b.dbs++
 		dsn, err := b.pg.CreateDatabase(ctx, fmt.Sprintf("election_%d", b.dbs))
@@ -139,6 +151,9 @@ func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, err
 			return nil, err
 		}
 		o.Store = "postgres:" + dsn
+		if b.c.poolMaxConns > 0 {
+			o.Store += fmt.Sprintf(" pool_max_conns=%d", b.c.poolMaxConns)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -233,6 +248,11 @@ func (b *bench) knee(ctx context.Context, t *load.Target, first int) (best stepR
 type storeFigures struct {
 	store      string
 	knee       stepRun
+	// profiled is a run at the knee's rate with the runtime's CPU profiled and
+	// every process's CPU time measured
+	profiled   stepRun
+	cpu        cpuShare
+	profileTop string
 	steps      []stepRun
 	overload   stepRun
 	lost       int
@@ -259,6 +279,22 @@ func (b *bench) measureStore(ctx context.Context, st, tmp string, rep *report) e
 		b.saveLogs(rt, st)
 		return fmt.Errorf("no rate down to %.0f journeys/s stayed under the knee", b.c.startRate)
 	}
+
+	// the knee again, profiled
+	log.Printf("%s: the knee again (%.0f journeys/s), profiling the runtime", st, f.knee.rate)
+	var perr error
+	f.cpu = measureCPU(rt.Cmd.Process.Pid, func() {
+		f.profileTop, perr = profile(ctx, b.pprofAddr, b.c.out, st, b.c.step-time.Second, func() {
+			f.profiled = b.offer(ctx, t, f.knee.rate, next)
+		})
+	})
+	if perr != nil {
+		return perr
+	}
+	next += int(f.knee.rate * b.c.step.Seconds())
+	f.steps = append(f.steps, f.profiled)
+	log.Printf("%s: CPU during that run: %s; profile in %s", st, f.cpu, f.profileTop)
+	time.Sleep(2 * time.Second)
 
 	// 3× the knee, voters waiting as told (Retry-After) and trying again, up to
 	// 10 times a step

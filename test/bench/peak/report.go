@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"scrutin.dev/scrutin/test/load"
@@ -105,6 +106,29 @@ func (r *report) print(w io.Writer, c config) {
 	p("| --- | --- |")
 	for _, f := range r.stores {
 		p("| %s | %s |", f.store, mib(f.sessionRSS))
+	}
+	p("")
+	p("## Where the time goes at the knee (a second run at the knee's rate, the runtime profiled)")
+	p("")
+	p("| store | journeys/s | CPU (cores; the machine has 2) |")
+	p("| --- | --- | --- |")
+	for _, f := range r.stores {
+		p("| %s | %.0f | %s |", f.store, f.profiled.res.Rate, f.cpu)
+	}
+	for _, f := range r.stores {
+		data, err := os.ReadFile(f.profileTop)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(string(data), "\n")
+		p("")
+		p("%s, the runtime's CPU profile by cumulative time (whole profile: `go tool pprof %s`):", f.store, strings.TrimSuffix(f.profileTop, ".top.txt")+".pprof")
+		p("")
+		p("```")
+		for _, l := range lines[:min(len(lines), 30)] {
+			p("%s", l)
+		}
+		p("```")
 	}
 	p("")
 	p("## Against the targets")

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,6 +62,7 @@ type flags struct {
 	clientIPHeader                     string
 	signInRatePerAddress               float64
 	signInBurstPerAddress              int
+	pprofListen                        string
 }
 
 func main() {
@@ -83,6 +85,7 @@ func main() {
 	flag.StringVar(&f.clientIPHeader, "client-ip-header", "", "header whose first address is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
 	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
+	flag.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -161,6 +164,11 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		return err
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	if f.pprofListen != "" {
+		if err := servePprof(f.pprofListen); err != nil {
+			return err
+		}
+	}
 	go en.Run(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -358,5 +366,24 @@ func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.L
 		return fmt.Errorf("while importing the roll %s: %w", path, err)
 	}
 	log.Info("Roll ready", "voters", len(r.Voters), "digest", r.Digest)
+	return nil
+}
+
+// servePprof serves net/http/pprof on its own listener, never on the voters' one,
+// and only on a loopback address: profiles show the process's memory.
+func servePprof(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--pprof-listen %q: must be a loopback address such as 127.0.0.1:6060", addr)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	go func() { _ = (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln) }()
 	return nil
 }
