@@ -368,7 +368,7 @@ type Scaling struct {
 
 	// MaxInFlightRequestsPerPod is how many requests a pod serves at once. Past
 	// each priority's share of it (a ballot being cast may use all of it, a code
-	// check 90 %, a new sign-in 75 %, anything else 60 %), voters get the wait page
+	// check 80 %, a new sign-in 60 %, anything else 50 %), voters get the wait page
 	// at once (HTTP 503 with Retry-After, a countdown that retries by itself)
 	// instead of queueing; their sessions and codes stay valid.
 	// +kubebuilder:default=256

@@ -43,7 +43,7 @@ func TestOverloadWaitPage(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	now := time.Now()
-	// The Election's bound of 8, the least it may set: pages (60 %) are turned away
+	// The Election's bound of 8, the least it may set: pages (50 %) are turned away
 	// once 4 requests are in flight.
 	rt := runtimetest.Start(t, runtimeBin, nil,
 		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),

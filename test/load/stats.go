@@ -96,10 +96,13 @@ func (s *Stats) failed(err error) {
 // group.
 func shorten(err error) string {
 	msg := err.Error()
-	for _, kind := range []string{"connection refused", "connection reset", "deadline exceeded", "timeout", "EOF", "no code reached"} {
+	for _, kind := range []string{"connection refused", "connection reset", "too many open files", "deadline exceeded", "timeout", "EOF", "no code reached"} {
 		if strings.Contains(msg, kind) {
 			return kind
 		}
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:] // the cause, without the addresses before it
 	}
 	return msg
 }

@@ -21,15 +21,15 @@ func TestCastsGoFirstUnderLoad(t *testing.T) {
 	smtp := sink.StartSMTP(t)
 	dir := t.TempDir()
 	now := time.Now()
-	// A bound of 8, the least an Election may set: sign-ins (75 %) are turned away
-	// once 6 requests are in flight, casts only at 8.
+	// A bound of 8, the least an Election may set: sign-ins (60 %) are turned away
+	// once 4 requests are in flight, casts only at 8.
 	rt := runtimetest.Start(t, runtimeBin, nil,
 		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),
 		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr())
 	v := newVoter(rt.URL, nil)
 	signIn(t, v, smtp, 1)
 
-	holdSignIns(t, rt.URL, 6)
+	holdSignIns(t, rt.URL, 4)
 	other := newVoter(rt.URL, nil)
 	start := time.Now()
 	var busy struct {

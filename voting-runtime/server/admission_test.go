@@ -39,8 +39,8 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestAdmissionSharesTheBound: with a bound of 20, other requests fill 12 places,
-// sign-ins 15, code checks 18, and casts all 20; a place freed admits again.
+// TestAdmissionSharesTheBound: with a bound of 20, other requests fill 10 places,
+// sign-ins 12, code checks 16, and casts all 20; a place freed admits again.
 func TestAdmissionSharesTheBound(t *testing.T) {
 	a := newAdmission(20, nil)
 	fill := func(p Priority) int {
@@ -50,17 +50,17 @@ func TestAdmissionSharesTheBound(t *testing.T) {
 		}
 		return n
 	}
-	if got := fill(PriorityOther); got != 12 {
-		t.Errorf("other requests admitted: %d, want 12", got)
+	if got := fill(PriorityOther); got != 10 {
+		t.Errorf("other requests admitted: %d, want 10", got)
 	}
-	if got := fill(PrioritySignIn); got != 3 {
-		t.Errorf("then sign-ins admitted: %d, want 3 (up to 15)", got)
+	if got := fill(PrioritySignIn); got != 2 {
+		t.Errorf("then sign-ins admitted: %d, want 2 (up to 12)", got)
 	}
-	if got := fill(PriorityCode); got != 3 {
-		t.Errorf("then code checks admitted: %d, want 3 (up to 18)", got)
+	if got := fill(PriorityCode); got != 4 {
+		t.Errorf("then code checks admitted: %d, want 4 (up to 16)", got)
 	}
-	if got := fill(PriorityCast); got != 2 {
-		t.Errorf("then casts admitted: %d, want 2 (up to 20)", got)
+	if got := fill(PriorityCast); got != 4 {
+		t.Errorf("then casts admitted: %d, want 4 (up to 20)", got)
 	}
 	if a.admit(PriorityOther) || a.admit(PriorityCast) {
 		t.Fatal("admitted past the bound")

@@ -48,6 +48,7 @@ type config struct {
 	out         string
 	bareServer  string
 	runtimeArgs []string
+	measures    string
 	// poolMaxConns, when set, is added to the runtime's DSN
 	poolMaxConns int
 }
@@ -59,7 +60,7 @@ func main() {
 	flag.DurationVar(&c.step, "step", 10*time.Second, "length of each offered rate's run")
 	flag.StringVar(&stores, "stores", "postgres,embedded", "stores to measure")
 	flag.Float64Var(&c.startRate, "start-rate", 25, "first journeys/s offered when looking for the knee (doubled until it fails)")
-	flag.Float64Var(&c.maxRate, "max-rate", 6400, "highest journeys/s offered")
+	flag.Float64Var(&c.maxRate, "max-rate", 3200, "highest journeys/s offered (past about 4,000 the generator and a server run out of file descriptors here: 20,000 a process)")
 	flag.DurationVar(&c.p99, "knee-p99", 300*time.Millisecond, "a rate is under the knee when every HTTP step's p99 stays under this, with no error and no wait page")
 	flag.Float64Var(&c.overload, "overload", 3, "the overload run offers this many times the knee")
 	flag.IntVar(&c.castClients, "cast-clients", 32, "concurrent voters casting in the cast run, and pgbench's clients")
@@ -67,6 +68,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "_output/bench", "directory for the runtimes' logs")
 	flag.StringVar(&args, "runtime-args", "", "more flags for the runtime, space separated")
 	flag.IntVar(&c.poolMaxConns, "pool-max-conns", 0, "the runtime's PostgreSQL connections (pool_max_conns in its DSN); 0: the runtime's default")
+	flag.StringVar(&c.measures, "measures", "journeys,casts,baselines", "what to measure: journeys (knee, profile, overload), casts (casting alone, sessions' memory), baselines")
 	flag.StringVar(&c.bareServer, "bare-server", "", "(internal) serve the bare baseline on this address")
 	flag.Parse()
 	c.stores = strings.Split(stores, ",")
@@ -127,8 +129,10 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("%s: %w", st, err)
 		}
 	}
-	if err := b.baselines(ctx, report); err != nil {
-		return err
+	if b.measuring("baselines") {
+		if err := b.baselines(ctx, report); err != nil {
+			return err
+		}
 	}
 	report.print(b.out, c)
 	return nil
@@ -230,6 +234,9 @@ func (b *bench) knee(ctx context.Context, t *load.Target, first int) (best stepR
 		}
 		best = r
 	}
+	if bad == 0 && best.rate > 0 {
+		best.why = "the bench's ceiling (-max-rate): the knee is higher"
+	}
 	for range 2 {
 		if bad == 0 || best.rate == 0 || ctx.Err() != nil {
 			break
@@ -246,26 +253,50 @@ func (b *bench) knee(ctx context.Context, t *load.Target, first int) (best stepR
 
 // storeFigures are one store's results.
 type storeFigures struct {
-	store      string
-	knee       stepRun
+	store string
+	knee  stepRun
 	// profiled is a run at the knee's rate with the runtime's CPU profiled and
 	// every process's CPU time measured
-	profiled   stepRun
-	cpu        cpuShare
-	profileTop string
-	steps      []stepRun
-	overload   stepRun
-	lost       int
-	extra      int
-	peakRSS    int64
-	sessionRSS int64
-	castRate   float64
-	cast       load.Summary
-	castFailed string
+	profiled    stepRun
+	cpu         cpuShare
+	profileTop  string
+	steps       []stepRun
+	overload    stepRun
+	lost        int
+	extra       int
+	peakRSS     int64
+	sessionRSS  int64
+	castRate    float64
+	cast        load.Summary
+	castFailed  string
+	castCPU     cpuShare
+	castProfile string
 }
 
 func (b *bench) measureStore(ctx context.Context, st, tmp string, rep *report) error {
 	f := storeFigures{store: st}
+	if b.measuring("journeys") {
+		if err := b.journeys(ctx, st, tmp, &f); err != nil {
+			return err
+		}
+	}
+	if b.measuring("casts") {
+		if err := b.castRun(ctx, st, filepath.Join(tmp, st+"-casts"), &f); err != nil {
+			return err
+		}
+	}
+	rep.stores = append(rep.stores, f)
+	return nil
+}
+
+func (b *bench) measuring(what string) bool {
+	return strings.Contains(","+b.c.measures+",", ","+what+",")
+}
+
+// journeys finds the knee, runs it again profiled, then 3× the knee.
+func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) error {
+	f := *fp
+	defer func() { *fp = f }()
 	log.Printf("%s: looking for the knee (steps of %s; p99 bound %s)", st, b.c.step, b.c.p99)
 	rt, err := b.runtime(ctx, st, filepath.Join(tmp, st+"-journeys"))
 	if err != nil {
@@ -319,12 +350,6 @@ func (b *bench) measureStore(ctx context.Context, st, tmp string, rep *report) e
 	}
 	f.lost, f.extra = len(lost), extra
 	log.Printf("%s: %d receipts given, %d lost, %d ballots beyond them; peak RSS %d MiB", st, len(receipts), f.lost, f.extra, f.peakRSS>>20)
-
-	// casting alone, and the memory of the sessions
-	if err := b.castRun(ctx, st, filepath.Join(tmp, st+"-casts"), &f); err != nil {
-		return err
-	}
-	rep.stores = append(rep.stores, f)
 	return nil
 }
 
@@ -359,10 +384,20 @@ func (b *bench) castRun(ctx context.Context, st, dir string, f *storeFigures) er
 	log.Printf("%s: %d live sessions, runtime RSS %d MiB; casting from %d clients", st, n, f.sessionRSS>>20, b.c.castClients)
 	castStats := load.NewStats()
 	started := time.Now()
-	parallel(b.c.castClients, n, func(i int) {
-		_, _ = sessions[i].Cast(ctx, castStats)
+	var elapsed time.Duration
+	var perr error
+	f.castCPU = measureCPU(rt.Cmd.Process.Pid, func() {
+		f.castProfile, perr = profile(ctx, b.pprofAddr, b.c.out, st+"-casts", 3*time.Second, func() {
+			parallel(b.c.castClients, n, func(i int) {
+				_, _ = sessions[i].Cast(ctx, castStats)
+			})
+			elapsed = time.Since(started)
+		})
 	})
-	elapsed := time.Since(started)
+	if perr != nil {
+		return perr
+	}
+	log.Printf("%s: CPU while casting: %s; profile in %s", st, f.castCPU, f.castProfile)
 	res := castStats.Result()
 	f.castRate = float64(res.Journeys) / elapsed.Seconds()
 	f.cast = res.Steps[load.StepCast]
