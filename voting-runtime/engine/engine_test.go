@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,13 +16,11 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/audit"
-	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 	"scrutin.dev/scrutin/voting-runtime/enginetest"
 	"scrutin.dev/scrutin/voting-runtime/store"
-	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
 
 // clock is the tests' settable time source.
@@ -94,18 +91,8 @@ func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 		},
 	}
 	e.Default()
-	st, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "election.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h, err := auth.NewHasher(bytes.Repeat([]byte{42}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, h := enginetest.Store(t)
+	var err error
 	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{},
 		store: &countingStore{Store: st, calls: map[string]int{}}, reg: prometheus.NewRegistry()}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))

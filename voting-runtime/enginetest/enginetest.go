@@ -3,8 +3,15 @@
 package enginetest
 
 import (
+	"bytes"
+	"context"
+	"path/filepath"
 	"sync"
+	"testing"
 	"time"
+
+	"scrutin.dev/scrutin/voting-runtime/auth"
+	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
 
 // Clock is a settable time source for engine.Config.Now.
@@ -31,3 +38,23 @@ const Roll = "voter_id,name,email,phone,weight\n" +
 	"V-1,Camille Martin,camille@example.org,+33612345678,1\n" +
 	"V-2,Jean Dupont,jean@example.org,+33698765432,2\n" +
 	"V-3,Amina Diallo,amina@example.org,+33756781234,1\n"
+
+// Store opens a migrated embedded store in t's temporary directory, closed when t
+// ends, and a hasher with a fixed key: what every engine fixture starts from.
+func Store(t testing.TB) (*embedded.Store, auth.Hasher) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "election.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := auth.NewHasher(bytes.Repeat([]byte{42}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, h
+}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,13 +18,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/enginetest"
 	"scrutin.dev/scrutin/voting-runtime/server"
-	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
 
 // clock is the tests' settable time source.
@@ -89,18 +86,8 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		o.method = scrutinv1.EmailCode
 	}
 	ctx := context.Background()
-	st, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "election.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h, err := auth.NewHasher(bytes.Repeat([]byte{42}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, h := enginetest.Store(t)
+	var err error
 	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), logs: &lockedWriter{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.mail = delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +17,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/enginetest"
-	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
 
 type fixture struct {
@@ -49,18 +46,8 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 		},
 	}
 	e.Default()
-	st, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "election.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h, err := auth.NewHasher(bytes.Repeat([]byte{42}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, h := enginetest.Store(t)
+	var err error
 	f := &fixture{smtp: sink.StartSMTP(t), clock: enginetest.NewClock(opens.Add(time.Hour)), reg: prometheus.NewRegistry()}
 	mail := delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
 		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail"})
