@@ -48,6 +48,12 @@ type Options struct {
 	// LogStatement sets log_statement ("none", "ddl", "mod" or "all").
 	// Empty means the server default ("none").
 	LogStatement string
+	// ListenAddresses are more addresses to listen on than 127.0.0.1 (such as the
+	// host's side of a local cluster's network).
+	ListenAddresses []string
+	// AllowNetworks are CIDRs from which clients may connect (with a password,
+	// SCRAM), beyond the loopback.
+	AllowNetworks []string
 }
 
 // Server is a running (or stopped) throwaway PostgreSQL server.
@@ -159,14 +165,14 @@ func (s *Server) setup(ctx context.Context, o Options) error {
 	}
 	conf := fmt.Sprintf(`
 # Added by pgtest.
-listen_addresses = '127.0.0.1'
+listen_addresses = '%s'
 unix_socket_directories = '%s'
 fsync = %s
 synchronous_commit = on
 max_connections = 200
 shared_buffers = 64MB
 logging_collector = off
-`, s.dir, fsync)
+`, strings.Join(append([]string{"127.0.0.1"}, o.ListenAddresses...), ","), s.dir, fsync)
 	if o.LogStatement != "" {
 		conf += fmt.Sprintf("log_statement = '%s'\n", o.LogStatement)
 	}
@@ -180,6 +186,25 @@ logging_collector = off
 	}
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
+	}
+
+	if len(o.AllowNetworks) > 0 {
+		var hba strings.Builder
+		hba.WriteString("\n# Added by pgtest.\n")
+		for _, cidr := range o.AllowNetworks {
+			fmt.Fprintf(&hba, "host all all %s scram-sha-256\n", cidr)
+		}
+		f, err := os.OpenFile(filepath.Join(s.dataDir, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+		_, err = f.WriteString(hba.String())
+		if err2 := f.Close(); err == nil {
+			err = err2
+		}
+		if err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
 	}
 
 	// Another process may grab the free port between freePort and the
@@ -199,6 +224,11 @@ logging_collector = off
 // the "postgres" database.
 func (s *Server) AdminDSN() string {
 	return s.DSN("postgres", SuperUser, s.password)
+}
+
+// AdminDSNAt is AdminDSN reaching the server at host (one of its ListenAddresses).
+func (s *Server) AdminDSNAt(host string) string {
+	return strings.Replace(s.AdminDSN(), "host=127.0.0.1 ", "host="+host+" ", 1)
 }
 
 // DSN returns a keyword/value connection string for user on database db.

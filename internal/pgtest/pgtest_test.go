@@ -149,3 +149,33 @@ func TestMissingBinaries(t *testing.T) {
 		t.Fatalf("err = %v; want a hint to install the postgresql package", err)
 	}
 }
+
+// TestListenAndAllow: a server may listen beyond 127.0.0.1 and admit clients of
+// the networks named; a client from elsewhere gets no pg_hba entry.
+func TestListenAndAllow(t *testing.T) {
+	// clients connect from 127.0.0.3: the kernel would otherwise pick 127.0.0.1,
+	// which the server always admits
+	from := func(dsn string) (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, err
+		}
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}
+		cfg.DialFunc = d.DialContext
+		return pgx.ConnectConfig(t.Context(), cfg)
+	}
+	open := ForTest(t, Options{ListenAddresses: []string{"127.0.0.2"}, AllowNetworks: []string{"127.0.0.3/32"}})
+	conn, err := from(open.AdminDSNAt("127.0.0.2"))
+	if err != nil {
+		t.Fatalf("connecting from an allowed network: %v", err)
+	}
+	conn.Close(t.Context())
+
+	closed := ForTest(t, Options{ListenAddresses: []string{"127.0.0.2"}})
+	if conn, err := from(closed.AdminDSNAt("127.0.0.2")); err == nil {
+		conn.Close(t.Context())
+		t.Fatal("a client of a network not allowed connected")
+	} else if !strings.Contains(err.Error(), "pg_hba.conf") {
+		t.Fatalf("refused, but not by pg_hba.conf: %v", err)
+	}
+}
