@@ -55,8 +55,15 @@ type SMSSink struct {
 // stops it when the test ends.
 func StartSMS(t testing.TB, token string) *SMSSink {
 	t.Helper()
+	return StartSMSOn(t, token, "127.0.0.1:0")
+}
+
+// StartSMSOn is StartSMS listening on addr (such as the host's side of a local
+// cluster's network, for pods to reach).
+func StartSMSOn(t testing.TB, token, addr string) *SMSSink {
+	t.Helper()
 	s := &SMSSink{token: token, returned: map[int]bool{}, arrived: newWaiter(), closed: make(chan struct{})}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("sink: listening for HTTP: %v", err)
 	}
