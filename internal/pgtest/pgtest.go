@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"net/url"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -229,6 +230,14 @@ func (s *Server) AdminDSN() string {
 // AdminDSNAt is AdminDSN reaching the server at host (one of its ListenAddresses).
 func (s *Server) AdminDSNAt(host string) string {
 	return strings.Replace(s.AdminDSN(), "host=127.0.0.1 ", "host="+host+" ", 1)
+}
+
+// AdminURLAt is the superuser's connection as a postgres:// URL reaching the
+// server at host, on the "postgres" database.
+func (s *Server) AdminURLAt(host string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(SuperUser, s.password), Host: net.JoinHostPort(host, strconv.Itoa(s.port)),
+		Path: "/postgres", RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
 // DSN returns a keyword/value connection string for user on database db.

@@ -30,11 +30,30 @@ type Phones struct {
 	inbox map[string]chan string
 
 	received atomic.Int64
+
+	// keep, when set, records every code sent, for leak scans
+	keep  bool
+	codes []string
+}
+
+// KeepCodes makes the gateway remember every code it passes on (Codes), for
+// tests that scan logs and dumps for them; load runs do not keep them.
+func (p *Phones) KeepCodes() { p.mu.Lock(); p.keep = true; p.mu.Unlock() }
+
+// Codes are the codes passed on since KeepCodes.
+func (p *Phones) Codes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.codes...)
 }
 
 // StartPhones listens on a free 127.0.0.1 port.
-func StartPhones(token string) (*Phones, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func StartPhones(token string) (*Phones, error) { return StartPhonesOn(token, "127.0.0.1:0") }
+
+// StartPhonesOn listens on addr (such as the host's side of a local cluster's
+// network, for pods to reach).
+func StartPhonesOn(token, addr string) (*Phones, error) {
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("phones: %w", err)
 	}
@@ -102,6 +121,11 @@ func (p *Phones) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := p.received.Add(1)
+	p.mu.Lock()
+	if p.keep {
+		p.codes = append(p.codes, code)
+	}
+	p.mu.Unlock()
 	select {
 	case p.box(m.To) <- code:
 	default: // a voter asking again and again: the oldest codes are not read
