@@ -14,8 +14,8 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/runtimetest"
-	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 	"scrutin.dev/scrutin/test/load"
+	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
 // managerNamespace is where config/default installs the manager.
