@@ -1,0 +1,268 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/test/load"
+)
+
+// voter is one voter's client for the fault tests: it retries through faults as a
+// patient person would, and never signs in again once it holds a session.
+type voter struct {
+	url, id, phone, session string
+	http                    *http.Client
+}
+
+func newVoter(url string, i int) *voter {
+	return &voter{url: url, id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
+		http: &http.Client{Timeout: 20 * time.Second}}
+}
+
+func (v *voter) post(ctx context.Context, path string, in any) (int, []byte, error) {
+	data, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.url+path, bytes.NewReader(data))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if v.session != "" {
+		req.AddCookie(&http.Cookie{Name: "scrutin_session", Value: v.session})
+	}
+	resp, err := v.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, c := range resp.Cookies() {
+		if c.Name == "scrutin_session" {
+			v.session = c.Value
+		}
+	}
+	return resp.StatusCode, body, nil
+}
+
+// retry calls f until it says done, through network errors, 5xx and wait pages,
+// for up to two minutes.
+func retry(ctx context.Context, f func() (done bool, err error)) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		done, err := f()
+		if done {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still failing after 2 minutes: %v", err)
+		}
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func transient(status int) bool {
+	return status == 0 || status >= 500 || status == http.StatusTooManyRequests
+}
+
+// signIn asks for a code, reads it from the phone and checks it.
+func (v *voter) signIn(ctx context.Context) error {
+	return retry(ctx, func() (bool, error) {
+		status, body, err := v.post(ctx, "/api/v1/sign-in", map[string]string{"voterId": v.id})
+		if err != nil || transient(status) {
+			return false, fmt.Errorf("sign-in: %d %v", status, err)
+		}
+		if status != http.StatusAccepted {
+			return true, fmt.Errorf("sign-in: %d %s", status, body)
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		code, err := phone.Code(cctx, v.phone)
+		cancel()
+		if err != nil {
+			return true, err
+		}
+		return true, retry(ctx, func() (bool, error) {
+			status, body, err := v.post(ctx, "/api/v1/sign-in/code", map[string]string{"voterId": v.id, "code": code})
+			if err != nil || transient(status) {
+				return false, fmt.Errorf("code: %d %v", status, err)
+			}
+			if status != http.StatusOK {
+				return true, fmt.Errorf("code: %d %s", status, body)
+			}
+			return true, nil
+		})
+	})
+}
+
+// cast casts until the runtime acknowledges (the receipt) or says the ballot is
+// already in (an earlier attempt went through, its answer lost in the fault). A
+// "session expired" is a lost session: the voter would have to start over.
+func (v *voter) cast(ctx context.Context) (receipt string, already bool, err error) {
+	err = retry(ctx, func() (bool, error) {
+		status, body, err := v.post(ctx, "/api/v1/ballot", map[string]any{"answers": load.DefaultAnswers})
+		switch {
+		case err != nil || transient(status):
+			return false, fmt.Errorf("cast: %d %v", status, err)
+		case status == http.StatusCreated:
+			var r struct{ Tracker string }
+			_ = json.Unmarshal(body, &r)
+			receipt = r.Tracker
+			return true, nil
+		case status == http.StatusConflict:
+			already = true
+			return true, nil
+		default:
+			return true, fmt.Errorf("cast: %d %s", status, body)
+		}
+	})
+	return receipt, already, err
+}
+
+// TestFaultsDuringCasting: 2,000 voters holding sessions cast while a voting pod
+// is deleted, PostgreSQL stops at once and comes back, and the Deployment rolls.
+// Every acknowledged ballot is counted, none twice, and no voter has to sign in
+// again.
+func TestFaultsDuringCasting(t *testing.T) {
+	const voters = 2000
+	ns := "e2e-faults"
+	congress(t, ns, voters, 2, 4, 45*time.Second, 20*time.Minute)
+	e := waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 3*time.Minute)
+	enc := e.Status.Namespace
+	waitFor(t, "two voting pods Ready", 2*time.Minute, func() (bool, error) { return readyPods(t, enc) >= 2, nil })
+	url := serviceURL(t, enc)
+	ctx := t.Context()
+
+	vs := make([]*voter, voters)
+	parallelDo(16, voters, func(i int) {
+		v := newVoter(url, i+1)
+		if err := v.signIn(ctx); err != nil {
+			t.Errorf("%s: %v", v.id, err)
+		}
+		vs[i] = v
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	var cast atomic.Int64
+	var mu sync.Mutex
+	receipts := map[string]string{}
+	faults := make(chan struct{})
+	go func() {
+		defer close(faults)
+		at := func(n int64) {
+			for cast.Load() < n && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		at(voters / 4)
+		pods, err := kube.CoreV1().Pods(enc).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=voting-runtime"})
+		if err == nil && len(pods.Items) > 0 {
+			t.Logf("fault: deleting pod %s after %d casts", pods.Items[0].Name, cast.Load())
+			_ = kube.CoreV1().Pods(enc).Delete(ctx, pods.Items[0].Name, metav1.DeleteOptions{})
+		}
+		at(voters / 2)
+		t.Logf("fault: PostgreSQL stops at once after %d casts", cast.Load())
+		if err := pg.StopImmediate(); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(2 * time.Second)
+		if err := pg.StartAgain(context.Background()); err != nil {
+			t.Error(err)
+		}
+		at(3 * voters / 4)
+		t.Logf("fault: the Deployment rolls after %d casts", cast.Load())
+		patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"e2e.scrutin.dev/restartedAt":%q}}}}}`, time.Now().Format(time.RFC3339))
+		if _, err := kube.AppsV1().Deployments(enc).Patch(ctx, "voting-runtime", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	var already atomic.Int64
+	parallelDo(16, voters, func(i int) {
+		r, dup, err := vs[i].cast(ctx)
+		cast.Add(1)
+		if err != nil {
+			t.Errorf("%s: %v", vs[i].id, err)
+			return
+		}
+		if dup {
+			already.Add(1)
+			return
+		}
+		mu.Lock()
+		receipts[vs[i].id] = r
+		mu.Unlock()
+	})
+	<-faults
+	t.Logf("%d receipts, %d voters told their ballot was already in", len(receipts), already.Load())
+
+	// every voter's ballot is in, once: the runtime's count, and the board after
+	// the close (moved forward to now)
+	e = election(t, ns, "congress")
+	e.Spec.Schedule.ClosesAt = metav1.NewTime(time.Now().Add(5 * time.Second).Truncate(time.Second))
+	if err := k8s.Update(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	e = waitPhase(t, ns, "congress", scrutinv1.PhaseTallied, 4*time.Minute)
+	if e.Status.BallotsCast != voters {
+		t.Errorf("%d ballots counted for %d voters", e.Status.BallotsCast, voters)
+	}
+	resp, err := http.Get(serviceURL(t, enc) + "/api/v1/board")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var board struct{ Trackers []string }
+	if err := json.NewDecoder(resp.Body).Decode(&board); err != nil {
+		t.Fatal(err)
+	}
+	on := map[string]int{}
+	for _, tr := range board.Trackers {
+		on[tr]++
+	}
+	for id, r := range receipts {
+		if on[r] != 1 {
+			t.Errorf("%s's receipt is on the board %d times", id, on[r])
+		}
+	}
+	if len(board.Trackers) != voters {
+		t.Errorf("%d ballots on the board for %d voters", len(board.Trackers), voters)
+	}
+}
+
+// parallelDo calls do(0…n-1) from clients goroutines.
+func parallelDo(clients, n int, do func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
