@@ -219,3 +219,8 @@ func eventsOf(t *testing.T, ns string) string {
 	}
 	return b.String()
 }
+
+// clientKey is an object's namespace and name.
+func clientKey(o client.Object) client.ObjectKey {
+	return client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
