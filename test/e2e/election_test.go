@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/pgtest"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/test/load"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
@@ -57,7 +60,7 @@ func congress(t *testing.T, ns string, voters int, min, max int32, opensIn, clos
 // TestElectionThroughTheService: an Election with SMS codes, PostgreSQL and two to
 // four pods comes up; voters sign in and vote through its Service; after the close
 // the results and turnout in its status are right, the board lists every receipt,
-// and no code appears in any log or event.
+// and no code appears in any log, event or database dump.
 func TestElectionThroughTheService(t *testing.T) {
 	const voters = 200
 	ns := "e2e-congress"
@@ -121,8 +124,13 @@ func TestElectionThroughTheService(t *testing.T) {
 		t.Errorf("%d trackers on the board for %d receipts", len(board.Trackers), voters)
 	}
 
-	// no code in any log or event: the election's pods, the manager, both namespaces
-	text := logsOf(t, e.Status.Namespace) + eventsOf(t, e.Status.Namespace) + eventsOf(t, ns) + logsOf(t, managerNamespace)
+	// no code in any log, event or in the database: the election's pods, the
+	// manager, both namespaces, a dump of every database on the server
+	dump, err := exec.CommandContext(t.Context(), filepath.Join(pgtest.DefaultBinDir, "pg_dumpall"), "-d", pg.AdminDSN()).Output()
+	if err != nil {
+		t.Fatalf("pg_dumpall: %v", err)
+	}
+	text := logsOf(t, e.Status.Namespace) + eventsOf(t, e.Status.Namespace) + eventsOf(t, ns) + logsOf(t, managerNamespace) + string(dump)
 	codes := phone.Codes()
 	if len(codes) < voters {
 		t.Fatalf("%d codes sent for %d voters", len(codes), voters)
