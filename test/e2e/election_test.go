@@ -27,7 +27,7 @@ const managerNamespace = "scrutin-system"
 // congress applies, in a new tenant namespace, an Election with SMS codes sent to
 // the host's gateway, on the host's PostgreSQL, with replicas between min and max,
 // opening in opensIn and closing closesAfter later, for a roll of voters.
-func congress(t *testing.T, ns string, voters int, min, max int32, opensIn, closesAfter time.Duration) *scrutinv1.Election {
+func congress(t *testing.T, ns string, voters int, min, max int32, opensIn, closesAfter time.Duration, edit ...func(*scrutinv1.Election)) *scrutinv1.Election {
 	t.Helper()
 	tenant(t, ns)
 	secret(t, ns, "roll", map[string]string{"roll.csv": runtimetest.RollCSV(voters)})
@@ -50,6 +50,9 @@ func congress(t *testing.T, ns string, voters int, min, max int32, opensIn, clos
 			Store: scrutinv1.Store{Type: scrutinv1.StorePostgreSQL,
 				PostgreSQL: &scrutinv1.PostgreSQLStore{AdminSecretRef: scrutinv1.SecretReference{Name: "postgres-admin"}}},
 		},
+	}
+	for _, f := range edit {
+		f(e)
 	}
 	if err := k8s.Create(t.Context(), e); err != nil {
 		t.Fatal(err)

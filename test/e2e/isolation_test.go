@@ -1,0 +1,144 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/controllers"
+	"scrutin.dev/scrutin/internal/pgtest"
+)
+
+// probeImage is test/e2e/probe's image, imported into the cluster by make e2e.
+var probeImage = envOr("SCRUTIN_E2E_PROBE_IMAGE", "")
+
+// probe runs test/e2e/probe in ns with labels and args, and says whether it
+// succeeded, with what it printed.
+func probe(t *testing.T, ns string, labels map[string]string, args ...string) (bool, string) {
+	t.Helper()
+	if probeImage == "" {
+		t.Fatal("SCRUTIN_E2E_PROBE_IMAGE is not set: run make e2e")
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "probe-", Labels: labels},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                corev1.RestartPolicyNever,
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				Name: "probe", Image: probeImage, ImagePullPolicy: corev1.PullIfNotPresent, Args: args,
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+			}},
+		},
+	}
+	created, err := kube.CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kube.CoreV1().Pods(ns).Delete(context.Background(), created.Name, metav1.DeleteOptions{})
+	var phase corev1.PodPhase
+	waitFor(t, "probe "+strings.Join(args, " ")+" in "+ns, 2*time.Minute, func() (bool, error) {
+		p, err := kube.CoreV1().Pods(ns).Get(t.Context(), created.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		phase = p.Status.Phase
+		return phase == corev1.PodSucceeded || phase == corev1.PodFailed, fmt.Errorf("phase %s", phase)
+	})
+	r, err := kube.CoreV1().Pods(ns).GetLogs(created.Name, &corev1.PodLogOptions{}).Stream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out, _ := io.ReadAll(r)
+	return phase == corev1.PodSucceeded, strings.TrimSpace(string(out))
+}
+
+// TestTwoTenantsIsolated: two tenants' elections side by side, each with its own
+// PostgreSQL server. A pod in A's election namespace, labelled as A's voting pods
+// are, reaches A's database but neither B's database nor B's voting pod; the
+// operator's namespace does reach B's voting pod (so a refusal is the policy's, not
+// a broken network). Nothing of A's settings shows in B's page or configuration.
+func TestTwoTenantsIsolated(t *testing.T) {
+	pgB, err := pgtest.Start(t.Context(), pgtest.Options{ListenAddresses: []string{hostIP}, AllowNetworks: []string{podCIDR}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pgB.Stop() })
+
+	a := congress(t, "e2e-tenant-a", 5, 1, 1, time.Hour, time.Hour, func(e *scrutinv1.Election) {
+		e.Spec.Title, e.Spec.Organization = "Alpha federation vote", "Alpha federation"
+	})
+	b := congress(t, "e2e-tenant-b", 5, 1, 1, time.Hour, time.Hour, func(e *scrutinv1.Election) {
+		e.Spec.Title, e.Spec.Organization = "Beta union vote", "Beta union"
+		e.Spec.Store.PostgreSQL.AdminSecretRef.Name = "postgres-admin-b"
+	})
+	secret(t, "e2e-tenant-b", "postgres-admin-b", map[string]string{"dsn": pgB.AdminURLAt(hostIP)})
+	a = waitPhase(t, a.Namespace, a.Name, scrutinv1.PhaseScheduled, 3*time.Minute)
+	b = waitPhase(t, b.Namespace, b.Name, scrutinv1.PhaseScheduled, 3*time.Minute)
+	for _, e := range []*scrutinv1.Election{a, b} {
+		waitFor(t, e.Namespace+": voting pod Ready", 2*time.Minute, func() (bool, error) { return readyPods(t, e.Status.Namespace) == 1, nil })
+	}
+	pods, err := kube.CoreV1().Pods(b.Status.Namespace).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=voting-runtime"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("B's voting pods: %v", err)
+	}
+	bPod := net.JoinHostPort(pods.Items[0].Status.PodIP, "8080")
+	asRuntime := map[string]string{controllers.LabelName: controllers.RuntimeName, controllers.LabelManagedBy: controllers.ManagedBy}
+	dbA := net.JoinHostPort(hostIP, strconv.Itoa(pg.Port()))
+	dbB := net.JoinHostPort(hostIP, strconv.Itoa(pgB.Port()))
+
+	if ok, out := probe(t, a.Status.Namespace, asRuntime, "tcp", dbA); !ok {
+		t.Fatalf("a pod of A cannot reach A's own database %s: %s", dbA, out)
+	}
+	if ok, out := probe(t, managerNamespace, nil, "tcp", bPod); !ok {
+		t.Fatalf("the operator's namespace cannot reach B's voting pod %s: %s", bPod, out)
+	}
+	if ok, out := probe(t, a.Status.Namespace, asRuntime, "tcp", dbB); ok {
+		t.Errorf("a pod of A reached B's database %s: %s", dbB, out)
+	}
+	if ok, out := probe(t, a.Status.Namespace, asRuntime, "tcp", bPod); ok {
+		t.Errorf("a pod of A reached B's voting pod %s: %s", bPod, out)
+	}
+
+	// B's voters' page and B's configuration say nothing of A
+	resp, err := http.Get(serviceURL(t, b.Status.Namespace) + "/sign-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cms, err := kube.CoreV1().ConfigMaps(b.Status.Namespace).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(page)
+	for _, cm := range cms.Items {
+		for _, v := range cm.Data {
+			text += v
+		}
+	}
+	if !strings.Contains(text, "Beta union") {
+		t.Fatal("B's page and configuration do not even name B")
+	}
+	for _, of := range []string{"Alpha federation", a.Status.Namespace, a.Namespace} {
+		if strings.Contains(text, of) {
+			t.Errorf("B's page or configuration shows %q", of)
+		}
+	}
+}
