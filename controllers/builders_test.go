@@ -211,6 +211,43 @@ func TestConfigHashFollowsSettings(t *testing.T) {
 	}
 }
 
+// TestAutoscalingDoesNotRollPods: the autoscaler's settings are not the runtime's;
+// announcing a peak or raising maxReplicas during the vote keeps the pods, while
+// the in-flight bound, which the runtime reads, rolls them.
+func TestAutoscalingDoesNotRollPods(t *testing.T) {
+	e := testElection("t", "v", "u")
+	e.Spec.Scaling.MaxInFlightRequestsPerPod = 256
+	in := testInputs(e)
+	hash := func(in *Inputs) string {
+		objs, err := DesiredObjects(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if d, ok := o.(*appsv1.Deployment); ok {
+				return d.Spec.Template.Annotations[ConfigHashAnnotation]
+			}
+		}
+		t.Fatal("no Deployment")
+		return ""
+	}
+	h := hash(in)
+	e.Spec.Scaling.MinReplicas, e.Spec.Scaling.MaxReplicas = 3, 8
+	e.Spec.Scaling.TargetCPUUtilizationPercentage = ptr.To(int32(50))
+	e.Spec.Scaling.Peaks = []scrutinv1.Peak{{At: e.Spec.Schedule.OpensAt, MinReplicas: 6}}
+	e.Spec.Scaling.PreScaleLead = &metav1.Duration{Duration: time.Minute}
+	if h2 := hash(in); h2 != h {
+		t.Error("changing the autoscaler's settings rolls the pods")
+	}
+	if cm, _ := buildConfigMap(in); !strings.Contains(cm.Data[ElectionFileKey], "peaks:") {
+		t.Error("the election file must still hold the whole spec")
+	}
+	e.Spec.Scaling.MaxInFlightRequestsPerPod = 128
+	if hash(in) == h {
+		t.Error("changing maxInFlightRequestsPerPod does not roll the pods")
+	}
+}
+
 func TestConfigMapHoldsOnlyThisElection(t *testing.T) {
 	e := testElection("tenant-a", "vote", "uid-a")
 	e.Spec.Scrutineers.ExportFields = []scrutinv1.ParticipationField{scrutinv1.FieldVoterID}
@@ -325,6 +362,30 @@ func TestHPA(t *testing.T) {
 				t.Errorf("in-flight metric: %+v", h.Spec.Metrics[1])
 			}
 		})
+	}
+}
+
+// TestHPAFloorFollowsPeaks: the HPA's minReplicas is the floor at Inputs.Now.
+func TestHPAFloorFollowsPeaks(t *testing.T) {
+	e := testElection("t", "v", "u")
+	opens := e.Spec.Schedule.OpensAt.Time
+	e.Spec.Scaling = scrutinv1.Scaling{MinReplicas: 2, MaxReplicas: 10, OpeningMinReplicas: ptr.To(int32(5)),
+		PreScaleLead: &metav1.Duration{Duration: 10 * time.Minute},
+		Peaks:        []scrutinv1.Peak{{At: metav1.NewTime(opens.Add(30 * time.Minute)), Duration: &metav1.Duration{Duration: time.Hour}, MinReplicas: 7}}}
+	for _, tc := range []struct {
+		now  time.Time
+		want int32
+	}{
+		{opens.Add(-11 * time.Minute), 2},
+		{opens.Add(-10 * time.Minute), 5},
+		{opens.Add(20 * time.Minute), 7},
+		{opens.Add(90 * time.Minute), 2},
+	} {
+		in := testInputs(e)
+		in.Now = tc.now
+		if h := buildHPA(in); *h.Spec.MinReplicas != tc.want || h.Spec.MaxReplicas != 10 {
+			t.Errorf("at opensAt%+v: minReplicas %d, maxReplicas %d; want %d, 10", tc.now.Sub(opens), *h.Spec.MinReplicas, h.Spec.MaxReplicas, tc.want)
+		}
 	}
 }
 

@@ -34,10 +34,11 @@ func phaseAtLeast(p, min scrutinv1.Phase) bool {
 }
 
 // followSchedule moves the election through its phases by the clock and asks to be
-// called again at the exact next transition. The runtime enforces the schedule by
-// itself too, so a late or stopped controller never keeps a vote open.
+// called again at the exact next transition, or at the next change of the voting
+// pods' floor if it comes first. The runtime enforces the schedule by itself too, so
+// a late or stopped controller never keeps a vote open.
 func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.Election, in *Inputs, provisionErr error) (ctrl.Result, error) {
-	now := r.Now()
+	now := in.Now // the clock the objects were built with: no floor change falls between
 	opens, closes := e.Spec.Schedule.OpensAt.Time, e.Spec.Schedule.ClosesAt.Time
 	target := RuntimeTarget{Namespace: in.Namespace, Token: in.Keys.ControlToken}
 	errs := []error{provisionErr}
@@ -100,6 +101,11 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		r.setPhase(e, scrutinv1.PhaseTallied, "Tallied", "Results are in status.results")
 	}
 
+	if _, _, next := effectiveMinReplicas(&e.Spec, now); !next.IsZero() {
+		if d := next.Sub(now); result.RequeueAfter == 0 || d < result.RequeueAfter {
+			result.RequeueAfter = d
+		}
+	}
 	errs = append(errs, r.setReady(ctx, e, in))
 	return result, errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,7 +39,7 @@ type problem struct{ reason, message string }
 // the inputs it built them from, with the problems it met, and the errors worth a
 // retry.
 func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Election) (*Inputs, error) {
-	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: r.Options}
+	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: r.Options, Now: r.Now()}
 	e.Status.Namespace = in.Namespace
 	e.Status.URL = r.voterURL(in.Namespace)
 
@@ -66,6 +67,8 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 	for _, obj := range objs {
 		if err := r.apply(ctx, obj); err != nil {
 			errs = append(errs, fmt.Errorf("while applying %T %s: %w", obj, obj.GetName(), err))
+		} else if _, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler); ok {
+			r.noteFloor(e, in.Now)
 		}
 	}
 	errs = append(errs, r.applyScrutineerSecret(ctx, in))

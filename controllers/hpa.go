@@ -12,9 +12,11 @@ import (
 const InFlightMetric = "scrutin_runtime_inflight_requests"
 
 // buildHPA scales the runtime within the Election's bounds: up at once (a peak does
-// not wait), down slowly (a lull at noon is not the end of the day).
+// not wait), down slowly (a lull at noon is not the end of the day). Its floor is
+// raised ahead of the opening and of announced peaks (prescale.go).
 func buildHPA(in *Inputs) *autoscalingv2.HorizontalPodAutoscaler {
 	s := in.Election.Spec.Scaling
+	floor, _, _ := effectiveMinReplicas(&in.Election.Spec, in.Now)
 	metrics := []autoscalingv2.MetricSpec{{
 		Type: autoscalingv2.ResourceMetricSourceType,
 		Resource: &autoscalingv2.ResourceMetricSource{
@@ -42,7 +44,7 @@ func buildHPA(in *Inputs) *autoscalingv2.HorizontalPodAutoscaler {
 		ObjectMeta: objectMeta(in, RuntimeName),
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: RuntimeName},
-			MinReplicas:    ptr.To(s.MinReplicas),
+			MinReplicas:    ptr.To(floor),
 			MaxReplicas:    s.MaxReplicas,
 			Metrics:        metrics,
 			Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
+	"time"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -56,6 +57,9 @@ type Inputs struct {
 	// Egress lists the mail, SMS and database endpoints the runtime may reach.
 	Egress  []Endpoint
 	Options Options
+	// Now is the reconcile's one reading of the controller's clock: the HPA's floor
+	// follows the schedule and the announced peaks.
+	Now time.Time
 
 	// problems keep the election from being Ready; provisioned says every object was
 	// applied.

@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
 // DesiredObjects are every object of an election's namespace (the namespace itself
@@ -24,11 +26,26 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 	if pvc := buildPVC(in); pvc != nil {
 		objs = append(objs, pvc)
 	}
+	runtimeCM, err := buildConfigMap(withoutAutoscaling(in))
+	if err != nil {
+		return nil, err
+	}
 	objs = append(objs,
 		buildService(in),
-		buildDeployment(in, in.configHash(cm.Data)),
+		buildDeployment(in, in.configHash(runtimeCM.Data)),
 		buildHPA(in),
 		buildPDB(in),
 	)
 	return objs, nil
+}
+
+// withoutAutoscaling is in with the election's autoscaler settings cleared, for the
+// pods' config hash: the runtime reads none of them but its in-flight bound, and
+// announcing a peak or raising maxReplicas during the vote must not roll every pod.
+func withoutAutoscaling(in *Inputs) *Inputs {
+	e := in.Election.DeepCopy()
+	e.Spec.Scaling = scrutinv1.Scaling{MaxInFlightRequestsPerPod: e.Spec.Scaling.MaxInFlightRequestsPerPod}
+	c := *in
+	c.Election = e
+	return &c
 }

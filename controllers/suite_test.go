@@ -329,7 +329,7 @@ func pgURL(t *testing.T) string {
 func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	t.Helper()
 	ctx := context.Background()
-	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt}
+	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt, Now: time.Now()}
 	var keys corev1.Secret
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: KeysSecretName}, &keys); err != nil {
 		t.Fatalf("keys of %s: %v", e.Name, err)

@@ -61,6 +61,14 @@ func (e *Election) Default() {
 	if s.Scaling.MaxInFlightRequestsPerPod == 0 {
 		s.Scaling.MaxInFlightRequestsPerPod = 256
 	}
+	if s.Scaling.PreScaleLead == nil {
+		s.Scaling.PreScaleLead = &metav1.Duration{Duration: 10 * time.Minute}
+	}
+	for i := range s.Scaling.Peaks {
+		if p := &s.Scaling.Peaks[i]; p.Duration == nil {
+			p.Duration = &metav1.Duration{Duration: time.Hour}
+		}
+	}
 	if s.Store.Type == "" {
 		s.Store.Type = StoreEmbedded
 	}

@@ -21,6 +21,7 @@ const CancelledAnnotation = "elections.scrutin.dev/cancelled"
 // +kubebuilder:printcolumn:name="Turnout",type=string,JSONPath=`.status.turnout`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`,priority=1
+// +kubebuilder:printcolumn:name="Min Pods",type=integer,JSONPath=`.status.minReplicas`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name: must be at most 63 characters (it labels the election's namespace)"
 type Election struct {
@@ -83,8 +84,9 @@ type ElectionSpec struct {
 	// +optional
 	Delivery Delivery `json:"delivery"`
 
-	// Scaling bounds the voting-runtime's replicas.
-	// +kubebuilder:default={minReplicas:1,maxReplicas:1,targetCPUUtilizationPercentage:70,maxInFlightRequestsPerPod:256}
+	// Scaling bounds the voting-runtime's replicas, and raises their floor ahead of
+	// the opening and of announced peaks.
+	// +kubebuilder:default={minReplicas:1,maxReplicas:1,targetCPUUtilizationPercentage:70,maxInFlightRequestsPerPod:256,preScaleLead:"10m0s"}
 	// +optional
 	Scaling Scaling `json:"scaling"`
 
@@ -335,6 +337,9 @@ type DeliveryChannel struct {
 //
 // +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",fieldPath=".minReplicas",message="must not exceed maxReplicas"
 // +kubebuilder:validation:XValidation:rule="!has(self.targetInFlightRequestsPerPod) || self.targetInFlightRequestsPerPod < self.maxInFlightRequestsPerPod",fieldPath=".targetInFlightRequestsPerPod",message="must be below maxInFlightRequestsPerPod: at the bound, pods turn voters away instead of scaling out"
+// +kubebuilder:validation:XValidation:rule="!has(self.openingMinReplicas) || self.openingMinReplicas <= self.maxReplicas",fieldPath=".openingMinReplicas",message="must not exceed maxReplicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.peaks) || self.peaks.all(p, p.minReplicas <= self.maxReplicas)",fieldPath=".peaks",message="every peak's minReplicas must not exceed maxReplicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.preScaleLead) || duration(self.preScaleLead) <= duration('2h')",fieldPath=".preScaleLead",message="must be at most 2h"
 type Scaling struct {
 	// MinReplicas of the voting-runtime.
 	// +kubebuilder:default=1
@@ -376,6 +381,56 @@ type Scaling struct {
 	// +kubebuilder:validation:Maximum=100000
 	// +optional
 	MaxInFlightRequestsPerPod int32 `json:"maxInFlightRequestsPerPod,omitempty"`
+
+	// OpeningMinReplicas, when set, is the floor of pods from preScaleLead before
+	// opensAt until an hour after it: voters arrive at the opening faster than new
+	// pods start. It must not exceed maxReplicas.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	OpeningMinReplicas *int32 `json:"openingMinReplicas,omitempty"`
+
+	// Peaks the organisers announce (a call to vote at noon, the end of a
+	// congress session): the floor of pods is raised preScaleLead before each and
+	// lowered after it (at closesAt at the latest). Where peaks overlap, the highest
+	// floor holds. They can be announced or moved while the vote is open.
+	// +kubebuilder:validation:MaxItems=24
+	// +listType=atomic
+	// +optional
+	Peaks []Peak `json:"peaks,omitempty"`
+
+	// PreScaleLead is how long before the opening and each peak the floor is
+	// raised: long enough for new pods to be scheduled, pulled and ready. At most 2h.
+	// +kubebuilder:default="10m0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	PreScaleLead *metav1.Duration `json:"preScaleLead,omitempty"`
+}
+
+// Peak is an expected surge of voters, announced ahead: from preScaleLead before
+// At until At plus Duration, the voting-runtime keeps at least MinReplicas pods
+// (the autoscaler still adds more if they are needed).
+//
+// +kubebuilder:validation:XValidation:rule="duration(self.duration) >= duration('1m')",fieldPath=".duration",message="must be at least 1m"
+// +kubebuilder:validation:XValidation:rule="duration(self.duration) <= duration('24h')",fieldPath=".duration",message="must be at most 24h"
+type Peak struct {
+	// At is when the surge is expected to start, in RFC 3339.
+	At metav1.Time `json:"at"`
+
+	// Duration of the surge.
+	// +kubebuilder:default="1h0m0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// MinReplicas kept during the peak; it must not exceed maxReplicas.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	MinReplicas int32 `json:"minReplicas"`
 }
 
 // StoreType is where an election's data lives.
@@ -505,6 +560,11 @@ type ElectionStatus struct {
 	// AuditHead is the hash at the head of the election's audit chain.
 	// +optional
 	AuditHead string `json:"auditHead,omitempty"`
+
+	// MinReplicas is the floor of voting pods the autoscaler is held to right now:
+	// spec.scaling.minReplicas, raised ahead of the opening and of announced peaks.
+	// +optional
+	MinReplicas int32 `json:"minReplicas,omitempty"`
 }
 
 // QuestionResult is the count of one question. Counts are weighted by the roll's

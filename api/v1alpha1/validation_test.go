@@ -240,6 +240,9 @@ func TestDefaultsRoundTrip(t *testing.T) {
 		"cpu target":         {ptr.Deref(s.Scaling.TargetCPUUtilizationPercentage, 0), int32(70)},
 		"in-flight target":   {s.Scaling.TargetInFlightRequestsPerPod == nil, true},
 		"in-flight bound":    {s.Scaling.MaxInFlightRequestsPerPod, int32(256)},
+		"pre-scale lead":     {s.Scaling.PreScaleLead.Duration, 10 * time.Minute},
+		"no opening floor":   {s.Scaling.OpeningMinReplicas == nil, true},
+		"no peaks":           {len(s.Scaling.Peaks), 0},
 		"store":              {s.Store.Type, v1.StoreEmbedded},
 		"export fields":      {fmt.Sprint(s.Scrutineers.ExportFields), "[VoterID Name Voted]"},
 		"schedule opens":     {s.Schedule.OpensAt.UTC(), e.Spec.Schedule.OpensAt.UTC()},
@@ -273,6 +276,14 @@ func TestGoDefaultsMatchTheAPIServer(t *testing.T) {
 		},
 		"partial scaling": func(e *v1.Election) {
 			e.Spec.Scaling = v1.Scaling{MaxReplicas: 3}
+			e.Spec.Store = v1.Store{Type: v1.StorePostgreSQL, PostgreSQL: &v1.PostgreSQLStore{AdminSecretRef: v1.SecretReference{Name: "pg"}}}
+		},
+		"peaks": func(e *v1.Election) {
+			noon := metav1.NewTime(e.Spec.Schedule.OpensAt.Add(4 * time.Hour))
+			e.Spec.Scaling = v1.Scaling{MaxReplicas: 6, OpeningMinReplicas: ptr.To(int32(3)), Peaks: []v1.Peak{
+				{At: noon, MinReplicas: 6},
+				{At: metav1.NewTime(noon.Add(3 * time.Hour)), Duration: &metav1.Duration{Duration: 30 * time.Minute}, MinReplicas: 4},
+			}}
 			e.Spec.Store = v1.Store{Type: v1.StorePostgreSQL, PostgreSQL: &v1.PostgreSQLStore{AdminSecretRef: v1.SecretReference{Name: "pg"}}}
 		},
 	} {
@@ -389,6 +400,14 @@ func TestLockedOnceOpen(t *testing.T) {
 	cur.Spec.Title = "Board election (extended)"
 	if err := env.Client.Update(ctx, &cur); err != nil {
 		t.Fatalf("moving closesAt of an Open election must be allowed: %v", err)
+	}
+	// So is announcing a peak: spec.scaling is never frozen.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Scaling.Peaks = []v1.Peak{{At: metav1.NewTime(cur.Spec.Schedule.OpensAt.Add(4 * time.Hour)), MinReplicas: 1}}
+	if err := env.Client.Update(ctx, &cur); err != nil {
+		t.Fatalf("announcing a peak during an Open election must be allowed: %v", err)
 	}
 	// And the lock still holds after the close.
 	setPhase(t, &cur, v1.PhaseTallied)
