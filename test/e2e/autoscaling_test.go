@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +76,34 @@ func TestAutoscalingUnderLoad(t *testing.T) {
 		want, _ := replicas(t, enc)
 		return want == 1, fmt.Errorf("%d replicas wanted", want)
 	})
+}
+
+// TestPreScaling: a peak announced on the Election raises the HPA's floor (and so
+// the pods) its lead time ahead, and lowers it after.
+func TestPreScaling(t *testing.T) {
+	ns := "e2e-prescaling"
+	peak := time.Now().Add(90 * time.Second).Truncate(time.Second)
+	congress(t, ns, 10, 1, 3, 30*time.Second, time.Hour, func(e *scrutinv1.Election) {
+		e.Spec.Scaling.PreScaleLead = &metav1.Duration{Duration: 30 * time.Second}
+		e.Spec.Scaling.Peaks = []scrutinv1.Peak{{At: metav1.NewTime(peak), Duration: &metav1.Duration{Duration: time.Minute}, MinReplicas: 2}}
+	})
+	e := waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 3*time.Minute)
+	enc := e.Status.Namespace
+	if _, floor := replicas(t, enc); floor != 1 || time.Until(peak) < 30*time.Second {
+		t.Fatalf("floor %d with %s to the peak", floor, time.Until(peak))
+	}
+	waitFor(t, "the floor raised to 2 ahead of the peak, and a second pod Ready", 2*time.Minute, func() (bool, error) {
+		_, floor := replicas(t, enc)
+		return floor == 2 && readyPods(t, enc) == 2, fmt.Errorf("floor %d, %d pods Ready", floor, readyPods(t, enc))
+	})
+	if early := time.Until(peak); early < 0 {
+		t.Errorf("the second pod was Ready only %s after the peak began", -early)
+	}
+	waitFor(t, "the floor lowered after the peak", 3*time.Minute, func() (bool, error) {
+		_, floor := replicas(t, enc)
+		return floor == 1, fmt.Errorf("floor %d", floor)
+	})
+	if ev := eventsOf(t, ns); !strings.Contains(ev, "MinReplicasRaised") || !strings.Contains(ev, "MinReplicasLowered") {
+		t.Errorf("events of the tenant's namespace: %s", ev)
+	}
 }
