@@ -33,8 +33,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.signIns, m.cast_, m.rejections)
 	}
 	m.limited = ratelimit.Counter(reg, "voter")
+	// every series exists from the start, at 0, so that an alert on a rate sees
+	// the first event, not only the second
+	for _, r := range signInResults {
+		m.signIns.WithLabelValues(r)
+	}
+	for _, r := range rejectionReasons {
+		m.rejections.WithLabelValues(r)
+	}
 	return m
 }
+
+// The values of scrutin_signins_total{result} and
+// scrutin_ballot_rejections_total{reason}.
+var (
+	signInResults    = []string{"code-sent", "delivery-busy", "expired", "no-pending", "resend-too-soon", "signed-in", "too-many-attempts", "unknown-voter", "wrong-code"}
+	rejectionReasons = []string{"already-voted", "closed", "invalid-ballot", "not-open"}
+)
 
 func (m *metrics) signIn(result string)   { m.signIns.WithLabelValues(result).Inc() }
 func (m *metrics) cast()                  { m.cast_.Inc() }

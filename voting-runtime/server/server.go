@@ -65,6 +65,8 @@ type Server struct {
 	log       *slog.Logger
 	inFlight  prometheus.Gauge
 	admission *admission
+	// counted is serve, counting answers by status (scrutin_http_responses_total)
+	counted http.Handler
 	addresses *ratelimit.Keyed
 	limited   prometheus.Counter
 	mux       *http.ServeMux
@@ -83,6 +85,16 @@ func New(cfg Config) *Server {
 		cfg.Registerer.MustRegister(s.inFlight)
 	}
 	s.admission = newAdmission(cfg.MaxInFlight, cfg.Registerer)
+	responses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scrutin_http_responses_total", Help: "Answers by HTTP status (503 includes the wait page; 5xx otherwise are errors on our side).",
+	}, []string{"code"})
+	for _, code := range []string{"200", "500", "503"} {
+		responses.WithLabelValues(code)
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(responses)
+	}
+	s.counted = promhttp.InstrumentHandlerCounter(responses, http.HandlerFunc(s.serve))
 	s.addresses = ratelimit.New(rate.Limit(cfg.SignInRatePerAddress), cfg.SignInBurstPerAddress)
 	s.limited = ratelimit.Counter(cfg.Registerer, "address")
 	m := s.mux
@@ -102,7 +114,10 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	m.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
-		m.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+		m.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+			// a metric that cannot be read (the store down) must not hide the others
+			ErrorHandling: promhttp.ContinueOnError,
+		}))
 	}
 	if cfg.Pages != nil {
 		m.Handle("/", cfg.Pages)
@@ -110,8 +125,11 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP admits requests by priority, counts those in flight and serves them.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP counts the answers by status and serves the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.counted.ServeHTTP(w, r) }
+
+// serve admits requests by priority, counts those in flight and serves them.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Inc()
 	defer s.inFlight.Dec()
 	w.Header().Set("Cache-Control", "no-store")
