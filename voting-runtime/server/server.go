@@ -66,7 +66,7 @@ type Server struct {
 	inFlight  prometheus.Gauge
 	admission *admission
 	// counted is serve, counting answers by status (scrutin_http_responses_total)
-	counted http.Handler
+	counted   http.Handler
 	addresses *ratelimit.Keyed
 	limited   prometheus.Counter
 	mux       *http.ServeMux
