@@ -12,10 +12,12 @@
 //
 // It also checks an election's audit log:
 //
-//	voting-runtime verify-audit --store SPEC [--head sha256:...]
+//	voting-runtime verify-audit --store SPEC [--head sha256:...] [--export FILE]
 //
 // which exits non-zero unless the chain is unbroken and ends at the given head
-// (the Election's status.auditHead).
+// (the Election's status.auditHead). --export also writes the log it read as JSON
+// Lines (audit.WriteLog; "-" for standard output), for `kubectl scrutin audit
+// verify NAME --log FILE` to check elsewhere.
 package main
 
 import (
@@ -197,8 +199,13 @@ func verifyAudit(args []string) int {
 	fs := flag.NewFlagSet("verify-audit", flag.ContinueOnError)
 	spec := fs.String("store", "", "embedded:PATH, postgres:DSN or postgres-file:PATH")
 	head := fs.String("head", "", "the published head (status.auditHead); when empty, only the chain is checked")
+	export := fs.String("export", "", "also write the log as read, verified or not, to this file as JSON Lines (\"-\": standard output, the verdict then goes to standard error)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	summary := os.Stdout
+	if *export == "-" {
+		summary = os.Stderr
 	}
 	ctx := context.Background()
 	st, err := openStore(ctx, *spec)
@@ -212,6 +219,12 @@ func verifyAudit(args []string) int {
 		fmt.Fprintln(os.Stderr, "verify-audit:", err)
 		return 2
 	}
+	if *export != "" {
+		if err := exportAudit(*export, entries); err != nil {
+			fmt.Fprintln(os.Stderr, "verify-audit: --export:", err)
+			return 2
+		}
+	}
 	if err := audit.Verify(entries, *head); err != nil {
 		fmt.Fprintln(os.Stderr, "verify-audit: the audit log does not verify:", err)
 		return 1
@@ -220,8 +233,25 @@ func verifyAudit(args []string) int {
 	if len(entries) > 0 {
 		last = entries[len(entries)-1].Hash
 	}
-	fmt.Printf("The audit log verifies: %d entries, head %s\n", len(entries), last)
+	fmt.Fprintf(summary, "The audit log verifies: %d entries, head %s\n", len(entries), last)
 	return 0
+}
+
+// exportAudit writes the audit log as JSON Lines to path, or to standard output
+// for "-".
+func exportAudit(path string, entries []store.AuditEntry) error {
+	if path == "-" {
+		return audit.WriteLog(os.Stdout, entries)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := audit.WriteLog(f, entries); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // loadElection reads an Election manifest and fills in the API server's defaults.
