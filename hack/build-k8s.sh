@@ -3,13 +3,17 @@
 # (the usual envtest download cannot work here). A binary already there is kept, so a second
 # run costs nothing. Usage: hack/build-k8s.sh [component ...]
 # Components: kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet kube-proxy
-# Default: what envtest and the tests need (kube-apiserver etcd kubectl).
+# Default: what envtest and the tests need (kube-apiserver etcd kubectl); hack/local-cluster.sh
+# asks for all seven.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 out="$root/bin/k8s/$KUBE_VERSION"
 mod="$root/hack/tools/k8s"
 mkdir -p "$out"
+# One build at a time: make test and hack/local-cluster.sh may ask for the same binary at once.
+exec 9>"$out/.lock"
+flock 9
 [ $# -gt 0 ] || set -- kube-apiserver etcd kubectl
 minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
