@@ -27,6 +27,9 @@ KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 export LC_BIN=${LC_BIN:-$root/bin/k8s/$KUBE_VERSION}
 export LC_STATE=${LC_STATE:-$root/_output/local-cluster}
 export LC_NETNS=${LC_NETNS:-scrutin-node}
+# Namespaces with these labels are the ingress path to voting pods (the manager's
+# --ingress-namespace-labels): the end-to-end tests' voters come through one.
+export LC_INGRESS_LABELS=${LC_INGRESS_LABELS:-scrutin.dev/ingress=true}
 export LC_NODE_NAME=${LC_NODE_NAME:-scrutin-node}
 export LC_NODE_IP=${LC_NODE_IP:-10.10.0.2}
 export LC_NODE_DEV=eth0 # the node's end of the veth, inside the namespace
@@ -578,6 +581,9 @@ cmd_images() {
   build_images -ca-bundle /etc/ssl/certs/ca-certificates.crt manager=. voting-runtime=./voting-runtime/cmd/voting-runtime
   import_image manager
   import_image voting-runtime
+  # the end-to-end tests' network probe and forwarder (test/e2e/probe)
+  build_images probe=./test/e2e/probe
+  import_image probe
   phase "images built and imported"
   cat "$LC_STATE/images.env"
 }
@@ -604,6 +610,9 @@ patches:
     - op: add
       path: /spec/template/spec/containers/0/args/-
       value: --runtime-image=$VOTING_RUNTIME_IMAGE
+    - op: add
+      path: /spec/template/spec/containers/0/args/-
+      value: --ingress-namespace-labels=$LC_INGRESS_LABELS
 EOF
   kc apply --server-side --force-conflicts -k "$dir" >/dev/null
   kc -n scrutin-system rollout status deployment/scrutin-manager --timeout=180s

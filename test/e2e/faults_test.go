@@ -146,7 +146,7 @@ func TestFaultsDuringCasting(t *testing.T) {
 	e := waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 3*time.Minute)
 	enc := e.Status.Namespace
 	waitFor(t, "two voting pods Ready", 2*time.Minute, func() (bool, error) { return readyPods(t, enc) >= 2, nil })
-	url := serviceURL(t, enc)
+	url := ingressURL(t, enc)
 	ctx := t.Context()
 
 	vs := make([]*voter, voters)
@@ -224,7 +224,7 @@ func TestFaultsDuringCasting(t *testing.T) {
 	if e.Status.BallotsCast != voters {
 		t.Errorf("%d ballots counted for %d voters", e.Status.BallotsCast, voters)
 	}
-	resp, err := http.Get(serviceURL(t, enc) + "/api/v1/board")
+	resp, err := http.Get(ingressURL(t, enc) + "/api/v1/board")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -117,7 +118,7 @@ func TestTwoTenantsIsolated(t *testing.T) {
 	}
 
 	// B's voters' page and B's configuration say nothing of A
-	resp, err := http.Get(serviceURL(t, b.Status.Namespace) + "/sign-in")
+	resp, err := http.Get(ingressURL(t, b.Status.Namespace) + "/sign-in")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,4 +142,59 @@ func TestTwoTenantsIsolated(t *testing.T) {
 			t.Errorf("B's page or configuration shows %q", of)
 		}
 	}
+}
+
+// ingressNamespace holds the tests' ingress: a namespace carrying the labels the
+// manager admits (hack/local-cluster.sh deploy sets --ingress-namespace-labels).
+const ingressNamespace = "e2e-ingress"
+
+var ingressLabel = envOr("SCRUTIN_E2E_INGRESS_LABEL", "scrutin.dev/ingress=true")
+
+// ingressURL is where voters reach an election: a forwarder pod in the ingress
+// namespace relaying to the election's Service, as an ingress controller would.
+// The host reaches the pod over the cluster's network; the election's own
+// NetworkPolicies refuse anyone else.
+func ingressURL(t *testing.T, electionNS string) string {
+	t.Helper()
+	k, v, _ := strings.Cut(ingressLabel, "=")
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ingressNamespace, Labels: map[string]string{k: v}}}
+	if _, err := kube.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	target := strings.TrimPrefix(serviceURL(t, electionNS), "http://")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ingressNamespace, GenerateName: "forward-"},
+		Spec: corev1.PodSpec{
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				Name: "forward", Image: probeImage, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"forward", ":8080", target},
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+			}},
+		},
+	}
+	created, err := kube.CoreV1().Pods(ingressNamespace).Create(t.Context(), pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.CoreV1().Pods(ingressNamespace).Delete(context.Background(), created.Name, metav1.DeleteOptions{})
+	})
+	var url string
+	waitFor(t, "the ingress to "+electionNS+" answering", 2*time.Minute, func() (bool, error) {
+		p, err := kube.CoreV1().Pods(ingressNamespace).Get(t.Context(), created.Name, metav1.GetOptions{})
+		if err != nil || p.Status.PodIP == "" {
+			return false, err
+		}
+		url = "http://" + net.JoinHostPort(p.Status.PodIP, "8080")
+		resp, err := http.Get(url + "/healthz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("HTTP %d", resp.StatusCode)
+	})
+	return url
 }

@@ -1,7 +1,10 @@
 // Command probe is the e2e tests' network probe, run as a pod: `probe tcp
 // HOST:PORT` exits 0 when a TCP connection opens within 3 seconds, 1 when it does
-// not; `probe get URL` prints an HTTP GET's body. It has no shell and needs no
-// privilege, so it runs under the restricted Pod Security Standard.
+// not; `probe get URL` prints an HTTP GET's body; `probe forward LISTEN TARGET`
+// relays TCP connections, as an ingress would: the tests' voters reach an
+// election's Service through it, from a namespace its NetworkPolicy admits. It has
+// no shell and needs no privilege, so it runs under the restricted Pod Security
+// Standard.
 package main
 
 import (
@@ -14,8 +17,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "forward" {
+		forward(os.Args[2], os.Args[3])
+		return
+	}
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: probe tcp HOST:PORT | probe get URL")
+		fmt.Fprintln(os.Stderr, "usage: probe tcp HOST:PORT | probe get URL | probe forward LISTEN TARGET")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -37,5 +44,33 @@ func main() {
 		_, _ = io.Copy(os.Stdout, resp.Body)
 	default:
 		os.Exit(2)
+	}
+}
+
+// forward relays every connection to listen on to target, until killed.
+func forward(listen, target string) {
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("forwarding", listen, "to", target)
+	for {
+		in, err := l.Accept()
+		if err != nil {
+			continue
+		}
+		go func() {
+			defer in.Close()
+			out, err := net.DialTimeout("tcp", target, 5*time.Second)
+			if err != nil {
+				return
+			}
+			defer out.Close()
+			done := make(chan struct{}, 2)
+			go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
+			go func() { _, _ = io.Copy(in, out); done <- struct{}{} }()
+			<-done
+		}()
 	}
 }
