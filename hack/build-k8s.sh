@@ -11,6 +11,9 @@ KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 out="$root/bin/k8s/$KUBE_VERSION"
 mod="$root/hack/tools/k8s"
 mkdir -p "$out"
+# bin/ holds downloaded sources too (Cilium's): a go.mod of its own keeps them out of
+# the project's module, so that ./... never reaches them.
+[ -f "$root/bin/go.mod" ] || printf 'module scrutin.local/bin\n' >"$root/bin/go.mod"
 # One build at a time: make test and hack/local-cluster.sh may ask for the same binary at once.
 exec 9>"$out/.lock"
 flock 9
