@@ -16,6 +16,13 @@
 # Nothing leaves the machine: no NAT, and the host drops whatever would be forwarded from
 # or to the veth. Facts and traps behind the choices: /work/shared/local-cluster.md.
 #
+# Cluster DNS: CoreDNS (built from hack/tools/coredns, cached in bin/coredns/) runs as the
+# Deployment kube-system/coredns, pods labelled k8s-app=kube-dns (what the election
+# namespaces' NetworkPolicies let the voting pods query), behind the Service kube-dns at
+# $LC_SERVICE_CIDR's .10, the kubelet's clusterDNS. It answers for cluster.local and the
+# reverse zones only: it has no upstream (no `forward`), so another name fails at once
+# (SERVFAIL) and no query leaves the machine. LC_CLUSTER_DNS= (empty) runs none.
+#
 # Everything lives under $LC_STATE (_output/local-cluster, ignored by git): pki/, conf/,
 # logs/, pids/, images/, kubeconfig, images.env. Every `up` starts from an empty etcd.
 # hack/local-cluster/addons.sh, when present, is run with `up` once the node is Ready and
@@ -42,10 +49,14 @@ export LC_CNI_BIN_DIR=${LC_CNI_BIN_DIR:-/usr/lib/cni}
 export LC_KUBECONFIG=$LC_STATE/kubeconfig
 export LC_CONTAINERD_SOCK=$LC_STATE/containerd/containerd.sock
 HOST_DEV=${LC_HOST_DEV:-scrutin0}   # the host's end of the veth
-CLUSTER_DNS=${LC_CLUSTER_DNS:-}     # none: pods get an empty resolv.conf, so no query leaves
+# The cluster DNS Service's IP, the kubelet's clusterDNS; empty: no cluster DNS (pods get an
+# empty resolv.conf and no name resolves, the manager cannot reach the runtimes by name).
+CLUSTER_DNS=${LC_CLUSTER_DNS-${LC_SERVICE_CIDR%.*/*}.10}
 PV_COUNT=${LC_PV_COUNT:-16}         # hostPath volumes for PersistentVolumeClaims (no provisioner)
 KUBERNETES_SVC_IP=${LC_SERVICE_CIDR%.*/*}.1 # the first address of the service range
 ADDONS=$root/hack/local-cluster/addons.sh
+COREDNS_VERSION=$(awk '$1 == "require" && $2 == "github.com/coredns/coredns" {print $3}' "$root/hack/tools/coredns/go.mod")
+COREDNS_BIN=$root/bin/coredns/coredns-$COREDNS_VERSION
 PKI=$LC_STATE/pki CONF=$LC_STATE/conf LOGS=$LC_STATE/logs PIDS=$LC_STATE/pids IMAGES=$LC_STATE/images
 NS_PATH=/run/netns/$LC_NETNS
 # The cluster's data, volumes included: wiped at every up and down (logs stay, for post-mortems).
@@ -173,6 +184,29 @@ build_images() {
 }
 
 import_image() { ctr_ images import "$IMAGES/$1.tar" >/dev/null; }
+
+# build_coredns: the CoreDNS binary, built in its own tools module (its dependencies stay
+# out of the root go.mod) and kept in bin/ under its version: about 1-2 minutes cold.
+build_coredns() {
+  [ ! -x "$COREDNS_BIN" ] || return 0
+  log "building CoreDNS $COREDNS_VERSION from the Go module proxy (hack/tools/coredns)"
+  mkdir -p "$(dirname "$COREDNS_BIN")"
+  (cd "$root/hack/tools/coredns" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$COREDNS_BIN.tmp" github.com/coredns/coredns)
+  mv "$COREDNS_BIN.tmp" "$COREDNS_BIN"
+}
+
+# coredns_image: its image (hack/images -binary), made again only for another binary:
+# images/coredns.sha256 holds the digest of the binary that images/coredns.tar holds.
+coredns_image() {
+  local sum
+  sum=$(sha256sum <"$COREDNS_BIN") sum=${sum%% *}
+  if [ -f "$IMAGES/coredns.tar" ] && [ "$(cat "$IMAGES/coredns.sha256" 2>/dev/null)" = "$sum" ] &&
+    grep -q '^COREDNS_IMAGE=' "$LC_STATE/images.env" 2>/dev/null; then
+    return 0
+  fi
+  build_images -binary "coredns=$COREDNS_BIN"
+  echo "$sum" >"$IMAGES/coredns.sha256"
+}
 
 # ---------------------------------------------------------------- network
 
@@ -440,6 +474,141 @@ EOF
   done | kc apply -f - >/dev/null
 }
 
+# The cluster DNS: CoreDNS as kube-system/coredns behind the Service kube-dns at
+# $CLUSTER_DNS, the kubelet's clusterDNS; waits until it is Ready (it is once its
+# kubernetes plugin has listed Services and EndpointSlices).
+# - Labels k8s-app=kube-dns: the election namespaces' NetworkPolicies allow DNS only to
+#   such pods in kube-system (the manager's --dns-namespace and --dns-pod-labels).
+# - It listens on 53, not 1053 behind a targetPort: a NetworkPolicy's port is the pod's
+#   port, and those policies allow 53. As uid 65532 with no capability, it may bind 53
+#   because the pod lowers net.ipv4.ip_unprivileged_port_start, a namespaced sysctl that
+#   Pod Security `restricted` allows (the pod meets `restricted` in full).
+# - No `forward` in the Corefile: names outside cluster.local get SERVFAIL at once and no
+#   query leaves the machine. dnsPolicy Default: CoreDNS itself never queries itself.
+# - No `loop` plugin: it only detects loops through a forwarder.
+start_dns() {
+  local image
+  image=$(sed -n 's/^COREDNS_IMAGE=//p' "$LC_STATE/images.env")
+  import_image coredns
+  kc apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:coredns", labels: {k8s-app: kube-dns}}
+rules:
+# What the kubernetes plugin lists and watches (pods only with "pods verified").
+- apiGroups: [""]
+  resources: [services, pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:coredns", labels: {k8s-app: kube-dns}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
+subjects:
+- {kind: ServiceAccount, name: coredns, namespace: kube-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  Corefile: |
+    .:53 {
+        errors
+        health {
+            lameduck 5s
+        }
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+            ttl 30
+        }
+        prometheus :9153
+        cache 30
+        reload
+        loadbalance
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: coredns
+      priorityClassName: system-cluster-critical
+      dnsPolicy: Default
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        runAsGroup: 65532
+        seccompProfile: {type: RuntimeDefault}
+        sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "53"}]
+      containers:
+      - name: coredns
+        image: $image
+        imagePullPolicy: IfNotPresent
+        args: [-conf, /etc/coredns/Corefile]
+        ports:
+        - {name: dns, containerPort: 53, protocol: UDP}
+        - {name: dns-tcp, containerPort: 53, protocol: TCP}
+        - {name: metrics, containerPort: 9153, protocol: TCP}
+        resources:
+          requests: {cpu: 50m, memory: 70Mi}
+          limits: {memory: 170Mi}
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          capabilities: {drop: [ALL]}
+        livenessProbe:
+          httpGet: {path: /health, port: 8080}
+          initialDelaySeconds: 10
+          periodSeconds: 10
+          failureThreshold: 5
+        readinessProbe:
+          httpGet: {path: /ready, port: 8181}
+          periodSeconds: 2
+        volumeMounts:
+        - {name: config, mountPath: /etc/coredns, readOnly: true}
+      volumes:
+      - name: config
+        configMap:
+          name: coredns
+          items: [{key: Corefile, path: Corefile}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns, kubernetes.io/name: CoreDNS}
+spec:
+  selector: {k8s-app: kube-dns}
+  clusterIP: $CLUSTER_DNS
+  ports:
+  - {name: dns, port: 53, targetPort: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}
+  - {name: metrics, port: 9153, targetPort: 9153, protocol: TCP}
+EOF
+  wait_dns
+}
+
+wait_dns() {
+  kc -n kube-system rollout status deployment/coredns --timeout=90s >/dev/null ||
+    { kc -n kube-system describe pods -l k8s-app=kube-dns | tail -20 >&2; die "CoreDNS not Ready after 90s"; }
+}
+
 # ---------------------------------------------------------------- teardown
 
 # Unmounts what the kubelet and containerd left under the state dir (pod volumes, sandbox
@@ -511,6 +680,10 @@ cmd_up() {
   phase "packages"
   build_binaries
   phase "Kubernetes binaries"
+  if [ -n "$CLUSTER_DNS" ]; then
+    build_coredns
+    phase "CoreDNS binary"
+  fi
   if [ -e "$NS_PATH" ] || [ -d "$PIDS" ] || ip link show "$HOST_DEV" >/dev/null 2>&1; then
     log "cleaning up a previous run"
     teardown
@@ -521,7 +694,8 @@ cmd_up() {
   chmod 700 "$LC_STATE/etcd"
   build_images pause=./hack/images/pause
   PAUSE_IMAGE=$(sed -n 's/^PAUSE_IMAGE=//p' "$LC_STATE/images.env")
-  phase "pause image"
+  [ -z "$CLUSTER_DNS" ] || coredns_image
+  phase "pause${CLUSTER_DNS:+ and CoreDNS} image${CLUSTER_DNS:+s}"
   make_pki
   write_configs
   phase "PKI and configuration"
@@ -533,8 +707,14 @@ cmd_up() {
   # Pods are refused until the controller-manager has made their namespace's ServiceAccount.
   wait_until 30 "the default ServiceAccount" kc -n default get serviceaccount default
   phase "$PV_COUNT volumes, ServiceAccounts"
+  if [ -n "$CLUSTER_DNS" ]; then
+    start_dns
+    phase "cluster DNS $CLUSTER_DNS Ready"
+  fi
   if [ -f "$ADDONS" ]; then
     bash "$ADDONS" up || die "$ADDONS up failed; the cluster itself is up (hack/local-cluster.sh down stops it)"
+    # A CNI add-on recreates the pods started on the bridge, CoreDNS among them.
+    [ -z "$CLUSTER_DNS" ] || wait_dns
     phase "add-ons"
   fi
   log "up; export KUBECONFIG=$LC_KUBECONFIG (kubectl: $LC_BIN/kubectl)"
@@ -547,7 +727,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  local c pid total=0
+  local c pid dns total=0
   for c in "${COMPONENTS[@]}"; do
     if pid=$(pid_of "$PIDS/$c.pid"); then
       printf '%-24s running  pid %-7s %5s MiB\n' "$c" "$pid" "$(($(rss_kib "$pid") / 1024))"
@@ -559,6 +739,11 @@ cmd_status() {
   printf '%-24s %s MiB RSS (components, add-ons, shims and pods)\n' memory "$((total / 1024))"
   if [ -e "$NS_PATH" ] && kc get node "$LC_NODE_NAME" >/dev/null 2>&1; then
     printf '%-24s %s\n' "node $LC_NODE_NAME" "Ready=$(kc get node "$LC_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')"
+    if [ -n "$CLUSTER_DNS" ]; then
+      dns=$(kc -n kube-system get deployment coredns -o jsonpath='{.status.readyReplicas}/{.spec.replicas}' 2>/dev/null) &&
+        dns="CoreDNS ${dns/#\//0/} ready" || dns="no CoreDNS Deployment"
+      printf '%-24s %s\n' "cluster DNS" "$CLUSTER_DNS, $dns"
+    fi
   else
     printf '%-24s %s\n' "node $LC_NODE_NAME" "no answer"
   fi

@@ -6,6 +6,11 @@
 //	go run ./hack/images -out _output/images -ca-bundle /etc/ssl/certs/ca-certificates.crt \
 //	    manager=. voting-runtime=./voting-runtime/cmd/voting-runtime
 //
+// A program of another module (a tools module under hack/tools, such as CoreDNS) is
+// built there with its own go.mod and given as a ready binary, which must be static:
+//
+//	go run ./hack/images -out _output/images -binary coredns=bin/coredns/coredns-v1.15.0
+//
 // The tag is the start of the image's digest, so an image that did not change keeps
 // its reference, and a changed one can never be mistaken for the old one by a node
 // that already holds it (pods use imagePullPolicy IfNotPresent; nothing is pulled).
@@ -14,6 +19,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"debug/elf"
 	"flag"
 	"fmt"
 	"io"
@@ -42,12 +48,14 @@ func main() {
 	out := flag.String("out", "_output/images", "Directory of the image tarballs (NAME.tar).")
 	repo := flag.String("repo", "scrutin.local", "Registry part of the references; nothing is pushed there.")
 	caBundle := flag.String("ca-bundle", "", "CA certificates file to put at /"+caPath+" (for TLS to mail, SMS and database servers); none when empty.")
+	var binaries namedFiles
+	flag.Var(&binaries, "binary", "NAME=FILE: an image of a binary already built (static, for this architecture), such as a tools module's; repeatable.")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [flags] NAME=GO_PACKAGE ...\n", os.Args[0])
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [flags] [NAME=GO_PACKAGE ...]\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() == 0 {
+	if flag.NArg() == 0 && len(binaries) == 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -62,9 +70,9 @@ func main() {
 		}
 	}
 	for _, arg := range flag.Args() {
-		imgName, pkg, ok := strings.Cut(arg, "=")
-		if !ok || imgName == "" || pkg == "" {
-			fail(fmt.Errorf("%q is not NAME=GO_PACKAGE", arg))
+		imgName, pkg, err := splitNamed(arg, "GO_PACKAGE")
+		if err != nil {
+			fail(err)
 		}
 		ref, err := build(*out, *repo, imgName, pkg, ca)
 		if err != nil {
@@ -72,8 +80,79 @@ func main() {
 		}
 		fmt.Printf("%s=%s\n", imgName, ref)
 	}
+	for _, b := range binaries {
+		binary, err := os.ReadFile(b.file)
+		if err == nil {
+			err = static(binary)
+		}
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", b.name, err))
+		}
+		ref, err := write(*out, *repo, b.name, binary, ca)
+		if err != nil {
+			fail(fmt.Errorf("%s: %w", b.name, err))
+		}
+		fmt.Printf("%s=%s\n", b.name, ref)
+	}
 }
 
+// namedFile is a -binary argument: the image NAME, and the FILE that becomes /NAME.
+type namedFile struct{ name, file string }
+
+// namedFiles collects the repeated -binary flags.
+type namedFiles []namedFile
+
+func (n *namedFiles) String() string {
+	var s []string
+	for _, f := range *n {
+		s = append(s, f.name+"="+f.file)
+	}
+	return strings.Join(s, ",")
+}
+
+func (n *namedFiles) Set(arg string) error {
+	name, f, err := splitNamed(arg, "FILE")
+	if err != nil {
+		return err
+	}
+	*n = append(*n, namedFile{name: name, file: f})
+	return nil
+}
+
+// splitNamed splits NAME=VALUE; the name becomes the image's name, its binary's path
+// and its entrypoint, so it must be a single path element.
+func splitNamed(arg, what string) (string, string, error) {
+	name, value, ok := strings.Cut(arg, "=")
+	if !ok || name == "" || value == "" || strings.ContainsAny(name, "/:") || name == "." || name == ".." {
+		return "", "", fmt.Errorf("%q is not NAME=%s", arg, what)
+	}
+	return name, value, nil
+}
+
+// machines: the ELF machine of the architectures checked by static.
+var machines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// static refuses what cannot run in an image with no base: anything but an ELF
+// executable for this architecture, or one that asks for a dynamic loader (a Go
+// program built without CGO_ENABLED=0 that uses net or os/user), which would fail
+// in the pod with a bare "no such file or directory".
+func static(binary []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(binary))
+	if err != nil {
+		return fmt.Errorf("not an ELF executable: %w", err)
+	}
+	if want := machines[runtime.GOARCH]; want != 0 && f.Machine != want {
+		return fmt.Errorf("built for %v, not %s", f.Machine, runtime.GOARCH)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("dynamically linked (build it with CGO_ENABLED=0)")
+		}
+	}
+	return nil
+}
+
+// build compiles the package, static, and writes its image.
 func build(out, repo, imgName, pkg string, ca []byte) (string, error) {
 	bin := filepath.Join(out, imgName+".bin")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
@@ -88,37 +167,14 @@ func build(out, repo, imgName, pkg string, ca []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	files := []file{{path: imgName, mode: 0o555, data: binary}}
-	if ca != nil {
-		files = append(files, file{path: caPath, mode: 0o444, data: ca})
-	}
-	layerTar, err := tarOf(files)
+	return write(out, repo, imgName, binary, ca)
+}
+
+// write makes the image of the binary (at /NAME, its entrypoint) and writes it to
+// OUT/NAME.tar, tagged REPO/NAME:<start of its digest>; it returns that reference.
+func write(out, repo, imgName string, binary, ca []byte) (string, error) {
+	img, err := image(imgName, binary, ca)
 	if err != nil {
-		return "", err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	})
-	if err != nil {
-		return "", err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return "", err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return "", err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Architecture, cfg.OS = runtime.GOARCH, "linux"
-	cfg.Config = v1.Config{
-		Entrypoint: []string{"/" + imgName},
-		User:       nonRoot,
-		WorkingDir: "/",
-		Env:        []string{"PATH=/"},
-	}
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return "", err
 	}
 	digest, err := img.Digest()
@@ -133,6 +189,41 @@ func build(out, repo, imgName, pkg string, ca []byte) (string, error) {
 		return "", err
 	}
 	return tag.String(), nil
+}
+
+// image is the one-layer image of the binary, run as nonRoot.
+func image(imgName string, binary, ca []byte) (v1.Image, error) {
+	files := []file{{path: imgName, mode: 0o555, data: binary}}
+	if ca != nil {
+		files = append(files, file{path: caPath, mode: 0o444, data: ca})
+	}
+	layerTar, err := tarOf(files)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Architecture, cfg.OS = runtime.GOARCH, "linux"
+	cfg.Config = v1.Config{
+		Entrypoint: []string{"/" + imgName},
+		User:       nonRoot,
+		WorkingDir: "/",
+		Env:        []string{"PATH=/"},
+	}
+	return mutate.ConfigFile(img, cfg)
 }
 
 type file struct {
