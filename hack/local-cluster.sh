@@ -210,7 +210,19 @@ coredns_image() {
 
 # ---------------------------------------------------------------- network
 
+# fence: the cluster's ranges are unreachable from the host unless the veth routes
+# (more specific or lower metric) are there. Without it, a kubectl or a test run while
+# the cluster is down would follow the host's default route off the machine. Kept
+# after down, on purpose.
+fence() {
+  local cidr
+  for cidr in "${LC_HOST_IP%.*}.0/24" "$LC_POD_CIDR" "$LC_SERVICE_CIDR"; do
+    ip route replace unreachable "$cidr" metric 4242
+  done
+}
+
 net_up() {
+  fence
   ip netns add "$LC_NETNS"
   ip link add "$HOST_DEV" type veth peer name "$LC_NODE_DEV" netns "$LC_NETNS"
   ip addr add "$LC_HOST_IP/24" dev "$HOST_DEV"
@@ -232,6 +244,7 @@ net_up() {
 }
 
 net_down() {
+  fence
   if [ -e "$NS_PATH" ]; then ip netns del "$LC_NETNS"; fi
   # The routes go with the host's end of the veth.
   if ip link show "$HOST_DEV" >/dev/null 2>&1; then ip link del "$HOST_DEV"; fi
