@@ -103,7 +103,23 @@ func tenant(t *testing.T, name string) string {
 	if err := k8s.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
+	t.Cleanup(func() {
+		// an Open election is deleted only once cancelled (config/admission)
+		ctx := context.Background()
+		var list scrutinv1.ElectionList
+		if err := k8s.List(ctx, &list, client.InNamespace(name)); err == nil {
+			for i := range list.Items {
+				e := &list.Items[i]
+				patch := client.MergeFrom(e.DeepCopy())
+				if e.Annotations == nil {
+					e.Annotations = map[string]string{}
+				}
+				e.Annotations["elections.scrutin.dev/cancelled"] = "true"
+				_ = k8s.Patch(ctx, e, patch)
+			}
+		}
+		_ = k8s.Delete(ctx, ns)
+	})
 	return name
 }
 
