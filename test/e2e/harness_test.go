@@ -114,7 +114,7 @@ func tenant(t *testing.T, name string) string {
 				if e.Annotations == nil {
 					e.Annotations = map[string]string{}
 				}
-				e.Annotations["elections.scrutin.dev/cancelled"] = "true"
+				e.Annotations[scrutinv1.CancelledAnnotation] = "true"
 				_ = k8s.Patch(ctx, e, patch)
 			}
 		}
