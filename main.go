@@ -50,6 +50,7 @@ func main() {
 	flag.StringVar(&dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "Labels (k=v,k=v) of the cluster DNS pods.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "How many Elections are reconciled at once.")
 	flag.StringVar(&opts.BaseDomain, "base-domain", "", "When set, the voter URL is https://<election namespace>.<base-domain>/.")
+	flag.StringVar(&opts.ClientIPHeader, "runtime-client-ip-header", "", "Header in which the cluster's ingress passes the voter's address (e.g. X-Forwarded-For), for the runtimes' per-address sign-in limit; empty: the connection's address. Set it only behind an ingress that sets it.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()

@@ -183,6 +183,27 @@ func TestDeployment(t *testing.T) {
 	}
 }
 
+// TestClientIPHeaderPassedOn: the ingress's client-address header, a manager
+// option, reaches every runtime's arguments; without it, none is trusted.
+func TestClientIPHeaderPassedOn(t *testing.T) {
+	in := testInputs(testElection("t", "v", "u"))
+	has := func(d *appsv1.Deployment) bool {
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+			if strings.HasPrefix(a, "--client-ip-header") {
+				return a == "--client-ip-header=X-Forwarded-For"
+			}
+		}
+		return false
+	}
+	if has(buildDeployment(in, "h")) {
+		t.Fatal("a client address header trusted without the option")
+	}
+	in.Options.ClientIPHeader = "X-Forwarded-For"
+	if !has(buildDeployment(in, "h")) {
+		t.Fatal("the option does not reach the runtime")
+	}
+}
+
 func TestConfigHashFollowsSettings(t *testing.T) {
 	e := testElection("t", "v", "u")
 	base := testInputs(e)

@@ -82,6 +82,17 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 		}
 	}
 	labels := runtimeLabels(e)
+	args := []string{
+		"--election=" + configDir + "/" + ElectionFileKey,
+		"--roll=" + rollDir + "/roll.csv",
+		"--keys-dir=" + keysDir,
+		"--delivery-dir=" + deliveryDir,
+		"--store=" + store,
+		"--listen=:8080",
+	}
+	if in.Options.ClientIPHeader != "" {
+		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
+	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: objectMeta(in, RuntimeName),
@@ -115,15 +126,8 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 						Name:            RuntimeName,
 						Image:           in.Options.RuntimeImage,
 						ImagePullPolicy: corev1.PullIfNotPresent,
-						Args: []string{
-							"--election=" + configDir + "/" + ElectionFileKey,
-							"--roll=" + rollDir + "/roll.csv",
-							"--keys-dir=" + keysDir,
-							"--delivery-dir=" + deliveryDir,
-							"--store=" + store,
-							"--listen=:8080",
-						},
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: RuntimePort, Protocol: corev1.ProtocolTCP}},
+						Args:            args,
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: RuntimePort, Protocol: corev1.ProtocolTCP}},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: runtimeCPURequest, corev1.ResourceMemory: runtimeMemoryRequest},
 							Limits:   corev1.ResourceList{corev1.ResourceCPU: runtimeCPULimit, corev1.ResourceMemory: runtimeMemoryLimit},

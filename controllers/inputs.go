@@ -26,6 +26,11 @@ type Options struct {
 	DNSPodLabels map[string]string
 	// BaseDomain, when set, makes the voter URL https://<namespace>.<BaseDomain>/.
 	BaseDomain string
+	// ClientIPHeader names the header in which the cluster's ingress passes the
+	// voter's address (X-Forwarded-For), for the runtime's per-address sign-in
+	// limit; empty: the connection's address. A property of the platform's ingress,
+	// the same for every election.
+	ClientIPHeader string
 }
 
 // Endpoint is a destination the runtime may reach: an address block and a TCP port.

@@ -811,6 +811,9 @@ patches:
     - op: add
       path: /spec/template/spec/containers/0/args/-
       value: --ingress-namespace-labels=$LC_INGRESS_LABELS
+    - op: add
+      path: /spec/template/spec/containers/0/args/-
+      value: --runtime-client-ip-header=X-Forwarded-For
 EOF
   kc apply --server-side --force-conflicts -k "$dir" >/dev/null
   kc -n scrutin-system rollout status deployment/scrutin-manager --timeout=180s

@@ -1,7 +1,7 @@
 // Command probe is the e2e tests' network probe, run as a pod: `probe tcp
 // HOST:PORT` exits 0 when a TCP connection opens within 3 seconds, 1 when it does
 // not; `probe get URL` prints an HTTP GET's body; `probe forward LISTEN TARGET`
-// relays TCP connections, as an ingress would: the tests' voters reach an
+// relays HTTP with X-Forwarded-For, as an ingress would: the tests' voters reach an
 // election's Service through it, from a namespace its NetworkPolicy admits. It has
 // no shell and needs no privilege, so it runs under the restricted Pod Security
 // Standard.
@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"time"
 )
@@ -47,30 +49,15 @@ func main() {
 	}
 }
 
-// forward relays every connection to listen on to target, until killed.
+// forward serves HTTP on listen and passes every request to target (host:port),
+// adding the client's address to X-Forwarded-For, as an ingress controller does:
+// the runtime's per-address limit then counts voters, not the ingress.
 func forward(listen, target string) {
-	l, err := net.Listen("tcp", listen)
-	if err != nil {
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: target})
+	fmt.Println("forwarding", listen, "to", target)
+	srv := &http.Server{Addr: listen, Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
-	}
-	fmt.Println("forwarding", listen, "to", target)
-	for {
-		in, err := l.Accept()
-		if err != nil {
-			continue
-		}
-		go func() {
-			defer in.Close()
-			out, err := net.DialTimeout("tcp", target, 5*time.Second)
-			if err != nil {
-				return
-			}
-			defer out.Close()
-			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
-			go func() { _, _ = io.Copy(in, out); done <- struct{}{} }()
-			<-done
-		}()
 	}
 }
