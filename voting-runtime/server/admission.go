@@ -86,8 +86,15 @@ func (s *Server) clientAddress(r *http.Request) string {
 	}
 	a, err := netip.ParseAddr(host)
 	if s.cfg.ClientIPHeader != "" {
-		first, _, _ := strings.Cut(r.Header.Get(s.cfg.ClientIPHeader), ",")
-		if fa, ferr := netip.ParseAddr(strings.TrimSpace(first)); ferr == nil {
+		// The last address is the one the ingress itself saw and appended; those
+		// before it are whatever the client chose to send, and spoofable.
+		values := r.Header.Values(s.cfg.ClientIPHeader)
+		var last string
+		if len(values) > 0 {
+			parts := strings.Split(values[len(values)-1], ",")
+			last = parts[len(parts)-1]
+		}
+		if fa, ferr := netip.ParseAddr(strings.TrimSpace(last)); ferr == nil {
 			a, err = fa, nil
 		}
 	}

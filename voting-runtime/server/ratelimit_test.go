@@ -236,17 +236,18 @@ func TestFloodFromOneAddressOverTheNetwork(t *testing.T) {
 	}
 }
 
-// TestClientIPHeader: behind a proxy, the first address of the named header is the
-// client's; without the option the header is ignored, so nobody picks their own
-// address.
+// TestClientIPHeader: behind a proxy, the last address of the named header (the
+// one the proxy appended) is the client's, whatever the client wrote before it;
+// without the option the header is ignored, so nobody picks their own address.
 func TestClientIPHeader(t *testing.T) {
 	f := newFixture(t, Config{SignInRatePerAddress: 0.01, SignInBurstPerAddress: 2, ClientIPHeader: "X-Forwarded-For"})
 	proxy := "10.0.0.5:40000"
 	for range 2 {
-		f.post(t, "/api/v1/sign-in", proxy, signInRequest{VoterID: "nobody"}, "X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+		f.post(t, "/api/v1/sign-in", proxy, signInRequest{VoterID: "nobody"}, "X-Forwarded-For", "10.0.0.1, 203.0.113.7")
 	}
-	f.post(t, "/api/v1/sign-in", proxy, signInRequest{VoterID: "nobody"}, "X-Forwarded-For", "203.0.113.7").wantRateLimited(t, "203.0.113.7 past its burst")
-	if a := f.post(t, "/api/v1/sign-in", proxy, signInRequest{VoterID: "nobody"}, "X-Forwarded-For", "203.0.113.8, 203.0.113.7"); a.status != http.StatusNotFound {
+	// a client writing another address first is still itself
+	f.post(t, "/api/v1/sign-in", proxy, signInRequest{VoterID: "nobody"}, "X-Forwarded-For", "198.51.100.1, 203.0.113.7").wantRateLimited(t, "203.0.113.7 past its burst")
+	if a := f.post(t, "/api/v1/sign-in", proxy, signInRequest{VoterID: "nobody"}, "X-Forwarded-For", "203.0.113.7, 203.0.113.8"); a.status != http.StatusNotFound {
 		t.Fatalf("another client behind the same proxy: %d %+v, want 404", a.status, a.body)
 	}
 
@@ -262,7 +263,7 @@ func TestClientAddress(t *testing.T) {
 	s := &Server{cfg: Config{ClientIPHeader: "X-Forwarded-For"}}
 	for _, tc := range []struct{ remote, header, want string }{
 		{"192.0.2.1:4000", "", "192.0.2.1"},
-		{"192.0.2.1:4000", "203.0.113.7, 10.0.0.1", "203.0.113.7"},
+		{"192.0.2.1:4000", "10.0.0.1, 203.0.113.7", "203.0.113.7"},
 		{"192.0.2.1:4000", " 203.0.113.7 ", "203.0.113.7"},
 		{"192.0.2.1:4000", "not-an-address", "192.0.2.1"},
 		{"192.0.2.1:4000", "::ffff:203.0.113.7", "203.0.113.7"},

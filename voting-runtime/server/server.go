@@ -52,7 +52,7 @@ type Config struct {
 	// in flight or reaches the engine: a flood from one address slows no other.
 	SignInRatePerAddress  float64
 	SignInBurstPerAddress int
-	// ClientIPHeader names a header whose first address is the client's (such as
+	// ClientIPHeader names a header whose last address (appended by the proxy) is the client's (such as
 	// X-Forwarded-For); empty: the connection's address. Only behind a proxy that
 	// sets it: anyone else can write any address in it.
 	ClientIPHeader string
