@@ -66,12 +66,16 @@ bench-provision: tools manifests ## Apply 500 Elections at once on a local contr
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD, RBAC and deep-copy code from the Go types and markers.
 	$(CONTROLLER_GEN) object paths=./api/...
-	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths=./... \
+	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths=./api/... paths=./controllers/... paths=. \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: verify-manifests
 verify-manifests: manifests ## Fail if the generated files are not committed as generated.
 	@git diff --exit-code -- config api || { echo "generated files are stale: run make manifests and commit"; exit 1; }
+
+.PHONY: build-installer
+build-installer: manifests ## Build the images (no Docker) into dist/images and write dist/install.yaml referencing them.
+	KUBECTL=$(KUBECTL) hack/build-installer.sh
 
 .PHONY: vet
 vet: ## go vet and gofmt.
