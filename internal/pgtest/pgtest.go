@@ -394,3 +394,19 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error
 	}
 	return s.DSN(name, SuperUser, s.password), nil
 }
+
+// DumpAll is pg_dumpall of the whole server (every database, roles included), as
+// text, for leak scans.
+func (s *Server) DumpAll(ctx context.Context) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "pg_dumpall"), "-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", SuperUser)
+	// pg_dumpall hands the connection to a pg_dump per database: only the
+	// environment reaches them all
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+s.password)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: pg_dumpall: %v: %s", err, stderr.String())
+	}
+	return out, nil
+}

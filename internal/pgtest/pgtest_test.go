@@ -179,3 +179,23 @@ func TestListenAndAllow(t *testing.T) {
 		t.Fatalf("refused, but not by pg_hba.conf: %v", err)
 	}
 }
+
+// TestDumpAll: the dump holds every database's data.
+func TestDumpAll(t *testing.T) {
+	s := ForTest(t)
+	conn, err := pgx.Connect(t.Context(), s.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if _, err := conn.Exec(t.Context(), "CREATE TABLE marks (v text); INSERT INTO marks VALUES ('a-mark-to-find')"); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := s.DumpAll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(dump), "a-mark-to-find") {
+		t.Fatal("the dump does not hold the data")
+	}
+}

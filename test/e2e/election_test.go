@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/internal/pgtest"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/test/load"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
@@ -129,9 +126,9 @@ func TestElectionThroughTheService(t *testing.T) {
 
 	// no code in any log, event or in the database: the election's pods, the
 	// manager, both namespaces, a dump of every database on the server
-	dump, err := exec.CommandContext(t.Context(), filepath.Join(pgtest.DefaultBinDir, "pg_dumpall"), "-d", pg.AdminDSN()).Output()
+	dump, err := pg.DumpAll(t.Context())
 	if err != nil {
-		t.Fatalf("pg_dumpall: %v", err)
+		t.Fatal(err)
 	}
 	text := logsOf(t, e.Status.Namespace) + eventsOf(t, e.Status.Namespace) + eventsOf(t, ns) + logsOf(t, managerNamespace) + string(dump)
 	codes := phone.Codes()
