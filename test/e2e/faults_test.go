@@ -150,7 +150,7 @@ func TestFaultsDuringCasting(t *testing.T) {
 	ctx := t.Context()
 
 	vs := make([]*voter, voters)
-	parallelDo(16, voters, func(i int) {
+	load.Parallel(16, voters, func(i int) {
 		v := newVoter(url, i+1)
 		if err := v.signIn(ctx); err != nil {
 			t.Errorf("%s: %v", v.id, err)
@@ -195,7 +195,7 @@ func TestFaultsDuringCasting(t *testing.T) {
 		}
 	}()
 	var already atomic.Int64
-	parallelDo(16, voters, func(i int) {
+	load.Parallel(16, voters, func(i int) {
 		r, dup, err := vs[i].cast(ctx)
 		cast.Add(1)
 		if err != nil {
@@ -224,45 +224,13 @@ func TestFaultsDuringCasting(t *testing.T) {
 	if e.Status.BallotsCast != voters {
 		t.Errorf("%d ballots counted for %d voters", e.Status.BallotsCast, voters)
 	}
-	resp, err := http.Get(ingressURL(t, enc) + "/api/v1/board")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var board struct{ Trackers []string }
-	if err := json.NewDecoder(resp.Body).Decode(&board); err != nil {
-		t.Fatal(err)
-	}
-	on := map[string]int{}
-	for _, tr := range board.Trackers {
-		on[tr]++
-	}
+	on, n := board(t, ingressURL(t, enc))
 	for id, r := range receipts {
 		if on[r] != 1 {
 			t.Errorf("%s's receipt is on the board %d times", id, on[r])
 		}
 	}
-	if len(board.Trackers) != voters {
-		t.Errorf("%d ballots on the board for %d voters", len(board.Trackers), voters)
+	if n != voters {
+		t.Errorf("%d ballots on the board for %d voters", n, voters)
 	}
-}
-
-// parallelDo calls do(0…n-1) from clients goroutines.
-func parallelDo(clients, n int, do func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				do(i)
-			}
-		}()
-	}
-	wg.Wait()
 }

@@ -10,8 +10,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,4 +241,24 @@ func eventsOf(t *testing.T, ns string) string {
 // clientKey is an object's namespace and name.
 func clientKey(o client.Object) client.ObjectKey {
 	return client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// board reads an election's bulletin board: how many times each tracker is on it,
+// and how many trackers there are.
+func board(t *testing.T, url string) (map[string]int, int) {
+	t.Helper()
+	resp, err := http.Get(url + "/api/v1/board")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b struct{ Trackers []string }
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+		t.Fatalf("board: HTTP %d: %v", resp.StatusCode, err)
+	}
+	on := map[string]int{}
+	for _, tr := range b.Trackers {
+		on[tr]++
+	}
+	return on, len(b.Trackers)
 }

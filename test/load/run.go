@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,4 +53,26 @@ func (t *Target) Run(ctx context.Context, arrivals Arrivals, first, maxVoters in
 	}
 	wg.Wait()
 	return late
+}
+
+// Parallel calls do(0), …, do(n-1) from clients goroutines (a closed loop: each
+// client takes the next voter when done with the last), and returns when all are
+// done.
+func Parallel(clients, n int, do func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

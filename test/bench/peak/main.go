@@ -26,7 +26,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -368,7 +367,8 @@ func (b *bench) castRun(ctx context.Context, st, dir string, f *storeFigures) er
 	signStats := load.NewStats()
 	var failed atomic.Int64
 	log.Printf("%s: signing %d voters in from %d clients", st, n, b.c.castClients)
-	parallel(b.c.castClients, n, func(i int) {
+	load.Parallel(b.c.castClients, n, func(i int) {
+		i++ // voters 1…n
 		s, err := t.SignIn(ctx, i, signStats)
 		if err != nil {
 			failed.Add(1)
@@ -388,8 +388,8 @@ func (b *bench) castRun(ctx context.Context, st, dir string, f *storeFigures) er
 	var perr error
 	f.castCPU = measureCPU(rt.Cmd.Process.Pid, func() {
 		f.castProfile, perr = profile(ctx, b.pprofAddr, b.c.out, st+"-casts", 3*time.Second, func() {
-			parallel(b.c.castClients, n, func(i int) {
-				_, _ = sessions[i].Cast(ctx, castStats)
+			load.Parallel(b.c.castClients, n, func(i int) {
+				_, _ = sessions[i+1].Cast(ctx, castStats)
 			})
 			elapsed = time.Since(started)
 		})
@@ -406,25 +406,6 @@ func (b *bench) castRun(ctx context.Context, st, dir string, f *storeFigures) er
 	return nil
 }
 
-// parallel calls do(1…n) from clients goroutines.
-func parallel(clients, n int, do func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1))
-				if i > n {
-					return
-				}
-				do(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
 
 // baselines measures the machine: pgbench, and a bare handler under the same
 // load generator.
