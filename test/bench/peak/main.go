@@ -406,7 +406,6 @@ func (b *bench) castRun(ctx context.Context, st, dir string, f *storeFigures) er
 	return nil
 }
 
-
 // baselines measures the machine: pgbench, and a bare handler under the same
 // load generator.
 type baselineFigures struct {
