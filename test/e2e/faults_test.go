@@ -27,11 +27,14 @@ import (
 // patient person would, and never signs in again once it holds a session.
 type voter struct {
 	url, id, phone, session string
-	http                    *http.Client
+	// from is the address the voter declares to the ingress (X-Forwarded-For):
+	// every test voter connects from the host
+	from string
+	http *http.Client
 }
 
 func newVoter(url string, i int) *voter {
-	return &voter{url: url, id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
+	return &voter{url: url, id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i), from: fmt.Sprintf("10.200.%d.%d", i/250, 1+i%250),
 		http: &http.Client{Timeout: 20 * time.Second}}
 }
 
@@ -42,6 +45,7 @@ func (v *voter) post(ctx context.Context, path string, in any) (int, []byte, err
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", v.from)
 	if v.session != "" {
 		req.AddCookie(&http.Cookie{Name: "scrutin_session", Value: v.session})
 	}

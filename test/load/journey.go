@@ -48,6 +48,10 @@ type Target struct {
 	SameAddress bool
 	// CodeTimeout bounds the wait for a code (default 2 minutes).
 	CodeTimeout time.Duration
+	// ForwardedFor sends voter i's own address in X-Forwarded-For, for runs
+	// through a proxy that trusts the load generator as its load balancer (the
+	// end-to-end tests' ingress), where every connection comes from one host.
+	ForwardedFor bool
 }
 
 // DefaultAnswers fit the Election of runtimetest.ElectionYAML.
@@ -62,6 +66,7 @@ func sourceAddr(i int) net.IP {
 // its own address, and its session cookie.
 type voter struct {
 	t       *Target
+	addr    string
 	stats   *Stats
 	id      string
 	phone   string
@@ -75,7 +80,7 @@ func (t *Target) newVoter(i int, stats *Stats) *voter {
 		d.LocalAddr = &net.TCPAddr{IP: sourceAddr(i)}
 	}
 	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
-	return &voter{t: t, stats: stats, id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
+	return &voter{t: t, stats: stats, addr: sourceAddr(i).String(), id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
 		client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
 }
 
@@ -211,6 +216,9 @@ func (v *voter) step(ctx context.Context, name, method, path string, in any, wan
 		}
 		if v.session != "" {
 			req.AddCookie(&http.Cookie{Name: sessionName, Value: v.session})
+		}
+		if v.t.ForwardedFor {
+			req.Header.Set("X-Forwarded-For", v.addr)
 		}
 		sent := time.Now()
 		resp, err := v.client.Do(req)

@@ -53,7 +53,18 @@ func main() {
 // adding the client's address to X-Forwarded-For, as an ingress controller does:
 // the runtime's per-address limit then counts voters, not the ingress.
 func forward(listen, target string) {
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: target})
+	to := &url.URL{Scheme: "http", Host: target}
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(to)
+		// The tests' host plays the load balancer in front of this ingress: the
+		// voter's address it declares is kept, as an ingress behind a trusted
+		// balancer does; otherwise the address of whoever connected.
+		if xff := pr.In.Header.Get("X-Forwarded-For"); xff != "" {
+			pr.Out.Header.Set("X-Forwarded-For", xff)
+		} else {
+			pr.SetXForwarded()
+		}
+	}}
 	fmt.Println("forwarding", listen, "to", target)
 	srv := &http.Server{Addr: listen, Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
 	if err := srv.ListenAndServe(); err != nil {
