@@ -112,8 +112,13 @@ addons_kc() { nsenter --net="$NS_PATH" "$LC_BIN/kubectl" --kubeconfig "$LC_KUBEC
 addons_start() {
   local name=$1; shift
   if addons_running "$name"; then addons_log "$name already running (pid $(cat "$S/$name.pid"))"; return 0; fi
-  setsid nsenter --net="$NS_PATH" "$@" >"$S/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$S/$name.pid"
+  # The process writes its own PID, then becomes nsenter and the add-on (exec keeps
+  # the PID). Taking $! instead races with setsid, which forks when it happens to
+  # lead its process group, leaving $! to a process that exits at once.
+  rm -f "$S/$name.pid"
+  setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$S/$name.pid" nsenter --net="$NS_PATH" "$@" >"$S/$name.log" 2>&1 </dev/null 9>&- &
+  local i
+  for i in $(seq 50); do [ -s "$S/$name.pid" ] && break; sleep 0.1; done
 }
 # The PID recorded for NAME, if that process still runs NAME (a reused PID is left alone).
 addons_pid() {
