@@ -448,20 +448,32 @@ func (p *Pages) openDraft(r *http.Request) (url.Values, string, error) {
 	return fields, draft, err
 }
 
-// postChange: back from the review to the ballot, the choices kept (or, for the
-// language switch of the review page, the review again).
-func (p *Pages) postChange(w http.ResponseWriter, r *http.Request) {
+// draftPost starts a post that carries the sealed draft of the choices (change,
+// confirm): the form, a live session that may vote, and the draft opened; when the
+// draft cannot be opened, the voter gets the ballot again with a notice. ok is
+// false once an answer was written.
+func (p *Pages) draftPost(w http.ResponseWriter, r *http.Request) (store.Session, url.Values, bool) {
 	if err := parseForm(w, r); err != nil {
 		p.badRequest(w, r)
-		return
+		return store.Session{}, nil, false
 	}
 	fields, draft, derr := p.openDraft(r)
 	sess, ok := p.requireSession(w, r, func() string { return draft })
 	if !ok || !p.canVote(w, r, sess) {
-		return
+		return store.Session{}, nil, false
 	}
 	if derr != nil {
 		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
+		return store.Session{}, nil, false
+	}
+	return sess, fields, true
+}
+
+// postChange: back from the review to the ballot, the choices kept (or, for the
+// language switch of the review page, the review again).
+func (p *Pages) postChange(w http.ResponseWriter, r *http.Request) {
+	sess, fields, ok := p.draftPost(w, r)
+	if !ok {
 		return
 	}
 	if r.PostForm.Get("rerender") == "review" {
@@ -479,17 +491,8 @@ type receiptData struct {
 
 // postConfirm casts the ballot.
 func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
-		p.badRequest(w, r)
-		return
-	}
-	fields, draft, derr := p.openDraft(r)
-	sess, ok := p.requireSession(w, r, func() string { return draft })
-	if !ok || !p.canVote(w, r, sess) {
-		return
-	}
-	if derr != nil {
-		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
+	sess, fields, ok := p.draftPost(w, r)
+	if !ok {
 		return
 	}
 	qs := p.en.Questions()
@@ -524,7 +527,7 @@ func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
 		p.renderClosed(w, r)
 		return
 	default:
-		p.internalError(w, r, err, draft)
+		p.internalError(w, r, err, r.PostForm.Get("draft"))
 		return
 	}
 	p.renderReceipt(w, r, sess, tracker)

@@ -98,8 +98,7 @@ func (p *Pages) findTracker(v *view, d *boardData, trackers []string) {
 	}, d.Query)
 	if strings.Contains(norm, "?") || len(norm) < 12 || len(norm) > 64 {
 		d.Looked = false
-		d.QueryError = v.msg("board.error_query")
-		v.Errors = []summaryError{{Href: "#tracker-query", Text: d.QueryError}}
+		v.fieldError(&d.QueryError, "#tracker-query", v.msg("board.error_query"))
 		return
 	}
 	i := sort.SearchStrings(trackers, norm)

@@ -90,6 +90,13 @@ func parseTemplates() (map[string]*template.Template, error) {
 
 // view is what every template is given: the page's language and frame, and Data,
 // the page's own content.
+// fieldError puts an error under a field (into dst, the page data's field) and the
+// same words in the summary at the top, linking to the field (href "#id").
+func (v *view) fieldError(dst *string, href, text string) {
+	*dst = text
+	v.Errors = []summaryError{{Href: href, Text: text}}
+}
+
 type view struct {
 	p    *Pages
 	Lang string

@@ -68,8 +68,7 @@ func (p *Pages) renderScrutineerSignIn(w http.ResponseWriter, r *http.Request, s
 	v := p.view(w, r, "scrutineer-signin")
 	d := &scrutineerData{Enabled: p.scrutTok != ""}
 	if errKey != "" {
-		d.FieldError = v.msg(errKey)
-		v.Errors = []summaryError{{Href: "#scrutineer-token", Text: d.FieldError}}
+		v.fieldError(&d.FieldError, "#scrutineer-token", v.msg(errKey))
 	}
 	v.Data = d
 	p.render(w, r, status, v)

@@ -271,8 +271,7 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 func (p *Pages) renderSignIn(w http.ResponseWriter, r *http.Request, status int, name string, st signInState, errKey string) {
 	v, d := p.signInView(w, r, name, st)
 	if errKey != "" {
-		d.FieldError = v.msg(errKey)
-		v.Errors = []summaryError{{Href: "#voter_id", Text: d.FieldError}}
+		v.fieldError(&d.FieldError, "#voter_id", v.msg(errKey))
 	}
 	p.render(w, r, status, v)
 }
@@ -287,16 +286,14 @@ func (p *Pages) signInView(w http.ResponseWriter, r *http.Request, name string, 
 func (p *Pages) renderCredential(w http.ResponseWriter, r *http.Request, status int, st signInState, errKey string) {
 	v, d := p.credentialView(w, r, st)
 	if errKey != "" {
-		d.FieldError = v.msg(errKey)
-		v.Errors = []summaryError{{Href: "#credential", Text: d.FieldError}}
+		v.fieldError(&d.FieldError, "#credential", v.msg(errKey))
 	}
 	p.render(w, r, status, v)
 }
 
 func (p *Pages) renderCredentialWrong(w http.ResponseWriter, r *http.Request, st signInState, left int) {
 	v, d := p.credentialView(w, r, st)
-	d.FieldError = v.msgN("credential.error_wrong", left)
-	v.Errors = []summaryError{{Href: "#credential", Text: d.FieldError}}
+	v.fieldError(&d.FieldError, "#credential", v.msgN("credential.error_wrong", left))
 	p.render(w, r, http.StatusUnauthorized, v)
 }
 
@@ -336,16 +333,14 @@ func (p *Pages) renderCode(w http.ResponseWriter, r *http.Request, status int, s
 		v.Notice = v.msg(noticeKey)
 	}
 	if errKey != "" {
-		d.FieldError = v.msg(errKey)
-		v.Errors = []summaryError{{Href: "#code", Text: d.FieldError}}
+		v.fieldError(&d.FieldError, "#code", v.msg(errKey))
 	}
 	p.render(w, r, status, v)
 }
 
 func (p *Pages) renderCodeWrong(w http.ResponseWriter, r *http.Request, st signInState, left int) {
 	v, d := p.codeView(w, r, st)
-	d.FieldError = v.msgN("code.error_wrong", left)
-	v.Errors = []summaryError{{Href: "#code", Text: d.FieldError}}
+	v.fieldError(&d.FieldError, "#code", v.msgN("code.error_wrong", left))
 	p.render(w, r, http.StatusUnauthorized, v)
 }
 
