@@ -44,19 +44,8 @@ func visible(t *testing.T, ctx context.Context, sel string) bool {
 // signInWithMail signs voter i in through the pages, reading the code from smtp.
 func signInWithMail(t *testing.T, ctx context.Context, base string, smtp *sink.SMTPSink, i int, wait string) {
 	t.Helper()
-	do(t, ctx, "sign in",
-		chromedp.Navigate(base+"/sign-in"),
-		chromedp.SendKeys(chromedp.CSS("#voter_id"), runtimetest.VoterID(i)),
-		chromedp.Click(chromedp.CSS("#signin-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#code-form")))
-	mail, err := smtp.WaitFor(runtimetest.VoterEmail(i), 20*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	do(t, ctx, "type the code",
-		chromedp.SendKeys(chromedp.CSS("#code"), sink.CodeIn(mail.Body)),
-		chromedp.Click(chromedp.CSS("#code-submit")),
-		chromedp.WaitVisible(chromedp.CSS(wait)))
+	do(t, ctx, "open the sign-in page", chromedp.Navigate(base+"/sign-in"))
+	signInWithMailFromHere(t, ctx, smtp, i, wait)
 }
 
 // TestSessionWarningExpiryAndRecovery: the warning comes well before the end, never
@@ -103,7 +92,7 @@ func TestSessionWarningExpiryAndRecovery(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#ballot-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#draft-kept")))
 	checkAxe(t, ctx, "session-expired")
-	signInWithMailFromHere(t, ctx, smtp, 1)
+	signInWithMailFromHere(t, ctx, smtp, 1, "#review-list")
 	review, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#review-list")))
 	if err != nil || !strings.Contains(review, "Bob") || strings.Index(review, "M3") > strings.Index(review, "M1") {
 		t.Fatalf("after signing in again, the review does not show the choices made before (Bob, M3 then M1):\n%s (%v)", review, err)
@@ -116,12 +105,12 @@ func TestSessionWarningExpiryAndRecovery(t *testing.T) {
 	checkAxe(t, ctx, "already-voted")
 }
 
-// signInWithMailFromHere signs in again from the sign-in form the current page
-// shows (after a session ended, the voter types their id again: nothing identifies
-// them any more).
-func signInWithMailFromHere(t *testing.T, ctx context.Context, smtp *sink.SMTPSink, i int) {
+// signInWithMailFromHere signs in from the sign-in form the current page shows
+// (after a session ended, the voter types their id again: nothing identifies them
+// any more) and waits for the element wait.
+func signInWithMailFromHere(t *testing.T, ctx context.Context, smtp *sink.SMTPSink, i int, wait string) {
 	t.Helper()
-	do(t, ctx, "ask for a code again",
+	do(t, ctx, "ask for a code",
 		chromedp.SendKeys(chromedp.CSS("#voter_id"), runtimetest.VoterID(i)),
 		chromedp.Click(chromedp.CSS("#signin-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#code-form")))
@@ -129,10 +118,10 @@ func signInWithMailFromHere(t *testing.T, ctx context.Context, smtp *sink.SMTPSi
 	if err != nil {
 		t.Fatal(err)
 	}
-	do(t, ctx, "type the new code",
+	do(t, ctx, "type the code",
 		chromedp.SendKeys(chromedp.CSS("#code"), sink.CodeIn(mail.Body)),
 		chromedp.Click(chromedp.CSS("#code-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#review-list")))
+		chromedp.WaitVisible(chromedp.CSS(wait)))
 }
 
 // TestLateSMSInTheBrowser: the SMS takes 90 s to arrive; the voter, waiting on the
