@@ -75,14 +75,24 @@ type Instance struct {
 	Logs *SyncBuffer
 }
 
+// FreeAddr is a free 127.0.0.1 address, for a test.
 func FreeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := FreeAddress()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+// FreeAddress is a 127.0.0.1 address no one listens on now, for a process to take.
+func FreeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 // Start runs the runtime binary with args (and --listen on a free port), and waits until it
@@ -113,12 +123,10 @@ type Process struct {
 // StartProcess runs the runtime binary with args (and --listen on a free port),
 // its output to logs, and waits until it answers /healthz.
 func StartProcess(bin string, env []string, logs *SyncBuffer, args ...string) (*Process, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	p := &Process{URL: "http://" + addr}
 	p.Cmd = exec.Command(bin, append([]string{"--listen=" + addr}, args...)...)
 	p.Cmd.Env = append(os.Environ(), env...)

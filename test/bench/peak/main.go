@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -139,12 +138,10 @@ func run(ctx context.Context, c config) error {
 
 // runtime starts a runtime on store st ("postgres" gets a database of its own).
 func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	var err error
+	if b.pprofAddr, err = runtimetest.FreeAddress(); err != nil {
 		return nil, err
 	}
-	b.pprofAddr = l.Addr().String()
-	l.Close()
 	o := load.RuntimeOptions{Bin: b.bin, Dir: dir, Voters: b.c.voters, Phones: b.phones,
 		Args: append([]string{"--pprof-listen", b.pprofAddr}, b.c.runtimeArgs...)}
 	if st == "postgres" {
@@ -430,12 +427,10 @@ func (b *bench) baselines(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := runtimetest.FreeAddress()
 	if err != nil {
 		return err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	cmd := exec.CommandContext(ctx, self, "-bare-server", addr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
