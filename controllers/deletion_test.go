@@ -143,6 +143,59 @@ func TestPostgreSQLStore(t *testing.T) {
 	}
 }
 
+// TestAdminSecretDeletedFirst: deleting a tenant's namespace deletes its admin
+// Secret and its Election at the same time. The Election's finalizer on the
+// Secret keeps it readable until the database is dropped; then both go. Without
+// it the Election would wait forever for a Secret that no longer exists.
+func TestAdminSecretDeletedFirst(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	first := waitPhase(t, create(t, postgresElection(t, ns, "first", pgURL(t))), scrutinv1.PhaseScheduled, 20*time.Second)
+	// a second Election sharing the Secret holds it too, for itself
+	second := postgresElection(t, ns, "second", pgURL(t))
+	second.Spec.Store.PostgreSQL.AdminSecretRef.Name = "first-pg"
+	second = waitPhase(t, create(t, second), scrutinv1.PhaseScheduled, 20*time.Second)
+	secret := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: ns, Name: "first-pg"}
+	if err := k8s.Get(ctx, key, secret); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*scrutinv1.Election{first, second} {
+		if !slices.Contains(secret.Finalizers, adminSecretFinalizer(e)) {
+			t.Fatalf("the admin Secret's finalizers %v lack %s's", secret.Finalizers, e.Name)
+		}
+	}
+
+	if err := k8s.Delete(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, first, 20*time.Second)
+	if databaseExists(t, DatabaseName(first)) {
+		t.Error("the first election's database was not dropped")
+	}
+	if err := k8s.Get(ctx, key, secret); err != nil {
+		t.Fatalf("the Secret is gone while the second Election still needs it: %v", err)
+	}
+	if want := []string{adminSecretFinalizer(second)}; !slices.Equal(secret.Finalizers, want) {
+		t.Errorf("the Secret's finalizers are %v, want %v", secret.Finalizers, want)
+	}
+
+	if err := k8s.Delete(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, second, 20*time.Second)
+	if databaseExists(t, DatabaseName(second)) {
+		t.Error("the second election's database was not dropped")
+	}
+	waitFor(t, "the admin Secret gone", 10*time.Second, func() (bool, string) {
+		err := k8s.Get(ctx, key, &corev1.Secret{})
+		return isNotFound(err), fmt.Sprint(err)
+	})
+}
+
 // TestDeleteWithDatabaseUnreachable: deletion says why it waits, retries, and goes
 // on when told to leave the database.
 func TestDeleteWithDatabaseUnreachable(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/pgadmin"
@@ -45,6 +46,9 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 	if e.Spec.Store.Type != scrutinv1.StorePostgreSQL || e.Spec.Store.PostgreSQL == nil {
 		return nil
 	}
+	if err := r.holdAdminSecret(ctx, e); err != nil {
+		return err
+	}
 	var existing corev1.Secret
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: DatabaseSecretName}, &existing)
 	if err == nil && len(existing.Data["dsn"]) > 0 {
@@ -72,6 +76,63 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 	r.event(e, corev1.EventTypeNormal, "DatabaseProvisioned", "Provision",
 		fmt.Sprintf("Created database and role %s", electionDatabase(e).Name))
 	in.Database = &DatabaseInfo{DSN: dsn}
+	return nil
+}
+
+// adminSecretFinalizer is the finalizer an Election keeps on its tenant's PostgreSQL
+// admin Secret until it has dropped its database: deleting the tenant's namespace
+// deletes the Secret and the Election together, and without the Secret the
+// database could not be dropped (the namespace would hang Terminating). One per
+// Election (by uid, as names can be longer than a finalizer's), so Elections
+// sharing a Secret never release it for each other.
+func adminSecretFinalizer(e *scrutinv1.Election) string {
+	return "elections.scrutin.dev/database-" + string(e.UID)
+}
+
+// holdAdminSecret puts the Election's finalizer on its admin Secret.
+func (r *ElectionReconciler) holdAdminSecret(ctx context.Context, e *scrutinv1.Election) error {
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.Store.PostgreSQL.AdminSecretRef.Name}, &s)
+	if isNotFound(err) {
+		return nil // adminDSN says so in the Ready condition
+	}
+	if err != nil {
+		return fmt.Errorf("while reading the admin Secret: %w", err)
+	}
+	// a Secret being deleted takes no new finalizer
+	if !s.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(&s, adminSecretFinalizer(e)) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.AddFinalizer(&s, adminSecretFinalizer(e))
+	if err := r.Patch(ctx, &s, patch); err != nil {
+		return fmt.Errorf("while adding finalizer to Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return nil
+}
+
+// releaseAdminSecret removes the Election's finalizer from its admin Secret, once
+// its database is dropped (or left).
+func (r *ElectionReconciler) releaseAdminSecret(ctx context.Context, e *scrutinv1.Election) error {
+	if e.Spec.Store.Type != scrutinv1.StorePostgreSQL || e.Spec.Store.PostgreSQL == nil {
+		return nil
+	}
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.Store.PostgreSQL.AdminSecretRef.Name}, &s)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("while reading the admin Secret: %w", err)
+	}
+	if !controllerutil.ContainsFinalizer(&s, adminSecretFinalizer(e)) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(&s, adminSecretFinalizer(e))
+	if err := r.Patch(ctx, &s, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("while removing finalizer from Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
 	return nil
 }
 

@@ -18,8 +18,8 @@ import (
 // database cannot be dropped (the server is gone for good); the database is left.
 const SkipDatabaseCleanupAnnotation = "elections.scrutin.dev/skip-database-cleanup"
 
-// finalize drops the election's database and deletes its namespace, then lets the
-// Election go. It never waits silently: while the database cannot be dropped, the
+// finalize drops the election's database, releases its admin Secret and deletes
+// its namespace, then lets the Election go. It never waits silently: while the database cannot be dropped, the
 // Ready condition and a Warning event say why, and how to go on without it. It does
 // not wait for the namespace to finish terminating (Kubernetes does that; a new
 // Election never reuses the name).
@@ -33,6 +33,9 @@ func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election
 		setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, "DeletionBlocked", msg)
 		r.event(e, corev1.EventTypeWarning, "DeletionBlocked", "Delete", msg)
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, e, before))
+	}
+	if err := r.releaseAdminSecret(ctx, e); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	ns := NamespaceName(e)
