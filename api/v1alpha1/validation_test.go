@@ -347,7 +347,8 @@ func eventually(t *testing.T, what string, f func() error) {
 }
 
 // TestLockedOnceOpen: the ValidatingAdmissionPolicy freezes questions, roll and
-// sign-in method once the election is Open, and still lets the close move.
+// sign-in method once the election is Open, keeps the scrutineers' export from
+// gaining a column, and still lets the close move and the export narrow.
 func TestLockedOnceOpen(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
@@ -368,6 +369,9 @@ func TestLockedOnceOpen(t *testing.T) {
 		"spec.authentication.method": func(x *v1.Election) { x.Spec.Authentication.Method = v1.Credential },
 		"spec.schedule.opensAt": func(x *v1.Election) {
 			x.Spec.Schedule.OpensAt = metav1.NewTime(x.Spec.Schedule.OpensAt.Add(-time.Hour))
+		},
+		"spec.scrutineers.exportFields": func(x *v1.Election) {
+			x.Spec.Scrutineers.ExportFields = append(x.Spec.Scrutineers.ExportFields, v1.FieldEmail)
 		},
 	}
 	for field, edit := range edits {
@@ -408,6 +412,17 @@ func TestLockedOnceOpen(t *testing.T) {
 	cur.Spec.Scaling.Peaks = []v1.Peak{{At: metav1.NewTime(cur.Spec.Schedule.OpensAt.Add(4 * time.Hour)), MinReplicas: 1}}
 	if err := env.Client.Update(ctx, &cur); err != nil {
 		t.Fatalf("announcing a peak during an Open election must be allowed: %v", err)
+	}
+	// And narrowing the scrutineers' export.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &cur); err != nil {
+		t.Fatal(err)
+	}
+	if len(cur.Spec.Scrutineers.ExportFields) < 2 {
+		t.Fatalf("the default export has %v", cur.Spec.Scrutineers.ExportFields)
+	}
+	cur.Spec.Scrutineers.ExportFields = cur.Spec.Scrutineers.ExportFields[:1]
+	if err := env.Client.Update(ctx, &cur); err != nil {
+		t.Fatalf("removing a column from the export of an Open election must be allowed: %v", err)
 	}
 	// And the lock still holds after the close.
 	setPhase(t, &cur, v1.PhaseTallied)

@@ -19,7 +19,8 @@ the controller only.
 
 Two more rules need the Election's status, so they are ValidatingAdmissionPolicies
 rather than part of the type: see `config/admission/` (questions, roll reference,
-sign-in method and opening time frozen once an Election is Open; an Open Election
+sign-in method and opening time frozen once an Election is Open, and its
+participation export unable to gain a column; an Open Election
 deleted only once annotated `elections.scrutin.dev/cancelled=true`).
 
 `kubectl explain election.spec` shows the same descriptions from a cluster.
