@@ -213,15 +213,15 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 func (r *ElectionReconciler) loadDelivery(ctx context.Context, in *Inputs) error {
 	d := in.Election.Spec.Delivery
 	channels := []struct {
-		prefix string
-		ch     *scrutinv1.DeliveryChannel
-	}{{"smtp.", d.SMTP}, {"sms.", d.SMS}}
+		prefix, name string // name: in the Ready condition's reason, e.g. DeliverySMTPSecretMissing
+		ch           *scrutinv1.DeliveryChannel
+	}{{"smtp.", "SMTP", d.SMTP}, {"sms.", "SMS", d.SMS}}
 	in.Delivery = map[string][]byte{}
 	for _, c := range channels {
 		if c.ch == nil {
 			continue
 		}
-		data, err := r.tenantSecret(ctx, in, c.ch.SecretRef.Name, "Delivery"+c.prefix[:len(c.prefix)-1])
+		data, err := r.tenantSecret(ctx, in, c.ch.SecretRef.Name, "Delivery"+c.name)
 		if err != nil || data == nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -215,4 +216,21 @@ func TestDriftRepair(t *testing.T) {
 		return true, ""
 	})
 	assertNamespaceIsBuilt(t, getElection(t, e))
+}
+
+// TestDeliverySecretMissing: an Election whose mail Secret does not exist says so
+// in Ready, with a reason a person reads as such, naming the Secret.
+func TestDeliverySecretMissing(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := newElection(t, ns, "nomail", time.Hour, 2*time.Hour)
+	if err := k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nomail-smtp"}}); err != nil {
+		t.Fatal(err)
+	}
+	create(t, e)
+	waitFor(t, "Ready=False DeliverySMTPSecretMissing", 10*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionReady)
+		return c.Status == metav1.ConditionFalse && c.Reason == "DeliverySMTPSecretMissing" && strings.Contains(c.Message, "nomail-smtp"),
+			fmt.Sprintf("%+v", c)
+	})
 }
