@@ -79,8 +79,10 @@ func sameAddress(a, b string) bool {
 
 // Contains reports whether secret appears in text, for leak checks. A secret made
 // only of digits (a code) counts only where it stands alone, not inside a longer run
-// of digits or hex letters: random hashes and nanosecond durations contain every
-// 6-digit run by chance, while a leaked code stands as itself.
+// of digits or hex letters, nor as the fraction of a time's seconds
+// ("03:00:44.739184", as PostgreSQL writes timestamps): random hashes, nanosecond
+// durations and microseconds hold every 6-digit run by chance, while a leaked code
+// stands as itself.
 func Contains(text, secret string) bool {
 	if secret == "" {
 		return false
@@ -88,6 +90,7 @@ func Contains(text, secret string) bool {
 	if strings.Trim(secret, "0123456789") != "" {
 		return strings.Contains(text, secret)
 	}
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
 	isHex := func(c byte) bool {
 		return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 	}
@@ -97,7 +100,8 @@ func Contains(text, secret string) bool {
 			return false
 		}
 		at, end := i+j, i+j+len(secret)
-		if (at == 0 || !isHex(text[at-1])) && (end == len(text) || !isHex(text[end])) {
+		fraction := at >= 4 && text[at-1] == '.' && isDigit(text[at-2]) && isDigit(text[at-3]) && text[at-4] == ':'
+		if (at == 0 || !isHex(text[at-1])) && (end == len(text) || !isHex(text[end])) && !fraction {
 			return true
 		}
 		i = at + 1

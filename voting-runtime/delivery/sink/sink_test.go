@@ -177,6 +177,8 @@ func TestContains(t *testing.T) {
 		"code in a sentence":        {"your code is 739184.", "739184", true},
 		"inside a duration":         {`"elapsed":1073918412`, "739184", false},
 		"inside a hash":             {"sha256:9fa739184bc0", "739184", false},
+		"a time's microseconds":     {"2026-11-24 03:00:44.739184+00", "739184", false},
+		"after a version number":    {"v1.2.739184", "739184", true},
 		"credential anywhere":       {"xxK7QMA-XW3RDyy", "K7QMA-XW3RD", true},
 		"absent":                    {"nothing here", "739184", false},
 		"empty secret never counts": {"anything", "", false},
