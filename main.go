@@ -87,6 +87,9 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "manager.elections.scrutin.dev",
+		// main ends as soon as the manager stops, so handing the lease over at once
+		// is safe: an upgrade's new pod leads without waiting for the lease to expire
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		log.Error(err, "Failed to create the manager")

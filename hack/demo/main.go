@@ -1,174 +1,557 @@
-// Command demo starts a local control plane (a real kube-apiserver and etcd), installs
-// Scrutin's API, runs its controller, applies the sample Election in a tenant
-// namespace and shows what the controller made of it: the Election's status and its
-// dedicated namespace. The control plane has no kubelet, so no voting pod runs yet.
-// It stays up until Ctrl-C, so kubectl can be pointed at it; --exit returns at once
-// (tests, CI).
+// Command demo is the README's first command: it brings up the local single-node
+// cluster (hack/local-cluster.sh), installs Scrutin there with the same manifests
+// users apply (config/default, through `hack/local-cluster.sh deploy`), starts a mail
+// catcher (mailpit, built from the Go module proxy) that the election mails its
+// codes to, applies a small association's Election that opens a minute later, and
+// prints where to vote, where to read the voters' codes, the scrutineers' page and
+// the kubectl commands to watch the vote.
 //
-// Run it with `make demo`, which builds what it needs first.
+// Ctrl-C stops what the demo runs on the host (the mail catcher and the web
+// bridge); the cluster keeps running, so a second `make demo` starts a new election
+// in seconds. `make demo-down` (demo --down) removes everything.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
+	"text/template"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/controlplane"
 )
 
+// options are the demo's flags.
+type options struct {
+	tenant     string        // the tenant namespace
+	listen     string        // the voters' and scrutineers' address on the host
+	mailListen string        // mailpit's web page on the host
+	smtpPort   int           // mailpit's SMTP port, on the cluster network's host side
+	hostIP     string        // the host's side of the cluster network (hack/local-cluster.sh)
+	opensIn    time.Duration // from now to the opening
+	lasts      time.Duration // from the opening to the close
+	down       bool          // remove everything instead
+}
+
+// Names the demo gives things in the cluster.
+const (
+	electionName     = "board-2027"
+	ingressNamespace = "scrutin-demo-ingress"
+	ingressLabel     = "scrutin.dev/ingress" // hack/local-cluster.sh's LC_INGRESS_LABELS
+)
+
 func main() {
-	exit := flag.Bool("exit", false, "stop the control plane after printing, instead of waiting for Ctrl-C")
-	tenant := flag.String("tenant", "demo-association", "the tenant namespace the sample goes into")
+	var o options
+	flag.StringVar(&o.tenant, "tenant", "demo-association", "the tenant namespace the Election goes into")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:8080", "where the voter and scrutineer pages are served on this machine")
+	flag.StringVar(&o.mailListen, "mail-listen", "127.0.0.1:8025", "where the mail catcher's web page is served on this machine")
+	flag.IntVar(&o.smtpPort, "smtp-port", 1025, "the mail catcher's SMTP port, on the cluster network's host address")
+	flag.StringVar(&o.hostIP, "host-ip", "10.10.0.1", "the host's address on the cluster network (hack/local-cluster.sh)")
+	flag.DurationVar(&o.opensIn, "opens-in", time.Minute, "how long after the Election is applied it opens")
+	flag.DurationVar(&o.lasts, "lasts", 2*time.Hour, "how long the vote stays open")
+	flag.BoolVar(&o.down, "down", false, "stop the cluster and remove everything the demo made")
 	flag.Parse()
-	if err := run(*tenant, *exit); err != nil {
+	root, err := controlplane.Root()
+	if err == nil {
+		if o.down {
+			err = down(root)
+		} else {
+			err = run(root, o)
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(tenant string, exit bool) error {
-	start := time.Now()
-	step("Starting a local control plane (kube-apiserver and etcd from bin/)")
-	env, err := controlplane.Start()
-	if err != nil {
-		return err
-	}
-	defer func() {
-		step("Stopping the control plane")
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "demo: while stopping:", err)
-		}
-	}()
-	fmt.Printf("   ready in %s, with the Election CRD and admission policies installed\n", time.Since(start).Round(100*time.Millisecond))
+func step(format string, a ...any) { fmt.Printf("==> "+format+"\n", a...) }
 
-	out := filepath.Join(env.Root, "_output", "demo")
+func run(root string, o options) error {
+	start := time.Now()
+	out := filepath.Join(root, "_output", "demo")
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return err
 	}
-	kubeconfig := filepath.Join(out, "kubeconfig")
-	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+	if err := os.WriteFile(filepath.Join(out, "demo.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return err
 	}
+	defer os.Remove(filepath.Join(out, "demo.pid"))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
-	step("Starting Scrutin's controller")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stopped, err := startController(ctx, env)
+	if first := missingBuilds(root); len(first) > 0 {
+		step("First run: building %s from the Go module proxy into bin/.", strings.Join(first, ", "))
+		fmt.Println("    On 2 cores this takes about 25 minutes, once; later runs start in about a minute.")
+	}
+	step("Starting the local cluster (hack/local-cluster.sh up)")
+	if err := script(ctx, root, "hack/local-cluster.sh", "up"); err != nil {
+		return err
+	}
+	step("Installing Scrutin from config/default (hack/local-cluster.sh deploy)")
+	if err := script(ctx, root, "hack/local-cluster.sh", "deploy"); err != nil {
+		return err
+	}
+	images, err := readEnv(filepath.Join(root, "_output", "local-cluster", "images.env"))
 	if err != nil {
 		return err
 	}
-	defer func() { cancel(); <-stopped }()
-
-	step("Creating the tenant namespace " + tenant)
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenant}}); err != nil {
-		return fmt.Errorf("while creating namespace %s: %w", tenant, err)
-	}
-	step("Applying the sample: kubectl apply -n " + tenant + " -k config/samples")
-	if err := kubectl(env, "apply", "-n", tenant, "-k", filepath.Join(env.Root, "config", "samples")); err != nil {
-		return err
-	}
-	step("Waiting for the controller to provision the election")
-	e, err := waitScheduled(ctx, env, tenant, "board-2027")
+	kubeconfig := filepath.Join(root, "_output", "local-cluster", "kubeconfig")
+	k8s, err := connect(kubeconfig)
 	if err != nil {
 		return err
 	}
-	if err := kubectl(env, "get", "-n", tenant, "elections", "-o", "wide"); err != nil {
+	kubectlDir := controlplane.AssetsDir(root)
+	step("Building the kubectl plugin into bin/kubectl-scrutin")
+	if err := command(ctx, root, nil, "go", "build", "-o", filepath.Join(root, "bin", "kubectl-scrutin"), "./cmd/kubectl-scrutin"); err != nil {
 		return err
-	}
-	step("kubectl describe: the spec with its defaults, the status and the events")
-	if err := kubectl(env, "describe", "-n", tenant, "election", "board-2027"); err != nil {
-		return err
-	}
-	step("Its dedicated namespace " + e.Status.Namespace)
-	if err := kubectl(env, "get", "-n", e.Status.Namespace,
-		"deployments,services,hpa,pdb,networkpolicies,resourcequotas,limitranges,configmaps,secrets,serviceaccounts,pvc"); err != nil {
-		return err
-	}
-	step("An invalid Election is refused by the API server, naming the field")
-	bad := filepath.Join(env.Root, "config", "samples", "invalid", "20-noon-collapse-session.yaml")
-	if err := kubectl(env, "apply", "-n", tenant, "-f", bad); err == nil {
-		return fmt.Errorf("the API server accepted %s", bad)
 	}
 
-	kubectlPath := filepath.Join(controlplane.AssetsDir(env.Root), "kubectl")
-	fmt.Printf("\nThe control plane is up. In another terminal:\n\n")
-	fmt.Printf("  export KUBECONFIG=%s\n", kubeconfig)
-	fmt.Printf("  %s get elections -A -w\n\n", kubectlPath)
-	if exit {
-		return nil
+	step("Starting the mail catcher (mailpit): SMTP on %s:%d, its page on %s", o.hostIP, o.smtpPort, o.mailListen)
+	mailpit, err := output(ctx, root, "hack/build-mailpit.sh")
+	if err != nil {
+		return err
 	}
-	fmt.Println("Press Ctrl-C to stop it.")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
+	mail, err := startMailpit(strings.TrimSpace(mailpit), out, o)
+	if err != nil {
+		return err
+	}
+	defer mail.stop()
+
+	step("Applying the tenant %s: its roll, its mail settings and an Election opening in %s", o.tenant, o.opensIn)
+	if err := removeTenant(ctx, k8s, o.tenant); err != nil {
+		return err
+	}
+	manifest := filepath.Join(out, "election.yaml")
+	opens := time.Now().Add(o.opensIn).Truncate(time.Second).UTC()
+	if err := writeManifest(manifest, o, opens); err != nil {
+		return err
+	}
+	kubectl := filepath.Join(kubectlDir, "kubectl")
+	if err := command(ctx, root, nil, kubectl, "--kubeconfig", kubeconfig, "apply", "-f", manifest); err != nil {
+		return err
+	}
+	step("Waiting for the controller to provision the election's namespace and pod")
+	e, err := waitElection(ctx, k8s, o.tenant)
+	if err != nil {
+		return err
+	}
+	step("Starting the web bridge: %s → an ingress pod in %s → the election's Service", o.listen, ingressNamespace)
+	upstream, err := ingress(ctx, k8s, images["PROBE_IMAGE"], e.Status.Namespace)
+	if err != nil {
+		return err
+	}
+	bridge, err := serveBridge(o.listen, upstream)
+	if err != nil {
+		return err
+	}
+	defer bridge.Close()
+	if err := waitHTTP(ctx, "http://"+o.listen+"/readyz", 3*time.Minute); err != nil {
+		return fmt.Errorf("the election's pods through the bridge: %w", err)
+	}
+
+	voterURL := "http://" + o.listen + "/"
+	env := fmt.Sprintf("export KUBECONFIG=%s PATH=%s:%s:$PATH", kubeconfig, kubectlDir, filepath.Join(root, "bin"))
+	in := fmt.Sprintf("%s -n %s", electionName, o.tenant)
+	fmt.Printf(`
+Scrutin's demo is up (%s). The election opens at %s UTC, in %s, and closes %s later.
+
+  1. Vote:           %s
+                     as voter A-0001, A-0002, A-0003 or A-0004
+  2. Voters' codes:  http://%s/
+                     the mail catcher: every code the election mails
+  3. Scrutineers:    http://%s/scrutineer
+                     token: kubectl get secret -n %s %s-scrutineer -o jsonpath='{.data.token}' | base64 -d
+  4. Watch it:       %s
+                     kubectl get elections -n %s -w
+                     kubectl scrutin status %s
+                     kubectl scrutin turnout %s -w
+                     kubectl scrutin close %s      (then: kubectl scrutin results %s)
+
+The Election applied: %s
+Ctrl-C stops the mail catcher and the bridge; the cluster keeps running (make demo-down removes everything).
+`, time.Since(start).Round(time.Second), opens.Format("15:04:05"), time.Until(opens).Round(time.Second), o.lasts,
+		voterURL, o.mailListen, o.listen, o.tenant, electionName, env, o.tenant, in, in, in, in, manifest)
+
+	select {
+	case <-ctx.Done():
+	case err := <-mail.exited:
+		return fmt.Errorf("the mail catcher stopped: %v (log: %s)", err, mail.log)
+	}
+	fmt.Println("\n==> Stopping the mail catcher and the bridge; the cluster keeps running (make demo-down removes it)")
 	return nil
 }
 
-func step(msg string) { fmt.Printf("==> %s\n", msg) }
+// missingBuilds names the long builds a first run makes.
+func missingBuilds(root string) []string {
+	var missing []string
+	for name, path := range map[string]string{
+		"Kubernetes":     filepath.Join(controlplane.AssetsDir(root), "kubelet"),
+		"Cilium":         filepath.Join(root, "bin", "addons", "cilium-agent"),
+		"metrics-server": filepath.Join(root, "bin", "addons", "metrics-server"),
+	} {
+		if _, err := os.Stat(path); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(root, "bin", "mailpit-*")); len(m) == 0 {
+		missing = append(missing, "mailpit")
+	}
+	return missing
+}
 
-// startController runs the Election controller in this process, as the manager
-// would in a cluster.
-func startController(ctx context.Context, env *controlplane.Env) (<-chan struct{}, error) {
-	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme: env.Scheme, Cache: controllers.CacheOptions(), Client: controllers.ClientOptions(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-	})
+// script runs one of the project's scripts, its output shown as it comes.
+func script(ctx context.Context, root, path string, args ...string) error {
+	return command(ctx, root, nil, filepath.Join(root, path), args...)
+}
+
+func command(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	c := exec.CommandContext(ctx, name, args...)
+	c.Dir, c.Stdout, c.Stderr = dir, os.Stdout, os.Stderr
+	c.Env = append(os.Environ(), env...)
+	if err := c.Run(); err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted")
+		}
+		return fmt.Errorf("%s %s: %w", filepath.Base(name), strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// output runs a script and returns its standard output; its progress (standard
+// error) is shown as it comes.
+func output(ctx context.Context, root, path string, args ...string) (string, error) {
+	c := exec.CommandContext(ctx, filepath.Join(root, path), args...)
+	c.Dir, c.Stderr = root, os.Stderr
+	b, err := c.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return string(b), nil
+}
+
+func readEnv(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	r := controllers.NewElectionReconciler(mgr, controllers.Options{
-		RuntimeImage: "scrutin.dev/voting-runtime:dev", OperatorNamespace: "scrutin-system",
-		DNSNamespace: "kube-system", DNSPodLabels: map[string]string{"k8s-app": "kube-dns"},
-	})
-	if err := r.SetupWithManager(mgr); err != nil {
+	env := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
+func connect(kubeconfig string) (client.Client, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
 		return nil, err
 	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "demo: controller:", err)
-		}
-	}()
-	return stopped, nil
+	return client.New(cfg, client.Options{Scheme: controlplane.Scheme()})
 }
 
-// waitScheduled waits until the controller has provisioned the Election.
-func waitScheduled(ctx context.Context, env *controlplane.Env, ns, name string) (*scrutinv1.Election, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var e scrutinv1.Election
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &e); err != nil {
-			return nil, err
-		}
-		if e.Status.Phase == scrutinv1.PhaseScheduled {
-			return &e, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("election %s/%s is %q after 30s: %+v", ns, name, e.Status.Phase, e.Status.Conditions)
-		}
-		time.Sleep(100 * time.Millisecond)
+// mailpit is the running mail catcher.
+type mailpit struct {
+	cmd    *exec.Cmd
+	log    string
+	exited chan error
+}
+
+func startMailpit(bin, out string, o options) (*mailpit, error) {
+	log := filepath.Join(out, "mailpit.log")
+	f, err := os.Create(log)
+	if err != nil {
+		return nil, err
+	}
+	c := exec.Command(bin, "--smtp", net.JoinHostPort(o.hostIP, strconv.Itoa(o.smtpPort)), "--listen", o.mailListen,
+		"--database", filepath.Join(out, "mailpit.db"), "--disable-version-check")
+	c.Stdout, c.Stderr = f, f
+	// it stops with the demo, even one killed
+	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := c.Start(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	m := &mailpit{cmd: c, log: log, exited: make(chan error, 1)}
+	go func() { m.exited <- c.Wait(); f.Close() }()
+	if err := waitHTTP(context.Background(), "http://"+o.mailListen+"/api/v1/info", 30*time.Second); err != nil {
+		m.stop()
+		return nil, fmt.Errorf("mailpit did not answer (log: %s): %w", log, err)
+	}
+	return m, nil
+}
+
+func (m *mailpit) stop() {
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(10 * time.Second):
+		_ = m.cmd.Process.Kill()
 	}
 }
 
-func kubectl(env *controlplane.Env, args ...string) error {
-	out, err := env.Kubectl(args...)
-	fmt.Print(out)
-	return err
+// manifestTemplate is the tenant's side of the demo: a roll of four voters, mail
+// through the mail catcher, and the Election.
+var manifestTemplate = template.Must(template.New("election").Parse(`# The demo's tenant, applied by make demo (hack/demo).
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{.Tenant}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: association-roll, namespace: {{.Tenant}}}
+stringData:
+  roll.csv: |
+    voter_id,name,email,phone
+    A-0001,Camille Martin,camille.martin@example.org,
+    A-0002,Jean Dupont,jean.dupont@example.org,
+    A-0003,Amina Diallo,amina.diallo@example.org,
+    A-0004,Louis Bernard,louis.bernard@example.org,
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: association-smtp, namespace: {{.Tenant}}}
+stringData:
+  host: "{{.SMTPHost}}"   # the mail catcher, on the host's side of the cluster network
+  port: "{{.SMTPPort}}"
+  tls: none
+  from: "Association des Amis du Parc <vote@example.org>"
+---
+apiVersion: elections.scrutin.dev/v1alpha1
+kind: Election
+metadata: {name: {{.Name}}, namespace: {{.Tenant}}}
+spec:
+  title: Élection du bureau 2027
+  organization: Association des Amis du Parc
+  schedule:
+    opensAt: "{{.Opens}}"
+    closesAt: "{{.Closes}}"
+  questions:
+  - id: president
+    prompt: Qui doit présider l'association ?
+    allowBlank: true
+    options:
+    - {id: camille, label: Camille Martin}
+    - {id: louis, label: Louis Bernard}
+  - id: budget
+    prompt: Approuvez-vous le budget 2027 ?
+    allowBlank: true
+    options:
+    - {id: approve, label: Oui}
+    - {id: reject, label: Non}
+  voterRoll: {secretRef: {name: association-roll}}
+  authentication: {method: EmailCode}
+  delivery: {smtp: {secretRef: {name: association-smtp}}}
+`))
+
+func writeManifest(path string, o options, opens time.Time) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return manifestTemplate.Execute(f, map[string]any{
+		"Tenant": o.tenant, "Name": electionName, "SMTPHost": o.hostIP, "SMTPPort": o.smtpPort,
+		"Opens": opens.Format(time.RFC3339), "Closes": opens.Add(o.lasts).Format(time.RFC3339),
+	})
+}
+
+// removeTenant removes a previous run's tenant namespace: its Election is cancelled
+// first, as the admission policy asks of an open one (config/admission).
+func removeTenant(ctx context.Context, k8s client.Client, tenant string) error {
+	var ns corev1.Namespace
+	if err := k8s.Get(ctx, client.ObjectKey{Name: tenant}, &ns); apierrors.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	fmt.Printf("    removing the previous run's namespace %s first\n", tenant)
+	var list scrutinv1.ElectionList
+	if err := k8s.List(ctx, &list, client.InNamespace(tenant)); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		e := &list.Items[i]
+		patch := client.MergeFrom(e.DeepCopy())
+		if e.Annotations == nil {
+			e.Annotations = map[string]string{}
+		}
+		e.Annotations[scrutinv1.CancelledAnnotation] = "true"
+		if err := k8s.Patch(ctx, e, patch); err != nil {
+			return fmt.Errorf("while cancelling Election %s/%s: %w", tenant, e.Name, err)
+		}
+	}
+	if err := k8s.Delete(ctx, &ns); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return poll(ctx, "namespace "+tenant+" gone", 3*time.Minute, func() (bool, error) {
+		err := k8s.Get(ctx, client.ObjectKey{Name: tenant}, &corev1.Namespace{})
+		return apierrors.IsNotFound(err), err
+	})
+}
+
+// waitElection waits until the controller has provisioned the Election.
+func waitElection(ctx context.Context, k8s client.Client, tenant string) (*scrutinv1.Election, error) {
+	var e scrutinv1.Election
+	err := poll(ctx, "election "+tenant+"/"+electionName+" Scheduled", 3*time.Minute, func() (bool, error) {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: tenant, Name: electionName}, &e); err != nil {
+			return false, err
+		}
+		return e.Status.Phase == scrutinv1.PhaseScheduled || e.Status.Phase == scrutinv1.PhaseOpen,
+			fmt.Errorf("phase %q, conditions %v", e.Status.Phase, e.Status.Conditions)
+	})
+	return &e, err
+}
+
+// ingress starts, in a namespace labelled as the manager's ingress
+// (--ingress-namespace-labels), a pod that forwards HTTP to the election's Service
+// and appends X-Forwarded-For, as an ingress controller would; it returns the pod's
+// address, which the host reaches over the cluster network. The election's
+// NetworkPolicy lets in only such namespaces: the host itself is outside.
+func ingress(ctx context.Context, k8s client.Client, image, electionNS string) (string, error) {
+	if image == "" {
+		return "", errors.New("no PROBE_IMAGE in _output/local-cluster/images.env: run hack/local-cluster.sh deploy")
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ingressNamespace, Labels: map[string]string{ingressLabel: "true"}}}
+	if err := k8s.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return "", err
+	}
+	var svc corev1.Service
+	if err := poll(ctx, "the election's Service", time.Minute, func() (bool, error) {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: electionNS, Name: "voting-runtime"}, &svc)
+		return err == nil, err
+	}); err != nil {
+		return "", err
+	}
+	target := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port)))
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ingressNamespace, Name: "forward", Labels: map[string]string{"app": "demo-ingress"}},
+		Spec: corev1.PodSpec{
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				// test/e2e/probe's forward mode: an HTTP reverse proxy
+				Name: "forward", Image: image, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"forward", ":8080", target},
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+			}},
+		},
+	}
+	// a previous run's pod points at a previous election's Service
+	if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+		return "", err
+	}
+	if err := poll(ctx, "the previous ingress pod gone", time.Minute, func() (bool, error) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+		return apierrors.IsNotFound(err), err
+	}); err != nil {
+		return "", err
+	}
+	if err := k8s.Create(ctx, pod); err != nil {
+		return "", err
+	}
+	var addr string
+	err := poll(ctx, "the ingress pod Ready", 2*time.Minute, func() (bool, error) {
+		var p corev1.Pod
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), &p); err != nil {
+			return false, err
+		}
+		if p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
+			return false, fmt.Errorf("phase %s", p.Status.Phase)
+		}
+		addr = net.JoinHostPort(p.Status.PodIP, "8080")
+		return true, nil
+	})
+	return addr, err
+}
+
+// serveBridge serves, on listen, a reverse proxy to the ingress pod.
+func serveBridge(listen, upstream string) (io.Closer, error) {
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("%s is taken: stop what uses it, or choose another address with DEMO_FLAGS=-listen=127.0.0.1:PORT (%w)", listen, err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return srv, nil
+}
+
+func waitHTTP(ctx context.Context, u string, timeout time.Duration) error {
+	return poll(ctx, u, timeout, func() (bool, error) {
+		resp, err := http.Get(u)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("HTTP %d", resp.StatusCode)
+	})
+}
+
+// poll checks cond every half second until it holds, ctx ends or timeout passes.
+func poll(ctx context.Context, what string, timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not after %s (last: %v)", what, timeout, last)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted")
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// down stops a running demo, the cluster, and removes what the demo wrote.
+func down(root string) error {
+	out := filepath.Join(root, "_output", "demo")
+	if b, err := os.ReadFile(filepath.Join(out, "demo.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+				step("Stopping the running demo (pid %d)", pid)
+				_ = p.Signal(syscall.SIGTERM)
+				for i := 0; i < 40 && p.Signal(syscall.Signal(0)) == nil; i++ {
+					time.Sleep(250 * time.Millisecond)
+				}
+			}
+		}
+	}
+	step("Stopping the local cluster (hack/local-cluster.sh down)")
+	if err := script(context.Background(), root, "hack/local-cluster.sh", "down"); err != nil {
+		return err
+	}
+	step("Removing %s", out)
+	return os.RemoveAll(out)
 }

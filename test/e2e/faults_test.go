@@ -9,16 +9,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	clientretry "k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/controlplane"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/test/load"
 )
@@ -140,8 +144,67 @@ func (v *voter) cast(ctx context.Context) (receipt string, already bool, err err
 	return receipt, already, err
 }
 
+// upgradeRuntime upgrades Scrutin's runtime the way an operator does: the image
+// gets a new tag (in the node's containerd, as a registry would serve it) and the
+// manager's --runtime-image names it, so the manager restarts and rolls every
+// election's pods. The manager goes back to the first tag when the test ends. It
+// returns the new image.
+func upgradeRuntime(t *testing.T) string {
+	t.Helper()
+	root, err := controlplane.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, err := kube.AppsV1().Deployments(managerNamespace).Get(ctx, "scrutin-manager", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := d.Spec.Template.Spec.Containers[0].Args
+	var old string
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--runtime-image="); ok {
+			old = v
+		}
+	}
+	if old == "" {
+		t.Fatalf("the manager has no --runtime-image: %v", args)
+	}
+	image := old + "-upgraded"
+	sock := filepath.Join(root, "_output", "local-cluster", "containerd", "containerd.sock")
+	if out, err := exec.Command("ctr", "--address", sock, "-n", "k8s.io", "images", "tag", "--force", old, image).CombinedOutput(); err != nil {
+		t.Fatalf("ctr images tag: %v\n%s", err, out)
+	}
+	setImage := func(from, to string) error {
+		return clientretry.RetryOnConflict(clientretry.DefaultRetry, func() error {
+			d, err := kube.AppsV1().Deployments(managerNamespace).Get(ctx, "scrutin-manager", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			c := &d.Spec.Template.Spec.Containers[0]
+			for i, a := range c.Args {
+				if a == "--runtime-image="+from {
+					c.Args[i] = "--runtime-image=" + to
+				}
+			}
+			_, err = kube.AppsV1().Deployments(managerNamespace).Update(ctx, d, metav1.UpdateOptions{})
+			return err
+		})
+	}
+	if err := setImage(old, image); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := setImage(image, old); err != nil {
+			t.Errorf("the manager's --runtime-image back to %s: %v", old, err)
+		}
+	})
+	return image
+}
+
 // TestFaultsDuringCasting: 2,000 voters holding sessions cast while a voting pod
-// is deleted, PostgreSQL stops at once and comes back, and the Deployment rolls.
+// is deleted, PostgreSQL stops at once and comes back, and Scrutin is upgraded to
+// a new runtime image tag, which rolls the election's Deployment.
 // Every acknowledged ballot is counted, none twice, and no voter has to sign in
 // again.
 func TestFaultsDuringCasting(t *testing.T) {
@@ -192,15 +255,31 @@ func TestFaultsDuringCasting(t *testing.T) {
 		if err := pg.StartAgain(context.Background()); err != nil {
 			t.Error(err)
 		}
-		at(3 * voters / 4)
-		t.Logf("fault: the Deployment rolls after %d casts", cast.Load())
-		patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"e2e.scrutin.dev/restartedAt":%q}}}}}`, time.Now().Format(time.RFC3339))
-		if _, err := kube.AppsV1().Deployments(enc).Patch(ctx, "voting-runtime", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
-			t.Error(err)
-		}
+		at(11 * voters / 20)
+		t.Logf("fault: Scrutin is upgraded to a new runtime image tag after %d casts", cast.Load())
+		image := upgradeRuntime(t)
+		waitFor(t, "the election's pods rolled to "+image, 3*time.Minute, func() (bool, error) {
+			d, err := kube.AppsV1().Deployments(enc).Get(ctx, "voting-runtime", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			s := d.Status
+			done := d.Spec.Template.Spec.Containers[0].Image == image && s.ObservedGeneration >= d.Generation &&
+				s.UpdatedReplicas == s.Replicas && s.ReadyReplicas == s.Replicas && s.Replicas == *d.Spec.Replicas
+			return done, fmt.Errorf("image %s, %d updated, %d ready of %d", d.Spec.Template.Spec.Containers[0].Image, s.UpdatedReplicas, s.ReadyReplicas, s.Replicas)
+		})
+		t.Logf("the roll finished after %d casts", cast.Load())
 	}()
+	// Casts come at 20 a second, so the faults fall among them; the last hundred
+	// voters wait for the roll to finish, so casts go on during and after it.
+	pace := time.NewTicker(time.Second / 20)
+	defer pace.Stop()
 	var already atomic.Int64
 	load.Parallel(16, voters, func(i int) {
+		<-pace.C
+		if i >= voters-100 {
+			<-faults
+		}
 		r, dup, err := vs[i].cast(ctx)
 		cast.Add(1)
 		if err != nil {

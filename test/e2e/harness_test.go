@@ -105,24 +105,27 @@ func tenant(t *testing.T, name string) string {
 	if err := k8s.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		// an Open election is deleted only once cancelled (config/admission)
-		ctx := context.Background()
-		var list scrutinv1.ElectionList
-		if err := k8s.List(ctx, &list, client.InNamespace(name)); err == nil {
-			for i := range list.Items {
-				e := &list.Items[i]
-				patch := client.MergeFrom(e.DeepCopy())
-				if e.Annotations == nil {
-					e.Annotations = map[string]string{}
-				}
-				e.Annotations[scrutinv1.CancelledAnnotation] = "true"
-				_ = k8s.Patch(ctx, e, patch)
-			}
-		}
-		_ = k8s.Delete(ctx, ns)
-	})
+	t.Cleanup(func() { removeNamespace(name) })
 	return name
+}
+
+// removeNamespace deletes a tenant's namespace, cancelling its Elections first: an
+// Open election is deleted only once cancelled (config/admission).
+func removeNamespace(name string) {
+	ctx := context.Background()
+	var list scrutinv1.ElectionList
+	if err := k8s.List(ctx, &list, client.InNamespace(name)); err == nil {
+		for i := range list.Items {
+			e := &list.Items[i]
+			patch := client.MergeFrom(e.DeepCopy())
+			if e.Annotations == nil {
+				e.Annotations = map[string]string{}
+			}
+			e.Annotations[scrutinv1.CancelledAnnotation] = "true"
+			_ = k8s.Patch(ctx, e, patch)
+		}
+	}
+	_ = k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 }
 
 // secret creates a Secret in ns.

@@ -39,7 +39,7 @@ func databases(t *testing.T) map[string]bool {
 // TestManagerRestartAndDeletion: five Elections are applied and the manager's pod
 // is deleted while it provisions them; its successor converges with exactly one
 // namespace and one database each. Deleting the Elections then removes their
-// namespaces, pods and databases.
+// namespaces, pods and databases; so does deleting a tenant's whole namespace.
 func TestManagerRestartAndDeletion(t *testing.T) {
 	before := databases(t)
 	var names []string
@@ -79,8 +79,15 @@ func TestManagerRestartAndDeletion(t *testing.T) {
 		t.Errorf("%d databases created for %d elections", created, len(names))
 	}
 
+	// The first goes with its whole tenant namespace (its admin Secret with it),
+	// the others one Election at a time.
 	for ns, e := range elections {
-		if err := k8s.Delete(t.Context(), e); err != nil {
+		if ns == names[0] {
+			err = kube.CoreV1().Namespaces().Delete(t.Context(), ns, metav1.DeleteOptions{})
+		} else {
+			err = k8s.Delete(t.Context(), e)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, ns+": the Election and its namespace gone", 3*time.Minute, func() (bool, error) {
@@ -91,6 +98,10 @@ func TestManagerRestartAndDeletion(t *testing.T) {
 			return gone && apierrors.IsNotFound(err2), fmt.Errorf("namespace: %v; election: %v", err, err2)
 		})
 	}
+	waitFor(t, names[0]+": the tenant's namespace gone", 3*time.Minute, func() (bool, error) {
+		_, err := kube.CoreV1().Namespaces().Get(t.Context(), names[0], metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
+	})
 	after := databases(t)
 	for db := range after {
 		if !before[db] {
