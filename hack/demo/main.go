@@ -35,11 +35,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/controlplane"
+	"scrutin.dev/scrutin/internal/localcluster"
 )
 
 // options are the demo's flags.
@@ -390,20 +390,8 @@ func removeTenant(ctx context.Context, k8s client.Client, tenant string) error {
 		return err
 	}
 	fmt.Printf("    removing the previous run's namespace %s first\n", tenant)
-	var list scrutinv1.ElectionList
-	if err := k8s.List(ctx, &list, client.InNamespace(tenant)); err != nil {
+	if err := localcluster.CancelElections(ctx, k8s, tenant); err != nil {
 		return err
-	}
-	for i := range list.Items {
-		e := &list.Items[i]
-		patch := client.MergeFrom(e.DeepCopy())
-		if e.Annotations == nil {
-			e.Annotations = map[string]string{}
-		}
-		e.Annotations[scrutinv1.CancelledAnnotation] = "true"
-		if err := k8s.Patch(ctx, e, patch); err != nil {
-			return fmt.Errorf("while cancelling Election %s/%s: %w", tenant, e.Name, err)
-		}
 	}
 	if err := k8s.Delete(ctx, &ns); err != nil && !apierrors.IsNotFound(err) {
 		return err
@@ -428,8 +416,8 @@ func waitElection(ctx context.Context, k8s client.Client, tenant string) (*scrut
 }
 
 // ingress starts, in a namespace labelled as the manager's ingress
-// (--ingress-namespace-labels), a pod that forwards HTTP to the election's Service
-// and appends X-Forwarded-For, as an ingress controller would; it returns the pod's
+// (--ingress-namespace-labels), a forwarder pod to the election's Service
+// (localcluster.ForwardPod), as an ingress controller would; it returns the pod's
 // address, which the host reaches over the cluster network. The election's
 // NetworkPolicy lets in only such namespaces: the host itself is outside.
 func ingress(ctx context.Context, k8s client.Client, image, electionNS string) (string, error) {
@@ -448,20 +436,7 @@ func ingress(ctx context.Context, k8s client.Client, image, electionNS string) (
 		return "", err
 	}
 	target := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port)))
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ingressNamespace, Name: "forward", Labels: map[string]string{"app": "demo-ingress"}},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: ptr.To(false),
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)),
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			Containers: []corev1.Container{{
-				// test/e2e/probe's forward mode: an HTTP reverse proxy
-				Name: "forward", Image: image, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"forward", ":8080", target},
-				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
-					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
-			}},
-		},
-	}
+	pod := localcluster.ForwardPod(ingressNamespace, "forward", image, target)
 	// a previous run's pod points at a previous election's Service
 	if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
 		return "", err

@@ -31,6 +31,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/controlplane"
+	"scrutin.dev/scrutin/internal/localcluster"
 	"scrutin.dev/scrutin/internal/pgtest"
 	"scrutin.dev/scrutin/test/load"
 )
@@ -113,18 +114,7 @@ func tenant(t *testing.T, name string) string {
 // Open election is deleted only once cancelled (config/admission).
 func removeNamespace(name string) {
 	ctx := context.Background()
-	var list scrutinv1.ElectionList
-	if err := k8s.List(ctx, &list, client.InNamespace(name)); err == nil {
-		for i := range list.Items {
-			e := &list.Items[i]
-			patch := client.MergeFrom(e.DeepCopy())
-			if e.Annotations == nil {
-				e.Annotations = map[string]string{}
-			}
-			e.Annotations[scrutinv1.CancelledAnnotation] = "true"
-			_ = k8s.Patch(ctx, e, patch)
-		}
-	}
+	_ = localcluster.CancelElections(ctx, k8s, name)
 	_ = k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 }
 

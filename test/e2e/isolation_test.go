@@ -16,10 +16,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/controllers"
+	"scrutin.dev/scrutin/internal/localcluster"
 	"scrutin.dev/scrutin/internal/pgtest"
 )
 
@@ -33,20 +33,9 @@ func probe(t *testing.T, ns string, labels map[string]string, args ...string) (b
 	if probeImage == "" {
 		t.Fatal("SCRUTIN_E2E_PROBE_IMAGE is not set: run make e2e")
 	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "probe-", Labels: labels},
-		Spec: corev1.PodSpec{
-			RestartPolicy:                corev1.RestartPolicyNever,
-			AutomountServiceAccountToken: ptr.To(false),
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)),
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			Containers: []corev1.Container{{
-				Name: "probe", Image: probeImage, ImagePullPolicy: corev1.PullIfNotPresent, Args: args,
-				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
-					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
-			}},
-		},
-	}
+	pod := localcluster.ProbePod(ns, "", probeImage, args...)
+	pod.GenerateName, pod.Labels = "probe-", labels
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	created, err := kube.CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -162,19 +151,8 @@ func ingressURL(t *testing.T, electionNS string) string {
 		t.Fatal(err)
 	}
 	target := strings.TrimPrefix(serviceURL(t, electionNS), "http://")
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ingressNamespace, GenerateName: "forward-"},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: ptr.To(false),
-			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To(int64(65532)),
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-			Containers: []corev1.Container{{
-				Name: "forward", Image: probeImage, ImagePullPolicy: corev1.PullIfNotPresent, Args: []string{"forward", ":8080", target},
-				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
-					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
-			}},
-		},
-	}
+	pod := localcluster.ForwardPod(ingressNamespace, "", probeImage, target)
+	pod.GenerateName = "forward-"
 	created, err := kube.CoreV1().Pods(ingressNamespace).Create(t.Context(), pod, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
