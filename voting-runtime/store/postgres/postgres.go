@@ -21,7 +21,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,6 +55,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// pgx's message quotes the DSN, redacting the password only on a best
 		// effort basis: say nothing of it.
 		return nil, errors.New("postgres: the DSN cannot be parsed")
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default follows the node's CPUs; a pod's connections multiply by its
+		// replicas on the tenant's server, so follow the pod's CPU limit instead
+		// (GOMAXPROCS, which Go sets from the container's cgroup)
+		cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Acknowledged means durable, even if the server, database or role

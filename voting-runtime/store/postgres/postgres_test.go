@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -256,6 +257,23 @@ func TestSynchronousCommitForced(t *testing.T) {
 	var got string
 	if err := s.pool.QueryRow(t.Context(), "SHOW synchronous_commit").Scan(&got); err != nil || got != "on" {
 		t.Errorf("synchronous_commit = %q, %v; want on", got, err)
+	}
+}
+
+// TestPoolFollowsThePodsCPUs: without pool_max_conns in the DSN, the pool holds
+// max(4, GOMAXPROCS) connections, GOMAXPROCS being the pod's CPU limit, not the
+// node's CPU count (pgx's default); the DSN's setting wins.
+func TestPoolFollowsThePodsCPUs(t *testing.T) {
+	dsn := newDatabase(t, srv)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for procs, want := range map[int]int32{1: 4, 6: 6} {
+		runtime.GOMAXPROCS(procs)
+		if got := openDSN(t, dsn).pool.Config().MaxConns; got != want {
+			t.Errorf("GOMAXPROCS %d: %d connections, want %d", procs, got, want)
+		}
+	}
+	if got := openDSN(t, dsn+" pool_max_conns=3").pool.Config().MaxConns; got != 3 {
+		t.Errorf("pool_max_conns=3 in the DSN: %d connections", got)
 	}
 }
 
