@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,9 +23,10 @@ import (
 )
 
 // TestTenantRBAC: a tenant's ServiceAccount bound to scrutin's election-editor role
-// in its own namespace manages its Elections there, and reaches nothing else: not
-// another tenant's Elections, not its own election's namespace or Secrets, not the
-// status the controller writes.
+// in its own namespace manages its Elections there, with the Secrets and Events
+// kubectl scrutin needs beside them, and reaches nothing else: not another tenant's
+// Elections or Secrets, not its own election's namespace or Secrets, not the status
+// the controller writes.
 func TestTenantRBAC(t *testing.T) {
 	ctx := context.Background()
 	if out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "rbac", "tenant_roles.yaml")); err != nil {
@@ -78,7 +81,27 @@ func TestTenantRBAC(t *testing.T) {
 		return e.Status.Phase == scrutinv1.PhaseScheduled, string(e.Status.Phase)
 	})
 
+	// What kubectl scrutin does beside the Election, in its own namespace: the roll
+	// Secret, the scrutineers' Secret, an Event recording a schedule move.
+	roll := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: tenantA, Name: "next-roll"}, StringData: map[string]string{"roll.csv": "voter_id,name,email,phone\n"}}
+	if err := tenant.Create(ctx, roll); err != nil {
+		t.Errorf("create a roll Secret in its own namespace: %v", err)
+	}
+	waitFor(t, "the tenant to read its scrutineers' Secret", 15*time.Second, func() (bool, string) {
+		err := tenant.Get(ctx, client.ObjectKey{Namespace: tenantA, Name: ScrutineerSecretName(own)}, &corev1.Secret{})
+		return err == nil, fmt.Sprint(err)
+	})
+	ev := &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: tenantA, GenerateName: "own-"}, EventTime: metav1.NowMicro(),
+		ReportingController: "scrutin.dev/kubectl-scrutin", ReportingInstance: "test", Action: "Extend", Reason: "ScheduleMoved", Type: corev1.EventTypeNormal,
+		Regarding: corev1.ObjectReference{Kind: "Election", Namespace: tenantA, Name: own.Name}, Note: "test"}
+	if err := tenant.Create(ctx, ev); err != nil {
+		t.Errorf("record an Event in its own namespace: %v", err)
+	}
+
 	forbidden := map[string]func() error{
+		"read Secrets of another tenant": func() error {
+			return tenant.Get(ctx, client.ObjectKey{Namespace: tenantB, Name: ScrutineerSecretName(other)}, &corev1.Secret{})
+		},
 		"list another tenant's Elections": func() error {
 			return tenant.List(ctx, &scrutinv1.ElectionList{}, client.InNamespace(tenantB))
 		},
