@@ -216,6 +216,12 @@ func TestConfigHashFollowsSettings(t *testing.T) {
 		"roll":     func(in *Inputs) { in.Roll = append([]byte{}, "voter_id,name,email,phone\n2,B,b@example.org,\n"...) },
 		"delivery": func(in *Inputs) { in.Delivery = map[string][]byte{"smtp.host": []byte("192.0.2.11")} },
 		"database": func(in *Inputs) { in.Database = &DatabaseInfo{DSN: "postgres://x"} },
+		// regenerated keys (a deleted keys Secret) must reach every pod, or pods of
+		// one election would hash and sign with different keys
+		"session key":      func(in *Inputs) { in.Keys.SessionKey = []byte("another session key") },
+		"hash key":         func(in *Inputs) { in.Keys.HashKey = []byte("another hash key") },
+		"control token":    func(in *Inputs) { in.Keys.ControlToken = "another control token" },
+		"scrutineer token": func(in *Inputs) { in.Keys.ScrutineerToken = "another scrutineer token" },
 	}
 	for name, change := range changes {
 		in := *base

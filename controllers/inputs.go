@@ -92,6 +92,11 @@ func (in *Inputs) configHash(config map[string]string) string {
 	if in.Database != nil {
 		write("database", []byte(in.Database.DSN))
 	}
+	// the keys Secret: regenerated keys must reach every pod at once
+	write("keys/session", in.Keys.SessionKey)
+	write("keys/hash", in.Keys.HashKey)
+	write("keys/control", []byte(in.Keys.ControlToken))
+	write("keys/scrutineer", []byte(in.Keys.ScrutineerToken))
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
