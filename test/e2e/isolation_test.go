@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/controllers"
@@ -40,7 +41,15 @@ func probe(t *testing.T, ns string, labels map[string]string, args ...string) (b
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer kube.CoreV1().Pods(ns).Delete(context.Background(), created.Name, metav1.DeleteOptions{})
+	// gone before the next probe: a pod counts against the election's ResourceQuota
+	// (maxReplicas + 1 pods) until it is removed
+	defer func() {
+		_ = kube.CoreV1().Pods(ns).Delete(context.Background(), created.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))})
+		waitFor(t, "probe pod "+created.Name+" gone", time.Minute, func() (bool, error) {
+			_, err := kube.CoreV1().Pods(ns).Get(context.Background(), created.Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), err
+		})
+	}()
 	var phase corev1.PodPhase
 	waitFor(t, "probe "+strings.Join(args, " ")+" in "+ns, 2*time.Minute, func() (bool, error) {
 		p, err := kube.CoreV1().Pods(ns).Get(t.Context(), created.Name, metav1.GetOptions{})
