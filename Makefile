@@ -28,11 +28,13 @@ help: ## Show the targets.
 
 .PHONY: demo
 demo: ## Bring up the local cluster, install Scrutin, start a mail catcher and an Election you can vote in (needs root; Ctrl-C to stop).
-	go run ./hack/demo $(DEMO_FLAGS)
+	go build -o bin/demo ./hack/demo
+	bin/demo $(DEMO_FLAGS)
 
 .PHONY: demo-down
 demo-down: ## Stop the demo and the local cluster, and remove what they made.
-	go run ./hack/demo -down
+	go build -o bin/demo ./hack/demo
+	bin/demo -down
 
 .PHONY: test
 test: tools manifests api-docs vet ## Run every test: unit, envtest against a real kube-apiserver and etcd, then end to end on the local cluster (E2E=0 skips it).

@@ -106,7 +106,24 @@ func tenant(t *testing.T, name string) string {
 	if err := k8s.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeNamespace(name) })
+	t.Cleanup(func() {
+		// gone before the test's own servers stop (its PostgreSQL above all: the
+		// Elections drop their databases on the way out), and a check that deleting
+		// a tenant's namespace completes
+		removeNamespace(name)
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, &corev1.Namespace{})
+			if apierrors.IsNotFound(err) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("namespace %s still there 3 minutes after its deletion (last: %v)", name, err)
+				return
+			}
+			time.Sleep(time.Second)
+		}
+	})
 	return name
 }
 

@@ -37,12 +37,20 @@ func probe(t *testing.T, ns string, labels map[string]string, args ...string) (b
 	pod := localcluster.ProbePod(ns, "", probeImage, args...)
 	pod.GenerateName, pod.Labels = "probe-", labels
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
-	created, err := kube.CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// gone before the next probe: a pod counts against the election's ResourceQuota
-	// (maxReplicas + 1 pods) until it is removed
+	// The election's ResourceQuota (maxReplicas + 1 pods) counts the previous probe
+	// until the quota controller sees it gone, a few seconds after: retry.
+	var created *corev1.Pod
+	waitFor(t, "room in "+ns+"'s quota for a probe pod", time.Minute, func() (bool, error) {
+		var err error
+		created, err = kube.CoreV1().Pods(ns).Create(t.Context(), pod, metav1.CreateOptions{})
+		if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota") {
+			return false, err
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return true, nil
+	})
 	defer func() {
 		_ = kube.CoreV1().Pods(ns).Delete(context.Background(), created.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))})
 		waitFor(t, "probe pod "+created.Name+" gone", time.Minute, func() (bool, error) {
