@@ -46,7 +46,7 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 	if e.Spec.Store.Type != scrutinv1.StorePostgreSQL || e.Spec.Store.PostgreSQL == nil {
 		return nil
 	}
-	if err := r.holdAdminSecret(ctx, e); err != nil {
+	if err := r.holdAdminSecret(ctx, e, true); err != nil {
 		return err
 	}
 	var existing corev1.Secret
@@ -89,49 +89,33 @@ func adminSecretFinalizer(e *scrutinv1.Election) string {
 	return "elections.scrutin.dev/database-" + string(e.UID)
 }
 
-// holdAdminSecret puts the Election's finalizer on its admin Secret.
-func (r *ElectionReconciler) holdAdminSecret(ctx context.Context, e *scrutinv1.Election) error {
-	var s corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.Store.PostgreSQL.AdminSecretRef.Name}, &s)
-	if isNotFound(err) {
-		return nil // adminDSN says so in the Ready condition
-	}
-	if err != nil {
-		return fmt.Errorf("while reading the admin Secret: %w", err)
-	}
-	// a Secret being deleted takes no new finalizer
-	if !s.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(&s, adminSecretFinalizer(e)) {
-		return nil
-	}
-	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.AddFinalizer(&s, adminSecretFinalizer(e))
-	if err := r.Patch(ctx, &s, patch); err != nil {
-		return fmt.Errorf("while adding finalizer to Secret %s/%s: %w", s.Namespace, s.Name, err)
-	}
-	return nil
-}
-
-// releaseAdminSecret removes the Election's finalizer from its admin Secret, once
-// its database is dropped (or left).
-func (r *ElectionReconciler) releaseAdminSecret(ctx context.Context, e *scrutinv1.Election) error {
+// holdAdminSecret puts the Election's finalizer on its admin Secret (hold) or takes
+// it off once its database is dropped or left (release).
+func (r *ElectionReconciler) holdAdminSecret(ctx context.Context, e *scrutinv1.Election, hold bool) error {
 	if e.Spec.Store.Type != scrutinv1.StorePostgreSQL || e.Spec.Store.PostgreSQL == nil {
 		return nil
 	}
 	var s corev1.Secret
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.Store.PostgreSQL.AdminSecretRef.Name}, &s)
 	if isNotFound(err) {
-		return nil
+		return nil // when holding, adminDSN says so in the Ready condition
 	}
 	if err != nil {
 		return fmt.Errorf("while reading the admin Secret: %w", err)
 	}
-	if !controllerutil.ContainsFinalizer(&s, adminSecretFinalizer(e)) {
+	finalizer := adminSecretFinalizer(e)
+	// already as wanted; and a Secret being deleted takes no new finalizer
+	if controllerutil.ContainsFinalizer(&s, finalizer) == hold || hold && !s.DeletionTimestamp.IsZero() {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.RemoveFinalizer(&s, adminSecretFinalizer(e))
+	if hold {
+		controllerutil.AddFinalizer(&s, finalizer)
+	} else {
+		controllerutil.RemoveFinalizer(&s, finalizer)
+	}
 	if err := r.Patch(ctx, &s, patch); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("while removing finalizer from Secret %s/%s: %w", s.Namespace, s.Name, err)
+		return fmt.Errorf("while updating the finalizers of Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	return nil
 }

@@ -19,10 +19,10 @@ import (
 const SkipDatabaseCleanupAnnotation = "elections.scrutin.dev/skip-database-cleanup"
 
 // finalize drops the election's database, releases its admin Secret and deletes
-// its namespace, then lets the Election go. It never waits silently: while the database cannot be dropped, the
-// Ready condition and a Warning event say why, and how to go on without it. It does
-// not wait for the namespace to finish terminating (Kubernetes does that; a new
-// Election never reuses the name).
+// its namespace, then lets the Election go. It never waits silently: while the
+// database cannot be dropped, the Ready condition and a Warning event say why, and
+// how to go on without it. It does not wait for the namespace to finish
+// terminating (Kubernetes does that; a new Election never reuses the name).
 func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(e, Finalizer) {
 		return ctrl.Result{}, nil
@@ -34,7 +34,7 @@ func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election
 		r.event(e, corev1.EventTypeWarning, "DeletionBlocked", "Delete", msg)
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, e, before))
 	}
-	if err := r.releaseAdminSecret(ctx, e); err != nil {
+	if err := r.holdAdminSecret(ctx, e, false); err != nil {
 		return ctrl.Result{}, err
 	}
 
