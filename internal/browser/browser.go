@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -53,6 +55,28 @@ func Start(t testing.TB) context.Context {
 		t.Fatalf("starting Chromium: %v", err)
 	}
 	return ctx
+}
+
+// Do runs browser actions with a 30-second deadline. On failure it saves a
+// screenshot of where the browser stood under root/_output/screenshots and fails
+// the test with the page's text (its main element, else its body).
+func Do(t testing.TB, ctx context.Context, root, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	step, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, actions...); err != nil {
+		shot := filepath.Join(root, "_output", "screenshots", "failed-"+strings.ReplaceAll(t.Name(), "/", "-")+".png")
+		if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
+			_ = os.MkdirAll(filepath.Dir(shot), 0o755)
+			_ = os.WriteFile(shot, png, 0o644)
+		}
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const m = document.querySelector("main");
+			if (m) return m.dataset.page + ": " + m.innerText.slice(0, 400);
+			return document.body ? document.body.innerText.slice(0, 400) : document.title;
+		})()`))
+		t.Fatalf("%s: %v\n(page: %s; screenshot %s)", what, err, page, shot)
+	}
 }
 
 // Violation is one axe-core finding.

@@ -15,21 +15,10 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
-// do runs browser steps with a deadline; on failure it saves a screenshot of where
-// the browser stood.
+// do runs browser steps (browser.Do), with screenshots under the repository.
 func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	step, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(step, actions...); err != nil {
-		shot := filepath.Join(root, "_output", "screenshots", "failed-"+strings.ReplaceAll(t.Name(), "/", "-")+".png")
-		if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
-			_ = os.MkdirAll(filepath.Dir(shot), 0o755)
-			_ = os.WriteFile(shot, png, 0o644)
-		}
-		html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").dataset.page + ": " + document.querySelector("main").innerText.slice(0, 400) : document.title`))
-		t.Fatalf("%s: %v\n(page: %s; screenshot %s)", what, err, html, shot)
-	}
+	browser.Do(t, ctx, root, what, actions...)
 }
 
 func visible(t *testing.T, ctx context.Context, sel string) bool {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -143,17 +142,17 @@ func TestDemo(t *testing.T) {
 		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#voter_id").length`))
 		return n == 1, err
 	})
-	step(t, ctx, "ask for a code",
+	browser.Do(t, ctx, root, "ask for a code",
 		chromedp.SendKeys(chromedp.CSS("#voter_id"), voterID),
 		chromedp.Click(chromedp.CSS("#signin-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#code-form")))
 	address := "camille.martin@example.org" // A-0001's, in the demo's roll
 	code := mailedCode(t, mailURL, address)
 	mailTab, cancelMail := chromedp.NewContext(ctx)
-	step(t, mailTab, "the mail catcher's page lists the mail", chromedp.Navigate(mailURL),
+	browser.Do(t, mailTab, root, "the mail catcher's page lists the mail", chromedp.Navigate(mailURL),
 		chromedp.WaitVisible(chromedp.Search(`//*[contains(text(), "`+address+`")]`)))
 	cancelMail()
-	step(t, ctx, "type the code, vote",
+	browser.Do(t, ctx, root, "type the code, vote",
 		chromedp.SendKeys(chromedp.CSS("#code"), code),
 		chromedp.Click(chromedp.CSS("#code-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#ballot-form")),
@@ -175,7 +174,7 @@ func TestDemo(t *testing.T) {
 
 	// The scrutineer, with the token the printed command reads.
 	token := strings.TrimSpace(shell(tokenCmd))
-	step(t, ctx, "the scrutineer signs in", chromedp.Navigate(scrutineerURL),
+	browser.Do(t, ctx, root, "the scrutineer signs in", chromedp.Navigate(scrutineerURL),
 		chromedp.SendKeys(chromedp.CSS("#scrutineer-token"), token),
 		chromedp.Click(chromedp.CSS("#scrutineer-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#count-cast")))
@@ -214,17 +213,6 @@ func find(t *testing.T, text, re string) string {
 		t.Fatalf("the demo did not print %s:\n%s", re, text)
 	}
 	return strings.TrimSpace(m[1])
-}
-
-// step runs browser actions, failing the test with the page's text if they fail.
-func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 400) : document.title`))
-		t.Fatalf("%s: %v\n(page: %s)", what, err, page)
-	}
 }
 
 // mailedCode reads, through mailpit's API, the code in the newest mail to address.
