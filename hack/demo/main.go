@@ -124,7 +124,7 @@ func run(root string, o options) error {
 	}
 	kubectlDir := controlplane.AssetsDir(root)
 	step("Building the kubectl plugin into bin/kubectl-scrutin")
-	if err := command(ctx, root, nil, "go", "build", "-o", filepath.Join(root, "bin", "kubectl-scrutin"), "./cmd/kubectl-scrutin"); err != nil {
+	if err := command(ctx, root, "go", "build", "-o", filepath.Join(root, "bin", "kubectl-scrutin"), "./cmd/kubectl-scrutin"); err != nil {
 		return err
 	}
 
@@ -149,7 +149,7 @@ func run(root string, o options) error {
 		return err
 	}
 	kubectl := filepath.Join(kubectlDir, "kubectl")
-	if err := command(ctx, root, nil, kubectl, "--kubeconfig", kubeconfig, "apply", "-f", manifest); err != nil {
+	if err := command(ctx, root, kubectl, "--kubeconfig", kubeconfig, "apply", "-f", manifest); err != nil {
 		return err
 	}
 	step("Waiting for the controller to provision the election's namespace and pod")
@@ -206,13 +206,13 @@ Ctrl-C stops the mail catcher and the bridge; the cluster keeps running (make de
 // missingBuilds names the long builds a first run makes.
 func missingBuilds(root string) []string {
 	var missing []string
-	for name, path := range map[string]string{
-		"Kubernetes":     filepath.Join(controlplane.AssetsDir(root), "kubelet"),
-		"Cilium":         filepath.Join(root, "bin", "addons", "cilium-agent"),
-		"metrics-server": filepath.Join(root, "bin", "addons", "metrics-server"),
+	for _, b := range []struct{ name, path string }{
+		{"Kubernetes", filepath.Join(controlplane.AssetsDir(root), "kubelet")},
+		{"Cilium", filepath.Join(root, "bin", "addons", "cilium-agent")},
+		{"metrics-server", filepath.Join(root, "bin", "addons", "metrics-server")},
 	} {
-		if _, err := os.Stat(path); err != nil {
-			missing = append(missing, name)
+		if _, err := os.Stat(b.path); err != nil {
+			missing = append(missing, b.name)
 		}
 	}
 	if m, _ := filepath.Glob(filepath.Join(root, "bin", "mailpit-*")); len(m) == 0 {
@@ -223,13 +223,12 @@ func missingBuilds(root string) []string {
 
 // script runs one of the project's scripts, its output shown as it comes.
 func script(ctx context.Context, root, path string, args ...string) error {
-	return command(ctx, root, nil, filepath.Join(root, path), args...)
+	return command(ctx, root, filepath.Join(root, path), args...)
 }
 
-func command(ctx context.Context, dir string, env []string, name string, args ...string) error {
+func command(ctx context.Context, dir, name string, args ...string) error {
 	c := exec.CommandContext(ctx, name, args...)
 	c.Dir, c.Stdout, c.Stderr = dir, os.Stdout, os.Stderr
-	c.Env = append(os.Environ(), env...)
 	if err := c.Run(); err != nil {
 		if ctx.Err() != nil {
 			return errors.New("interrupted")

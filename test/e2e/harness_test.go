@@ -111,18 +111,10 @@ func tenant(t *testing.T, name string) string {
 		// Elections drop their databases on the way out), and a check that deleting
 		// a tenant's namespace completes
 		removeNamespace(name)
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
+		waitFor(t, "namespace "+name+" gone after its deletion", 3*time.Minute, func() (bool, error) {
 			err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, &corev1.Namespace{})
-			if apierrors.IsNotFound(err) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("namespace %s still there 3 minutes after its deletion (last: %v)", name, err)
-				return
-			}
-			time.Sleep(time.Second)
-		}
+			return apierrors.IsNotFound(err), err
+		})
 	})
 	return name
 }
