@@ -65,6 +65,7 @@ type flags struct {
 	signInRatePerAddress               float64
 	signInBurstPerAddress              int
 	pprofListen                        string
+	deliveryBuffer                     int
 }
 
 func main() {
@@ -87,6 +88,7 @@ func main() {
 	flag.StringVar(&f.clientIPHeader, "client-ip-header", "", "header whose last address (the one the proxy appended) is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
 	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
+	flag.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "messages each delivery queue (mail, SMS) holds accepted and not yet sent; past it, a voter asking for a code is told to try again in a moment")
 	flag.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
 	flag.Parse()
 
@@ -373,10 +375,10 @@ func queues(f flags, reg prometheus.Registerer, log *slog.Logger) (mail, sms *de
 		smsCfg = &delivery.SMSConfig{URL: f.smsGateway, Token: os.Getenv("SCRUTIN_SMS_TOKEN"), Timeout: 30 * time.Second}
 	}
 	if smtpCfg != nil {
-		mail = delivery.NewQueue(delivery.NewSMTP(*smtpCfg), delivery.QueueOptions{Workers: 8, Buffer: 10000, Channel: "mail", Registerer: reg, Logger: log})
+		mail = delivery.NewQueue(delivery.NewSMTP(*smtpCfg), delivery.QueueOptions{Workers: 8, Buffer: f.deliveryBuffer, Channel: "mail", Registerer: reg, Logger: log})
 	}
 	if smsCfg != nil {
-		sms = delivery.NewQueue(delivery.NewSMS(*smsCfg), delivery.QueueOptions{Workers: 16, Buffer: 10000, Channel: "sms", Registerer: reg, Logger: log})
+		sms = delivery.NewQueue(delivery.NewSMS(*smsCfg), delivery.QueueOptions{Workers: 16, Buffer: f.deliveryBuffer, Channel: "sms", Registerer: reg, Logger: log})
 	}
 	return mail, sms, nil
 }
