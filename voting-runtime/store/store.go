@@ -14,6 +14,11 @@
 //     process, fails with ErrAlreadyVoted and stores nothing. Cast returns only once
 //     the transaction is durable (fsync'd): a returned receipt is never lost.
 //   - ImportRoll is all or nothing.
+//   - A voter's wrong codes are counted in their Guard, in the same transaction that
+//     checks the code (AttemptSignIn): concurrent attempts, from any process, are
+//     each counted once, and none is checked while the voter is locked out. The
+//     Guard outlives pending sign-ins: a new sign-in resets neither the count, the
+//     lockout nor the resend cooldown.
 package store
 
 import (
@@ -53,8 +58,6 @@ type PendingSignIn struct {
 	VoterID string
 	// Codes are the keyed hashes of the codes sent, each with its expiry.
 	Codes []PendingCode
-	// Attempts counts wrong codes so far.
-	Attempts int
 	// LastSentAt is when the latest code was asked for (the resend cooldown).
 	LastSentAt time.Time
 	// ExpiresAt ends the pending sign-in (signInTimeout after the first request).
@@ -65,6 +68,87 @@ type PendingSignIn struct {
 type PendingCode struct {
 	Hash      []byte
 	ExpiresAt time.Time
+}
+
+// Guard is what the store keeps of a voter's sign-in attempts, across pending
+// sign-ins, replicas and restarts. It never holds a code.
+type Guard struct {
+	VoterID string
+	// Failures counts the wrong codes (or credentials) since the last lockout or
+	// the last successful sign-in.
+	Failures int
+	// Lockouts counts the lockouts since the last successful sign-in: the step of
+	// the escalation.
+	Lockouts int
+	// LockedUntil ends the latest lockout (zero: never locked out).
+	LockedUntil time.Time
+	// LastFailureAt is when the latest wrong code was tried (zero: none).
+	LastFailureAt time.Time
+	// LastSentAt is when the latest code was accepted for delivery (zero: none):
+	// the resend cooldown runs from it, whatever became of the pending sign-in.
+	LastSentAt time.Time
+}
+
+// Locked reports whether the voter is locked out at now.
+func (g Guard) Locked(now time.Time) bool { return now.Before(g.LockedUntil) }
+
+// LockoutPolicy says when wrong codes lock a voter out, and for how long.
+type LockoutPolicy struct {
+	// MaxFailures wrong codes in a row start a lockout.
+	MaxFailures int
+	// Lockouts are the lengths of the first, second… lockout; the last one repeats.
+	Lockouts []time.Duration
+}
+
+// Lockout is the length of the n-th lockout (n from 1).
+func (p LockoutPolicy) Lockout(n int) time.Duration {
+	if len(p.Lockouts) == 0 {
+		return 0
+	}
+	return p.Lockouts[min(max(n, 1), len(p.Lockouts))-1]
+}
+
+// Verdict is what a check said of a code (or a credential).
+type Verdict int
+
+const (
+	// NothingToCheck: no code to compare with (no pending sign-in, or it has
+	// expired); not counted.
+	NothingToCheck Verdict = iota
+	// Wrong: counted as a failure.
+	Wrong
+	// Right: the sign-in succeeds.
+	Right
+)
+
+// Attempt is the outcome of AttemptSignIn.
+type Attempt struct {
+	// Verdict of the check; NothingToCheck when Locked.
+	Verdict Verdict
+	// Locked: the voter was locked out, the check was not made.
+	Locked bool
+	// Guard as the attempt left it.
+	Guard Guard
+}
+
+// Record is g after an attempt judged v at now under policy: a wrong code counts
+// one failure, and the MaxFailures-th starts the next lockout (the failures start
+// over); a right one clears the failures and the escalation. The resend cooldown
+// (LastSentAt) is kept either way.
+func (g Guard) Record(v Verdict, now time.Time, policy LockoutPolicy) Guard {
+	switch v {
+	case Wrong:
+		g.Failures++
+		g.LastFailureAt = now
+		if g.Failures >= policy.MaxFailures {
+			g.Lockouts++
+			g.Failures = 0
+			g.LockedUntil = now.Add(policy.Lockout(g.Lockouts))
+		}
+	case Right:
+		g.Failures, g.Lockouts, g.LockedUntil = 0, 0, time.Time{}
+	}
+	return g
 }
 
 // Session is a signed-in voter's session. Its id is itself a random secret: the store
@@ -135,9 +219,30 @@ type Store interface {
 	// PutSignIn creates or replaces a voter's pending sign-in.
 	PutSignIn(ctx context.Context, p PendingSignIn) error
 	SignIn(ctx context.Context, voterID string) (PendingSignIn, error)
-	// AddSignInAttempt counts one wrong code and returns the new count.
-	AddSignInAttempt(ctx context.Context, voterID string) (int, error)
 	DeleteSignIn(ctx context.Context, voterID string) error
+	// UpdateSignIn replaces a voter's pending sign-in with f(current) (current nil
+	// when there is none), holding the voter's guard: it never interleaves with an
+	// AttemptSignIn for that voter.
+	UpdateSignIn(ctx context.Context, voterID string, f func(cur *PendingSignIn) PendingSignIn) error
+
+	// Guard returns a voter's guard (the zero Guard for a voter with none).
+	Guard(ctx context.Context, voterID string) (Guard, error)
+	// AttemptSignIn is one try of a code, in one transaction holding the voter's
+	// guard: while the voter is locked out at now, it refuses (Locked) without
+	// calling check; otherwise it calls check with the pending sign-in (nil when
+	// there is none) and records its verdict (Guard.Record). A Wrong one that starts
+	// a lockout, and a Right one, end the pending sign-in: its codes no longer work.
+	AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy LockoutPolicy,
+		check func(p *PendingSignIn) Verdict) (Attempt, error)
+	// ReserveCode records at now that a code is being sent, unless the voter is
+	// locked out or a code was sent less than cooldown before now; it returns the
+	// guard as it was, and whether the reservation was made. Two replicas never
+	// both reserve within the cooldown.
+	ReserveCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration) (Guard, bool, error)
+	// ReleaseCode undoes ReserveCode(…, reservedAt, …) when the code could not be
+	// sent: the last sent time goes back to previous, unless another reservation
+	// has been made since.
+	ReleaseCode(ctx context.Context, voterID string, reservedAt, previous time.Time) error
 
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, idHash []byte) (Session, error)

@@ -12,81 +12,211 @@ import (
 // PutSignIn creates or replaces a voter's pending sign-in and its codes, in one
 // transaction.
 func (s *Store) PutSignIn(ctx context.Context, p store.PendingSignIn) error {
-	return s.write(ctx, "put sign-in", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
-			VALUES (?, ?, ?, ?)
-			ON CONFLICT (voter_id) DO UPDATE SET attempts = excluded.attempts,
-				last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
-			p.VoterID, p.Attempts, p.LastSentAt.UnixMicro(), p.ExpiresAt.UnixMicro())
-		if err != nil {
+	return s.write(ctx, "put sign-in", func(tx *sql.Tx) error { return putSignIn(ctx, tx, p) })
+}
+
+func putSignIn(ctx context.Context, tx *sql.Tx, p store.PendingSignIn) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
+		VALUES (?, 0, ?, ?)
+		ON CONFLICT (voter_id) DO UPDATE SET last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
+		p.VoterID, p.LastSentAt.UnixMicro(), p.ExpiresAt.UnixMicro())
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM sign_in_codes WHERE voter_id = ?", p.VoterID); err != nil {
+		return err
+	}
+	for i, c := range p.Codes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
+			VALUES (?, ?, ?, ?)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt.UnixMicro()); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM sign_in_codes WHERE voter_id = ?", p.VoterID); err != nil {
-			return err
-		}
-		for i, c := range p.Codes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
-				VALUES (?, ?, ?, ?)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt.UnixMicro()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // SignIn returns a voter's pending sign-in, its codes in the order they were put,
 // or store.ErrNotFound.
 func (s *Store) SignIn(ctx context.Context, voterID string) (store.PendingSignIn, error) {
-	p := store.PendingSignIn{VoterID: voterID}
 	tx, err := s.r.BeginTx(ctx, nil) // one snapshot for both queries
 	if err != nil {
-		return p, wrap("sign-in", err)
+		return store.PendingSignIn{}, wrap("sign-in", err)
 	}
 	defer tx.Rollback()
-	var sent, expires int64
-	err = tx.QueryRowContext(ctx, "SELECT attempts, last_sent_at, expires_at FROM sign_ins WHERE voter_id = ?",
-		voterID).Scan(&p.Attempts, &sent, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.PendingSignIn{}, store.ErrNotFound
-	}
+	p, err := readSignIn(ctx, tx, voterID)
 	if err != nil {
 		return store.PendingSignIn{}, wrap("sign-in", err)
+	}
+	return p, nil
+}
+
+// readSignIn reads a pending sign-in in tx, or returns store.ErrNotFound.
+func readSignIn(ctx context.Context, tx *sql.Tx, voterID string) (store.PendingSignIn, error) {
+	p := store.PendingSignIn{VoterID: voterID}
+	var sent, expires int64
+	err := tx.QueryRowContext(ctx, "SELECT last_sent_at, expires_at FROM sign_ins WHERE voter_id = ?",
+		voterID).Scan(&sent, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, store.ErrNotFound
+	}
+	if err != nil {
+		return p, err
 	}
 	p.LastSentAt, p.ExpiresAt = micros(sent), micros(expires)
-	rows, err := tx.QueryContext(ctx, "SELECT hash, expires_at FROM sign_in_codes WHERE voter_id = ? ORDER BY n",
-		voterID)
+	rows, err := tx.QueryContext(ctx, "SELECT hash, expires_at FROM sign_in_codes WHERE voter_id = ? ORDER BY n", voterID)
 	if err != nil {
-		return store.PendingSignIn{}, wrap("sign-in", err)
+		return p, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c store.PendingCode
 		var exp int64
 		if err := rows.Scan(&c.Hash, &exp); err != nil {
-			return store.PendingSignIn{}, wrap("sign-in", err)
+			return p, err
 		}
 		c.ExpiresAt = micros(exp)
 		p.Codes = append(p.Codes, c)
 	}
-	if err := rows.Err(); err != nil {
-		return store.PendingSignIn{}, wrap("sign-in", err)
-	}
-	return p, nil
+	return p, rows.Err()
 }
 
-// AddSignInAttempt counts one wrong code and returns the new count, or
-// store.ErrNotFound.
-func (s *Store) AddSignInAttempt(ctx context.Context, voterID string) (int, error) {
-	var n int
-	err := s.write(ctx, "add sign-in attempt", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, "UPDATE sign_ins SET attempts = attempts + 1 WHERE voter_id = ? RETURNING attempts",
-			voterID).Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
+// UpdateSignIn replaces a voter's pending sign-in with f(current), in one write
+// transaction (SQLite has one writer: it never interleaves with AttemptSignIn).
+func (s *Store) UpdateSignIn(ctx context.Context, voterID string, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
+	return s.write(ctx, "update sign-in", func(tx *sql.Tx) error {
+		var cur *store.PendingSignIn
+		p, err := readSignIn(ctx, tx, voterID)
+		switch {
+		case err == nil:
+			cur = &p
+		case !errors.Is(err, store.ErrNotFound):
+			return err
 		}
-		return err
+		next := f(cur)
+		next.VoterID = voterID
+		return putSignIn(ctx, tx, next)
 	})
-	return n, err
+}
+
+// Guard returns a voter's guard, the zero Guard when there is none.
+func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) {
+	g, err := scanGuard(voterID, s.r.QueryRowContext(ctx, selectGuard, voterID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Guard{VoterID: voterID}, nil
+	}
+	return g, wrap("guard", err)
+}
+
+// AttemptSignIn checks one code and records the verdict in one write transaction.
+func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
+	check func(p *store.PendingSignIn) store.Verdict) (store.Attempt, error) {
+	var a store.Attempt
+	err := s.write(ctx, "attempt sign-in", func(tx *sql.Tx) error {
+		a = store.Attempt{}
+		g, err := readGuard(ctx, tx, voterID)
+		if err != nil {
+			return err
+		}
+		if g.Locked(now) {
+			a.Locked, a.Guard = true, g
+			return nil
+		}
+		var cur *store.PendingSignIn
+		p, err := readSignIn(ctx, tx, voterID)
+		switch {
+		case err == nil:
+			cur = &p
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		a.Verdict = check(cur)
+		a.Guard = g.Record(a.Verdict, now, policy)
+		if a.Verdict == store.NothingToCheck {
+			return nil
+		}
+		if a.Verdict == store.Right || a.Guard.Locked(now) {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM sign_ins WHERE voter_id = ?", voterID); err != nil {
+				return err
+			}
+		}
+		return writeGuard(ctx, tx, a.Guard)
+	})
+	return a, err
+}
+
+// ReserveCode records that a code is being sent at now, unless the voter is locked
+// out or within the cooldown.
+func (s *Store) ReserveCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration) (store.Guard, bool, error) {
+	var g store.Guard
+	var ok bool
+	err := s.write(ctx, "reserve code", func(tx *sql.Tx) (err error) {
+		if g, err = readGuard(ctx, tx, voterID); err != nil {
+			return err
+		}
+		if ok = !g.Locked(now) && (g.LastSentAt.IsZero() || !now.Before(g.LastSentAt.Add(cooldown))); !ok {
+			return nil
+		}
+		next := g
+		next.LastSentAt = now
+		return writeGuard(ctx, tx, next)
+	})
+	return g, ok, err
+}
+
+// ReleaseCode puts the last sent time back to previous, unless another
+// reservation replaced reservedAt.
+func (s *Store) ReleaseCode(ctx context.Context, voterID string, reservedAt, previous time.Time) error {
+	_, err := s.w.ExecContext(ctx, "UPDATE sign_in_guards SET last_sent_at = ? WHERE voter_id = ? AND last_sent_at = ?",
+		nullMicros(previous), voterID, reservedAt.UnixMicro())
+	return wrap("release code", err)
+}
+
+const selectGuard = `SELECT failures, lockouts, locked_until, last_failure_at, last_sent_at FROM sign_in_guards
+	WHERE voter_id = ?`
+
+// readGuard reads a voter's guard in tx, the zero Guard when there is none.
+func readGuard(ctx context.Context, tx *sql.Tx, voterID string) (store.Guard, error) {
+	g, err := scanGuard(voterID, tx.QueryRowContext(ctx, selectGuard, voterID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Guard{VoterID: voterID}, nil
+	}
+	return g, err
+}
+
+func scanGuard(voterID string, row *sql.Row) (store.Guard, error) {
+	g := store.Guard{VoterID: voterID}
+	var locked, failed, sent sql.NullInt64
+	if err := row.Scan(&g.Failures, &g.Lockouts, &locked, &failed, &sent); err != nil {
+		return store.Guard{}, err
+	}
+	for _, t := range []struct {
+		from sql.NullInt64
+		to   *time.Time
+	}{{locked, &g.LockedUntil}, {failed, &g.LastFailureAt}, {sent, &g.LastSentAt}} {
+		if t.from.Valid {
+			*t.to = micros(t.from.Int64)
+		}
+	}
+	return g, nil
+}
+
+// writeGuard creates or replaces a voter's guard in tx.
+func writeGuard(ctx context.Context, tx *sql.Tx, g store.Guard) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sign_in_guards (voter_id, failures, lockouts, locked_until, last_failure_at, last_sent_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (voter_id) DO UPDATE SET failures = excluded.failures, lockouts = excluded.lockouts,
+			locked_until = excluded.locked_until, last_failure_at = excluded.last_failure_at, last_sent_at = excluded.last_sent_at`,
+		g.VoterID, g.Failures, g.Lockouts, nullMicros(g.LockedUntil), nullMicros(g.LastFailureAt), nullMicros(g.LastSentAt))
+	return err
+}
+
+// nullMicros is nil (SQL NULL) for the zero time, microseconds since the epoch
+// otherwise.
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
 }
 
 // DeleteSignIn removes a voter's pending sign-in and its codes; deleting one that

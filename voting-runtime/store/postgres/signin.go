@@ -13,69 +13,200 @@ import (
 // PutSignIn creates or replaces a voter's pending sign-in and its codes, in one
 // transaction (the sign_ins row lock orders concurrent puts for one voter).
 func (s *Store) PutSignIn(ctx context.Context, p store.PendingSignIn) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
-			VALUES ($1, $2, $3, $4)
-			ON CONFLICT (voter_id) DO UPDATE SET attempts = excluded.attempts,
-				last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
-			p.VoterID, p.Attempts, p.LastSentAt, p.ExpiresAt)
-		if err != nil {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return putSignIn(ctx, tx, p) }, "put sign-in")
+}
+
+func putSignIn(ctx context.Context, tx pgx.Tx, p store.PendingSignIn) error {
+	_, err := tx.Exec(ctx, `INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
+		VALUES ($1, 0, $2, $3)
+		ON CONFLICT (voter_id) DO UPDATE SET last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
+		p.VoterID, p.LastSentAt, p.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM sign_in_codes WHERE voter_id = $1", p.VoterID); err != nil {
+		return err
+	}
+	for i, c := range p.Codes {
+		if _, err := tx.Exec(ctx, `INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
+			VALUES ($1, $2, $3, $4)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM sign_in_codes WHERE voter_id = $1", p.VoterID); err != nil {
-			return err
-		}
-		for i, c := range p.Codes {
-			if _, err := tx.Exec(ctx, `INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
-				VALUES ($1, $2, $3, $4)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, "put sign-in")
+	}
+	return nil
 }
 
 // SignIn returns a voter's pending sign-in, its codes in the order they were put,
 // or store.ErrNotFound.
 func (s *Store) SignIn(ctx context.Context, voterID string) (store.PendingSignIn, error) {
-	p := store.PendingSignIn{VoterID: voterID}
+	var p store.PendingSignIn
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
-		func(tx pgx.Tx) error {
-			err := tx.QueryRow(ctx, "SELECT attempts, last_sent_at, expires_at FROM sign_ins WHERE voter_id = $1",
-				voterID).Scan(&p.Attempts, &p.LastSentAt, &p.ExpiresAt)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return store.ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			rows, _ := tx.Query(ctx, "SELECT hash, expires_at FROM sign_in_codes WHERE voter_id = $1 ORDER BY n",
-				voterID)
-			p.Codes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.PendingCode, error) {
-				var c store.PendingCode
-				err := r.Scan(&c.Hash, &c.ExpiresAt)
-				c.ExpiresAt = c.ExpiresAt.UTC()
-				return c, err
-			})
+		func(tx pgx.Tx) (err error) {
+			p, err = readSignIn(ctx, tx, voterID)
 			return err
 		})
 	if err != nil {
 		return store.PendingSignIn{}, wrap("sign-in", err)
 	}
-	p.LastSentAt, p.ExpiresAt = p.LastSentAt.UTC(), p.ExpiresAt.UTC()
 	return p, nil
 }
 
-// AddSignInAttempt counts one wrong code and returns the new count, or
-// store.ErrNotFound.
-func (s *Store) AddSignInAttempt(ctx context.Context, voterID string) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, "UPDATE sign_ins SET attempts = attempts + 1 WHERE voter_id = $1 RETURNING attempts",
-		voterID).Scan(&n)
+// readSignIn reads a pending sign-in in tx, or returns store.ErrNotFound.
+func readSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.PendingSignIn, error) {
+	p := store.PendingSignIn{VoterID: voterID}
+	err := tx.QueryRow(ctx, "SELECT last_sent_at, expires_at FROM sign_ins WHERE voter_id = $1",
+		voterID).Scan(&p.LastSentAt, &p.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, store.ErrNotFound
+		return p, store.ErrNotFound
 	}
-	return n, wrap("add sign-in attempt", err)
+	if err != nil {
+		return p, err
+	}
+	rows, _ := tx.Query(ctx, "SELECT hash, expires_at FROM sign_in_codes WHERE voter_id = $1 ORDER BY n", voterID)
+	p.Codes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.PendingCode, error) {
+		var c store.PendingCode
+		err := r.Scan(&c.Hash, &c.ExpiresAt)
+		c.ExpiresAt = c.ExpiresAt.UTC()
+		return c, err
+	})
+	p.LastSentAt, p.ExpiresAt = p.LastSentAt.UTC(), p.ExpiresAt.UTC()
+	return p, err
+}
+
+// UpdateSignIn replaces a voter's pending sign-in with f(current), holding the
+// voter's guard row.
+func (s *Store) UpdateSignIn(ctx context.Context, voterID string, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockGuard(ctx, tx, voterID); err != nil {
+			return err
+		}
+		var cur *store.PendingSignIn
+		p, err := readSignIn(ctx, tx, voterID)
+		switch {
+		case err == nil:
+			cur = &p
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		next := f(cur)
+		next.VoterID = voterID
+		return putSignIn(ctx, tx, next)
+	}, "update sign-in")
+}
+
+// Guard returns a voter's guard, the zero Guard when there is none.
+func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) {
+	g, err := scanGuard(voterID, s.pool.QueryRow(ctx, selectGuard+" WHERE voter_id = $1", voterID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Guard{VoterID: voterID}, nil
+	}
+	return g, wrap("guard", err)
+}
+
+// AttemptSignIn checks one code holding the voter's guard row, and records the
+// verdict in the same transaction.
+func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
+	check func(p *store.PendingSignIn) store.Verdict) (store.Attempt, error) {
+	var a store.Attempt
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		a = store.Attempt{}
+		g, err := lockGuard(ctx, tx, voterID)
+		if err != nil {
+			return err
+		}
+		if g.Locked(now) {
+			a.Locked, a.Guard = true, g
+			return nil
+		}
+		var cur *store.PendingSignIn
+		p, err := readSignIn(ctx, tx, voterID)
+		switch {
+		case err == nil:
+			cur = &p
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		a.Verdict = check(cur)
+		a.Guard = g.Record(a.Verdict, now, policy)
+		if a.Verdict == store.NothingToCheck {
+			return nil
+		}
+		if a.Verdict == store.Right || a.Guard.Locked(now) {
+			if _, err := tx.Exec(ctx, "DELETE FROM sign_ins WHERE voter_id = $1", voterID); err != nil {
+				return err
+			}
+		}
+		return writeGuard(ctx, tx, a.Guard)
+	}, "attempt sign-in")
+	return a, err
+}
+
+// ReserveCode records that a code is being sent at now, unless the voter is locked
+// out or within the cooldown.
+func (s *Store) ReserveCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration) (store.Guard, bool, error) {
+	var g store.Guard
+	var ok bool
+	err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
+		if g, err = lockGuard(ctx, tx, voterID); err != nil {
+			return err
+		}
+		if ok = !g.Locked(now) && (g.LastSentAt.IsZero() || !now.Before(g.LastSentAt.Add(cooldown))); !ok {
+			return nil
+		}
+		_, err = tx.Exec(ctx, "UPDATE sign_in_guards SET last_sent_at = $2 WHERE voter_id = $1", voterID, now)
+		return err
+	}, "reserve code")
+	return g, ok, err
+}
+
+// ReleaseCode puts the last sent time back to previous, unless another
+// reservation replaced reservedAt.
+func (s *Store) ReleaseCode(ctx context.Context, voterID string, reservedAt, previous time.Time) error {
+	_, err := s.pool.Exec(ctx, "UPDATE sign_in_guards SET last_sent_at = $3 WHERE voter_id = $1 AND last_sent_at = $2",
+		voterID, reservedAt, nullTime(previous))
+	return wrap("release code", err)
+}
+
+const selectGuard = "SELECT failures, lockouts, locked_until, last_failure_at, last_sent_at FROM sign_in_guards"
+
+// lockGuard reads a voter's guard row, creating it, and locks it until tx ends.
+func lockGuard(ctx context.Context, tx pgx.Tx, voterID string) (store.Guard, error) {
+	if _, err := tx.Exec(ctx, "INSERT INTO sign_in_guards (voter_id) VALUES ($1) ON CONFLICT DO NOTHING", voterID); err != nil {
+		return store.Guard{}, err
+	}
+	return scanGuard(voterID, tx.QueryRow(ctx, selectGuard+" WHERE voter_id = $1 FOR UPDATE", voterID))
+}
+
+func scanGuard(voterID string, row pgx.Row) (store.Guard, error) {
+	g := store.Guard{VoterID: voterID}
+	var locked, failed, sent *time.Time
+	if err := row.Scan(&g.Failures, &g.Lockouts, &locked, &failed, &sent); err != nil {
+		return store.Guard{}, err
+	}
+	for _, t := range []struct {
+		from *time.Time
+		to   *time.Time
+	}{{locked, &g.LockedUntil}, {failed, &g.LastFailureAt}, {sent, &g.LastSentAt}} {
+		if t.from != nil {
+			*t.to = t.from.UTC()
+		}
+	}
+	return g, nil
+}
+
+func writeGuard(ctx context.Context, tx pgx.Tx, g store.Guard) error {
+	_, err := tx.Exec(ctx, `UPDATE sign_in_guards SET failures = $2, lockouts = $3, locked_until = $4,
+		last_failure_at = $5, last_sent_at = $6 WHERE voter_id = $1`,
+		g.VoterID, g.Failures, g.Lockouts, nullTime(g.LockedUntil), nullTime(g.LastFailureAt), nullTime(g.LastSentAt))
+	return err
+}
+
+// nullTime is nil (SQL NULL) for the zero time, t otherwise.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 // DeleteSignIn removes a voter's pending sign-in and its codes; deleting one that

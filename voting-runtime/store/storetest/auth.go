@@ -12,9 +12,6 @@ func testSignIns(t *testing.T, s store.Store) {
 	if _, err := s.SignIn(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SignIn before any: %v, want ErrNotFound", err)
 	}
-	if _, err := s.AddSignInAttempt(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("AddSignInAttempt without a sign-in: %v, want ErrNotFound", err)
-	}
 	p := store.PendingSignIn{
 		VoterID: "v1",
 		Codes: []store.PendingCode{
@@ -32,17 +29,8 @@ func testSignIns(t *testing.T, s store.Store) {
 	if got, err := s.SignIn(ctx, "v1"); err != nil || !sameSignIn(got, p) {
 		t.Errorf("SignIn = %+v, %v; want %+v", got, err, p)
 	}
-	for want := 1; want <= 3; want++ {
-		if n, err := s.AddSignInAttempt(ctx, "v1"); err != nil || n != want {
-			t.Errorf("AddSignInAttempt = %d, %v; want %d", n, err, want)
-		}
-	}
-	if got, _ := s.SignIn(ctx, "v1"); got.Attempts != 3 {
-		t.Errorf("Attempts = %d, want 3", got.Attempts)
-	}
-
 	// A put replaces everything, codes included.
-	p.Codes, p.Attempts, p.LastSentAt = p.Codes[:1], 0, at(4)
+	p.Codes, p.LastSentAt = p.Codes[:1], at(4)
 	must(t, s.PutSignIn(ctx, p))
 	if got, err := s.SignIn(ctx, "v1"); err != nil || !sameSignIn(got, p) {
 		t.Errorf("SignIn after a second put = %+v, %v; want %+v", got, err, p)

@@ -55,6 +55,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RollLockedAfterCast", func(t *testing.T) { testRollLocked(t, fresh(t)) })
 	t.Run("ImportLargeRoll", func(t *testing.T) { testImportLargeRoll(t, fresh(t)) })
 	t.Run("SignIns", func(t *testing.T) { testSignIns(t, fresh(t)) })
+	t.Run("UpdateSignIn", func(t *testing.T) { testUpdateSignIn(t, fresh(t)) })
+	t.Run("WrongCodesLockTheVoterOut", func(t *testing.T) { testLockout(t, fresh(t)) })
+	t.Run("ConcurrentWrongCodesCountedOnce", func(t *testing.T) { testConcurrentAttempts(t, fresh(t)) })
+	t.Run("ResendCooldownOutlivesTheSignIn", func(t *testing.T) { testReserveCode(t, fresh(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, fresh(t)) })
 	t.Run("Cast", func(t *testing.T) { testCast(t, fresh(t)) })
 	t.Run("SealBallots", func(t *testing.T) { testSealBallots(t, fresh(t)) })
@@ -178,7 +182,7 @@ func testReopen(t *testing.T, s store.Store) {
 	sess := store.Session{IDHash: []byte{1, 2, 3}, VoterID: vs[0].ID, CreatedAt: at(0), LastSeenAt: at(1)}
 	must(t, s.CreateSession(ctx, sess))
 	sign := store.PendingSignIn{VoterID: vs[2].ID, Codes: []store.PendingCode{{Hash: []byte("h"), ExpiresAt: at(5)}},
-		Attempts: 1, LastSentAt: at(2), ExpiresAt: at(10)}
+		LastSentAt: at(2), ExpiresAt: at(10)}
 	must(t, s.PutSignIn(ctx, sign))
 	entries, err := s.AppendAudit(ctx, store.AuditRecord{Kind: "opened", Data: []byte("{}")})
 	must(t, err)
@@ -305,7 +309,7 @@ func sameSession(a, b store.Session) bool {
 }
 
 func sameSignIn(a, b store.PendingSignIn) bool {
-	return a.VoterID == b.VoterID && a.Attempts == b.Attempts && a.LastSentAt.Equal(b.LastSentAt) &&
+	return a.VoterID == b.VoterID && a.LastSentAt.Equal(b.LastSentAt) &&
 		a.ExpiresAt.Equal(b.ExpiresAt) && slices.EqualFunc(a.Codes, b.Codes, func(x, y store.PendingCode) bool {
 		return bytes.Equal(x.Hash, y.Hash) && x.ExpiresAt.Equal(y.ExpiresAt)
 	})
