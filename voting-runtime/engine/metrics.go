@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // The values of scrutin_signins_total{result} and
 // scrutin_ballot_rejections_total{reason}.
 var (
-	signInResults    = []string{"code-sent", "delivery-busy", "expired", "no-pending", "resend-too-soon", "signed-in", "too-many-attempts", "unknown-voter", "wrong-code"}
+	signInResults    = []string{"code-sent", "delivery-busy", "expired", "locked-out", "no-pending", "resend-too-soon", "signed-in", "too-many-attempts", "unknown-voter", "wrong-code"}
 	rejectionReasons = []string{"already-voted", "closed", "invalid-ballot", "not-open"}
 )
 

@@ -82,9 +82,56 @@ type SignInStart struct {
 
 func (en *Engine) authn() scrutinv1.Authentication { return en.e.Spec.Authentication }
 
-// StartSignIn begins a voter's sign-in: for the code methods it draws a code, keeps
-// its keyed hash and queues its delivery (never waiting on the network). A resend
+// lockouts are the lengths of a voter's successive lockouts, each after
+// maxCodeAttempts wrong codes in a row (the last one repeats until a successful
+// sign-in): with the default 5 attempts, at most 20 wrong codes are checked in a
+// voter's first hour under attack (at 0, 1, 6 and 21 minutes), then 5 an hour,
+// 130 a day, where OWASP ASVS 4.0.3 §2.2.1 allows 100 an hour.
+var lockouts = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
+
+// LockedOutError: too many wrong codes for this voter; nothing is checked and no
+// code is sent until Until.
+type LockedOutError struct {
+	Until      time.Time
+	RetryAfter time.Duration
+}
+
+// Seconds is RetryAfter in whole seconds, rounded up.
+func (e *LockedOutError) Seconds() int { return max(1, int(math.Ceil(e.RetryAfter.Seconds()))) }
+
+func (e *LockedOutError) Error() string {
+	return fmt.Sprintf("too many wrong codes for this voter id: you can try again at %s UTC (in %s)",
+		e.Until.UTC().Format("15:04"), inWords(e.RetryAfter))
+}
+
+// inWords is d rounded up to the minute (or the second under a minute), for a person.
+func inWords(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", max(1, int(math.Ceil(d.Seconds()))))
+	}
+	m := int(math.Ceil(d.Minutes()))
+	if m == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
+}
+
+func (en *Engine) lockoutPolicy() store.LockoutPolicy {
+	return store.LockoutPolicy{MaxFailures: int(en.authn().MaxCodeAttempts), Lockouts: lockouts}
+}
+
+func lockedOut(g store.Guard, now time.Time) *LockedOutError {
+	return &LockedOutError{Until: g.LockedUntil, RetryAfter: g.LockedUntil.Sub(now)}
+}
+
+// StartSignIn begins a voter's sign-in: for the code methods it draws a code, queues
+// its delivery (never waiting on the network) and keeps its keyed hash. A resend
 // adds a code and keeps the earlier ones valid: a slow SMS still works.
+//
+// The voter is told a code was sent only once the queue has accepted it: the
+// resend cooldown is reserved in the store first (one code per cooldown, across
+// replicas, kept when the pending sign-in ends), and released when the queue is
+// full. A locked-out voter gets no code.
 func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart, error) {
 	if en.Phase() == Closed {
 		return SignInStart{}, ErrVoteClosed
@@ -105,51 +152,66 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 	if a.Method == scrutinv1.Credential {
 		return start, nil
 	}
-	now := en.now()
-	p, err := en.st.SignIn(ctx, voterID)
-	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && !now.Before(p.ExpiresAt)):
-		p = store.PendingSignIn{VoterID: voterID, ExpiresAt: now.Add(a.SignInTimeout.Duration)}
-	case err != nil:
-		return SignInStart{}, errorf("reading the pending sign-in", err)
-	default:
-		if wait := p.LastSentAt.Add(a.ResendCooldown.Duration).Sub(now); wait > 0 {
-			en.metrics.signIn("resend-too-soon")
-			return SignInStart{}, &ResendTooSoonError{RetryAfter: wait}
-		}
-	}
-
-	queue, to, channel := en.mail, v.Email, "mail"
-	if a.Method == scrutinv1.SMSCode {
-		queue, to, channel = en.sms, v.Phone, "sms"
-	}
+	queue, to, channel := en.channel(v)
 	if queue == nil || to == "" {
 		return SignInStart{}, ErrNoChannel
 	}
+	// Microseconds: the precision stores keep, so that a release finds its
+	// reservation.
+	now := en.now().UTC().Truncate(time.Microsecond)
+	g, ok, err := en.st.ReserveCode(ctx, voterID, now, a.ResendCooldown.Duration)
+	switch {
+	case err != nil:
+		return SignInStart{}, errorf("reserving the code", err)
+	case !ok && g.Locked(now):
+		en.metrics.signIn("locked-out")
+		return SignInStart{}, lockedOut(g, now)
+	case !ok:
+		en.metrics.signIn("resend-too-soon")
+		return SignInStart{}, &ResendTooSoonError{RetryAfter: g.LastSentAt.Add(a.ResendCooldown.Duration).Sub(now)}
+	}
+	release := func() {
+		// even when the request was cancelled: the voter must be able to ask again
+		if err := en.st.ReleaseCode(context.WithoutCancel(ctx), voterID, now, g.LastSentAt); err != nil {
+			en.log.Error("Could not release a code reservation", "error", err)
+		}
+	}
 	code, err := auth.NewCode()
 	if err != nil {
+		release()
 		return SignInStart{}, err
 	}
 	expires := now.Add(a.CodeValidity.Duration)
-	// Keep the codes still valid (a resend never invalidates the one on its way).
-	codes := []store.PendingCode{{Hash: en.hasher.Sum(auth.DomainCode, voterID, code), ExpiresAt: expires}}
-	for _, c := range p.Codes {
-		if now.Before(c.ExpiresAt) && len(codes) < maxCodesPerSignIn {
-			codes = append(codes, c)
-		}
-	}
-	p.Codes, p.LastSentAt = codes, now
-	// The pending sign-in lives at least as long as its newest code.
-	if p.ExpiresAt.Before(expires) {
-		p.ExpiresAt = expires
-	}
-	if err := en.st.PutSignIn(ctx, p); err != nil {
-		return SignInStart{}, errorf("storing the pending sign-in", err)
-	}
-	msg := en.codeMessage(v, to, code)
-	if err := queue.Enqueue(msg, expires); err != nil {
+	if err := queue.Enqueue(en.codeMessage(v, to, code), expires); err != nil {
+		release()
 		en.metrics.signIn("delivery-busy")
 		return SignInStart{}, ErrDeliveryBusy
+	}
+	hash := en.hasher.Sum(auth.DomainCode, voterID, code)
+	err = en.st.UpdateSignIn(ctx, voterID, func(cur *store.PendingSignIn) store.PendingSignIn {
+		p := store.PendingSignIn{VoterID: voterID, ExpiresAt: now.Add(a.SignInTimeout.Duration)}
+		if cur != nil && now.Before(cur.ExpiresAt) {
+			p = *cur
+		}
+		// Keep the codes still valid (a resend never invalidates the one on its way).
+		codes := []store.PendingCode{{Hash: hash, ExpiresAt: expires}}
+		for _, c := range p.Codes {
+			if now.Before(c.ExpiresAt) && len(codes) < maxCodesPerSignIn {
+				codes = append(codes, c)
+			}
+		}
+		p.Codes, p.LastSentAt = codes, now
+		// The pending sign-in lives at least as long as its newest code.
+		if p.ExpiresAt.Before(expires) {
+			p.ExpiresAt = expires
+		}
+		return p
+	})
+	if err != nil {
+		// The code is on its way but will not work: say so (an error), and let the
+		// voter ask again at once.
+		release()
+		return SignInStart{}, errorf("storing the pending sign-in", err)
 	}
 	en.metrics.signIn("code-sent")
 	start.Channel = channel
@@ -162,8 +224,22 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 	return start, nil
 }
 
+// channel is the queue, address and channel name the election's method uses to
+// reach v (a nil queue or an empty address: v cannot be reached).
+func (en *Engine) channel(v store.Voter) (*delivery.Queue, string, string) {
+	if en.authn().Method == scrutinv1.SMSCode {
+		return en.sms, v.Phone, "sms"
+	}
+	return en.mail, v.Email, "mail"
+}
+
 // CompleteSignIn checks a code (or a credential) and opens a session. It returns the
 // session id, a secret shown once to the voter's browser as a cookie.
+//
+// The check and its count are one store transaction holding the voter's guard:
+// concurrent attempts, on any replica, are each counted once, and the
+// maxCodeAttempts-th wrong one locks the voter out (lockouts) and ends the pending
+// sign-in; nothing is checked during a lockout.
 func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (string, store.Session, error) {
 	if en.Phase() == Closed {
 		return "", store.Session{}, ErrVoteClosed
@@ -179,57 +255,52 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 		return "", store.Session{}, errorf("reading the voter", err)
 	}
 	a := en.authn()
-	now := en.now()
-	p, err := en.st.SignIn(ctx, voterID)
-	switch {
-	case a.Method == scrutinv1.Credential && errors.Is(err, store.ErrNotFound):
-		// Attempts at a credential are counted like attempts at a code.
-		p = store.PendingSignIn{VoterID: voterID, ExpiresAt: now.Add(a.SignInTimeout.Duration)}
-		if err := en.st.PutSignIn(ctx, p); err != nil {
-			return "", store.Session{}, errorf("storing the sign-in attempt", err)
+	now := en.now().UTC().Truncate(time.Microsecond)
+	check := func(p *store.PendingSignIn) store.Verdict {
+		if a.Method == scrutinv1.Credential {
+			if len(v.CredentialHash) > 0 && auth.Equal(v.CredentialHash, en.hasher.Sum(auth.DomainCredential, voterID, auth.NormalizeCredential(secret))) {
+				return store.Right
+			}
+			return store.Wrong
 		}
-	case errors.Is(err, store.ErrNotFound):
+		if p == nil || !now.Before(p.ExpiresAt) {
+			return store.NothingToCheck
+		}
+		sum := en.hasher.Sum(auth.DomainCode, voterID, secret)
+		ok, valid := false, 0
+		for _, c := range p.Codes { // every code is compared: no early exit
+			if now.Before(c.ExpiresAt) {
+				valid++
+				ok = auth.Equal(c.Hash, sum) || ok
+			}
+		}
+		switch {
+		case ok:
+			return store.Right
+		case valid == 0:
+			// every code has expired: nothing could match, nothing to count
+			return store.NothingToCheck
+		}
+		return store.Wrong
+	}
+	policy := en.lockoutPolicy()
+	att, err := en.st.AttemptSignIn(ctx, voterID, now, policy, check)
+	switch {
+	case err != nil:
+		return "", store.Session{}, errorf("checking the code", err)
+	case att.Locked:
+		en.metrics.signIn("locked-out")
+		return "", store.Session{}, lockedOut(att.Guard, now)
+	case att.Verdict == store.NothingToCheck:
 		en.metrics.signIn("no-pending")
 		return "", store.Session{}, ErrNoPendingSignIn
-	case err != nil:
-		return "", store.Session{}, errorf("reading the pending sign-in", err)
-	}
-	if a.Method != scrutinv1.Credential && !now.Before(p.ExpiresAt) {
-		en.metrics.signIn("expired")
-		return "", store.Session{}, ErrNoPendingSignIn
-	}
-	if p.Attempts >= int(a.MaxCodeAttempts) {
+	case att.Verdict == store.Wrong && att.Guard.Locked(now):
 		en.metrics.signIn("too-many-attempts")
-		return "", store.Session{}, ErrTooManyAttempts
-	}
-
-	var ok bool
-	if a.Method == scrutinv1.Credential {
-		ok = len(v.CredentialHash) > 0 && auth.Equal(v.CredentialHash, en.hasher.Sum(auth.DomainCredential, voterID, auth.NormalizeCredential(secret)))
-	} else {
-		sum := en.hasher.Sum(auth.DomainCode, voterID, secret)
-		for _, c := range p.Codes { // every code is compared: no early exit
-			if now.Before(c.ExpiresAt) && auth.Equal(c.Hash, sum) {
-				ok = true
-			}
-		}
-	}
-	if !ok {
-		n, err := en.st.AddSignInAttempt(ctx, voterID)
-		if err != nil {
-			return "", store.Session{}, errorf("counting the attempt", err)
-		}
+		en.log.Warn("A voter is locked out after wrong codes", "lockouts", att.Guard.Lockouts, "until", att.Guard.LockedUntil)
+		return "", store.Session{}, lockedOut(att.Guard, now)
+	case att.Verdict == store.Wrong:
 		en.metrics.signIn("wrong-code")
-		if n >= int(a.MaxCodeAttempts) {
-			if err := en.st.DeleteSignIn(ctx, voterID); err != nil {
-				return "", store.Session{}, errorf("ending the sign-in", err)
-			}
-			return "", store.Session{}, ErrTooManyAttempts
-		}
-		return "", store.Session{}, &WrongCodeError{AttemptsLeft: int(a.MaxCodeAttempts) - n}
-	}
-	if err := en.st.DeleteSignIn(ctx, voterID); err != nil {
-		return "", store.Session{}, errorf("ending the sign-in", err)
+		return "", store.Session{}, &WrongCodeError{AttemptsLeft: policy.MaxFailures - att.Guard.Failures}
 	}
 	id, err := auth.NewSessionID()
 	if err != nil {
@@ -241,6 +312,113 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 	}
 	en.metrics.signIn("signed-in")
 	return id, s, nil
+}
+
+// VoterState is what the hotline may see of a voter's sign-in: never a code, a
+// hash, nor the voter's address.
+type VoterState struct {
+	VoterID          string `json:"voterId"`
+	OnRoll           bool   `json:"onRoll"`
+	Method           string `json:"method"`
+	Channel          string `json:"channel,omitempty"`
+	ChannelAvailable bool   `json:"channelAvailable"`
+	Voted            bool   `json:"voted"`
+	// PendingSignIn is nil when no code is waiting to be typed.
+	PendingSignIn *PendingState `json:"pendingSignIn"`
+	// Failures are the wrong codes since the last lockout or sign-in, out of
+	// MaxFailures.
+	Failures    int `json:"failures"`
+	MaxFailures int `json:"maxFailures"`
+	// Lockouts since the last successful sign-in; Locked until LockedUntil.
+	Lockouts       int        `json:"lockouts"`
+	Locked         bool       `json:"locked"`
+	LockedUntil    *time.Time `json:"lockedUntil,omitempty"`
+	LastFailureAt  *time.Time `json:"lastFailureAt,omitempty"`
+	LastCodeSentAt *time.Time `json:"lastCodeSentAt,omitempty"`
+	// NextCodeAfter is when another code can be asked for, if later than now.
+	NextCodeAfter *time.Time `json:"nextCodeAfter,omitempty"`
+	// Delivery is what this pod's queue knows of the latest code (another replica
+	// may have sent it: then "unknown").
+	Delivery *DeliveryState `json:"delivery,omitempty"`
+	Now      time.Time      `json:"now"`
+}
+
+// PendingState is a pending sign-in, without its codes.
+type PendingState struct {
+	Codes     int       `json:"codes"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// DeliveryState is a delivery's state, in words without the code or the address.
+type DeliveryState struct {
+	State  string     `json:"state"`
+	At     *time.Time `json:"at,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+}
+
+// VoterState reads what the hotline may see of a voter; ErrUnknownVoter when the
+// id is not on the roll.
+func (en *Engine) VoterState(ctx context.Context, voterID string) (VoterState, error) {
+	v, err := en.st.Voter(ctx, voterID)
+	if errors.Is(err, store.ErrNotFound) {
+		return VoterState{}, ErrUnknownVoter
+	}
+	if err != nil {
+		return VoterState{}, errorf("reading the voter", err)
+	}
+	a := en.authn()
+	now := en.now().UTC()
+	st := VoterState{VoterID: voterID, OnRoll: true, Method: string(a.Method), MaxFailures: int(a.MaxCodeAttempts), Now: now}
+	if a.Method == scrutinv1.Credential {
+		st.ChannelAvailable = len(v.CredentialHash) > 0
+	} else {
+		queue, to, channel := en.channel(v)
+		st.Channel, st.ChannelAvailable = channel, queue != nil && to != ""
+		if queue != nil {
+			if d := queue.Status(voterID); d.State != delivery.Unknown {
+				st.Delivery = &DeliveryState{State: d.State.String(), At: timePtr(d.At), Reason: d.Reason}
+			} else {
+				st.Delivery = &DeliveryState{State: d.State.String()}
+			}
+		}
+	}
+	if st.Voted, err = en.st.HasVoted(ctx, voterID); err != nil {
+		return VoterState{}, errorf("reading the participation", err)
+	}
+	p, err := en.st.SignIn(ctx, voterID)
+	switch {
+	case err == nil && now.Before(p.ExpiresAt):
+		n := 0
+		for _, c := range p.Codes {
+			if now.Before(c.ExpiresAt) {
+				n++
+			}
+		}
+		st.PendingSignIn = &PendingState{Codes: n, ExpiresAt: p.ExpiresAt}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return VoterState{}, errorf("reading the pending sign-in", err)
+	}
+	g, err := en.st.Guard(ctx, voterID)
+	if err != nil {
+		return VoterState{}, errorf("reading the sign-in guard", err)
+	}
+	st.Failures, st.Lockouts, st.Locked = g.Failures, g.Lockouts, g.Locked(now)
+	st.LockedUntil, st.LastFailureAt, st.LastCodeSentAt = timePtr(g.LockedUntil), timePtr(g.LastFailureAt), timePtr(g.LastSentAt)
+	if !g.LastSentAt.IsZero() && a.Method != scrutinv1.Credential {
+		if next := g.LastSentAt.Add(a.ResendCooldown.Duration); next.After(now) {
+			st.NextCodeAfter = &next
+		}
+	}
+	return st, nil
+}
+
+// timePtr is nil for the zero time, &t otherwise.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // Session returns the live session of id, and records the activity (sliding idle

@@ -178,7 +178,15 @@ func TestErrorPages(t *testing.T) {
 		c.post("/sign-in/code", form).want(t, http.StatusUnauthorized, "code")
 	}
 	p = c.post("/sign-in/code", form).want(t, http.StatusTooManyRequests, "too-many-attempts")
-	p.has(t, `id="newcode-form"`, `name="voter_id" value="V-3"`, "M’envoyer un nouveau code")
+	p.has(t, `id="newcode-form"`, `name="voter_id" value="V-3"`, "M’envoyer un nouveau code",
+		"vous pourrez réessayer à 10 h 01, dans 1 minute")
+	if p.header.Get("Retry-After") != "60" {
+		t.Errorf("Retry-After %q after the lockout", p.header.Get("Retry-After"))
+	}
+	// A new sign-in during the lockout sends nothing and says until when.
+	c.post("/sign-in", url.Values{"voter_id": {"V-3"}}).want(t, http.StatusTooManyRequests, "signin").
+		has(t, "Trop de codes erronés ont été saisis pour cet identifiant", "vous pourrez réessayer à 10 h 01")
+	f.clock.Add(time.Minute)
 
 	// The code expired.
 	codePage = c.post("/sign-in", url.Values{"voter_id": {"V-3"}}).want(t, 200, "code")

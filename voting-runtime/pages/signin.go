@@ -228,6 +228,7 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 		resend  *engine.ResendTooSoonError
 		limited *engine.RateLimitedError
 		wrong   *engine.WrongCodeError
+		locked  *engine.LockedOutError
 		notOpen *engine.NotOpenYetError
 	)
 	credential := p.e.Spec.Authentication.Method == scrutinv1.Credential
@@ -245,7 +246,21 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 		p.renderCode(w, r, http.StatusTooManyRequests, st, "code.notice_too_soon", "")
 	case errors.As(err, &limited):
 		w.Header().Set("Retry-After", strconv.Itoa(limited.Seconds()))
-		p.renderRateLimited(w, r, st, limited.Seconds())
+		p.renderRateLimited(w, r, st, func(v *view) string { return v.msgN("signin.notice_rate_limited", limited.Seconds()) })
+	case errors.As(err, &locked):
+		// Too many wrong codes: say until when, in the voter's time and words.
+		w.Header().Set("Retry-After", strconv.Itoa(locked.Seconds()))
+		minutes := max(1, (locked.Seconds()+59)/60)
+		notice := func(v *view) string { return v.msgN("signin.notice_locked_out", minutes, v.Clock(locked.Until)) }
+		if r.URL.Path == "/sign-in/code" && !credential {
+			// the code no longer works: the page of a code that stopped working
+			v := p.view(w, r, "too-many-attempts").withForm("newcode-form", "/sign-in")
+			v.Data = &signInData{signInState: st, Method: p.e.Spec.Authentication.Method}
+			v.Notice = notice(v)
+			p.render(w, r, http.StatusTooManyRequests, v)
+			return
+		}
+		p.renderRateLimited(w, r, st, notice)
 	case errors.As(err, &wrong):
 		if credential {
 			p.renderCredentialWrong(w, r, st, wrong.AttemptsLeft)
@@ -305,9 +320,10 @@ func (p *Pages) credentialView(w http.ResponseWriter, r *http.Request, st signIn
 }
 
 // renderRateLimited shows again the page the voter sent (sign-in, code or
-// credential) saying how long to wait: this voter id took more sign-in steps in a
-// short time than a person does. Nothing was stored: the code sent still works.
-func (p *Pages) renderRateLimited(w http.ResponseWriter, r *http.Request, st signInState, secs int) {
+// credential) with notice on top, saying how long to wait: this voter id took more
+// sign-in steps in a short time than a person does, or is locked out after too
+// many wrong codes.
+func (p *Pages) renderRateLimited(w http.ResponseWriter, r *http.Request, st signInState, notice func(*view) string) {
 	var v *view
 	switch {
 	case r.URL.Path == "/sign-in":
@@ -317,7 +333,7 @@ func (p *Pages) renderRateLimited(w http.ResponseWriter, r *http.Request, st sig
 	default:
 		v, _ = p.codeView(w, r, st)
 	}
-	v.Notice = v.msgN("signin.notice_rate_limited", secs)
+	v.Notice = notice(v)
 	p.render(w, r, http.StatusTooManyRequests, v)
 }
 

@@ -244,3 +244,14 @@ func (s *Server) controlResults(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, controlResults{Voters: st.Voters, BallotsCast: st.BallotsCast, AuditHead: st.AuditHead, Results: results})
 }
+
+// controlVoter: GET /control/v1/voters/{id}, what the hotline may see of a voter's
+// sign-in (engine.VoterState: never a code nor a hash); 404 unknown-voter.
+func (s *Server) controlVoter(w http.ResponseWriter, r *http.Request) {
+	st, err := s.en.VoterState(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}

@@ -111,6 +111,7 @@ func New(cfg Config) *Server {
 	m.HandleFunc("POST /control/v1/open", s.bearer(func() string { return cfg.ControlToken }, s.controlOpen))
 	m.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
 	m.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
+	m.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	m.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
@@ -184,6 +185,8 @@ type apiError struct {
 	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
 	// AttemptsLeft after a wrong code.
 	AttemptsLeft *int `json:"attemptsLeft,omitempty"`
+	// LockedUntil ends a lockout after too many wrong codes (RFC 3339).
+	LockedUntil string `json:"lockedUntil,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -214,6 +217,7 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		resend   *engine.ResendTooSoonError
 		limited  *engine.RateLimitedError
 		wrong    *engine.WrongCodeError
+		locked   *engine.LockedOutError
 		notOpen  *engine.NotOpenYetError
 		invalidB *ballot.Error
 	)
@@ -230,6 +234,10 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		secs := int(resend.RetryAfter.Seconds() + 0.999)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeJSON(w, http.StatusTooManyRequests, apiError{Error: "resend-too-soon", Message: err.Error(), RetryAfterSeconds: secs})
+	case errors.As(err, &locked):
+		w.Header().Set("Retry-After", strconv.Itoa(locked.Seconds()))
+		writeJSON(w, http.StatusTooManyRequests, apiError{Error: "locked-out", Message: err.Error(),
+			RetryAfterSeconds: locked.Seconds(), LockedUntil: timeJSON(locked.Until)})
 	case errors.As(err, &wrong):
 		left := wrong.AttemptsLeft
 		writeJSON(w, http.StatusUnauthorized, apiError{Error: "wrong-code", Message: err.Error(), AttemptsLeft: &left})
