@@ -116,6 +116,7 @@ It uses kubectl's configuration: --kubeconfig, $KUBECONFIG, --context and
 		a.closeCommand(),
 		a.extendCommand(),
 		a.auditCommand(),
+		a.voterCommand(),
 	)
 	return root
 }

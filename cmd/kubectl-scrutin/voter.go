@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// The control token of an election's runtime: key control-token of the Secret
+// election-keys in the election's namespace (controllers.KeysSecretName and its
+// key; a test checks they agree).
+const (
+	keysSecretName  = "election-keys"
+	controlTokenKey = "control-token"
+)
+
+// voterView is what the runtime says of a voter's sign-in
+// (GET /control/v1/voters/{id}): never a code, a hash nor an address.
+type voterView struct {
+	VoterID          string `json:"voterId"`
+	OnRoll           bool   `json:"onRoll"`
+	Method           string `json:"method,omitempty"`
+	Channel          string `json:"channel,omitempty"`
+	ChannelAvailable bool   `json:"channelAvailable"`
+	Voted            bool   `json:"voted"`
+	PendingSignIn    *struct {
+		Codes     int       `json:"codes"`
+		ExpiresAt time.Time `json:"expiresAt"`
+	} `json:"pendingSignIn"`
+	Failures       int        `json:"failures"`
+	MaxFailures    int        `json:"maxFailures"`
+	Lockouts       int        `json:"lockouts"`
+	Locked         bool       `json:"locked"`
+	LockedUntil    *time.Time `json:"lockedUntil,omitempty"`
+	LastFailureAt  *time.Time `json:"lastFailureAt,omitempty"`
+	LastCodeSentAt *time.Time `json:"lastCodeSentAt,omitempty"`
+	NextCodeAfter  *time.Time `json:"nextCodeAfter,omitempty"`
+	Delivery       *struct {
+		State  string     `json:"state"`
+		At     *time.Time `json:"at,omitempty"`
+		Reason string     `json:"reason,omitempty"`
+	} `json:"delivery,omitempty"`
+	Now time.Time `json:"now"`
+}
+
+func (a *app) voterCommand() *cobra.Command {
+	var output, runtimeURL string
+	cmd := &cobra.Command{
+		Use:   "voter NAME VOTER_ID",
+		Short: "Show where a voter stands in signing in (for the hotline): locked out, code sent, voted",
+		Long: `Show a voter's sign-in as the election's runtime sees it: on the roll or not, how
+codes reach them, whether they voted, the code waiting to be typed (how many, until
+when; never the code), wrong codes so far, whether they are locked out after too
+many wrong codes and until when, and when the last code was sent.
+
+It reads the control token from the Secret election-keys in the election's
+namespace (status.namespace), then asks the runtime's control API. The runtime's
+control port is not exposed outside the cluster: forward it first, for example
+
+  kubectl port-forward -n ELECTION_NAMESPACE svc/voting-runtime 18080:80
+
+and pass --runtime-url http://127.0.0.1:18080.`,
+		Example: `  kubectl scrutin voter board-2027 A-1042 --runtime-url http://127.0.0.1:18080
+  kubectl scrutin voter board-2027 A-1042 --runtime-url http://127.0.0.1:18080 -o json`,
+		Args: exactArgs("NAME", "VOTER_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			v, err := a.readVoter(cmd.Context(), args[0], args[1], runtimeURL)
+			if err != nil {
+				return err
+			}
+			if output != "" {
+				return printStructured(a.stdout, output, v)
+			}
+			a.printVoter(v)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml (default: text)")
+	cmd.Flags().StringVar(&runtimeURL, "runtime-url", "", "the runtime's control address, such as http://127.0.0.1:18080 after kubectl port-forward")
+	return cmd
+}
+
+func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (*voterView, error) {
+	e, c, err := a.getElection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ns := e.Status.Namespace
+	if ns == "" {
+		return nil, fmt.Errorf("election %q has no namespace yet: it is not provisioned (see kubectl scrutin status %s)", name, name)
+	}
+	forward := fmt.Sprintf("kubectl port-forward -n %s svc/%s 18080:80", ns, runtimeName)
+	if runtimeURL == "" {
+		return nil, usageError{fmt.Errorf("--runtime-url is required: the runtime's control port is reached through a port-forward; run\n  %s\nin another terminal, then pass --runtime-url http://127.0.0.1:18080", forward)}
+	}
+	u, err := url.Parse(runtimeURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageError{fmt.Errorf("--runtime-url %q is not an http(s) URL", runtimeURL)}
+	}
+	var s corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: keysSecretName}, &s); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("Secret %s not found in namespace %s: the controller writes it when it provisions election %q", keysSecretName, ns, name)
+		case apierrors.IsForbidden(err):
+			return nil, fmt.Errorf("you may not read Secret %s in namespace %s: the voter view needs the election's control token; ask the platform's operators for read access to it", keysSecretName, ns)
+		}
+		return nil, fmt.Errorf("while reading Secret %s in namespace %s: %w", keysSecretName, ns, err)
+	}
+	token := strings.TrimSpace(string(s.Data[controlTokenKey]))
+	if token == "" {
+		return nil, fmt.Errorf("Secret %s in namespace %s has no key %s", keysSecretName, ns, controlTokenKey)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	target := strings.TrimSuffix(u.String(), "/") + "/control/v1/voters/" + url.PathEscape(voterID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "kubectl-scrutin/"+version())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the election's runtime at %s: %v\nIs the port-forward running? (%s)", u.Redacted(), unwrapURLError(err), forward)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		var e struct{ Error string }
+		if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e) == nil && e.Error == "unknown-voter" {
+			return &voterView{VoterID: voterID}, nil
+		}
+		return nil, fmt.Errorf("the runtime at %s has no voter view (HTTP 404): is --runtime-url the runtime of election %q, and is it up to date?", u.Redacted(), name)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return nil, fmt.Errorf("the runtime at %s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", u.Redacted(), keysSecretName, resp.StatusCode, name)
+	default:
+		return nil, fmt.Errorf("the runtime at %s answered HTTP %d: %s", u.Redacted(), resp.StatusCode, firstLine(resp.Body))
+	}
+	var v voterView
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
+		return nil, fmt.Errorf("the runtime's answer is not a voter view: %w", err)
+	}
+	return &v, nil
+}
+
+// printVoter says where the voter stands, in plain words, most urgent first.
+func (a *app) printVoter(v *voterView) {
+	w := a.stdout
+	if !v.OnRoll {
+		fmt.Fprintf(w, "Voter %s is not on the roll: check the id with the voter (ids are exact, case included).\n", v.VoterID)
+		return
+	}
+	now := v.Now
+	if now.IsZero() {
+		now = a.now()
+	}
+	fmt.Fprintf(w, "Voter %s is on the roll.\n", v.VoterID)
+	if v.Voted {
+		fmt.Fprintln(w, "Voted: yes. Their ballot is in the box; they cannot vote again.")
+	} else {
+		fmt.Fprintln(w, "Voted: not yet.")
+	}
+	switch {
+	case v.Method == "Credential" && v.ChannelAvailable:
+		fmt.Fprintln(w, "Sign-in: with the credential from their letter.")
+	case v.Method == "Credential":
+		fmt.Fprintln(w, "Sign-in: with a credential, but none is on record for this voter: they cannot sign in.")
+	case v.ChannelAvailable:
+		fmt.Fprintf(w, "Sign-in: a code by %s.\n", channelWords(v.Channel))
+	default:
+		fmt.Fprintf(w, "Sign-in: a code by %s, but the roll has no %s for this voter: they cannot sign in.\n", channelWords(v.Channel), channelAddress(v.Channel))
+	}
+	if v.Locked && v.LockedUntil != nil {
+		fmt.Fprintf(w, "LOCKED OUT until %s (%s) after %d wrong codes in a row (lockout %d; the next one lasts longer).\n",
+			formatTime(*v.LockedUntil), relative(now, *v.LockedUntil), v.MaxFailures, v.Lockouts)
+		fmt.Fprintln(w, "  Until then no code is checked and none is sent. Tell the voter when to try again, then to ask for a new code.")
+		fmt.Fprintln(w, "  If they did not type wrong codes themselves, someone may be guessing: report it.")
+	} else if v.Lockouts > 0 {
+		fmt.Fprintf(w, "Lockouts: %d since their last successful sign-in; the last ended %s. A new lockout would last longer.\n",
+			v.Lockouts, relative(now, *v.LockedUntil))
+	}
+	if v.Failures > 0 {
+		fmt.Fprintf(w, "Wrong codes: %d of %d before a lockout", v.Failures, v.MaxFailures)
+		if v.LastFailureAt != nil {
+			fmt.Fprintf(w, " (the last %s)", relative(now, *v.LastFailureAt))
+		}
+		fmt.Fprintln(w, ".")
+	} else if !v.Locked {
+		fmt.Fprintln(w, "Wrong codes: none since the last lockout or sign-in.")
+	}
+	if v.PendingSignIn != nil && v.PendingSignIn.Codes > 0 {
+		fmt.Fprintf(w, "Code waiting to be typed: %d valid, the sign-in ends %s (%s).\n",
+			v.PendingSignIn.Codes, formatTime(v.PendingSignIn.ExpiresAt), relative(now, v.PendingSignIn.ExpiresAt))
+	} else if v.Method != "Credential" {
+		fmt.Fprintln(w, "Code waiting to be typed: none; the voter asks for one on the sign-in page.")
+	}
+	if v.LastCodeSentAt != nil {
+		fmt.Fprintf(w, "Last code sent: %s (%s)", formatTime(*v.LastCodeSentAt), relative(now, *v.LastCodeSentAt))
+		if v.NextCodeAfter != nil {
+			fmt.Fprintf(w, "; a new one can be asked for %s", relative(now, *v.NextCodeAfter))
+		}
+		fmt.Fprintln(w, ".")
+	}
+	if d := v.Delivery; d != nil && d.State != "unknown" {
+		fmt.Fprintf(w, "Delivery of the last code (as this pod saw it): %s", d.State)
+		if d.At != nil {
+			fmt.Fprintf(w, " %s", relative(now, *d.At))
+		}
+		if d.Reason != "" {
+			fmt.Fprintf(w, " (%s)", d.Reason)
+		}
+		fmt.Fprintln(w, ".")
+	}
+}
+
+func channelWords(c string) string {
+	if c == "sms" {
+		return "text message (SMS)"
+	}
+	return "e-mail"
+}
+
+func channelAddress(c string) string {
+	if c == "sms" {
+		return "mobile number"
+	}
+	return "e-mail address"
+}
