@@ -308,7 +308,9 @@ type Authentication struct {
 	// +optional
 	ResendCooldown *metav1.Duration `json:"resendCooldown,omitempty"`
 
-	// MaxCodeAttempts is how many wrong codes end a pending sign-in.
+	// MaxCodeAttempts is how many wrong codes in a row lock a voter out: for 1
+	// minute, then 5, 15, and 60 minutes for each further lockout, until a
+	// successful sign-in. A new sign-in does not reset the count.
 	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=3
 	// +kubebuilder:validation:Maximum=10
