@@ -20,7 +20,6 @@ var (
 	ErrUnknownVoter     = errors.New("this voter id is not on the roll")
 	ErrVoteClosed       = errors.New("the vote is closed")
 	ErrNoPendingSignIn  = errors.New("no code was asked for, or it has expired: ask for a new one")
-	ErrTooManyAttempts  = errors.New("too many wrong codes: ask for a new one")
 	ErrSessionExpired   = errors.New("the session has expired: sign in again")
 	ErrDeliveryBusy     = errors.New("many voters are asking for codes right now: try again in a moment")
 	ErrNoChannel        = errors.New("this voter cannot be reached by the election's sign-in method")

@@ -267,8 +267,6 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 		} else {
 			p.renderCodeWrong(w, r, st, wrong.AttemptsLeft)
 		}
-	case errors.Is(err, engine.ErrTooManyAttempts):
-		p.renderNewCode(w, r, http.StatusTooManyRequests, "too-many-attempts", st)
 	case errors.Is(err, engine.ErrNoPendingSignIn):
 		p.renderNewCode(w, r, http.StatusGone, "code-expired", st)
 	case errors.Is(err, engine.ErrDeliveryBusy):

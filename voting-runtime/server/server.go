@@ -241,8 +241,6 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &wrong):
 		left := wrong.AttemptsLeft
 		writeJSON(w, http.StatusUnauthorized, apiError{Error: "wrong-code", Message: err.Error(), AttemptsLeft: &left})
-	case errors.Is(err, engine.ErrTooManyAttempts):
-		writeError(w, http.StatusTooManyRequests, "too-many-attempts", err.Error())
 	case errors.Is(err, engine.ErrNoPendingSignIn):
 		writeError(w, http.StatusGone, "code-expired", err.Error())
 	case errors.Is(err, engine.ErrSessionExpired):
