@@ -24,11 +24,11 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
-// controlURL is the address of a control API path of a runtime.
-func controlURL(rt *runtimetest.Instance, path string) string { return rt.URL + path }
+// lockoutControlURL is the address of a control API path of a runtime.
+func lockoutControlURL(rt *runtimetest.Instance, path string) string { return rt.URL + path }
 
-// voterState is what GET /control/v1/voters/{id} says of a voter.
-type voterState struct {
+// lockoutVoterState is what GET /control/v1/voters/{id} says of a voter.
+type lockoutVoterState struct {
 	VoterID          string `json:"voterId"`
 	OnRoll           bool   `json:"onRoll"`
 	Channel          string `json:"channel"`
@@ -46,11 +46,11 @@ type voterState struct {
 	LastCodeSentAt string `json:"lastCodeSentAt"`
 }
 
-// readVoter reads a voter's sign-in state from the control API; it returns the
+// lockoutReadVoter reads a voter's sign-in state from the control API; it returns the
 // status and the raw body too.
-func readVoter(t *testing.T, rt *runtimetest.Instance, token, id string) (voterState, int, string) {
+func lockoutReadVoter(t *testing.T, rt *runtimetest.Instance, token, id string) (lockoutVoterState, int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, controlURL(rt, "/control/v1/voters/"+url.PathEscape(id)), nil)
+	req, _ := http.NewRequest(http.MethodGet, lockoutControlURL(rt, "/control/v1/voters/"+url.PathEscape(id)), nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -60,7 +60,7 @@ func readVoter(t *testing.T, rt *runtimetest.Instance, token, id string) (voterS
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	var st voterState
+	var st lockoutVoterState
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(data, &st); err != nil {
 			t.Fatalf("voter state %s: %v", data, err)
@@ -69,8 +69,8 @@ func readVoter(t *testing.T, rt *runtimetest.Instance, token, id string) (voterS
 	return st, resp.StatusCode, string(data)
 }
 
-// apiAnswer is an answer of the sign-in API, with its Retry-After header.
-type apiAnswer struct {
+// lockoutAnswer is an answer of the sign-in API, with its Retry-After header.
+type lockoutAnswer struct {
 	Status            int
 	Error             string `json:"error"`
 	Message           string `json:"message"`
@@ -80,7 +80,7 @@ type apiAnswer struct {
 	RetryAfter        string
 }
 
-func post(t *testing.T, base, path string, body any) apiAnswer {
+func lockoutPost(t *testing.T, base, path string, body any) lockoutAnswer {
 	t.Helper()
 	data, _ := json.Marshal(body)
 	resp, err := http.Post(base+path, "application/json", strings.NewReader(string(data)))
@@ -89,23 +89,23 @@ func post(t *testing.T, base, path string, body any) apiAnswer {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := apiAnswer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	a := lockoutAnswer{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
 	_ = json.Unmarshal(raw, &a)
 	return a
 }
 
-func askCode(t *testing.T, base string, i int) apiAnswer {
+func lockoutAskCode(t *testing.T, base string, i int) lockoutAnswer {
 	t.Helper()
-	return post(t, base, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(i)})
+	return lockoutPost(t, base, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(i)})
 }
 
-func tryCode(t *testing.T, base string, i int, code string) apiAnswer {
+func lockoutTryCode(t *testing.T, base string, i int, code string) lockoutAnswer {
 	t.Helper()
-	return post(t, base, "/api/v1/sign-in/code", map[string]string{"voterId": runtimetest.VoterID(i), "code": code})
+	return lockoutPost(t, base, "/api/v1/sign-in/code", map[string]string{"voterId": runtimetest.VoterID(i), "code": code})
 }
 
-// wrongCode is a code that is not code.
-func wrongCode(code string, n int) string {
+// lockoutWrongCode is a code that is not code.
+func lockoutWrongCode(code string, n int) string {
 	c, _ := strconv.Atoi(code)
 	return fmt.Sprintf("%06d", (c+1+n)%1000000)
 }
@@ -113,7 +113,7 @@ func wrongCode(code string, n int) string {
 // lockedOut checks that a is a locked-out answer (429, Retry-After and
 // retryAfterSeconds agreeing, about want from now, give or take slack), and returns
 // the seconds.
-func lockedOut(t *testing.T, what string, a apiAnswer, want, slack time.Duration) int {
+func lockoutRefused(t *testing.T, what string, a lockoutAnswer, want, slack time.Duration) int {
 	t.Helper()
 	h, _ := strconv.Atoi(a.RetryAfter)
 	if a.Status != http.StatusTooManyRequests || a.Error != "locked-out" || h != a.RetryAfterSeconds ||
@@ -141,7 +141,7 @@ func TestConcurrentWrongCodesAreEachCountedOnce(t *testing.T) {
 		"--control-token-file", filepath.Join(dir, "control-token"),
 	}
 	a, b := runtimetest.Start(t, runtimeBin, nil, args...), runtimetest.Start(t, runtimeBin, nil, args...)
-	if got := askCode(t, a.URL, 1); got.Status != http.StatusAccepted {
+	if got := lockoutAskCode(t, a.URL, 1); got.Status != http.StatusAccepted {
 		t.Fatalf("sign-in: %d %s", got.Status, got.Error)
 	}
 	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
@@ -150,7 +150,7 @@ func TestConcurrentWrongCodesAreEachCountedOnce(t *testing.T) {
 	}
 	code := sink.CodeIn(m.Body)
 
-	answers := make([]apiAnswer, 8)
+	answers := make([]lockoutAnswer, 8)
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
 	for i := range answers {
@@ -164,7 +164,7 @@ func TestConcurrentWrongCodesAreEachCountedOnce(t *testing.T) {
 			}
 			ready.Done()
 			<-start
-			answers[i] = tryCode(t, base, 1, wrongCode(code, i))
+			answers[i] = lockoutTryCode(t, base, 1, lockoutWrongCode(code, i))
 		}()
 	}
 	ready.Wait()
@@ -192,12 +192,12 @@ func TestConcurrentWrongCodesAreEachCountedOnce(t *testing.T) {
 		t.Errorf("%d answers were locked-out, want 4 (the fifth wrong code starts the lockout, three more are refused unevaluated)", locked)
 	}
 	token := runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))
-	st, status, body := readVoter(t, b, token, runtimetest.VoterID(1))
+	st, status, body := lockoutReadVoter(t, b, token, runtimetest.VoterID(1))
 	if status != http.StatusOK || !st.Locked || st.Lockouts != 1 || st.Failures != 0 || st.PendingSignIn != nil {
 		t.Errorf("voter state after the lockout: %d %s; want locked, 1 lockout, no failures pending, no pending sign-in", status, body)
 	}
 	// The right code is not evaluated either while the voter is locked out.
-	if got := tryCode(t, a.URL, 1, code); got.Status != http.StatusTooManyRequests || got.Error != "locked-out" {
+	if got := lockoutTryCode(t, a.URL, 1, code); got.Status != http.StatusTooManyRequests || got.Error != "locked-out" {
 		t.Errorf("the right code during the lockout: %d %q; want 429 locked-out", got.Status, got.Error)
 	}
 }
@@ -229,7 +229,7 @@ func TestWrongCodesLockTheVoterOutAcrossSignInsAndRestarts(t *testing.T) {
 		"--control-token-file", filepath.Join(dir, "control-token"))
 
 	asked := time.Now()
-	if got := askCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
+	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
 		t.Fatalf("sign-in: %d %s", got.Status, got.Error)
 	}
 	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
@@ -238,15 +238,15 @@ func TestWrongCodesLockTheVoterOutAcrossSignInsAndRestarts(t *testing.T) {
 	}
 	code := sink.CodeIn(m.Body)
 	for n := range 4 {
-		if got := tryCode(t, rt.URL, 1, wrongCode(code, n)); got.Status != http.StatusUnauthorized || got.AttemptsLeft == nil || *got.AttemptsLeft != 4-n {
+		if got := lockoutTryCode(t, rt.URL, 1, lockoutWrongCode(code, n)); got.Status != http.StatusUnauthorized || got.AttemptsLeft == nil || *got.AttemptsLeft != 4-n {
 			t.Fatalf("wrong code %d: %d %q, attempts left %v", n+1, got.Status, got.Error, got.AttemptsLeft)
 		}
 	}
 	lockedAt := time.Now()
-	lockedOut(t, "the fifth wrong code", tryCode(t, rt.URL, 1, wrongCode(code, 4)), time.Minute, 5*time.Second)
+	lockoutRefused(t, "the fifth wrong code", lockoutTryCode(t, rt.URL, 1, lockoutWrongCode(code, 4)), time.Minute, 5*time.Second)
 
 	// A new sign-in sends nothing and says when to come back.
-	lockedOut(t, "a new sign-in during the lockout", askCode(t, rt.URL, 1), time.Minute, 5*time.Second)
+	lockoutRefused(t, "a new sign-in during the lockout", lockoutAskCode(t, rt.URL, 1), time.Minute, 5*time.Second)
 	for _, lang := range []struct{ lang, says string }{{"en", "try again"}, {"fr", "réessayer"}} {
 		resp, err := http.PostForm(rt.URL+"/sign-in?lang="+lang.lang, url.Values{"voter_id": {runtimetest.VoterID(1)}})
 		if err != nil {
@@ -264,14 +264,14 @@ func TestWrongCodesLockTheVoterOutAcrossSignInsAndRestarts(t *testing.T) {
 	// A restart forgets nothing: the lockout is in the store.
 	rt.Kill9()
 	rt.Restart()
-	lockedOut(t, "the right code after a restart, during the lockout", tryCode(t, rt.URL, 1, code), time.Minute, 10*time.Second)
+	lockoutRefused(t, "the right code after a restart, during the lockout", lockoutTryCode(t, rt.URL, 1, code), time.Minute, 10*time.Second)
 	if n := len(smtp.Messages()); n != 1 {
 		t.Fatalf("%d messages sent; during the lockout no new code may be sent", n)
 	}
 
 	// The lockout ends; the cooldown from the first code (90 s) has not.
 	time.Sleep(time.Until(lockedAt.Add(time.Minute + 2*time.Second)))
-	got := askCode(t, rt.URL, 1)
+	got := lockoutAskCode(t, rt.URL, 1)
 	h, _ := strconv.Atoi(got.RetryAfter)
 	wantWait := time.Until(asked.Add(90 * time.Second))
 	if got.Status != http.StatusTooManyRequests || got.Error != "resend-too-soon" ||
@@ -280,12 +280,12 @@ func TestWrongCodesLockTheVoterOutAcrossSignInsAndRestarts(t *testing.T) {
 			got.Status, got.Error, got.RetryAfter, wantWait.Round(time.Second))
 	}
 	// The code sent before the lockout no longer works.
-	if got := tryCode(t, rt.URL, 1, code); got.Status != http.StatusGone {
+	if got := lockoutTryCode(t, rt.URL, 1, code); got.Status != http.StatusGone {
 		t.Errorf("the code sent before the lockout, after it: %d %q; want 410 (a new code is needed)", got.Status, got.Error)
 	}
 
 	time.Sleep(time.Until(asked.Add(90*time.Second + time.Second)))
-	if got := askCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
+	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
 		t.Fatalf("a sign-in after the lockout and the cooldown: %d %q", got.Status, got.Error)
 	}
 	var fresh string
@@ -296,11 +296,11 @@ func TestWrongCodesLockTheVoterOutAcrossSignInsAndRestarts(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := tryCode(t, rt.URL, 1, fresh); got.Status != http.StatusOK {
+	if got := lockoutTryCode(t, rt.URL, 1, fresh); got.Status != http.StatusOK {
 		t.Fatalf("the new code after the lockout: %d %q", got.Status, got.Error)
 	}
 	token := runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))
-	if st, _, body := readVoter(t, rt, token, runtimetest.VoterID(1)); st.Locked || st.Lockouts != 0 || st.Failures != 0 {
+	if st, _, body := lockoutReadVoter(t, rt, token, runtimetest.VoterID(1)); st.Locked || st.Lockouts != 0 || st.Failures != 0 {
 		t.Errorf("after a successful sign-in: %s; want the escalation reset", body)
 	}
 }
@@ -319,22 +319,22 @@ func TestHotlineSeesTheVoterSignInStateNeverACode(t *testing.T) {
 		"--control-token-file", filepath.Join(dir, "control-token"))
 	token := runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))
 
-	if _, status, _ := readVoter(t, rt, "", runtimetest.VoterID(1)); status != http.StatusUnauthorized {
+	if _, status, _ := lockoutReadVoter(t, rt, "", runtimetest.VoterID(1)); status != http.StatusUnauthorized {
 		t.Errorf("without the control token: %d, want 401", status)
 	}
-	if _, status, _ := readVoter(t, rt, "not-the-token", runtimetest.VoterID(1)); status != http.StatusUnauthorized {
+	if _, status, _ := lockoutReadVoter(t, rt, "not-the-token", runtimetest.VoterID(1)); status != http.StatusUnauthorized {
 		t.Errorf("with another token: %d, want 401", status)
 	}
-	if _, status, body := readVoter(t, rt, token, "V-9999"); status != http.StatusNotFound || !strings.Contains(body, "unknown-voter") {
+	if _, status, body := lockoutReadVoter(t, rt, token, "V-9999"); status != http.StatusNotFound || !strings.Contains(body, "unknown-voter") {
 		t.Errorf("a voter not on the roll: %d %s; want 404 unknown-voter", status, body)
 	}
-	st, status, body := readVoter(t, rt, token, runtimetest.VoterID(2))
+	st, status, body := lockoutReadVoter(t, rt, token, runtimetest.VoterID(2))
 	if status != http.StatusOK || !st.OnRoll || st.Channel != "mail" || !st.ChannelAvailable || st.Voted ||
 		st.PendingSignIn != nil || st.Locked || st.Failures != 0 || st.LastCodeSentAt != "" || st.MaxFailures != 5 {
 		t.Errorf("a voter who did nothing: %d %s", status, body)
 	}
 
-	if got := askCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
+	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
 		t.Fatalf("sign-in: %d %s", got.Status, got.Error)
 	}
 	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
@@ -344,17 +344,17 @@ func TestHotlineSeesTheVoterSignInStateNeverACode(t *testing.T) {
 	code := sink.CodeIn(m.Body)
 	var bodies strings.Builder
 	for n := range 2 {
-		tryCode(t, rt.URL, 1, wrongCode(code, n))
+		lockoutTryCode(t, rt.URL, 1, lockoutWrongCode(code, n))
 	}
-	st, _, body = readVoter(t, rt, token, runtimetest.VoterID(1))
+	st, _, body = lockoutReadVoter(t, rt, token, runtimetest.VoterID(1))
 	bodies.WriteString(body)
 	if st.PendingSignIn == nil || st.PendingSignIn.Codes != 1 || st.Failures != 2 || st.Locked || st.LastCodeSentAt == "" {
 		t.Errorf("after a code and two wrong ones: %s", body)
 	}
 	for n := 2; n < 5; n++ {
-		tryCode(t, rt.URL, 1, wrongCode(code, n))
+		lockoutTryCode(t, rt.URL, 1, lockoutWrongCode(code, n))
 	}
-	st, _, body = readVoter(t, rt, token, runtimetest.VoterID(1))
+	st, _, body = lockoutReadVoter(t, rt, token, runtimetest.VoterID(1))
 	bodies.WriteString(body)
 	until, err := time.Parse(time.RFC3339, st.LockedUntil)
 	if !st.Locked || st.Lockouts != 1 || err != nil || until.Before(time.Now().Add(50*time.Second)) || until.After(time.Now().Add(70*time.Second)) {
@@ -388,12 +388,12 @@ func TestNoCodeClaimedWhenTheDeliveryQueueIsFull(t *testing.T) {
 		"--sms-gateway", sms.URL(), "--delivery-buffer=1", "--control-token-file", filepath.Join(dir, "control-token"))
 	token := runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))
 
-	if got := askCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
+	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
 		t.Fatalf("the first voter's sign-in: %d %q", got.Status, got.Error)
 	}
 	// The queue holds one message, being sent to the slow gateway: it is full.
 	for try := range 2 {
-		got := askCode(t, rt.URL, 2)
+		got := lockoutAskCode(t, rt.URL, 2)
 		if got.Status != http.StatusServiceUnavailable || got.Error != "busy" {
 			t.Fatalf("the second voter's request %d while the queue is full: %d %q (%s); want 503 busy, never a code claimed",
 				try+1, got.Status, got.Error, got.Message)
@@ -411,7 +411,7 @@ func TestNoCodeClaimedWhenTheDeliveryQueueIsFull(t *testing.T) {
 		strings.Contains(string(page), `id="code"`) {
 		t.Errorf("the sign-in page while the queue is full: %d; want the wait page, no code page:\n%s", resp.StatusCode, page)
 	}
-	if st, _, body := readVoter(t, rt, token, runtimetest.VoterID(2)); st.PendingSignIn != nil || st.LastCodeSentAt != "" {
+	if st, _, body := lockoutReadVoter(t, rt, token, runtimetest.VoterID(2)); st.PendingSignIn != nil || st.LastCodeSentAt != "" {
 		t.Errorf("the voter turned away has a code or a cooldown recorded: %s", body)
 	}
 
@@ -421,9 +421,9 @@ func TestNoCodeClaimedWhenTheDeliveryQueueIsFull(t *testing.T) {
 	}
 	sms.SetResponseDelay(0)
 	deadline := time.Now().Add(20 * time.Second)
-	var got apiAnswer
+	var got lockoutAnswer
 	for time.Now().Before(deadline) {
-		if got = askCode(t, rt.URL, 2); got.Status != http.StatusServiceUnavailable {
+		if got = lockoutAskCode(t, rt.URL, 2); got.Status != http.StatusServiceUnavailable {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -435,7 +435,7 @@ func TestNoCodeClaimedWhenTheDeliveryQueueIsFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tryCode(t, rt.URL, 2, sink.CodeIn(m.Text)); got.Status != http.StatusOK {
+	if got := lockoutTryCode(t, rt.URL, 2, sink.CodeIn(m.Text)); got.Status != http.StatusOK {
 		t.Errorf("the code sent once the queue had room: %d %q", got.Status, got.Error)
 	}
 }

@@ -11,10 +11,10 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
-var testPolicy = store.LockoutPolicy{MaxFailures: 3, Lockouts: []time.Duration{time.Minute, 5 * time.Minute}}
+var guardPolicy = store.LockoutPolicy{MaxFailures: 3, Lockouts: []time.Duration{time.Minute, 5 * time.Minute}}
 
-// checkCode is the check of a code against a pending sign-in's hashes.
-func checkCode(code string) func(p *store.PendingSignIn) store.Verdict {
+// guardCheck is the check of a code against a pending sign-in's hashes.
+func guardCheck(code string) func(p *store.PendingSignIn) store.Verdict {
 	return func(p *store.PendingSignIn) store.Verdict {
 		if p == nil {
 			return store.NothingToCheck
@@ -28,7 +28,7 @@ func checkCode(code string) func(p *store.PendingSignIn) store.Verdict {
 	}
 }
 
-func pending(voterID, code string, m int) store.PendingSignIn {
+func guardSignIn(voterID, code string, m int) store.PendingSignIn {
 	return store.PendingSignIn{VoterID: voterID, Codes: []store.PendingCode{{Hash: []byte(code), ExpiresAt: at(m + 10)}},
 		LastSentAt: at(m), ExpiresAt: at(m + 15)}
 }
@@ -38,7 +38,7 @@ func testUpdateSignIn(t *testing.T, s store.Store) {
 	var seen []bool
 	add := func(cur *store.PendingSignIn) store.PendingSignIn {
 		seen = append(seen, cur != nil)
-		p := pending("v1", "c", 0)
+		p := guardSignIn("v1", "c", 0)
 		if cur != nil {
 			p.Codes = append(p.Codes, cur.Codes...)
 		}
@@ -60,28 +60,28 @@ func testLockout(t *testing.T, s store.Store) {
 	if g, err := s.Guard(ctx, "v1"); err != nil || g != (store.Guard{VoterID: "v1"}) {
 		t.Fatalf("Guard of a voter who did nothing = %+v, %v; want the zero Guard", g, err)
 	}
-	if a, err := s.AttemptSignIn(ctx, "v1", at(0), testPolicy, checkCode("x")); err != nil || a.Verdict != store.NothingToCheck || a.Guard.Failures != 0 {
+	if a, err := s.AttemptSignIn(ctx, "v1", at(0), guardPolicy, guardCheck("x")); err != nil || a.Verdict != store.NothingToCheck || a.Guard.Failures != 0 {
 		t.Errorf("an attempt without a pending sign-in = %+v, %v; want NothingToCheck, not counted", a, err)
 	}
-	must(t, s.PutSignIn(ctx, pending("v1", "right", 0)))
+	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 0)))
 	for n := 1; n <= 2; n++ {
-		a, err := s.AttemptSignIn(ctx, "v1", at(n), testPolicy, checkCode("wrong"))
+		a, err := s.AttemptSignIn(ctx, "v1", at(n), guardPolicy, guardCheck("wrong"))
 		if err != nil || a.Verdict != store.Wrong || a.Locked || a.Guard.Failures != n || a.Guard.Locked(at(n)) {
 			t.Fatalf("wrong code %d = %+v, %v", n, a, err)
 		}
 	}
 	// A new pending sign-in changes nothing in the count.
-	must(t, s.PutSignIn(ctx, pending("v1", "right", 2)))
-	a, err := s.AttemptSignIn(ctx, "v1", at(3), testPolicy, checkCode("wrong"))
+	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 2)))
+	a, err := s.AttemptSignIn(ctx, "v1", at(3), guardPolicy, guardCheck("wrong"))
 	if err != nil || !a.Guard.LockedUntil.Equal(at(4)) || a.Guard.Lockouts != 1 || a.Guard.Failures != 0 {
 		t.Fatalf("third wrong code = %+v, %v; want locked until at(4), one lockout", a, err)
 	}
 	if _, err := s.SignIn(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the pending sign-in survived the lockout: %v", err)
 	}
-	must(t, s.PutSignIn(ctx, pending("v1", "right", 3)))
+	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 3)))
 	called := false
-	a, err = s.AttemptSignIn(ctx, "v1", at(3).Add(59*time.Second), testPolicy, func(*store.PendingSignIn) store.Verdict {
+	a, err = s.AttemptSignIn(ctx, "v1", at(3).Add(59*time.Second), guardPolicy, func(*store.PendingSignIn) store.Verdict {
 		called = true
 		return store.Right
 	})
@@ -89,7 +89,7 @@ func testLockout(t *testing.T, s store.Store) {
 		t.Errorf("during the lockout = %+v, %v (check called: %v); want Locked, nothing checked", a, err, called)
 	}
 	for n := 4; n <= 6; n++ {
-		a, err = s.AttemptSignIn(ctx, "v1", at(n), testPolicy, checkCode("wrong"))
+		a, err = s.AttemptSignIn(ctx, "v1", at(n), guardPolicy, guardCheck("wrong"))
 		if err != nil || a.Locked {
 			t.Fatalf("wrong code at %d min = %+v, %v", n, a, err)
 		}
@@ -102,8 +102,8 @@ func testLockout(t *testing.T, s store.Store) {
 		t.Errorf("Guard = %+v, %v; want %+v", g, err, a.Guard)
 	}
 	// After the lockout, a right code signs in and resets the escalation.
-	must(t, s.PutSignIn(ctx, pending("v1", "right", 11)))
-	a, err = s.AttemptSignIn(ctx, "v1", at(11), testPolicy, checkCode("right"))
+	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 11)))
+	a, err = s.AttemptSignIn(ctx, "v1", at(11), guardPolicy, guardCheck("right"))
 	if err != nil || a.Verdict != store.Right || a.Guard.Failures != 0 || a.Guard.Lockouts != 0 || !a.Guard.LockedUntil.IsZero() {
 		t.Errorf("right code after the lockout = %+v, %v; want Right, escalation reset", a, err)
 	}
@@ -126,13 +126,13 @@ func testConcurrentAttempts(t *testing.T, s store.Store) {
 		}
 	}
 	policy := store.LockoutPolicy{MaxFailures: 5, Lockouts: []time.Duration{time.Minute}}
-	must(t, s.PutSignIn(ctx, pending("v1", "right", 0)))
+	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 0)))
 	var checks atomic.Int32
 	attempts := make([]store.Attempt, 8)
 	errs := parallel(len(attempts), func(i int) (err error) {
 		attempts[i], err = stores[i%len(stores)].AttemptSignIn(ctx, "v1", at(1), policy, func(p *store.PendingSignIn) store.Verdict {
 			checks.Add(1)
-			return checkCode("wrong")(p)
+			return guardCheck("wrong")(p)
 		})
 		return err
 	})
@@ -185,7 +185,7 @@ func testReserveCode(t *testing.T, s store.Store) {
 	if oks.Load() != 1 {
 		t.Fatalf("%d of 8 concurrent reservations made, want 1", oks.Load())
 	}
-	must(t, s.PutSignIn(ctx, pending("v1", "c", 0)))
+	must(t, s.PutSignIn(ctx, guardSignIn("v1", "c", 0)))
 	must(t, s.DeleteSignIn(ctx, "v1"))
 	g, ok, err := s.ReserveCode(ctx, "v1", at(0).Add(59*time.Second), time.Minute)
 	if err != nil || ok || !g.LastSentAt.Equal(at(0)) {
@@ -216,9 +216,9 @@ func testReserveCode(t *testing.T, s store.Store) {
 		t.Errorf("after releasing the first code, last sent %v; want none", g.LastSentAt)
 	}
 	// Locked out: no reservation, and the lockout keeps the cooldown.
-	must(t, s.PutSignIn(ctx, pending("v1", "c", 2)))
+	must(t, s.PutSignIn(ctx, guardSignIn("v1", "c", 2)))
 	policy := store.LockoutPolicy{MaxFailures: 1, Lockouts: []time.Duration{time.Minute}}
-	if a, err := s.AttemptSignIn(ctx, "v1", at(3), policy, checkCode("wrong")); err != nil || !a.Guard.Locked(at(3)) || !a.Guard.LastSentAt.Equal(at(2)) {
+	if a, err := s.AttemptSignIn(ctx, "v1", at(3), policy, guardCheck("wrong")); err != nil || !a.Guard.Locked(at(3)) || !a.Guard.LastSentAt.Equal(at(2)) {
 		t.Fatalf("lockout = %+v, %v", a, err)
 	}
 	if g, ok, _ := s.ReserveCode(ctx, "v1", at(3).Add(30*time.Second), 0); ok || !g.Locked(at(3).Add(30*time.Second)) {
