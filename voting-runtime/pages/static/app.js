@@ -1,8 +1,8 @@
 /* Scrutin voter pages: progressive enhancement only. Every page works without
    this file; with it, the pages count down, warn before the session ends and
    extend it without leaving the page, show times in the device's time zone,
-   keep "blank vote" exclusive, resend a form after a wait, and keep the
-   scrutineers' counts live. Written in ES5 for old phones. */
+   keep "blank vote" exclusive, go back after a wait, pad the ballot's request
+   to one length whatever the choices, and keep the scrutineers' counts live. Written in ES5 for old phones. */
 (function () {
   "use strict";
 
@@ -116,7 +116,8 @@
     }, 1000);
   }
 
-  // The wait page: count down, then send the form again (or reload).
+  // The wait page: count down, then go back to its link (a GET: a wait page
+  // never sends a form again).
   function waitCountdown() {
     var text = byId("wait-text");
     if (!text) {
@@ -124,15 +125,12 @@
     }
     var left = parseInt(text.getAttribute("data-seconds"), 10) || 1;
     var end = now() + left * 1000;
-    var form = byId("retry-form");
     var link = byId("retry-link");
     var timer = setInterval(function () {
       var n = Math.ceil((end - now()) / 1000);
       if (n <= 0) {
         clearInterval(timer);
-        if (form) {
-          form.submit();
-        } else if (link) {
+        if (link) {
           window.location.href = link.href;
         }
         return;
@@ -173,6 +171,67 @@
       } else if (t !== blank && (t.checked || (t.tagName === "SELECT" && t.value))) {
         blank.checked = false;
       }
+    });
+  }
+
+  // formEncode encodes s as a browser sends a form
+  // (application/x-www-form-urlencoded): space as "+", all but ASCII letters,
+  // digits and *-._ as %XX of UTF-8.
+  function formEncode(s) {
+    return encodeURIComponent(s).replace(/%20/g, "+").replace(/[!'()~]/g, function (c) {
+      return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+    });
+  }
+
+  // formLength is the length of the body the browser sends for form, without the
+  // field skip, with the button that sends it.
+  function formLength(form, skip, submitter) {
+    var n = 0;
+    var count = 0;
+    function add(name, value) {
+      n += formEncode(name).length + 1 + formEncode(value).length;
+      count++;
+    }
+    for (var i = 0; i < form.elements.length; i++) {
+      var el = form.elements[i];
+      var type = (el.type || "").toLowerCase();
+      if (!el.name || el === skip || el.disabled || type === "submit" || type === "button" || type === "reset" || type === "file" || type === "image") {
+        continue;
+      }
+      if ((type === "checkbox" || type === "radio") && !el.checked) {
+        continue;
+      }
+      if (el.tagName === "SELECT" && el.multiple) {
+        for (var j = 0; j < el.options.length; j++) {
+          if (el.options[j].selected) {
+            add(el.name, el.options[j].value);
+          }
+        }
+        continue;
+      }
+      add(el.name, el.value.replace(/\r?\n/g, "\r\n"));
+    }
+    if (submitter && submitter.name) {
+      add(submitter.name, submitter.value || "");
+    }
+    return n + Math.max(0, count - 1);
+  }
+
+  // The ballot's request has one length whatever the choices: its pad field
+  // makes up the difference to data-pad-to, so that the length of the encrypted
+  // request says nothing of the vote.
+  function padBallot() {
+    var form = byId("ballot-form");
+    var pad = byId("ballot-pad");
+    if (!form || !pad) {
+      return;
+    }
+    var target = parseInt(form.getAttribute("data-pad-to"), 10) || 0;
+    form.addEventListener("submit", function (ev) {
+      var used = formLength(form, pad, ev.submitter || null);
+      // "&pad=" and the padding
+      var fill = target - used - (used > 0 ? 1 : 0) - "pad=".length;
+      pad.value = fill > 0 ? new Array(fill + 1).join("x") : "";
     });
   }
 
@@ -300,6 +359,7 @@
     resendCountdown();
     waitCountdown();
     blankExclusive();
+    padBallot();
     session();
     participation();
   }
