@@ -9,10 +9,17 @@
 // engine functions as the JSON API (package server), and map its errors to pages.
 //
 // Ballot secrecy: the choices a voter has made but not cast are never kept on the
-// server. They travel in the voter's own pages, and when a session ends in the
-// middle of the ballot they are sealed (AES-256-GCM, with a key derived from the
-// election's session key, the same on every replica) into a hidden field that
-// follows the voter through the sign-in pages, back to the review page.
+// server. They travel in the voter's own pages: the review page holds them sealed
+// (AES-256-GCM, with a key derived from the election's session key, the same on
+// every replica; the voter id in the authenticated data, so that only a session of
+// that voter opens them; padded to one length) in a hidden field, which, when the
+// session ends on the review, follows the voter through the sign-in pages and back.
+// Choices are sealed only for a live session. The script keeps the ballot's choices
+// in the browser window until the vote is recorded, so that a ballot sent when the
+// session had ended, or turned away under load, comes back after signing in again.
+//
+// The review page and the ballot's request are padded to one length whatever the
+// choices: the length of encrypted traffic says nothing of the vote.
 package pages
 
 import (

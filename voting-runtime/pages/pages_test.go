@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -755,4 +756,57 @@ func TestNoWarningAfterVoting(t *testing.T) {
 	review.has(t, `data-warn="300"`, `id="extend-button" form="review-form"`)
 	receipt := c.post("/ballot/confirm", review.hidden(t, "review-form")).want(t, 200, "receipt")
 	receipt.has(t, `data-warn="0"`, `id="session-expiry"`, `id="signout-button"`).hasNot(t, `id="extend-button"`)
+}
+
+// TestReviewAndBallotLengthsDoNotTellTheChoice: the review page and the ballot's
+// request were of a length that depends on the choices (3859/3855/3839 bytes for
+// the three answers of one question): an observer of the encrypted traffic learned
+// the vote. For every answer of each question (one, several, blank, rankings), the
+// review page, its sealed draft, and the ballot request padded to the form's
+// data-pad-to as the script pads it are each of one length.
+func TestReviewAndBallotLengthsDoNotTellTheChoice(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	f.clock.Add(time.Hour)
+	c := f.client(t)
+	b := c.follow(c.signIn("V-1", "camille@example.org", "")).want(t, 200, "ballot")
+	m := regexp.MustCompile(`data-pad-to="(\d+)"`).FindStringSubmatch(b.body)
+	if m == nil {
+		t.Fatal("the ballot form says no length to pad to")
+	}
+	padTo, _ := strconv.Atoi(m[1])
+	chairs := []string{"alice", "bob", "_blank"}
+	councils := [][]string{{"_blank"}, {"carla"}, {"dan"}, {"eve"}, {"carla", "dan"}, {"carla", "eve"}, {"dan", "eve"}}
+	rankings := []map[string]string{{"m1": "1"}, {"m3": "1"}, {"m2": "1", "m1": "2"}, {"m3": "1", "m1": "2", "m2": "3"}}
+	reviews, drafts, requests := map[int]int{}, map[int]int{}, map[int]int{}
+	for _, chair := range chairs {
+		for _, council := range councils {
+			for _, ranking := range rankings {
+				form := url.Values{"q_chair": {chair}, "q_council": council}
+				for _, o := range []string{"m1", "m2", "m3"} {
+					form.Set("r_motions_"+o, ranking[o])
+				}
+				body := form.Encode()
+				if len(body)+len("&pad=") > padTo {
+					t.Fatalf("%s: %d bytes, more than the form pads to (%d)", body, len(body), padTo)
+				}
+				form.Set("pad", strings.Repeat("x", padTo-len(body)-len("&pad=")))
+				requests[len(form.Encode())]++
+				review := c.post("/ballot", form).want(t, 200, "review")
+				reviews[len(review.body)]++
+				drafts[len(review.hidden(t, "review-form").Get("draft"))]++
+			}
+		}
+	}
+	for what, lengths := range map[string]map[int]int{"review page": reviews, "sealed draft": drafts, "ballot request": requests} {
+		if len(lengths) != 1 {
+			t.Errorf("the %s's length tells the choice: %v", what, lengths)
+		}
+	}
+	// the longest answers in English too
+	c.post("/ballot?lang=en", url.Values{"q_chair": {"bob"}, "q_council": {"carla", "eve"}, "r_motions_m1": {"1"}}).want(t, 200, "review")
+	en := c.post("/ballot?lang=en", url.Values{"q_chair": {"_blank"}, "q_council": {"_blank"}, "r_motions_m1": {"1"}}).want(t, 200, "review")
+	other := c.post("/ballot?lang=en", url.Values{"q_chair": {"alice"}, "q_council": {"dan", "eve"}, "r_motions_m3": {"1"}, "r_motions_m2": {"2"}}).want(t, 200, "review")
+	if len(en.body) != len(other.body) {
+		t.Errorf("English review pages: %d and %d bytes", len(en.body), len(other.body))
+	}
 }

@@ -201,7 +201,8 @@
       if ((type === "checkbox" || type === "radio") && !el.checked) {
         continue;
       }
-      if (el.tagName === "SELECT" && el.multiple) {
+      if (el.tagName === "SELECT") {
+        // what the browser sends: each selected option (none may be)
         for (var j = 0; j < el.options.length; j++) {
           if (el.options[j].selected) {
             add(el.name, el.options[j].value);
@@ -232,6 +233,101 @@
       // "&pad=" and the padding
       var fill = target - used - (used > 0 ? 1 : 0) - "pad=".length;
       pad.value = fill > 0 ? new Array(fill + 1).join("x") : "";
+    });
+  }
+
+  // The ballot's choices are kept in this window (sessionStorage, never on the
+  // server) from the moment the form is sent until the vote is recorded, for the
+  // voter whose page it is: when the form was not received (a wait page) or the
+  // session had ended (signing in again brings the voter to an empty ballot: no
+  // choice is sealed without a live session), the ballot shows them again.
+  var KEPT = "scrutin-choices";
+
+  function storage() {
+    try {
+      return window.sessionStorage || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function keepChoices() {
+    var store = storage();
+    var main = document.querySelector("main[data-page]");
+    if (!store || !main) {
+      return;
+    }
+    var page = main.getAttribute("data-page");
+    if (page === "receipt" || page === "already-voted" || page === "signed-out" || page === "closed") {
+      store.removeItem(KEPT);
+      return;
+    }
+    var form = byId("ballot-form");
+    var voter = byId("session-voter");
+    if (!form || !voter) {
+      return;
+    }
+    var id = voter.textContent;
+    var kept = null;
+    try {
+      kept = JSON.parse(store.getItem(KEPT) || "null");
+    } catch (e) {
+      kept = null;
+    }
+    store.removeItem(KEPT);
+    var chosen = form.querySelector("input:checked");
+    var selects = form.querySelectorAll("select");
+    var i;
+    for (i = 0; i < selects.length && !chosen; i++) {
+      if (selects[i].value) {
+        chosen = selects[i];
+      }
+    }
+    if (kept && kept.voter === id && kept.fields && !chosen) {
+      var restored = false;
+      for (i = 0; i < form.elements.length; i++) {
+        var el = form.elements[i];
+        var values = kept.fields[el.name];
+        if (!el.name || !values) {
+          continue;
+        }
+        if (el.type === "checkbox" || el.type === "radio") {
+          el.checked = values.indexOf(el.value) >= 0;
+          restored = restored || el.checked;
+        } else if (el.tagName === "SELECT") {
+          el.value = values[0];
+          restored = restored || !!el.value;
+        }
+      }
+      var msg = form.getAttribute("data-msg-kept");
+      if (restored && msg && !byId("notice")) {
+        var notice = document.createElement("div");
+        notice.id = "notice";
+        notice.className = "notice";
+        notice.setAttribute("role", "status");
+        var p = document.createElement("p");
+        p.textContent = msg;
+        notice.appendChild(p);
+        main.insertBefore(notice, main.firstChild);
+      }
+    }
+    form.addEventListener("submit", function () {
+      var fields = {};
+      for (var j = 0; j < form.elements.length; j++) {
+        var el = form.elements[j];
+        if (!el.name || (el.name.indexOf("q_") !== 0 && el.name.indexOf("r_") !== 0)) {
+          continue;
+        }
+        if ((el.type === "checkbox" || el.type === "radio") && !el.checked) {
+          continue;
+        }
+        (fields[el.name] = fields[el.name] || []).push(el.value);
+      }
+      try {
+        store.setItem(KEPT, JSON.stringify({ voter: id, fields: fields }));
+      } catch (e) {
+        /* nothing kept: the voter chooses again */
+      }
     });
   }
 
@@ -360,6 +456,7 @@
     waitCountdown();
     blankExclusive();
     padBallot();
+    keepChoices();
     session();
     participation();
   }
