@@ -196,3 +196,32 @@ func refusedLargeBodies(t *testing.T, bound int) {
 		t.Errorf("the runtime grew by %d KiB, more than 50 MiB", peak-before)
 	}
 }
+
+// TestSlowBodiesCutAtTheirDeadline: a body was read for up to 30 s (the server's
+// ReadTimeout), so a client trickling it held its place that long. A body must now
+// arrive within --body-read-timeout (10 s) of its admission: casts trickled by a
+// client holding a session, filling the whole bound, give their places back once
+// it has passed, and a voter casts again well before 30 s.
+func TestSlowBodiesCutAtTheirDeadline(t *testing.T) {
+	smtp := sink.StartSMTP(t)
+	rt := startOpen(t, smtp, 2, "--max-in-flight", "16")
+	holder := newVoter(rt.URL, nil)
+	signIn(t, holder, smtp, 1)
+	v := newVoter(rt.URL, nil)
+	signIn(t, v, smtp, 2)
+	holdCasts(t, rt.URL, sessionOf(t, holder), 16)
+	start := time.Now()
+	deadline := start.Add(20 * time.Second)
+	for {
+		var got castAnswer
+		status, err := v.call("POST", "/api/v1/ballot", sampleAnswers, &got)
+		if err == nil && status == 201 {
+			t.Logf("the voter cast %s after the bound was taken", time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after 16 trickled casts took the bound (a body may take 10 s), a voter still cannot cast: %d %+v %v", status, got, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
