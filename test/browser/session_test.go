@@ -39,7 +39,8 @@ func signInWithMail(t *testing.T, ctx context.Context, base string, smtp *sink.S
 
 // TestSessionWarningExpiryAndRecovery: the warning comes well before the end, never
 // right after sign-in; one click extends the session; when the session ends in the
-// middle of the ballot, signing in again brings the voter back to their choices.
+// middle of the ballot, signing in again brings the voter back to their choices
+// (kept in the window: nothing is sealed without a live session).
 //
 // The Election file compresses time (40-second sessions, which the API server would
 // refuse: it asks for at least 5 minutes); the runtime runs whatever its file says.
@@ -79,9 +80,19 @@ func TestSessionWarningExpiryAndRecovery(t *testing.T) {
 	time.Sleep(43 * time.Second)
 	do(t, ctx, "submit after the session ended",
 		chromedp.Click(chromedp.CSS("#ballot-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#draft-kept")))
+		chromedp.WaitVisible(chromedp.CSS("#signin-form")))
+	if page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").dataset.page`)); page != "session-expired" {
+		t.Fatalf("after the session ended, the ballot form brings the %q page", page)
+	}
 	checkAxe(t, ctx, "session-expired")
-	signInWithMailFromHere(t, ctx, smtp, 1, "#review-list")
+	// Nothing was sealed without a live session; the choices were kept in this
+	// window, and the ballot shows them again once signed in.
+	signInWithMailFromHere(t, ctx, smtp, 1, "#ballot-form")
+	kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("q_chair_bob").checked && document.getElementById("r_motions_m3").value === "1" && document.getElementById("r_motions_m1").value === "2" && !!document.getElementById("notice")`))
+	if err != nil || !kept {
+		t.Fatalf("after signing in again, the ballot does not show the choices made before (Bob, M3 then M1) (%v)", err)
+	}
+	do(t, ctx, "send the ballot again", chromedp.Click(chromedp.CSS("#ballot-submit")), chromedp.WaitVisible(chromedp.CSS("#review-list")))
 	review, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#review-list")))
 	if err != nil || !strings.Contains(review, "Bob") || strings.Index(review, "M3") > strings.Index(review, "M1") {
 		t.Fatalf("after signing in again, the review does not show the choices made before (Bob, M3 then M1):\n%s (%v)", review, err)

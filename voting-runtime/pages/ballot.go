@@ -1,8 +1,11 @@
 package pages
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -39,19 +42,47 @@ func (p *Pages) session(w http.ResponseWriter, r *http.Request) (store.Session, 
 	return s, c.Value, err
 }
 
-// requireSession returns the live session, or shows the page that asks to sign in
-// again, carrying the voter's choices sealed (draft() returns them).
-func (p *Pages) requireSession(w http.ResponseWriter, r *http.Request, draft func() string) (store.Session, bool) {
+// liveSession returns the voter's live session, checked before anything of the
+// request's body is read. Without one, the voter is asked to sign in again: the
+// body is left unread (a draft is sealed only for a live session, so nothing is
+// sealed here) and the connection closed.
+func (p *Pages) liveSession(w http.ResponseWriter, r *http.Request) (store.Session, bool) {
 	sess, _, err := p.session(w, r)
-	switch {
-	case err == nil:
+	if err == nil {
 		return sess, true
-	case errors.Is(err, engine.ErrSessionExpired) || errors.Is(err, errNoSession):
-		p.renderSignIn(w, r, http.StatusUnauthorized, "session-expired", signInState{Draft: draft()}, "")
-	default:
-		p.internalError(w, r, err, draft())
+	}
+	w.Header().Set("Connection", "close")
+	if errors.Is(err, engine.ErrSessionExpired) || errors.Is(err, errNoSession) {
+		p.renderSignIn(w, r, http.StatusUnauthorized, "session-expired", signInState{}, "")
+	} else {
+		p.internalError(w, r, err, "")
 	}
 	return store.Session{}, false
+}
+
+// signInAgainWithDraft answers a form that carries a sealed draft (the review's)
+// but no live session: the voter signs in again, the draft carried through the
+// sign-in pages. It was sealed for a voter's live session, and only a session of
+// that voter opens it. The body is read at the lowest priority (server.Demote):
+// an anonymous client never holds a place kept for voters.
+func (p *Pages) signInAgainWithDraft(w http.ResponseWriter, r *http.Request, carry func(url.Values) string) {
+	if !server.Demote(w, r) {
+		return
+	}
+	if err := parseForm(w, r, p.ballotBytes); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	p.renderSignIn(w, r, http.StatusUnauthorized, "session-expired", signInState{Draft: carriedDraft(carry(r.PostForm))}, "")
+}
+
+// carriedDraft is a posted draft as the sign-in pages may carry it: sealed text
+// (base64url), or nothing.
+func carriedDraft(d string) string {
+	if _, err := base64.RawURLEncoding.DecodeString(d); err != nil {
+		return ""
+	}
+	return d
 }
 
 // sessionView is the session as the signed-in pages show it.
@@ -102,30 +133,62 @@ func (p *Pages) renderAlreadyVoted(w http.ResponseWriter, r *http.Request, sess 
 	p.render(w, r, http.StatusConflict, v)
 }
 
-// ballotFields keeps the ballot's own fields of a form: q_QUESTION (choices) and
-// r_QUESTION_OPTION (ranks).
-func ballotFields(f url.Values) url.Values {
+// unknownValue stands for a choice that is no option of its question: it keeps
+// the answer invalid (the engine refuses it) at a length ballotFormMax counts.
+const unknownValue = "_"
+
+// ballotFields keeps the ballot's own fields of a form, each once: q_QUESTION (an
+// option of the question, blank, or unknownValue) and r_QUESTION_OPTION (the first
+// rank given, "0", invalid, when longer than any rank of the question). So bounded,
+// a draft of them seals to one length (ballotFormMax) whatever the choices.
+func ballotFields(qs []scrutinv1.Question, f url.Values) url.Values {
 	out := url.Values{}
-	for name, values := range f {
-		if !strings.HasPrefix(name, "q_") && !strings.HasPrefix(name, "r_") {
-			continue
-		}
-		for _, v := range values {
-			if v != "" {
+	for _, q := range qs {
+		name := "q_" + q.ID
+		seen := map[string]bool{}
+		for _, v := range f[name] {
+			switch {
+			case v == "":
+				continue
+			case v != blankValue && !hasOption(&q, v):
+				v = unknownValue
+			}
+			if !seen[v] {
+				seen[v] = true
 				out.Add(name, v)
+			}
+		}
+		digits := len(strconv.Itoa(len(q.Options)))
+		for _, o := range q.Options {
+			rank := f.Get("r_" + q.ID + "_" + o.ID)
+			if len(rank) > digits {
+				rank = "0"
+			}
+			if rank != "" {
+				out.Set("r_"+q.ID+"_"+o.ID, rank)
 			}
 		}
 	}
 	return out
 }
 
-// sealFields seals a voter's choices to carry them through signing in again; ""
-// when there is nothing to keep.
-func (p *Pages) sealFields(fields url.Values) string {
+func hasOption(q *scrutinv1.Question, id string) bool {
+	for _, o := range q.Options {
+		if o.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// sealFields seals a voter's choices, for their live session's voter, to carry
+// them to the review and through signing in again; "" when there is nothing to
+// keep.
+func (p *Pages) sealFields(fields url.Values, voter string) string {
 	if len(fields) == 0 {
 		return ""
 	}
-	s, err := p.seal.Seal(fields, p.now())
+	s, err := p.seal.Seal(fields, voter, p.now())
 	if err != nil {
 		p.log.Error("Could not seal a voter's choices", "error", err)
 		return ""
@@ -282,6 +345,10 @@ func describe(q *scrutinv1.Question, a []string, answered bool) questionError {
 // ballotData is the ballot page's.
 type ballotData struct {
 	Questions []questionView
+	// PadTo is the length the script pads the ballot form's request to, with
+	// its pad field, whatever the choices (ballotFormMax and room for the
+	// language and session buttons' fields).
+	PadTo int
 }
 
 type questionView struct {
@@ -309,7 +376,7 @@ func (p *Pages) renderBallot(w http.ResponseWriter, r *http.Request, status int,
 		v.Notice = v.noticeFor(noticeKey)
 	}
 	qs := p.en.Questions()
-	d := &ballotData{}
+	d := &ballotData{PadTo: p.formMax + 64}
 	for i := range qs {
 		q := &qs[i]
 		qv := questionView{
@@ -362,6 +429,19 @@ func (p *Pages) renderReview(w http.ResponseWriter, r *http.Request, sess store.
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
+	v.Data = p.reviewData(answers, draft)
+	body, err := p.execute(v)
+	if err == nil {
+		body, err = p.padReview(v, body, draft)
+	}
+	if err != nil {
+		p.renderFailed(w, v, err)
+		return
+	}
+	p.write(w, http.StatusOK, body)
+}
+
+func (p *Pages) reviewData(answers ballot.Answers, draft string) *reviewData {
 	qs := p.en.Questions()
 	d := &reviewData{Draft: draft}
 	for i := range qs {
@@ -378,8 +458,76 @@ func (p *Pages) renderReview(w http.ResponseWriter, r *http.Request, sess store.
 		}
 		d.Items = append(d.Items, it)
 	}
-	v.Data = d
-	p.render(w, r, http.StatusOK, v)
+	return d
+}
+
+// reviewPad is the least padding of a review page: an HTML comment.
+const reviewPad = 16
+
+// padReview pads the review page body of v to one length whatever the choices: the
+// length of the same page (same voter, language, draft's length) showing the
+// longest answers the election allows, and reviewPad more, made up by an HTML
+// comment at its end. An observer of the encrypted traffic learns the page's
+// length, and so nothing of the choices from it.
+func (p *Pages) padReview(v *view, body []byte, draft string) ([]byte, error) {
+	longest, err := p.longestAnswers(v)
+	if err != nil {
+		return nil, err
+	}
+	lv := *v
+	lv.Data = p.reviewData(longest, draft)
+	top, err := p.execute(&lv)
+	if err != nil {
+		return nil, err
+	}
+	fill := len(top) + reviewPad - len(body) - len("<!---->\n")
+	if fill < 0 {
+		return nil, fmt.Errorf("a review page is longer (%d bytes) than the longest (%d)", len(body), len(top))
+	}
+	body = append(body, "<!--"...)
+	body = append(body, strings.Repeat(" ", fill)...)
+	return append(body, "-->\n"...), nil
+}
+
+// longestAnswers are the answers whose review page is the longest in v's language:
+// for each question, of blank, its longest option alone, and as many of its
+// longest options as it allows, the one its part of the page is the longest with
+// (each question's part depends on its answer alone). Kept by language.
+func (p *Pages) longestAnswers(v *view) (ballot.Answers, error) {
+	if a, ok := p.longest.Load(v.Lang); ok {
+		return a.(ballot.Answers), nil
+	}
+	qs := p.en.Questions()
+	longest := ballot.Answers{}
+	for i := range qs {
+		q := &qs[i]
+		byLength := make([]scrutinv1.Option, len(q.Options))
+		copy(byLength, q.Options)
+		sort.SliceStable(byLength, func(a, b int) bool {
+			return len(html.EscapeString(byLength[a].Label)) > len(html.EscapeString(byLength[b].Label))
+		})
+		ids := func(n int) []string {
+			out := []string{}
+			for _, o := range byLength[:min(n, len(byLength))] {
+				out = append(out, o.ID)
+			}
+			return out
+		}
+		best := -1
+		for _, candidate := range [][]string{{}, ids(1), ids(int(q.EffectiveMaxChoices()))} {
+			lv := *v
+			lv.Data = p.reviewData(ballot.Answers{q.ID: candidate}, "")
+			page, err := p.execute(&lv)
+			if err != nil {
+				return nil, err
+			}
+			if len(page) > best {
+				best, longest[q.ID] = len(page), candidate
+			}
+		}
+	}
+	p.longest.Store(v.Lang, longest)
+	return longest, nil
 }
 
 // reviewOrBallot shows the review of the choices in fields, or the ballot with
@@ -391,7 +539,7 @@ func (p *Pages) reviewOrBallot(w http.ResponseWriter, r *http.Request, sess stor
 		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, errs, "")
 		return
 	}
-	draft := p.sealFields(fields)
+	draft := p.sealFields(fields, sess.VoterID)
 	if draft == "" && len(qs) > 0 {
 		p.internalError(w, r, errors.New("the choices could not be sealed"), "")
 		return
@@ -420,17 +568,18 @@ func (p *Pages) getBallot(w http.ResponseWriter, r *http.Request) {
 }
 
 // postBallot: the voter sends the ballot; they are shown the review of their
-// choices, or the ballot again with what to correct.
+// choices, or the ballot again with what to correct. The session is checked first:
+// without one, nothing of the form is read, nothing is sealed.
 func (p *Pages) postBallot(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
-		p.badRequest(w, r)
-		return
-	}
-	fields := ballotFields(r.PostForm)
-	sess, ok := p.requireSession(w, r, func() string { return p.sealFields(fields) })
+	sess, ok := p.liveSession(w, r)
 	if !ok {
 		return
 	}
+	if err := parseForm(w, r, p.ballotBytes); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	fields := ballotFields(p.en.Questions(), r.PostForm)
 	if r.PostForm.Get("rerender") != "" {
 		p.renderBallot(w, r, http.StatusOK, sess, parseBallot(p.en.Questions(), fields).sels, nil, "")
 		return
@@ -441,27 +590,31 @@ func (p *Pages) postBallot(w http.ResponseWriter, r *http.Request) {
 	p.reviewOrBallot(w, r, sess, fields, "")
 }
 
-// openDraft opens the sealed choices of a form's draft field.
-func (p *Pages) openDraft(r *http.Request) (url.Values, string, error) {
-	draft := r.PostForm.Get("draft")
-	fields, err := p.seal.Open(draft, p.now())
-	return fields, draft, err
-}
-
 // draftPost starts a post that carries the sealed draft of the choices (change,
-// confirm): the form, a live session that may vote, and the draft opened; when the
-// draft cannot be opened, the voter gets the ballot again with a notice. ok is
-// false once an answer was written.
+// confirm): a live session that may vote (checked before the form is read), the
+// form, and the draft opened for the session's voter; when the draft cannot be
+// opened (too old, tampered with, or another voter's), the voter gets the ballot
+// again with a notice. Without a live session, the voter signs in again with the
+// draft. ok is false once an answer was written.
 func (p *Pages) draftPost(w http.ResponseWriter, r *http.Request) (store.Session, url.Values, bool) {
-	if err := parseForm(w, r); err != nil {
+	sess, _, err := p.session(w, r)
+	switch {
+	case errors.Is(err, engine.ErrSessionExpired) || errors.Is(err, errNoSession):
+		p.signInAgainWithDraft(w, r, func(f url.Values) string { return f.Get("draft") })
+		return store.Session{}, nil, false
+	case err != nil:
+		w.Header().Set("Connection", "close")
+		p.internalError(w, r, err, "")
+		return store.Session{}, nil, false
+	}
+	if err := parseForm(w, r, p.ballotBytes); err != nil {
 		p.badRequest(w, r)
 		return store.Session{}, nil, false
 	}
-	fields, draft, derr := p.openDraft(r)
-	sess, ok := p.requireSession(w, r, func() string { return draft })
-	if !ok || !p.canVote(w, r, sess) {
+	if !p.canVote(w, r, sess) {
 		return store.Session{}, nil, false
 	}
+	fields, derr := p.seal.Open(r.PostForm.Get("draft"), sess.VoterID, p.now())
 	if derr != nil {
 		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
 		return store.Session{}, nil, false
@@ -546,13 +699,14 @@ var trackerPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // to a voter whose ballot is in the box. The tracker is the voter's own, from
 // their page: nothing links it to them on the server.
 func (p *Pages) postReceipt(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
-		p.badRequest(w, r)
-		return
-	}
 	sess, _, err := p.session(w, r)
 	if err != nil {
+		w.Header().Set("Connection", "close")
 		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if err := parseForm(w, r, signInFormBytes); err != nil {
+		p.badRequest(w, r)
 		return
 	}
 	voted, err := p.en.HasVoted(r.Context(), sess.VoterID)
@@ -579,18 +733,8 @@ type extendJSON struct {
 // the page's own form, so the page comes back as it was; the script sends it
 // alone and reads JSON.
 func (p *Pages) postExtend(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
-		p.badRequest(w, r)
-		return
-	}
 	wantsJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
-	ret := r.PostForm.Get("return")
-	draft := func() string {
-		if ret == "review" {
-			return r.PostForm.Get("draft")
-		}
-		return p.sealFields(ballotFields(r.PostForm))
-	}
+	// The session first, before anything of the form is read.
 	var (
 		sess store.Session
 		err  = error(engine.ErrSessionExpired)
@@ -599,6 +743,7 @@ func (p *Pages) postExtend(w http.ResponseWriter, r *http.Request) {
 		sess, err = p.en.ExtendSession(r.Context(), c.Value)
 	}
 	if err != nil {
+		w.Header().Set("Connection", "close")
 		if wantsJSON {
 			w.Header().Set("Cache-Control", "no-store")
 			status, code := http.StatusUnauthorized, "session-expired"
@@ -609,12 +754,19 @@ func (p *Pages) postExtend(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, status, extendJSON{Error: code})
 			return
 		}
-		if errors.Is(err, engine.ErrSessionExpired) {
-			setCookie(w, r, server.SessionCookie, "", -1)
-			p.renderSignIn(w, r, http.StatusUnauthorized, "session-expired", signInState{Draft: draft()}, "")
-		} else {
-			p.internalError(w, r, err, draft())
+		if !errors.Is(err, engine.ErrSessionExpired) {
+			p.internalError(w, r, err, "")
+			return
 		}
+		setCookie(w, r, server.SessionCookie, "", -1)
+		// The review's draft is carried; the ballot's choices are not sealed
+		// without a live session.
+		p.signInAgainWithDraft(w, r, func(f url.Values) string {
+			if f.Get("return") == "review" {
+				return f.Get("draft")
+			}
+			return ""
+		})
 		return
 	}
 	exp := p.en.SessionExpiry(sess)
@@ -626,17 +778,22 @@ func (p *Pages) postExtend(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	switch ret {
+	if err := parseForm(w, r, p.ballotBytes); err != nil {
+		p.badRequest(w, r)
+		return
+	}
+	switch r.PostForm.Get("return") {
 	case "ballot":
 		if !p.canVote(w, r, sess) {
 			return
 		}
-		p.renderBallot(w, r, http.StatusOK, sess, parseBallot(p.en.Questions(), ballotFields(r.PostForm)).sels, nil, "session.notice_extended")
+		qs := p.en.Questions()
+		p.renderBallot(w, r, http.StatusOK, sess, parseBallot(qs, ballotFields(qs, r.PostForm)).sels, nil, "session.notice_extended")
 	case "review":
 		if !p.canVote(w, r, sess) {
 			return
 		}
-		fields, _, derr := p.openDraft(r)
+		fields, derr := p.seal.Open(r.PostForm.Get("draft"), sess.VoterID, p.now())
 		if derr != nil {
 			p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
 			return

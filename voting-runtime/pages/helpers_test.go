@@ -104,7 +104,9 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewServer(f.pages)
+	// The pages as the runtime serves them: behind the server, which refuses
+	// forms from another site before anything else.
+	f.srv = httptest.NewServer(server.New(server.Config{Engine: f.en, Pages: f.pages, Forbidden: f.pages.Forbidden, WaitPage: f.pages.WaitPage, Log: log}))
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(func() { f.checkNoSecrets(t) })
 	return f

@@ -9,16 +9,24 @@
 // engine functions as the JSON API (package server), and map its errors to pages.
 //
 // Ballot secrecy: the choices a voter has made but not cast are never kept on the
-// server. They travel in the voter's own pages, and when a session ends in the
-// middle of the ballot they are sealed (AES-256-GCM, with a key derived from the
-// election's session key, the same on every replica) into a hidden field that
-// follows the voter through the sign-in pages, back to the review page.
+// server. They travel in the voter's own pages: the review page holds them sealed
+// (AES-256-GCM, with a key derived from the election's session key, the same on
+// every replica; the voter id in the authenticated data, so that only a session of
+// that voter opens them; padded to one length) in a hidden field, which, when the
+// session ends on the review, follows the voter through the sign-in pages and back.
+// Choices are sealed only for a live session. The script keeps the ballot's choices
+// in the browser window until the vote is recorded, so that a ballot sent when the
+// session had ended, or turned away under load, comes back after signing in again.
+//
+// The review page and the ballot's request are padded to one length whatever the
+// choices: the length of encrypted traffic says nothing of the vote.
 package pages
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,8 +34,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	// The pages show times in Paris: the zone must be there even in an image
 	// without a time zone database.
@@ -58,9 +69,15 @@ const (
 	ScrutineerCookie = "scrutin_scrutineer"
 )
 
-// maxFormBytes bounds a posted form (a ballot of 50 questions of 200 options
-// ranked is about 1.5 MB of field names).
-const maxFormBytes = 2 << 20
+// Bounds of a posted form besides the ballot's own fields (which Pages sizes from
+// the election's questions, see ballotFormMax): the sign-in forms' fields, and the
+// rest of a ballot form (its language, return, padding fields).
+const (
+	signInFormBytes = 4 << 10
+	ballotFormSlack = 16 << 10
+	// scrutineerFormBytes bounds the scrutineers' token form.
+	scrutineerFormBytes = 4 << 10
+)
 
 // Config is what the pages run on.
 type Config struct {
@@ -94,6 +111,14 @@ type Pages struct {
 	handler   http.Handler
 	paris     *time.Location
 	staticVer string
+	// formMax is the longest encoding of a ballot's own fields (ballotFormMax);
+	// ballotBytes and signInBytes bound the forms that carry a ballot or a
+	// sealed draft, and the sign-in forms (which may carry one too).
+	formMax                  int
+	ballotBytes, signInBytes int64
+	// longest holds, by language, the answers whose review page is the longest
+	// (reviewPadding pads every review page to that length).
+	longest sync.Map
 }
 
 type staticFile struct {
@@ -126,7 +151,11 @@ func New(cfg Config) (*Pages, error) {
 	}
 	var err error
 	id := p.e.Namespace + "/" + p.e.Name + "/" + string(p.e.UID)
-	if p.seal, err = newSealer(cfg.SessionKey, id); err != nil {
+	p.formMax = ballotFormMax(p.en.Questions())
+	draftLen := int64(base64.RawURLEncoding.EncodedLen(p.formMax + 12 + 12 + 16))
+	p.ballotBytes = ballotFormSlack + 3*int64(p.formMax) + draftLen
+	p.signInBytes = signInFormBytes + draftLen
+	if p.seal, err = newSealer(cfg.SessionKey, id, p.formMax); err != nil {
 		return nil, err
 	}
 	if p.scrutKey, err = deriveKey(cfg.SessionKey, "scrutin pages: scrutineers' cookie v1|"+id); err != nil {
@@ -170,12 +199,9 @@ func New(cfg Config) (*Pages, error) {
 	mux.HandleFunc("POST /scrutineer/sign-out", p.postScrutineerSignOut)
 	mux.HandleFunc("GET /static/{file}", p.serveStatic)
 	mux.HandleFunc("/", p.notFound)
-
-	// Every form is protected against cross-site request forgery by the standard
-	// library: browsers say where a request comes from (Sec-Fetch-Site, Origin).
-	csrf := http.NewCrossOriginProtection()
-	csrf.SetDenyHandler(http.HandlerFunc(p.forbidden))
-	p.handler = csrf.Handler(mux)
+	// Forms sent from another site are refused by the server before anything
+	// else (server.Config.Forbidden is Forbidden), for the pages and the API alike.
+	p.handler = mux
 	return p, nil
 }
 
@@ -271,20 +297,43 @@ func (p *Pages) notFound(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusNotFound, v)
 }
 
-// forbidden is the answer to a form sent from another site.
-func (p *Pages) forbidden(w http.ResponseWriter, r *http.Request) {
+// Forbidden is the answer to a form sent from another site (the server calls it,
+// before any limit: server.Config.Forbidden).
+func (p *Pages) Forbidden(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w, r)
 	v := p.view(w, r, "forbidden")
 	v.Data = &errorData{}
 	p.render(w, r, http.StatusForbidden, v)
 }
 
-// parseForm reads a posted form, bounded in size.
-func parseForm(w http.ResponseWriter, r *http.Request) error {
+// parseForm reads a posted form of at most limit bytes. A body announced longer
+// is refused unread, and the connection closed.
+func parseForm(w http.ResponseWriter, r *http.Request, limit int64) error {
 	if r.PostForm != nil {
 		return nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if r.ContentLength > limit {
+		w.Header().Set("Connection", "close")
+		return errors.New("pages: the form is too large")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	return r.ParseForm()
+}
+
+// ballotFormMax is the longest encoding ballotFields can give of a ballot form of
+// qs: every option of every question chosen, blank too, every rank the longest.
+func ballotFormMax(qs []scrutinv1.Question) int {
+	n := 0
+	for _, q := range qs {
+		name := len(url.QueryEscape("q_" + q.ID))
+		n += name + 1 + len(blankValue) + 1 + name + 1 + len(unknownValue) + 1
+		digits := len(strconv.Itoa(len(q.Options)))
+		for _, o := range q.Options {
+			n += name + 1 + len(url.QueryEscape(o.ID)) + 1
+			n += len(url.QueryEscape("r_"+q.ID+"_"+o.ID)) + 1 + digits + 1
+		}
+	}
+	return n
 }
 
 func contains(list []string, s string) bool {

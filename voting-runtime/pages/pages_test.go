@@ -3,9 +3,12 @@ package pages
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,10 +231,11 @@ func TestDeliveryBusyWaitPage(t *testing.T) {
 	if p.header.Get("Retry-After") != "5" {
 		t.Errorf("Retry-After %q", p.header.Get("Retry-After"))
 	}
+	// Back to the sign-in page, the voter id typed: no form sent again, nothing
+	// else of it written back.
 	p.has(t, `<noscript><meta http-equiv="refresh" content="5; url=/sign-in?voter_id=V-1"></noscript>`,
-		"Vous ne perdez ni votre place ni votre session",
-		`<form id="retry-form" method="post" action="/sign-in" data-autosubmit="5">`,
-		`<input type="hidden" name="draft" value="sealed-choices">`, `<input type="hidden" name="voter_id" value="V-1">`)
+		"Vous ne perdez ni votre place ni votre session", `id="retry-link" href="/sign-in?voter_id=V-1"`, `id="wait-not-sent"`).
+		hasNot(t, `<form id="retry-form"`, "sealed-choices", `type="hidden"`)
 	// Where the meta refresh leads without JavaScript: the voter id already typed.
 	c.get("/sign-in?voter_id=V-1").want(t, 200, "signin").has(t, `value="V-1"`)
 }
@@ -244,17 +248,46 @@ func TestWaitPage(t *testing.T) {
 	}
 	// Without JavaScript the meta refresh retries; with it, the script's visible
 	// countdown does (a bare meta refresh fails WCAG 2.2.1, axe's meta-refresh).
-	rec.has(t, `<noscript><meta http-equiv="refresh" content="7"></noscript>`, `id="retry-link" href="/ballot"`, "dans 7 secondes")
-
-	// A form shed by the admission control comes back whole, but for secrets.
-	form := url.Values{"q_chair": {"bob"}, "code": {"123456"}, "token": {"t0k"}}
-	rec = httptestRecorder(t, f, "POST", "/ballot", form, func(w http.ResponseWriter, r *http.Request) { f.pages.WaitPage(w, r, 3) })
-	if rec.status != 503 || rec.header.Get("Retry-After") != "3" {
-		t.Fatalf("wait page: %d %v", rec.status, rec.header)
-	}
-	rec.has(t, `<input type="hidden" name="q_chair" value="bob">`, `<noscript><meta http-equiv="refresh" content="3; url=/ballot"></noscript>`).
-		hasNot(t, "123456", "t0k")
+	rec.has(t, `<noscript><meta http-equiv="refresh" content="7; url=/ballot"></noscript>`, `id="retry-link" href="/ballot"`, "dans 7 secondes").
+		hasNot(t, `id="wait-not-sent"`)
 	checkHeaders(t, rec.header, false)
+}
+
+// TestWaitPageNeverSendsAFormAgain: a form turned away under load (here one that
+// another site made a browser send, the attack that cast the attacker's choices as
+// the voter's ballot) gets a wait page that neither reads its body nor writes any
+// of it back: it goes back, with GET, to the page the form was on.
+func TestWaitPageNeverSendsAFormAgain(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	for path, back := range map[string]string{"/ballot/confirm": "/ballot", "/ballot": "/ballot", "/sign-in/code": "/sign-in", "/session/extend": "/ballot"} {
+		form := url.Values{"q_chair": {"bob"}, "draft": {"attackers-draft"}, "code": {"123456"}, "voter_id": {"V-1"}}
+		body := &readCounter{r: strings.NewReader(form.Encode())}
+		req := httptest.NewRequest("POST", path, body)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		f.pages.WaitPage(rec, req, 3)
+		p := page{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+		if p.status != 503 || p.header.Get("Retry-After") != "3" {
+			t.Fatalf("%s: wait page %d %v", path, p.status, p.header)
+		}
+		p.has(t, `<noscript><meta http-equiv="refresh" content="3; url=`+back+`"></noscript>`, `id="retry-link" href="`+back+`"`, `id="wait-not-sent"`).
+			hasNot(t, "<form", "bob", "attackers-draft", "123456", "V-1")
+		if body.n != 0 {
+			t.Errorf("%s: the wait page read %d bytes of the body", path, body.n)
+		}
+	}
+}
+
+// readCounter counts the bytes read from r.
+type readCounter struct {
+	r io.Reader
+	n int
+}
+
+func (c *readCounter) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += n
+	return n, err
 }
 
 func TestSessionExpiryKeepsTheChoices(t *testing.T) {
@@ -262,40 +295,34 @@ func TestSessionExpiryKeepsTheChoices(t *testing.T) {
 	f.clock.Add(time.Hour)
 	c := f.client(t)
 	c.follow(c.signIn("V-2", "jean@example.org", "")).want(t, 200, "ballot")
+	review := c.post("/ballot", goodBallot).want(t, 200, "review")
+	reviewDraft := review.hidden(t, "review-form")
+	draft := reviewDraft.Get("draft")
 
-	// 25 minutes on the ballot without a word to the server: the session ends.
+	// 25 minutes on the review without a word to the server: the session ends.
+	// The sealed choices the review page holds are carried to sign in again,
+	// and nowhere in clear.
 	f.clock.Add(25 * time.Minute)
-	p := c.post("/ballot", goodBallot).want(t, http.StatusUnauthorized, "session-expired")
-	draft := p.hidden(t, "signin-form").Get("draft")
-	if draft == "" {
-		t.Fatalf("no sealed choices in:\n%s", p.body)
+	p := c.post("/ballot/confirm", reviewDraft).want(t, http.StatusUnauthorized, "session-expired")
+	if got := p.hidden(t, "signin-form").Get("draft"); got != draft {
+		t.Fatal("the review's sealed choices were not carried")
 	}
-	// the choices are nowhere in clear; the sealed draft is random text that
-	// holds any short string now and then, so it is left out of the search
+	// the sealed draft is random text that holds any short string now and
+	// then, so it is left out of the search
 	clear := p
 	clear.body = strings.ReplaceAll(p.body, draft, "")
 	clear.has(t, "Vos choix sont conservés").hasNot(t, "Alice", "alice", "m2")
 
-	// Signing in again through the code page brings the choices back, for review.
-	review := c.signIn("V-2", "jean@example.org", draft).want(t, 200, "review")
-	review.has(t, "vos choix sont revenus", `id="answer_chair">Votre choix : <strong>Alice Lefèvre</strong>`,
-		`<ol class="answer" id="answer_motions"><li><strong>Motion two</strong></li><li><strong>Motion one</strong></li></ol>`)
-	reviewDraft := review.hidden(t, "review-form")
-
-	// The session ends again, this time on the review page.
-	f.clock.Add(25 * time.Minute)
-	p = c.post("/ballot/confirm", reviewDraft).want(t, http.StatusUnauthorized, "session-expired")
-	if got := p.hidden(t, "signin-form").Get("draft"); got != reviewDraft.Get("draft") {
-		t.Fatal("the review's sealed choices were not carried")
-	}
 	// A wrong code on the way does not lose them either.
-	codePage := c.post("/sign-in", url.Values{"voter_id": {"V-2"}, "draft": {reviewDraft.Get("draft")}}).want(t, 200, "code")
+	codePage := c.post("/sign-in", url.Values{"voter_id": {"V-2"}, "draft": {draft}}).want(t, 200, "code")
 	code := f.waitCode(t, "jean@example.org")
 	form := codePage.hidden(t, "code-form")
 	form.Set("code", "99999x")
 	form = c.post("/sign-in/code", form).want(t, http.StatusUnauthorized, "code").hidden(t, "code-form")
 	form.Set("code", code)
 	review = c.post("/sign-in/code", form).want(t, 200, "review")
+	review.has(t, "vos choix sont revenus", `id="answer_chair">Votre choix : <strong>Alice Lefèvre</strong>`,
+		`<ol class="answer" id="answer_motions"><li><strong>Motion two</strong></li><li><strong>Motion one</strong></li></ol>`)
 	receipt := c.post("/ballot/confirm", review.hidden(t, "review-form")).want(t, 200, "receipt")
 	if !trackerRe.MatchString(receipt.body) {
 		t.Fatal("no tracker")
@@ -307,6 +334,40 @@ func TestSessionExpiryKeepsTheChoices(t *testing.T) {
 	}
 }
 
+// TestDraftsSealedOnlyForALiveSessionAndItsVoter: a ballot form sent without a
+// live session mints no sealed draft (today anyone could have one sealed, for no
+// one in particular, and use it in a forged confirm form); a draft sealed for one
+// voter opens for no other voter's session.
+func TestDraftsSealedOnlyForALiveSessionAndItsVoter(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	f.clock.Add(time.Hour)
+	anonymous := f.client(t)
+	p := anonymous.post("/ballot", goodBallot).want(t, http.StatusUnauthorized, "session-expired")
+	if strings.Contains(p.body, `name="draft"`) {
+		t.Fatalf("a ballot form without a session was sealed:\n%s", p.body)
+	}
+	// A voter whose session has just ended gets nothing sealed either.
+	c := f.client(t)
+	c.follow(c.signIn("V-2", "jean@example.org", "")).want(t, 200, "ballot")
+	f.clock.Add(25 * time.Minute)
+	if p := c.post("/ballot", goodBallot).want(t, http.StatusUnauthorized, "session-expired"); strings.Contains(p.body, `name="draft"`) {
+		t.Fatal("a ballot form of an ended session was sealed")
+	}
+
+	// V-1's draft, in V-2's confirm form: not opened, nothing cast.
+	one := f.client(t)
+	one.follow(one.signIn("V-1", "camille@example.org", "")).want(t, 200, "ballot")
+	draft := one.post("/ballot", goodBallot).want(t, 200, "review").hidden(t, "review-form")
+	two := f.client(t)
+	two.follow(two.signIn("V-2", "jean@example.org", "")).want(t, 200, "ballot")
+	two.post("/ballot/confirm", draft).want(t, 200, "ballot").has(t, "Vos choix précédents n’ont pas pu être retrouvés")
+	if voted, _ := f.en.HasVoted(context.Background(), "V-2"); voted {
+		t.Fatal("another voter's draft was cast")
+	}
+	// and its own voter still confirms it
+	one.post("/ballot/confirm", draft).want(t, 200, "receipt")
+}
+
 func TestSealedChoicesAcrossReplicas(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	// Another replica: same election, same session key, another process.
@@ -315,14 +376,14 @@ func TestSealedChoicesAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	fields := url.Values{"q_chair": {"bob"}}
-	sealed, err := f.pages.seal.Seal(fields, f.clock.Now())
+	sealed, err := f.pages.seal.Seal(fields, "V-1", f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(sealed, "bob") {
 		t.Fatal("the seal shows the choice")
 	}
-	got, err := other.seal.Open(sealed, f.clock.Now())
+	got, err := other.seal.Open(sealed, "V-1", f.clock.Now())
 	if err != nil || got.Get("q_chair") != "bob" {
 		t.Fatalf("another replica opens %v, %v", got, err)
 	}
@@ -330,15 +391,15 @@ func TestSealedChoicesAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stranger.seal.Open(sealed, f.clock.Now()); err == nil {
+	if _, err := stranger.seal.Open(sealed, "V-1", f.clock.Now()); err == nil {
 		t.Error("a key other than the election's opens the seal")
 	}
 	tampered := []byte(sealed)
 	tampered[len(tampered)/2] ^= 1
-	if _, err := other.seal.Open(string(tampered), f.clock.Now()); err == nil {
+	if _, err := other.seal.Open(string(tampered), "V-1", f.clock.Now()); err == nil {
 		t.Error("a tampered seal opens")
 	}
-	if _, err := other.seal.Open(sealed, f.clock.Now().Add(draftMaxAge+time.Minute)); err == nil {
+	if _, err := other.seal.Open(sealed, "V-1", f.clock.Now().Add(draftMaxAge+time.Minute)); err == nil {
 		t.Error("an old seal opens")
 	}
 	if _, err := New(Config{Engine: f.en, SessionKey: []byte("short")}); err == nil {
@@ -367,15 +428,16 @@ func TestExtendSession(t *testing.T) {
 	p.has(t, "Vous restez connecté : votre session se termine maintenant à 10 h 54.", `value="alice" checked>`,
 		`<option value="1" selected>1er choix</option>`, `data-remaining="1200"`)
 
-	// Too late: the choices are sealed to sign in again.
+	// Too late: the voter signs in again; the ballot's choices are not sealed
+	// without a live session.
 	f.clock.Add(21 * time.Minute)
 	p = c.post("/session/extend", url.Values{"return": {"json"}}, "Accept", "application/json")
 	if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "session-expired") {
 		t.Fatalf("extend an ended session: %d %s", p.status, p.body)
 	}
 	p = c.post("/session/extend", form).want(t, http.StatusUnauthorized, "session-expired")
-	if p.hidden(t, "signin-form").Get("draft") == "" {
-		t.Fatal("the choices were not sealed")
+	if p.hidden(t, "signin-form").Get("draft") != "" {
+		t.Fatal("the choices of an ended session were sealed")
 	}
 }
 
@@ -702,4 +764,57 @@ func TestNoWarningAfterVoting(t *testing.T) {
 	review.has(t, `data-warn="300"`, `id="extend-button" form="review-form"`)
 	receipt := c.post("/ballot/confirm", review.hidden(t, "review-form")).want(t, 200, "receipt")
 	receipt.has(t, `data-warn="0"`, `id="session-expiry"`, `id="signout-button"`).hasNot(t, `id="extend-button"`)
+}
+
+// TestReviewAndBallotLengthsDoNotTellTheChoice: the review page and the ballot's
+// request were of a length that depends on the choices (3859/3855/3839 bytes for
+// the three answers of one question): an observer of the encrypted traffic learned
+// the vote. For every answer of each question (one, several, blank, rankings), the
+// review page, its sealed draft, and the ballot request padded to the form's
+// data-pad-to as the script pads it are each of one length.
+func TestReviewAndBallotLengthsDoNotTellTheChoice(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	f.clock.Add(time.Hour)
+	c := f.client(t)
+	b := c.follow(c.signIn("V-1", "camille@example.org", "")).want(t, 200, "ballot")
+	m := regexp.MustCompile(`data-pad-to="(\d+)"`).FindStringSubmatch(b.body)
+	if m == nil {
+		t.Fatal("the ballot form says no length to pad to")
+	}
+	padTo, _ := strconv.Atoi(m[1])
+	chairs := []string{"alice", "bob", "_blank"}
+	councils := [][]string{{"_blank"}, {"carla"}, {"dan"}, {"eve"}, {"carla", "dan"}, {"carla", "eve"}, {"dan", "eve"}}
+	rankings := []map[string]string{{"m1": "1"}, {"m3": "1"}, {"m2": "1", "m1": "2"}, {"m3": "1", "m1": "2", "m2": "3"}}
+	reviews, drafts, requests := map[int]int{}, map[int]int{}, map[int]int{}
+	for _, chair := range chairs {
+		for _, council := range councils {
+			for _, ranking := range rankings {
+				form := url.Values{"q_chair": {chair}, "q_council": council}
+				for _, o := range []string{"m1", "m2", "m3"} {
+					form.Set("r_motions_"+o, ranking[o])
+				}
+				body := form.Encode()
+				if len(body)+len("&pad=") > padTo {
+					t.Fatalf("%s: %d bytes, more than the form pads to (%d)", body, len(body), padTo)
+				}
+				form.Set("pad", strings.Repeat("x", padTo-len(body)-len("&pad=")))
+				requests[len(form.Encode())]++
+				review := c.post("/ballot", form).want(t, 200, "review")
+				reviews[len(review.body)]++
+				drafts[len(review.hidden(t, "review-form").Get("draft"))]++
+			}
+		}
+	}
+	for what, lengths := range map[string]map[int]int{"review page": reviews, "sealed draft": drafts, "ballot request": requests} {
+		if len(lengths) != 1 {
+			t.Errorf("the %s's length tells the choice: %v", what, lengths)
+		}
+	}
+	// the longest answers in English too
+	c.post("/ballot?lang=en", url.Values{"q_chair": {"bob"}, "q_council": {"carla", "eve"}, "r_motions_m1": {"1"}}).want(t, 200, "review")
+	en := c.post("/ballot?lang=en", url.Values{"q_chair": {"_blank"}, "q_council": {"_blank"}, "r_motions_m1": {"1"}}).want(t, 200, "review")
+	other := c.post("/ballot?lang=en", url.Values{"q_chair": {"alice"}, "q_council": {"dan", "eve"}, "r_motions_m3": {"1"}, "r_motions_m2": {"2"}}).want(t, 200, "review")
+	if len(en.body) != len(other.body) {
+		t.Errorf("English review pages: %d and %d bytes", len(en.body), len(other.body))
+	}
 }

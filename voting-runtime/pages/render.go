@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -265,28 +264,49 @@ func (v *view) PageTitle() (string, error) {
 // render writes the page with its status. Pages are never cached: most hold a
 // voter's data.
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, v *view) {
+	body, err := p.execute(v)
+	if err != nil {
+		p.renderFailed(w, v, err)
+		return
+	}
+	p.write(w, status, body)
+}
+
+// execute renders the page of v.
+func (p *Pages) execute(v *view) ([]byte, error) {
 	name := v.Name
 	if t, ok := templateOf[name]; ok {
 		name = t
 	}
 	t, ok := p.tmpl[name]
-	var buf bytes.Buffer
-	err := fmt.Errorf("no template %q", name)
 	if v.err != nil {
-		err = v.err
-	} else if ok {
-		err = t.ExecuteTemplate(&buf, "layout", v)
+		return nil, v.err
 	}
-	if err != nil {
-		p.log.Error("A page could not be rendered", "page", v.Name, "lang", v.Lang, "error", err)
-		http.Error(w, "Internal error / erreur interne", http.StatusInternalServerError)
-		return
+	if !ok {
+		return nil, fmt.Errorf("no template %q", name)
 	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return nil, err
+	}
+	if v.err != nil {
+		return nil, v.err
+	}
+	return buf.Bytes(), nil
+}
+
+func (p *Pages) renderFailed(w http.ResponseWriter, v *view, err error) {
+	p.log.Error("A page could not be rendered", "page", v.Name, "lang", v.Lang, "error", err)
+	http.Error(w, "Internal error / erreur interne", http.StatusInternalServerError)
+}
+
+// write sends a rendered page.
+func (p *Pages) write(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 // refreshMeta is a <meta http-equiv="refresh">, inside <noscript> when the
@@ -303,65 +323,59 @@ func refreshMeta(seconds int, to string, noscript bool) template.HTML {
 	return template.HTML(m)
 }
 
-// waitData is the wait page's: how long, and what to send again.
+// waitData is the wait page's: how long, and the page to go back to.
 type waitData struct {
 	Seconds int
-	// Action and Fields: a form to send again what the voter sent (a POST);
-	// Action is "" for a GET, retried by reloading.
-	Action string
-	Fields []formField
-	Retry  string
+	// Retry is the page the wait page goes back to, with GET: the page asked
+	// for, or, after a form, the page the form was on.
+	Retry string
+	// NotSent: what the voter sent (a form) was not received.
+	NotSent bool
 }
 
-type formField struct{ Name, Value string }
-
-// secretFields are never written back into a page.
-var secretFields = map[string]bool{"code": true, "credential": true, "token": true, "rerender": true}
-
 // WaitPage answers "many people are voting right now: wait a few seconds" with
-// HTTP 503 and Retry-After, and retries by itself: a page asked for with GET is
-// reloaded by a <meta http-equiv="refresh">; a form is sent again as it was (but
-// for a code or a token, never written back into a page) by the script, or, without
-// JavaScript, by the voter's press on its button, the meta refresh bringing the
-// voter back to the same page with GET. Nothing is lost: not the voter's place,
-// not the session. The admission control (overload shedding) calls it too.
+// HTTP 503 and Retry-After, and goes back by itself, with GET, after a countdown
+// (the script) or a <meta http-equiv="refresh"> (without JavaScript): to the page
+// asked for, or, after a form, to the page the form was on (the ballot, the
+// sign-in page with the voter id when already read). A wait page never reads the
+// request's body and never writes any of it back into a page: a form is never
+// sent again by itself. The session is kept; choices not yet sent are not. The
+// admission control (overload shedding) and the per-address limits call it too.
 func (p *Pages) WaitPage(w http.ResponseWriter, r *http.Request, seconds int) {
 	if seconds < 1 {
 		seconds = 1
 	}
 	securityHeaders(w, r)
 	v := p.view(w, r, "wait")
-	d := &waitData{Seconds: seconds}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		// Without JavaScript the meta refresh retries; with it, the script does,
-		// after a countdown the voter sees (a bare meta refresh gives no warning).
-		v.Refresh = refreshMeta(seconds, "", true)
-		d.Retry = r.URL.RequestURI()
-	} else {
-		d.Action = r.URL.Path
-		retry := r.URL.Path
-		if err := parseForm(w, r); err == nil {
-			for name, values := range r.PostForm {
-				if secretFields[name] {
-					continue
-				}
-				for _, value := range values {
-					d.Fields = append(d.Fields, formField{name, value})
-				}
-			}
-			if id := r.PostForm.Get("voter_id"); id != "" && strings.HasPrefix(r.URL.Path, "/sign-in") {
-				retry = "/sign-in?voter_id=" + url.QueryEscape(id)
-			}
-		}
-		sortFields(d.Fields)
-		v.Refresh = refreshMeta(seconds, retry, true)
-		d.Retry = retry
+	d := &waitData{Seconds: seconds, Retry: r.URL.RequestURI()}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		d.NotSent, d.Retry = true, retryPage(r)
 	}
+	// Without JavaScript the meta refresh goes back; with it, the script does,
+	// after a countdown the voter sees (a bare meta refresh gives no warning).
+	v.Refresh = refreshMeta(seconds, d.Retry, true)
 	v.Data = d
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	p.render(w, r, http.StatusServiceUnavailable, v)
 }
 
-func sortFields(fs []formField) {
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+// retryPage is the page a form sent to r's path was on, to go back to with GET.
+func retryPage(r *http.Request) string {
+	switch path := r.URL.Path; {
+	case path == "/sign-in" || path == "/sign-in/code" || path == "/sign-in/resend":
+		// the voter id, when the form was read already (a code that could not
+		// be sent): the one field of it ever written back, into a link
+		if r.PostForm != nil {
+			if id := strings.TrimSpace(r.PostForm.Get("voter_id")); id != "" {
+				return "/sign-in?voter_id=" + url.QueryEscape(id)
+			}
+		}
+		return "/sign-in"
+	case strings.HasPrefix(path, "/scrutineer"):
+		return "/scrutineer"
+	case path == "/ballot" || strings.HasPrefix(path, "/ballot/") || path == "/receipt" || path == "/session/extend":
+		return "/ballot"
+	default:
+		return "/"
+	}
 }

@@ -76,7 +76,7 @@ func (p *Pages) renderScrutineerSignIn(w http.ResponseWriter, r *http.Request, s
 
 // postScrutineer checks the scrutineers' token and gives a signed pass in a cookie.
 func (p *Pages) postScrutineer(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
+	if err := parseForm(w, r, scrutineerFormBytes); err != nil {
 		p.badRequest(w, r)
 		return
 	}

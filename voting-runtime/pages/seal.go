@@ -29,15 +29,22 @@ func deriveKey(sessionKey []byte, purpose string) ([]byte, error) {
 
 // sealer seals a voter's unsent choices (the ballot form's fields) for the voter to
 // carry: AES-256-GCM with a key derived from the election's session key, so any
-// replica can open what another sealed, bound to this election, with the time it
-// was sealed. Nothing is kept on the server.
+// replica can open what another sealed, bound to this election and to the voter
+// whose session sealed it (the voter id is part of the authenticated data: no one
+// else's session opens it), with the time it was sealed. The fields are padded to
+// one length (size), so that a draft's length says nothing of the choices.
+// Nothing is kept on the server.
 type sealer struct {
 	aead cipher.AEAD
 	ad   []byte
+	size int
 }
 
-func newSealer(sessionKey []byte, election string) (*sealer, error) {
-	key, err := deriveKey(sessionKey, "scrutin pages: sealed ballot drafts v1|"+election)
+// newSealer returns a sealer whose drafts hold size bytes of encoded fields (the
+// longest ballot form of the election; a longer one is padded to a multiple of
+// 1 KiB above it).
+func newSealer(sessionKey []byte, election string, size int) (*sealer, error) {
+	key, err := deriveKey(sessionKey, "scrutin pages: sealed ballot drafts v2|"+election)
 	if err != nil {
 		return nil, err
 	}
@@ -49,36 +56,50 @@ func newSealer(sessionKey []byte, election string) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead, ad: []byte("scrutin-draft-v1|" + election)}, nil
+	return &sealer{aead: aead, ad: []byte("scrutin-draft-v2|" + election + "|voter="), size: size}, nil
 }
 
-// Seal returns the fields sealed, URL-safe.
-func (s *sealer) Seal(fields url.Values, now time.Time) (string, error) {
+// Seal returns the fields sealed for voter, URL-safe.
+func (s *sealer) Seal(fields url.Values, voter string, now time.Time) (string, error) {
+	if voter == "" {
+		return "", errors.New("pages: a draft is sealed for a voter")
+	}
+	enc := fields.Encode()
+	size := s.size
+	if len(enc) > size {
+		size += (len(enc) - size + 1023) / 1024 * 1024
+	}
 	plain := binary.BigEndian.AppendUint64(nil, uint64(now.Unix()))
-	plain = append(plain, fields.Encode()...)
+	plain = binary.BigEndian.AppendUint32(plain, uint32(len(enc)))
+	plain = append(plain, enc...)
+	plain = append(plain, make([]byte, size-len(enc))...)
 	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, s.ad)), nil
+	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, append(s.ad[:len(s.ad):len(s.ad)], voter...))), nil
 }
 
-// Open returns the fields of a sealed draft no older than draftMaxAge.
-func (s *sealer) Open(sealed string, now time.Time) (url.Values, error) {
+// Open returns the fields of a draft sealed for voter no longer than draftMaxAge ago.
+func (s *sealer) Open(sealed, voter string, now time.Time) (url.Values, error) {
 	data, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil || len(data) < s.aead.NonceSize()+s.aead.Overhead() {
+	if err != nil || voter == "" || len(data) < s.aead.NonceSize()+s.aead.Overhead() {
 		return nil, errBadDraft
 	}
 	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, data[:n], data[n:], s.ad)
-	if err != nil || len(plain) < 8 {
+	plain, err := s.aead.Open(nil, data[:n], data[n:], append(s.ad[:len(s.ad):len(s.ad)], voter...))
+	if err != nil || len(plain) < 12 {
 		return nil, errBadDraft
 	}
 	at := time.Unix(int64(binary.BigEndian.Uint64(plain[:8])), 0)
 	if now.Sub(at) > draftMaxAge || at.Sub(now) > time.Minute {
 		return nil, errBadDraft
 	}
-	fields, err := url.ParseQuery(string(plain[8:]))
+	length := binary.BigEndian.Uint32(plain[8:12])
+	if uint64(length) > uint64(len(plain)-12) {
+		return nil, errBadDraft
+	}
+	fields, err := url.ParseQuery(string(plain[12 : 12+length]))
 	if err != nil {
 		return nil, errBadDraft
 	}

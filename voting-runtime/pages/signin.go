@@ -83,7 +83,7 @@ func (p *Pages) getSignIn(w http.ResponseWriter, r *http.Request) {
 
 // postSignIn: the voter typed their voter id.
 func (p *Pages) postSignIn(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
+	if err := parseForm(w, r, p.signInBytes); err != nil {
 		p.badRequest(w, r)
 		return
 	}
@@ -107,7 +107,7 @@ func (p *Pages) postSignIn(w http.ResponseWriter, r *http.Request) {
 
 // postResend: the voter asks for a new code.
 func (p *Pages) postResend(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
+	if err := parseForm(w, r, p.signInBytes); err != nil {
 		p.badRequest(w, r)
 		return
 	}
@@ -140,7 +140,7 @@ func (p *Pages) startSignIn(w http.ResponseWriter, r *http.Request, st signInSta
 // postCode: the voter typed the code (or, with the Credential method, their
 // credential).
 func (p *Pages) postCode(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
+	if err := parseForm(w, r, p.signInBytes); err != nil {
 		p.badRequest(w, r)
 		return
 	}
@@ -202,7 +202,7 @@ func (p *Pages) afterSignIn(w http.ResponseWriter, r *http.Request, sess store.S
 	if !p.canVote(w, r, sess) {
 		return
 	}
-	fields, err := p.seal.Open(draft, p.now())
+	fields, err := p.seal.Open(draft, sess.VoterID, p.now())
 	if err != nil {
 		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
 		return

@@ -134,7 +134,7 @@ func samples(t *testing.T) map[string][]func(v *view) {
 		"code-expired":      {data(signin(scrutinv1.EmailCode)), data(&signInData{signInState: signInState{VoterID: "V-1"}, Method: scrutinv1.SMSCode})},
 		"too-many-attempts": {data(signin(scrutinv1.Credential))},
 		"no-channel":        {data(nil)},
-		"wait":              {data(&waitData{Seconds: 5, Retry: "/ballot"}), data(&waitData{Seconds: 1, Action: "/sign-in", Fields: []formField{{"voter_id", "V-1"}}})},
+		"wait":              {data(&waitData{Seconds: 5, Retry: "/ballot"}), data(&waitData{Seconds: 1, Retry: "/sign-in?voter_id=V-1", NotSent: true})},
 		"error":             {data(&errorData{}), data(&errorData{Draft: "sealed"})},
 		"forbidden":         {data(&errorData{})},
 		"not-found":         {data(&errorData{})},

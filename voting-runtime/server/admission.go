@@ -48,6 +48,10 @@ func classify(r *http.Request) (p Priority, exempt bool) {
 	switch {
 	case strings.HasPrefix(path, "/control/"), strings.HasPrefix(path, "/static/"), path == "/healthz", path == "/readyz", path == "/metrics":
 		return 0, true
+	case isSessionRoute(r) && !hasSessionCookie(r):
+		// without a session, nothing on a voter's route is urgent: the places
+		// kept for casts and codes are not for anonymous clients
+		return PriorityOther, false
 	case r.Method == http.MethodGet && (path == "/ballot" || path == "/api/v1/ballot"):
 		// a voter who signed in and reads the ballot is as far along as one
 		// checking a code: turned away now, they would have signed in for nothing
@@ -63,6 +67,21 @@ func classify(r *http.Request) (p Priority, exempt bool) {
 	default:
 		return PriorityOther, false
 	}
+}
+
+// isSessionRoute: a route that serves only a voter holding a session.
+func isSessionRoute(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/ballot", "/api/v1/ballot", "/ballot/confirm", "/ballot/change", "/receipt", "/session/extend", "/api/v1/session/extend":
+		return true
+	}
+	return false
+}
+
+// hasSessionCookie: the request carries a session cookie, live or not.
+func hasSessionCookie(r *http.Request) bool {
+	c, err := r.Cookie(SessionCookie)
+	return err == nil && c.Value != ""
 }
 
 // isSignInStep: a sign-in or code request, of the API or the pages, which the
@@ -111,6 +130,7 @@ func (s *Server) clientAddress(r *http.Request) string {
 // rateLimited answers a request over its limit: the wait page for a person (it
 // retries by itself), a JSON 429 for a machine client; both with Retry-After.
 func (s *Server) rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration, message string) {
+	w.Header().Set("Connection", "close") // its body is never read
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	if s.cfg.WaitPage != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
 		s.cfg.WaitPage(w, r, secs)
@@ -163,6 +183,42 @@ func (a *admission) done() {
 	if a.limit > 0 {
 		a.inFlight.Add(-1)
 	}
+}
+
+// ticket is the place in flight a request holds, released when it is answered.
+type ticket struct {
+	s    *Server
+	p    Priority
+	held bool
+}
+
+type ticketKey struct{}
+
+func (t *ticket) release() {
+	if t.held {
+		t.held = false
+		t.s.admission.done()
+	}
+}
+
+// Demote trades the place a request holds at a voter's priority (a cast, a code)
+// for one of the lowest, for a request found on its way to hold no live session:
+// an anonymous client never keeps the places kept for voters while its body is
+// read. When no such place is free, the request is answered as overloaded, its
+// body unread, and Demote returns false. Outside the server (no place held) it
+// returns true.
+func Demote(w http.ResponseWriter, r *http.Request) bool {
+	t, _ := r.Context().Value(ticketKey{}).(*ticket)
+	if t == nil || !t.held || t.p >= PriorityOther {
+		return true
+	}
+	t.release()
+	if !t.s.admission.admit(PriorityOther) {
+		t.s.overloaded(w, r)
+		return false
+	}
+	t.p, t.held = PriorityOther, true
+	return true
 }
 
 // overloaded answers a turned-away request: the wait page for a person, a JSON 503

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -32,9 +33,25 @@ func TestClassify(t *testing.T) {
 		"metrics":           {"GET", "/metrics", 0, true},
 	}
 	for name, tc := range tests {
-		p, exempt := classify(httptest.NewRequest(tc.method, tc.path, nil))
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: "a-session"})
+		p, exempt := classify(r)
 		if exempt != tc.exempt || (!exempt && p != tc.want) {
 			t.Errorf("%s: priority %d exempt %v, want %d exempt %v", name, p, exempt, tc.want, tc.exempt)
+		}
+	}
+}
+
+// TestAnonymousClientsHoldNoVoterPlaces: without a session cookie, a request to a
+// voter's route (a cast, the ballot) has the lowest priority: anonymous clients
+// never take the places kept for voters holding a session.
+func TestAnonymousClientsHoldNoVoterPlaces(t *testing.T) {
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/api/v1/ballot"}, {"POST", "/ballot/confirm"}, {"POST", "/ballot"}, {"POST", "/session/extend"},
+		{"GET", "/ballot"}, {"GET", "/api/v1/ballot"}, {"POST", "/api/v1/session/extend"},
+	} {
+		if p, _ := classify(httptest.NewRequest(tc.method, tc.path, nil)); p != PriorityOther {
+			t.Errorf("%s %s without a session: priority %d, want %d (other)", tc.method, tc.path, p, PriorityOther)
 		}
 	}
 }

@@ -25,7 +25,7 @@ type signInResponse struct {
 // signIn: POST /api/v1/sign-in {"voterId"} -> 202, the code is on its way.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	var req signInRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeBody(w, r, &req, signInBytes) {
 		return
 	}
 	start, err := s.en.StartSignIn(r.Context(), req.VoterID)
@@ -53,7 +53,7 @@ type sessionResponse struct {
 // cookie (the code is a credential with the Credential method).
 func (s *Server) signInCode(w http.ResponseWriter, r *http.Request) {
 	var req codeRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeBody(w, r, &req, signInBytes) {
 		return
 	}
 	id, sess, err := s.en.CompleteSignIn(r.Context(), req.VoterID, req.Code)
@@ -76,16 +76,20 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id str
 
 type sessionKey struct{}
 
-// withSession admits requests with a live session and passes it on.
+// withSession admits requests with a live session and passes it on. The session is
+// checked before anything of the body is read; a request without one is answered
+// at once, its body unread, and its connection closed.
 func (s *Server) withSession(next func(http.ResponseWriter, *http.Request, store.Session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(SessionCookie)
-		if err != nil {
+		if err != nil || c.Value == "" {
+			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusUnauthorized, "signed-out", "sign in first")
 			return
 		}
 		sess, err := s.en.Session(r.Context(), c.Value)
 		if err != nil {
+			w.Header().Set("Connection", "close")
 			s.engineError(w, r, err)
 			return
 		}
@@ -146,6 +150,9 @@ func (s *Server) getBallot(w http.ResponseWriter, r *http.Request, sess store.Se
 
 type castRequest struct {
 	Answers ballot.Answers `json:"answers"`
+	// Padding is ignored: a client pads its casts to one length whatever the
+	// choices, so that the length of the request does not tell them.
+	Padding string `json:"padding,omitempty"`
 }
 
 type castResponse struct {
@@ -157,7 +164,7 @@ type castResponse struct {
 // ballot is durably committed; 409 when this voter has already voted.
 func (s *Server) postBallot(w http.ResponseWriter, r *http.Request, sess store.Session) {
 	var req castRequest
-	if !decodeBody(w, r, &req) {
+	if !decodeBody(w, r, &req, s.castBytes) {
 		return
 	}
 	tracker, err := s.en.Cast(r.Context(), sess.VoterID, req.Answers)

@@ -76,6 +76,7 @@ func (f *fixture) post(t *testing.T, path, remote string, body any, header ...st
 	b, _ := json.Marshal(body)
 	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(b))
 	r.RemoteAddr = remote
+	r.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
 		r.Header.Set(header[i], header[i+1])
 	}

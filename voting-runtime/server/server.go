@@ -9,7 +9,9 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/ratelimit"
@@ -52,6 +55,19 @@ type Config struct {
 	// in flight or reaches the engine: a flood from one address slows no other.
 	SignInRatePerAddress  float64
 	SignInBurstPerAddress int
+	// RatePerAddress (a second) and BurstPerAddress bound every request of one
+	// client address to the voters' routes, pages and API alike (0: no bound),
+	// before it takes a place in flight. Generous: a works council behind one
+	// NAT still votes; sign-in steps count against the tighter SignIn* limit too.
+	RatePerAddress  float64
+	BurstPerAddress int
+	// BodyReadTimeout bounds the reading of a voter request's body, from the
+	// moment it is admitted (0: only the http.Server's own timeouts). A ballot
+	// is a few kilobytes: seconds even on a phone on a slow network.
+	BodyReadTimeout time.Duration
+	// Forbidden answers a person's form sent from another site (the pages'
+	// page); the API and machine clients get a JSON 403.
+	Forbidden func(w http.ResponseWriter, r *http.Request)
 	// ClientIPHeader names a header whose last address (appended by the proxy) is the client's (such as
 	// X-Forwarded-For); empty: the connection's address. Only behind a proxy that
 	// sets it: anyone else can write any address in it.
@@ -69,8 +85,19 @@ type Server struct {
 	counted   http.Handler
 	addresses *ratelimit.Keyed
 	limited   prometheus.Counter
+	// voters is the per-address bound of every voter route; crossOrigin the
+	// one cross-site check of every state-changing request.
+	voters        *ratelimit.Keyed
+	votersLimited prometheus.Counter
+	crossOrigin   *http.CrossOriginProtection
+	// castBytes bounds the body of a cast (the longest ballot the questions
+	// allow, with room for padding); signInBytes the other bodies of the API.
+	castBytes int64
 	mux       *http.ServeMux
 }
+
+// signInBytes bounds the JSON body of a sign-in or code request.
+const signInBytes = 4 << 10
 
 // New builds the server's routes.
 func New(cfg Config) *Server {
@@ -97,6 +124,12 @@ func New(cfg Config) *Server {
 	s.counted = promhttp.InstrumentHandlerCounter(responses, http.HandlerFunc(s.serve))
 	s.addresses = ratelimit.New(rate.Limit(cfg.SignInRatePerAddress), cfg.SignInBurstPerAddress)
 	s.limited = ratelimit.Counter(cfg.Registerer, "address")
+	s.voters = ratelimit.New(rate.Limit(cfg.RatePerAddress), cfg.BurstPerAddress)
+	s.votersLimited = ratelimit.Counter(cfg.Registerer, "address-all-routes")
+	s.crossOrigin = http.NewCrossOriginProtection()
+	if cfg.Engine != nil {
+		s.castBytes = castBodyLimit(cfg.Engine.Questions())
+	}
 	m := s.mux
 	m.HandleFunc("POST /api/v1/sign-in", s.signIn)
 	m.HandleFunc("POST /api/v1/sign-in/code", s.signInCode)
@@ -129,15 +162,32 @@ func New(cfg Config) *Server {
 // ServeHTTP counts the answers by status and serves the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.counted.ServeHTTP(w, r) }
 
-// serve admits requests by priority, counts those in flight and serves them.
+// serve checks where a request comes from, bounds each client address, admits
+// requests by priority, counts those in flight and serves them. Every refusal on
+// the way is answered at once, without reading the request's body, and closes the
+// connection: a refused request costs neither memory nor a place in flight.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Inc()
 	defer s.inFlight.Dec()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// First of all: a state-changing request a browser sends from another site
+	// (Sec-Fetch-Site, Origin) is refused, before any limit or wait page could
+	// answer it with something a page might send again from this site.
+	if err := s.crossOrigin.Check(r); err != nil {
+		s.crossSite(w, r)
+		return
+	}
 	if p, exempt := classify(r); !exempt {
+		now := time.Now()
+		addr := s.clientAddress(r)
+		if ok, wait := s.voters.Allow(addr, now); !ok {
+			s.votersLimited.Inc()
+			s.rateLimited(w, r, wait, "many requests come from your network right now")
+			return
+		}
 		if isSignInStep(r) {
-			if ok, wait := s.addresses.Allow(s.clientAddress(r), time.Now()); !ok {
+			if ok, wait := s.addresses.Allow(addr, now); !ok {
 				s.limited.Inc()
 				s.rateLimited(w, r, wait, "many sign-in requests come from your network right now")
 				return
@@ -147,9 +197,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.overloaded(w, r)
 			return
 		}
-		defer s.admission.done()
+		t := &ticket{s: s, p: p, held: true}
+		defer t.release()
+		r = r.WithContext(context.WithValue(r.Context(), ticketKey{}, t))
+		if s.cfg.BodyReadTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
+			// the whole body within the bound, however slowly it trickles
+			_ = http.NewResponseController(w).SetReadDeadline(now.Add(s.cfg.BodyReadTimeout))
+		}
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// crossSite answers a state-changing request a browser sent from another site:
+// the pages' "forbidden" page for a person, a JSON 403 otherwise. Its body is
+// never read.
+func (s *Server) crossSite(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	if s.cfg.Forbidden != nil && !strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/control/") {
+		s.cfg.Forbidden(w, r)
+		return
+	}
+	writeError(w, http.StatusForbidden, "cross-origin", "requests from another site are refused")
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -199,15 +267,52 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, apiError{Error: code, Message: message})
 }
 
-// decodeBody reads a small JSON request body strictly.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+// decodeBody reads a JSON request body strictly: application/json, at most limit
+// bytes, one JSON value and nothing after it. A body over the limit is refused
+// from its Content-Length, unread, when the client says it.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be JSON, with Content-Type: application/json")
+		return false
+	}
+	if r.ContentLength > limit {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestEntityTooLarge, "too-large", "the request body is too large")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil {
+		// one value, then the end: anything after it is refused, not ignored
+		if extra := dec.Decode(&json.RawMessage{}); extra != io.EOF {
+			err = errors.New("trailing data after the JSON value")
+		}
+	}
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too-large", "the request body is too large")
+			return false
+		}
 		writeError(w, http.StatusBadRequest, "bad-request", "the request body is not the JSON this endpoint takes")
 		return false
 	}
 	return true
+}
+
+// castBodyLimit bounds a cast's JSON body: 16 KiB, or twice the longest ballot
+// the questions allow (every option of every question), for a client's padding.
+func castBodyLimit(qs []scrutinv1.Question) int64 {
+	n := 64
+	for _, q := range qs {
+		n += len(q.ID) + 8
+		for _, o := range q.Options {
+			n += len(o.ID) + 4
+		}
+	}
+	return max(16<<10, 2*int64(n))
 }
 
 // engineError maps the engine's errors to answers; anything else is logged (never

@@ -55,6 +55,14 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/store/postgres"
 )
 
+// readHeaderTimeout and bodyReadTimeout bound how long a request takes to arrive:
+// its headers, then its body (a sign-in form or a ballot, a few kilobytes: a
+// second or two on a phone on a slow network).
+const (
+	readHeaderTimeout = 10 * time.Second
+	bodyReadTimeout   = 10 * time.Second
+)
+
 type flags struct {
 	election, roll, storeSpec, listen  string
 	keysDir, deliveryDir               string
@@ -64,6 +72,9 @@ type flags struct {
 	clientIPHeader                     string
 	signInRatePerAddress               float64
 	signInBurstPerAddress              int
+	ratePerAddress                     float64
+	burstPerAddress                    int
+	bodyReadTimeout                    time.Duration
 	pprofListen                        string
 	deliveryBuffer                     int
 }
@@ -89,6 +100,9 @@ func main() {
 	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
 	flag.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "messages each delivery queue (mail, SMS) holds accepted and not yet sent; past it, a voter asking for a code is told to try again in a moment")
+	flag.Float64Var(&f.ratePerAddress, "rate-per-address", 100, "requests a second one client address may sustain on the voters' routes, pages and API (0: no limit); generous, for many voters behind one NAT")
+	flag.IntVar(&f.burstPerAddress, "burst-per-address", 3000, "requests one client address may send at once on the voters' routes (0: no limit)")
+	flag.DurationVar(&f.bodyReadTimeout, "body-read-timeout", bodyReadTimeout, "how long a voter request's body may take to arrive once admitted (a ballot is a few kilobytes)")
 	flag.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
 	flag.Parse()
 
@@ -154,6 +168,8 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		Gatherer: reg, Registerer: reg, Log: log, Pages: pg,
 		MaxInFlight: maxInFlight, WaitPage: pg.WaitPage,
 		SignInRatePerAddress: f.signInRatePerAddress, SignInBurstPerAddress: f.signInBurstPerAddress, ClientIPHeader: f.clientIPHeader,
+		RatePerAddress: f.ratePerAddress, BurstPerAddress: f.burstPerAddress, BodyReadTimeout: f.bodyReadTimeout,
+		Forbidden: pg.Forbidden,
 		Ready: func(ctx context.Context) error {
 			d, err := st.RollDigest(ctx)
 			if err == nil && d == "" {
@@ -167,7 +183,12 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	// The headers within 10 s, a body within --body-read-timeout of its
+	// admission (server.Config.BodyReadTimeout), the whole request within
+	// ReadTimeout: room for a phone on a slow network, not for a client that
+	// trickles its request to hold a place.
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readHeaderTimeout + f.bodyReadTimeout,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	if f.pprofListen != "" {
 		if err := servePprof(f.pprofListen); err != nil {
 			return err

@@ -1,8 +1,8 @@
 /* Scrutin voter pages: progressive enhancement only. Every page works without
    this file; with it, the pages count down, warn before the session ends and
    extend it without leaving the page, show times in the device's time zone,
-   keep "blank vote" exclusive, resend a form after a wait, and keep the
-   scrutineers' counts live. Written in ES5 for old phones. */
+   keep "blank vote" exclusive, go back after a wait, pad the ballot's request
+   to one length whatever the choices, and keep the scrutineers' counts live. Written in ES5 for old phones. */
 (function () {
   "use strict";
 
@@ -116,7 +116,8 @@
     }, 1000);
   }
 
-  // The wait page: count down, then send the form again (or reload).
+  // The wait page: count down, then go back to its link (a GET: a wait page
+  // never sends a form again).
   function waitCountdown() {
     var text = byId("wait-text");
     if (!text) {
@@ -124,15 +125,12 @@
     }
     var left = parseInt(text.getAttribute("data-seconds"), 10) || 1;
     var end = now() + left * 1000;
-    var form = byId("retry-form");
     var link = byId("retry-link");
     var timer = setInterval(function () {
       var n = Math.ceil((end - now()) / 1000);
       if (n <= 0) {
         clearInterval(timer);
-        if (form) {
-          form.submit();
-        } else if (link) {
+        if (link) {
           window.location.href = link.href;
         }
         return;
@@ -172,6 +170,163 @@
         }
       } else if (t !== blank && (t.checked || (t.tagName === "SELECT" && t.value))) {
         blank.checked = false;
+      }
+    });
+  }
+
+  // formEncode encodes s as a browser sends a form
+  // (application/x-www-form-urlencoded): space as "+", all but ASCII letters,
+  // digits and *-._ as %XX of UTF-8.
+  function formEncode(s) {
+    return encodeURIComponent(s).replace(/%20/g, "+").replace(/[!'()~]/g, function (c) {
+      return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+    });
+  }
+
+  // formLength is the length of the body the browser sends for form, without the
+  // field skip, with the button that sends it.
+  function formLength(form, skip, submitter) {
+    var n = 0;
+    var count = 0;
+    function add(name, value) {
+      n += formEncode(name).length + 1 + formEncode(value).length;
+      count++;
+    }
+    for (var i = 0; i < form.elements.length; i++) {
+      var el = form.elements[i];
+      var type = (el.type || "").toLowerCase();
+      if (!el.name || el === skip || el.disabled || type === "submit" || type === "button" || type === "reset" || type === "file" || type === "image") {
+        continue;
+      }
+      if ((type === "checkbox" || type === "radio") && !el.checked) {
+        continue;
+      }
+      if (el.tagName === "SELECT") {
+        // what the browser sends: each selected option (none may be)
+        for (var j = 0; j < el.options.length; j++) {
+          if (el.options[j].selected) {
+            add(el.name, el.options[j].value);
+          }
+        }
+        continue;
+      }
+      add(el.name, el.value.replace(/\r?\n/g, "\r\n"));
+    }
+    if (submitter && submitter.name) {
+      add(submitter.name, submitter.value || "");
+    }
+    return n + Math.max(0, count - 1);
+  }
+
+  // The ballot's request has one length whatever the choices: its pad field
+  // makes up the difference to data-pad-to, so that the length of the encrypted
+  // request says nothing of the vote.
+  function padBallot() {
+    var form = byId("ballot-form");
+    var pad = byId("ballot-pad");
+    if (!form || !pad) {
+      return;
+    }
+    var target = parseInt(form.getAttribute("data-pad-to"), 10) || 0;
+    form.addEventListener("submit", function (ev) {
+      var used = formLength(form, pad, ev.submitter || null);
+      // "&pad=" and the padding
+      var fill = target - used - (used > 0 ? 1 : 0) - "pad=".length;
+      pad.value = fill > 0 ? new Array(fill + 1).join("x") : "";
+    });
+  }
+
+  // The ballot's choices are kept in this window (sessionStorage, never on the
+  // server) from the moment the form is sent until the vote is recorded, for the
+  // voter whose page it is: when the form was not received (a wait page) or the
+  // session had ended (signing in again brings the voter to an empty ballot: no
+  // choice is sealed without a live session), the ballot shows them again.
+  var KEPT = "scrutin-choices";
+
+  function storage() {
+    try {
+      return window.sessionStorage || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function keepChoices() {
+    var store = storage();
+    var main = document.querySelector("main[data-page]");
+    if (!store || !main) {
+      return;
+    }
+    var page = main.getAttribute("data-page");
+    if (page === "receipt" || page === "already-voted" || page === "signed-out" || page === "closed") {
+      store.removeItem(KEPT);
+      return;
+    }
+    var form = byId("ballot-form");
+    var voter = byId("session-voter");
+    if (!form || !voter) {
+      return;
+    }
+    var id = voter.textContent;
+    var kept = null;
+    try {
+      kept = JSON.parse(store.getItem(KEPT) || "null");
+    } catch (e) {
+      kept = null;
+    }
+    store.removeItem(KEPT);
+    var chosen = form.querySelector("input:checked");
+    var selects = form.querySelectorAll("select");
+    var i;
+    for (i = 0; i < selects.length && !chosen; i++) {
+      if (selects[i].value) {
+        chosen = selects[i];
+      }
+    }
+    if (kept && kept.voter === id && kept.fields && !chosen) {
+      var restored = false;
+      for (i = 0; i < form.elements.length; i++) {
+        var el = form.elements[i];
+        var values = kept.fields[el.name];
+        if (!el.name || !values) {
+          continue;
+        }
+        if (el.type === "checkbox" || el.type === "radio") {
+          el.checked = values.indexOf(el.value) >= 0;
+          restored = restored || el.checked;
+        } else if (el.tagName === "SELECT") {
+          el.value = values[0];
+          restored = restored || !!el.value;
+        }
+      }
+      var msg = form.getAttribute("data-msg-kept");
+      if (restored && msg && !byId("notice")) {
+        var notice = document.createElement("div");
+        notice.id = "notice";
+        notice.className = "notice";
+        notice.setAttribute("role", "status");
+        var p = document.createElement("p");
+        p.textContent = msg;
+        notice.appendChild(p);
+        main.insertBefore(notice, main.firstChild);
+      }
+    }
+    form.addEventListener("submit", function () {
+      var fields = {};
+      for (var j = 0; j < form.elements.length; j++) {
+        var el = form.elements[j];
+        if (!el.name || (el.name.indexOf("q_") !== 0 && el.name.indexOf("r_") !== 0)) {
+          continue;
+        }
+        if ((el.type === "checkbox" || el.type === "radio") && !el.checked) {
+          continue;
+        }
+        (fields[el.name] = fields[el.name] || []).push(el.value);
+      }
+      try {
+        store.setItem(KEPT, JSON.stringify({ voter: id, fields: fields }));
+      } catch (e) {
+        /* nothing kept: the voter chooses again */
       }
     });
   }
@@ -300,6 +455,8 @@
     resendCountdown();
     waitCountdown();
     blankExclusive();
+    padBallot();
+    keepChoices();
     session();
     participation();
   }
