@@ -97,9 +97,13 @@ func TestOneBallotAcrossTwoProcesses(t *testing.T) {
 	}
 }
 
-// stormFromOneAddress lifts the per-address sign-in limit: the storm's voters,
-// each at an address of their own in life, all come from 127.0.0.1 here.
-const stormFromOneAddress = "--sign-in-rate-per-address=0"
+// stormFromOneAddress and stormFromOneAddressAllRoutes lift the per-address limits
+// (sign-in steps, every voter route): the storm's voters, each at an address of their
+// own in life, all come from 127.0.0.1 here.
+const (
+	stormFromOneAddress          = "--sign-in-rate-per-address=0"
+	stormFromOneAddressAllRoutes = "--rate-per-address=0"
+)
 
 // storm signs n voters in, then has them all cast at once (retrying through errors
 // until each gets a receipt or is told it already voted), calling disrupt once a
@@ -211,7 +215,7 @@ func TestKillDuringCasting(t *testing.T) {
 	dbPath := filepath.Join(dir, "data", "election.db")
 	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
 		"--roll", runtimetest.RollFile(t, dir, 1000), "--store", "embedded:"+dbPath, "--smtp", smtp.Addr(),
-		stormFromOneAddress)
+		stormFromOneAddress, stormFromOneAddressAllRoutes)
 	receipts := storm(t, rt, smtp, 1000, func() {
 		rt.Kill9()
 		rt.Restart()
@@ -234,7 +238,7 @@ func TestPostgreSQLRestartDuringCasting(t *testing.T) {
 	now := time.Now()
 	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
 		"--roll", runtimetest.RollFile(t, dir, 1000), "--store", "postgres:"+pg.AdminDSN(), "--smtp", smtp.Addr(),
-		stormFromOneAddress)
+		stormFromOneAddress, stormFromOneAddressAllRoutes)
 	receipts := storm(t, rt, smtp, 1000, func() {
 		if err := pg.StopImmediate(); err != nil {
 			t.Error(err)
