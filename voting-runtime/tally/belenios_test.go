@@ -184,9 +184,10 @@ func compareWithBelenios(tool string, c beleniosCase) string {
 			break
 		}
 	}
-	if !reflect.DeepEqual(res.Winners, wantWinners) || !reflect.DeepEqual(res.Ranking, flat) {
-		return fmt.Sprintf("ballots %s: winners %v, ranking %v; belenios-tool: winners %v, ranking %v",
-			describe(c.ballots), res.Winners, res.Ranking, wantWinners, want)
+	if !reflect.DeepEqual(res.Winners, wantWinners) || !reflect.DeepEqual(res.Ranking, flat) ||
+		!reflect.DeepEqual(res.RankingGroups, want) {
+		return fmt.Sprintf("ballots %s: winners %v, ranking %v, groups %v; belenios-tool: winners %v, ranking %v",
+			describe(c.ballots), res.Winners, res.Ranking, res.RankingGroups, wantWinners, want)
 	}
 	return ""
 }
