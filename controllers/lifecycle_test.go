@@ -74,6 +74,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	if len(cur.Status.Results) != 2 || cur.Status.Results[0].QuestionID != "chair" || cur.Status.Results[0].Options[0].Votes != 2 {
 		t.Errorf("results: %+v", cur.Status.Results)
+	} else if r := cur.Status.Results[0]; len(r.RankingGroups) != 2 || len(r.RankingGroups[0]) != 1 || r.RankingGroups[0][0] != r.Ranking[0] ||
+		len(r.RankingGroups[1]) != len(r.Ranking)-1 {
+		t.Errorf("the ranking groups did not reach the status: %+v", r)
 	}
 	if cur.Status.Turnout != "75.0%" || cur.Status.BallotsCast != 3 || cur.Status.AuditHead != "sha256:tallied" {
 		t.Errorf("turnout %q, ballots %d, audit head %q", cur.Status.Turnout, cur.Status.BallotsCast, cur.Status.AuditHead)
