@@ -161,6 +161,43 @@ func TestRollErrorsReportLineNumbers(t *testing.T) {
 	}
 }
 
+// TestRollValidWarnsFormulaCells: a roll whose voter ids, names or emails start
+// like a spreadsheet formula (=, +, -, @) is valid, and RollValid says which
+// lines and columns, never what they hold; phones (E.164, all +) do not warn.
+func TestRollValidWarnsFormulaCells(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := newElection(t, ns, "formula", time.Hour, 2*time.Hour)
+	var roll corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "formula-roll"}, &roll); err != nil {
+		t.Fatal(err)
+	}
+	roll.Data = map[string][]byte{"roll.csv": []byte("voter_id,name,email,phone\n" +
+		"A-1,Camille Martin,camille@example.org,+33612345678\n" +
+		"A-2,\"=HYPERLINK(\"\"https://attacker.example\"\",\"\"x\"\")\",jean@example.org,\n" + // line 3: name
+		"@A-3,Amina Diallo,-amina@example.org,\n")} // line 4: voter_id, email
+	if err := k8s.Update(ctx, &roll); err != nil {
+		t.Fatal(err)
+	}
+	create(t, e)
+	var msg string
+	waitFor(t, "RollValid=True", 10*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionRollValid)
+		msg = c.Message
+		return c.Status == metav1.ConditionTrue, c.Message
+	})
+	for _, want := range []string{"3 voters on the roll", "3 field(s) start like a spreadsheet formula", "line 3: name", "line 4: voter_id", "line 4: email"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("RollValid message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, leaked := range []string{"HYPERLINK", "@A-3", "-amina", "line 2"} {
+		if strings.Contains(msg, leaked) {
+			t.Errorf("RollValid message holds %q:\n%s", leaked, msg)
+		}
+	}
+}
+
 // TestDriftRepair: objects of an election's namespace edited or deleted by hand come
 // back as the builders make them.
 func TestDriftRepair(t *testing.T) {
