@@ -57,8 +57,28 @@ func (r *ElectionReconciler) loadRoll(ctx context.Context, in *Inputs) error {
 	in.Roll = raw
 	e.Status.Voters = int64(len(parsed.Voters))
 	r.setRollValid(in, metav1.ConditionTrue, "RollValid",
-		fmt.Sprintf("%d voters on the roll (%s)", len(parsed.Voters), parsed.Digest))
+		fmt.Sprintf("%d voters on the roll (%s)", len(parsed.Voters), parsed.Digest)+describeRollWarnings(parsed))
 	return nil
+}
+
+// describeRollWarnings lists a valid roll's warnings (lines whose voter_id, name
+// or email starts like a spreadsheet formula), each with its line and column,
+// never the value; "" when there are none.
+func describeRollWarnings(parsed *roll.Roll) string {
+	if parsed.WarningCount == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "; warning: %d field(s) start like a spreadsheet formula (=, +, - or @); "+
+		"the participation export writes them behind a single quote; check each is what you meant:", parsed.WarningCount)
+	for _, w := range parsed.Warnings {
+		b.WriteString("\n")
+		b.WriteString(w.Error())
+	}
+	if more := parsed.WarningCount - len(parsed.Warnings); more > 0 {
+		fmt.Fprintf(&b, "\nand %d more", more)
+	}
+	return b.String()
 }
 
 // keepFrozenRoll keeps the roll the election opened with.

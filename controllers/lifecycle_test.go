@@ -74,6 +74,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	if len(cur.Status.Results) != 2 || cur.Status.Results[0].QuestionID != "chair" || cur.Status.Results[0].Options[0].Votes != 2 {
 		t.Errorf("results: %+v", cur.Status.Results)
+	} else if r := cur.Status.Results[0]; len(r.RankingGroups) != 2 || len(r.RankingGroups[0]) != 1 || r.RankingGroups[0][0] != r.Ranking[0] ||
+		len(r.RankingGroups[1]) != len(r.Ranking)-1 {
+		t.Errorf("the ranking groups did not reach the status: %+v", r)
 	}
 	if cur.Status.Turnout != "75.0%" || cur.Status.BallotsCast != 3 || cur.Status.AuditHead != "sha256:tallied" {
 		t.Errorf("turnout %q, ballots %d, audit head %q", cur.Status.Turnout, cur.Status.BallotsCast, cur.Status.AuditHead)
@@ -155,6 +158,43 @@ func TestRollErrorsReportLineNumbers(t *testing.T) {
 	cur = waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollSecretName}, &copied); err != nil {
 		t.Errorf("the fixed roll was not copied: %v", err)
+	}
+}
+
+// TestRollValidWarnsFormulaCells: a roll whose voter ids, names or emails start
+// like a spreadsheet formula (=, +, -, @) is valid, and RollValid says which
+// lines and columns, never what they hold; phones (E.164, all +) do not warn.
+func TestRollValidWarnsFormulaCells(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := newElection(t, ns, "formula", time.Hour, 2*time.Hour)
+	var roll corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "formula-roll"}, &roll); err != nil {
+		t.Fatal(err)
+	}
+	roll.Data = map[string][]byte{"roll.csv": []byte("voter_id,name,email,phone\n" +
+		"A-1,Camille Martin,camille@example.org,+33612345678\n" +
+		"A-2,\"=HYPERLINK(\"\"https://attacker.example\"\",\"\"x\"\")\",jean@example.org,\n" + // line 3: name
+		"@A-3,Amina Diallo,-amina@example.org,\n")} // line 4: voter_id, email
+	if err := k8s.Update(ctx, &roll); err != nil {
+		t.Fatal(err)
+	}
+	create(t, e)
+	var msg string
+	waitFor(t, "RollValid=True", 10*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionRollValid)
+		msg = c.Message
+		return c.Status == metav1.ConditionTrue, c.Message
+	})
+	for _, want := range []string{"3 voters on the roll", "3 field(s) start like a spreadsheet formula", "line 3: name", "line 4: voter_id", "line 4: email"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("RollValid message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, leaked := range []string{"HYPERLINK", "@A-3", "-amina", "line 2"} {
+		if strings.Contains(msg, leaked) {
+			t.Errorf("RollValid message holds %q:\n%s", leaked, msg)
+		}
 	}
 }
 

@@ -178,7 +178,9 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 			qr := scrutinv1.QuestionResult{QuestionID: q.ID, Blank: 1, Winners: []string{q.Options[0].ID}}
 			for i, o := range q.Options {
 				qr.Options = append(qr.Options, scrutinv1.OptionResult{ID: o.ID, Votes: int64(max(0, 2-i))})
+				qr.Ranking = append(qr.Ranking, o.ID)
 			}
+			qr.RankingGroups = [][]string{qr.Ranking[:1], qr.Ranking[1:]}
 			res.Results = append(res.Results, qr)
 		}
 		_ = json.NewEncoder(w).Encode(res)

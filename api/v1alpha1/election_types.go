@@ -578,10 +578,19 @@ type QuestionResult struct {
 	Options []OptionResult `json:"options,omitempty"`
 	// Blank answers.
 	Blank int64 `json:"blank"`
-	// Ranking of option ids, best first (ties share a place only through Winners).
+	// Ranking of option ids, best first: the options of RankingGroups in that
+	// order, tied options in ballot order.
 	// +listType=atomic
 	// +optional
 	Ranking []string `json:"ranking,omitempty"`
+	// RankingGroups is the ranking with its ties: groups of option ids, best
+	// group first, each group in ballot order. Options in one group are tied:
+	// the same number of votes, or, for a Ranked question, the options the
+	// Schulze method ranks at the same place (none beats another, and each is
+	// beaten only by options of the groups before).
+	// +listType=atomic
+	// +optional
+	RankingGroups [][]string `json:"rankingGroups,omitempty"`
 	// Winners: the option ids with the most votes, or the Schulze winners.
 	// +listType=atomic
 	// +optional

@@ -317,6 +317,17 @@ func (in *QuestionResult) DeepCopyInto(out *QuestionResult) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.RankingGroups != nil {
+		in, out := &in.RankingGroups, &out.RankingGroups
+		*out = make([][]string, len(*in))
+		for i := range *in {
+			if (*in)[i] != nil {
+				in, out := &(*in)[i], &(*out)[i]
+				*out = make([]string, len(*in))
+				copy(*out, *in)
+			}
+		}
+	}
 	if in.Winners != nil {
 		in, out := &in.Winners, &out.Winners
 		*out = make([]string, len(*in))

@@ -23,6 +23,24 @@ const badRoll = "voter_id,name,email,phone\n" +
 
 var badValues = []string{"jean.dupont-at-example.org", "Louise Petit", "0612345678"}
 
+// TestRollCheckWarnsFormulaCells: roll check (and create, which checks the
+// same way) says which lines have a voter_id, name or email a spreadsheet
+// reads as a formula, by line and column, never the value; the roll stays
+// valid, and phones (E.164: all start with +) do not warn.
+func TestRollCheckWarnsFormulaCells(t *testing.T) {
+	f := writeFile(t, "formula.csv", "voter_id,name,email,phone\n"+
+		"=A-1,Camille Martin,camille@example.org,+33612345678\n"+
+		"A-2,\"=HYPERLINK(\"\"https://attacker.example\"\",\"\"x\"\")\",jean@example.org,\n"+
+		"A-3,Amina,+amina@example.org,+33756781234\n")
+	r := kubectlScrutin(t, "", "roll", "check", f)
+	if r.code != 0 || r.stdout != "3 voters, ok\n" {
+		t.Errorf("exit %d, stdout %q; want 0 and \"3 voters, ok\"", r.code, r.stdout)
+	}
+	mustContain(t, "stderr", r.stderr, "3 lines start like a spreadsheet formula",
+		"line 2: voter_id: starts with =, +, - or @", "line 3: name: starts with", "line 4: email: starts with")
+	mustNotContain(t, "stderr", r.stderr, "=A-1", "HYPERLINK", "+amina", "phone")
+}
+
 func TestRollCheck(t *testing.T) {
 	good := writeFile(t, "roll.csv", goodRoll)
 	r := kubectlScrutin(t, "", "roll", "check", good)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"scrutin.dev/scrutin/internal/spreadsheet"
 )
 
 // scrutineerSecretName is the tenant's Secret with the scrutineers' token and the
@@ -38,6 +41,12 @@ func (a *app) exportCommand() *cobra.Command {
 		Long: `Download the scrutineers' participation export of an election: a CSV with the
 columns of spec.scrutineers.exportFields (by default VoterID, Name, Voted). It says
 who voted, never how.
+
+A cell that a spreadsheet would read as a formula (starting with =, +, -, @, a tab
+or a carriage return: every phone number, which starts with +, and any roll value
+written so) is written with a single quote (') before it, so that spreadsheets show
+it as text. A program reading the file drops a leading single quote from a cell to
+get the value (a value that itself starts with one is written with two).
 
 It reads the Secret NAME-scrutineer in the election's namespace (keys token and url,
 written by the controller), then GETs the url with the token as a bearer token.
@@ -106,7 +115,9 @@ func (a *app) exportParticipation(ctx context.Context, name, out string) error {
 	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("the runtime at %s answered HTTP %d: %s", u.Redacted(), resp.StatusCode, firstLine(resp.Body))
 	}
-	n, err := writeOutput(a.stdout, out, resp.Body)
+	body := neutralised(resp.Body)
+	defer body.Close() // ends the copy should writing stop early
+	n, err := writeOutput(a.stdout, out, body)
 	if err != nil {
 		return fmt.Errorf("while writing the export: %w", err)
 	}
@@ -114,6 +125,45 @@ func (a *app) exportParticipation(ctx context.Context, name, out string) error {
 		fmt.Fprintf(a.stderr, "Wrote the participation of %s (%d bytes) to %s\n", name, n, out)
 	}
 	return nil
+}
+
+// neutralised copies the CSV read from r, every cell that a spreadsheet would
+// read as a formula (starting with =, +, -, @, a tab or a carriage return) written
+// with a single quote before it. The runtime already writes its export so
+// (spreadsheet.Cell); doing it here too keeps a file written by an older runtime
+// safe to open, and changes nothing in one written by a current runtime, whose
+// cells never start like a formula. A body that is not CSV is an error. The
+// caller closes the returned reader.
+func neutralised(r io.Reader) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		cr := csv.NewReader(r)
+		cr.FieldsPerRecord = -1
+		cr.ReuseRecord = true
+		cw := csv.NewWriter(pw)
+		for {
+			rec, err := cr.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				pw.CloseWithError(fmt.Errorf("the runtime's export is not CSV: %w", err))
+				return
+			}
+			for i, cell := range rec {
+				if spreadsheet.Formula(cell) {
+					rec[i] = "'" + cell
+				}
+			}
+			if err := cw.Write(rec); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		cw.Flush()
+		pw.CloseWithError(cw.Error())
+	}()
+	return pr
 }
 
 func unwrapURLError(err error) error {

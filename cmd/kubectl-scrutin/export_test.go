@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -185,5 +187,44 @@ func TestAuditVerify(t *testing.T) {
 	}
 	if r := kubectlScrutin(t, ns, "audit", "verify", "board"); r.code != 1 || !strings.Contains(r.stderr, "--log is required") {
 		t.Errorf("no --log: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestExportNeutralisesFormulas: `kubectl scrutin export participation` wrote
+// the runtime's CSV as it came, so a runtime writing =HYPERLINK(...) or a
+// phone number bare put a live formula in the scrutineer's spreadsheet. Every
+// cell starting with = + - @ tab or CR is now written behind a single quote;
+// cells a current runtime already neutralised are left as they are.
+func TestExportNeutralisesFormulas(t *testing.T) {
+	ns := newTenant(t)
+	const token = "scrutineer-token-formula"
+	const served = "voter_id,name,phone,voted\n" +
+		"=A-1,\"=HYPERLINK(\"\"https://attacker.example/\"\",\"\"x\"\")\",+33612345678,false\n" +
+		"@B-2,-Bea,\"\t=1+1\",true\n" +
+		"'-C-3,'Quoted,'+442079460958,true\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		_, _ = w.Write([]byte(served))
+	}))
+	t.Cleanup(srv.Close)
+	scrutineerSecret(t, ns, "board", token, srv.URL+"/api/v1/scrutineer/participation.csv")
+
+	r := kubectlScrutin(t, ns, "export", "participation", "board")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	want := [][]string{
+		{"voter_id", "name", "phone", "voted"},
+		{"'=A-1", `'=HYPERLINK("https://attacker.example/","x")`, "'+33612345678", "false"},
+		{"'@B-2", "'-Bea", "'\t=1+1", "true"},
+		{"'-C-3", "'Quoted", "'+442079460958", "true"},
+	}
+	if err != nil || !reflect.DeepEqual(rows, want) {
+		t.Errorf("export: %q, %v\nwant %q", rows, err, want)
 	}
 }

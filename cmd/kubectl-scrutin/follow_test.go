@@ -200,7 +200,7 @@ func TestResults(t *testing.T) {
 			{QuestionID: "chair", Options: []scrutinv1.OptionResult{{ID: "alice", Votes: 2}, {ID: "bob", Votes: 0}}, Blank: 1,
 				Winners: []string{"alice"}, Ranking: []string{"alice", "bob"}},
 			{QuestionID: "motions", Options: []scrutinv1.OptionResult{{ID: "m1", Votes: 1}, {ID: "m2", Votes: 2}, {ID: "m3", Votes: 0}},
-				Winners: []string{"m2"}, Ranking: []string{"m2", "m1", "m3"}},
+				Winners: []string{"m2"}, Ranking: []string{"m2", "m1", "m3"}, RankingGroups: [][]string{{"m2"}, {"m1", "m3"}}},
 		}
 	})
 	r = kubectlScrutin(t, ns, "results", "board")
@@ -215,7 +215,7 @@ func TestResults(t *testing.T) {
 		"2. Rank the motions  [motions, Ranked]",
 		"first preferences",
 		"Winner (Schulze method): Motion 2",
-		"1. Motion 2\n     2. Motion 1\n     3. Motion 3",
+		"1. Motion 2\n     2. Motion 1 (tied)\n     2. Motion 3 (tied)\n",
 		"Audit head: sha256:feed",
 	)
 	// The roll Secret does not exist here: whether votes are weights is unknown.
@@ -227,7 +227,7 @@ func TestResults(t *testing.T) {
 		t.Fatalf("-o json: %v\n%s", err, r.stdout)
 	}
 	if len(v.Questions) != 2 || v.Questions[0].Options[0] != (optionView{ID: "alice", Label: "Alice Martin", Votes: 2}) ||
-		v.Questions[1].Ranking[0] != "m2" || v.Questions[0].Blank != 1 {
+		v.Questions[1].Ranking[0] != "m2" || v.Questions[0].Blank != 1 || len(v.Questions[1].RankingGroups) != 2 {
 		t.Errorf("-o json: %+v", v)
 	}
 }

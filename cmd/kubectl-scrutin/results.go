@@ -37,6 +37,8 @@ type questionView struct {
 	Blank   int64                  `json:"blank"`
 	Winners []string               `json:"winners,omitempty"`
 	Ranking []string               `json:"ranking,omitempty"`
+	// RankingGroups is the ranking with its ties, best group first.
+	RankingGroups [][]string `json:"rankingGroups,omitempty"`
 }
 
 type optionView struct {
@@ -121,7 +123,7 @@ func resultsOf(e *scrutinv1.Election) resultsView {
 		if kind == "" {
 			kind = scrutinv1.SingleChoice
 		}
-		qv := questionView{ID: q.ID, Prompt: q.Prompt, Kind: kind, Blank: r.Blank, Winners: r.Winners, Ranking: r.Ranking}
+		qv := questionView{ID: q.ID, Prompt: q.Prompt, Kind: kind, Blank: r.Blank, Winners: r.Winners, Ranking: r.Ranking, RankingGroups: r.RankingGroups}
 		votes := map[string]int64{}
 		for _, o := range r.Options {
 			votes[o.ID] = o.Votes
@@ -235,8 +237,22 @@ func (a *app) printResults(v resultsView) {
 		}
 		if q.Kind == scrutinv1.Ranked && len(q.Ranking) > 0 {
 			fmt.Fprintln(a.stdout, "   Ranking (Schulze method, best first):")
-			for place, name := range names(q.Ranking) {
-				fmt.Fprintf(a.stdout, "     %d. %s\n", place+1, name)
+			groups := q.RankingGroups
+			if len(groups) == 0 { // results of a runtime that did not group ties
+				for _, id := range q.Ranking {
+					groups = append(groups, []string{id})
+				}
+			}
+			place := 1
+			for _, g := range groups {
+				tied := ""
+				if len(g) > 1 {
+					tied = " (tied)"
+				}
+				for _, name := range names(g) {
+					fmt.Fprintf(a.stdout, "     %d. %s%s\n", place, name, tied)
+				}
+				place += len(g)
 			}
 		}
 	}

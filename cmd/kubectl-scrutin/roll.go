@@ -78,7 +78,8 @@ func requirements(m scrutinv1.AuthMethod) roll.Requirements {
 
 // checkRoll reads and checks a roll file. When any line is bad, it prints every
 // problem (line number, column, reason: never a value) to stderr and returns an
-// error that is already printed.
+// error that is already printed. A good roll's warnings (a voter_id, name or email
+// starting like a spreadsheet formula) are printed to stderr the same way.
 func (a *app) checkRoll(path string, m scrutinv1.AuthMethod) ([]byte, *roll.Roll, error) {
 	var (
 		raw []byte
@@ -114,6 +115,16 @@ func (a *app) checkRoll(path string, m scrutinv1.AuthMethod) ([]byte, *roll.Roll
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if r.WarningCount > 0 {
+		noun := "lines start"
+		if r.WarningCount == 1 {
+			noun = "line starts"
+		}
+		fmt.Fprintf(a.stderr, "%s: warning: %d %s like a spreadsheet formula (the roll is valid; check each is what you meant):\n", path, r.WarningCount, noun)
+		for _, w := range r.Warnings {
+			fmt.Fprintf(a.stderr, "  %s\n", w.Error())
+		}
 	}
 	return raw, r, nil
 }

@@ -7,11 +7,19 @@ import (
 	"strconv"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/spreadsheet"
 )
 
 // WriteParticipation writes the scrutineers' export as CSV: who voted, never how,
 // with only the columns the Election allows. There is no column that could hold a
 // credential or a code: ParticipationField has none.
+//
+// Every cell goes through spreadsheet.Cell: one that a spreadsheet would read as a
+// formula (starting with =, +, -, @, a tab or a carriage return: a name such as
+// =HYPERLINK(...), and every phone number, E.164 starting with +) or that starts
+// with a single quote is written with a single quote before it, so that a
+// spreadsheet reads text. A program reading the file drops a leading single quote
+// from a cell to get the value.
 func (en *Engine) WriteParticipation(ctx context.Context, w io.Writer) error {
 	rows, err := en.st.Participation(ctx)
 	if err != nil {
@@ -43,6 +51,9 @@ func (en *Engine) WriteParticipation(ctx context.Context, w io.Writer) error {
 			case scrutinv1.FieldVoted:
 				record[i] = strconv.FormatBool(r.Voted)
 			}
+		}
+		for i := range record {
+			record[i] = spreadsheet.Cell(record[i])
 		}
 		if err := cw.Write(record); err != nil {
 			return err

@@ -126,7 +126,16 @@ type resultView struct {
 	Rows    []resultRow
 	Blank   int64
 	Winners []string
-	Ranking []string
+	// Places is the ranking of a Ranked question, best first: tied options
+	// share a place (1, 2, 2, 4); Ties says whether any do.
+	Places []rankPlace
+	Ties   bool
+}
+
+type rankPlace struct {
+	Label string
+	Place int
+	Tied  bool
 }
 
 type resultRow struct {
@@ -180,8 +189,19 @@ func (p *Pages) getResults(w http.ResponseWriter, r *http.Request) {
 		for _, id := range res.Winners {
 			rv.Winners = append(rv.Winners, label(id))
 		}
-		for _, id := range res.Ranking {
-			rv.Ranking = append(rv.Ranking, label(id))
+		groups := res.RankingGroups
+		if len(groups) == 0 { // counted before results had groups
+			for _, id := range res.Ranking {
+				groups = append(groups, []string{id})
+			}
+		}
+		place := 1
+		for _, g := range groups {
+			for _, id := range g {
+				rv.Places = append(rv.Places, rankPlace{Label: label(id), Place: place, Tied: len(g) > 1})
+			}
+			rv.Ties = rv.Ties || len(g) > 1
+			place += len(g)
 		}
 		d.Questions = append(d.Questions, rv)
 	}

@@ -148,8 +148,8 @@ func samples(t *testing.T) map[string][]func(v *view) {
 		"results": {data(&resultsData{Questions: []resultView{
 			{Number: 1, ID: "a", Prompt: "A?", Rows: []resultRow{{ID: "x", Label: "X", Votes: 3, Winner: true}}, Winners: []string{"X"}, Blank: 1},
 			{Number: 2, ID: "b", Prompt: "B?", Rows: []resultRow{{ID: "x", Label: "X"}, {ID: "y", Label: "Y"}}},
-			{Number: 3, ID: "c", Prompt: "C?", Ranked: true, Rows: []resultRow{{ID: "x", Label: "X", Votes: 2, Winner: true}, {ID: "y", Label: "Y", Votes: 2, Winner: true}}, Winners: []string{"X", "Y"}, Ranking: []string{"X", "Y"}},
-			{Number: 4, ID: "d", Prompt: "D?", Ranked: true, Rows: []resultRow{{ID: "x", Label: "X", Votes: 2, Winner: true}}, Winners: []string{"X"}, Ranking: []string{"X"}},
+			{Number: 3, ID: "c", Prompt: "C?", Ranked: true, Rows: []resultRow{{ID: "x", Label: "X", Votes: 2, Winner: true}, {ID: "y", Label: "Y", Votes: 2, Winner: true}}, Winners: []string{"X", "Y"}, Places: []rankPlace{{"X", 1, true}, {"Y", 1, true}}, Ties: true},
+			{Number: 4, ID: "d", Prompt: "D?", Ranked: true, Rows: []resultRow{{ID: "x", Label: "X", Votes: 2, Winner: true}}, Winners: []string{"X"}, Places: []rankPlace{{"X", 1, false}}},
 		}})},
 		"scrutineer-signin": {data(&scrutineerData{Enabled: true}), data(&scrutineerData{}), withErr(&scrutineerData{Enabled: true, FieldError: "Problem"}, "")},
 		"scrutineer": {data(&scrutineerData{Enabled: true, Voters: 140000, BallotsCast: 1, Phase: "Open", UpdatedAt: now,

@@ -37,6 +37,11 @@
 // [Roll], or it returns an [*Errors] listing the bad lines and no roll at all:
 // a roll is never half-imported.
 //
+// A good roll may still have warnings (Roll.Warnings): lines whose voter_id,
+// name or email starts with =, +, - or @, which a spreadsheet reads as a
+// formula. The line is kept; the participation export writes such a cell with
+// a single quote before it (see internal/spreadsheet).
+//
 // Error messages are meant for Kubernetes status, events and logs, so they
 // never repeat what a field holds (no voter id, name, email or phone): they
 // give the line number, the column and what is wrong.

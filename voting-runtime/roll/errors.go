@@ -66,6 +66,7 @@ func (e *Errors) Error() string {
 
 // Reasons. None of them may ever include a field's value.
 const (
+	reasonFormula      = "starts with =, +, - or @, which a spreadsheet reads as a formula: the participation export writes it with a ' before it; check the line is what you meant"
 	reasonEmpty        = "the roll has no voters: the file is empty"
 	reasonHeaderOnly   = "the roll has no voters: the file has only a header"
 	reasonNoHeader     = "the first line must be the header: voter_id, name, email, phone and optionally weight"

@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"scrutin.dev/scrutin/internal/spreadsheet"
 )
 
 // Column names, as written in the header (any case) and as used in
@@ -45,6 +47,18 @@ type Voter struct {
 type Roll struct {
 	Voters    []Voter // in file order
 	HasWeight bool    // the file has a weight column
+	// Warnings are lines that are valid but worth a look, in file order: a
+	// voter_id, name or email that starts with =, +, -, @ (a tab or a
+	// carriage return cannot: they are trimmed or refused), which a
+	// spreadsheet reads as a formula. The participation export writes such a
+	// cell with a single quote before it; the warning asks whether the line
+	// is what the organisation meant (a formula planted in a roll is how CSV
+	// injection reaches a scrutineer's spreadsheet). Phones need no warning:
+	// every E.164 number starts with +. Like errors, warnings name the line
+	// and the column, never the value; at most Options.MaxErrors are kept.
+	Warnings []LineError
+	// WarningCount counts every warning, kept in Warnings or not.
+	WarningCount int
 	// Digest is "sha256:<hex>" over the canonical form of the voters (see
 	// ComputeDigest), for the audit log. It does not change when the file is
 	// only reformatted (line endings, byte order mark, column order, quoting,
@@ -99,6 +113,8 @@ type parser struct {
 	seen   map[string]int // voter_id -> line of its first occurrence
 	rows   int            // voter lines read
 	voters []Voter
+	warns  []LineError
+	nwarn  int // warnings found, kept or not
 }
 
 var (
@@ -172,9 +188,11 @@ func (p *parser) parse(r io.Reader) (*Roll, error) {
 		return nil, &p.errs.errs
 	}
 	return &Roll{
-		Voters:    p.voters,
-		HasWeight: p.cols.weight >= 0,
-		Digest:    ComputeDigest(p.voters, p.cols.weight >= 0),
+		Voters:       p.voters,
+		Warnings:     p.warns,
+		WarningCount: p.nwarn,
+		HasWeight:    p.cols.weight >= 0,
+		Digest:       ComputeDigest(p.voters, p.cols.weight >= 0),
 	}, nil
 }
 
@@ -304,11 +322,33 @@ func (p *parser) readVoter(rec []string, line int) {
 	}
 	if len(bad) == 0 {
 		p.voters = append(p.voters, v)
+		p.warnFormulas(rec)
 		return
 	}
 	slices.SortStableFunc(bad, func(a, b problem) int { return a.index - b.index })
 	for _, e := range bad {
 		l, _ := p.cr.FieldPos(e.index)
 		p.errs.add(l, e.column, e.reason)
+	}
+}
+
+// warnFormulas warns about the voter_id, name and email of a good line that
+// start like a spreadsheet formula, in field order.
+func (p *parser) warnFormulas(rec []string) {
+	type field struct {
+		index  int
+		column string
+	}
+	fields := []field{{p.cols.id, ColumnVoterID}, {p.cols.name, ColumnName}, {p.cols.email, ColumnEmail}}
+	slices.SortFunc(fields, func(a, b field) int { return a.index - b.index })
+	for _, f := range fields {
+		if !spreadsheet.Formula(rec[f.index]) {
+			continue
+		}
+		p.nwarn++
+		if len(p.warns) < p.opts.MaxErrors {
+			l, _ := p.cr.FieldPos(f.index)
+			p.warns = append(p.warns, LineError{Line: l, Column: f.column, Reason: reasonFormula})
+		}
 	}
 }

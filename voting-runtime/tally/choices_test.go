@@ -27,7 +27,8 @@ func TestCountChoices(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "mayor", Options: optionResults("alice", 3, "bob", 1, "carol", 1),
-				Ranking: []string{"alice", "bob", "carol"}, Winners: []string{"alice"},
+				RankingGroups: groups("alice | bob carol"),
+				Ranking:       []string{"alice", "bob", "carol"}, Winners: []string{"alice"},
 			},
 		},
 		// Kind left empty counts as SingleChoice: yes 2, no 1.
@@ -36,7 +37,8 @@ func TestCountChoices(t *testing.T) {
 			ballots: []WeightedBallot{vote(1, "motion", "no"), vote(1, "motion", "yes"), vote(1, "motion", "yes")},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "motion", Options: optionResults("yes", 2, "no", 1),
-				Ranking: []string{"yes", "no"}, Winners: []string{"yes"},
+				RankingGroups: groups("yes | no"),
+				Ranking:       []string{"yes", "no"}, Winners: []string{"yes"},
 			},
 		},
 		// alice 2, bob 2, carol 1: alice and bob both win, in option order.
@@ -48,7 +50,8 @@ func TestCountChoices(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "mayor", Options: optionResults("alice", 2, "bob", 2, "carol", 1),
-				Ranking: []string{"alice", "bob", "carol"}, Winners: []string{"alice", "bob"},
+				RankingGroups: groups("alice bob | carol"),
+				Ranking:       []string{"alice", "bob", "carol"}, Winners: []string{"alice", "bob"},
 			},
 		},
 		// carol 2, alice 2, bob 0: winners and ranking follow option order, not
@@ -58,7 +61,8 @@ func TestCountChoices(t *testing.T) {
 			ballots: []WeightedBallot{vote(1, "mayor", "carol"), vote(1, "mayor", "carol"), vote(1, "mayor", "alice"), vote(1, "mayor", "alice")},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "mayor", Options: optionResults("alice", 2, "bob", 0, "carol", 2),
-				Ranking: []string{"alice", "carol", "bob"}, Winners: []string{"alice", "carol"},
+				RankingGroups: groups("alice carol | bob"),
+				Ranking:       []string{"alice", "carol", "bob"}, Winners: []string{"alice", "carol"},
 			},
 		},
 		// Three voters of weight 1 for alice (3) lose to one voter of weight 5
@@ -71,7 +75,8 @@ func TestCountChoices(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "mayor", Options: optionResults("alice", 3, "bob", 5, "carol", 2),
-				Ranking: []string{"bob", "alice", "carol"}, Winners: []string{"bob"},
+				RankingGroups: groups("bob | alice | carol"),
+				Ranking:       []string{"bob", "alice", "carol"}, Winners: []string{"bob"},
 			},
 		},
 		// alice 2, bob 1, carol 0, blank 3+1 = 4: blank answers are counted
@@ -83,7 +88,8 @@ func TestCountChoices(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "mayor", Options: optionResults("alice", 2, "bob", 1, "carol", 0), Blank: 4,
-				Ranking: []string{"alice", "bob", "carol"}, Winners: []string{"alice"},
+				RankingGroups: groups("alice | bob | carol"),
+				Ranking:       []string{"alice", "bob", "carol"}, Winners: []string{"alice"},
 			},
 		},
 		// Only blank answers: no winner.
@@ -92,14 +98,16 @@ func TestCountChoices(t *testing.T) {
 			ballots: []WeightedBallot{vote(1, "mayor"), vote(7, "mayor")},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "mayor", Options: optionResults("alice", 0, "bob", 0, "carol", 0), Blank: 8,
-				Ranking: []string{"alice", "bob", "carol"},
+				RankingGroups: groups("alice bob carol"),
+				Ranking:       []string{"alice", "bob", "carol"},
 			},
 		},
 		"no ballots": {
 			q: mayor,
 			want: scrutinv1.QuestionResult{
 				QuestionID: "mayor", Options: optionResults("alice", 0, "bob", 0, "carol", 0),
-				Ranking: []string{"alice", "bob", "carol"},
+				RankingGroups: groups("alice bob carol"),
+				Ranking:       []string{"alice", "bob", "carol"},
 			},
 		},
 		// ana 1+3 = 4, ben 1+2+1 = 4, cleo 2, dan 2+3 = 5, blank 4:
@@ -115,7 +123,8 @@ func TestCountChoices(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "council", Options: optionResults("ana", 4, "ben", 4, "cleo", 2, "dan", 5), Blank: 4,
-				Ranking: []string{"dan", "ana", "ben", "cleo"}, Winners: []string{"dan"},
+				RankingGroups: groups("dan | ana ben | cleo"),
+				Ranking:       []string{"dan", "ana", "ben", "cleo"}, Winners: []string{"dan"},
 			},
 		},
 		// ana 2, ben 0, cleo 2, dan 2: a three-way tie.
@@ -127,7 +136,8 @@ func TestCountChoices(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "council", Options: optionResults("ana", 2, "ben", 0, "cleo", 2, "dan", 2),
-				Ranking: []string{"ana", "cleo", "dan", "ben"}, Winners: []string{"ana", "cleo", "dan"},
+				RankingGroups: groups("ana cleo dan | ben"),
+				Ranking:       []string{"ana", "cleo", "dan", "ben"}, Winners: []string{"ana", "cleo", "dan"},
 			},
 		},
 	}
@@ -159,9 +169,9 @@ func TestCountSeveralQuestions(t *testing.T) {
 	// mayor: bob 2, blank 1. council: ana 2, ben 1, cleo 2.
 	// budget: parks above roads 2, roads above parks 1: parks wins.
 	want := []scrutinv1.QuestionResult{
-		{QuestionID: "mayor", Options: optionResults("alice", 0, "bob", 2), Blank: 1, Ranking: []string{"bob", "alice"}, Winners: []string{"bob"}},
-		{QuestionID: "council", Options: optionResults("ana", 2, "ben", 1, "cleo", 2), Ranking: []string{"ana", "cleo", "ben"}, Winners: []string{"ana", "cleo"}},
-		{QuestionID: "budget", Options: optionResults("roads", 1, "parks", 2), Ranking: []string{"parks", "roads"}, Winners: []string{"parks"}},
+		{QuestionID: "mayor", Options: optionResults("alice", 0, "bob", 2), Blank: 1, Ranking: []string{"bob", "alice"}, RankingGroups: groups("bob | alice"), Winners: []string{"bob"}},
+		{QuestionID: "council", Options: optionResults("ana", 2, "ben", 1, "cleo", 2), Ranking: []string{"ana", "cleo", "ben"}, RankingGroups: groups("ana cleo | ben"), Winners: []string{"ana", "cleo"}},
+		{QuestionID: "budget", Options: optionResults("roads", 1, "parks", 2), Ranking: []string{"parks", "roads"}, RankingGroups: groups("parks | roads"), Winners: []string{"parks"}},
 	}
 	got, err := Count(qs, ballots)
 	if err != nil {

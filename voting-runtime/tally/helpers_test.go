@@ -2,6 +2,7 @@ package tally
 
 import (
 	"math/rand/v2"
+	"strings"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
@@ -98,4 +99,14 @@ func randomBallot(r *rand.Rand, qs []scrutinv1.Question, maxWeight int64) Weight
 		a[q.ID] = answer
 	}
 	return WeightedBallot{Answers: a, Weight: 1 + r.Int64N(maxWeight)}
+}
+
+// groups parses "alice | bob carol" into [][]string{{"alice"}, {"bob", "carol"}}:
+// the ranking with its ties, best group first.
+func groups(s string) [][]string {
+	var out [][]string
+	for _, g := range strings.Split(s, "|") {
+		out = append(out, strings.Fields(g))
+	}
+	return out
 }

@@ -83,7 +83,7 @@ func TestStrongestPathsBruteForce(t *testing.T) {
 					continue
 				}
 				if want := widestPath(d, n, x, y); got[x*n+y] != want {
-					t.Fatalf("round %d: d = %v: p[%d][%d] = %d, brute force %d", round, grid(d, n), x, y, got[x*n+y], want)
+					t.Fatalf("round %d: d = %v: p[%d][%d] = %v, brute force %v", round, grid(d, n), x, y, got[x*n+y], want)
 				}
 			}
 		}
@@ -91,31 +91,37 @@ func TestStrongestPathsBruteForce(t *testing.T) {
 }
 
 // widestPath is the strength of the strongest simple path from x to y, by
-// trying every one.
-func widestPath(d []int64, n, x, y int) int64 {
-	link := func(a, b int) int64 {
+// trying every one, links and paths compared by ≻D.
+func widestPath(d []int64, n, x, y int) strength {
+	link := func(a, b int) strength {
 		if d[a*n+b] > d[b*n+a] {
-			return d[a*n+b]
+			return strength{win: d[a*n+b], lose: d[b*n+a]}
 		}
-		return 0
+		return strength{}
 	}
 	visited := make([]bool, n)
-	var best int64
-	var walk func(at int, strength int64)
-	walk = func(at int, strength int64) {
+	var best strength
+	var walk func(at int, s strength)
+	walk = func(at int, s strength) {
 		if at == y {
-			best = max(best, strength)
+			if s.stronger(best) {
+				best = s
+			}
 			return
 		}
 		visited[at] = true
 		for next := range n {
-			if !visited[next] && link(at, next) > 0 {
-				walk(next, min(strength, link(at, next)))
+			if l := link(at, next); !visited[next] && l != (strength{}) {
+				if s.stronger(l) {
+					walk(next, l)
+				} else {
+					walk(next, s)
+				}
 			}
 		}
 		visited[at] = false
 	}
-	walk(x, 1<<62)
+	walk(x, strength{win: 1 << 62})
 	return best
 }
 
@@ -123,7 +129,8 @@ func widestPath(d []int64, n, x, y int) int64 {
 // what Count promises: the beats relation is transitive, there is always a
 // winner when a ballot ranks something, the winners are exactly the
 // unbeaten options, the ranking lists the winners first and puts x before y
-// whenever x beats y, and a Condorcet winner wins alone.
+// whenever x beats y, a Condorcet winner wins alone, and the groups of tied
+// options are the layers of the beats relation.
 func TestSchulzeProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for round := range 500 {
@@ -160,7 +167,7 @@ func TestSchulzeProperties(t *testing.T) {
 		}
 		d := pw.matrix()
 		p := strongestPaths(d, n)
-		beats := func(x, y int) bool { return p[x*n+y] > p[y*n+x] }
+		beats := func(x, y int) bool { return p[x*n+y].stronger(p[y*n+x]) }
 		for x := range n {
 			for y := range n {
 				for z := range n {
@@ -213,6 +220,40 @@ func TestSchulzeProperties(t *testing.T) {
 			}
 			if condorcet && !reflect.DeepEqual(res.Winners, []string{ids[x]}) {
 				t.Fatalf("round %d: %s is the Condorcet winner, winners %v", round, ids[x], res.Winners)
+			}
+		}
+
+		// The groups: Ranking is their concatenation, the first is the
+		// unbeaten options, no option beats another of its group or of a
+		// group before, and every option after the first group is beaten by
+		// one of the group just before it.
+		var flat []string
+		group := map[string]int{}
+		for g, ids := range res.RankingGroups {
+			if len(ids) == 0 {
+				t.Fatalf("round %d: empty group in %v", round, res.RankingGroups)
+			}
+			flat = append(flat, ids...)
+			for _, id := range ids {
+				group[id] = g
+			}
+		}
+		if !reflect.DeepEqual(flat, res.Ranking) {
+			t.Fatalf("round %d: groups %v, ranking %v", round, res.RankingGroups, res.Ranking)
+		}
+		if !reflect.DeepEqual(res.RankingGroups[0], unbeaten) {
+			t.Fatalf("round %d: first group %v, unbeaten options %v", round, res.RankingGroups[0], unbeaten)
+		}
+		for x := range n {
+			beatenByPrevious := group[ids[x]] == 0
+			for y := range n {
+				if beats(y, x) && group[ids[y]] >= group[ids[x]] {
+					t.Fatalf("round %d: %s beats %s but is not in a group before it: %v", round, ids[y], ids[x], res.RankingGroups)
+				}
+				beatenByPrevious = beatenByPrevious || beats(y, x) && group[ids[y]] == group[ids[x]]-1
+			}
+			if !beatenByPrevious {
+				t.Fatalf("round %d: nothing in the group before %s beats it: %v", round, ids[x], res.RankingGroups)
 			}
 		}
 	}

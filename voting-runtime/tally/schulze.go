@@ -29,36 +29,30 @@ func countRanked(q *scrutinv1.Question, ballots []WeightedBallot) scrutinv1.Ques
 		ranked = true
 	}
 	p := strongestPaths(pw.matrix(), n)
-	beats := func(x, y int) bool { return p[x*n+y] > p[y*n+x] }
-
-	wins := make([]int, n)
-	winner := make([]bool, n)
-	for x := range n {
-		winner[x] = true
-		for y := range n {
-			switch {
-			case x == y:
-			case beats(x, y):
-				wins[x]++
-			case beats(y, x):
-				winner[x] = false
-			}
-		}
-	}
+	groups := schulzeGroups(p, n)
 	var winners []string
 	if ranked {
-		for x := range n {
-			if winner[x] {
-				winners = append(winners, q.Options[x].ID)
-			}
+		for _, x := range groups[0] {
+			winners = append(winners, q.Options[x].ID)
 		}
 	}
-	return result(q, first, blank, winners, func(x, y int) bool {
-		if winner[x] != winner[y] {
-			return winner[x]
-		}
-		return wins[x] > wins[y]
-	})
+	return result(q, first, blank, winners, groups)
+}
+
+// strength is the strength of a link or of a path in Schulze's sense
+// (Social Choice and Welfare 36, 2011, section 2.1): a link x→y exists when
+// d[x][y] > d[y][x], and its strength is the pair (d[x][y], d[y][x]), the
+// winning and the opposing votes. The zero strength stands for no link and
+// no path: every link has at least one winning vote, so it is stronger.
+type strength struct {
+	win, lose int64
+}
+
+// stronger reports whether s ≻D t, Schulze's order on strengths: more
+// winning votes, or as many winning votes and fewer opposing votes. Equal
+// pairs are equally strong.
+func (s strength) stronger(t strength) bool {
+	return s.win > t.win || s.win == t.win && s.lose < t.lose
 }
 
 // pairwise accumulates d, the pairwise preferences, in O(k²) per ballot
@@ -103,16 +97,17 @@ func (pw *pairwise) matrix() []int64 {
 }
 
 // strongestPaths returns p, n×n row-major: p[x*n+y] is the strength of the
-// strongest path from x to y in the graph of links x→y of strength d[x][y],
-// one for each pair with d[x][y] > d[y][x] (winning votes). 0 means no path;
-// a link is at least 1, since d[x][y] > d[y][x] >= 0. This is the widest-path
-// Floyd–Warshall algorithm of Schulze's paper, section 2.3, in O(n³).
-func strongestPaths(d []int64, n int) []int64 {
-	p := make([]int64, n*n)
+// strongest path from x to y (under ≻D) in the graph of links x→y of
+// strength (d[x][y], d[y][x]), one for each pair with d[x][y] > d[y][x]; a
+// path is as strong as its weakest link, and the zero strength means no path.
+// This is the widest-path Floyd–Warshall algorithm of Schulze's paper,
+// section 2.3, with ≻D as the order, in O(n³).
+func strongestPaths(d []int64, n int) []strength {
+	p := make([]strength, n*n)
 	for x := range n {
 		for y := range n {
 			if x != y && d[x*n+y] > d[y*n+x] {
-				p[x*n+y] = d[x*n+y]
+				p[x*n+y] = strength{win: d[x*n+y], lose: d[y*n+x]}
 			}
 		}
 	}
@@ -123,7 +118,7 @@ func strongestPaths(d []int64, n int) []int64 {
 				continue
 			}
 			pik := p[i*n+k]
-			if pik == 0 {
+			if pik == (strength{}) {
 				continue
 			}
 			rowI := p[i*n : (i+1)*n]
@@ -131,11 +126,59 @@ func strongestPaths(d []int64, n int) []int64 {
 				if j == i || j == k {
 					continue
 				}
-				if s := min(pik, rowK[j]); s > rowI[j] {
+				s := pik // the weaker of p[i][k] and p[k][j]
+				if s.stronger(rowK[j]) {
+					s = rowK[j]
+				}
+				if s.stronger(rowI[j]) {
 					rowI[j] = s
 				}
 			}
 		}
 	}
 	return p
+}
+
+// schulzeGroups ranks the options from p, the strongest paths: x beats y
+// when p[x][y] ≻D p[y][x], a strict partial order (Schulze 2011, section
+// 4.1, proves it transitive). The first group is the options no option
+// beats, the potential winners; each next group is the options beaten by no
+// option left after the groups before. Options of a group beat none of one
+// another: they are tied. Each group lists its options in option order. It
+// takes O(n³) time.
+func schulzeGroups(p []strength, n int) [][]int {
+	beats := func(x, y int) bool { return p[x*n+y].stronger(p[y*n+x]) }
+	placed := make([]bool, n)
+	var groups [][]int
+	for left := n; left > 0; {
+		var group []int
+		for x := range n {
+			if placed[x] {
+				continue
+			}
+			beaten := false
+			for y := 0; y < n && !beaten; y++ {
+				beaten = !placed[y] && beats(y, x)
+			}
+			if !beaten {
+				group = append(group, x)
+			}
+		}
+		if len(group) == 0 {
+			// Unreachable while beats is transitive, as Schulze proved:
+			// among the options left, one is beaten by none. Should it
+			// not be, the options left are tied rather than looping.
+			for x := range n {
+				if !placed[x] {
+					group = append(group, x)
+				}
+			}
+		}
+		for _, x := range group {
+			placed[x] = true
+		}
+		left -= len(group)
+		groups = append(groups, group)
+	}
+	return groups
 }

@@ -77,13 +77,21 @@ func TestSchulzeWikipediaMatrices(t *testing.T) {
 	if !reflect.DeepEqual(d, wikipediaD) {
 		t.Errorf("d =\n%v\nwant\n%v", grid(d, 5), grid(wikipediaD, 5))
 	}
-	if p := strongestPaths(wikipediaD, 5); !reflect.DeepEqual(p, wikipediaP) {
-		t.Errorf("p =\n%v\nwant\n%v", grid(p, 5), grid(wikipediaP, 5))
+	// Every voter ranks every option: a link of w winning votes has 45 - w
+	// opposing votes, and so has the path it is the weakest link of.
+	want := make([]strength, len(wikipediaP))
+	for i, w := range wikipediaP {
+		if w > 0 {
+			want[i] = strength{win: w, lose: 45 - w}
+		}
+	}
+	if p := strongestPaths(wikipediaD, 5); !reflect.DeepEqual(p, want) {
+		t.Errorf("p =\n%v\nwant\n%v", grid(p, 5), grid(want, 5))
 	}
 }
 
-func grid(m []int64, n int) [][]int64 {
-	out := make([][]int64, n)
+func grid[T any](m []T, n int) [][]T {
+	out := make([][]T, n)
 	for i := range out {
 		out[i] = m[i*n : (i+1)*n]
 	}
@@ -104,7 +112,8 @@ func TestCountSchulze(t *testing.T) {
 			ballots: wikipedia(),
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 10, "b", 8, "c", 12, "d", 7, "e", 8),
-				Ranking: []string{"e", "a", "c", "b", "d"}, Winners: []string{"e"},
+				RankingGroups: groups("e | a | c | b | d"),
+				Ranking:       []string{"e", "a", "c", "b", "d"}, Winners: []string{"e"},
 			},
 		},
 		// The same 45 voters as 8 ballots weighing as many voters.
@@ -118,7 +127,8 @@ func TestCountSchulze(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 10, "b", 8, "c", 12, "d", 7, "e", 8),
-				Ranking: []string{"e", "a", "c", "b", "d"}, Winners: []string{"e"},
+				RankingGroups: groups("e | a | c | b | d"),
+				Ranking:       []string{"e", "a", "c", "b", "d"}, Winners: []string{"e"},
 			},
 		},
 		// 5 A>B>C, 4 B>C>A, 2 C>B>A.
@@ -136,7 +146,8 @@ func TestCountSchulze(t *testing.T) {
 			),
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 5, "b", 4, "c", 2),
-				Ranking: []string{"b", "c", "a"}, Winners: []string{"b"},
+				RankingGroups: groups("b | c | a"),
+				Ranking:       []string{"b", "c", "a"}, Winners: []string{"b"},
 			},
 		},
 		// 4 A>B>C, 3 B>C>A, 2 C>A>B: a cycle, A beats B 6:3, B beats C 7:2,
@@ -153,7 +164,8 @@ func TestCountSchulze(t *testing.T) {
 			),
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 4, "b", 3, "c", 2),
-				Ranking: []string{"a", "b", "c"}, Winners: []string{"a"},
+				RankingGroups: groups("a | b | c"),
+				Ranking:       []string{"a", "b", "c"}, Winners: []string{"a"},
 			},
 		},
 		// 2 A>B>C, 2 B>A>C: d[A][B] = d[B][A] = 2, no link either way, and no
@@ -167,7 +179,8 @@ func TestCountSchulze(t *testing.T) {
 			),
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 2, "b", 2, "c", 0),
-				Ranking: []string{"a", "b", "c"}, Winners: []string{"a", "b"},
+				RankingGroups: groups("a b | c"),
+				Ranking:       []string{"a", "b", "c"}, Winners: []string{"a", "b"},
 			},
 		},
 		// The same tie with the options listed C, B, A: winners and ranking in
@@ -180,7 +193,8 @@ func TestCountSchulze(t *testing.T) {
 			),
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("c", 0, "b", 2, "a", 2),
-				Ranking: []string{"b", "a", "c"}, Winners: []string{"b", "a"},
+				RankingGroups: groups("b a | c"),
+				Ranking:       []string{"b", "a", "c"}, Winners: []string{"b", "a"},
 			},
 		},
 		// A>B>C, B>C>A, C>A>B once each: A→B, B→C, C→A all 2:1, so every
@@ -192,7 +206,8 @@ func TestCountSchulze(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 1, "b", 1, "c", 1),
-				Ranking: []string{"a", "b", "c"}, Winners: []string{"a", "b", "c"},
+				RankingGroups: groups("a b c"),
+				Ranking:       []string{"a", "b", "c"}, Winners: []string{"a", "b", "c"},
 			},
 		},
 		// Partial rankings: 3 [A], 2 [B C], 2 [C B], 1 [D C]. A ranked option
@@ -213,7 +228,8 @@ func TestCountSchulze(t *testing.T) {
 			),
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 3, "b", 2, "c", 2, "d", 1),
-				Ranking: []string{"c", "b", "a", "d"}, Winners: []string{"c"},
+				RankingGroups: groups("c | b | a | d"),
+				Ranking:       []string{"c", "b", "a", "d"}, Winners: []string{"c"},
 			},
 		},
 		// The Condorcet case above with 10 blank answers (weights 4 and 6):
@@ -229,7 +245,8 @@ func TestCountSchulze(t *testing.T) {
 			),
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 5, "b", 4, "c", 2), Blank: 10,
-				Ranking: []string{"b", "c", "a"}, Winners: []string{"b"},
+				RankingGroups: groups("b | c | a"),
+				Ranking:       []string{"b", "c", "a"}, Winners: []string{"b"},
 			},
 		},
 		// Weights decide: 1 A>B>C of weight 5 against 2 ballots B>C>A and 1
@@ -243,7 +260,31 @@ func TestCountSchulze(t *testing.T) {
 			},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 5, "b", 2, "c", 1),
-				Ranking: []string{"a", "b", "c"}, Winners: []string{"a"},
+				RankingGroups: groups("a | b | c"),
+				Ranking:       []string{"a", "b", "c"}, Winners: []string{"a"},
+			},
+		},
+		// 1 [A C B], 2 [B A C], 2 [C B A], 1 [A], 1 [C]:
+		// d[A][B] = 1+1 = 2, d[B][A] = 2+2 = 4; d[A][C] = 1+2+1 = 4,
+		// d[C][A] = 2+1 = 3; d[B][C] = 2, d[C][B] = 1+2+1 = 4.
+		// Links B→A (4, 2), A→C (4, 3), C→B (4, 2): a cycle of links of 4
+		// winning votes each, which winning votes alone cannot order (every
+		// strongest path is 4 both ways: a three-way tie). By ≻D the links
+		// with fewer opposing votes are stronger:
+		// p[B][A] = (4,2), p[A][B] = min((4,3), (4,2)) = (4,3): B beats A;
+		// p[C][B] = (4,2), p[B][C] = min((4,2), (4,3)) = (4,3): C beats B;
+		// p[C][A] = min((4,2), (4,2)) = (4,2), p[A][C] = (4,3): C beats A.
+		// C > B > A, C the only winner.
+		"opposing votes break a tie of winning votes": {
+			q: abc,
+			ballots: []WeightedBallot{
+				vote(1, "q", "a", "c", "b"), vote(2, "q", "b", "a", "c"), vote(2, "q", "c", "b", "a"),
+				vote(1, "q", "a"), vote(1, "q", "c"),
+			},
+			want: scrutinv1.QuestionResult{
+				QuestionID: "q", Options: optionResults("a", 2, "b", 2, "c", 3),
+				RankingGroups: groups("c | b | a"),
+				Ranking:       []string{"c", "b", "a"}, Winners: []string{"c"},
 			},
 		},
 		// Only blanks, or no ballot: no winner.
@@ -252,14 +293,16 @@ func TestCountSchulze(t *testing.T) {
 			ballots: []WeightedBallot{vote(3, "q")},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 0, "b", 0, "c", 0), Blank: 3,
-				Ranking: []string{"a", "b", "c"},
+				RankingGroups: groups("a b c"),
+				Ranking:       []string{"a", "b", "c"},
 			},
 		},
 		"no ballots": {
 			q: abc,
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("a", 0, "b", 0, "c", 0),
-				Ranking: []string{"a", "b", "c"},
+				RankingGroups: groups("a b c"),
+				Ranking:       []string{"a", "b", "c"},
 			},
 		},
 		// 1 [X Y] and 1 [W]: d[X][Y] = 1 > d[Y][X] = 0, every other pair 1:1.
@@ -271,7 +314,8 @@ func TestCountSchulze(t *testing.T) {
 			ballots: []WeightedBallot{vote(1, "q", "x", "y"), vote(1, "q", "w")},
 			want: scrutinv1.QuestionResult{
 				QuestionID: "q", Options: optionResults("x", 1, "y", 0, "w", 1),
-				Ranking: []string{"x", "w", "y"}, Winners: []string{"x", "w"},
+				RankingGroups: groups("x w | y"),
+				Ranking:       []string{"x", "w", "y"}, Winners: []string{"x", "w"},
 			},
 		},
 	}
@@ -283,6 +327,57 @@ func TestCountSchulze(t *testing.T) {
 			}
 			if len(got) != 1 || !reflect.DeepEqual(got[0], tt.want) {
 				t.Errorf("Count =\n %+v\nwant\n %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSchulzePublishedExamples counts the worked examples Markus Schulze
+// publishes with his method (examples 1 to 4 of his Electowiki article
+// "Schulze method"; example 1 is also the Wikipedia example above), and
+// checks the Schulze ranking he gives for each, with its ties.
+func TestSchulzePublishedExamples(t *testing.T) {
+	type group struct {
+		voters int
+		order  string
+	}
+	tests := []struct {
+		name    string
+		options string
+		ballots []group
+		want    string // the ranking, groups of tied options apart
+	}{
+		{"example 1: 45 voters, 5 candidates", "ABCDE", []group{
+			{5, "ACBED"}, {5, "ADECB"}, {8, "BEDAC"}, {3, "CABED"}, {7, "CAEBD"},
+			{2, "CBADE"}, {7, "DCEBA"}, {8, "EBADC"},
+		}, "e | a | c | b | d"},
+		{"example 2: 30 voters, 4 candidates", "ABCD", []group{
+			{5, "ACBD"}, {2, "ACDB"}, {3, "ADCB"}, {4, "BACD"}, {3, "CBDA"},
+			{3, "CDBA"}, {1, "DACB"}, {5, "DBAC"}, {4, "DCBA"},
+		}, "d | a | c | b"},
+		{"example 3: 30 voters, 5 candidates", "ABCDE", []group{
+			{3, "ABDEC"}, {5, "ADEBC"}, {1, "ADECB"}, {2, "BADEC"}, {2, "BDECA"},
+			{4, "CABDE"}, {6, "CBADE"}, {2, "DBECA"}, {5, "DECAB"},
+		}, "b | a | d | e | c"},
+		// B and D are both potential winners: a tie the method leaves.
+		{"example 4: 9 voters, 4 candidates", "ABCD", []group{
+			{3, "ABCD"}, {2, "DABC"}, {2, "DBCA"}, {2, "CBDA"},
+		}, "b d | a c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := ranked("q", letters(tt.options)...)
+			var ballots []WeightedBallot
+			for _, g := range tt.ballots {
+				ballots = append(ballots, times(g.voters, "q", letters(g.order)...)...)
+			}
+			got, err := Count([]scrutinv1.Question{q}, ballots)
+			if err != nil {
+				t.Fatalf("Count: %v", err)
+			}
+			want := groups(tt.want)
+			if !reflect.DeepEqual(got[0].RankingGroups, want) || !reflect.DeepEqual(got[0].Winners, want[0]) {
+				t.Errorf("ranking %v, winners %v; want %v", got[0].RankingGroups, got[0].Winners, want)
 			}
 		})
 	}

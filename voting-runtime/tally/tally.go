@@ -3,8 +3,13 @@
 //
 // SingleChoice and MultipleChoice questions are counted by adding up the
 // weights of the ballots choosing each option. Ranked questions are counted
-// with the Schulze method (Markus Schulze, "The Schulze Method of Voting",
-// https://arxiv.org/abs/1804.02973), strengths measured in winning votes.
+// with the Schulze method exactly as its author defines it (Markus Schulze,
+// "A new monotonic, clone-independent, reversal symmetric, and
+// Condorcet-consistent single-winner election method", Social Choice and
+// Welfare 36 (2011) 267–303): the strength of a link is the pair of its
+// winning and opposing votes, compared by his order ≻D (more winning votes,
+// or as many and fewer opposing votes). TestSchulzeMatchesBelenios checks the
+// count against an independent implementation, Debian's belenios-tool.
 //
 // Every count is exact, in int64: the total weight of all ballots must fit in
 // an int64, and every sum is at most that total.
@@ -33,23 +38,32 @@ type WeightedBallot struct {
 //   - Blank is the total weight of blank answers;
 //   - Winners are the options with the most votes, all of them on a tie, in
 //     option order, and none when no option has a vote;
-//   - Ranking is every option, by votes, most first, ties in option order.
+//   - RankingGroups is every option, grouped by votes, most first: the
+//     options of a group have the same number of votes, in option order;
+//   - Ranking is the options of RankingGroups one group after the other:
+//     every option by votes, most first, ties in option order.
 //
 // For Ranked questions (Schulze method):
 //   - d[x][y] is the total weight of the ballots ranking x above y: an option
 //     ranked is above every option left unranked, and options left unranked
 //     are tied with one another; blank answers do not count;
-//   - p[x][y] is the strength of the strongest path from x to y, a link x→y
-//     having strength d[x][y] when d[x][y] > d[y][x] (winning votes) and no
-//     link otherwise, a path being as strong as its weakest link (computed by
-//     the widest-path Floyd–Warshall algorithm);
-//   - x beats y when p[x][y] > p[y][x]; this relation is transitive;
-//   - Winners are the options no other option beats, that is with
-//     p[x][y] >= p[y][x] for every y: one option, or several on a tie, in
-//     option order; none when no ballot ranks any option;
-//   - Ranking is every option, the Winners first, then by the number of
-//     options each beats, most first, ties in option order: whenever x beats
-//     y, x comes before y;
+//   - there is a link x→y when d[x][y] > d[y][x], of strength the pair
+//     (d[x][y], d[y][x]), winning and opposing votes; strengths compare by
+//     ≻D: (a, b) ≻D (c, d) when a > c, or a = c and b < d;
+//   - p[x][y] is the strength of the strongest path from x to y under ≻D, a
+//     path being as strong as its weakest link, and none at all weaker than
+//     any (computed by the widest-path Floyd–Warshall algorithm);
+//   - x beats y when p[x][y] ≻D p[y][x]; this relation is transitive;
+//   - RankingGroups is the Schulze ranking with its ties: first the options
+//     no option beats, then the options no option left beats, and so on;
+//     options in one group beat none of one another, each group in option
+//     order;
+//   - Winners are the first group, the options no other option beats: one
+//     option, or several on a tie, in option order; none when no ballot
+//     ranks any option (RankingGroups is then one group of every option);
+//   - Ranking is the options of RankingGroups one group after the other,
+//     the Winners first, ties in option order: whenever x beats y, x comes
+//     before y;
 //   - Options[].Votes is the total weight of the ballots ranking the option
 //     first (first preferences), for information: it does not decide;
 //   - Blank is the total weight of blank answers.
@@ -136,27 +150,42 @@ func countChoices(q *scrutinv1.Question, ballots []WeightedBallot) scrutinv1.Que
 			}
 		}
 	}
-	return result(q, votes, blank, winners, func(i, j int) bool { return votes[i] > votes[j] })
-}
-
-// result assembles a QuestionResult, ranking the options with the stable
-// order before (ties kept in option order).
-func result(q *scrutinv1.Question, votes []int64, blank int64, winners []string, before func(i, j int) bool) scrutinv1.QuestionResult {
-	r := scrutinv1.QuestionResult{
-		QuestionID: q.ID,
-		Options:    make([]scrutinv1.OptionResult, len(q.Options)),
-		Blank:      blank,
-		Ranking:    make([]string, len(q.Options)),
-		Winners:    winners,
-	}
-	order := make([]int, len(q.Options))
-	for i, o := range q.Options {
-		r.Options[i] = scrutinv1.OptionResult{ID: o.ID, Votes: votes[i]}
+	order := make([]int, len(votes))
+	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return before(order[a], order[b]) })
-	for place, i := range order {
-		r.Ranking[place] = q.Options[i].ID
+	sort.SliceStable(order, func(a, b int) bool { return votes[order[a]] > votes[order[b]] })
+	var groups [][]int
+	for i, x := range order {
+		if i == 0 || votes[x] != votes[order[i-1]] {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], x)
+	}
+	return result(q, votes, blank, winners, groups)
+}
+
+// result assembles a QuestionResult from the ranking as groups of tied
+// option positions, best first, each in option order: Ranking lists the
+// groups one after the other.
+func result(q *scrutinv1.Question, votes []int64, blank int64, winners []string, groups [][]int) scrutinv1.QuestionResult {
+	r := scrutinv1.QuestionResult{
+		QuestionID:    q.ID,
+		Options:       make([]scrutinv1.OptionResult, len(q.Options)),
+		Blank:         blank,
+		Ranking:       make([]string, 0, len(q.Options)),
+		RankingGroups: make([][]string, len(groups)),
+		Winners:       winners,
+	}
+	for i, o := range q.Options {
+		r.Options[i] = scrutinv1.OptionResult{ID: o.ID, Votes: votes[i]}
+	}
+	for g, group := range groups {
+		r.RankingGroups[g] = make([]string, len(group))
+		for j, i := range group {
+			r.RankingGroups[g][j] = q.Options[i].ID
+			r.Ranking = append(r.Ranking, q.Options[i].ID)
+		}
 	}
 	return r
 }

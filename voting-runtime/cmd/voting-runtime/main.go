@@ -419,6 +419,13 @@ func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.L
 		return fmt.Errorf("while importing the roll %s: %w", path, err)
 	}
 	log.Info("Roll ready", "voters", len(r.Voters), "digest", r.Digest)
+	if r.WarningCount > 0 {
+		lines := make([]string, len(r.Warnings))
+		for i, w := range r.Warnings {
+			lines[i] = w.Error()
+		}
+		log.Warn("Roll lines start like a spreadsheet formula", "count", r.WarningCount, "lines", lines)
+	}
 	return nil
 }
 
