@@ -479,6 +479,21 @@ func TestOpsPortNotExposedToVoters(t *testing.T) {
 		t.Errorf("ops Service %s: %+v", ops.Name, ops.Spec.Ports)
 	}
 
+	// the election's own quota holds both Services
+	objs, err := DesiredObjects(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services int64
+	for _, o := range objs {
+		if _, ok := o.(*corev1.Service); ok {
+			services++
+		}
+	}
+	if q := buildResourceQuota(in).Spec.Hard[corev1.ResourceServices]; q.Value() != services {
+		t.Errorf("the namespace's quota allows %d Services; the election has %d", q.Value(), services)
+	}
+
 	// every rule admitting the operations port, and who it admits
 	var opsPeers []networkingv1.NetworkPolicyPeer
 	for _, np := range buildNetworkPolicies(in) {
