@@ -37,6 +37,8 @@ func main() {
 		leaderElect   bool
 		opts          controllers.Options
 		ingressLabels string
+		promNSLabels  string
+		promPodLabels string
 		dnsLabels     string
 		concurrency   int
 	)
@@ -46,6 +48,8 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one manager reconciles at a time.")
 	flag.StringVar(&opts.RuntimeImage, "runtime-image", "scrutin.dev/voting-runtime:dev", "Image of the voting-runtime (by digest or content tag).")
 	flag.StringVar(&ingressLabels, "ingress-namespace-labels", "", "Labels (k=v,k=v) of the namespaces of the ingress path allowed to reach voting pods.")
+	flag.StringVar(&promNSLabels, "prometheus-namespace-labels", "", "Labels (k=v,k=v) of the namespaces of the Prometheus allowed to scrape the voting pods' operations port (/metrics); empty: none.")
+	flag.StringVar(&promPodLabels, "prometheus-pod-labels", "", "Labels (k=v,k=v) of those Prometheus pods, within the namespaces of --prometheus-namespace-labels; empty: any pod there.")
 	flag.StringVar(&opts.DNSNamespace, "dns-namespace", "kube-system", "Namespace of the cluster DNS the voting pods may query.")
 	flag.StringVar(&dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "Labels (k=v,k=v) of the cluster DNS pods.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "How many Elections are reconciled at once.")
@@ -63,6 +67,14 @@ func main() {
 	var err error
 	if opts.IngressNamespaceLabels, err = parseLabels(ingressLabels); err != nil {
 		log.Error(err, "Invalid --ingress-namespace-labels")
+		os.Exit(2)
+	}
+	if opts.PrometheusNamespaceLabels, err = parseLabels(promNSLabels); err != nil {
+		log.Error(err, "Invalid --prometheus-namespace-labels")
+		os.Exit(2)
+	}
+	if opts.PrometheusPodLabels, err = parseLabels(promPodLabels); err != nil {
+		log.Error(err, "Invalid --prometheus-pod-labels")
 		os.Exit(2)
 	}
 	if opts.DNSPodLabels, err = parseLabels(dnsLabels); err != nil {

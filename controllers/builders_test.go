@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -49,8 +51,10 @@ func testInputs(e *scrutinv1.Election) *Inputs {
 		Egress:   []Endpoint{{CIDR: "192.0.2.10/32", Port: 587}},
 		Options: Options{
 			RuntimeImage: "scrutin.dev/voting-runtime:abc", OperatorNamespace: "scrutin-system",
-			IngressNamespaceLabels: map[string]string{"ingress": "true"},
-			DNSNamespace:           "kube-system", DNSPodLabels: map[string]string{"k8s-app": "kube-dns"},
+			IngressNamespaceLabels:    map[string]string{"ingress": "true"},
+			PrometheusNamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"},
+			PrometheusPodLabels:       map[string]string{"app.kubernetes.io/name": "prometheus"},
+			DNSNamespace:              "kube-system", DNSPodLabels: map[string]string{"k8s-app": "kube-dns"},
 		},
 	}
 }
@@ -104,8 +108,8 @@ func TestDesiredObjectsAreTheElections(t *testing.T) {
 		}
 	}
 	want := map[string]int{
-		"ServiceAccount": 1, "NetworkPolicy": 3, "ResourceQuota": 1, "LimitRange": 1, "Secret": 3,
-		"ConfigMap": 1, "PersistentVolumeClaim": 1, "Service": 1, "Deployment": 1,
+		"ServiceAccount": 1, "NetworkPolicy": 4, "ResourceQuota": 1, "LimitRange": 1, "Secret": 3,
+		"ConfigMap": 1, "PersistentVolumeClaim": 1, "Service": 2, "Deployment": 1,
 		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 1,
 	}
 	for k, n := range want {
@@ -161,7 +165,21 @@ func TestDeployment(t *testing.T) {
 				t.Error("requests and limits are required")
 			}
 			if c.ReadinessProbe == nil || c.LivenessProbe == nil {
-				t.Error("readiness and liveness probes are required")
+				t.Fatal("readiness and liveness probes are required")
+			}
+			if p := c.ReadinessProbe.HTTPGet; p.Path != "/readyz" || p.Port.String() != "ops" {
+				t.Errorf("readiness probe %s on port %s; /readyz is served on the operations port alone", p.Path, p.Port.String())
+			}
+			if p := c.LivenessProbe.HTTPGet; p.Path != "/healthz" || p.Port.String() != "http" {
+				t.Errorf("liveness probe %s on port %s; want /healthz on the voters' port", p.Path, p.Port.String())
+			}
+			ports := map[string]int32{}
+			for _, p := range c.Ports {
+				ports[p.Name] = p.ContainerPort
+			}
+			if len(ports) != 2 || ports["http"] != RuntimePort || ports["ops"] != OpsPort ||
+				!slices.Contains(c.Args, fmt.Sprintf("--listen=:%d", RuntimePort)) || !slices.Contains(c.Args, fmt.Sprintf("--ops-listen=:%d", OpsPort)) {
+				t.Errorf("ports %v, args %v; want http %d and ops %d, served at --listen and --ops-listen", ports, c.Args, RuntimePort, OpsPort)
 			}
 			if c.Image != in.Options.RuntimeImage || c.ImagePullPolicy != corev1.PullIfNotPresent {
 				t.Errorf("image %s %s", c.Image, c.ImagePullPolicy)
@@ -354,7 +372,7 @@ func TestNetworkPolicies(t *testing.T) {
 		t.Fatalf("default-deny must select every pod and deny both directions: %+v", deny)
 	}
 	ingress := byName["allow-ingress"].Spec.Ingress
-	if len(ingress) != 1 || len(ingress[0].From) != 2 || ingress[0].Ports[0].Port.IntValue() != RuntimePort {
+	if len(ingress) != 1 || len(ingress[0].From) != 2 || len(ingress[0].Ports) != 1 || ingress[0].Ports[0].Port.IntValue() != RuntimePort {
 		t.Errorf("ingress rule: %+v", ingress)
 	}
 	egress := byName["allow-egress"].Spec.Egress
@@ -438,5 +456,72 @@ func TestResourceQuotaFollowsMaxReplicas(t *testing.T) {
 	}
 	if lb := q.Spec.Hard[corev1.ResourceServicesLoadBalancers]; !lb.IsZero() {
 		t.Error("no load balancer may be created in an election namespace")
+	}
+}
+
+// TestOpsPortNotExposedToVoters: the control API, readiness and metrics are on
+// the operations port, which the voters' Service (the ingress's backend) does not
+// expose, and which the NetworkPolicies admit only from the operator's namespace
+// and the Prometheus pods (by their own namespace and pod labels), never from the
+// ingress path.
+func TestOpsPortNotExposedToVoters(t *testing.T) {
+	in := testInputs(testElection("t", "v", "u"))
+	voters, ops := buildService(in), buildOpsService(in)
+	if len(voters.Spec.Ports) != 1 || voters.Spec.Ports[0].TargetPort.String() != "http" {
+		t.Errorf("the voters' Service exposes %+v; want the voters' port alone", voters.Spec.Ports)
+	}
+	for _, p := range voters.Spec.Ports {
+		if p.Port == OpsPort || p.TargetPort.String() == "ops" || p.TargetPort.IntValue() == OpsPort {
+			t.Errorf("the voters' Service exposes the operations port: %+v", p)
+		}
+	}
+	if ops.Name == voters.Name || len(ops.Spec.Ports) != 1 || ops.Spec.Ports[0].TargetPort.String() != "ops" || ops.Spec.Ports[0].Port != OpsPort {
+		t.Errorf("ops Service %s: %+v", ops.Name, ops.Spec.Ports)
+	}
+
+	// the election's own quota holds both Services
+	objs, err := DesiredObjects(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services int64
+	for _, o := range objs {
+		if _, ok := o.(*corev1.Service); ok {
+			services++
+		}
+	}
+	if q := buildResourceQuota(in).Spec.Hard[corev1.ResourceServices]; q.Value() != services {
+		t.Errorf("the namespace's quota allows %d Services; the election has %d", q.Value(), services)
+	}
+
+	// every rule admitting the operations port, and who it admits
+	var opsPeers []networkingv1.NetworkPolicyPeer
+	for _, np := range buildNetworkPolicies(in) {
+		for _, rule := range np.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port == nil || p.Port.IntValue() == OpsPort || p.Port.String() == "ops" {
+					if len(rule.From) == 0 {
+						t.Fatalf("%s admits the operations port from anywhere: %+v", np.Name, rule)
+					}
+					opsPeers = append(opsPeers, rule.From...)
+				}
+			}
+		}
+	}
+	operator := networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{namespaceNameLabel: "scrutin-system"}}}
+	prometheus := networkingv1.NetworkPolicyPeer{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: in.Options.PrometheusNamespaceLabels},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: in.Options.PrometheusPodLabels},
+	}
+	if len(opsPeers) != 2 || !equality.Semantic.DeepEqual(opsPeers[0], operator) || !equality.Semantic.DeepEqual(opsPeers[1], prometheus) {
+		t.Errorf("the operations port is admitted from %+v; want the operator's namespace and the Prometheus pods alone", opsPeers)
+	}
+
+	// without Prometheus labels, the operator alone
+	in.Options.PrometheusNamespaceLabels, in.Options.PrometheusPodLabels = nil, nil
+	for _, np := range buildNetworkPolicies(in) {
+		if np.Name == "allow-ops" && (len(np.Spec.Ingress) != 1 || !equality.Semantic.DeepEqual(np.Spec.Ingress[0].From, []networkingv1.NetworkPolicyPeer{operator})) {
+			t.Errorf("allow-ops without Prometheus: %+v", np.Spec.Ingress)
+		}
 	}
 }

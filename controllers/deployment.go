@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -75,9 +77,9 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: DataVolumeName}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: dataDir})
 	}
-	probe := func(path string, period int32) *corev1.Probe {
+	probe := func(port, path string, period int32) *corev1.Probe {
 		return &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(port)}},
 			PeriodSeconds: period, TimeoutSeconds: 2, FailureThreshold: 3,
 		}
 	}
@@ -88,7 +90,8 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 		"--keys-dir=" + keysDir,
 		"--delivery-dir=" + deliveryDir,
 		"--store=" + store,
-		"--listen=:8080",
+		fmt.Sprintf("--listen=:%d", RuntimePort),
+		fmt.Sprintf("--ops-listen=:%d", OpsPort),
 	}
 	if in.Options.ClientIPHeader != "" {
 		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
@@ -127,13 +130,18 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 						Image:           in.Options.RuntimeImage,
 						ImagePullPolicy: corev1.PullIfNotPresent,
 						Args:            args,
-						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: RuntimePort, Protocol: corev1.ProtocolTCP}},
+						Ports: []corev1.ContainerPort{
+							{Name: "http", ContainerPort: RuntimePort, Protocol: corev1.ProtocolTCP},
+							{Name: "ops", ContainerPort: OpsPort, Protocol: corev1.ProtocolTCP},
+						},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: runtimeCPURequest, corev1.ResourceMemory: runtimeMemoryRequest},
 							Limits:   corev1.ResourceList{corev1.ResourceCPU: runtimeCPULimit, corev1.ResourceMemory: runtimeMemoryLimit},
 						},
-						ReadinessProbe: probe("/readyz", 5),
-						LivenessProbe:  probe("/healthz", 10),
+						// readiness (store and roll) is served on the operations port
+						// alone; liveness asks the voters' server itself
+						ReadinessProbe: probe("ops", "/readyz", 5),
+						LivenessProbe:  probe("http", "/healthz", 10),
 						VolumeMounts:   mounts,
 						SecurityContext: &corev1.SecurityContext{
 							AllowPrivilegeEscalation: ptr.To(false),

@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/pgadmin"
@@ -68,15 +70,34 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 		return nil
 	}
 	if err := r.Databases.Provision(ctx, adminDSN, electionDatabase(e), in.Keys.DatabasePassword); err != nil {
-		msg := fmt.Sprintf("cannot create database %s: %v; retrying", electionDatabase(e).Name, err)
-		in.addProblem("DatabaseUnreachable", msg)
-		r.event(e, corev1.EventTypeWarning, "DatabaseUnreachable", "Provision", msg)
+		reason, msg := databaseFailure(ctx, e, "create", err)
+		in.addProblem(reason, msg)
+		r.event(e, corev1.EventTypeWarning, reason, "Provision", msg)
 		return fmt.Errorf("while provisioning the election's database: %w", err)
 	}
 	r.event(e, corev1.EventTypeNormal, "DatabaseProvisioned", "Provision",
 		fmt.Sprintf("Created database and role %s", electionDatabase(e).Name))
 	in.Database = &DatabaseInfo{DSN: dsn}
 	return nil
+}
+
+// databaseFailure is what an Election's condition and event say of a failure to
+// create or drop its database. A connection that could not be opened (the DSN is
+// the tenant's: the manager connects wherever it points) gets one fixed text, the
+// same for a closed port, a server of another protocol, TLS or a refused login, so
+// that the Election is no port scanner from the manager's network position; the
+// driver's error goes to the manager's own log alone. Errors after a session was
+// opened come from the tenant's own server, with the tenant's own credentials.
+func databaseFailure(ctx context.Context, e *scrutinv1.Election, op string, err error) (reason, message string) {
+	var ce *pgadmin.ConnectError
+	if errors.As(err, &ce) {
+		logf.FromContext(ctx).Info("Could not connect to an election's PostgreSQL server",
+			"election", e.Namespace+"/"+e.Name, "address", ce.Address, "cause", ce.Cause().Error())
+		return "DatabaseUnreachable", fmt.Sprintf("could not connect to the database given in spec.store.postgreSQL.adminSecretRef (Secret %s, key %q) to %s database %s; "+
+			"check its host, port and credentials, and that the platform lets the operator reach that server; retrying (details in the operator's log)",
+			e.Spec.Store.PostgreSQL.AdminSecretRef.Name, AdminDSNKey, op, electionDatabase(e).Name)
+	}
+	return "DatabaseProvisioningFailed", fmt.Sprintf("cannot %s database %s: %v; retrying", op, electionDatabase(e).Name, err)
 }
 
 // adminSecretFinalizer is the finalizer an Election keeps on its tenant's PostgreSQL

@@ -81,7 +81,8 @@ func (r *ElectionReconciler) dropDatabase(ctx context.Context, e *scrutinv1.Elec
 		return fmt.Errorf("%s", in.problems[0].message)
 	}
 	if err := r.Databases.Drop(ctx, adminDSN, electionDatabase(e)); err != nil {
-		return err
+		_, msg := databaseFailure(ctx, e, "drop", err)
+		return errors.New(msg)
 	}
 	r.event(e, corev1.EventTypeNormal, "DatabaseDropped", "Delete", "Dropped database and role "+DatabaseName(e))
 	return nil

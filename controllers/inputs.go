@@ -21,6 +21,11 @@ type Options struct {
 	// IngressNamespaceLabels select the namespaces of the ingress path (the ingress
 	// controller) allowed to reach the voting-runtime. Empty: none but the operator.
 	IngressNamespaceLabels map[string]string
+	// PrometheusNamespaceLabels and PrometheusPodLabels select the Prometheus pods
+	// allowed to scrape the runtime's operations port (/metrics). Empty namespace
+	// labels: none but the operator.
+	PrometheusNamespaceLabels map[string]string
+	PrometheusPodLabels       map[string]string
 	// DNSNamespace and DNSPodLabels select the cluster DNS the runtime may query.
 	DNSNamespace string
 	DNSPodLabels map[string]string

@@ -11,19 +11,32 @@ import (
 const namespaceNameLabel = "kubernetes.io/metadata.name"
 
 // buildNetworkPolicies deny all traffic in and out of the election's namespace, then
-// allow in: the ingress path and the operator, to the runtime's port; out: the
-// cluster DNS, and the election's own database, mail and SMS endpoints.
+// allow in: the ingress path and the operator, to the voters' port; the operator
+// and Prometheus (by its own namespace and pod labels), to the operations port;
+// out: the cluster DNS, and the election's own database, mail and SMS endpoints.
+// The ingress path never reaches the operations port.
 func buildNetworkPolicies(in *Inputs) []*networkingv1.NetworkPolicy {
 	tcp, udp := ptr.To(corev1.ProtocolTCP), ptr.To(corev1.ProtocolUDP)
 	runtimePods := metav1.LabelSelector{MatchLabels: runtimeSelector()}
 
-	from := []networkingv1.NetworkPolicyPeer{{
+	operator := networkingv1.NetworkPolicyPeer{
 		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{namespaceNameLabel: in.Options.OperatorNamespace}},
-	}}
+	}
+	from := []networkingv1.NetworkPolicyPeer{operator}
 	if len(in.Options.IngressNamespaceLabels) > 0 {
 		from = append(from, networkingv1.NetworkPolicyPeer{
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: in.Options.IngressNamespaceLabels},
 		})
+	}
+	opsFrom := []networkingv1.NetworkPolicyPeer{operator}
+	if len(in.Options.PrometheusNamespaceLabels) > 0 {
+		prometheus := networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: in.Options.PrometheusNamespaceLabels},
+		}
+		if len(in.Options.PrometheusPodLabels) > 0 {
+			prometheus.PodSelector = &metav1.LabelSelector{MatchLabels: in.Options.PrometheusPodLabels}
+		}
+		opsFrom = append(opsFrom, prometheus)
 	}
 	egress := []networkingv1.NetworkPolicyEgressRule{{
 		To: []networkingv1.NetworkPolicyPeer{{
@@ -59,6 +72,14 @@ func buildNetworkPolicies(in *Inputs) []*networkingv1.NetworkPolicy {
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From:  from,
 				Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: ptr.To(intstr.FromInt32(RuntimePort))}},
+			}},
+		}),
+		policy("allow-ops", networkingv1.NetworkPolicySpec{
+			PodSelector: runtimePods,
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From:  opsFrom,
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp, Port: ptr.To(intstr.FromInt32(OpsPort))}},
 			}},
 		}),
 		policy("allow-egress", networkingv1.NetworkPolicySpec{

@@ -32,6 +32,7 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 	}
 	objs = append(objs,
 		buildService(in),
+		buildOpsService(in),
 		buildDeployment(in, in.configHash(runtimeCM.Data)),
 		buildHPA(in),
 		buildPDB(in),

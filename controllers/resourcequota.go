@@ -22,7 +22,7 @@ func buildResourceQuota(in *Inputs) *corev1.ResourceQuota {
 			corev1.ResourceLimitsMemory:           times(runtimeMemoryLimit),
 			corev1.ResourcePersistentVolumeClaims: resource.MustParse("1"),
 			corev1.ResourceRequestsStorage:        EmbeddedStoreSize,
-			corev1.ResourceServices:               resource.MustParse("1"),
+			corev1.ResourceServices:               resource.MustParse("2"), // the voters' Service and the operations Service
 			corev1.ResourceServicesLoadBalancers:  resource.MustParse("0"),
 			corev1.ResourceServicesNodePorts:      resource.MustParse("0"),
 			corev1.ResourceSecrets:                resource.MustParse("10"),

@@ -12,8 +12,9 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// The control API every voting-runtime serves to the controller, authenticated with
-// the election's control token (Authorization: Bearer):
+// The control API every voting-runtime serves to the controller on its operations
+// port (OpsPort, through the ops Service), authenticated with the election's
+// control token (Authorization: Bearer):
 //
 //	GET  /control/v1/status   -> RuntimeStatus
 //	POST /control/v1/open     -> 204 (the runtime also opens by itself at opensAt)
@@ -54,11 +55,11 @@ type RuntimeClient interface {
 	Results(ctx context.Context, t RuntimeTarget) (*RuntimeResults, error)
 }
 
-// HTTPRuntimeClient reaches each runtime through its Service.
+// HTTPRuntimeClient reaches each runtime through its ops Service.
 type HTTPRuntimeClient struct {
 	HTTP *http.Client
-	// BaseURL gives a runtime's base URL from its namespace; the Service's cluster
-	// DNS name when nil.
+	// BaseURL gives a runtime's operations base URL from its namespace; the ops
+	// Service's cluster DNS name and port when nil.
 	BaseURL func(namespace string) string
 }
 
@@ -81,7 +82,7 @@ func (c *HTTPRuntimeClient) Results(ctx context.Context, t RuntimeTarget) (*Runt
 }
 
 func (c *HTTPRuntimeClient) do(ctx context.Context, t RuntimeTarget, method, path string, out any) error {
-	base := "http://" + RuntimeName + "." + t.Namespace + ".svc"
+	base := fmt.Sprintf("http://%s.%s.svc:%d", OpsServiceName, t.Namespace, OpsPort)
 	if c.BaseURL != nil {
 		base = c.BaseURL(t.Namespace)
 	}

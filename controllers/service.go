@@ -6,10 +6,20 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// RuntimePort is the runtime's HTTP port (pages, API, probes, metrics).
-const RuntimePort = 8080
+// RuntimePort is the runtime's voters' port (pages, API, /healthz), the only one
+// the voters' Service exposes; OpsPort its operations port (the control API,
+// /readyz, /metrics), reached by the controller through the ops Service and by
+// Prometheus on the pods, never through the voters' Service or the ingress.
+const (
+	RuntimePort = 8080
+	OpsPort     = 9090
+)
 
-// buildService is the runtime's stable in-cluster address.
+// OpsServiceName is the Service of the runtime's operations port.
+const OpsServiceName = RuntimeName + "-ops"
+
+// buildService is the runtime's stable in-cluster address for voters: the
+// ingress's backend. It has no operations port.
 func buildService(in *Inputs) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
@@ -20,6 +30,24 @@ func buildService(in *Inputs) *corev1.Service {
 			Ports: []corev1.ServicePort{{
 				Name: "http", Port: 80, Protocol: corev1.ProtocolTCP,
 				TargetPort: intstr.FromString("http"),
+			}},
+		},
+	}
+}
+
+// buildOpsService is the controller's address of the runtime's operations port
+// (control API), apart from the voters' Service so that an ingress pointed at
+// that one can never reach it.
+func buildOpsService(in *Inputs) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: objectMeta(in, OpsServiceName),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: runtimeSelector(),
+			Ports: []corev1.ServicePort{{
+				Name: "ops", Port: OpsPort, Protocol: corev1.ProtocolTCP,
+				TargetPort: intstr.FromString("ops"),
 			}},
 		},
 	}

@@ -167,7 +167,8 @@ func run(root string, o options) error {
 		return err
 	}
 	defer bridge.Close()
-	if err := waitHTTP(ctx, "http://"+o.listen+"/readyz", 3*time.Minute); err != nil {
+	// the Service sends only to Ready pods: /healthz through it answers once one is
+	if err := waitHTTP(ctx, "http://"+o.listen+"/healthz", 3*time.Minute); err != nil {
 		return fmt.Errorf("the election's pods through the bridge: %w", err)
 	}
 

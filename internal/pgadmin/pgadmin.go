@@ -214,7 +214,30 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// connect opens a connection, giving up after ConnectTimeout.
+// ConnectError is every failure to open a session on the server of an admin DSN,
+// whatever its cause: a name that does not resolve, a closed or filtered port, a
+// server that speaks another protocol or answers with a banner, TLS, a refused
+// login. The DSN is the tenant's, so the manager connects wherever a tenant points
+// it: its Error is one fixed text, which says nothing of the remote (not even
+// whether anything listens there), and which is all that may reach an Election's
+// conditions and events. Cause is the driver's error, for the operator's own log
+// alone.
+type ConnectError struct {
+	// Address is the host:port of the DSN, as the tenant wrote it.
+	Address string
+	cause   error
+}
+
+// ConnectErrorText is ConnectError's text.
+const ConnectErrorText = "pgadmin: could not connect to the PostgreSQL server of the admin DSN"
+
+func (e *ConnectError) Error() string { return ConnectErrorText }
+
+// Cause is the driver's error, with the remote's words: for the operator's log only.
+func (e *ConnectError) Cause() error { return e.cause }
+
+// connect opens a connection, giving up after ConnectTimeout. Any failure is a
+// *ConnectError.
 func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
 	defer cancel()
@@ -223,16 +246,10 @@ func connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 		return conn, nil
 	}
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &pgErr):
-		// The server answered: authentication or authorization failed.
-		return nil, fmt.Errorf("pgadmin: PostgreSQL server %s refused the connection to database %s as %s: %w", addr, cfg.Database, cfg.User, err)
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("pgadmin: while connecting to PostgreSQL server %s: %w", addr, ctx.Err())
-	default:
-		return nil, fmt.Errorf("pgadmin: PostgreSQL server %s could not be reached (within %v): %w", addr, ConnectTimeout, err)
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
+	return nil, &ConnectError{Address: addr, cause: err}
 }
 
 // lock takes a session advisory lock serializing Provision and Drop of the

@@ -424,13 +424,91 @@ func TestUnreachableServer(t *testing.T) {
 				if elapsed > tc.max {
 					t.Errorf("took %v, want at most %v", elapsed, tc.max)
 				}
-				if !strings.Contains(err.Error(), "could not be reached") {
-					t.Errorf("error does not say the server could not be reached: %v", err)
+				if err.Error() != ConnectErrorText {
+					t.Errorf("error is not the fixed connection failure: %v", err)
 				}
 				if strings.Contains(err.Error(), adminPW) || strings.Contains(err.Error(), "election-pw-canary") {
 					t.Errorf("error reveals a password: %v", err)
 				}
 			})
+		}
+	}
+}
+
+// TestConnectFailureWithholdsRemoteWords: the admin DSN is the tenant's, so the
+// manager connects wherever a tenant points it, and the error reaches the
+// Election's conditions and events: a port scanner from the manager's network
+// position, if it said what answered. A closed port, a server answering with a
+// banner of its own and a silent one all give the same fixed text, which holds
+// none of the remote's words nor its address; the driver's error stays in Cause,
+// for the operator's log.
+func TestConnectFailureWithholdsRemoteWords(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+
+	// Not PostgreSQL: a server that greets with a banner, answers anything it
+	// reads with an HTTP error naming itself, and hangs up.
+	const banner = "Banner-Canary-7Qx HTTP/1.1 400 Bad Request\r\nServer: InternalAdmin-Canary/2.4\r\n\r\nInternalAdmin-Canary says no"
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	go func() {
+		for {
+			c, err := other.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = c.Write([]byte(banner))
+				buf := make([]byte, 1024)
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := c.Read(buf); err == nil {
+					_, _ = c.Write([]byte(banner))
+				}
+			}()
+		}
+	}()
+	otherPort := other.Addr().(*net.TCPAddr).Port
+
+	db := Database{Name: "scanned", Role: "scanned_owner"}
+	texts := map[string]string{}
+	for _, tc := range []struct {
+		name string
+		port int
+	}{{"closed port", closedPort}, {"not PostgreSQL", otherPort}} {
+		for _, sslmode := range []string{"disable", "prefer"} {
+			dsn := "postgres://postgres:pw@127.0.0.1:" + strconv.Itoa(tc.port) + "/postgres?sslmode=" + sslmode + "&connect_timeout=3"
+			for op, f := range map[string]func() error{
+				"Provision": func() error { return Provision(t.Context(), dsn, db, "election-pw") },
+				"Drop":      func() error { return Drop(t.Context(), dsn, db) },
+			} {
+				err := f()
+				what := tc.name + "/" + sslmode + "/" + op
+				var ce *ConnectError
+				if !errors.As(err, &ce) || ce.Cause() == nil {
+					t.Errorf("%s: %v; want a *ConnectError with the driver's error as its cause", what, err)
+					continue
+				}
+				t.Logf("%s: condition text %q; operator's log: %v", what, err, ce.Cause())
+				texts[what] = err.Error()
+				for _, word := range []string{"Canary", "Banner", "HTTP", "400", "127.0.0.1", strconv.Itoa(tc.port), "refused", "EOF", "unexpected", "dial", "tls", "TLS"} {
+					if strings.Contains(err.Error(), word) {
+						t.Errorf("%s: the error shows %q of the remote: %v", what, word, err)
+					}
+				}
+			}
+		}
+	}
+	for what, text := range texts {
+		if text != ConnectErrorText {
+			t.Errorf("%s: %q; want the one fixed text %q whatever answered", what, text, ConnectErrorText)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package runtimetest runs the voting-runtime binary for tests: it builds it, starts
-// it as a separate process on a free 127.0.0.1 port, kills and restarts it, and
-// writes the Election and roll files it reads.
+// it as a separate process on free 127.0.0.1 ports (the voters' and the operations
+// port), kills and restarts it, and writes the Election and roll files it reads.
 package runtimetest
 
 import (
@@ -71,8 +71,10 @@ type Instance struct {
 	args []string
 	env  []string
 	cmd  *exec.Cmd
-	URL  string
-	Logs *SyncBuffer
+	// URL is the voters' port (pages, API, /healthz); OpsURL the operations port
+	// (/control/v1, /readyz, /metrics, /healthz).
+	URL, OpsURL string
+	Logs        *SyncBuffer
 }
 
 // FreeAddr is a free 127.0.0.1 address, for a test.
@@ -95,8 +97,8 @@ func FreeAddress() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// Start runs the runtime binary with args (and --listen on a free port), and waits until it
-// answers /healthz.
+// Start runs the runtime binary with args (and --listen and --ops-listen on free
+// ports), and waits until it answers /healthz on both.
 func Start(t *testing.T, bin string, env []string, args ...string) *Instance {
 	t.Helper()
 	i := &Instance{t: t, bin: bin, args: args, env: env, Logs: &SyncBuffer{}}
@@ -111,35 +113,51 @@ func (i *Instance) Launch() {
 	if err != nil {
 		i.t.Fatal(err)
 	}
-	i.cmd, i.URL = p.Cmd, p.URL
+	i.cmd, i.URL, i.OpsURL = p.Cmd, p.URL, p.OpsURL
 }
 
 // Process is a runtime started outside a test (benchmarks, load runs).
 type Process struct {
 	Cmd *exec.Cmd
-	URL string
+	// URL is the voters' port; OpsURL the operations port (control API, readiness,
+	// metrics).
+	URL, OpsURL string
 }
 
-// StartProcess runs the runtime binary with args (and --listen on a free port),
-// its output to logs, and waits until it answers /healthz.
+// StartProcess runs the runtime binary with args (and --listen and --ops-listen on
+// free ports), its output to logs, and waits until it answers /healthz on both.
 func StartProcess(bin string, env []string, logs *SyncBuffer, args ...string) (*Process, error) {
 	addr, err := FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	p := &Process{URL: "http://" + addr}
-	p.Cmd = exec.Command(bin, append([]string{"--listen=" + addr}, args...)...)
+	opsAddr, err := FreeAddress()
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{URL: "http://" + addr, OpsURL: "http://" + opsAddr}
+	p.Cmd = exec.Command(bin, append([]string{"--listen=" + addr, "--ops-listen=" + opsAddr}, args...)...)
 	p.Cmd.Env = append(os.Environ(), env...)
 	p.Cmd.Stdout, p.Cmd.Stderr = logs, logs
 	if err := p.Cmd.Start(); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(60 * time.Second)
+	healthy := func(base string) error {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s/healthz: HTTP %d", base, resp.StatusCode)
+		}
+		return nil
+	}
 	for {
-		resp, err := http.Get(p.URL + "/healthz")
+		err := healthy(p.URL)
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if err = healthy(p.OpsURL); err == nil {
 				return p, nil
 			}
 		}

@@ -105,7 +105,8 @@ func TestTwoTenantsIsolated(t *testing.T) {
 	if err != nil || len(pods.Items) == 0 {
 		t.Fatalf("B's voting pods: %v", err)
 	}
-	bPod := net.JoinHostPort(pods.Items[0].Status.PodIP, "8080")
+	bPod := net.JoinHostPort(pods.Items[0].Status.PodIP, strconv.Itoa(controllers.RuntimePort))
+	bOps := net.JoinHostPort(pods.Items[0].Status.PodIP, strconv.Itoa(controllers.OpsPort))
 	asRuntime := map[string]string{controllers.LabelName: controllers.RuntimeName, controllers.LabelManagedBy: controllers.ManagedBy}
 	dbA := net.JoinHostPort(hostIP, strconv.Itoa(pg.Port()))
 	dbB := net.JoinHostPort(hostIP, strconv.Itoa(pgB.Port()))
@@ -122,11 +123,37 @@ func TestTwoTenantsIsolated(t *testing.T) {
 	if ok, out := probe(t, a.Status.Namespace, asRuntime, "tcp", bPod); ok {
 		t.Errorf("a pod of A reached B's voting pod %s: %s", bPod, out)
 	}
+	// the operations port (control API, readiness, metrics): the operator alone
+	if ok, out := probe(t, managerNamespace, nil, "tcp", bOps); !ok {
+		t.Fatalf("the operator's namespace cannot reach B's operations port %s: %s", bOps, out)
+	}
+	if ok, out := probe(t, a.Status.Namespace, asRuntime, "tcp", bOps); ok {
+		t.Errorf("a pod of A reached B's operations port %s: %s", bOps, out)
+	}
 
 	// B's voters' page and B's configuration say nothing of A
-	resp, err := http.Get(ingressURL(t, b.Status.Namespace) + "/sign-in")
+	bURL := ingressURL(t, b.Status.Namespace)
+	resp, err := http.Get(bURL + "/sign-in")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// the ingress path reaches the voters' port, never the operations port, and
+	// the voters' port serves none of the operations routes
+	if ok, out := probe(t, ingressNamespace, nil, "tcp", bPod); !ok {
+		t.Errorf("the ingress namespace cannot reach B's voting pod %s: %s", bPod, out)
+	}
+	if ok, out := probe(t, ingressNamespace, nil, "tcp", bOps); ok {
+		t.Errorf("the ingress namespace reached B's operations port %s: %s", bOps, out)
+	}
+	for _, path := range []string{"/metrics", "/readyz", "/control/v1/status"} {
+		r, err := http.Get(bURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("%s through the ingress: HTTP %d, want 404", path, r.StatusCode)
+		}
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

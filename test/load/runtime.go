@@ -72,7 +72,7 @@ func StartRuntime(o RuntimeOptions) (*Runtime, error) {
 	// the roll is imported before the runtime is ready
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		resp, err := http.Get(p.URL + "/readyz")
+		resp, err := http.Get(p.OpsURL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -94,9 +94,9 @@ func StartRuntime(o RuntimeOptions) (*Runtime, error) {
 	return rt, nil
 }
 
-// Control calls the controller's API of the runtime.
+// Control calls the controller's API of the runtime, on its operations port.
 func (r *Runtime) Control(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, r.URL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, r.OpsURL+path, nil)
 	if err != nil {
 		return err
 	}

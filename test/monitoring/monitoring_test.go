@@ -286,7 +286,7 @@ func runtimeMetrics(t *testing.T) inventory {
 	call("/api/v1/ballot", ballot, http.StatusCreated)
 	call("/api/v1/ballot", ballot, http.StatusConflict)
 
-	resp, err := http.Get(rt.URL + "/metrics")
+	resp, err := http.Get(rt.OpsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestControllerContract(t *testing.T) {
 	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", opens, closes, ""),
 		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+db, "--smtp", smtp.Addr(),
 		"--control-token-file", filepath.Join(dir, "control-token"))
-	client := &controllers.HTTPRuntimeClient{BaseURL: func(string) string { return rt.URL }}
+	client := &controllers.HTTPRuntimeClient{BaseURL: func(string) string { return rt.OpsURL }}
 	target := controllers.RuntimeTarget{Namespace: "scrutin-board-test", Token: runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))}
 
 	if _, err := client.Status(ctx, controllers.RuntimeTarget{Token: "not-the-token"}); err == nil {

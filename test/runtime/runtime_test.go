@@ -92,7 +92,7 @@ func TestOneBallotAcrossTwoProcesses(t *testing.T) {
 	}
 	var st struct{ BallotsCast int64 }
 	token := runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))
-	if code := control(t, b.URL, token, http.MethodGet, "/control/v1/status", &st); code != http.StatusOK || st.BallotsCast != 1 {
+	if code := control(t, b.OpsURL, token, http.MethodGet, "/control/v1/status", &st); code != http.StatusOK || st.BallotsCast != 1 {
 		t.Fatalf("status %d, ballots cast %d", code, st.BallotsCast)
 	}
 }
@@ -369,7 +369,11 @@ func leakScan(t *testing.T, method string) {
 		{"/api/v1/scrutineer/participation.csv", "scrutineer-token"},
 		{"/control/v1/status", "control-token"}, {"/control/v1/results", "control-token"}, {"/metrics", ""},
 	} {
-		req, _ := http.NewRequest(http.MethodGet, rt.URL+p.path, nil)
+		base := rt.URL
+		if p.path != "/api/v1/scrutineer/participation.csv" {
+			base = rt.OpsURL // the controller's API and the metrics are on the operations port
+		}
+		req, _ := http.NewRequest(http.MethodGet, base+p.path, nil)
 		if p.tokenFile != "" {
 			req.Header.Set("Authorization", "Bearer "+runtimetest.ReadFile(t, filepath.Join(dir, p.tokenFile)))
 		}

@@ -39,14 +39,15 @@ var shares = [priorities]float64{1.0, 0.8, 0.6, 0.5}
 // RetryAfterSeconds is what a turned-away request is told to wait.
 const RetryAfterSeconds = 2
 
-// classify says how urgent a request is; exempt requests (the controller's,
-// probes, metrics, and the pages' stylesheet and script, which are embedded and
-// cheap, and without which the wait page itself would be unreadable) are never
-// turned away.
+// classify says how urgent a request is; exempt requests (the liveness probe, and
+// the pages' stylesheet and script, which are embedded and cheap, and without which
+// the wait page itself would be unreadable) are never turned away. The controller's
+// calls, readiness and metrics are on the operations port (Server.Ops), outside
+// admission.
 func classify(r *http.Request) (p Priority, exempt bool) {
 	path := r.URL.Path
 	switch {
-	case strings.HasPrefix(path, "/control/"), strings.HasPrefix(path, "/static/"), path == "/healthz", path == "/readyz", path == "/metrics":
+	case strings.HasPrefix(path, "/static/"), path == "/healthz":
 		return 0, true
 	case isSessionRoute(r) && !hasSessionCookie(r):
 		// without a session, nothing on a voter's route is urgent: the places

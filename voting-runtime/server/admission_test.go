@@ -27,10 +27,11 @@ func TestClassify(t *testing.T) {
 		"receipt page":      {"GET", "/receipt", PriorityOther, false},
 		"stylesheet":        {"GET", "/static/style.css", 0, true},
 		"page":              {"GET", "/board", PriorityOther, false},
-		"controller status": {"GET", "/control/v1/status", 0, true},
-		"controller close":  {"POST", "/control/v1/close", 0, true},
-		"readiness":         {"GET", "/readyz", 0, true},
-		"metrics":           {"GET", "/metrics", 0, true},
+		"controller status": {"GET", "/control/v1/status", PriorityOther, false},
+		"controller close":  {"POST", "/control/v1/close", PriorityOther, false},
+		"readiness":         {"GET", "/readyz", PriorityOther, false},
+		"metrics":           {"GET", "/metrics", PriorityOther, false},
+		"liveness":          {"GET", "/healthz", 0, true},
 	}
 	for name, tc := range tests {
 		r := httptest.NewRequest(tc.method, tc.path, nil)

@@ -1,7 +1,10 @@
-// Package server is the voting-runtime's HTTP face: the JSON API for machine
-// clients under /api/v1, the controller's control API under /control/v1, the
-// scrutineers' export, health, readiness and metrics. Every rule lives in the engine;
-// this package maps requests to it and its errors to answers.
+// Package server is the voting-runtime's HTTP face, on two ports. The voters' port
+// (Server itself) serves the pages, the JSON API for machine clients under /api/v1,
+// the scrutineers' export and /healthz. The operations port (Server.Ops) serves the
+// controller's control API under /control/v1, readiness, metrics and /healthz, and
+// is never reachable through the voters' port: the ingress exposes that one whole.
+// Every rule lives in the engine; this package maps requests to it and its errors
+// to answers.
 package server
 
 import (
@@ -94,6 +97,8 @@ type Server struct {
 	// allow, with room for padding); signInBytes the other bodies of the API.
 	castBytes int64
 	mux       *http.ServeMux
+	// ops serves the operations port: control API, readiness, metrics, health.
+	ops *http.ServeMux
 }
 
 // signInBytes bounds the JSON body of a sign-in or code request.
@@ -101,7 +106,7 @@ const signInBytes = 4 << 10
 
 // New builds the server's routes.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, en: cfg.Engine, log: cfg.Log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, en: cfg.Engine, log: cfg.Log, mux: http.NewServeMux(), ops: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -140,23 +145,40 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /api/v1/board", s.board)
 	m.HandleFunc("GET /api/v1/results", s.results)
 	m.HandleFunc("GET /api/v1/scrutineer/participation.csv", s.bearer(func() string { return cfg.ScrutineerToken }, s.participation))
-	m.HandleFunc("GET /control/v1/status", s.bearer(func() string { return cfg.ControlToken }, s.controlStatus))
-	m.HandleFunc("POST /control/v1/open", s.bearer(func() string { return cfg.ControlToken }, s.controlOpen))
-	m.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
-	m.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
-	m.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	m.HandleFunc("GET /readyz", s.readyz)
+	healthz := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
+	m.HandleFunc("GET /healthz", healthz)
+	if cfg.Pages != nil {
+		m.Handle("/", cfg.Pages)
+	}
+	// The operations port alone serves the controller, the probes and Prometheus:
+	// on the voters' port these paths fall through to the pages' 404.
+	o := s.ops
+	o.HandleFunc("GET /control/v1/status", s.bearer(func() string { return cfg.ControlToken }, s.controlStatus))
+	o.HandleFunc("POST /control/v1/open", s.bearer(func() string { return cfg.ControlToken }, s.controlOpen))
+	o.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
+	o.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
+	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
+	o.HandleFunc("GET /healthz", healthz)
+	o.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
-		m.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+		o.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 			// a metric that cannot be read (the store down) must not hide the others
 			ErrorHandling: promhttp.ContinueOnError,
 		}))
 	}
-	if cfg.Pages != nil {
-		m.Handle("/", cfg.Pages)
-	}
 	return s
+}
+
+// Ops is the operations port's handler: the control API (bearer token), /readyz,
+// /metrics and /healthz. It is served on its own listener, which the election's
+// NetworkPolicy opens only to the operator and Prometheus; its requests are never
+// turned away by admission nor counted among the voters' requests in flight.
+func (s *Server) Ops() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		s.ops.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP counts the answers by status and serves the request.

@@ -5,7 +5,12 @@
 // controller mounts) and locally:
 //
 //	go run ./voting-runtime/cmd/voting-runtime --election FILE.yaml --roll roll.csv \
-//	    --store embedded:PATH --listen 127.0.0.1:8080 --smtp 127.0.0.1:1025
+//	    --store embedded:PATH --listen 127.0.0.1:8080 --ops-listen 127.0.0.1:9090 \
+//	    --smtp 127.0.0.1:1025
+//
+// Voters reach --listen (pages, API, /healthz); the controller, the probes and
+// Prometheus reach --ops-listen (/control/v1, /readyz, /metrics, /healthz), which
+// the voters' port never serves.
 //
 // FILE.yaml is an Election manifest exactly as a tenant writes it. Keys are
 // generated and kept in the store on first start when no --keys-dir is given.
@@ -65,6 +70,7 @@ const (
 
 type flags struct {
 	election, roll, storeSpec, listen  string
+	opsListen                          string
 	keysDir, deliveryDir               string
 	smtp, smtpFrom, smsGateway         string
 	scrutineerTokenFile, controlTokenF string
@@ -87,7 +93,8 @@ func main() {
 	flag.StringVar(&f.election, "election", "", "the Election manifest (YAML), exactly as its tenant wrote it")
 	flag.StringVar(&f.roll, "roll", "", "the voter roll (CSV: voter_id,name,email,phone[,weight]); imported at start when present")
 	flag.StringVar(&f.storeSpec, "store", "", "embedded:PATH, postgres:DSN or postgres-file:PATH (a file holding the DSN)")
-	flag.StringVar(&f.listen, "listen", ":8080", "address to serve on")
+	flag.StringVar(&f.listen, "listen", ":8080", "address to serve the voters on (pages, API, /healthz)")
+	flag.StringVar(&f.opsListen, "ops-listen", ":9090", "address to serve the controller, probes and Prometheus on (/control/v1, /readyz, /metrics, /healthz); never the voters' address")
 	flag.StringVar(&f.keysDir, "keys-dir", "", "directory with session-key, hash-key and control-token (in a cluster); keys are generated and kept in the store when empty")
 	flag.StringVar(&f.deliveryDir, "delivery-dir", "", "directory with the smtp.* and sms.* settings files (in a cluster)")
 	flag.StringVar(&f.smtp, "smtp", "", "HOST:PORT of a mail server without authentication (local runs)")
@@ -189,15 +196,23 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	// trickles its request to hold a place.
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readHeaderTimeout + f.bodyReadTimeout,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	opsLn, err := net.Listen("tcp", f.opsListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("--ops-listen: %w", err)
+	}
+	// the control API's close tallies, which may take minutes on a large roll
+	ops := &http.Server{Handler: srv.Ops(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 6 * time.Minute, IdleTimeout: 2 * time.Minute}
 	if f.pprofListen != "" {
 		if err := servePprof(f.pprofListen); err != nil {
 			return err
 		}
 	}
 	go en.Run(ctx)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("Serving the election", "election", e.Namespace+"/"+e.Name, "address", ln.Addr().String(),
+	go func() { errc <- ops.Serve(opsLn) }()
+	log.Info("Serving the election", "election", e.Namespace+"/"+e.Name, "address", ln.Addr().String(), "opsAddress", opsLn.Addr().String(),
 		"opensAt", e.Spec.Schedule.OpensAt.UTC(), "closesAt", e.Spec.Schedule.ClosesAt.UTC(), "maxInFlight", maxInFlight)
 
 	select {
@@ -208,7 +223,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	log.Info("Shutting down: finishing requests in flight")
-	err = hs.Shutdown(shutdown)
+	err = errors.Join(hs.Shutdown(shutdown), ops.Shutdown(shutdown))
 	for _, q := range []*delivery.Queue{mail, sms} {
 		if q != nil {
 			err = errors.Join(err, q.Close(shutdown))
