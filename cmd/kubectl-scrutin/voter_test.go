@@ -80,7 +80,7 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 	setStatus(t, e, func(s *scrutinv1.ElectionStatus) { s.Namespace = electionNS })
 
 	// Not provisioned keys yet: said plainly.
-	r := kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.URL)
+	r := kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.OpsURL)
 	if r.code != 1 || !strings.Contains(r.stderr, "Secret election-keys not found in namespace "+electionNS) {
 		t.Errorf("no keys Secret: exit %d, %q", r.code, r.stderr)
 	}
@@ -91,7 +91,7 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r = kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.URL)
+	r = kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.OpsURL)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -99,18 +99,18 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 		"LOCKED OUT until", "after 5 wrong codes in a row (lockout 1;", "Code waiting to be typed: none", "Last code sent:")
 	mustNotContain(t, "output", r.stdout+r.stderr, code, token, runtimetest.VoterEmail(1))
 
-	r = kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.URL, "-o", "json")
+	r = kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.OpsURL, "-o", "json")
 	var v voterView
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 0 || !v.Locked || v.Lockouts != 1 || v.LockedUntil == nil ||
 		v.LockedUntil.Before(time.Now().Add(40*time.Second)) || v.LockedUntil.After(time.Now().Add(70*time.Second)) {
 		t.Errorf("-o json: exit %d, %+v, %v; want locked for about a minute", r.code, v, err)
 	}
 
-	r = kubectlScrutin(t, tenant, "voter", "board", "V-0002", "--runtime-url", rt.URL)
+	r = kubectlScrutin(t, tenant, "voter", "board", "V-0002", "--runtime-url", rt.OpsURL)
 	mustContain(t, "a voter who did nothing", r.stdout, "Voter V-0002 is on the roll.", "Wrong codes: none", "Code waiting to be typed: none")
 	mustNotContain(t, "a voter who did nothing", r.stdout, "LOCKED")
 
-	r = kubectlScrutin(t, tenant, "voter", "board", "V-9999", "--runtime-url", rt.URL)
+	r = kubectlScrutin(t, tenant, "voter", "board", "V-9999", "--runtime-url", rt.OpsURL)
 	if r.code != 0 || !strings.Contains(r.stdout, "Voter V-9999 is not on the roll") {
 		t.Errorf("unknown voter: exit %d, %q", r.code, r.stdout)
 	}
@@ -133,7 +133,7 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r = kubectlScrutin(t, tenant, "voter", "other", "V-0001", "--runtime-url", rt.URL)
+	r = kubectlScrutin(t, tenant, "voter", "other", "V-0001", "--runtime-url", rt.OpsURL)
 	if r.code != 1 || !strings.Contains(r.stderr, "refused the control token from Secret election-keys (HTTP 401)") {
 		t.Errorf("wrong runtime: exit %d, %q", r.code, r.stderr)
 	}

@@ -25,7 +25,7 @@ import (
 )
 
 // lockoutControlURL is the address of a control API path of a runtime.
-func lockoutControlURL(rt *runtimetest.Instance, path string) string { return rt.URL + path }
+func lockoutControlURL(rt *runtimetest.Instance, path string) string { return rt.OpsURL + path }
 
 // lockoutVoterState is what GET /control/v1/voters/{id} says of a voter.
 type lockoutVoterState struct {
