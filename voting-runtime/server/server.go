@@ -110,6 +110,7 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /control/v1/status", s.bearer(func() string { return cfg.ControlToken }, s.controlStatus))
 	m.HandleFunc("POST /control/v1/open", s.bearer(func() string { return cfg.ControlToken }, s.controlOpen))
 	m.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
+	m.HandleFunc("POST /control/v1/schedule", s.bearer(func() string { return cfg.ControlToken }, s.controlSchedule))
 	m.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	m.HandleFunc("GET /readyz", s.readyz)
@@ -215,6 +216,7 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		limited  *engine.RateLimitedError
 		wrong    *engine.WrongCodeError
 		notOpen  *engine.NotOpenYetError
+		badSched *engine.InvalidScheduleError
 		invalidB *ballot.Error
 	)
 	switch {
@@ -250,6 +252,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusConflict, "not-closed", err.Error())
 	case errors.Is(err, engine.ErrNotTallied):
 		writeError(w, http.StatusConflict, "not-tallied", err.Error())
+	case errors.As(err, &badSched):
+		writeError(w, http.StatusBadRequest, "invalid-schedule", err.Error())
 	case errors.As(err, &invalidB):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "invalid-ballot", Message: err.Error(), Question: invalidB.Question})
 	default:

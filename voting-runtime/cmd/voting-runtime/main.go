@@ -65,6 +65,7 @@ type flags struct {
 	signInRatePerAddress               float64
 	signInBurstPerAddress              int
 	pprofListen                        string
+	electionReread                     time.Duration
 }
 
 func main() {
@@ -87,6 +88,7 @@ func main() {
 	flag.StringVar(&f.clientIPHeader, "client-ip-header", "", "header whose last address (the one the proxy appended) is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
 	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
+	flag.DurationVar(&f.electionReread, "election-reread", 10*time.Second, "how often the election file is read again for a new schedule (the kubelet updates a mounted ConfigMap in place); 0: never")
 	flag.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
 	flag.Parse()
 
@@ -131,6 +133,12 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The ballot box follows the schedule the store records, shared by every
+	// replica: offer it this file's (recorded only if newer than the store's, and
+	// never once the box is closed).
+	if _, err := en.RecordSchedule(ctx, engine.ScheduleOf(e)); err != nil && !errors.Is(err, engine.ErrVoteClosed) {
+		return err
+	}
 	if f.roll != "" {
 		if err := importRoll(ctx, en, f.roll, log); err != nil {
 			return err
@@ -172,10 +180,14 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		}
 	}
 	go en.Run(ctx)
+	if f.electionReread > 0 {
+		go rereadElection(ctx, f.election, f.electionReread, en, log)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	sc := en.Schedule()
 	log.Info("Serving the election", "election", e.Namespace+"/"+e.Name, "address", ln.Addr().String(),
-		"opensAt", e.Spec.Schedule.OpensAt.UTC(), "closesAt", e.Spec.Schedule.ClosesAt.UTC(), "maxInFlight", maxInFlight)
+		"opensAt", sc.OpensAt, "closesAt", sc.ClosesAt, "scheduleVersion", sc.Version, "maxInFlight", maxInFlight)
 
 	select {
 	case err := <-errc:
@@ -192,6 +204,39 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		}
 	}
 	return err
+}
+
+// rereadElection reads the election file every interval and offers its schedule
+// to the store whenever its version (metadata.generation) changes: the kubelet
+// rewrites a mounted ConfigMap in place, so `kubectl scrutin extend` reaches a
+// running pod without a restart even if the controller cannot reach it. Other
+// settings in the file are read at start only (a change to them restarts the
+// pods).
+func rereadElection(ctx context.Context, path string, every time.Duration, en *engine.Engine, log *slog.Logger) {
+	last := en.FileSchedule().Version
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e, err := loadElection(path)
+		if err != nil {
+			log.Warn("Could not read the election file again", "error", err)
+			continue
+		}
+		sc := engine.ScheduleOf(e)
+		if sc.Version == last {
+			continue
+		}
+		if _, err := en.RecordSchedule(ctx, sc); err != nil && !errors.Is(err, engine.ErrVoteClosed) {
+			log.Error("Could not record the election file's schedule", "error", err)
+			continue
+		}
+		last = sc.Version
+	}
 }
 
 // verifyAudit checks the audit chain of a store against a published head.
