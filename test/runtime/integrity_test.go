@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/pgtest"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
@@ -18,9 +20,12 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// controlURL is where a runtime serves its control API and its other operators'
-// routes (path starts with "/control/v1/").
-func controlURL(base, path string) string { return base + path }
+// controlBase is where a runtime serving voters at base serves its control API.
+func controlBase(base string) string { return base }
+
+// controlURL is a control API route of the runtime serving voters at base (path
+// starts with "/control/v1/").
+func controlURL(base, path string) string { return controlBase(base) + path }
 
 // controlCall sends a control API request with a JSON body (nil: none) and decodes
 // the answer into out (when not nil).
@@ -210,11 +215,11 @@ func TestReceiptNeverUncountedAcrossStaleSchedulesOnPostgres(t *testing.T) {
 	// Close now (what `kubectl scrutin close` does: a newer schedule whose closesAt
 	// is now), rather than wait for T+30 s.
 	tok := runtimetest.ReadFile(t, token)
-	code := controlCall(t, newPod.URL, tok, http.MethodPost, "/control/v1/schedule", map[string]any{
-		"opensAt": opens.UTC().Format(time.RFC3339), "closesAt": time.Now().UTC().Format(time.RFC3339), "version": 3,
-	}, nil)
-	if code != http.StatusOK {
-		t.Errorf("pushing the closing schedule: %d", code)
+	client := &controllers.HTTPRuntimeClient{BaseURL: func(string) string { return controlBase(newPod.URL) }}
+	if err := client.SetSchedule(context.Background(), controllers.RuntimeTarget{Token: tok}, controllers.RuntimeSchedule{
+		OpensAt: opens, ClosesAt: time.Now(), Version: 3,
+	}); err != nil {
+		t.Errorf("pushing the closing schedule as the controller does: %v", err)
 	}
 	resOld := waitResults(t, oldPod.URL, tok, 40*time.Second)
 	resNew := waitResults(t, newPod.URL, tok, 40*time.Second)
@@ -286,4 +291,38 @@ func TestReceiptNeverUncountedOnEmbeddedStore(t *testing.T) {
 		t.Errorf("after the count, %d of %d casts were refused as closed", closed, len(rest))
 	}
 	checkCounted(t, pod.URL, waitResults(t, pod.URL, tok, 30*time.Second), receipts)
+}
+
+// TestScheduleMoveReachesRunningPodFromItsFile: a running pod re-reads its
+// election file (the kubelet rewrites a mounted ConfigMap in place) and follows a
+// newer schedule without a restart: here the close moved earlier, as `kubectl
+// scrutin close` does, and the pod closes and counts on it.
+func TestScheduleMoveReachesRunningPodFromItsFile(t *testing.T) {
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	now := time.Now()
+	opens := now.Add(-time.Minute)
+	token := filepath.Join(dir, "control-token")
+	election := electionWithGeneration(t, dir, 1, opens, now.Add(time.Hour))
+	pod := runtimetest.Start(t, runtimeBin, nil, "--election", election, "--election-reread", "200ms",
+		"--roll", runtimetest.RollFile(t, dir, 2), "--store", "embedded:"+filepath.Join(dir, "election.db"),
+		"--smtp", smtp.Addr(), "--control-token-file", token)
+	v := newVoter(pod.URL, nil)
+	signIn(t, v, smtp, 1)
+	receipts, _ := castAll(t, map[int]*voter{1: v}, []int{1})
+	if len(receipts) != 1 {
+		t.Fatalf("%d receipts before the move", len(receipts))
+	}
+	// the tenant closes the election now: the ConfigMap, hence the file, changes
+	electionWithGeneration(t, dir, 2, opens, time.Now().Add(time.Second))
+	tok := runtimetest.ReadFile(t, token)
+	res := waitResults(t, pod.URL, tok, 20*time.Second)
+	checkCounted(t, pod.URL, res, receipts)
+	var st struct {
+		ScheduleVersion int64 `json:"scheduleVersion"`
+		Closed          bool  `json:"closed"`
+	}
+	if code := controlCall(t, pod.URL, tok, http.MethodGet, "/control/v1/status", nil, &st); code != http.StatusOK || st.ScheduleVersion != 2 || !st.Closed {
+		t.Errorf("status %d: %+v; want schedule version 2, closed", code, st)
+	}
 }
