@@ -10,6 +10,14 @@
 // FILE.yaml is an Election manifest exactly as a tenant writes it. Keys are
 // generated and kept in the store on first start when no --keys-dir is given.
 //
+// The ballot box follows the schedule recorded in the store, shared by every
+// process on it. The file's schedule is recorded when its metadata.generation
+// (1 when absent) is greater than the store's; the file is read again every
+// --election-reread, so raising the generation with a new schedule moves a running
+// vote (the controller writes the Election's generation there, and also pushes
+// the schedule through POST /control/v1/schedule). A closed box's schedule never
+// moves.
+//
 // It also checks an election's audit log:
 //
 //	voting-runtime verify-audit --store SPEC [--head sha256:...] [--export FILE]
