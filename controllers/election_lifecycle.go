@@ -47,7 +47,10 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	// The runtime follows the schedule its store records: bring it this
 	// Election's, without restarting a pod (each pod also re-reads its mounted
 	// election file, which the kubelet updates within a minute or two).
-	if in.provisioned && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseTallied) {
+	// Before the opening, only once its pods are available: a runtime not yet
+	// started would cost each reconcile a timeout.
+	if in.provisioned && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseTallied) &&
+		(!now.Before(opens) || r.runtimeAvailable(ctx, in)) {
 		r.pushSchedule(ctx, e, target)
 	}
 	// The phase never moves backwards: once Closed, whatever the schedule says
@@ -137,6 +140,16 @@ func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Elec
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("Could not push the schedule to the runtime; its pods will read it from their file", "error", err.Error())
 	}
+}
+
+// runtimeAvailable reports whether the election's voting Deployment has pods
+// available (from the cache).
+func (r *ElectionReconciler) runtimeAvailable(ctx context.Context, in *Inputs) bool {
+	var d appsv1.Deployment
+	if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d); err != nil {
+		return false
+	}
+	return d.Status.AvailableReplicas > 0
 }
 
 // setReady: Ready is True when every object is applied, nothing keeps the election
