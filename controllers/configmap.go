@@ -11,7 +11,10 @@ import (
 )
 
 // ElectionFileKey is the runtime's settings file in the ConfigMap: the Election
-// itself, exactly as its tenant wrote it (defaults filled in) and nothing else.
+// itself, exactly as its tenant wrote it (defaults filled in) and nothing else but
+// its metadata.generation, the version of its schedule: the runtime re-reads the
+// mounted file and records a schedule of a newer generation in its store, so that
+// moving the schedule restarts no pod.
 const ElectionFileKey = "election.yaml"
 
 // buildConfigMap holds the runtime's settings, derived only from this Election.
@@ -19,7 +22,7 @@ func buildConfigMap(in *Inputs) (*corev1.ConfigMap, error) {
 	e := in.Election
 	doc := scrutinv1.Election{
 		TypeMeta:   metav1.TypeMeta{APIVersion: scrutinv1.GroupVersion.String(), Kind: "Election"},
-		ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: e.Namespace, UID: e.UID},
+		ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: e.Namespace, UID: e.UID, Generation: e.Generation},
 		Spec:       e.Spec,
 	}
 	data, err := yaml.Marshal(&doc)

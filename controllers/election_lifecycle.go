@@ -44,8 +44,23 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	errs := []error{provisionErr}
 	var result ctrl.Result
 
+	// The runtime follows the schedule its store records: bring it this
+	// Election's, without restarting a pod (each pod also re-reads its mounted
+	// election file, which the kubelet updates within a minute or two).
+	// Before the opening, only once its pods are available: a runtime not yet
+	// started would cost each reconcile a timeout.
+	if in.provisioned && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseTallied) &&
+		(!now.Before(opens) || r.runtimeAvailable(ctx, in)) {
+		r.pushSchedule(ctx, e, target)
+	}
+	// The phase never moves backwards: once Closed, whatever the schedule says
+	// (a closesAt moved after the close, which admission refuses anyway), the
+	// election stays closed and the runtime's store, which refuses every ballot
+	// after its close, decides.
+	closed := phaseAtLeast(e.Status.Phase, scrutinv1.PhaseClosed)
+
 	switch {
-	case now.Before(opens):
+	case !closed && now.Before(opens) && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen):
 		if in.provisioned && in.Roll != nil {
 			r.setPhase(e, scrutinv1.PhaseScheduled, "Provisioned",
 				fmt.Sprintf("Namespace %s is ready; the election opens at %s", in.Namespace, opens.UTC().Format(time.RFC3339)))
@@ -53,7 +68,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "NotYetOpen", "Opens at "+opens.UTC().Format(time.RFC3339))
 		result.RequeueAfter = opens.Sub(now)
 
-	case now.Before(closes):
+	case !closed && now.Before(closes):
 		if in.Roll == nil {
 			// No valid roll: the runtime has none and cannot open.
 			setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "RollInvalid", "The election cannot open until its roll is valid")
@@ -108,6 +123,33 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	}
 	errs = append(errs, r.setReady(ctx, e, in))
 	return result, errors.Join(errs...)
+}
+
+// pushSchedule sends the runtime the Election's schedule when its store records an
+// older version (the Election's generation) and has not closed. Errors are left
+// to the open and close calls to report; the pods' own re-read of their election
+// file is the fallback.
+func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Election, target RuntimeTarget) {
+	st, err := r.Runtime.Status(ctx, target)
+	if err != nil || st.Closed || st.ScheduleVersion >= e.Generation {
+		return
+	}
+	err = r.Runtime.SetSchedule(ctx, target, RuntimeSchedule{
+		OpensAt: e.Spec.Schedule.OpensAt.Time, ClosesAt: e.Spec.Schedule.ClosesAt.Time, Version: e.Generation,
+	})
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("Could not push the schedule to the runtime; its pods will read it from their file", "error", err.Error())
+	}
+}
+
+// runtimeAvailable reports whether the election's voting Deployment has pods
+// available (from the cache).
+func (r *ElectionReconciler) runtimeAvailable(ctx context.Context, in *Inputs) bool {
+	var d appsv1.Deployment
+	if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d); err != nil {
+		return false
+	}
+	return d.Status.AvailableReplicas > 0
 }
 
 // setReady: Ready is True when every object is applied, nothing keeps the election

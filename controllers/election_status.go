@@ -40,6 +40,10 @@ func (r *ElectionReconciler) setPhase(e *scrutinv1.Election, phase scrutinv1.Pha
 	if e.Status.Phase == phase {
 		return
 	}
+	// never backwards (Failed, outside the order, may always be set)
+	if _, ordered := phaseOrder[phase]; ordered && phaseAtLeast(e.Status.Phase, phase) {
+		return
+	}
 	e.Status.Phase = phase
 	eventType := corev1.EventTypeNormal
 	if phase == scrutinv1.PhaseFailed {

@@ -26,7 +26,7 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 	if pvc := buildPVC(in); pvc != nil {
 		objs = append(objs, pvc)
 	}
-	runtimeCM, err := buildConfigMap(withoutAutoscaling(in))
+	runtimeCM, err := buildConfigMap(forConfigHash(in))
 	if err != nil {
 		return nil, err
 	}
@@ -40,12 +40,20 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 	return objs, nil
 }
 
-// withoutAutoscaling is in with the election's autoscaler settings cleared, for the
-// pods' config hash: the runtime reads none of them but its in-flight bound, and
-// announcing a peak or raising maxReplicas during the vote must not roll every pod.
-func withoutAutoscaling(in *Inputs) *Inputs {
+// forConfigHash is in with what the pods need no restart for cleared, for the
+// pods' config hash:
+//   - the election's autoscaler settings: the runtime reads none of them but its
+//     in-flight bound, and announcing a peak or raising maxReplicas during the vote
+//     must not roll every pod;
+//   - the schedule and the generation (its version): the runtimes follow the
+//     schedule recorded in their store, which the controller pushes through the
+//     control API and each pod feeds from its re-read election file, so
+//     `kubectl scrutin extend/close/open` reach running pods without a restart.
+func forConfigHash(in *Inputs) *Inputs {
 	e := in.Election.DeepCopy()
 	e.Spec.Scaling = scrutinv1.Scaling{MaxInFlightRequestsPerPod: e.Spec.Scaling.MaxInFlightRequestsPerPod}
+	e.Spec.Schedule = scrutinv1.Schedule{}
+	e.Generation = 0
 	c := *in
 	c.Election = e
 	return &c

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,9 @@ import (
 //	POST /control/v1/open     -> 204 (the runtime also opens by itself at opensAt)
 //	POST /control/v1/close    -> 204 (the runtime also closes by itself at closesAt)
 //	GET  /control/v1/results  -> RuntimeResults; 409 until the tally is done
+//	POST /control/v1/schedule {opensAt, closesAt, version} -> 200; 409 once closed
+//	     (the runtime records it in its store if version, the Election's
+//	     metadata.generation, is newer than the store's: every replica follows it)
 const controlPrefix = "/control/v1/"
 
 // RuntimeStatus is what the runtime says of the vote in progress.
@@ -28,6 +32,18 @@ type RuntimeStatus struct {
 	Voters      int64  `json:"voters"`
 	BallotsCast int64  `json:"ballotsCast"`
 	AuditHead   string `json:"auditHead"`
+	// Closed: the runtime's store has recorded the close.
+	Closed bool `json:"closed"`
+	// ScheduleVersion is the version (an Election generation) of the schedule the
+	// runtime's store records.
+	ScheduleVersion int64 `json:"scheduleVersion"`
+}
+
+// RuntimeSchedule is a schedule pushed to a runtime.
+type RuntimeSchedule struct {
+	OpensAt  time.Time `json:"opensAt"`
+	ClosesAt time.Time `json:"closesAt"`
+	Version  int64     `json:"version"`
 }
 
 // RuntimeResults is the tally, after close.
@@ -53,6 +69,7 @@ type RuntimeClient interface {
 	Open(ctx context.Context, t RuntimeTarget) error
 	Close(ctx context.Context, t RuntimeTarget) error
 	Results(ctx context.Context, t RuntimeTarget) (*RuntimeResults, error)
+	SetSchedule(ctx context.Context, t RuntimeTarget, s RuntimeSchedule) error
 }
 
 // HTTPRuntimeClient reaches each runtime through its ops Service.
@@ -81,18 +98,37 @@ func (c *HTTPRuntimeClient) Results(ctx context.Context, t RuntimeTarget) (*Runt
 	return &res, c.do(ctx, t, http.MethodGet, "results", &res)
 }
 
+func (c *HTTPRuntimeClient) SetSchedule(ctx context.Context, t RuntimeTarget, s RuntimeSchedule) error {
+	return c.doBody(ctx, t, http.MethodPost, "schedule", s, nil)
+}
+
 func (c *HTTPRuntimeClient) do(ctx context.Context, t RuntimeTarget, method, path string, out any) error {
+	return c.doBody(ctx, t, method, path, nil, out)
+}
+
+func (c *HTTPRuntimeClient) doBody(ctx context.Context, t RuntimeTarget, method, path string, in, out any) error {
 	base := fmt.Sprintf("http://%s.%s.svc:%d", OpsServiceName, t.Namespace, OpsPort)
 	if c.BaseURL != nil {
 		base = c.BaseURL(t.Namespace)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, base+controlPrefix+path, nil)
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+controlPrefix+path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+t.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient

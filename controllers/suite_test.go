@@ -130,10 +130,12 @@ type runtimeDouble struct {
 	k8s   client.Client
 	mu    sync.Mutex
 	calls map[string][]string // namespace -> operations
+	// schedules are the schedules pushed, by namespace, last last
+	schedules map[string][]RuntimeSchedule
 }
 
 func newRuntimeDouble(c client.Client) *runtimeDouble {
-	d := &runtimeDouble{k8s: c, calls: map[string][]string{}}
+	d := &runtimeDouble{k8s: c, calls: map[string][]string{}, schedules: map[string][]RuntimeSchedule{}}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	return d
 }
@@ -152,18 +154,38 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "wrong control token", http.StatusUnauthorized)
 		return
 	}
+	var pushed RuntimeSchedule
+	if op == "schedule" {
+		if err := json.NewDecoder(req.Body).Decode(&pushed); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
 	d.mu.Lock()
 	d.calls[ns] = append(d.calls[ns], op)
 	closed := false
 	for _, c := range d.calls[ns] {
 		closed = closed || c == "close"
 	}
+	if op == "schedule" && !closed {
+		d.schedules[ns] = append(d.schedules[ns], pushed)
+	}
+	var version int64
+	if n := len(d.schedules[ns]); n > 0 {
+		version = d.schedules[ns][n-1].Version
+	}
 	d.mu.Unlock()
 	switch op {
+	case "schedule":
+		if closed {
+			http.Error(w, "closed", http.StatusConflict)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
 	case "open", "close":
 		w.WriteHeader(http.StatusNoContent)
 	case "status":
-		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double"})
+		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Closed: closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double", ScheduleVersion: version})
 	case "results":
 		if !closed {
 			http.Error(w, "not closed", http.StatusConflict)
@@ -187,6 +209,12 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	default:
 		http.NotFound(w, req)
 	}
+}
+
+func (d *runtimeDouble) schedulesTo(ns string) []RuntimeSchedule {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]RuntimeSchedule(nil), d.schedules[ns]...)
 }
 
 func (d *runtimeDouble) callsTo(ns string) []string {

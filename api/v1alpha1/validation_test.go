@@ -432,6 +432,65 @@ func TestLockedOnceOpen(t *testing.T) {
 	}
 }
 
+// TestScheduleFrozenOnceClosed is the finding "a receipt for a ballot that is
+// never counted" at the API: once an election is Closed or Tallied, neither
+// closesAt nor opensAt can move (a closesAt moved after the tally sent the
+// election back to Open, its runtime taking ballots no one would count), and the
+// refusal names the field. While Open, closesAt still moves.
+func TestScheduleFrozenOnceClosed(t *testing.T) {
+	ctx := context.Background()
+	for _, phase := range []v1.Phase{v1.PhaseClosed, v1.PhaseTallied} {
+		t.Run(string(phase), func(t *testing.T) {
+			ns := newNamespace(t)
+			e := minimalElection(ns, "frozen")
+			if err := env.Client.Create(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			setPhase(t, e, v1.PhaseOpen)
+			eventually(t, "moving closesAt of an Open election must be allowed", func() error {
+				var cur v1.Election
+				if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &cur); err != nil {
+					return err
+				}
+				cur.Spec.Schedule.ClosesAt = metav1.NewTime(cur.Spec.Schedule.ClosesAt.Add(time.Minute))
+				return env.Client.Update(ctx, &cur)
+			})
+			var cur v1.Election
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &cur); err != nil {
+				t.Fatal(err)
+			}
+			setPhase(t, &cur, phase)
+			edits := map[string]func(*v1.Election){
+				"spec.schedule.closesAt": func(x *v1.Election) {
+					x.Spec.Schedule.ClosesAt = metav1.NewTime(x.Spec.Schedule.ClosesAt.Add(time.Hour))
+				},
+				"spec.schedule.opensAt": func(x *v1.Election) {
+					x.Spec.Schedule.OpensAt = metav1.NewTime(x.Spec.Schedule.OpensAt.Add(-time.Hour))
+				},
+			}
+			for field, edit := range edits {
+				eventually(t, "want a refusal naming "+field, func() error {
+					var cur v1.Election
+					if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &cur); err != nil {
+						return err
+					}
+					edit(&cur)
+					err := env.Client.Update(ctx, &cur)
+					switch {
+					case err == nil:
+						return fmt.Errorf("the edit was accepted")
+					case !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err):
+						return fmt.Errorf("unexpected error %v", err)
+					case !strings.Contains(err.Error(), field):
+						return fmt.Errorf("refusal does not name %s: %v", field, err)
+					}
+					return nil
+				})
+			}
+		})
+	}
+}
+
 // TestOpenElectionDeleteNeedsCancel: deleting an Open election needs the explicit
 // cancel annotation; other phases delete freely.
 func TestOpenElectionDeleteNeedsCancel(t *testing.T) {

@@ -33,12 +33,13 @@ func (en *Engine) Questions() []scrutinv1.Question { return en.e.Spec.Questions 
 // Cast validates a voter's answers and puts the ballot in the box, marking the voter
 // as having voted, in one durable transaction. It returns the tracker (the receipt)
 // only once the ballot is committed. The ballot carries no trace of the voter.
+//
+// Whether the box is open is the store's decision, made in the cast's own
+// transaction against the schedule and close it records: a cast refused there
+// stores nothing, and a cast it accepts is in the count. The phase read here only
+// turns ballots away early once the close is recorded.
 func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answers) (string, error) {
-	switch en.Phase() {
-	case NotYetOpen:
-		en.metrics.rejected("not-open")
-		return "", &NotOpenYetError{OpensAt: en.e.Spec.Schedule.OpensAt.Time}
-	case Closed:
+	if en.state(ctx, false).Closed {
 		en.metrics.rejected("closed")
 		return "", ErrVoteClosed
 	}
@@ -56,6 +57,15 @@ func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answe
 		return "", err
 	}
 	if err := en.st.Cast(ctx, voterID, store.Ballot{Payload: payload, Weight: v.Weight, Tracker: tracker}); err != nil {
+		switch {
+		case errors.Is(err, store.ErrClosed):
+			en.metrics.rejected("closed")
+			en.forget()
+			return "", ErrVoteClosed
+		case errors.Is(err, store.ErrNotOpen):
+			en.metrics.rejected("not-open")
+			return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
+		}
 		if errors.Is(err, store.ErrAlreadyVoted) {
 			en.metrics.rejected("already-voted")
 			return "", ErrAlreadyVoted
@@ -73,26 +83,29 @@ func (en *Engine) HasVoted(ctx context.Context, voterID string) (bool, error) {
 
 // Open records the opening in the audit log, once.
 func (en *Engine) Open(ctx context.Context) error {
-	if en.Phase() == NotYetOpen {
-		return &NotOpenYetError{OpensAt: en.e.Spec.Schedule.OpensAt.Time}
+	st := en.state(ctx, true)
+	if en.phaseOf(st, en.now()) == NotYetOpen {
+		return &NotOpenYetError{OpensAt: en.scheduleOf(st).OpensAt}
 	}
 	changed, err := en.st.SetOpened(ctx)
 	if err != nil || !changed {
 		return errorf("recording the opening", err)
 	}
+	en.forget()
 	_, err = en.st.AppendAudit(ctx, store.AuditRecord{Kind: "opened", Data: jsonData(map[string]any{
-		"opensAt": en.e.Spec.Schedule.OpensAt.UTC().Format(time.RFC3339),
+		"opensAt": en.scheduleOf(st).OpensAt.UTC().Format(time.RFC3339),
 	})})
 	return errorf("auditing the opening", err)
 }
 
-// Close ends the vote once closesAt has passed: it appends every tracker to the audit
-// log in sorted order, then the closing, then counts and records the results. It is
-// idempotent and safe to call from several replicas: one does the work.
+// Close ends the vote once the store's recorded closesAt has passed (by the
+// store's clock; ErrNotClosed before): it records the close in the store, which
+// waits for the casts in flight and refuses any later one, then appends every
+// tracker to the audit log in sorted order, then the closing, then counts and
+// records the results. Nothing is read for the count before the close is
+// committed, so every acknowledged ballot is counted. It is idempotent and safe
+// to call from several replicas: one does the work.
 func (en *Engine) Close(ctx context.Context) error {
-	if en.Phase() != Closed {
-		return ErrNotClosed
-	}
 	state, err := en.st.State(ctx)
 	if err != nil {
 		return errorf("reading the state", err)
@@ -101,8 +114,16 @@ func (en *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	changed, err := en.st.SetClosed(ctx)
+	if errors.Is(err, store.ErrNotDue) {
+		return ErrNotClosed
+	}
 	if err != nil {
 		return errorf("recording the close", err)
+	}
+	en.forget()
+	// the schedule the box closed on (it cannot move any more)
+	if state, err = en.st.State(ctx); err != nil {
+		return errorf("reading the state", err)
 	}
 	if changed {
 		// Waits for casts in flight, then erases arrival order from storage.
@@ -120,7 +141,7 @@ func (en *Engine) Close(ctx context.Context) error {
 			records = append(records, store.AuditRecord{Kind: "ballot", Data: []byte(b.Tracker)})
 		}
 		records = append(records, store.AuditRecord{Kind: "closed", Data: jsonData(map[string]any{
-			"closesAt": en.e.Spec.Schedule.ClosesAt.UTC().Format(time.RFC3339), "ballots": len(ballots),
+			"closesAt": en.scheduleOf(state).ClosesAt.UTC().Format(time.RFC3339), "ballots": len(ballots),
 		})})
 		if _, err := en.st.AppendAudit(ctx, records...); err != nil {
 			return errorf("auditing the close", err)
@@ -168,7 +189,7 @@ func (en *Engine) Results(ctx context.Context) ([]scrutinv1.QuestionResult, erro
 // Board lists every tracker, sorted, once the vote is closed: each voter finds
 // theirs there.
 func (en *Engine) Board(ctx context.Context) ([]string, error) {
-	if en.Phase() != Closed {
+	if !en.state(ctx, false).Closed {
 		return nil, ErrNotClosed
 	}
 	ballots, err := en.st.Ballots(ctx)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,7 +56,22 @@ type Engine struct {
 	log     *slog.Logger
 	metrics *metrics
 	voters  *ratelimit.Keyed
+
+	// box is the store's state as last read (schedule, close), for pages and
+	// fast refusals only: every cast and the close are decided by the store.
+	boxMu   sync.Mutex
+	box     store.State
+	boxRead time.Time // by the process's clock, time.Now (zero: read again)
+	// wake tells Run that the schedule may have moved.
+	wake chan struct{}
 }
+
+// boxCache is how long the store's state read for pages is reused.
+const boxCache = time.Second
+
+// scheduleRecheck is how often Run reads the store's schedule, which any replica
+// (or the controller, through any replica) may move.
+const scheduleRecheck = 2 * time.Second
 
 // New returns an Engine for cfg.
 func New(cfg Config) (*Engine, error) {
@@ -64,7 +80,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	en := &Engine{
 		e: cfg.Election, st: cfg.Store, hasher: cfg.Hasher, mail: cfg.Mail, sms: cfg.SMS,
-		now: cfg.Now, log: cfg.Log, metrics: newMetrics(cfg.Registerer),
+		now: cfg.Now, log: cfg.Log, metrics: newMetrics(cfg.Registerer), wake: make(chan struct{}, 1),
 	}
 	if en.now == nil {
 		en.now = time.Now
@@ -99,29 +115,134 @@ const (
 	Closed     Phase = "Closed"
 )
 
-// Phase is decided by the election's own schedule, whatever any controller does:
-// nobody can keep the vote open past closesAt or open it before opensAt.
+// Phase is decided by the schedule recorded in the store, which every replica
+// shares (see RecordSchedule), and by the store's recorded close: nobody can keep
+// the vote open past closesAt or open it before opensAt. For pages it reads the
+// store at most once a second; a cast and the close are decided by the store
+// itself, in their own transactions.
 func (en *Engine) Phase() Phase {
-	now := en.now()
+	return en.phaseOf(en.state(context.Background(), false), en.now())
+}
+
+// phaseOf is the phase st gives at now.
+func (en *Engine) phaseOf(st store.State, now time.Time) Phase {
+	if st.Closed {
+		return Closed
+	}
+	sc := en.scheduleOf(st)
 	switch {
-	case now.Before(en.e.Spec.Schedule.OpensAt.Time):
+	case now.Before(sc.OpensAt):
 		return NotYetOpen
-	case now.Before(en.e.Spec.Schedule.ClosesAt.Time):
+	case now.Before(sc.ClosesAt):
 		return Open
 	default:
 		return Closed
 	}
 }
 
-// Status is what the controller reads while the vote goes on.
-type Status struct {
-	Open        bool   `json:"open"`
-	Voters      int64  `json:"voters"`
-	BallotsCast int64  `json:"ballotsCast"`
-	AuditHead   string `json:"auditHead"`
+// Schedule is the schedule the store records (read at most once a second), the
+// one voters are shown; the election file's until the store holds one.
+func (en *Engine) Schedule() store.Schedule {
+	return en.scheduleOf(en.state(context.Background(), false))
 }
 
-// Status reads the counts and the audit head.
+func (en *Engine) scheduleOf(st store.State) store.Schedule {
+	if st.Schedule.IsZero() {
+		return en.FileSchedule()
+	}
+	return st.Schedule
+}
+
+// FileSchedule is the schedule of the election the engine was started with, its
+// version the Election's metadata.generation (1 when the file has none).
+func (en *Engine) FileSchedule() store.Schedule {
+	return ScheduleOf(en.e)
+}
+
+// ScheduleOf is an Election's schedule as the store records it: its version is
+// the Election's metadata.generation (which the controller writes into the
+// runtime's election file), 1 when the file has none (a local run).
+func ScheduleOf(e *scrutinv1.Election) store.Schedule {
+	return store.Schedule{OpensAt: e.Spec.Schedule.OpensAt.UTC(), ClosesAt: e.Spec.Schedule.ClosesAt.UTC(),
+		Version: max(e.Generation, 1)}
+}
+
+// RecordSchedule offers sc to the store, which records it only if its version is
+// newer than the one it holds and the box is not closed (ErrVoteClosed then). It
+// reports whether sc was recorded. The election file's schedule (at start and
+// whenever the mounted file changes) and the controller (POST
+// /control/v1/schedule) both come through here.
+func (en *Engine) RecordSchedule(ctx context.Context, sc store.Schedule) (bool, error) {
+	if err := sc.Validate(); err != nil {
+		return false, &InvalidScheduleError{err}
+	}
+	applied, err := en.st.SetSchedule(ctx, sc)
+	en.forget()
+	if errors.Is(err, store.ErrClosed) {
+		return false, ErrVoteClosed
+	}
+	if err != nil {
+		return false, errorf("recording the schedule", err)
+	}
+	if applied {
+		en.log.Info("Schedule recorded", "opensAt", sc.OpensAt.UTC(), "closesAt", sc.ClosesAt.UTC(), "version", sc.Version)
+	}
+	return applied, nil
+}
+
+// InvalidScheduleError: a schedule that cannot be recorded.
+type InvalidScheduleError struct{ Err error }
+
+func (e *InvalidScheduleError) Error() string { return "invalid schedule: " + e.Err.Error() }
+
+// state is the store's state, read again when older than boxCache (or when fresh
+// is asked for). A store with no schedule yet is given the election file's. When
+// the store cannot be read, the last state read is used.
+func (en *Engine) state(ctx context.Context, fresh bool) store.State {
+	en.boxMu.Lock()
+	defer en.boxMu.Unlock()
+	if !fresh && !en.boxRead.IsZero() && time.Since(en.boxRead) < boxCache {
+		return en.box
+	}
+	st, err := en.st.State(ctx)
+	if err == nil && st.Schedule.IsZero() {
+		if _, err = en.st.SetSchedule(ctx, en.FileSchedule()); err == nil || errors.Is(err, store.ErrClosed) {
+			st, err = en.st.State(ctx)
+		}
+	}
+	if err != nil {
+		en.log.Error("Could not read the ballot box's state", "error", err)
+		return en.box
+	}
+	en.box, en.boxRead = st, time.Now()
+	return st
+}
+
+// forget drops the cached state and wakes Run: the schedule or the close moved.
+func (en *Engine) forget() {
+	en.boxMu.Lock()
+	en.boxRead = time.Time{}
+	en.boxMu.Unlock()
+	select {
+	case en.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Status is what the controller reads while the vote goes on, with the schedule
+// the store records (so that the controller sees whether its latest reached it).
+type Status struct {
+	Open            bool   `json:"open"`
+	Closed          bool   `json:"closed"`
+	Voters          int64  `json:"voters"`
+	BallotsCast     int64  `json:"ballotsCast"`
+	AuditHead       string `json:"auditHead"`
+	OpensAt         string `json:"opensAt,omitempty"`
+	ClosesAt        string `json:"closesAt,omitempty"`
+	ScheduleVersion int64  `json:"scheduleVersion"`
+}
+
+// Status reads the counts, the audit head and the store's schedule.
 func (en *Engine) Status(ctx context.Context) (Status, error) {
 	voters, cast, err := en.st.Counts(ctx)
 	if err != nil {
@@ -131,36 +252,56 @@ func (en *Engine) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Open: en.Phase() == Open, Voters: voters, BallotsCast: cast, AuditHead: head}, nil
+	st := en.state(ctx, true)
+	out := Status{Open: en.phaseOf(st, en.now()) == Open, Closed: st.Closed, Voters: voters, BallotsCast: cast, AuditHead: head,
+		ScheduleVersion: st.Schedule.Version}
+	if !st.Schedule.IsZero() {
+		out.OpensAt = st.Schedule.OpensAt.UTC().Format(time.RFC3339)
+		out.ClosesAt = st.Schedule.ClosesAt.UTC().Format(time.RFC3339)
+	}
+	return out, nil
 }
 
-// Run opens and closes the vote on schedule until ctx ends: at opensAt it records
-// the opening, at closesAt it closes and counts. Several replicas may run it; each
-// step happens once.
+// Run opens and closes the vote on the schedule the store records, until ctx
+// ends: at opensAt it records the opening, at closesAt it closes and counts. It
+// reads the store's schedule every few seconds (another replica, or the
+// controller, may move it) and at once when this process moves it. Several
+// replicas may run it; each step happens once, and the store refuses a close
+// before its own recorded closesAt.
 func (en *Engine) Run(ctx context.Context) {
 	for {
-		var next time.Time
-		switch en.Phase() {
+		st := en.state(ctx, true)
+		now := en.now()
+		sc := en.scheduleOf(st)
+		wait := scheduleRecheck
+		switch en.phaseOf(st, now) {
 		case NotYetOpen:
-			next = en.e.Spec.Schedule.OpensAt.Time
+			wait = min(wait, sc.OpensAt.Sub(now))
 		case Open:
-			if err := en.Open(ctx); err != nil {
-				en.log.Error("Could not record the opening", "error", err)
+			if !st.Opened {
+				if err := en.Open(ctx); err != nil {
+					en.log.Error("Could not record the opening", "error", err)
+				}
 			}
-			next = en.e.Spec.Schedule.ClosesAt.Time
+			wait = min(wait, sc.ClosesAt.Sub(now))
 		case Closed:
-			if err := en.Close(ctx); err != nil {
-				en.log.Error("Could not close and count", "error", err)
-				next = en.now().Add(5 * time.Second)
+			err := en.Close(ctx)
+			if err == nil {
+				return
+			}
+			if errors.Is(err, ErrNotClosed) {
+				// the store's clock is behind ours, or the schedule moved
+				wait = 200 * time.Millisecond
 				break
 			}
-			return
+			en.log.Error("Could not close and count", "error", err)
+			wait = 5 * time.Second
 		}
-		wait := max(next.Sub(en.now()), 10*time.Millisecond)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(wait):
+		case <-en.wake:
+		case <-time.After(max(wait, 10*time.Millisecond)):
 		}
 	}
 }

@@ -111,6 +111,7 @@ func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 	var err error
 	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{},
 		store: &countingStore{Store: st, calls: map[string]int{}}, reg: prometheus.NewRegistry()}
+	st.Clock = f.clock.Now // the ballot box follows the test's clock too
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	mail := delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
 		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail", Logger: log})

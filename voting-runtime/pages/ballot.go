@@ -689,7 +689,7 @@ func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) renderReceipt(w http.ResponseWriter, r *http.Request, sess store.Session, tracker string) {
 	v := p.view(w, r, "receipt").withForm("receipt-form", "/receipt")
 	v.Session = p.sessionView(sess, "receipt")
-	v.Data = &receiptData{Tracker: tracker, Short: ballot.ShortTracker(tracker), ClosesAt: p.e.Spec.Schedule.ClosesAt.Time}
+	v.Data = &receiptData{Tracker: tracker, Short: ballot.ShortTracker(tracker), ClosesAt: p.en.Schedule().ClosesAt}
 	p.render(w, r, http.StatusOK, v)
 }
 

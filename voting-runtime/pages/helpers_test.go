@@ -89,6 +89,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	st, h := enginetest.Store(t)
 	var err error
 	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), logs: &lockedWriter{}}
+	st.Clock = f.clock.Now // the ballot box follows the test's clock too
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.mail = delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
 		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail", Logger: log})

@@ -48,7 +48,7 @@ func (p *Pages) getBoard(w http.ResponseWriter, r *http.Request) {
 	trackers, err := p.en.Board(r.Context())
 	if errors.Is(err, engine.ErrNotClosed) {
 		v := p.view(w, r, "board-not-yet")
-		v.Data = &notYetData{ClosesAt: p.e.Spec.Schedule.ClosesAt.Time}
+		v.Data = &notYetData{ClosesAt: p.en.Schedule().ClosesAt}
 		p.render(w, r, http.StatusConflict, v)
 		return
 	}
@@ -149,7 +149,7 @@ func (p *Pages) getResults(w http.ResponseWriter, r *http.Request) {
 	results, err := p.en.Results(r.Context())
 	if errors.Is(err, engine.ErrNotTallied) {
 		v := p.view(w, r, "results-not-yet")
-		v.Data = &notYetData{ClosesAt: p.e.Spec.Schedule.ClosesAt.Time, Closed: p.en.Phase() == engine.Closed}
+		v.Data = &notYetData{ClosesAt: p.en.Schedule().ClosesAt, Closed: p.en.Phase() == engine.Closed}
 		if v.Data.(*notYetData).Closed {
 			// Counting takes moments: come back by itself.
 			v.Refresh = refreshMeta(30, "", false)

@@ -381,9 +381,11 @@ type phaseData struct {
 	OpensAt, ClosesAt time.Time
 }
 
+// phaseData shows the schedule the ballot box follows (the store's, which an
+// extend moves without restarting the pods).
 func (p *Pages) phaseData() *phaseData {
-	s := p.e.Spec.Schedule
-	return &phaseData{OpensAt: s.OpensAt.Time, ClosesAt: s.ClosesAt.Time}
+	s := p.en.Schedule()
+	return &phaseData{OpensAt: s.OpensAt, ClosesAt: s.ClosesAt}
 }
 
 func (p *Pages) renderNotOpen(w http.ResponseWriter, r *http.Request) {

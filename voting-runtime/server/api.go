@@ -135,7 +135,7 @@ func (s *Server) getBallot(w http.ResponseWriter, r *http.Request, sess store.Se
 		s.engineError(w, r, err)
 		return
 	}
-	e := s.en.Election()
+	e, sc := s.en.Election(), s.en.Schedule()
 	qs := append([]scrutinv1.Question(nil), s.en.Questions()...)
 	for i := range qs {
 		max := qs[i].EffectiveMaxChoices()
@@ -143,7 +143,7 @@ func (s *Server) getBallot(w http.ResponseWriter, r *http.Request, sess store.Se
 	}
 	writeJSON(w, http.StatusOK, ballotResponse{
 		Title: e.Spec.Title, Organization: e.Spec.Organization,
-		OpensAt: timeJSON(e.Spec.Schedule.OpensAt.Time), ClosesAt: timeJSON(e.Spec.Schedule.ClosesAt.Time),
+		OpensAt: timeJSON(sc.OpensAt), ClosesAt: timeJSON(sc.ClosesAt),
 		Phase: string(s.en.Phase()), HasVoted: voted, SessionExpiresAt: timeJSON(s.en.SessionExpiry(sess)), Questions: qs,
 	})
 }
@@ -229,6 +229,36 @@ func (s *Server) controlClose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// scheduleRequest is the schedule the controller pushes: the Election's, its
+// version the Election's metadata.generation.
+type scheduleRequest struct {
+	OpensAt  time.Time `json:"opensAt"`
+	ClosesAt time.Time `json:"closesAt"`
+	Version  int64     `json:"version"`
+}
+
+// controlSchedule: POST /control/v1/schedule records a newer schedule in the
+// store, which every replica follows at once, without a restart (200 with
+// applied: false for a version not newer than the recorded one; 409 closed once
+// the box is closed).
+func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request) {
+	var req scheduleRequest
+	if !decodeBody(w, r, &req, signInBytes) {
+		return
+	}
+	applied, err := s.en.RecordSchedule(r.Context(), store.Schedule{OpensAt: req.OpensAt, ClosesAt: req.ClosesAt, Version: req.Version})
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	st, err := s.en.Status(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"applied": applied, "status": st})
 }
 
 type controlResults struct {

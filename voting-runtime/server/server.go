@@ -156,6 +156,7 @@ func New(cfg Config) *Server {
 	o.HandleFunc("GET /control/v1/status", s.bearer(func() string { return cfg.ControlToken }, s.controlStatus))
 	o.HandleFunc("POST /control/v1/open", s.bearer(func() string { return cfg.ControlToken }, s.controlOpen))
 	o.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
+	o.HandleFunc("POST /control/v1/schedule", s.bearer(func() string { return cfg.ControlToken }, s.controlSchedule))
 	o.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
 	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
 	o.HandleFunc("GET /healthz", healthz)
@@ -346,6 +347,7 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		wrong    *engine.WrongCodeError
 		locked   *engine.LockedOutError
 		notOpen  *engine.NotOpenYetError
+		badSched *engine.InvalidScheduleError
 		invalidB *ballot.Error
 	)
 	switch {
@@ -383,6 +385,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusConflict, "not-closed", err.Error())
 	case errors.Is(err, engine.ErrNotTallied):
 		writeError(w, http.StatusConflict, "not-tallied", err.Error())
+	case errors.As(err, &badSched):
+		writeError(w, http.StatusBadRequest, "invalid-schedule", err.Error())
 	case errors.As(err, &invalidB):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "invalid-ballot", Message: err.Error(), Question: invalidB.Question})
 	default:

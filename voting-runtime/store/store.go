@@ -13,6 +13,13 @@
 //     ballot. A second Cast for the same voter, concurrent or later, from any
 //     process, fails with ErrAlreadyVoted and stores nothing. Cast returns only once
 //     the transaction is durable (fsync'd): a returned receipt is never lost.
+//   - The store is the one authority on whether the ballot box is open: it records
+//     the schedule (SetSchedule) and the close (SetClosed), and Cast accepts a
+//     ballot only while the recorded schedule says the box is open and it is not
+//     closed, checked in the cast's own transaction. A Cast and the close
+//     serialise: a Cast either commits before the close, and is then in every
+//     Ballots read after SetClosed returns, or fails with ErrClosed and stores
+//     nothing. Every returned receipt is counted.
 //   - ImportRoll is all or nothing.
 //   - A voter's wrong codes are counted in their Guard, in the same transaction that
 //     checks the code (AttemptSignIn): concurrent attempts, from any process, are
@@ -38,7 +45,39 @@ var (
 	ErrAlreadyVoted = errors.New("this voter has already voted")
 	// ErrRollLocked: the roll cannot change once a ballot is cast.
 	ErrRollLocked = errors.New("the roll cannot change once voting has started")
+	// ErrNotOpen: the box is not open yet (before the recorded opensAt, or no
+	// schedule recorded).
+	ErrNotOpen = errors.New("the vote is not open yet")
+	// ErrClosed: the box is closed (the recorded closesAt has passed, or the close
+	// is recorded); a closed box's schedule cannot move either.
+	ErrClosed = errors.New("the vote is closed")
+	// ErrNotDue: the close was asked for before the recorded closesAt (or with no
+	// schedule recorded).
+	ErrNotDue = errors.New("the closing time has not come")
 )
+
+// Schedule is the vote's window as the store records it, which every runtime
+// process sharing the store follows.
+type Schedule struct {
+	OpensAt, ClosesAt time.Time
+	// Version orders schedules (the Election's metadata.generation): a schedule
+	// replaces the recorded one only if its Version is greater. Zero: none.
+	Version int64
+}
+
+// IsZero reports whether no schedule is recorded.
+func (s Schedule) IsZero() bool { return s.Version == 0 }
+
+// Validate checks that a schedule can be recorded.
+func (s Schedule) Validate() error {
+	switch {
+	case s.Version <= 0:
+		return fmt.Errorf("a schedule's version must be positive, not %d", s.Version)
+	case !s.ClosesAt.After(s.OpensAt):
+		return errors.New("a schedule must close after it opens")
+	}
+	return nil
+}
 
 // Voter is one line of the roll as the runtime keeps it.
 type Voter struct {
@@ -195,6 +234,8 @@ type State struct {
 	Opened  bool
 	Closed  bool
 	Results []byte // the tally as JSON, once computed
+	// Schedule is the recorded schedule (zero when none).
+	Schedule Schedule
 }
 
 // Store is the runtime's storage. Every method is safe for concurrent use by many
@@ -254,7 +295,9 @@ type Store interface {
 	// ActiveSessions counts the sessions seen since t.
 	ActiveSessions(ctx context.Context, since time.Time) (int64, error)
 
-	// Cast marks voterID as having voted and stores b, in one durable transaction.
+	// Cast marks voterID as having voted and stores b, in one durable transaction,
+	// if the box is open by the recorded schedule and not closed (ErrNotOpen,
+	// ErrClosed otherwise, storing nothing), checked in that transaction.
 	// (Trackers enter the audit log at close, sorted: casting never waits on the
 	// chain, and the log says nothing of arrival order.)
 	Cast(ctx context.Context, voterID string, b Ballot) error
@@ -279,9 +322,16 @@ type Store interface {
 	AuditHead(ctx context.Context) (string, error)
 
 	State(ctx context.Context) (State, error)
+	// SetSchedule records s if its Version is greater than the recorded one's, and
+	// reports whether it did; once the box is closed it fails with ErrClosed. An old
+	// process holding a stale schedule can never move the box's schedule back.
+	SetSchedule(ctx context.Context, s Schedule) (bool, error)
 	// SetOpened, SetClosed and SetResults record a step once: they report whether
 	// this call made it, so that among replicas exactly one audits it.
 	SetOpened(ctx context.Context) (bool, error)
+	// SetClosed closes the box, only once the recorded closesAt has passed by the
+	// store's clock (ErrNotDue before). When it returns, no Cast can commit any
+	// more: Ballots read afterwards holds every ballot ever acknowledged.
 	SetClosed(ctx context.Context) (bool, error)
 	SetResults(ctx context.Context, results []byte) (bool, error)
 }

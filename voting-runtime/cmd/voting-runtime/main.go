@@ -15,6 +15,14 @@
 // FILE.yaml is an Election manifest exactly as a tenant writes it. Keys are
 // generated and kept in the store on first start when no --keys-dir is given.
 //
+// The ballot box follows the schedule recorded in the store, shared by every
+// process on it. The file's schedule is recorded when its metadata.generation
+// (1 when absent) is greater than the store's; the file is read again every
+// --election-reread, so raising the generation with a new schedule moves a running
+// vote (the controller writes the Election's generation there, and also pushes
+// the schedule through POST /control/v1/schedule). A closed box's schedule never
+// moves.
+//
 // It also checks an election's audit log:
 //
 //	voting-runtime verify-audit --store SPEC [--head sha256:...] [--export FILE]
@@ -83,6 +91,7 @@ type flags struct {
 	bodyReadTimeout                    time.Duration
 	pprofListen                        string
 	deliveryBuffer                     int
+	electionReread                     time.Duration
 }
 
 func main() {
@@ -110,6 +119,7 @@ func main() {
 	flag.Float64Var(&f.ratePerAddress, "rate-per-address", 100, "requests a second one client address may sustain on the voters' routes, pages and API (0: no limit); generous, for many voters behind one NAT")
 	flag.IntVar(&f.burstPerAddress, "burst-per-address", 3000, "requests one client address may send at once on the voters' routes (0: no limit)")
 	flag.DurationVar(&f.bodyReadTimeout, "body-read-timeout", bodyReadTimeout, "how long a voter request's body may take to arrive once admitted (a ballot is a few kilobytes)")
+	flag.DurationVar(&f.electionReread, "election-reread", 10*time.Second, "how often the election file is read again for a new schedule (the kubelet updates a mounted ConfigMap in place); 0: never")
 	flag.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
 	flag.Parse()
 
@@ -152,6 +162,12 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	}
 	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Mail: mail, SMS: sms, Log: log, Registerer: reg})
 	if err != nil {
+		return err
+	}
+	// The ballot box follows the schedule the store records, shared by every
+	// replica: offer it this file's (recorded only if newer than the store's, and
+	// never once the box is closed).
+	if _, err := en.RecordSchedule(ctx, engine.ScheduleOf(e)); err != nil && !errors.Is(err, engine.ErrVoteClosed) {
 		return err
 	}
 	if f.roll != "" {
@@ -209,11 +225,15 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		}
 	}
 	go en.Run(ctx)
+	if f.electionReread > 0 {
+		go rereadElection(ctx, f.election, f.electionReread, en, log)
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
 	go func() { errc <- ops.Serve(opsLn) }()
+	sc := en.Schedule()
 	log.Info("Serving the election", "election", e.Namespace+"/"+e.Name, "address", ln.Addr().String(), "opsAddress", opsLn.Addr().String(),
-		"opensAt", e.Spec.Schedule.OpensAt.UTC(), "closesAt", e.Spec.Schedule.ClosesAt.UTC(), "maxInFlight", maxInFlight)
+		"opensAt", sc.OpensAt, "closesAt", sc.ClosesAt, "scheduleVersion", sc.Version, "maxInFlight", maxInFlight)
 
 	select {
 	case err := <-errc:
@@ -230,6 +250,39 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		}
 	}
 	return err
+}
+
+// rereadElection reads the election file every interval and offers its schedule
+// to the store whenever its version (metadata.generation) changes: the kubelet
+// rewrites a mounted ConfigMap in place, so `kubectl scrutin extend` reaches a
+// running pod without a restart even if the controller cannot reach it. Other
+// settings in the file are read at start only (a change to them restarts the
+// pods).
+func rereadElection(ctx context.Context, path string, every time.Duration, en *engine.Engine, log *slog.Logger) {
+	last := en.FileSchedule().Version
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e, err := loadElection(path)
+		if err != nil {
+			log.Warn("Could not read the election file again", "error", err)
+			continue
+		}
+		sc := engine.ScheduleOf(e)
+		if sc.Version == last {
+			continue
+		}
+		if _, err := en.RecordSchedule(ctx, sc); err != nil && !errors.Is(err, engine.ErrVoteClosed) {
+			log.Error("Could not record the election file's schedule", "error", err)
+			continue
+		}
+		last = sc.Version
+	}
 }
 
 // verifyAudit checks the audit chain of a store against a published head.

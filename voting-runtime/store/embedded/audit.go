@@ -64,23 +64,10 @@ func (s *Store) AuditHead(ctx context.Context) (string, error) {
 	return h, wrap("audit head", err)
 }
 
-// State returns the election's lifecycle flags and results (nil until set).
-func (s *Store) State(ctx context.Context) (store.State, error) {
-	var st store.State
-	err := s.r.QueryRowContext(ctx, "SELECT opened, closed, results FROM state").Scan(&st.Opened, &st.Closed, &st.Results)
-	return st, wrap("state", err)
-}
-
 // SetOpened records that the election opened.
 func (s *Store) SetOpened(ctx context.Context) (bool, error) {
 	res, err := s.w.ExecContext(ctx, "UPDATE state SET opened = 1 WHERE NOT opened")
 	return changed(res, err), wrap("set opened", err)
-}
-
-// SetClosed records that the election closed.
-func (s *Store) SetClosed(ctx context.Context) (bool, error) {
-	res, err := s.w.ExecContext(ctx, "UPDATE state SET closed = 1 WHERE NOT closed")
-	return changed(res, err), wrap("set closed", err)
 }
 
 // SetResults records the tally.

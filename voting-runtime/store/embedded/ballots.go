@@ -15,14 +15,23 @@ var errTrackerTaken = errors.New("embedded: cast: this tracker is already in the
 
 // Cast marks voterID as having voted and stores b under a random id, in one
 // BEGIN IMMEDIATE transaction: it holds the database's write lock from the start,
-// so its checks and inserts cannot interleave with another Cast, in this process
-// or another. The participation primary key would refuse a second ballot anyway.
+// so its checks and inserts cannot interleave with another Cast, the close or a
+// schedule move, in this process or another. It first checks, by the store's
+// clock, that the box is open and not closed (store.ErrNotOpen, store.ErrClosed).
+// The participation primary key would refuse a second ballot anyway.
 func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
 	id := make([]byte, 16)
 	rand.Read(id) // never fails
 	return s.write(ctx, "cast", func(tx *sql.Tx) error {
+		b0, err := readBox(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := b0.shut(s.now().UnixMicro()); err != nil {
+			return err
+		}
 		var onRoll, voted, taken bool
-		err := tx.QueryRowContext(ctx, `SELECT
+		err = tx.QueryRowContext(ctx, `SELECT
 				EXISTS (SELECT 1 FROM roll WHERE voter_id = ?1),
 				EXISTS (SELECT 1 FROM participation WHERE voter_id = ?1),
 				EXISTS (SELECT 1 FROM ballots WHERE tracker = ?2)`, voterID, b.Tracker).Scan(&onRoll, &voted, &taken)

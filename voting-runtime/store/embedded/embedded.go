@@ -25,6 +25,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
@@ -45,6 +46,9 @@ const readers = 4
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE: every write
 	r *sql.DB // read-only connections
+	// Clock is the ballot box's clock, which casts and the close compare with
+	// the recorded schedule (time.Now when nil). Set it, if at all, before use.
+	Clock func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -173,7 +177,8 @@ func (s *Store) query(ctx context.Context, q string, args []any, scan func(*sql.
 func wrap(op string, err error) error {
 	switch {
 	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
-		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken):
+		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
+		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue):
 		return err
 	}
 	return fmt.Errorf("embedded: %s: %w", op, err)

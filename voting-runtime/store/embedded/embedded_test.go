@@ -100,6 +100,7 @@ func TestSealEmptiesTheLog(t *testing.T) {
 	if _, err := s.ImportRoll(ctx, vs, "d"); err != nil {
 		t.Fatal(err)
 	}
+	storetest.OpenBox(t, s)
 	for i, v := range vs {
 		if err := s.Cast(ctx, v.ID, store.Ballot{Payload: []byte("{}"), Weight: 1, Tracker: string(rune('x' + i))}); err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
+	"scrutin.dev/scrutin/voting-runtime/store/storetest"
 )
 
 // casterEnv names the database file the helper process casts into.
@@ -31,6 +32,7 @@ func TestCastSurvivesKill9(t *testing.T) {
 	if _, err := s.ImportRoll(t.Context(), rollOf(n), "d"); err != nil {
 		t.Fatal(err)
 	}
+	storetest.OpenBox(t, s)
 	s.Close()
 
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperCaster$")
@@ -121,6 +123,7 @@ func TestCastFromTwoStores(t *testing.T) {
 	if _, err := a.ImportRoll(t.Context(), rollOf(1), "d"); err != nil {
 		t.Fatal(err)
 	}
+	storetest.OpenBox(t, a)
 	var ok, already atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 200 {

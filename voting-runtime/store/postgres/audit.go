@@ -62,23 +62,10 @@ func (s *Store) AuditHead(ctx context.Context) (string, error) {
 	return h, wrap("audit head", err)
 }
 
-// State returns the election's lifecycle flags and results (nil until set).
-func (s *Store) State(ctx context.Context) (store.State, error) {
-	var st store.State
-	err := s.pool.QueryRow(ctx, "SELECT opened, closed, results FROM state").Scan(&st.Opened, &st.Closed, &st.Results)
-	return st, wrap("state", err)
-}
-
 // SetOpened records that the election opened.
 func (s *Store) SetOpened(ctx context.Context) (bool, error) {
 	tag, err := s.pool.Exec(ctx, "UPDATE state SET opened = true WHERE NOT opened")
 	return err == nil && tag.RowsAffected() == 1, wrap("set opened", err)
-}
-
-// SetClosed records that the election closed.
-func (s *Store) SetClosed(ctx context.Context) (bool, error) {
-	tag, err := s.pool.Exec(ctx, "UPDATE state SET closed = true WHERE NOT closed")
-	return err == nil && tag.RowsAffected() == 1, wrap("set closed", err)
 }
 
 // SetResults records the tally.

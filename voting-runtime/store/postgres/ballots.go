@@ -19,10 +19,20 @@ var errTrackerTaken = errors.New("postgres: cast: this tracker is already in the
 // any number of pools, the first to insert wins; the others wait for it to commit,
 // then fail with store.ErrAlreadyVoted. A voter not on the roll fails the foreign
 // key: store.ErrNotFound. A tracker already in the box stores nothing at all.
+//
+// The same statement checks that the box is open (the recorded schedule, by the
+// server's now(), and not closed) and holds the state row FOR SHARE until it
+// commits: the close, which UPDATEs that row, waits for it (see schedule.go). When
+// the box is shut it inserts nothing: store.ErrNotOpen or store.ErrClosed.
 func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
-	_, err := s.pool.Exec(ctx, `WITH voted AS (INSERT INTO participation (voter_id) VALUES ($1) RETURNING voter_id)
+	tag, err := s.pool.Exec(ctx, `WITH box AS (
+			SELECT 1 FROM state WHERE NOT closed AND opens_at <= now() AND now() < closes_at FOR SHARE),
+		voted AS (INSERT INTO participation (voter_id) SELECT $1 FROM box RETURNING voter_id)
 		INSERT INTO ballots (payload, weight, tracker) SELECT $2, $3, $4 FROM voted`,
 		voterID, nonNil(b.Payload), b.Weight, b.Tracker)
+	if err == nil && tag.RowsAffected() == 0 {
+		return s.whyShut(ctx)
+	}
 	switch code, constraint := pgCode(err); {
 	case code == "23505" && constraint == "participation_pkey":
 		return store.ErrAlreadyVoted

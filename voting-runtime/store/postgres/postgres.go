@@ -159,7 +159,8 @@ func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error, op string) error
 func wrap(op string, err error) error {
 	switch {
 	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
-		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken):
+		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
+		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue):
 		return err
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

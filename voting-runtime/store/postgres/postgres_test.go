@@ -104,6 +104,7 @@ func openMigrated(t *testing.T, dsn string, n int) (testStore, []string) {
 	if _, err := s.ImportRoll(t.Context(), vs, "d"); err != nil {
 		t.Fatal(err)
 	}
+	storetest.OpenBox(t, s)
 	return s, ids
 }
 

@@ -45,6 +45,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err := s.Migrate(t.Context()); err != nil {
 			t.Fatalf("Migrate: %v", err)
 		}
+		OpenBox(t, s)
+		return s
+	}
+	// migrated is a new database with no schedule recorded
+	migrated := func(t *testing.T) store.Store {
+		t.Helper()
+		s := open(t)
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
 		return s
 	}
 	t.Run("MigrateTwice", func(t *testing.T) { testMigrateTwice(t, fresh(t)) })
@@ -71,7 +81,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("AuditEmpty", func(t *testing.T) { testAuditEmpty(t, fresh(t)) })
 	t.Run("AuditAppend", func(t *testing.T) { testAuditAppend(t, fresh(t)) })
 	t.Run("AuditConcurrent", func(t *testing.T) { testAuditConcurrent(t, fresh(t)) })
-	t.Run("State", func(t *testing.T) { testState(t, fresh(t)) })
+	t.Run("State", func(t *testing.T) { testState(t, migrated(t)) })
+	t.Run("CastWithoutScheduleNotOpen", func(t *testing.T) { testCastWithoutSchedule(t, migrated(t)) })
+	t.Run("CastBeforeOpensAtNotOpen", func(t *testing.T) { testCastBeforeOpens(t, migrated(t)) })
+	t.Run("CastAfterCloseFailsClosed", func(t *testing.T) { testCastAfterClose(t, migrated(t)) })
+	t.Run("CloseOnlyOnceDue", func(t *testing.T) { testCloseOnlyOnceDue(t, migrated(t)) })
+	t.Run("ScheduleOlderVersionIgnored", func(t *testing.T) { testScheduleVersions(t, migrated(t)) })
+	t.Run("ScheduleRefusedAfterClose", func(t *testing.T) { testScheduleAfterClose(t, migrated(t)) })
+	t.Run("CastsRacingCloseAllCounted", func(t *testing.T) { testCastsRacingClose(t, migrated(t)) })
+	t.Run("ReceiptsCountedUnderRandomScheduleMoves", func(t *testing.T) { testRandomScheduleMoves(t, migrated) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, fresh(t)) })
 }
 
@@ -140,8 +158,17 @@ func testKeys(t *testing.T, s store.Store) {
 func testState(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	st, err := s.State(ctx)
-	if err != nil || st.Opened || st.Closed || st.Results != nil {
+	if err != nil || st.Opened || st.Closed || st.Results != nil || !st.Schedule.IsZero() {
 		t.Fatalf("initial State = %+v, %v; want the zero State", st, err)
+	}
+	// a schedule whose closing time has passed, so that the close is due
+	sc := store.Schedule{OpensAt: time.Now().Add(-time.Hour).Truncate(time.Microsecond).UTC(),
+		ClosesAt: time.Now().Add(-time.Second).Truncate(time.Microsecond).UTC(), Version: 7}
+	if applied, err := s.SetSchedule(ctx, sc); err != nil || !applied {
+		t.Fatalf("SetSchedule: %v, %v", applied, err)
+	}
+	if st, err := s.State(ctx); err != nil || !sameSchedule(st.Schedule, sc) {
+		t.Errorf("State's schedule = %+v, %v; want %+v", st.Schedule, err, sc)
 	}
 	once := func(what string, step func() (bool, error)) {
 		t.Helper()
@@ -215,7 +242,7 @@ func testReopen(t *testing.T, s store.Store) {
 	if head, err := s.AuditHead(ctx); err != nil || head != entries[0].Hash {
 		t.Errorf("AuditHead after reopening = %q, %v", head, err)
 	}
-	if st, err := s.State(ctx); err != nil || !st.Opened {
+	if st, err := s.State(ctx); err != nil || !st.Opened || st.Schedule.Version != 1 {
 		t.Errorf("State after reopening = %+v, %v", st, err)
 	}
 }
