@@ -251,7 +251,11 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 		// Too many wrong codes: say until when, in the voter's time and words.
 		w.Header().Set("Retry-After", strconv.Itoa(locked.Seconds()))
 		minutes := max(1, (locked.Seconds()+59)/60)
-		notice := func(v *view) string { return v.msgN("signin.notice_locked_out", minutes, v.Clock(locked.Until)) }
+		key := "signin.notice_locked_out"
+		if credential {
+			key = "signin.notice_locked_out_credential" // a credential user asks for no code
+		}
+		notice := func(v *view) string { return v.msgN(key, minutes, v.Clock(locked.Until)) }
 		if r.URL.Path == "/sign-in/code" && !credential {
 			// the code no longer works: the page of a code that stopped working
 			v := p.view(w, r, "too-many-attempts").withForm("newcode-form", "/sign-in")
