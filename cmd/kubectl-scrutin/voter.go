@@ -158,6 +158,7 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "kubectl-scrutin/"+version())
+	req.Close = fw != nil // the forward closes after this one request
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		if fw != nil {
