@@ -17,7 +17,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/controllers"
@@ -163,7 +166,8 @@ func TestVoterWithoutAReadyPodSaysSo(t *testing.T) {
 // or without pods/portforward, the command names what is missing. With the role
 // election-hotline, the forward request is authorized by the API server: here it
 // then fails because no node runs the pod (this control plane has no kubelet), and
-// the command says it cannot open the forward to that pod and port.
+// the command says it cannot open the forward to that pod and port. The role reads
+// no other Secret there.
 func TestVoterNamesTheMissingPermission(t *testing.T) {
 	ctx := context.Background()
 	if out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "rbac", "tenant_roles.yaml")); err != nil {
@@ -240,4 +244,22 @@ func TestVoterNamesTheMissingPermission(t *testing.T) {
 	})
 	mustContain(t, "stderr", r.stderr, "does not have a host assigned")
 	mustNotContain(t, "stderr", r.stderr, "forbidden", "a-control-token")
+
+	// The hotline's role reads the keys Secret and no other Secret of the election's
+	// namespace.
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	hotline, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hotline.Get(ctx, client.ObjectKey{Namespace: ns, Name: keysSecretName}, &corev1.Secret{}); err != nil {
+		t.Errorf("the hotline reads %s: %v", keysSecretName, err)
+	}
+	if err := hotline.Get(ctx, client.ObjectKey{Namespace: ns, Name: controllers.DatabaseSecretName}, &corev1.Secret{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the hotline reads Secret %s: want Forbidden, got %v", controllers.DatabaseSecretName, err)
+	}
+	if err := hotline.List(ctx, &corev1.SecretList{}, client.InNamespace(ns)); !apierrors.IsForbidden(err) {
+		t.Errorf("the hotline lists Secrets: want Forbidden, got %v", err)
+	}
 }
