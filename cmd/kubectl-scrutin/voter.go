@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,14 +65,17 @@ when; never the code), wrong codes so far, whether they are locked out after too
 many wrong codes and until when, and when the last code was sent.
 
 It reads the control token from the Secret election-keys in the election's
-namespace (status.namespace), then asks the runtime's control API. The runtime's
-control port is not exposed outside the cluster: forward it first, for example
+namespace (status.namespace), finds a Ready voting-runtime pod there, forwards a
+local port on 127.0.0.1 to its control port (the container port named "ops", or
+"http" where there is none), as kubectl port-forward does, asks the runtime's
+control API, and closes the forward. In the election's namespace it needs get on
+that Secret, list on pods, and create (and get) on pods/portforward: the role
+election-hotline.
 
-  kubectl port-forward -n ELECTION_NAMESPACE svc/voting-runtime 18080:80
-
-and pass --runtime-url http://127.0.0.1:18080.`,
-		Example: `  kubectl scrutin voter board-2027 A-1042 --runtime-url http://127.0.0.1:18080
-  kubectl scrutin voter board-2027 A-1042 --runtime-url http://127.0.0.1:18080 -o json`,
+--runtime-url skips the pod and the forward and asks the runtime at that address
+instead (a forward of your own, or a test runtime).`,
+		Example: `  kubectl scrutin voter board-2027 A-1042 -n amis-du-parc
+  kubectl scrutin voter board-2027 A-1042 -n amis-du-parc -o json`,
 		Args: exactArgs("NAME", "VOTER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -89,7 +93,7 @@ and pass --runtime-url http://127.0.0.1:18080.`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml (default: text)")
-	cmd.Flags().StringVar(&runtimeURL, "runtime-url", "", "the runtime's control address, such as http://127.0.0.1:18080 after kubectl port-forward")
+	cmd.Flags().StringVar(&runtimeURL, "runtime-url", "", "ask the runtime at this address (such as http://127.0.0.1:18080 after a kubectl port-forward of your own) instead of forwarding to a pod")
 	return cmd
 }
 
@@ -102,13 +106,11 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (
 	if ns == "" {
 		return nil, fmt.Errorf("election %q has no namespace yet: it is not provisioned (see kubectl scrutin status %s)", name, name)
 	}
-	forward := fmt.Sprintf("kubectl port-forward -n %s svc/%s 18080:80", ns, runtimeName)
-	if runtimeURL == "" {
-		return nil, usageError{fmt.Errorf("--runtime-url is required: the runtime's control port is reached through a port-forward; run\n  %s\nin another terminal, then pass --runtime-url http://127.0.0.1:18080", forward)}
-	}
-	u, err := url.Parse(runtimeURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageError{fmt.Errorf("--runtime-url %q is not an http(s) URL", runtimeURL)}
+	var u *url.URL
+	if runtimeURL != "" {
+		if u, err = url.Parse(runtimeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageError{fmt.Errorf("--runtime-url %q is not an http(s) URL", runtimeURL)}
+		}
 	}
 	var s corev1.Secret
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: keysSecretName}, &s); err != nil {
@@ -126,6 +128,28 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// where names the runtime in messages; check says what to check when it
+	// answers wrongly.
+	where, check := "", ""
+	var fw *forwarding
+	if u != nil {
+		where = "the runtime at " + u.Redacted()
+		check = fmt.Sprintf("is --runtime-url the runtime of election %q, and is it up to date?", name)
+	} else {
+		target, err := runtimePod(ctx, c, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		if fw, err = forward(ctx, a.restConfig, ns, target); err != nil {
+			return nil, err
+		}
+		defer fw.Close()
+		if u, err = url.Parse(fw.URL); err != nil {
+			return nil, err
+		}
+		where = fmt.Sprintf("the runtime in pod %s/%s (port %s, %d)", ns, target.pod.Name, target.portName, target.port)
+		check = "is the runtime up to date?"
+	}
 	target := strings.TrimSuffix(u.String(), "/") + "/control/v1/voters/" + url.PathEscape(voterID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
@@ -134,9 +158,17 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "kubectl-scrutin/"+version())
+	req.Close = fw != nil // the forward closes after this one request
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the election's runtime at %s: %v\nIs the port-forward running? (%s)", u.Redacted(), unwrapURLError(err), forward)
+		if fw != nil {
+			msg := fmt.Sprintf("cannot reach %s through the port-forward: %v", where, unwrapURLError(err))
+			if p := fw.Problems(); p != "" {
+				msg += " (" + p + ")"
+			}
+			return nil, errors.New(msg + "; is the runtime listening on that port? See kubectl scrutin status " + name)
+		}
+		return nil, fmt.Errorf("cannot reach %s: %v\nIs your port-forward running?", where, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -146,11 +178,14 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (
 		if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e) == nil && e.Error == "unknown-voter" {
 			return &voterView{VoterID: voterID}, nil
 		}
-		return nil, fmt.Errorf("the runtime at %s has no voter view (HTTP 404): is --runtime-url the runtime of election %q, and is it up to date?", u.Redacted(), name)
+		return nil, fmt.Errorf("%s has no voter view (HTTP 404): %s", where, check)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("the runtime at %s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", u.Redacted(), keysSecretName, resp.StatusCode, name)
+		if fw != nil {
+			return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", where, keysSecretName, resp.StatusCode, name)
 	default:
-		return nil, fmt.Errorf("the runtime at %s answered HTTP %d: %s", u.Redacted(), resp.StatusCode, firstLine(resp.Body))
+		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
 	}
 	var v voterView
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {

@@ -115,9 +115,10 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 		t.Errorf("unknown voter: exit %d, %q", r.code, r.stdout)
 	}
 
-	// Without the runtime's address: how to reach it.
+	// Without --runtime-url it looks for the runtime's pod to forward to (this
+	// control plane has none: see forward_test.go).
 	r = kubectlScrutin(t, tenant, "voter", "board", "V-0001")
-	if r.code != 1 || !strings.Contains(r.stderr, "kubectl port-forward -n "+electionNS+" svc/voting-runtime") {
+	if r.code != 1 || !strings.Contains(r.stderr, `election "board" has no voting-runtime pod in namespace `+electionNS) {
 		t.Errorf("no --runtime-url: exit %d, %q", r.code, r.stderr)
 	}
 	// Another election's runtime refuses this one's token; the token is not shown.

@@ -163,6 +163,15 @@ func TestDemo(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#confirm-button")),
 		chromedp.WaitVisible(chromedp.CSS("#vote-recorded")))
 
+	// The hotline sees that the voter voted: kubectl scrutin voter finds a Ready
+	// voting-runtime pod and forwards to its control port by itself, with nothing
+	// else running (the only test of that forward: it needs a kubelet).
+	voterCmd := "kubectl scrutin voter board-2027 " + voterID + " " + tenantFlag
+	if out := shell(voterCmd); !strings.Contains(out, "Voter "+voterID+" is on the roll.") || !strings.Contains(out, "Voted: yes.") ||
+		strings.Contains(out, code) || strings.Contains(out, address) {
+		t.Errorf("%s does not show that the voter voted (or shows their code or address):\n%s", voterCmd, out)
+	}
+
 	// The turnout, through the printed commands.
 	waitFor(t, "the turnout in kubectl get elections", 2*time.Minute, func() (bool, error) {
 		out := shell(getCmd)
