@@ -64,8 +64,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Acknowledged means durable, even if the server, database or role
-		// says otherwise.
-		_, err := c.Exec(ctx, "SET synchronous_commit = on")
+		// says otherwise. And read committed, whatever the database's default: the
+		// single-statement writes (Cast, the close, the schedule) order themselves
+		// by row locks and must wait for each other, never fail with 40001.
+		if _, err := c.Exec(ctx, "SET synchronous_commit = on"); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, "SET default_transaction_isolation = 'read committed'")
 		return err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -160,7 +165,8 @@ func wrap(op string, err error) error {
 	switch {
 	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
 		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
-		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue):
+		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue),
+		errors.Is(err, store.ErrLockedOut):
 		return err
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
