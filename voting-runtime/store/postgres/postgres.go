@@ -152,10 +152,15 @@ func (s *Store) BallotColumns(ctx context.Context) ([]string, error) {
 	return cols, nil
 }
 
-// inTx runs f in a transaction and commits it; op names the operation in errors.
-// Errors that are store sentinels are returned as they are.
+// inTx runs f in a read-committed transaction and commits it; op names the
+// operation in errors. Errors that are store sentinels are returned as they are.
+// Every transaction of this store orders its writers with row locks (SELECT … FOR
+// UPDATE, ON CONFLICT, LOCK TABLE) and expects to wait for them, not to fail: the
+// isolation is set explicitly, so that a tenant database whose
+// default_transaction_isolation is serializable or repeatable read does not turn
+// concurrent sign-ins, casts or the close into serialization failures (40001).
 func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error, op string) error {
-	err := pgx.BeginFunc(ctx, s.pool, f)
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, f)
 	return wrap(op, err)
 }
 
