@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,79 @@ func TestResendTooSoonNeverSaysADeadCodeStillWorks(t *testing.T) {
 	f.clock.Add(10 * time.Second)
 	if _, err := en.StartSignIn(ctx, "V-2"); !errors.As(err, &tooSoon) || tooSoon.NoValidCode || !strings.Contains(err.Error(), "just sent") {
 		t.Errorf("asking again while a code works: %v; want 'a code was just sent'", err)
+	}
+}
+
+// TestGuessingOddsPerVoterPerDay measures an attacker's best odds against one
+// voter over a simulated day, under the store's limits alone (no per-pod brake,
+// no per-address budget: as if from unlimited addresses): after each lockout it
+// asks for codes, one per resend cooldown, until maxCodesPerSignIn are valid at
+// once, then guesses until locked out again. Each guess of a 6-digit code matches
+// one of the v codes valid then with probability v/10^6; the day's odds are at
+// most the sum of v over the guesses checked.
+func TestGuessingOddsPerVoterPerDay(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, scrutinv1.EmailCode)
+	f.clock.Add(time.Hour) // open
+	e := f.en.e.DeepCopy()
+	e.Spec.Schedule.ClosesAt.Time = e.Spec.Schedule.OpensAt.Add(48 * time.Hour)
+	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Mail: f.en.mail, Now: f.clock.Now,
+		VoterBurst: -1, Log: f.en.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := f.clock.Now()
+	checks, validSum, codesSent, guess := 0, 0, 0, 0
+	valid := func() int {
+		st, err := en.VoterState(ctx, "V-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.PendingSignIn == nil {
+			return 0
+		}
+		return st.PendingSignIn.Codes
+	}
+	for f.clock.Now().Before(start.Add(24 * time.Hour)) {
+		// Ask for codes until maxCodesPerSignIn are valid.
+		if valid() < maxCodesPerSignIn {
+			_, err := en.StartSignIn(ctx, "V-1")
+			if err == nil {
+				codesSent++
+				f.clock.Add(time.Second)
+				continue
+			}
+			if w := waitOf(err); w > 0 {
+				f.clock.Add(w)
+				continue
+			}
+			t.Fatalf("asking for a code: %v", err)
+		}
+		for f.clock.Now().Before(start.Add(24 * time.Hour)) {
+			v := valid()
+			guess++
+			_, _, err := en.CompleteSignIn(ctx, "V-1", fmt.Sprintf("%06d", guess%1000000))
+			f.clock.Add(time.Second)
+			var wrong *WrongCodeError
+			var locked *LockedOutError
+			if errors.As(err, &wrong) || (errors.As(err, &locked) && locked.RetryAfter > 0 && v > 0 && valid() == 0) {
+				checks++
+				validSum += v
+			}
+			if err == nil {
+				t.Fatalf("guess %d signed in", guess) // 1 chance in 200,000: run again
+			}
+			if !errors.As(err, &wrong) {
+				if errors.As(err, &locked) {
+					f.clock.Add(locked.RetryAfter)
+				}
+				break
+			}
+		}
+	}
+	t.Logf("a simulated day, best strategy against one voter: %d codes sent, %d guesses checked, sum of valid codes over them %d: odds at most %d in 10^6 = %.4f %% per voter per day",
+		codesSent, checks, validSum, validSum, float64(validSum)/1e4)
+	if checks > 135 || validSum > 135*maxCodesPerSignIn {
+		t.Errorf("%d guesses checked, %d code-chances; want at most 135 and %d", checks, validSum, 135*maxCodesPerSignIn)
 	}
 }
