@@ -310,7 +310,8 @@ type Authentication struct {
 
 	// MaxCodeAttempts is how many wrong codes in a row lock a voter out: for 1
 	// minute, then 5, 15, and 60 minutes for each further lockout, until a
-	// successful sign-in. A new sign-in does not reset the count.
+	// successful sign-in, the hotline's unlock, or a day without a wrong code. A
+	// new sign-in does not reset the count.
 	// +kubebuilder:default=5
 	// +kubebuilder:validation:Minimum=3
 	// +kubebuilder:validation:Maximum=10

@@ -56,6 +56,7 @@ type voterView struct {
 
 func (a *app) voterCommand() *cobra.Command {
 	var output, runtimeURL string
+	var unlock bool
 	cmd := &cobra.Command{
 		Use:   "voter NAME VOTER_ID",
 		Short: "Show where a voter stands in signing in (for the hotline): locked out, code sent, voted",
@@ -81,23 +82,25 @@ instead (a forward of your own, or a test runtime).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			v, err := a.readVoter(cmd.Context(), args[0], args[1], runtimeURL)
+			v, err := a.readVoter(cmd.Context(), args[0], args[1], runtimeURL, unlock)
 			if err != nil {
 				return err
 			}
 			if output != "" {
 				return printStructured(a.stdout, output, v)
 			}
+			a.printUnlocked(v, unlock)
 			a.printVoter(v)
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml (default: text)")
+	addUnlockFlag(cmd, &unlock)
 	cmd.Flags().StringVar(&runtimeURL, "runtime-url", "", "ask the runtime at this address (such as http://127.0.0.1:18080 after a kubectl port-forward of your own) instead of forwarding to a pod")
 	return cmd
 }
 
-func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (*voterView, error) {
+func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string, unlock bool) (*voterView, error) {
 	e, c, err := a.getElection(ctx, name)
 	if err != nil {
 		return nil, err
@@ -150,8 +153,8 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string) (
 		where = fmt.Sprintf("the runtime in pod %s/%s (port %s, %d)", ns, target.pod.Name, target.portName, target.port)
 		check = "is the runtime up to date?"
 	}
-	target := strings.TrimSuffix(u.String(), "/") + "/control/v1/voters/" + url.PathEscape(voterID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	method, target := voterRequest(strings.TrimSuffix(u.String(), "/"), voterID, unlock)
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -226,9 +229,11 @@ func (a *app) printVoter(v *voterView) {
 			formatTime(*v.LockedUntil), relative(now, *v.LockedUntil), v.MaxFailures, v.Lockouts)
 		fmt.Fprintln(w, "  Until then no code is checked and none is sent. Tell the voter when to try again, then to ask for a new code.")
 		fmt.Fprintln(w, "  If they did not type wrong codes themselves, someone may be guessing: report it.")
-	} else if v.Lockouts > 0 {
+	} else if v.Lockouts > 0 && v.LockedUntil != nil {
 		fmt.Fprintf(w, "Lockouts: %d since their last successful sign-in; the last ended %s. A new lockout would last longer.\n",
 			v.Lockouts, relative(now, *v.LockedUntil))
+	} else if v.Lockouts > 0 {
+		fmt.Fprintf(w, "Lockouts: %d since their last successful sign-in. A new lockout would last longer.\n", v.Lockouts)
 	}
 	if v.Failures > 0 {
 		fmt.Fprintf(w, "Wrong codes: %d of %d before a lockout", v.Failures, v.MaxFailures)

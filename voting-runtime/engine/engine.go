@@ -43,6 +43,27 @@ type Config struct {
 	// five times stays under it); a negative VoterBurst: no limit.
 	VoterBurst int
 	VoterEvery time.Duration
+	// AddressWrongCodes wrong codes (or credentials) a client address (an IPv6
+	// /64, see ClientAddress) may try across all voters, then one more every
+	// AddressWrongCodeEvery; past them its tries are refused without being checked
+	// or counted against any voter. Zero: 30 at once, then one every 2 minutes (30
+	// an hour); negative: no limit. Held in memory by each replica.
+	AddressWrongCodes     int
+	AddressWrongCodeEvery time.Duration
+}
+
+type clientAddressKey struct{}
+
+// WithClientAddress is ctx carrying the client's address, as the server keys its
+// per-address limits (an IPv6 client by its /64).
+func WithClientAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientAddressKey{}, addr)
+}
+
+// ClientAddress is the client address ctx carries, "" when none.
+func ClientAddress(ctx context.Context) string {
+	a, _ := ctx.Value(clientAddressKey{}).(string)
+	return a
 }
 
 // Engine runs one election.
@@ -56,6 +77,8 @@ type Engine struct {
 	log     *slog.Logger
 	metrics *metrics
 	voters  *ratelimit.Keyed
+	// wrongCodes is each client address's budget of wrong codes.
+	wrongCodes *ratelimit.Budget
 
 	// box is the store's state as last read (schedule, close), for pages and
 	// fast refusals only: every cast and the close are decided by the store.
@@ -93,6 +116,14 @@ func New(cfg Config) (*Engine, error) {
 		every = 3 * time.Second
 	}
 	en.voters = ratelimit.New(rate.Every(every), burst)
+	codes, codeEvery := cfg.AddressWrongCodes, cfg.AddressWrongCodeEvery
+	if codes == 0 {
+		codes = 30
+	}
+	if codeEvery <= 0 {
+		codeEvery = 2 * time.Minute
+	}
+	en.wrongCodes = ratelimit.NewBudget(codes, codeEvery)
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(&sessionsCollector{en: en, desc: prometheus.NewDesc(
 			"scrutin_active_sessions", "Voters' sessions active within the idle timeout.", nil, nil)})

@@ -72,9 +72,9 @@ func (c *countingStore) PutSignIn(ctx context.Context, p store.PendingSignIn) er
 	return c.Store.PutSignIn(ctx, p)
 }
 
-func (c *countingStore) UpdateSignIn(ctx context.Context, voterID string, f func(*store.PendingSignIn) store.PendingSignIn) error {
+func (c *countingStore) UpdateSignIn(ctx context.Context, voterID string, now time.Time, f func(*store.PendingSignIn) store.PendingSignIn) error {
 	c.count(voterID)
-	return c.Store.UpdateSignIn(ctx, voterID, f)
+	return c.Store.UpdateSignIn(ctx, voterID, now, f)
 }
 
 func (c *countingStore) AttemptSignIn(ctx context.Context, voterID string, now time.Time, p store.LockoutPolicy,

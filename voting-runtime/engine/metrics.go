@@ -15,6 +15,7 @@ type metrics struct {
 	cast_      prometheus.Counter
 	rejections *prometheus.CounterVec
 	limited    prometheus.Counter
+	unlocks    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +29,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scrutin_ballot_rejections_total", Help: "Ballots refused, by reason.",
 		}, []string{"reason"}),
+		unlocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scrutin_voter_unlocks_total", Help: "Voters' sign-in lockouts ended by the hotline (control API).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.signIns, m.cast_, m.rejections)
+		reg.MustRegister(m.signIns, m.cast_, m.rejections, m.unlocks)
 	}
 	m.limited = ratelimit.Counter(reg, "voter")
 	// every series exists from the start, at 0, so that an alert on a rate sees
@@ -47,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // The values of scrutin_signins_total{result} and
 // scrutin_ballot_rejections_total{reason}.
 var (
-	signInResults    = []string{"code-sent", "delivery-busy", "expired", "locked-out", "no-pending", "resend-too-soon", "signed-in", "too-many-attempts", "unknown-voter", "wrong-code"}
+	signInResults    = []string{"address-limited", "code-sent", "delivery-busy", "expired", "locked-out", "no-pending", "resend-too-soon", "signed-in", "too-many-attempts", "unknown-voter", "wrong-code"}
 	rejectionReasons = []string{"already-voted", "closed", "invalid-ballot", "not-open"}
 )
 

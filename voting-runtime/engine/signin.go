@@ -27,21 +27,37 @@ var (
 	sessionTouchMinimum = 30 * time.Second
 )
 
-// ResendTooSoonError: a code is on its way; another can be asked for after RetryAfter.
-type ResendTooSoonError struct{ RetryAfter time.Duration }
+// ResendTooSoonError: a code was sent less than the resend cooldown ago; another
+// can be asked for after RetryAfter. NoValidCode: none of the codes sent still
+// works (the voter signed in with it, a lockout ended it, or it expired), so the
+// voter is not told to use it.
+type ResendTooSoonError struct {
+	RetryAfter  time.Duration
+	NoValidCode bool
+}
 
 func (e *ResendTooSoonError) Error() string {
+	if e.NoValidCode {
+		return fmt.Sprintf("no code you were sent works any more; you can ask for a new one in %d seconds", int(e.RetryAfter.Seconds()+0.5))
+	}
 	return fmt.Sprintf("a code was just sent; you can ask for another in %d seconds", int(e.RetryAfter.Seconds()+0.5))
 }
 
 // RateLimitedError: this voter's sign-in steps come faster than a person takes
-// them; the next is possible after RetryAfter.
-type RateLimitedError struct{ RetryAfter time.Duration }
+// them; the next is possible after RetryAfter. ByAddress: the client's network
+// address (not the voter) has tried too many wrong codes.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+	ByAddress  bool
+}
 
 // Seconds is RetryAfter in whole seconds, rounded up: what to tell a person.
 func (e *RateLimitedError) Seconds() int { return max(1, int(math.Ceil(e.RetryAfter.Seconds()))) }
 
 func (e *RateLimitedError) Error() string {
+	if e.ByAddress {
+		return fmt.Sprintf("too many wrong codes were tried from your network: try again in %d seconds", e.Seconds())
+	}
 	return fmt.Sprintf("too many sign-in attempts for this voter id in a short time: try again in %d seconds", e.Seconds())
 }
 
@@ -88,6 +104,10 @@ func (en *Engine) authn() scrutinv1.Authentication { return en.e.Spec.Authentica
 // 130 a day, where OWASP ASVS 4.0.3 §2.2.1 allows 100 an hour.
 var lockouts = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
 
+// lockoutDecay: a day without a wrong code, and a voter's failures and escalation
+// are forgotten (the next lockout is 1 minute again).
+const lockoutDecay = 24 * time.Hour
+
 // LockedOutError: too many wrong codes for this voter; nothing is checked and no
 // code is sent until Until.
 type LockedOutError struct {
@@ -116,7 +136,7 @@ func inWords(d time.Duration) string {
 }
 
 func (en *Engine) lockoutPolicy() store.LockoutPolicy {
-	return store.LockoutPolicy{MaxFailures: int(en.authn().MaxCodeAttempts), Lockouts: lockouts}
+	return store.LockoutPolicy{MaxFailures: int(en.authn().MaxCodeAttempts), Lockouts: lockouts, DecayAfter: lockoutDecay}
 }
 
 func lockedOut(g store.Guard, now time.Time) *LockedOutError {
@@ -167,7 +187,13 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 		return SignInStart{}, lockedOut(g, now)
 	case !ok:
 		en.metrics.signIn("resend-too-soon")
-		return SignInStart{}, &ResendTooSoonError{RetryAfter: g.LastSentAt.Add(a.ResendCooldown.Duration).Sub(now)}
+		tooSoon := &ResendTooSoonError{RetryAfter: g.LastSentAt.Add(a.ResendCooldown.Duration).Sub(now)}
+		// Say "it still works" only of a code that does.
+		tooSoon.NoValidCode, err = en.noValidCode(ctx, voterID, now)
+		if err != nil {
+			return SignInStart{}, errorf("reading the pending sign-in", err)
+		}
+		return SignInStart{}, tooSoon
 	}
 	release := func() {
 		// even when the request was cancelled: the voter must be able to ask again
@@ -187,7 +213,7 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 		return SignInStart{}, ErrDeliveryBusy
 	}
 	hash := en.hasher.Sum(auth.DomainCode, voterID, code)
-	err = en.st.UpdateSignIn(ctx, voterID, func(cur *store.PendingSignIn) store.PendingSignIn {
+	err = en.st.UpdateSignIn(ctx, voterID, now, func(cur *store.PendingSignIn) store.PendingSignIn {
 		p := store.PendingSignIn{VoterID: voterID, ExpiresAt: now.Add(a.SignInTimeout.Duration)}
 		if cur != nil && now.Before(cur.ExpiresAt) {
 			p = *cur
@@ -206,6 +232,17 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 		}
 		return p
 	})
+	if errors.Is(err, store.ErrLockedOut) {
+		// Wrong codes on another request locked the voter out between the
+		// reservation and now: the code sent is not recorded (it will never work),
+		// and the voter is told of the lockout.
+		g, gerr := en.st.Guard(ctx, voterID)
+		if gerr != nil {
+			return SignInStart{}, errorf("reading the sign-in guard", gerr)
+		}
+		en.metrics.signIn("locked-out")
+		return SignInStart{}, lockedOut(g, now)
+	}
 	if err != nil {
 		// The code is on its way but will not work: say so (an error), and let the
 		// voter ask again at once.
@@ -221,6 +258,26 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 		start.Destination = auth.MaskEmail(to)
 	}
 	return start, nil
+}
+
+// noValidCode reports whether none of voterID's codes works at now.
+func (en *Engine) noValidCode(ctx context.Context, voterID string, now time.Time) (bool, error) {
+	p, err := en.st.SignIn(ctx, voterID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !now.Before(p.ExpiresAt) {
+		return true, nil
+	}
+	for _, c := range p.Codes {
+		if now.Before(c.ExpiresAt) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // channel is the queue, address and channel name the election's method uses to
@@ -239,10 +296,32 @@ func (en *Engine) channel(v store.Voter) (*delivery.Queue, string, string) {
 // concurrent attempts, on any replica, are each counted once, and the
 // maxCodeAttempts-th wrong one locks the voter out (lockouts) and ends the pending
 // sign-in; nothing is checked during a lockout.
+//
+// Each try also spends one of the client address's wrong codes
+// (Config.AddressWrongCodes), given back unless the code is wrong: past them the
+// address's tries are refused (RateLimitedError ByAddress) before anything is
+// checked or counted against the voter, so that locking many voters out takes
+// many addresses.
 func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (string, store.Session, error) {
 	if en.Phase() == Closed {
 		return "", store.Session{}, ErrVoteClosed
 	}
+	addr := ClientAddress(ctx)
+	charged := false
+	if addr != "" {
+		ok, wait := en.wrongCodes.Take(addr, en.now())
+		if !ok {
+			en.metrics.signIn("address-limited")
+			return "", store.Session{}, &RateLimitedError{RetryAfter: wait, ByAddress: true}
+		}
+		charged = true
+	}
+	wrong := false
+	defer func() {
+		if charged && !wrong {
+			en.wrongCodes.Refund(addr, en.now())
+		}
+	}()
 	if err := en.limitVoter(voterID); err != nil {
 		return "", store.Session{}, err
 	}
@@ -294,10 +373,12 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 		en.metrics.signIn("no-pending")
 		return "", store.Session{}, ErrNoPendingSignIn
 	case att.Verdict == store.Wrong && att.Guard.Locked(now):
+		wrong = true
 		en.metrics.signIn("too-many-attempts")
 		en.log.Warn("A voter is locked out after wrong codes", "lockouts", att.Guard.Lockouts, "until", att.Guard.LockedUntil)
 		return "", store.Session{}, lockedOut(att.Guard, now)
 	case att.Verdict == store.Wrong:
+		wrong = true
 		en.metrics.signIn("wrong-code")
 		return "", store.Session{}, &WrongCodeError{AttemptsLeft: policy.MaxFailures - att.Guard.Failures}
 	}
@@ -409,6 +490,27 @@ func (en *Engine) VoterState(ctx context.Context, voterID string) (VoterState, e
 		}
 	}
 	return st, nil
+}
+
+// UnlockVoter ends a voter's lockout and forgets their wrong codes and
+// escalation: the hotline's answer to a voter locked out by someone else. It is
+// logged (the voter id and the lockout it ended, nothing secret) and counted in
+// scrutin_voter_unlocks_total; it returns the voter's state afterwards.
+func (en *Engine) UnlockVoter(ctx context.Context, voterID string) (VoterState, error) {
+	if _, err := en.st.Voter(ctx, voterID); errors.Is(err, store.ErrNotFound) {
+		return VoterState{}, ErrUnknownVoter
+	} else if err != nil {
+		return VoterState{}, errorf("reading the voter", err)
+	}
+	before, err := en.st.Unlock(ctx, voterID)
+	if err != nil {
+		return VoterState{}, errorf("unlocking the voter", err)
+	}
+	now := en.now().UTC()
+	en.metrics.unlocks.Inc()
+	en.log.Info("A voter's sign-in was unlocked through the control API", "voter", voterID,
+		"wasLocked", before.Locked(now), "lockouts", before.Lockouts, "failures", before.Failures)
+	return en.VoterState(ctx, voterID)
 }
 
 // timePtr is nil for the zero time, &t otherwise.

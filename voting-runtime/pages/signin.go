@@ -243,10 +243,19 @@ func (p *Pages) signInError(w http.ResponseWriter, r *http.Request, err error, s
 		secs := int(resend.RetryAfter.Seconds() + 0.999)
 		st.ResendAt = p.now().Add(time.Duration(secs) * time.Second).Unix()
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		if resend.NoValidCode {
+			// never "it still works" of a code that no longer does
+			p.renderCode(w, r, http.StatusTooManyRequests, st, "code.notice_too_soon_no_code", "")
+			return
+		}
 		p.renderCode(w, r, http.StatusTooManyRequests, st, "code.notice_too_soon", "")
 	case errors.As(err, &limited):
 		w.Header().Set("Retry-After", strconv.Itoa(limited.Seconds()))
-		p.renderRateLimited(w, r, st, func(v *view) string { return v.msgN("signin.notice_rate_limited", limited.Seconds()) })
+		key := "signin.notice_rate_limited"
+		if limited.ByAddress {
+			key = "signin.notice_address_limited"
+		}
+		p.renderRateLimited(w, r, st, func(v *view) string { return v.msgN(key, limited.Seconds()) })
 	case errors.As(err, &locked):
 		// Too many wrong codes: say until when, in the voter's time and words.
 		w.Header().Set("Retry-After", strconv.Itoa(locked.Seconds()))
@@ -345,7 +354,7 @@ func (p *Pages) renderCode(w http.ResponseWriter, r *http.Request, status int, s
 	v, d := p.codeView(w, r, st)
 	switch noticeKey {
 	case "":
-	case "code.notice_too_soon":
+	case "code.notice_too_soon", "code.notice_too_soon_no_code":
 		v.Notice = v.msgN(noticeKey, d.ResendIn)
 	default:
 		v.Notice = v.msg(noticeKey)

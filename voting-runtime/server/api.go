@@ -292,3 +292,16 @@ func (s *Server) controlVoter(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, st)
 }
+
+// controlUnlock: POST /control/v1/voters/{id}/unlock, the hotline ends a voter's
+// lockout and forgets their wrong codes (someone else's guesses locked them out);
+// it answers the voter's state afterwards, as controlVoter does. The engine logs
+// it (without any secret) and counts it in scrutin_voter_unlocks_total.
+func (s *Server) controlUnlock(w http.ResponseWriter, r *http.Request) {
+	st, err := s.en.UnlockVoter(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}

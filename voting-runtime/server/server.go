@@ -159,6 +159,7 @@ func New(cfg Config) *Server {
 	o.HandleFunc("POST /control/v1/schedule", s.bearer(func() string { return cfg.ControlToken }, s.controlSchedule))
 	o.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
 	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
+	o.HandleFunc("POST /control/v1/voters/{id}/unlock", s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
 	o.HandleFunc("GET /healthz", healthz)
 	o.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
@@ -222,7 +223,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		t := &ticket{s: s, p: p, held: true}
 		defer t.release()
-		r = r.WithContext(context.WithValue(r.Context(), ticketKey{}, t))
+		// the engine keys its per-address budget of wrong codes as the limits above
+		ctx := engine.WithClientAddress(context.WithValue(r.Context(), ticketKey{}, t), addr)
+		r = r.WithContext(ctx)
 		if s.cfg.BodyReadTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
 			// the whole body within the bound, however slowly it trickles
 			_ = http.NewResponseController(w).SetReadDeadline(now.Add(s.cfg.BodyReadTimeout))

@@ -43,6 +43,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrAlreadyVoted: this voter's ballot is already in the box.
 	ErrAlreadyVoted = errors.New("this voter has already voted")
+	// ErrLockedOut: the voter is locked out; nothing of their sign-in changes.
+	ErrLockedOut = errors.New("the voter is locked out")
 	// ErrRollLocked: the roll cannot change once a ballot is cast.
 	ErrRollLocked = errors.New("the roll cannot change once voting has started")
 	// ErrNotOpen: the box is not open yet (before the recorded opensAt, or no
@@ -137,6 +139,9 @@ type LockoutPolicy struct {
 	MaxFailures int
 	// Lockouts are the lengths of the first, second… lockout; the last one repeats.
 	Lockouts []time.Duration
+	// DecayAfter without a wrong code, the failures and the escalation are
+	// forgotten (0: never).
+	DecayAfter time.Duration
 }
 
 // Lockout is the length of the n-th lockout (n from 1).
@@ -172,11 +177,15 @@ type Attempt struct {
 
 // Record is g after an attempt judged v at now under policy: a wrong code counts
 // one failure, and the MaxFailures-th starts the next lockout (the failures start
-// over); a right one clears the failures and the escalation. The resend cooldown
-// (LastSentAt) is kept either way.
+// over); a right one clears the failures, the escalation and the resend cooldown
+// (the codes it ran for no longer work). A wrong code after policy.DecayAfter
+// without any failure starts from nothing: the escalation decays.
 func (g Guard) Record(v Verdict, now time.Time, policy LockoutPolicy) Guard {
 	switch v {
 	case Wrong:
+		if policy.DecayAfter > 0 && !g.LastFailureAt.IsZero() && !now.Before(g.LastFailureAt.Add(policy.DecayAfter)) {
+			g.Failures, g.Lockouts = 0, 0
+		}
 		g.Failures++
 		g.LastFailureAt = now
 		if g.Failures >= policy.MaxFailures {
@@ -185,8 +194,15 @@ func (g Guard) Record(v Verdict, now time.Time, policy LockoutPolicy) Guard {
 			g.LockedUntil = now.Add(policy.Lockout(g.Lockouts))
 		}
 	case Right:
-		g.Failures, g.Lockouts, g.LockedUntil = 0, 0, time.Time{}
+		g.Failures, g.Lockouts, g.LockedUntil, g.LastSentAt = 0, 0, time.Time{}, time.Time{}
 	}
+	return g
+}
+
+// Unlocked is g after the hotline's unlock: no lockout, no failure, and the
+// escalation starts over. The resend cooldown is kept (a code may be on its way).
+func (g Guard) Unlocked() Guard {
+	g.Failures, g.Lockouts, g.LockedUntil = 0, 0, time.Time{}
 	return g
 }
 
@@ -263,8 +279,10 @@ type Store interface {
 	DeleteSignIn(ctx context.Context, voterID string) error
 	// UpdateSignIn replaces a voter's pending sign-in with f(current) (current nil
 	// when there is none), holding the voter's guard: it never interleaves with an
-	// AttemptSignIn for that voter.
-	UpdateSignIn(ctx context.Context, voterID string, f func(cur *PendingSignIn) PendingSignIn) error
+	// AttemptSignIn for that voter. While the voter is locked out at now it changes
+	// nothing and returns ErrLockedOut: a code sent just before a concurrent lockout
+	// is never recorded.
+	UpdateSignIn(ctx context.Context, voterID string, now time.Time, f func(cur *PendingSignIn) PendingSignIn) error
 
 	// Guard returns a voter's guard (the zero Guard for a voter with none).
 	Guard(ctx context.Context, voterID string) (Guard, error)
@@ -284,6 +302,9 @@ type Store interface {
 	// sent: the last sent time goes back to previous, unless another reservation
 	// has been made since.
 	ReleaseCode(ctx context.Context, voterID string, reservedAt, previous time.Time) error
+	// Unlock ends a voter's lockout and forgets their failures and escalation (the
+	// hotline's action); it returns the guard as it was before.
+	Unlock(ctx context.Context, voterID string) (Guard, error)
 
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, idHash []byte) (Session, error)

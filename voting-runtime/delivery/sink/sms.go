@@ -42,6 +42,7 @@ type SMSSink struct {
 	returned      map[int]bool
 	arrived       waiter
 	responseDelay time.Duration
+	held          chan struct{} // closed by the release Hold returned; nil: not held
 	deliveryDelay time.Duration
 	failN         int
 	failStatus    int
@@ -82,6 +83,27 @@ func (s *SMSSink) SetResponseDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.responseDelay = d
+}
+
+// Hold makes the gateway keep every request waiting, without an answer, until
+// release is called (or the client gives up): a gateway stuck for as long as a
+// test needs, whatever its pace. release may be called more than once.
+func (s *SMSSink) Hold() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := make(chan struct{})
+	s.held = h
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.held == h {
+				s.held = nil
+			}
+			s.mu.Unlock()
+			close(h)
+		})
+	}
 }
 
 // SetDeliveryDelay makes each message accepted from now on visible to Messages
@@ -192,8 +214,19 @@ func (s *SMSSink) serve(w http.ResponseWriter, r *http.Request) {
 	raw, readErr := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 
 	s.mu.Lock()
-	delay := s.responseDelay
+	delay, held := s.responseDelay, s.held
 	s.mu.Unlock()
+	if held != nil {
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			s.record(at, 0)
+			return
+		case <-s.closed:
+			reply(http.StatusServiceUnavailable, `{"error":"shutting down"}`)
+			return
+		}
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {

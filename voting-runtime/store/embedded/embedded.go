@@ -178,7 +178,8 @@ func wrap(op string, err error) error {
 	switch {
 	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
 		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
-		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue):
+		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue),
+		errors.Is(err, store.ErrLockedOut):
 		return err
 	}
 	return fmt.Errorf("embedded: %s: %w", op, err)

@@ -81,9 +81,17 @@ func readSignIn(ctx context.Context, tx *sql.Tx, voterID string) (store.PendingS
 }
 
 // UpdateSignIn replaces a voter's pending sign-in with f(current), in one write
-// transaction (SQLite has one writer: it never interleaves with AttemptSignIn).
-func (s *Store) UpdateSignIn(ctx context.Context, voterID string, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
+// transaction (SQLite has one writer: it never interleaves with AttemptSignIn),
+// unless the voter is locked out at now.
+func (s *Store) UpdateSignIn(ctx context.Context, voterID string, now time.Time, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
 	return s.write(ctx, "update sign-in", func(tx *sql.Tx) error {
+		g, err := readGuard(ctx, tx, voterID)
+		if err != nil {
+			return err
+		}
+		if g.Locked(now) {
+			return store.ErrLockedOut
+		}
 		var cur *store.PendingSignIn
 		p, err := readSignIn(ctx, tx, voterID)
 		switch {
@@ -169,6 +177,19 @@ func (s *Store) ReleaseCode(ctx context.Context, voterID string, reservedAt, pre
 	_, err := s.w.ExecContext(ctx, "UPDATE sign_in_guards SET last_sent_at = ? WHERE voter_id = ? AND last_sent_at = ?",
 		nullMicros(previous), voterID, reservedAt.UnixMicro())
 	return wrap("release code", err)
+}
+
+// Unlock clears a voter's lockout, failures and escalation in one write
+// transaction.
+func (s *Store) Unlock(ctx context.Context, voterID string) (store.Guard, error) {
+	var g store.Guard
+	err := s.write(ctx, "unlock", func(tx *sql.Tx) (err error) {
+		if g, err = readGuard(ctx, tx, voterID); err != nil {
+			return err
+		}
+		return writeGuard(ctx, tx, g.Unlocked())
+	})
+	return g, err
 }
 
 const selectGuard = `SELECT failures, lockouts, locked_until, last_failure_at, last_sent_at FROM sign_in_guards

@@ -64,8 +64,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Acknowledged means durable, even if the server, database or role
-		// says otherwise.
-		_, err := c.Exec(ctx, "SET synchronous_commit = on")
+		// says otherwise. And read committed, whatever the database's default: the
+		// single-statement writes (Cast, the close, the schedule) order themselves
+		// by row locks and must wait for each other, never fail with 40001.
+		if _, err := c.Exec(ctx, "SET synchronous_commit = on"); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, "SET default_transaction_isolation = 'read committed'")
 		return err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -147,10 +152,15 @@ func (s *Store) BallotColumns(ctx context.Context) ([]string, error) {
 	return cols, nil
 }
 
-// inTx runs f in a transaction and commits it; op names the operation in errors.
-// Errors that are store sentinels are returned as they are.
+// inTx runs f in a read-committed transaction and commits it; op names the
+// operation in errors. Errors that are store sentinels are returned as they are.
+// Every transaction of this store orders its writers with row locks (SELECT … FOR
+// UPDATE, ON CONFLICT, LOCK TABLE) and expects to wait for them, not to fail: the
+// isolation is set explicitly, so that a tenant database whose
+// default_transaction_isolation is serializable or repeatable read does not turn
+// concurrent sign-ins, casts or the close into serialization failures (40001).
 func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error, op string) error {
-	err := pgx.BeginFunc(ctx, s.pool, f)
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, f)
 	return wrap(op, err)
 }
 
@@ -160,7 +170,8 @@ func wrap(op string, err error) error {
 	switch {
 	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
 		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
-		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue):
+		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue),
+		errors.Is(err, store.ErrLockedOut):
 		return err
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

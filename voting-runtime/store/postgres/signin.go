@@ -74,11 +74,15 @@ func readSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.PendingSi
 }
 
 // UpdateSignIn replaces a voter's pending sign-in with f(current), holding the
-// voter's guard row.
-func (s *Store) UpdateSignIn(ctx context.Context, voterID string, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
+// voter's guard row, unless the voter is locked out at now.
+func (s *Store) UpdateSignIn(ctx context.Context, voterID string, now time.Time, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockGuard(ctx, tx, voterID); err != nil {
+		g, err := lockGuard(ctx, tx, voterID)
+		if err != nil {
 			return err
+		}
+		if g.Locked(now) {
+			return store.ErrLockedOut
 		}
 		var cur *store.PendingSignIn
 		p, err := readSignIn(ctx, tx, voterID)
@@ -165,6 +169,19 @@ func (s *Store) ReleaseCode(ctx context.Context, voterID string, reservedAt, pre
 	_, err := s.pool.Exec(ctx, "UPDATE sign_in_guards SET last_sent_at = $3 WHERE voter_id = $1 AND last_sent_at = $2",
 		voterID, reservedAt, nullTime(previous))
 	return wrap("release code", err)
+}
+
+// Unlock clears a voter's lockout, failures and escalation, holding their guard
+// row.
+func (s *Store) Unlock(ctx context.Context, voterID string) (store.Guard, error) {
+	var g store.Guard
+	err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
+		if g, err = lockGuard(ctx, tx, voterID); err != nil {
+			return err
+		}
+		return writeGuard(ctx, tx, g.Unlocked())
+	}, "unlock")
+	return g, err
 }
 
 const selectGuard = "SELECT failures, lockouts, locked_until, last_failure_at, last_sent_at FROM sign_in_guards"

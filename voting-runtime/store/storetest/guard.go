@@ -44,8 +44,8 @@ func testUpdateSignIn(t *testing.T, s store.Store) {
 		}
 		return p
 	}
-	must(t, s.UpdateSignIn(ctx, "v1", add))
-	must(t, s.UpdateSignIn(ctx, "v1", add))
+	must(t, s.UpdateSignIn(ctx, "v1", at(0), add))
+	must(t, s.UpdateSignIn(ctx, "v1", at(0), add))
 	got, err := s.SignIn(ctx, "v1")
 	if err != nil || len(got.Codes) != 2 || !slices.Equal(seen, []bool{false, true}) {
 		t.Errorf("after two updates: %+v, %v (current seen: %v); want two codes, none then one seen", got, err, seen)

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+)
+
+// TestVoterLockoutsWithoutAnEndDoNotCrash: finding "the plugin dereferences
+// *v.LockedUntil whenever Lockouts > 0": a view with lockouts and no end (an older
+// or another runtime's answer) is printed, not a panic.
+func TestVoterLockoutsWithoutAnEndDoNotCrash(t *testing.T) {
+	var out bytes.Buffer
+	a := &app{stdout: &out, stderr: &out, now: time.Now}
+	a.printVoter(&voterView{VoterID: "V-1", OnRoll: true, Method: "EmailCode", Channel: "mail", ChannelAvailable: true, Lockouts: 2, MaxFailures: 5})
+	if !strings.Contains(out.String(), "Lockouts: 2 since their last successful sign-in") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestVoterUnlockEndsALockout: finding 1.4 (c) "nobody can unlock it": `kubectl
+// scrutin voter NAME VOTER_ID --unlock` against a real runtime ends the voter's
+// lockout (the runtime refuses nothing afterwards for it), and says so.
+func TestVoterUnlockEndsALockout(t *testing.T) {
+	bin, err := runtimetest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "control-token-for-the-unlock-test"
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	smtp := sink.StartSMTP(t)
+	now := time.Now()
+	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(), "--keys-dir", keys)
+	post := func(path, body string) int {
+		resp, err := http.Post(rt.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := post("/api/v1/sign-in", `{"voterId":"V-0001"}`); s != http.StatusAccepted {
+		t.Fatalf("sign-in: %d", s)
+	}
+	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := sink.CodeIn(m.Body)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for range 5 {
+		post("/api/v1/sign-in/code", fmt.Sprintf(`{"voterId":"V-0001","code":%q}`, wrong))
+	}
+
+	tenant := newTenant(t)
+	ns, err := env.Namespace(context.Background(), "election")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := election(t, tenant, "board", -time.Minute, time.Hour, scrutinv1.PhaseOpen)
+	setStatus(t, e, func(s *scrutinv1.ElectionStatus) { s.Namespace = ns })
+	if err := k8s.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: keysSecretName},
+		Data:       map[string][]byte{controlTokenKey: []byte(token)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.OpsURL)
+	mustContain(t, "before the unlock", r.stdout, "LOCKED OUT until")
+
+	r = kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.OpsURL, "--unlock")
+	if r.code != 0 {
+		t.Fatalf("--unlock: exit %d: %s", r.code, r.stderr)
+	}
+	mustContain(t, "--unlock", r.stdout, "Unlocked voter V-0001", "Wrong codes: none")
+	mustNotContain(t, "--unlock", r.stdout+r.stderr, "LOCKED OUT", code, token, runtimetest.VoterEmail(1))
+
+	// The runtime checks the voter's codes again (410: the lockout ended the code;
+	// not 429 locked-out).
+	if s := post("/api/v1/sign-in/code", fmt.Sprintf(`{"voterId":"V-0001","code":%q}`, code)); s == http.StatusTooManyRequests {
+		t.Errorf("a code after the unlock: %d, still locked out", s)
+	}
+	r = kubectlScrutin(t, tenant, "voter", "board", "V-9999", "--runtime-url", rt.OpsURL, "--unlock")
+	if r.code != 0 || !strings.Contains(r.stdout, "Voter V-9999 is not on the roll") || strings.Contains(r.stdout, "Unlocked") {
+		t.Errorf("--unlock of an unknown voter: exit %d, %q", r.code, r.stdout)
+	}
+}
