@@ -152,12 +152,12 @@ func New(cfg Config) (*Pages, error) {
 	var err error
 	id := p.e.Namespace + "/" + p.e.Name + "/" + string(p.e.UID)
 	p.formMax = ballotFormMax(p.en.Questions())
-	draftLen := int64(base64.RawURLEncoding.EncodedLen(p.formMax + 12 + 12 + 16))
-	p.ballotBytes = ballotFormSlack + 3*int64(p.formMax) + draftLen
-	p.signInBytes = signInFormBytes + draftLen
 	if p.seal, err = newSealer(cfg.SessionKey, id, p.formMax); err != nil {
 		return nil, err
 	}
+	draftLen := int64(base64.RawURLEncoding.EncodedLen(p.seal.sealedLen()))
+	p.ballotBytes = ballotFormSlack + 3*int64(p.formMax) + draftLen
+	p.signInBytes = signInFormBytes + draftLen
 	if p.scrutKey, err = deriveKey(cfg.SessionKey, "scrutin pages: scrutineers' cookie v1|"+id); err != nil {
 		return nil, err
 	}
