@@ -199,3 +199,56 @@ func TestOneSessionCannotHoldEveryCastPlace(t *testing.T) {
 		return v.call(http.MethodPost, "/api/v1/ballot", sampleAnswers, nil)
 	})
 }
+
+// TestSignInBodiesCutAtTheirShorterDeadline (review finding 1.1): a sign-in step's
+// body, 4 KiB at most, could take the ballot's 10 s (--body-read-timeout) to
+// arrive, holding its place all that time. It must now arrive within
+// --sign-in-body-read-timeout (5 s) of its admission: a trickled code request is
+// cut well before 10 s.
+func TestSignInBodiesCutAtTheirShorterDeadline(t *testing.T) {
+	smtp := sink.StartSMTP(t)
+	rt := startOpen(t, smtp, 1)
+	addr := strings.TrimPrefix(rt.URL, "http://")
+	for _, path := range []string{"/api/v1/sign-in/code", "/sign-in/code"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := "application/x-www-form-urlencoded"
+		if strings.HasPrefix(path, "/api/") {
+			ct = "application/json"
+		}
+		start := time.Now()
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: 3000\r\n\r\n{", path, addr, ct)
+		closed := make(chan time.Duration, 1)
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					closed <- time.Since(start)
+					return
+				}
+			}
+		}()
+		tick := time.NewTicker(500 * time.Millisecond)
+	trickling:
+		for {
+			select {
+			case took := <-closed:
+				t.Logf("%s: a trickled body cut after %s", path, took.Round(100*time.Millisecond))
+				if took > 8*time.Second {
+					t.Errorf("%s: a trickled body was cut after %s, want well under the ballot's 10 s", path, took)
+				}
+				break trickling
+			case <-tick.C:
+				_, _ = c.Write([]byte(" "))
+				if time.Since(start) > 15*time.Second {
+					t.Errorf("%s: a trickled body still read after 15 s", path)
+					break trickling
+				}
+			}
+		}
+		tick.Stop()
+		c.Close()
+	}
+}
