@@ -48,7 +48,9 @@ func TestOverloadWaitPage(t *testing.T) {
 	rt := runtimetest.Start(t, runtimeBin, nil,
 		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),
 		"--roll", runtimetest.RollFile(t, dir, 2), "--store", "embedded:"+filepath.Join(dir, "data", "e.db"),
-		"--smtp", "127.0.0.1:1")
+		"--smtp", "127.0.0.1:1",
+		// the bound is filled from this one test process: no bound per address
+		"--max-in-flight-per-address=0")
 	release := holdRequests(t, rt.URL, 4)
 	ctx := browser.Start(t)
 	do(t, ctx, "language", acceptLanguage("en"))

@@ -91,7 +91,7 @@ func send(t *testing.T, base, method, path, contentType, body string, header ...
 // now comes first, and a wait page never writes back anything posted.
 func TestCrossSiteConfirmRefusedBeforeTheWaitPage(t *testing.T) {
 	smtp := sink.StartSMTP(t)
-	rt := startOpen(t, smtp, 2, "--max-in-flight", "16")
+	rt := startOpen(t, smtp, 2, append([]string{"--max-in-flight", "16"}, oneClientFillsTheBound...)...)
 	v := newVoter(rt.URL, nil)
 	signIn(t, v, smtp, 1)
 	session := sessionOf(t, v)

@@ -178,7 +178,7 @@ func TestReceiptNeverUncountedAcrossStaleSchedulesOnPostgres(t *testing.T) {
 	roll := runtimetest.RollFile(t, dir, n)
 	token := filepath.Join(dir, "control-token")
 	common := []string{"--roll", roll, "--store", "postgres:" + pg.AdminDSN(), "--smtp", smtp.Addr(),
-		"--control-token-file", token, stormFromOneAddress}
+		"--control-token-file", token, stormFromOneAddress, stormFromOneAddressInFlight}
 	oldPod := runtimetest.Start(t, runtimeBin, nil, append([]string{
 		"--election", electionWithGeneration(t, filepath.Join(dir, "old"), 1, opens, closes)}, common...)...)
 	newPod := runtimetest.Start(t, runtimeBin, nil, append([]string{
@@ -241,7 +241,7 @@ func TestReceiptNeverUncountedOnEmbeddedStore(t *testing.T) {
 	const n = 30
 	token := filepath.Join(dir, "control-token")
 	common := []string{"--roll", runtimetest.RollFile(t, dir, n), "--store", "embedded:" + filepath.Join(dir, "election.db"),
-		"--smtp", smtp.Addr(), "--control-token-file", token, stormFromOneAddress}
+		"--smtp", smtp.Addr(), "--control-token-file", token, stormFromOneAddress, stormFromOneAddressInFlight}
 	pod := runtimetest.Start(t, runtimeBin, nil, append([]string{
 		"--election", electionWithGeneration(t, filepath.Join(dir, "v1"), 1, opens, closes)}, common...)...)
 

@@ -25,7 +25,8 @@ func TestCastsGoFirstUnderLoad(t *testing.T) {
 	// once 4 requests are in flight, casts only at 8.
 	rt := runtimetest.Start(t, runtimeBin, nil,
 		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),
-		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr())
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(),
+		oneClientFillsTheBound[0], oneClientFillsTheBound[1])
 	v := newVoter(rt.URL, nil)
 	signIn(t, v, smtp, 1)
 

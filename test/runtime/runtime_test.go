@@ -97,12 +97,14 @@ func TestOneBallotAcrossTwoProcesses(t *testing.T) {
 	}
 }
 
-// stormFromOneAddress and stormFromOneAddressAllRoutes lift the per-address limits
-// (sign-in steps, every voter route): the storm's voters, each at an address of their
+// stormFromOneAddress, stormFromOneAddressAllRoutes and stormFromOneAddressInFlight
+// lift the per-address limits (sign-in steps, every voter route, requests in
+// flight): the storm's voters, each at an address of their
 // own in life, all come from 127.0.0.1 here.
 const (
 	stormFromOneAddress          = "--sign-in-rate-per-address=0"
 	stormFromOneAddressAllRoutes = "--rate-per-address=0"
+	stormFromOneAddressInFlight  = "--max-in-flight-per-address=0"
 )
 
 // storm signs n voters in, then has them all cast at once (retrying through errors
@@ -215,7 +217,7 @@ func TestKillDuringCasting(t *testing.T) {
 	dbPath := filepath.Join(dir, "data", "election.db")
 	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
 		"--roll", runtimetest.RollFile(t, dir, 1000), "--store", "embedded:"+dbPath, "--smtp", smtp.Addr(),
-		stormFromOneAddress, stormFromOneAddressAllRoutes)
+		stormFromOneAddress, stormFromOneAddressAllRoutes, stormFromOneAddressInFlight)
 	receipts := storm(t, rt, smtp, 1000, func() {
 		rt.Kill9()
 		rt.Restart()
@@ -238,7 +240,7 @@ func TestPostgreSQLRestartDuringCasting(t *testing.T) {
 	now := time.Now()
 	rt := runtimetest.Start(t, runtimeBin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
 		"--roll", runtimetest.RollFile(t, dir, 1000), "--store", "postgres:"+pg.AdminDSN(), "--smtp", smtp.Addr(),
-		stormFromOneAddress, stormFromOneAddressAllRoutes)
+		stormFromOneAddress, stormFromOneAddressAllRoutes, stormFromOneAddressInFlight)
 	receipts := storm(t, rt, smtp, 1000, func() {
 		if err := pg.StopImmediate(); err != nil {
 			t.Error(err)

@@ -57,8 +57,10 @@ func memKiB(t *testing.T, pid int, field string) int {
 }
 
 // slowPosts opens n anonymous POSTs to /ballot/confirm and 10 more to
-// /api/v1/ballot (a third of them with a forged session cookie), announcing 2 MB
-// bodies and trickling them a byte a second, until the test ends.
+// /api/v1/ballot (a third of them with a forged session cookie), each from its own
+// address (X-Forwarded-For: the runtime runs with --client-ip-header), announcing
+// bodies of 3000 bytes, under each route's bound, so that the runtime reads them,
+// and trickling them ("{", then a space a second), until the test ends.
 func slowPosts(t *testing.T, base string, n int) {
 	t.Helper()
 	addr := strings.TrimPrefix(base, "http://")
@@ -78,7 +80,8 @@ func slowPosts(t *testing.T, base string, n int) {
 		if i%3 == 0 {
 			cookie = "Cookie: scrutin_session=forged-" + strconv.Itoa(i) + "\r\n"
 		}
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Type: %s\r\nContent-Length: 2000000\r\n\r\nd", path, addr, cookie, ct)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Forwarded-For: 10.2.%d.%d\r\n%sContent-Type: %s\r\nContent-Length: 3000\r\n\r\n{",
+			path, addr, i/200, i%200+1, cookie, ct)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -90,7 +93,8 @@ func slowPosts(t *testing.T, base string, n int) {
 				case <-stop:
 					return
 				case <-tick.C:
-					if _, err := c.Write([]byte("x")); err != nil {
+					// a space: a JSON value still open, a form not yet whole
+					if _, err := c.Write([]byte(" ")); err != nil {
 						return // the runtime closed it: what it should do
 					}
 				}
@@ -101,17 +105,20 @@ func slowPosts(t *testing.T, base string, n int) {
 }
 
 // TestSlowAnonymousClientsDoNotStopACast: more slow anonymous POSTs than the
-// runtime's bound (bodies of 2 MB trickled a byte a second, to /ballot/confirm and
+// runtime's bound (bodies trickled a byte a second, to /ballot/confirm and
 // /api/v1/ballot, read before the session was checked, for 30 s) held every place
 // in flight: a signed-in voter's cast got the wait page. The session is checked
 // before any body is read, anonymous requests never take the places kept for
-// voters, bodies are bounded by route and read within a deadline: the voter casts,
-// at once, at a small bound and at the default one.
+// voters (and hold, while their body arrives, places within the lowest share),
+// bodies are bounded by route and read within a deadline: the voter casts, at
+// once, at a small bound and at the default one. The slow clients come each from
+// an address of its own (the bound per address is TestOneAddressCannotBlock...'s),
+// with bodies under their route's bound, which the runtime reads.
 func TestSlowAnonymousClientsDoNotStopACast(t *testing.T) {
 	for _, bound := range []int{16, 256} {
 		t.Run(strconv.Itoa(bound), func(t *testing.T) {
 			smtp := sink.StartSMTP(t)
-			rt := startOpen(t, smtp, 2, "--max-in-flight", strconv.Itoa(bound))
+			rt := startOpen(t, smtp, 2, "--max-in-flight", strconv.Itoa(bound), "--client-ip-header", "X-Forwarded-For")
 			v := newVoter(rt.URL, nil)
 			signIn(t, v, smtp, 1)
 			slowPosts(t, rt.URL, bound+10)
@@ -144,7 +151,7 @@ func TestRefusedLargeBodiesDoNotGrowMemory(t *testing.T) {
 
 func refusedLargeBodies(t *testing.T, bound int) {
 	smtp := sink.StartSMTP(t)
-	p := startProcess(t, smtp, 2, "--max-in-flight", strconv.Itoa(bound))
+	p := startProcess(t, smtp, 2, append([]string{"--max-in-flight", strconv.Itoa(bound)}, oneClientFillsTheBound...)...)
 	base := p.URL
 	addr := strings.TrimPrefix(base, "http://")
 	v := newVoter(base, nil)
@@ -204,7 +211,7 @@ func refusedLargeBodies(t *testing.T, bound int) {
 // it has passed, and a voter casts again well before 30 s.
 func TestSlowBodiesCutAtTheirDeadline(t *testing.T) {
 	smtp := sink.StartSMTP(t)
-	rt := startOpen(t, smtp, 2, "--max-in-flight", "16")
+	rt := startOpen(t, smtp, 2, append([]string{"--max-in-flight", "16"}, oneClientFillsTheBound...)...)
 	holder := newVoter(rt.URL, nil)
 	signIn(t, holder, smtp, 1)
 	v := newVoter(rt.URL, nil)

@@ -542,9 +542,23 @@ func (en *Engine) ExtendSession(ctx context.Context, id string) (store.Session, 
 	return en.touch(ctx, s)
 }
 
+// SessionEnded says whether the session whose id hashes to idHash (its
+// store.Session.IDHash) is no longer live: signed out, expired or never there.
+// An expired session found is ended.
+func (en *Engine) SessionEnded(ctx context.Context, idHash []byte) (bool, error) {
+	_, err := en.liveSessionByHash(ctx, idHash)
+	if errors.Is(err, ErrSessionExpired) {
+		return true, nil
+	}
+	return false, err
+}
+
 // liveSession reads the session of id and ends it if it has expired.
 func (en *Engine) liveSession(ctx context.Context, id string) (store.Session, error) {
-	h := en.hasher.Sum(auth.DomainSession, "", id)
+	return en.liveSessionByHash(ctx, en.hasher.Sum(auth.DomainSession, "", id))
+}
+
+func (en *Engine) liveSessionByHash(ctx context.Context, h []byte) (store.Session, error) {
 	s, err := en.st.Session(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, ErrSessionExpired

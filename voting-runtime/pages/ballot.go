@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -181,19 +182,33 @@ func hasOption(q *scrutinv1.Question, id string) bool {
 	return false
 }
 
-// sealFields seals a voter's choices, for their live session's voter, to carry
-// them to the review and through signing in again; "" when there is nothing to
-// keep.
-func (p *Pages) sealFields(fields url.Values, voter string) string {
+// sealFields seals a voter's choices, for their live session (its voter and the
+// session itself), to carry them to the review and through signing in again; ""
+// when there is nothing to keep.
+func (p *Pages) sealFields(fields url.Values, sess store.Session) string {
 	if len(fields) == 0 {
 		return ""
 	}
-	s, err := p.seal.Seal(fields, voter, p.now())
+	s, err := p.seal.Seal(fields, sess.VoterID, sess.IDHash, p.now())
 	if err != nil {
 		p.log.Error("Could not seal a voter's choices", "error", err)
 		return ""
 	}
 	return s
+}
+
+// openDraft opens a draft sealed in the live session sess: another session's
+// draft, even the same voter's, is not opened (afterSignIn alone takes one from a
+// session that has ended, the voter's own).
+func (p *Pages) openDraft(draft string, sess store.Session) (url.Values, error) {
+	fields, sealedIn, err := p.seal.Open(draft, sess.VoterID, p.now())
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(sealedIn, sess.IDHash) {
+		return nil, errBadDraft
+	}
+	return fields, nil
 }
 
 // selection is what the voter chose for a question, as the form shows it.
@@ -539,7 +554,7 @@ func (p *Pages) reviewOrBallot(w http.ResponseWriter, r *http.Request, sess stor
 		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, errs, "")
 		return
 	}
-	draft := p.sealFields(fields, sess.VoterID)
+	draft := p.sealFields(fields, sess)
 	if draft == "" && len(qs) > 0 {
 		p.internalError(w, r, errors.New("the choices could not be sealed"), "")
 		return
@@ -593,7 +608,7 @@ func (p *Pages) postBallot(w http.ResponseWriter, r *http.Request) {
 // draftPost starts a post that carries the sealed draft of the choices (change,
 // confirm): a live session that may vote (checked before the form is read), the
 // form, and the draft opened for the session's voter; when the draft cannot be
-// opened (too old, tampered with, or another voter's), the voter gets the ballot
+// opened (too old, tampered with, another voter's or another session's), the voter gets the ballot
 // again with a notice. Without a live session, the voter signs in again with the
 // draft. ok is false once an answer was written.
 func (p *Pages) draftPost(w http.ResponseWriter, r *http.Request) (store.Session, url.Values, bool) {
@@ -614,7 +629,7 @@ func (p *Pages) draftPost(w http.ResponseWriter, r *http.Request) (store.Session
 	if !p.canVote(w, r, sess) {
 		return store.Session{}, nil, false
 	}
-	fields, derr := p.seal.Open(r.PostForm.Get("draft"), sess.VoterID, p.now())
+	fields, derr := p.openDraft(r.PostForm.Get("draft"), sess)
 	if derr != nil {
 		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
 		return store.Session{}, nil, false
@@ -793,7 +808,7 @@ func (p *Pages) postExtend(w http.ResponseWriter, r *http.Request) {
 		if !p.canVote(w, r, sess) {
 			return
 		}
-		fields, derr := p.seal.Open(r.PostForm.Get("draft"), sess.VoterID, p.now())
+		fields, derr := p.openDraft(r.PostForm.Get("draft"), sess)
 		if derr != nil {
 			p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
 			return

@@ -11,9 +11,11 @@
 // Ballot secrecy: the choices a voter has made but not cast are never kept on the
 // server. They travel in the voter's own pages: the review page holds them sealed
 // (AES-256-GCM, with a key derived from the election's session key, the same on
-// every replica; the voter id in the authenticated data, so that only a session of
-// that voter opens them; padded to one length) in a hidden field, which, when the
-// session ends on the review, follows the voter through the sign-in pages and back.
+// every replica; the voter id in the authenticated data and the sealing session's
+// keyed digest inside, so that only that session opens them, or, once it has ended,
+// the same voter signing in again; padded to one length) in a hidden field, which,
+// when the session ends on the review, follows the voter through the sign-in pages
+// and back.
 // Choices are sealed only for a live session. The script keeps the ballot's choices
 // in the browser window until the vote is recorded, so that a ballot sent when the
 // session had ended, or turned away under load, comes back after signing in again.
@@ -152,12 +154,12 @@ func New(cfg Config) (*Pages, error) {
 	var err error
 	id := p.e.Namespace + "/" + p.e.Name + "/" + string(p.e.UID)
 	p.formMax = ballotFormMax(p.en.Questions())
-	draftLen := int64(base64.RawURLEncoding.EncodedLen(p.formMax + 12 + 12 + 16))
-	p.ballotBytes = ballotFormSlack + 3*int64(p.formMax) + draftLen
-	p.signInBytes = signInFormBytes + draftLen
 	if p.seal, err = newSealer(cfg.SessionKey, id, p.formMax); err != nil {
 		return nil, err
 	}
+	draftLen := int64(base64.RawURLEncoding.EncodedLen(p.seal.sealedLen()))
+	p.ballotBytes = ballotFormSlack + 3*int64(p.formMax) + draftLen
+	p.signInBytes = signInFormBytes + draftLen
 	if p.scrutKey, err = deriveKey(cfg.SessionKey, "scrutin pages: scrutineers' cookie v1|"+id); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -368,6 +369,43 @@ func TestDraftsSealedOnlyForALiveSessionAndItsVoter(t *testing.T) {
 	one.post("/ballot/confirm", draft).want(t, 200, "receipt")
 }
 
+// TestDraftsBoundToTheirSession (review finding 1.7): a draft was bound to its
+// voter but not to the session that sealed it: any session of the voter opened it.
+// It is now bound to both: another live session of the same voter does not open
+// it, neither on the review nor by signing in with it while the session that
+// sealed it lives; once that session has ended, its voter signing in again gets
+// the draft back (the voter whose session ended on the review page confirms).
+func TestDraftsBoundToTheirSession(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	f.clock.Add(time.Hour)
+	lost := "Vos choix précédents n’ont pas pu être retrouvés"
+	one := f.client(t)
+	one.follow(one.signIn("V-1", "camille@example.org", "")).want(t, 200, "ballot")
+	review := one.post("/ballot", goodBallot).want(t, 200, "review").hidden(t, "review-form")
+	draft := review.Get("draft")
+
+	// The same voter in another session, both live: the draft is not opened.
+	f.clock.Add(2 * time.Minute)
+	two := f.client(t)
+	two.follow(two.signIn("V-1", "camille@example.org", "")).want(t, 200, "ballot")
+	two.post("/ballot/confirm", review).want(t, 200, "ballot").has(t, lost)
+	two.post("/ballot/change", review).want(t, 200, "ballot").has(t, lost)
+	if voted, _ := f.en.HasVoted(context.Background(), "V-1"); voted {
+		t.Fatal("another session's draft was cast")
+	}
+	// Signing in with it while the session that sealed it lives: not opened.
+	f.clock.Add(2 * time.Minute)
+	three := f.client(t)
+	three.signIn("V-1", "camille@example.org", draft).want(t, 200, "ballot").has(t, lost)
+
+	// The session that sealed it ends: its voter signs in again and gets it back.
+	one.post("/sign-out", nil).want(t, 200, "signed-out")
+	f.clock.Add(2 * time.Minute)
+	four := f.client(t)
+	restored := four.signIn("V-1", "camille@example.org", draft).want(t, 200, "review").has(t, "vos choix sont revenus")
+	four.post("/ballot/confirm", restored.hidden(t, "review-form")).want(t, 200, "receipt")
+}
+
 func TestSealedChoicesAcrossReplicas(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	// Another replica: same election, same session key, another process.
@@ -376,14 +414,14 @@ func TestSealedChoicesAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	fields := url.Values{"q_chair": {"bob"}}
-	sealed, err := f.pages.seal.Seal(fields, "V-1", f.clock.Now())
+	sealed, err := f.pages.seal.Seal(fields, "V-1", bytes.Repeat([]byte{7}, sessionHashSize), f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(sealed, "bob") {
 		t.Fatal("the seal shows the choice")
 	}
-	got, err := other.seal.Open(sealed, "V-1", f.clock.Now())
+	got, _, err := other.seal.Open(sealed, "V-1", f.clock.Now())
 	if err != nil || got.Get("q_chair") != "bob" {
 		t.Fatalf("another replica opens %v, %v", got, err)
 	}
@@ -391,15 +429,15 @@ func TestSealedChoicesAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stranger.seal.Open(sealed, "V-1", f.clock.Now()); err == nil {
+	if _, _, err := stranger.seal.Open(sealed, "V-1", f.clock.Now()); err == nil {
 		t.Error("a key other than the election's opens the seal")
 	}
 	tampered := []byte(sealed)
 	tampered[len(tampered)/2] ^= 1
-	if _, err := other.seal.Open(string(tampered), "V-1", f.clock.Now()); err == nil {
+	if _, _, err := other.seal.Open(string(tampered), "V-1", f.clock.Now()); err == nil {
 		t.Error("a tampered seal opens")
 	}
-	if _, err := other.seal.Open(sealed, "V-1", f.clock.Now().Add(draftMaxAge+time.Minute)); err == nil {
+	if _, _, err := other.seal.Open(sealed, "V-1", f.clock.Now().Add(draftMaxAge+time.Minute)); err == nil {
 		t.Error("an old seal opens")
 	}
 	if _, err := New(Config{Engine: f.en, SessionKey: []byte("short")}); err == nil {

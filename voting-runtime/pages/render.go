@@ -152,7 +152,7 @@ func (p *Pages) view(w http.ResponseWriter, r *http.Request, name string) *view 
 		q := r.URL.Query()
 		q.Set("lang", l)
 		v.Switch = append(v.Switch, langLink{
-			Code: l, Label: languageNames[l], Href: r.URL.Path + "?" + q.Encode(),
+			Code: l, Label: languageNames[l], Href: localURI(r, q),
 		})
 	}
 	return v
@@ -347,7 +347,7 @@ func (p *Pages) WaitPage(w http.ResponseWriter, r *http.Request, seconds int) {
 	}
 	securityHeaders(w, r)
 	v := p.view(w, r, "wait")
-	d := &waitData{Seconds: seconds, Retry: r.URL.RequestURI()}
+	d := &waitData{Seconds: seconds, Retry: localURI(r, r.URL.Query())}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		d.NotSent, d.Retry = true, retryPage(r)
 	}
@@ -357,6 +357,22 @@ func (p *Pages) WaitPage(w http.ResponseWriter, r *http.Request, seconds int) {
 	v.Data = d
 	w.Header().Set("Retry-After", strconv.Itoa(seconds))
 	p.render(w, r, http.StatusServiceUnavailable, v)
+}
+
+// localURI is the address of r's page on this site, with query: its path cleaned
+// and escaped, so that a link or a refresh to it stays on this site. A path such
+// as "//evil.example/" or "/\evil.example" (which a browser reads as another host,
+// as it does "/\t/evil.example": it drops tabs and newlines) is written
+// "/evil.example" or "/%5Cevil.example".
+func localURI(r *http.Request, query url.Values) string {
+	u := (&url.URL{Path: path.Clean("/" + r.URL.Path)}).EscapedPath()
+	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") || strings.HasPrefix(u, "/\\") {
+		u = "/"
+	}
+	if q := query.Encode(); q != "" {
+		u += "?" + q
+	}
+	return u
 }
 
 // retryPage is the page a form sent to r's path was on, to go back to with GET.

@@ -27,13 +27,20 @@ func deriveKey(sessionKey []byte, purpose string) ([]byte, error) {
 	return hkdf.Key(sha256.New, sessionKey, nil, purpose, 32)
 }
 
+// sessionHashSize is the length of a session's store.Session.IDHash (HMAC-SHA-256),
+// which a draft holds.
+const sessionHashSize = 32
+
 // sealer seals a voter's unsent choices (the ballot form's fields) for the voter to
 // carry: AES-256-GCM with a key derived from the election's session key, so any
 // replica can open what another sealed, bound to this election and to the voter
 // whose session sealed it (the voter id is part of the authenticated data: no one
-// else's session opens it), with the time it was sealed. The fields are padded to
-// one length (size), so that a draft's length says nothing of the choices.
-// Nothing is kept on the server.
+// else's session opens it), with the time it was sealed and the session's
+// store.Session.IDHash (a keyed digest of the session id, not the id), inside the
+// ciphertext: the pages accept a draft only in the session that sealed it, or,
+// once that session has ended, when the same voter signs in again. The fields are
+// padded to one length (size), so that a draft's length says nothing of the
+// choices. Nothing is kept on the server.
 type sealer struct {
 	aead cipher.AEAD
 	ad   []byte
@@ -44,7 +51,7 @@ type sealer struct {
 // longest ballot form of the election; a longer one is padded to a multiple of
 // 1 KiB above it).
 func newSealer(sessionKey []byte, election string, size int) (*sealer, error) {
-	key, err := deriveKey(sessionKey, "scrutin pages: sealed ballot drafts v2|"+election)
+	key, err := deriveKey(sessionKey, "scrutin pages: sealed ballot drafts v3|"+election)
 	if err != nil {
 		return nil, err
 	}
@@ -56,13 +63,21 @@ func newSealer(sessionKey []byte, election string, size int) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead, ad: []byte("scrutin-draft-v2|" + election + "|voter="), size: size}, nil
+	return &sealer{aead: aead, ad: []byte("scrutin-draft-v3|" + election + "|voter="), size: size}, nil
 }
 
-// Seal returns the fields sealed for voter, URL-safe.
-func (s *sealer) Seal(fields url.Values, voter string, now time.Time) (string, error) {
+// sealedLen is the length of a sealed draft of size bytes of fields, before base64.
+func (s *sealer) sealedLen() int {
+	return s.aead.NonceSize() + 8 + sessionHashSize + 4 + s.size + s.aead.Overhead()
+}
+
+// Seal returns the fields sealed for voter's session (its IDHash), URL-safe.
+func (s *sealer) Seal(fields url.Values, voter string, session []byte, now time.Time) (string, error) {
 	if voter == "" {
 		return "", errors.New("pages: a draft is sealed for a voter")
+	}
+	if len(session) != sessionHashSize {
+		return "", errors.New("pages: a draft is sealed for a session")
 	}
 	enc := fields.Encode()
 	size := s.size
@@ -70,6 +85,7 @@ func (s *sealer) Seal(fields url.Values, voter string, now time.Time) (string, e
 		size += (len(enc) - size + 1023) / 1024 * 1024
 	}
 	plain := binary.BigEndian.AppendUint64(nil, uint64(now.Unix()))
+	plain = append(plain, session...)
 	plain = binary.BigEndian.AppendUint32(plain, uint32(len(enc)))
 	plain = append(plain, enc...)
 	plain = append(plain, make([]byte, size-len(enc))...)
@@ -80,30 +96,33 @@ func (s *sealer) Seal(fields url.Values, voter string, now time.Time) (string, e
 	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, append(s.ad[:len(s.ad):len(s.ad)], voter...))), nil
 }
 
-// Open returns the fields of a draft sealed for voter no longer than draftMaxAge ago.
-func (s *sealer) Open(sealed, voter string, now time.Time) (url.Values, error) {
+// Open returns the fields of a draft sealed for voter no longer than draftMaxAge
+// ago, and the IDHash of the session that sealed it.
+func (s *sealer) Open(sealed, voter string, now time.Time) (url.Values, []byte, error) {
 	data, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil || voter == "" || len(data) < s.aead.NonceSize()+s.aead.Overhead() {
-		return nil, errBadDraft
+		return nil, nil, errBadDraft
 	}
 	n := s.aead.NonceSize()
 	plain, err := s.aead.Open(nil, data[:n], data[n:], append(s.ad[:len(s.ad):len(s.ad)], voter...))
-	if err != nil || len(plain) < 12 {
-		return nil, errBadDraft
+	const head = 8 + sessionHashSize + 4
+	if err != nil || len(plain) < head {
+		return nil, nil, errBadDraft
 	}
 	at := time.Unix(int64(binary.BigEndian.Uint64(plain[:8])), 0)
 	if now.Sub(at) > draftMaxAge || at.Sub(now) > time.Minute {
-		return nil, errBadDraft
+		return nil, nil, errBadDraft
 	}
-	length := binary.BigEndian.Uint32(plain[8:12])
-	if uint64(length) > uint64(len(plain)-12) {
-		return nil, errBadDraft
+	session := plain[8 : 8+sessionHashSize]
+	length := binary.BigEndian.Uint32(plain[8+sessionHashSize : head])
+	if uint64(length) > uint64(len(plain)-head) {
+		return nil, nil, errBadDraft
 	}
-	fields, err := url.ParseQuery(string(plain[12 : 12+length]))
+	fields, err := url.ParseQuery(string(plain[head : head+int(length)]))
 	if err != nil {
-		return nil, errBadDraft
+		return nil, nil, errBadDraft
 	}
-	return fields, nil
+	return fields, session, nil
 }
 
 // scrutineerPass is the scrutineers' cookie: when it expires and a MAC over that

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"crypto/hmac"
 	"errors"
 	"net/http"
 	"strconv"
@@ -194,6 +195,9 @@ func (p *Pages) postCode(w http.ResponseWriter, r *http.Request) {
 
 // afterSignIn takes a voter who just signed in to the ballot, or, when they bring
 // back choices sealed when their session ended, to the review of those choices.
+// A draft is taken from the session that sealed it, or from another session of the
+// same voter once that one has ended (the voter whose session ended on the review
+// page signs in again and confirms): never from a session still live elsewhere.
 func (p *Pages) afterSignIn(w http.ResponseWriter, r *http.Request, sess store.Session, draft string) {
 	if draft == "" {
 		http.Redirect(w, r, "/ballot", http.StatusSeeOther)
@@ -202,7 +206,17 @@ func (p *Pages) afterSignIn(w http.ResponseWriter, r *http.Request, sess store.S
 	if !p.canVote(w, r, sess) {
 		return
 	}
-	fields, err := p.seal.Open(draft, sess.VoterID, p.now())
+	fields, sealedIn, err := p.seal.Open(draft, sess.VoterID, p.now())
+	if err == nil && !hmac.Equal(sealedIn, sess.IDHash) {
+		var ended bool
+		if ended, err = p.en.SessionEnded(r.Context(), sealedIn); err != nil {
+			p.internalError(w, r, err, "")
+			return
+		}
+		if !ended {
+			err = errBadDraft
+		}
+	}
 	if err != nil {
 		p.renderBallot(w, r, http.StatusOK, sess, nil, nil, "ballot.notice_draft_lost")
 		return

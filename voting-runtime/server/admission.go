@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -150,8 +151,18 @@ func writeRateLimited(w http.ResponseWriter, secs int, message string) {
 type admission struct {
 	limit    int64
 	inFlight atomic.Int64
-	shed     *prometheus.CounterVec
+	// reading counts the sign-in steps admitted whose body is still arriving:
+	// they are bounded by the share of the lowest priority (readingShare), so
+	// that clients trickling small forms never hold the places kept for a
+	// signed-in voter's ballot and cast, whatever their number of addresses.
+	reading atomic.Int64
+	shed    *prometheus.CounterVec
 }
+
+// readingShare is the part of the bound the sign-in steps whose body is still
+// arriving may hold: the share of "other". Once its body is in, a sign-in step
+// is what its priority says (a code check goes before a new sign-in).
+var readingShare = shares[PriorityOther]
 
 func newAdmission(limit int, reg prometheus.Registerer) *admission {
 	a := &admission{limit: int64(limit), shed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -186,26 +197,88 @@ func (a *admission) done() {
 	}
 }
 
+// admitReading takes a place among the requests whose body is still arriving,
+// for a request of priority p already admitted, or says no.
+func (a *admission) admitReading(p Priority) bool {
+	if a.limit <= 0 {
+		return true
+	}
+	n := a.reading.Add(1)
+	if float64(n) > float64(a.limit)*readingShare {
+		a.reading.Add(-1)
+		a.shed.WithLabelValues(priorityNames[p]).Inc()
+		return false
+	}
+	return true
+}
+
+func (a *admission) doneReading() {
+	if a.limit > 0 {
+		a.reading.Add(-1)
+	}
+}
+
 // ticket is the place in flight a request holds, released when it is answered.
 type ticket struct {
 	s    *Server
 	p    Priority
 	held bool
+	// reading: the request also holds a place among those whose body is
+	// still arriving (admission.reading), until its body is read.
+	reading bool
 }
 
 type ticketKey struct{}
 
 func (t *ticket) release() {
+	t.bodyRead()
 	if t.held {
 		t.held = false
 		t.s.admission.done()
 	}
 }
 
+// startReading takes a place among the requests whose body is still arriving
+// (admission.reading) for r, until its body has been read; false when none is
+// free.
+func (t *ticket) startReading(r *http.Request) bool {
+	if t.reading {
+		return true
+	}
+	if !t.s.admission.admitReading(t.p) {
+		return false
+	}
+	t.reading = true
+	r.Body = &watchedBody{ReadCloser: r.Body, t: t}
+	return true
+}
+
+// bodyRead gives back the place among the requests whose body is arriving.
+func (t *ticket) bodyRead() {
+	if t.reading {
+		t.reading = false
+		t.s.admission.doneReading()
+	}
+}
+
+// watchedBody tells the ticket when the body has been read whole (or failed).
+type watchedBody struct {
+	io.ReadCloser
+	t *ticket
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.t.bodyRead()
+	}
+	return n, err
+}
+
 // Demote trades the place a request holds at a voter's priority (a cast, a code)
 // for one of the lowest, for a request found on its way to hold no live session:
 // an anonymous client never keeps the places kept for voters while its body is
-// read. When no such place is free, the request is answered as overloaded, its
+// read, and holds, until its body is in, a place within the lowest share. When no such place is free, the request is answered as overloaded, its
 // body unread, and Demote returns false. Outside the server (no place held) it
 // returns true.
 func Demote(w http.ResponseWriter, r *http.Request) bool {
@@ -219,6 +292,10 @@ func Demote(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	t.p, t.held = PriorityOther, true
+	if r.Body != nil && r.Body != http.NoBody && !t.startReading(r) {
+		t.s.overloaded(w, r)
+		return false
+	}
 	return true
 }
 

@@ -68,6 +68,20 @@ type Config struct {
 	// moment it is admitted (0: only the http.Server's own timeouts). A ballot
 	// is a few kilobytes: seconds even on a phone on a slow network.
 	BodyReadTimeout time.Duration
+	// SignInBodyReadTimeout bounds it for the sign-in steps, whose forms are
+	// small (4 KiB at most, and a sealed draft): shorter than BodyReadTimeout,
+	// so that a client trickling them gives its place back sooner (0: as
+	// BodyReadTimeout).
+	SignInBodyReadTimeout time.Duration
+	// MaxInFlightPerAddress bounds the requests of one client address in flight
+	// at once (0: no bound); past it, a request is answered at once (429, or
+	// WaitPage for a person), before it takes a place in flight. A client
+	// trickling its bodies from one address holds no more places than that.
+	MaxInFlightPerAddress int
+	// MaxInFlightPerSession bounds the requests carrying one session cookie in
+	// flight at once (0: no bound): a voter's session, even one that has voted,
+	// cannot hold the places kept for casts by opening slow casts.
+	MaxInFlightPerSession int
 	// Forbidden answers a person's form sent from another site (the pages'
 	// page); the API and machine clients get a JSON 403.
 	Forbidden func(w http.ResponseWriter, r *http.Request)
@@ -93,6 +107,10 @@ type Server struct {
 	voters        *ratelimit.Keyed
 	votersLimited prometheus.Counter
 	crossOrigin   *http.CrossOriginProtection
+	// perAddress and perSession bound the requests in flight of one client
+	// address, of one session cookie.
+	perAddress, perSession   *inFlightBy
+	addressBusy, sessionBusy prometheus.Counter
 	// castBytes bounds the body of a cast (the longest ballot the questions
 	// allow, with room for padding); signInBytes the other bodies of the API.
 	castBytes int64
@@ -132,6 +150,10 @@ func New(cfg Config) *Server {
 	s.voters = ratelimit.New(rate.Limit(cfg.RatePerAddress), cfg.BurstPerAddress)
 	s.votersLimited = ratelimit.Counter(cfg.Registerer, "address-all-routes")
 	s.crossOrigin = http.NewCrossOriginProtection()
+	s.perAddress = newInFlightBy(cfg.MaxInFlightPerAddress)
+	s.addressBusy = ratelimit.Counter(cfg.Registerer, "address-in-flight")
+	s.perSession = newInFlightBy(cfg.MaxInFlightPerSession)
+	s.sessionBusy = ratelimit.Counter(cfg.Registerer, "session-in-flight")
 	if cfg.Engine != nil {
 		s.castBytes = castBodyLimit(cfg.Engine.Questions())
 	}
@@ -210,12 +232,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.rateLimited(w, r, wait, "many requests come from your network right now")
 			return
 		}
-		if isSignInStep(r) {
+		signInStep := isSignInStep(r)
+		if signInStep {
 			if ok, wait := s.addresses.Allow(addr, now); !ok {
 				s.limited.Inc()
 				s.rateLimited(w, r, wait, "many sign-in requests come from your network right now")
 				return
 			}
+		}
+		// Places in flight, by client address and by session: a slow client
+		// holds a few, however many connections it opens.
+		if !s.perAddress.acquire(addr) {
+			s.addressBusy.Inc()
+			s.rateLimited(w, r, RetryAfterSeconds*time.Second, "many requests from your network are being served right now")
+			return
+		}
+		defer s.perAddress.release(addr)
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+			if !s.perSession.acquire(c.Value) {
+				s.sessionBusy.Inc()
+				s.rateLimited(w, r, RetryAfterSeconds*time.Second, "your session has requests under way already")
+				return
+			}
+			defer s.perSession.release(c.Value)
 		}
 		if !s.admission.admit(p) {
 			s.overloaded(w, r)
@@ -223,12 +262,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		t := &ticket{s: s, p: p, held: true}
 		defer t.release()
+		hasBody := r.Body != nil && r.Body != http.NoBody
+		if hasBody && (signInStep || p == PriorityOther) {
+			// Until its body is in, a request without a session (a sign-in
+			// step, anything at the lowest priority) holds its place within
+			// the share of the lowest priority, not its own.
+			if !t.startReading(r) {
+				s.overloaded(w, r)
+				return
+			}
+		}
 		// the engine keys its per-address budget of wrong codes as the limits above
-		ctx := engine.WithClientAddress(context.WithValue(r.Context(), ticketKey{}, t), addr)
-		r = r.WithContext(ctx)
-		if s.cfg.BodyReadTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
+		r = r.WithContext(engine.WithClientAddress(context.WithValue(r.Context(), ticketKey{}, t), addr))
+		timeout := s.cfg.BodyReadTimeout
+		if signInStep && s.cfg.SignInBodyReadTimeout > 0 {
+			timeout = s.cfg.SignInBodyReadTimeout
+		}
+		if timeout > 0 && hasBody {
 			// the whole body within the bound, however slowly it trickles
-			_ = http.NewResponseController(w).SetReadDeadline(now.Add(s.cfg.BodyReadTimeout))
+			_ = http.NewResponseController(w).SetReadDeadline(now.Add(timeout))
 		}
 	}
 	s.mux.ServeHTTP(w, r)

@@ -70,11 +70,30 @@ import (
 
 // readHeaderTimeout and bodyReadTimeout bound how long a request takes to arrive:
 // its headers, then its body (a sign-in form or a ballot, a few kilobytes: a
-// second or two on a phone on a slow network).
+// second or two on a phone on a slow network). signInBodyReadTimeout bounds the
+// body of a sign-in step: a form of at most 4 KiB (and a sealed draft, about 1 KiB
+// more), which fits in the first flight of TCP segments; even at GPRS speeds (2-3
+// KB/s up) it arrives in about 2 s, and 5 s leaves room for a lost segment's
+// retransmission (1 s) on a bad mobile link, while a client trickling it gives its
+// place back twice as soon as with the ballot's 10 s.
 const (
-	readHeaderTimeout = 10 * time.Second
-	bodyReadTimeout   = 10 * time.Second
+	readHeaderTimeout     = 10 * time.Second
+	bodyReadTimeout       = 10 * time.Second
+	signInBodyReadTimeout = 5 * time.Second
 )
+
+// defaultInFlightPerAddress is the bound of one client address's requests in
+// flight for an in-flight bound of bound: a sixteenth of it, at least 4 (none when
+// the bound is off). One address trickling its requests holds no more; a works
+// council of 50 behind one NAT is far from it, their requests lasting milliseconds
+// (at the per-address rate of 100 a second, 16 in flight means requests of 160 ms,
+// slower than a pod at its knee).
+func defaultInFlightPerAddress(bound int) int {
+	if bound <= 0 {
+		return 0
+	}
+	return max(4, bound/16)
+}
 
 type flags struct {
 	election, roll, storeSpec, listen  string
@@ -89,6 +108,9 @@ type flags struct {
 	ratePerAddress                     float64
 	burstPerAddress                    int
 	bodyReadTimeout                    time.Duration
+	signInBodyReadTimeout              time.Duration
+	maxInFlightPerAddress              int
+	maxInFlightPerSession              int
 	pprofListen                        string
 	deliveryBuffer                     int
 	electionReread                     time.Duration
@@ -119,6 +141,9 @@ func main() {
 	flag.Float64Var(&f.ratePerAddress, "rate-per-address", 100, "requests a second one client address may sustain on the voters' routes, pages and API (0: no limit); generous, for many voters behind one NAT")
 	flag.IntVar(&f.burstPerAddress, "burst-per-address", 3000, "requests one client address may send at once on the voters' routes (0: no limit)")
 	flag.DurationVar(&f.bodyReadTimeout, "body-read-timeout", bodyReadTimeout, "how long a voter request's body may take to arrive once admitted (a ballot is a few kilobytes)")
+	flag.DurationVar(&f.signInBodyReadTimeout, "sign-in-body-read-timeout", signInBodyReadTimeout, "how long the body of a sign-in step (sign-in, code, resend; 4 KiB at most) may take to arrive once admitted")
+	flag.IntVar(&f.maxInFlightPerAddress, "max-in-flight-per-address", -1, "requests of one client address served at once; past it, 429 (the wait page for a person); -1: a sixteenth of the in-flight bound, at least 4 (16 at the default bound of 256); 0: no bound")
+	flag.IntVar(&f.maxInFlightPerSession, "max-in-flight-per-session", 2, "requests carrying one session cookie served at once; past it, 429 (the wait page for a person); 0: no bound")
 	flag.DurationVar(&f.electionReread, "election-reread", 10*time.Second, "how often the election file is read again for a new schedule (the kubelet updates a mounted ConfigMap in place); 0: never")
 	flag.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
 	flag.Parse()
@@ -181,6 +206,10 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if f.maxInFlight >= 0 {
 		maxInFlight = f.maxInFlight
 	}
+	perAddress := f.maxInFlightPerAddress
+	if perAddress < 0 {
+		perAddress = defaultInFlightPerAddress(maxInFlight)
+	}
 	// The voters' pages at "/", the API beside them, in one server.
 	pg, err := pages.New(pages.Config{Engine: en, SessionKey: keys.session, ScrutineerToken: keys.scrutineer, Log: log})
 	if err != nil {
@@ -192,6 +221,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		MaxInFlight: maxInFlight, WaitPage: pg.WaitPage,
 		SignInRatePerAddress: f.signInRatePerAddress, SignInBurstPerAddress: f.signInBurstPerAddress, ClientIPHeader: f.clientIPHeader,
 		RatePerAddress: f.ratePerAddress, BurstPerAddress: f.burstPerAddress, BodyReadTimeout: f.bodyReadTimeout,
+		SignInBodyReadTimeout: f.signInBodyReadTimeout, MaxInFlightPerAddress: perAddress, MaxInFlightPerSession: f.maxInFlightPerSession,
 		Forbidden: pg.Forbidden,
 		Ready: func(ctx context.Context) error {
 			d, err := st.RollDigest(ctx)
