@@ -28,48 +28,8 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 	if keysSecretName != controllers.KeysSecretName {
 		t.Fatalf("keys Secret %q, the controller's %q", keysSecretName, controllers.KeysSecretName)
 	}
-	bin, err := runtimetest.Build(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	const token = "control-token-for-the-hotline-test"
-	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	if err := os.MkdirAll(keys, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	smtp := sink.StartSMTP(t)
-	now := time.Now()
-	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(), "--keys-dir", keys)
-
-	// Voter 1 asks for a code and types five wrong ones.
-	post := func(path, body string) int {
-		resp, err := http.Post(rt.URL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if s := post("/api/v1/sign-in", `{"voterId":"V-0001"}`); s != http.StatusAccepted {
-		t.Fatalf("sign-in: %d", s)
-	}
-	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := sink.CodeIn(m.Body)
-	wrong := "000000"
-	if code == wrong {
-		wrong = "111111"
-	}
-	for range 5 {
-		post("/api/v1/sign-in/code", fmt.Sprintf(`{"voterId":"V-0001","code":%q}`, wrong))
-	}
+	rt, code := lockedOutRuntime(t, token)
 
 	tenant := newTenant(t)
 	electionNS, err := env.Namespace(context.Background(), "election")
@@ -139,4 +99,54 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 		t.Errorf("wrong runtime: exit %d, %q", r.code, r.stderr)
 	}
 	mustNotContain(t, "stderr", r.stderr, "another-elections-token")
+}
+
+// lockedOutRuntime starts a real runtime whose control token is token, with voter
+// V-0001 locked out after five wrong codes; it returns the runtime and the right
+// code sent to that voter (which no output may show).
+func lockedOutRuntime(t *testing.T, token string) (*runtimetest.Instance, string) {
+	t.Helper()
+	bin, err := runtimetest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	smtp := sink.StartSMTP(t)
+	now := time.Now()
+	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(), "--keys-dir", keys)
+
+	// Voter 1 asks for a code and types five wrong ones.
+	post := func(path, body string) int {
+		resp, err := http.Post(rt.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := post("/api/v1/sign-in", `{"voterId":"V-0001"}`); s != http.StatusAccepted {
+		t.Fatalf("sign-in: %d", s)
+	}
+	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := sink.CodeIn(m.Body)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for range 5 {
+		post("/api/v1/sign-in/code", fmt.Sprintf(`{"voterId":"V-0001","code":%q}`, wrong))
+	}
+
+	return rt, code
 }

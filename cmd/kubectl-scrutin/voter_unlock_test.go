@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/runtimetest"
-	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
 // TestVoterLockoutsWithoutAnEndDoNotCrash: finding "the plugin dereferences
@@ -35,46 +32,8 @@ func TestVoterLockoutsWithoutAnEndDoNotCrash(t *testing.T) {
 // scrutin voter NAME VOTER_ID --unlock` against a real runtime ends the voter's
 // lockout (the runtime refuses nothing afterwards for it), and says so.
 func TestVoterUnlockEndsALockout(t *testing.T) {
-	bin, err := runtimetest.Build(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	const token = "control-token-for-the-unlock-test"
-	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	if err := os.MkdirAll(keys, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	smtp := sink.StartSMTP(t)
-	now := time.Now()
-	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(), "--keys-dir", keys)
-	post := func(path, body string) int {
-		resp, err := http.Post(rt.URL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if s := post("/api/v1/sign-in", `{"voterId":"V-0001"}`); s != http.StatusAccepted {
-		t.Fatalf("sign-in: %d", s)
-	}
-	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := sink.CodeIn(m.Body)
-	wrong := "000000"
-	if code == wrong {
-		wrong = "111111"
-	}
-	for range 5 {
-		post("/api/v1/sign-in/code", fmt.Sprintf(`{"voterId":"V-0001","code":%q}`, wrong))
-	}
+	rt, code := lockedOutRuntime(t, token)
 
 	tenant := newTenant(t)
 	ns, err := env.Namespace(context.Background(), "election")
@@ -101,7 +60,12 @@ func TestVoterUnlockEndsALockout(t *testing.T) {
 
 	// The runtime checks the voter's codes again (410: the lockout ended the code;
 	// not 429 locked-out).
-	if s := post("/api/v1/sign-in/code", fmt.Sprintf(`{"voterId":"V-0001","code":%q}`, code)); s == http.StatusTooManyRequests {
+	resp, err := http.Post(rt.URL+"/api/v1/sign-in/code", "application/json", strings.NewReader(fmt.Sprintf(`{"voterId":"V-0001","code":%q}`, code)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s := resp.StatusCode; s == http.StatusTooManyRequests {
 		t.Errorf("a code after the unlock: %d, still locked out", s)
 	}
 	r = kubectlScrutin(t, tenant, "voter", "board", "V-9999", "--runtime-url", rt.OpsURL, "--unlock")
