@@ -49,8 +49,10 @@ func TestOverloadWaitPage(t *testing.T) {
 		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), "  scaling: {maxInFlightRequestsPerPod: 8}\n"),
 		"--roll", runtimetest.RollFile(t, dir, 2), "--store", "embedded:"+filepath.Join(dir, "data", "e.db"),
 		"--smtp", "127.0.0.1:1",
-		// the bound is filled from this one test process: no bound per address
-		"--max-in-flight-per-address=0")
+		// the bound is filled from this one test process: no bound per address;
+		// the held sign-ins stay in flight while the browser starts (a sign-in
+		// body is otherwise cut after 5 s)
+		"--max-in-flight-per-address=0", "--sign-in-body-read-timeout=2m")
 	release := holdRequests(t, rt.URL, 4)
 	ctx := browser.Start(t)
 	do(t, ctx, "language", acceptLanguage("en"))
