@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -207,11 +208,10 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 		return SignInStart{}, err
 	}
 	expires := now.Add(a.CodeValidity.Duration)
-	if err := queue.Enqueue(en.codeMessage(v, to, code), expires); err != nil {
-		release()
-		en.metrics.signIn("delivery-busy")
-		return SignInStart{}, ErrDeliveryBusy
-	}
+	// The code is recorded before it is queued: a message that arrives at once
+	// (a mail relay next door) must find it, or the right code would count as a
+	// wrong one. A code the queue refuses is withdrawn before the answer, and it
+	// never left: nobody can have typed it.
 	hash := en.hasher.Sum(auth.DomainCode, voterID, code)
 	err = en.st.UpdateSignIn(ctx, voterID, now, func(cur *store.PendingSignIn) store.PendingSignIn {
 		p := store.PendingSignIn{VoterID: voterID, ExpiresAt: now.Add(a.SignInTimeout.Duration)}
@@ -234,8 +234,8 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 	})
 	if errors.Is(err, store.ErrLockedOut) {
 		// Wrong codes on another request locked the voter out between the
-		// reservation and now: the code sent is not recorded (it will never work),
-		// and the voter is told of the lockout.
+		// reservation and now: no code is recorded nor sent, and the voter is
+		// told of the lockout.
 		g, gerr := en.st.Guard(ctx, voterID)
 		if gerr != nil {
 			return SignInStart{}, errorf("reading the sign-in guard", gerr)
@@ -244,10 +244,14 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 		return SignInStart{}, lockedOut(g, now)
 	}
 	if err != nil {
-		// The code is on its way but will not work: say so (an error), and let the
-		// voter ask again at once.
 		release()
 		return SignInStart{}, errorf("storing the pending sign-in", err)
+	}
+	if err := queue.Enqueue(en.codeMessage(v, to, code), expires); err != nil {
+		en.withdrawCode(context.WithoutCancel(ctx), voterID, now, hash)
+		release()
+		en.metrics.signIn("delivery-busy")
+		return SignInStart{}, ErrDeliveryBusy
 	}
 	en.metrics.signIn("code-sent")
 	start.Channel = channel
@@ -613,4 +617,33 @@ func (en *Engine) codeMessage(v store.Voter, to, code string) delivery.Message {
 		body = fr
 	}
 	return delivery.Message{VoterID: v.ID, To: to, Subject: title + " — code", Body: body}
+}
+
+// withdrawCode removes a recorded code that the delivery queue refused (it never
+// left), keeping the pending sign-in's other codes.
+// A pending sign-in left without a code is removed: the voter was told nothing
+// was sent. (The code's reservation is still held meanwhile, so no other request
+// adds a code to it.)
+func (en *Engine) withdrawCode(ctx context.Context, voterID string, now time.Time, hash []byte) {
+	left := 0
+	err := en.st.UpdateSignIn(ctx, voterID, now, func(cur *store.PendingSignIn) store.PendingSignIn {
+		if cur == nil {
+			return store.PendingSignIn{VoterID: voterID, ExpiresAt: now}
+		}
+		p := *cur
+		p.Codes = nil
+		for _, c := range cur.Codes {
+			if !bytes.Equal(c.Hash, hash) {
+				p.Codes = append(p.Codes, c)
+			}
+		}
+		left = len(p.Codes)
+		return p
+	})
+	if err == nil && left == 0 {
+		err = en.st.DeleteSignIn(ctx, voterID)
+	}
+	if err != nil && !errors.Is(err, store.ErrLockedOut) && !errors.Is(err, store.ErrNotFound) {
+		en.log.Error("Could not withdraw a code the delivery queue refused", "error", err)
+	}
 }
