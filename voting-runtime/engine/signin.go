@@ -301,9 +301,8 @@ func (en *Engine) channel(v store.Voter) (*delivery.Queue, string, string) {
 // maxCodeAttempts-th wrong one locks the voter out (lockouts) and ends the pending
 // sign-in; nothing is checked during a lockout.
 //
-// Each try also spends one of the client address's wrong codes
-// (Config.AddressWrongCodes), given back unless the code is wrong: past them the
-// address's tries are refused (RateLimitedError ByAddress) before anything is
+// Each wrong code also spends one of the client address's wrong codes
+// (Config.AddressWrongCodes): once they are spent, the address's tries are refused (RateLimitedError ByAddress) before anything is
 // checked or counted against the voter, so that locking many voters out takes
 // many addresses.
 func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (string, store.Session, error) {
@@ -311,19 +310,19 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 		return "", store.Session{}, ErrVoteClosed
 	}
 	addr := ClientAddress(ctx)
-	charged := false
 	if addr != "" {
-		ok, wait := en.wrongCodes.Take(addr, en.now())
-		if !ok {
+		// Only a wrong code is charged, once known: right codes typed at once by
+		// many voters behind one address (a polling station at noon) never wait
+		// on one another.
+		if ok, wait := en.wrongCodes.Left(addr, en.now()); !ok {
 			en.metrics.signIn("address-limited")
 			return "", store.Session{}, &RateLimitedError{RetryAfter: wait, ByAddress: true}
 		}
-		charged = true
 	}
 	wrong := false
 	defer func() {
-		if charged && !wrong {
-			en.wrongCodes.Refund(addr, en.now())
+		if addr != "" && wrong {
+			en.wrongCodes.Charge(addr, en.now())
 		}
 	}()
 	if err := en.limitVoter(voterID); err != nil {

@@ -83,3 +83,41 @@ func (b *Budget) Refund(key string, now time.Time) {
 		s.units = max(0, s.units-1)
 	}
 }
+
+// Left says whether key has a unit left at now, without spending it; without one,
+// how long until there is one. With Charge, it suits an action that is free when
+// it goes well and must not wait on the others in flight (many right codes from
+// one address at once): those in flight may overspend the budget by their number.
+func (b *Budget) Left(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	if b == nil {
+		return true, 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.spent[key]
+	if s == nil {
+		return true, 0
+	}
+	b.settle(s, now)
+	if s.units+1 > b.burst {
+		return false, time.Duration((s.units + 1 - b.burst) * float64(b.every))
+	}
+	return true, 0
+}
+
+// Charge spends one of key's units at now, past the burst if need be: the cost of
+// an action already done.
+func (b *Budget) Charge(key string, now time.Time) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.spent[key]
+	if s == nil {
+		s = &spent{at: now}
+		b.spent[key] = s
+	}
+	b.settle(s, now)
+	s.units++
+}

@@ -38,3 +38,29 @@ func TestBudgetRefundsAndRefills(t *testing.T) {
 	}
 	none.Refund("a", now)
 }
+
+// TestBudgetLeftSpendsNothing: asking whether a unit is left spends none, however
+// many ask at once (many right codes from one address at noon); only Charge
+// spends, past the burst if need be, and then Left says how long to wait.
+func TestBudgetLeftSpendsNothing(t *testing.T) {
+	b := NewBudget(3, time.Minute)
+	now := time.Unix(1_000_000, 0)
+	for i := range 100 {
+		if ok, _ := b.Left("a", now); !ok {
+			t.Fatalf("ask %d: no unit left, though none was charged", i+1)
+		}
+	}
+	for range 4 { // one more than the burst: charged all the same
+		b.Charge("a", now)
+	}
+	ok, wait := b.Left("a", now)
+	if ok || wait != 2*time.Minute {
+		t.Fatalf("after 4 charges of a burst of 3: left %v, wait %s; want none left for 2 minutes", ok, wait)
+	}
+	if ok, _ := b.Left("b", now); !ok {
+		t.Fatal("another key is charged for a's spending")
+	}
+	if ok, _ := b.Left("a", now.Add(2*time.Minute)); !ok {
+		t.Fatal("no unit back after 2 minutes")
+	}
+}
