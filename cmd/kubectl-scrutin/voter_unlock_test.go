@@ -16,7 +16,7 @@ import (
 	"scrutin.dev/scrutin/internal/runtimetest"
 )
 
-// TestVoterLockoutsWithoutAnEndDoNotCrash: finding "the plugin dereferences
+// TestVoterLockoutsWithoutAnEndDoNotCrash: "the plugin dereferences
 // *v.LockedUntil whenever Lockouts > 0": a view with lockouts and no end (an older
 // or another runtime's answer) is printed, not a panic.
 func TestVoterLockoutsWithoutAnEndDoNotCrash(t *testing.T) {
@@ -28,7 +28,7 @@ func TestVoterLockoutsWithoutAnEndDoNotCrash(t *testing.T) {
 	}
 }
 
-// TestVoterUnlockEndsALockout: finding 1.4 (c) "nobody can unlock it": `kubectl
+// TestVoterUnlockEndsALockout: "nobody can unlock it": `kubectl
 // scrutin voter NAME VOTER_ID --unlock` against a real runtime ends the voter's
 // lockout (the runtime refuses nothing afterwards for it), and says so.
 func TestVoterUnlockEndsALockout(t *testing.T) {

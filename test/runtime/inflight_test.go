@@ -118,7 +118,7 @@ func signInPrompt(t *testing.T, v *voter, smtp *sink.SMTPSink, i int) {
 	})
 }
 
-// TestOneAddressCannotBlockSignInsAndTheBallot (review finding 1.1): anonymous
+// TestOneAddressCannotBlockSignInsAndTheBallot: anonymous
 // POSTs to /sign-in/code took the code checks' priority (80 % of the bound) and
 // /sign-in 60 % while their bodies trickled in for up to 10 s, and the per-address
 // limit counted requests a second, not in flight: with --max-in-flight 16, 14 such
@@ -175,7 +175,7 @@ func TestOneAddressCannotBlockSignInsAndTheBallot(t *testing.T) {
 	}
 }
 
-// TestOneSessionCannotHoldEveryCastPlace (review finding 1.2): a live session gives
+// TestOneSessionCannotHoldEveryCastPlace: a live session gives
 // a cast the highest priority (all of the bound), and the session is checked before
 // the body is read: one voter's cookie, even after voting, held every place by
 // opening slow casts (here each from its own address), and every other voter's cast
@@ -200,7 +200,7 @@ func TestOneSessionCannotHoldEveryCastPlace(t *testing.T) {
 	})
 }
 
-// TestSignInBodiesCutAtTheirShorterDeadline (review finding 1.1): a sign-in step's
+// TestSignInBodiesCutAtTheirShorterDeadline: a sign-in step's
 // body, 4 KiB at most, could take the ballot's 10 s (--body-read-timeout) to
 // arrive, holding its place all that time. It must now arrive within
 // --sign-in-body-read-timeout (5 s) of its admission: a trickled code request is

@@ -56,7 +56,7 @@ func offSite(body string) []string {
 	return bad
 }
 
-// TestWaitPageAndLanguageLinksStayOnSite (review finding 1.3): the wait page went
+// TestWaitPageAndLanguageLinksStayOnSite: the wait page went
 // back to r.URL.RequestURI() and the language switch linked to r.URL.Path: under
 // load, GET //evil.example/ was answered with a 503 whose
 // <meta http-equiv="refresh" content="2; url=//evil.example/"> and retry link took

@@ -369,7 +369,7 @@ func TestDraftsSealedOnlyForALiveSessionAndItsVoter(t *testing.T) {
 	one.post("/ballot/confirm", draft).want(t, 200, "receipt")
 }
 
-// TestDraftsBoundToTheirSession (review finding 1.7): a draft was bound to its
+// TestDraftsBoundToTheirSession: a draft was bound to its
 // voter but not to the session that sealed it: any session of the voter opened it.
 // It is now bound to both: another live session of the same voter does not open
 // it, neither on the review nor by signing in with it while the session that

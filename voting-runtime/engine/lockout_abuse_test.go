@@ -21,7 +21,7 @@ func wrongOf(code string) string {
 	return "111111"
 }
 
-// TestMassLockoutNeedsManyAddresses: finding 1.4 (a) "anyone can keep the whole
+// TestMassLockoutNeedsManyAddresses: "anyone can keep the whole
 // roll locked out": one client address gets a budget of wrong codes across all
 // voters; past it its tries are refused before any check, without counting against
 // the voter, while other addresses are served. Right codes and tries with nothing
@@ -89,7 +89,7 @@ func TestMassLockoutNeedsManyAddresses(t *testing.T) {
 	}
 }
 
-// TestHotlineUnlockEndsALockout: finding 1.4 (c) "nobody can unlock it": the
+// TestHotlineUnlockEndsALockout: "nobody can unlock it": the
 // hotline's unlock ends the lockout at once, the escalation starts over, it is
 // logged without a secret and counted.
 func TestHotlineUnlockEndsALockout(t *testing.T) {
@@ -122,7 +122,7 @@ func TestHotlineUnlockEndsALockout(t *testing.T) {
 	}
 }
 
-// TestResendTooSoonNeverSaysADeadCodeStillWorks: finding 1.5 "a code was just
+// TestResendTooSoonNeverSaysADeadCodeStillWorks: "a code was just
 // sent, and it still works can be untrue": after a successful sign-in the voter
 // who asks again gets a new code (the sign-in ended the cooldown with the codes);
 // after a lockout shorter than the cooldown, the voter is told no code works and

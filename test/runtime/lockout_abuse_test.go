@@ -1,6 +1,6 @@
 package runtime
 
-// The reviewer's findings on the lockout: a mass lockout from one address, no way
+// Abuses of the lockout itself: a mass lockout from one address, no way
 // to unlock, and "it still works" said of a code that no longer does; against the
 // real runtime binary.
 
@@ -18,13 +18,13 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
-// lockfixOpsURL is the address of an operations path (control API, /metrics) of a
+// abuseOpsURL is the address of an operations path (control API, /metrics) of a
 // runtime.
-func lockfixOpsURL(rt *runtimetest.Instance, path string) string { return rt.OpsURL + path }
+func abuseOpsURL(rt *runtimetest.Instance, path string) string { return rt.OpsURL + path }
 
-// lockfixPostFrom posts body as JSON to the voters' port, from client address from
+// abusePostFrom posts body as JSON to the voters' port, from client address from
 // (the X-Forwarded-For the runtime is told to trust).
-func lockfixPostFrom(t *testing.T, rt *runtimetest.Instance, from, path string, body any) lockoutAnswer {
+func abusePostFrom(t *testing.T, rt *runtimetest.Instance, from, path string, body any) lockoutAnswer {
 	t.Helper()
 	data, _ := json.Marshal(body)
 	req, err := http.NewRequest(http.MethodPost, rt.URL+path, strings.NewReader(string(data)))
@@ -44,7 +44,7 @@ func lockfixPostFrom(t *testing.T, rt *runtimetest.Instance, from, path string, 
 	return a
 }
 
-// TestMassLockoutNeedsManyAddresses: finding 1.4 "anyone can keep the whole roll
+// TestMassLockoutNeedsManyAddresses: "anyone can keep the whole roll
 // locked out": from one address, 30 wrong codes in all (six voters locked out);
 // the 31st, for a seventh voter, is refused (429, Retry-After) without being
 // checked or counted against that voter; another address (an IPv6 /64) is served.
@@ -60,7 +60,7 @@ func TestMassLockoutNeedsManyAddresses(t *testing.T) {
 	const attacker, other = "203.0.113.9", "2001:db8:1:2::5"
 	codes := map[int]string{}
 	for i := 1; i <= 7; i++ {
-		if got := lockfixPostFrom(t, rt, attacker, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(i)}); got.Status != http.StatusAccepted {
+		if got := abusePostFrom(t, rt, attacker, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(i)}); got.Status != http.StatusAccepted {
 			t.Fatalf("sign-in of voter %d: %d %q", i, got.Status, got.Error)
 		}
 		m, err := smtp.WaitFor(runtimetest.VoterEmail(i), 30*time.Second)
@@ -70,7 +70,7 @@ func TestMassLockoutNeedsManyAddresses(t *testing.T) {
 		codes[i] = sink.CodeIn(m.Body)
 	}
 	try := func(from string, i, n int) lockoutAnswer {
-		return lockfixPostFrom(t, rt, from, "/api/v1/sign-in/code",
+		return abusePostFrom(t, rt, from, "/api/v1/sign-in/code",
 			map[string]string{"voterId": runtimetest.VoterID(i), "code": lockoutWrongCode(codes[i], n)})
 	}
 	for i := 1; i <= 6; i++ {
@@ -91,17 +91,17 @@ func TestMassLockoutNeedsManyAddresses(t *testing.T) {
 	if got := try(other, 7, 1); got.Status != http.StatusUnauthorized || got.AttemptsLeft == nil || *got.AttemptsLeft != 4 {
 		t.Errorf("a wrong code from another address: %d %q; want it checked (401, 4 attempts left)", got.Status, got.Error)
 	}
-	if got := lockfixPostFrom(t, rt, other, "/api/v1/sign-in/code",
+	if got := abusePostFrom(t, rt, other, "/api/v1/sign-in/code",
 		map[string]string{"voterId": runtimetest.VoterID(7), "code": codes[7]}); got.Status != http.StatusOK {
 		t.Errorf("voter 7's right code from another address: %d %q", got.Status, got.Error)
 	}
-	metrics := lockfixGet(t, lockfixOpsURL(rt, "/metrics"), "")
+	metrics := abuseGet(t, abuseOpsURL(rt, "/metrics"), "")
 	if !strings.Contains(metrics, `scrutin_signins_total{result="address-limited"} 1`) {
 		t.Errorf("metrics lack address-limited 1:\n%s", grepLines(metrics, "scrutin_signins_total"))
 	}
 }
 
-// TestHotlineUnlocksAVoterLockedOutBySomeoneElse: finding 1.4 "nobody can unlock
+// TestHotlineUnlocksAVoterLockedOutBySomeoneElse: "nobody can unlock
 // it": POST /control/v1/voters/{id}/unlock (operations port, control token) ends
 // the lockout at once; it is logged without a secret and counted; the voters' port
 // does not serve it.
@@ -160,7 +160,7 @@ func TestHotlineUnlocksAVoterLockedOutBySomeoneElse(t *testing.T) {
 	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
 		t.Fatalf("a sign-in after the unlock: %d %q", got.Status, got.Error)
 	}
-	metrics := lockfixGet(t, lockfixOpsURL(rt, "/metrics"), "")
+	metrics := abuseGet(t, abuseOpsURL(rt, "/metrics"), "")
 	if !strings.Contains(metrics, "scrutin_voter_unlocks_total 1") {
 		t.Errorf("metrics lack scrutin_voter_unlocks_total 1:\n%s", grepLines(metrics, "unlock"))
 	}
@@ -175,7 +175,7 @@ func TestHotlineUnlocksAVoterLockedOutBySomeoneElse(t *testing.T) {
 	}
 }
 
-// TestResendAfterSignInIsNotToldTheCodeStillWorks: finding 1.5: a voter who signs
+// TestResendAfterSignInIsNotToldTheCodeStillWorks: a voter who signs
 // in, then asks for a code again within the cooldown, is sent one (the last one no
 // longer works), never told "a code was just sent, and it still works".
 func TestResendAfterSignInIsNotToldTheCodeStillWorks(t *testing.T) {
@@ -202,8 +202,8 @@ func TestResendAfterSignInIsNotToldTheCodeStillWorks(t *testing.T) {
 	}
 }
 
-// lockfixGet is the body of GET url (with a bearer token when not empty).
-func lockfixGet(t *testing.T, url, token string) string {
+// abuseGet is the body of GET url (with a bearer token when not empty).
+func abuseGet(t *testing.T, url, token string) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	if token != "" {
