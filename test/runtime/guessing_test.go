@@ -26,9 +26,6 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
-// lockoutControlURL is the address of a control API path of a runtime.
-func lockoutControlURL(rt *runtimetest.Instance, path string) string { return rt.OpsURL + path }
-
 // lockoutVoterState is what GET /control/v1/voters/{id} says of a voter.
 type lockoutVoterState struct {
 	VoterID          string `json:"voterId"`
@@ -52,23 +49,14 @@ type lockoutVoterState struct {
 // status and the raw body too.
 func lockoutReadVoter(t *testing.T, rt *runtimetest.Instance, token, id string) (lockoutVoterState, int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, lockoutControlURL(rt, "/control/v1/voters/"+url.PathEscape(id)), nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	status, data := controlRaw(t, rt.OpsURL, token, http.MethodGet, "/control/v1/voters/"+url.PathEscape(id), nil)
 	var st lockoutVoterState
-	if resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(data, &st); err != nil {
+	if status == http.StatusOK {
+		if err := json.Unmarshal([]byte(data), &st); err != nil {
 			t.Fatalf("voter state %s: %v", data, err)
 		}
 	}
-	return st, resp.StatusCode, string(data)
+	return st, status, data
 }
 
 // lockoutAnswer is an answer of the sign-in API, with its Retry-After header.

@@ -103,17 +103,39 @@ type castAnswer struct {
 
 var sampleAnswers = map[string]any{"answers": map[string][]string{"chair": {"alice"}, "motions": {"m2", "m1"}}}
 
-func control(t *testing.T, base, token, method, path string, out any) int {
+// control sends a request to the runtime whose operations port is at base (the
+// control API, /metrics): with the bearer token when not empty, with in as its
+// JSON body when not nil. It returns the status, and decodes the answer into out
+// when not nil.
+func control(t *testing.T, base, token, method, path string, in, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	status, body := controlRaw(t, base, token, method, path, in)
+	if out != nil {
+		_ = json.Unmarshal([]byte(body), out)
+	}
+	return status
+}
+
+// controlRaw is control's request, answering with the status and the raw body.
+func controlRaw(t *testing.T, base, token, method, path string, in any) (int, string) {
+	t.Helper()
+	var body io.Reader = http.NoBody
+	if in != nil {
+		data, _ := json.Marshal(in)
+		body = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, base+path, body)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
 }

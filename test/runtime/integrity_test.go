@@ -20,35 +20,6 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// controlURL is a control API route (path starts with "/control/v1/") of the
-// runtime whose operations port is at base.
-func controlURL(base, path string) string { return base + path }
-
-// controlCall sends a control API request with a JSON body (nil: none) and decodes
-// the answer into out (when not nil).
-func controlCall(t *testing.T, base, token, method, path string, in, out any) int {
-	t.Helper()
-	var body *bytes.Reader
-	if in != nil {
-		data, _ := json.Marshal(in)
-		body = bytes.NewReader(data)
-	} else {
-		body = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, controlURL(base, path), body)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
-}
-
 // electionWithGeneration writes an Election file whose metadata carries the
 // generation the controller writes there (the schedule's version).
 func electionWithGeneration(t *testing.T, dir string, generation int64, opens, closes time.Time) string {
@@ -93,7 +64,7 @@ func waitResults(t *testing.T, base, token string, timeout time.Duration) finalR
 	deadline := time.Now().Add(timeout)
 	for {
 		var res finalResults
-		code := controlCall(t, base, token, http.MethodGet, "/control/v1/results", nil, &res)
+		code := control(t, base, token, http.MethodGet, "/control/v1/results", nil, &res)
 		if code == http.StatusOK {
 			return res
 		}
@@ -319,7 +290,7 @@ func TestScheduleMoveReachesRunningPodFromItsFile(t *testing.T) {
 		ScheduleVersion int64 `json:"scheduleVersion"`
 		Closed          bool  `json:"closed"`
 	}
-	if code := controlCall(t, pod.OpsURL, tok, http.MethodGet, "/control/v1/status", nil, &st); code != http.StatusOK || st.ScheduleVersion != 2 || !st.Closed {
+	if code := control(t, pod.OpsURL, tok, http.MethodGet, "/control/v1/status", nil, &st); code != http.StatusOK || st.ScheduleVersion != 2 || !st.Closed {
 		t.Errorf("status %d: %+v; want schedule version 2, closed", code, st)
 	}
 }

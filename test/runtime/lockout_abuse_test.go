@@ -18,10 +18,6 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
-// abuseOpsURL is the address of an operations path (control API, /metrics) of a
-// runtime.
-func abuseOpsURL(rt *runtimetest.Instance, path string) string { return rt.OpsURL + path }
-
 // abusePostFrom posts body as JSON to the voters' port, from client address from
 // (the X-Forwarded-For the runtime is told to trust).
 func abusePostFrom(t *testing.T, rt *runtimetest.Instance, from, path string, body any) lockoutAnswer {
@@ -95,7 +91,7 @@ func TestMassLockoutNeedsManyAddresses(t *testing.T) {
 		map[string]string{"voterId": runtimetest.VoterID(7), "code": codes[7]}); got.Status != http.StatusOK {
 		t.Errorf("voter 7's right code from another address: %d %q", got.Status, got.Error)
 	}
-	metrics := abuseGet(t, abuseOpsURL(rt, "/metrics"), "")
+	_, metrics := controlRaw(t, rt.OpsURL, "", http.MethodGet, "/metrics", nil)
 	if !strings.Contains(metrics, `scrutin_signins_total{result="address-limited"} 1`) {
 		t.Errorf("metrics lack address-limited 1:\n%s", grepLines(metrics, "scrutin_signins_total"))
 	}
@@ -129,17 +125,7 @@ func TestHotlineUnlocksAVoterLockedOutBySomeoneElse(t *testing.T) {
 		t.Fatalf("after five wrong codes: %d %q; want locked-out", got.Status, got.Error)
 	}
 	unlock := func(base, tok, id string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, base+"/control/v1/voters/"+id+"/unlock", nil)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return controlRaw(t, base, tok, http.MethodPost, "/control/v1/voters/"+id+"/unlock", nil)
 	}
 	if s, _ := unlock(rt.OpsURL, "", runtimetest.VoterID(1)); s != http.StatusUnauthorized {
 		t.Errorf("unlock without the token: %d, want 401", s)
@@ -160,7 +146,7 @@ func TestHotlineUnlocksAVoterLockedOutBySomeoneElse(t *testing.T) {
 	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
 		t.Fatalf("a sign-in after the unlock: %d %q", got.Status, got.Error)
 	}
-	metrics := abuseGet(t, abuseOpsURL(rt, "/metrics"), "")
+	_, metrics := controlRaw(t, rt.OpsURL, "", http.MethodGet, "/metrics", nil)
 	if !strings.Contains(metrics, "scrutin_voter_unlocks_total 1") {
 		t.Errorf("metrics lack scrutin_voter_unlocks_total 1:\n%s", grepLines(metrics, "unlock"))
 	}
@@ -200,22 +186,6 @@ func TestResendAfterSignInIsNotToldTheCodeStillWorks(t *testing.T) {
 		t.Fatalf("asking again after signing in, within the cooldown: %d %q %q; want 202, a new code (the last one no longer works)",
 			got.Status, got.Error, got.Message)
 	}
-}
-
-// abuseGet is the body of GET url (with a bearer token when not empty).
-func abuseGet(t *testing.T, url, token string) string {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 // grepLines are the lines of s that contain sub.

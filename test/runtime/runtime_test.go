@@ -96,7 +96,7 @@ func TestOneBallotAcrossTwoProcesses(t *testing.T) {
 	}
 	var st struct{ BallotsCast int64 }
 	token := runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))
-	if code := control(t, b.OpsURL, token, http.MethodGet, "/control/v1/status", &st); code != http.StatusOK || st.BallotsCast != 1 {
+	if code := control(t, b.OpsURL, token, http.MethodGet, "/control/v1/status", nil, &st); code != http.StatusOK || st.BallotsCast != 1 {
 		t.Fatalf("status %d, ballots cast %d", code, st.BallotsCast)
 	}
 }
