@@ -39,12 +39,12 @@ func voterAt(base, addr string) *voter {
 	return v
 }
 
-// trickle opens n requests, the i-th to paths[i%len(paths)] from address from(i)
-// (X-Forwarded-For) with header extra, announcing a body of length bytes (under
+// trickle opens n requests, the i-th to path(i) from address from(i)
+// (X-Forwarded-For) with the header lines extra(i), announcing a body of length bytes (under
 // the route's bound, so that the runtime reads it) and sending it, "{" and then a
 // space a second (a JSON value still open, a form not yet whole),
 // until the test ends or the runtime closes the connection.
-func trickle(t *testing.T, base string, n int, from func(int) string, paths []string, length int, extra string) {
+func trickle(t *testing.T, base string, n int, from, path func(int) string, length int, extra func(int) string) {
 	t.Helper()
 	addr := strings.TrimPrefix(base, "http://")
 	stop := make(chan struct{})
@@ -55,12 +55,12 @@ func trickle(t *testing.T, base string, n int, from func(int) string, paths []st
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := paths[i%len(paths)]
+		path := path(i)
 		ct := "application/x-www-form-urlencoded"
 		if strings.HasPrefix(path, "/api/") {
 			ct = "application/json"
 		}
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Forwarded-For: %s\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n{", path, addr, from(i), extra, ct, length)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Forwarded-For: %s\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n{", path, addr, from(i), extra(i), ct, length)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -152,7 +152,7 @@ func TestOneAddressCannotBlockSignInsAndTheBallot(t *testing.T) {
 					from = func(i int) string { return fmt.Sprintf("10.%d.%d.1", i/200, i%200) }
 				}
 				// 3000 bytes: under the sign-in forms' bound (4 KiB) and the ballot's
-				trickle(t, rt.URL, bound+10, from, paths, 3000, "")
+				trickle(t, rt.URL, bound+10, from, func(i int) string { return paths[i%len(paths)] }, 3000, noHeader)
 
 				prompt(t, "a signed-in voter's GET /api/v1/ballot", http.StatusOK, func() (int, error) {
 					return reader.call(http.MethodGet, "/api/v1/ballot", nil, nil)
@@ -193,8 +193,9 @@ func TestOneSessionCannotHoldEveryCastPlace(t *testing.T) {
 	signIn(t, v, smtp, 2)
 	// 26 slow casts with the holder's cookie (it has voted: still a live session),
 	// each from its own address, bodies under the cast's bound
-	trickle(t, rt.URL, 26, func(i int) string { return fmt.Sprintf("10.1.%d.1", i) }, []string{"/api/v1/ballot"}, 3000,
-		"Cookie: "+sessionOf(t, holder).String()+"\r\n")
+	cookie := "Cookie: " + sessionOf(t, holder).String() + "\r\n"
+	trickle(t, rt.URL, 26, func(i int) string { return fmt.Sprintf("10.1.%d.1", i) }, func(int) string { return "/api/v1/ballot" }, 3000,
+		func(int) string { return cookie })
 	prompt(t, "another voter's cast", http.StatusCreated, func() (int, error) {
 		return v.call(http.MethodPost, "/api/v1/ballot", sampleAnswers, nil)
 	})
@@ -252,3 +253,6 @@ func TestSignInBodiesCutAtTheirShorterDeadline(t *testing.T) {
 		c.Close()
 	}
 }
+
+// noHeader adds no header line to a trickled request.
+func noHeader(int) string { return "" }

@@ -63,45 +63,19 @@ func memKiB(t *testing.T, pid int, field string) int {
 // and trickling them ("{", then a space a second), until the test ends.
 func slowPosts(t *testing.T, base string, n int) {
 	t.Helper()
-	addr := strings.TrimPrefix(base, "http://")
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	t.Cleanup(func() { close(stop); wg.Wait() })
-	for i := range n + 10 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path, ct := "/ballot/confirm", "application/x-www-form-urlencoded"
-		if i >= n {
-			path, ct = "/api/v1/ballot", "application/json"
-		}
-		cookie := ""
-		if i%3 == 0 {
-			cookie = "Cookie: scrutin_session=forged-" + strconv.Itoa(i) + "\r\n"
-		}
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Forwarded-For: 10.2.%d.%d\r\n%sContent-Type: %s\r\nContent-Length: 3000\r\n\r\n{",
-			path, addr, i/200, i%200+1, cookie, ct)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-					// a space: a JSON value still open, a form not yet whole
-					if _, err := c.Write([]byte(" ")); err != nil {
-						return // the runtime closed it: what it should do
-					}
-				}
+	trickle(t, base, n+10, func(i int) string { return fmt.Sprintf("10.2.%d.%d", i/200, i%200+1) },
+		func(i int) string {
+			if i >= n {
+				return "/api/v1/ballot"
 			}
-		}()
-	}
-	time.Sleep(time.Second) // the runtime reads their headers
+			return "/ballot/confirm"
+		}, 3000,
+		func(i int) string {
+			if i%3 == 0 {
+				return "Cookie: scrutin_session=forged-" + strconv.Itoa(i) + "\r\n"
+			}
+			return ""
+		})
 }
 
 // TestSlowAnonymousClientsDoNotStopACast: more slow anonymous POSTs than the
