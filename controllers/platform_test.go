@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,6 +25,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/controlplane"
+	"scrutin.dev/scrutin/internal/pgtest"
 )
 
 // TestDatabaseDSNNoPortScanner: the tenant's admin DSN makes the manager connect
@@ -35,29 +35,9 @@ import (
 // address: the Election tells its tenant nothing of what listens where the
 // manager can reach.
 func TestDatabaseDSNNoPortScanner(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	closedPort := pgtest.ClosedPort(t)
 	const banner = "HTTP/1.1 400 Bad Request\r\nServer: InternalAdmin-Canary/2.4\r\n\r\nInternalAdmin-Canary says no"
-	other, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	go func() {
-		for {
-			c, err := other.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte(banner))
-			c.Close()
-		}
-	}()
-	otherPort := other.Addr().(*net.TCPAddr).Port
+	otherPort := pgtest.NotPostgres(t, banner)
 
 	ns := newTenant(t)
 	messages := map[string]string{}

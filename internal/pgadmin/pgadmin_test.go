@@ -443,39 +443,12 @@ func TestUnreachableServer(t *testing.T) {
 // none of the remote's words nor its address; the driver's error stays in Cause,
 // for the operator's log.
 func TestConnectFailureWithholdsRemoteWords(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	closedPort := pgtest.ClosedPort(t)
 
 	// Not PostgreSQL: a server that greets with a banner, answers anything it
 	// reads with an HTTP error naming itself, and hangs up.
 	const banner = "Banner-Canary-7Qx HTTP/1.1 400 Bad Request\r\nServer: InternalAdmin-Canary/2.4\r\n\r\nInternalAdmin-Canary says no"
-	other, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	go func() {
-		for {
-			c, err := other.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = c.Write([]byte(banner))
-				buf := make([]byte, 1024)
-				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-				if _, err := c.Read(buf); err == nil {
-					_, _ = c.Write([]byte(banner))
-				}
-			}()
-		}
-	}()
-	otherPort := other.Addr().(*net.TCPAddr).Port
+	otherPort := pgtest.NotPostgres(t, banner)
 
 	db := Database{Name: "scanned", Role: "scanned_owner"}
 	texts := map[string]string{}
