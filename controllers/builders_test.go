@@ -31,7 +31,7 @@ func testElection(ns, name, uid string) *scrutinv1.Election {
 			Schedule: scrutinv1.Schedule{OpensAt: metav1.NewTime(opens), ClosesAt: metav1.NewTime(opens.Add(time.Hour))},
 			Questions: []scrutinv1.Question{{ID: "q", Prompt: "?", Kind: scrutinv1.SingleChoice, MinChoices: 1,
 				Options: []scrutinv1.Option{{ID: "a", Label: "A"}, {ID: "b", Label: "B"}}}},
-			VoterRoll:      scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: "roll"}, Key: "roll.csv"},
+			VoterRoll:      scrutinv1.VoterRoll{SecretRef: &scrutinv1.SecretReference{Name: "roll"}, Key: "roll.csv"},
 			Authentication: scrutinv1.Authentication{Method: scrutinv1.EmailCode},
 			Scaling:        scrutinv1.Scaling{MinReplicas: 1, MaxReplicas: 1, TargetCPUUtilizationPercentage: ptr.To(int32(70))},
 			Store:          scrutinv1.Store{Type: scrutinv1.StoreEmbedded},

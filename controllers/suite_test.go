@@ -270,7 +270,7 @@ func newElectionWithRoll(t *testing.T, ns, name string, opensIn, closesIn time.D
 				{ID: "chair", Prompt: "Chair?", Options: []scrutinv1.Option{{ID: "alice", Label: "Alice"}, {ID: "bob", Label: "Bob"}}, AllowBlank: true},
 				{ID: "motions", Prompt: "Rank", Kind: scrutinv1.Ranked, Options: []scrutinv1.Option{{ID: "m1", Label: "M1"}, {ID: "m2", Label: "M2"}, {ID: "m3", Label: "M3"}}},
 			},
-			VoterRoll: scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: name + "-roll"}},
+			VoterRoll: scrutinv1.VoterRoll{SecretRef: &scrutinv1.SecretReference{Name: name + "-roll"}},
 			Delivery:  scrutinv1.Delivery{SMTP: &scrutinv1.DeliveryChannel{SecretRef: scrutinv1.SecretReference{Name: name + "-smtp"}}},
 		},
 	}

@@ -37,6 +37,8 @@ type Election struct {
 //
 // +kubebuilder:validation:XValidation:rule="self.scaling.maxReplicas <= 1 || self.store.type == 'PostgreSQL'",fieldPath=".store.type",message="must be PostgreSQL when scaling.maxReplicas is above 1: the Embedded store serves a single pod"
 // +kubebuilder:validation:XValidation:rule="self.authentication.method != 'SMSCode' || has(self.delivery.sms)",fieldPath=".delivery.sms",message="is required when authentication.method is SMSCode: codes are sent through this SMS gateway"
+// +kubebuilder:validation:XValidation:rule="!has(self.delivery.fallback) || !self.delivery.fallback || (has(self.delivery.sms) && has(self.delivery.smtp))",fieldPath=".delivery.fallback",message="needs both delivery.smtp and delivery.sms: the fallback sends a code by the other channel"
+// +kubebuilder:validation:XValidation:rule="!has(self.delivery.fallback) || !self.delivery.fallback || self.authentication.method != 'Credential'",fieldPath=".delivery.fallback",message="applies to codes (EmailCode, SMSCode); credential letters go by mail only"
 // +kubebuilder:validation:XValidation:rule="self.authentication.method == 'SMSCode' || has(self.delivery.smtp)",fieldPath=".delivery.smtp",message="is required when authentication.method is EmailCode or Credential: codes and credentials are sent by mail"
 type ElectionSpec struct {
 	// Title of the vote, shown to voters.
@@ -208,12 +210,49 @@ type Option struct {
 }
 
 // VoterRoll references the roll: a CSV with the header voter_id,name,email,phone and
-// an optional weight column, phones in E.164.
+// an optional weight column, phones in E.164. A roll of up to about 13,000 voters fits
+// one Secret (secretRef); a larger one (up to 1,000,000 voters) spans several Secrets,
+// its parts, each a CSV with the same header, under the same key: named in order
+// (parts), or selected by label (selector, with partCount and digest), each part then
+// carrying the annotation scrutin.dev/roll-part: "N" (1 to partCount).
+// `kubectl scrutin roll split` cuts a CSV into parts and prints this stanza.
+//
+// +kubebuilder:validation:XValidation:rule="[has(self.secretRef), has(self.parts), has(self.selector)].filter(x, x).size() == 1",message="give exactly one of secretRef (one Secret), parts (a list of Secrets) or selector (Secrets selected by label, with partCount and digest)"
+// +kubebuilder:validation:XValidation:rule="has(self.selector) == has(self.partCount)",fieldPath=".partCount",message="is required with selector, and only with it: it says how many parts the selector must find"
+// +kubebuilder:validation:XValidation:rule="!has(self.selector) || has(self.digest)",fieldPath=".digest",message="is required with selector: it tells a missing, extra or changed part"
+// +kubebuilder:validation:XValidation:rule="!has(self.secretRef) || !has(self.digest)",fieldPath=".digest",message="is for a roll in parts (parts or selector)"
 type VoterRoll struct {
-	// SecretRef names a Secret in the Election's namespace.
-	SecretRef SecretReference `json:"secretRef"`
+	// SecretRef names the one Secret, in the Election's namespace, holding the whole roll.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
 
-	// Key of the roll inside the Secret.
+	// Parts name the Secrets holding the roll's parts, in order, each in the
+	// Election's namespace and under Key.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=2000
+	// +listType=atomic
+	// +optional
+	Parts []SecretReference `json:"parts,omitempty"`
+
+	// Selector selects the Secrets holding the roll's parts, in the Election's
+	// namespace; each carries the annotation scrutin.dev/roll-part: "N", its place
+	// from 1 to partCount.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+
+	// PartCount is how many parts the selector must find (required with selector).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=2000
+	// +optional
+	PartCount int32 `json:"partCount,omitempty"`
+
+	// Digest is "sha256:" and the hex SHA-256 of the parts' bytes, concatenated in
+	// order (`cat part-*.csv | sha256sum`): required with selector, optional with parts.
+	// +kubebuilder:validation:Pattern=`^sha256:[0-9a-f]{64}$`
+	// +optional
+	Digest string `json:"digest,omitempty"`
+
+	// Key of the roll (or of each part) inside the Secret(s).
 	// +kubebuilder:default=roll.csv
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -221,6 +260,15 @@ type VoterRoll struct {
 	// +optional
 	Key string `json:"key,omitempty"`
 }
+
+// Annotation and label of a roll's parts.
+const (
+	// RollPartAnnotation on a part's Secret is its place in the roll, from 1.
+	RollPartAnnotation = "scrutin.dev/roll-part"
+	// RollLabel on a part's Secret names the roll it belongs to (kubectl scrutin
+	// roll split sets it; the selector usually matches it).
+	RollLabel = "scrutin.dev/roll"
+)
 
 // SecretReference names a Secret in the Election's own namespace. There is no
 // namespace field: an Election can only use its tenant's Secrets.
@@ -329,6 +377,13 @@ type Delivery struct {
 	// SMS names the Secret with the SMS gateway settings (keys: url, token, sender).
 	// +optional
 	SMS *DeliveryChannel `json:"sms,omitempty"`
+
+	// Fallback: a voter whose code cannot go by the method's own channel (no
+	// phone for SMSCode, no email for EmailCode, or a send that failed for good)
+	// gets it by the other channel when the roll gives one; the pages say where
+	// the code went. Needs both smtp and sms.
+	// +optional
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // DeliveryChannel references the Secret holding one channel's settings.
@@ -516,6 +571,10 @@ const (
 	ConditionRollValid = "RollValid"
 	ConditionOpen      = "Open"
 	ConditionTallied   = "Tallied"
+	// ConditionDelivered: True when no message waits to be sent and none failed
+	// (every credential letter and code sent); False while some wait or when
+	// some failed, with the counts per channel and state in the message.
+	ConditionDelivered = "Delivered"
 )
 
 // ElectionStatus is written by the controller only.
@@ -528,7 +587,7 @@ type ElectionStatus struct {
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 
-	// Conditions: Ready, RollValid, Open, Tallied.
+	// Conditions: Ready, RollValid, Open, Tallied, Delivered.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -545,6 +604,16 @@ type ElectionStatus struct {
 	// Voters on the roll.
 	// +optional
 	Voters int64 `json:"voters,omitempty"`
+
+	// Roll: how the roll was read (parts, digest) and the voters the chosen
+	// method cannot reach.
+	// +optional
+	Roll *RollStatus `json:"roll,omitempty"`
+
+	// Delivery of codes and credential letters, per channel and state, as the
+	// election's store records it.
+	// +optional
+	Delivery *DeliveryStatus `json:"delivery,omitempty"`
 
 	// BallotsCast so far.
 	// +optional
@@ -615,4 +684,44 @@ type ElectionList struct {
 
 func init() {
 	SchemeBuilder.Register(&Election{}, &ElectionList{})
+}
+
+// RollStatus says how the roll was read.
+type RollStatus struct {
+	// Parts read (1 for a roll in one Secret).
+	Parts int32 `json:"parts"`
+	// Digest of the voters, as the audit log records it.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Unreachable counts the voters the sign-in method (with its fallback) cannot
+	// reach: no phone for SMSCode, no email for EmailCode and Credential. A
+	// warning, not an error: `kubectl scrutin roll check` and `kubectl scrutin
+	// delivery` list their lines.
+	Unreachable int64 `json:"unreachable"`
+}
+
+// DeliveryStatus counts the election's messages, per channel and state.
+type DeliveryStatus struct {
+	// Channels: mail and sms.
+	// +listType=map
+	// +listMapKey=channel
+	// +optional
+	Channels []ChannelDelivery `json:"channels,omitempty"`
+	// OldestQueuedAt is when the oldest message still waiting was queued.
+	// +optional
+	OldestQueuedAt *metav1.Time `json:"oldestQueuedAt,omitempty"`
+}
+
+// ChannelDelivery counts one channel's messages by state: queued (waiting, being
+// sent or to be retried), sent (accepted by the mail server or the gateway),
+// failed (given up, or worthless once expired), delivered and bounced (where the
+// gateway reports it).
+type ChannelDelivery struct {
+	// Channel: mail or sms.
+	Channel   string `json:"channel"`
+	Queued    int64  `json:"queued"`
+	Sent      int64  `json:"sent"`
+	Failed    int64  `json:"failed"`
+	Delivered int64  `json:"delivered"`
+	Bounced   int64  `json:"bounced"`
 }

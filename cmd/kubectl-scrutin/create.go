@@ -275,7 +275,7 @@ func buildElection(name string, o *createOptions, method scrutinv1.AuthMethod) (
 			Organization:   o.organization,
 			Schedule:       scrutinv1.Schedule{OpensAt: metav1.NewTime(opens), ClosesAt: metav1.NewTime(closes)},
 			Questions:      questions,
-			VoterRoll:      scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: o.rollSecret}, Key: "roll.csv"},
+			VoterRoll:      scrutinv1.VoterRoll{SecretRef: &scrutinv1.SecretReference{Name: o.rollSecret}, Key: "roll.csv"},
 			Authentication: scrutinv1.Authentication{Method: method},
 		},
 	}

@@ -124,7 +124,7 @@ func election(t *testing.T, ns, name string, opensIn, closesIn time.Duration, ph
 				{ID: "chair", Prompt: "Who chairs?", Options: []scrutinv1.Option{{ID: "alice", Label: "Alice Martin"}, {ID: "bob", Label: "Bob Durand"}}, AllowBlank: true},
 				{ID: "motions", Prompt: "Rank the motions", Kind: scrutinv1.Ranked, Options: []scrutinv1.Option{{ID: "m1", Label: "Motion 1"}, {ID: "m2", Label: "Motion 2"}, {ID: "m3", Label: "Motion 3"}}},
 			},
-			VoterRoll: scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: name + "-roll"}},
+			VoterRoll: scrutinv1.VoterRoll{SecretRef: &scrutinv1.SecretReference{Name: name + "-roll"}},
 			Delivery:  scrutinv1.Delivery{SMTP: &scrutinv1.DeliveryChannel{SecretRef: scrutinv1.SecretReference{Name: name + "-smtp"}}},
 		},
 	}

@@ -38,7 +38,7 @@ func congress(t *testing.T, ns string, voters int, min, max int32, opensIn, clos
 				{ID: "chair", Prompt: "Who should chair?", AllowBlank: true, Options: []scrutinv1.Option{{ID: "alice", Label: "Alice"}, {ID: "bob", Label: "Bob"}}},
 				{ID: "motions", Prompt: "Rank the motions", Kind: scrutinv1.Ranked, Options: []scrutinv1.Option{{ID: "m1", Label: "M1"}, {ID: "m2", Label: "M2"}, {ID: "m3", Label: "M3"}}},
 			},
-			VoterRoll:      scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: "roll"}},
+			VoterRoll:      scrutinv1.VoterRoll{SecretRef: &scrutinv1.SecretReference{Name: "roll"}},
 			Authentication: scrutinv1.Authentication{Method: scrutinv1.SMSCode},
 			Delivery:       scrutinv1.Delivery{SMS: &scrutinv1.DeliveryChannel{SecretRef: scrutinv1.SecretReference{Name: "sms"}}},
 			Scaling:        scrutinv1.Scaling{MinReplicas: min, MaxReplicas: max},

@@ -816,7 +816,7 @@ func TestMonitorsSelectTheTargets(t *testing.T) {
 			Schedule: scrutinv1.Schedule{OpensAt: metav1.Now(), ClosesAt: metav1.NewTime(time.Now().Add(time.Hour))},
 			Questions: []scrutinv1.Question{{ID: "q", Prompt: "?", Kind: scrutinv1.SingleChoice,
 				Options: []scrutinv1.Option{{ID: "a", Label: "A"}, {ID: "b", Label: "B"}}}},
-			VoterRoll:      scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: "roll"}, Key: "roll.csv"},
+			VoterRoll:      scrutinv1.VoterRoll{SecretRef: &scrutinv1.SecretReference{Name: "roll"}, Key: "roll.csv"},
 			Authentication: scrutinv1.Authentication{Method: scrutinv1.EmailCode},
 			Scaling:        scrutinv1.Scaling{MinReplicas: 1, MaxReplicas: 1, MaxInFlightRequestsPerPod: 256},
 			Store:          scrutinv1.Store{Type: scrutinv1.StoreEmbedded},

@@ -234,7 +234,7 @@ func election(i, tenants int, opens time.Time) *scrutinv1.Election {
 			Title: fmt.Sprintf("Vote %d", i), Organization: "Bench",
 			Schedule:  scrutinv1.Schedule{OpensAt: metav1.NewTime(opens), ClosesAt: metav1.NewTime(opens.Add(time.Hour))},
 			Questions: []scrutinv1.Question{{ID: "q", Prompt: "?", Options: []scrutinv1.Option{{ID: "a", Label: "A"}, {ID: "b", Label: "B"}}}},
-			VoterRoll: scrutinv1.VoterRoll{SecretRef: scrutinv1.SecretReference{Name: fmt.Sprintf("roll-%04d", i)}},
+			VoterRoll: scrutinv1.VoterRoll{SecretRef: &scrutinv1.SecretReference{Name: fmt.Sprintf("roll-%04d", i)}},
 			Delivery:  scrutinv1.Delivery{SMTP: &scrutinv1.DeliveryChannel{SecretRef: scrutinv1.SecretReference{Name: fmt.Sprintf("smtp-%04d", i)}}},
 		},
 	}
