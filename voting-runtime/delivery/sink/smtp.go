@@ -56,6 +56,10 @@ type SMTPSink struct {
 	failFirst   int
 	rejected    map[string]bool
 	closed      bool
+	// interval between two accepted messages (SetRate); next is when the next
+	// one may be accepted.
+	interval time.Duration
+	next     time.Time
 }
 
 // StartSMTP starts an SMTP sink on 127.0.0.1 and stops it when the test ends.
@@ -105,6 +109,35 @@ func (s *SMTPSink) SetFailFirst(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failFirst = n
+}
+
+// SetRate makes the sink accept at most perSecond messages a second, as a real
+// relay's rate limit does: a message arriving early waits (DATA is answered
+// late) for its turn. 0 removes the bound.
+func (s *SMTPSink) SetRate(perSecond float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.interval = 0
+	if perSecond > 0 {
+		s.interval = time.Duration(float64(time.Second) / perSecond)
+	}
+}
+
+// turn waits for the next slot of the rate SetRate bounds.
+func (s *SMTPSink) turn() {
+	s.mu.Lock()
+	if s.interval == 0 {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	at := now
+	if s.next.After(now) {
+		at = s.next
+	}
+	s.next = at.Add(s.interval)
+	s.mu.Unlock()
+	time.Sleep(at.Sub(now))
 }
 
 // Reject makes the sink refuse the recipient addr with "550 5.1.1 <addr>: user
@@ -228,6 +261,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	ss.sink.turn()
 	m := Mail{From: ss.from, To: append([]string(nil), ss.to...), Username: ss.username, Raw: raw,
 		ReceivedAt: time.Now()}
 	if err := parseMail(raw, &m); err != nil {
