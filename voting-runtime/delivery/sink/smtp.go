@@ -65,7 +65,14 @@ type SMTPSink struct {
 // StartSMTP starts an SMTP sink on 127.0.0.1 and stops it when the test ends.
 func StartSMTP(t testing.TB) *SMTPSink {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartSMTPOn(t, "127.0.0.1:0")
+}
+
+// StartSMTPOn starts an SMTP sink on addr (the end-to-end tests listen on the
+// host's side of the local cluster's network, for pods to reach).
+func StartSMTPOn(t testing.TB, addr string) *SMTPSink {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("sink: listening for SMTP: %v", err)
 	}
