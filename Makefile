@@ -52,6 +52,14 @@ e2e: ## End to end on a local single-node cluster: up, deploy Scrutin's images, 
 	SCRUTIN_E2E_PROBE_IMAGE=$$PROBE_IMAGE go test -tags e2e -count=1 -timeout 45m $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
 	[ -n "$(KEEP_CLUSTER)" ] || hack/local-cluster.sh down; exit $$rc
 
+.PHONY: e2e-congress
+e2e-congress: ## The 140,000-voter party congress end to end on the local cluster (about 30 minutes; not part of make test).
+	hack/local-cluster.sh up
+	hack/local-cluster.sh deploy
+	set -a; . _output/local-cluster/images.env; set +a; \
+	SCRUTIN_E2E_CONGRESS=1 SCRUTIN_E2E_PROBE_IMAGE=$$PROBE_IMAGE go test -tags e2e -count=1 -timeout 90m -run 'TestCongress$$' -v $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
+	[ -n "$(KEEP_CLUSTER)" ] || hack/local-cluster.sh down; exit $$rc
+
 ##@ Benchmarks (not part of make test; see test/bench/README.md)
 
 .PHONY: bench-peak
