@@ -201,7 +201,7 @@ func minimalElection(ns, name string) *v1.Election {
 				ID: "board", Prompt: "Elect the board", Kind: v1.MultipleChoice,
 				Options: []v1.Option{{ID: "alice", Label: "Alice"}, {ID: "bob", Label: "Bob"}, {ID: "carol", Label: "Carol"}},
 			}},
-			VoterRoll: v1.VoterRoll{SecretRef: v1.SecretReference{Name: "roll"}},
+			VoterRoll: v1.VoterRoll{SecretRef: &v1.SecretReference{Name: "roll"}},
 			Delivery:  v1.Delivery{SMTP: &v1.DeliveryChannel{SecretRef: v1.SecretReference{Name: "smtp"}}},
 		},
 	}
