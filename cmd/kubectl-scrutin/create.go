@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/roll"
 )
 
 // maxSecretData is what a Kubernetes Secret holds at most.
@@ -36,6 +37,7 @@ type createOptions struct {
 	questionKind          string
 	allowBlank            bool
 	smtpSecret, smsSecret string
+	fallback              bool
 	store, postgresSecret string
 	replicas              string
 	dryRun                bool
@@ -47,8 +49,13 @@ func (a *app) createCommand() *cobra.Command {
 	var o createOptions
 	cmd := &cobra.Command{
 		Use:   "create NAME",
-		Short: "Check a voter roll, then create its Secret and an Election",
+		Short: "Check a voter roll, then create its Secret(s) and an Election",
 		Long: `Create an Election and the Secret holding its voter roll.
+
+A roll larger than one Secret holds (over 900,000 bytes, about 12,000 voters) is
+cut into parts, as roll split does: Secrets NAME-roll-0001, NAME-roll-0002, ...
+(or --roll-secret's value and -0001, ...), and the Election selects them by label,
+with their number and digest.
 
 The roll is checked first, line by line, exactly as the controller will: when any
 line is bad, every bad line is reported (number, column, reason: never what it
@@ -80,13 +87,14 @@ it would be stored, without creating anything.`,
 	f.StringVar(&o.opens, "opens", "", "when the first ballot is accepted, RFC 3339, e.g. 2027-03-14T08:00:00+01:00 (required)")
 	f.StringVar(&o.closes, "closes", "", "when the last ballot is accepted, RFC 3339 (required)")
 	f.StringVar(&o.rollFile, "roll", "", "voter roll CSV file: voter_id,name,email,phone[,weight] (required)")
-	f.StringVar(&o.rollSecret, "roll-secret", "", "name of the Secret to create for the roll (default NAME-roll)")
+	f.StringVar(&o.rollSecret, "roll-secret", "", "name of the Secret to create for the roll (default NAME-roll), or the prefix of its parts")
 	f.StringVar(&o.method, "method", string(scrutinv1.EmailCode), "sign-in method: EmailCode, SMSCode or Credential")
 	f.StringArrayVar(&o.questions, "question", nil, "a question, 'id:Prompt:opt1,opt2' or 'id:Prompt:id1=Label 1,id2=Label 2' (repeat for more; at least one)")
 	f.StringVar(&o.questionKind, "question-kind", string(scrutinv1.SingleChoice), "kind of every question: SingleChoice, MultipleChoice or Ranked")
 	f.BoolVar(&o.allowBlank, "allow-blank", false, "let voters answer every question blank")
 	f.StringVar(&o.smtpSecret, "smtp-secret", "", "Secret with the mail server settings (needed for EmailCode and Credential)")
 	f.StringVar(&o.smsSecret, "sms-secret", "", "Secret with the SMS gateway settings (needed for SMSCode)")
+	f.BoolVar(&o.fallback, "fallback", false, "send a voter's code by the other channel when the method's own cannot reach them (needs --smtp-secret and --sms-secret)")
 	f.StringVar(&o.store, "store", string(scrutinv1.StoreEmbedded), "store: Embedded or PostgreSQL")
 	f.StringVar(&o.postgresSecret, "postgres-admin-secret", "", "Secret (key dsn) with an admin connection to the PostgreSQL server (with --store PostgreSQL)")
 	f.StringVar(&o.replicas, "replicas", "", "voting pods, MIN:MAX (e.g. 2:20; above 1 needs --store PostgreSQL)")
@@ -105,21 +113,26 @@ func (a *app) create(ctx context.Context, name string, o *createOptions) error {
 	if err != nil {
 		return err
 	}
-	raw, parsed, err := a.checkRoll(o.rollFile, method)
+	raw, summary, err := a.readRoll(o.rollFile, method, o.fallback)
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) && ee.printed {
 			fmt.Fprintln(a.stderr, "Nothing was created: fix these lines (kubectl scrutin roll check shows them again) and run the command again.")
+			return err
 		}
-		return err
+		return fmt.Errorf("--roll: %w", err)
 	}
-	if len(raw) > maxSecretData-1024 {
-		return fmt.Errorf("--roll: the file is %d bytes and a Kubernetes Secret holds at most 1 MiB: nothing was created", len(raw))
-	}
-
 	if o.rollSecret == "" {
 		o.rollSecret = name + "-roll"
 	}
+	// A roll larger than one Secret goes in parts.
+	var parts [][]byte
+	if len(raw) > roll.DefaultMaxPartBytes {
+		if parts, err = splitRoll(raw, roll.DefaultMaxPartBytes); err != nil {
+			return fmt.Errorf("--roll: %w: nothing was created", err)
+		}
+	}
+
 	e, err := buildElection(name, o, method)
 	if err != nil {
 		return err
@@ -129,13 +142,25 @@ func (a *app) create(ctx context.Context, name string, o *createOptions) error {
 		return err
 	}
 	e.Namespace = ns
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: o.rollSecret, Namespace: ns,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": managedBy, "elections.scrutin.dev/election": name},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{"roll.csv": raw},
+	labels := map[string]string{"app.kubernetes.io/managed-by": managedBy, "elections.scrutin.dev/election": name}
+	var secrets, todo []*corev1.Secret
+	if parts == nil {
+		secrets = []*corev1.Secret{{
+			ObjectMeta: metav1.ObjectMeta{Name: o.rollSecret, Namespace: ns, Labels: labels},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{rollKey: raw},
+		}}
+		todo = secrets
+	} else {
+		e.Spec.VoterRoll = selectorRoll(o.rollSecret, parts)
+		e.Spec.VoterRoll.Key = rollKey
+		secrets = partSecrets(o.rollSecret, ns, parts)
+		for _, sec := range secrets {
+			sec.Labels["elections.scrutin.dev/election"] = name
+		}
+		if todo, err = checkPartSecrets(ctx, c, ns, o.rollSecret, secrets); err != nil {
+			return err
+		}
 	}
 	what := fmt.Sprintf("election %q", name)
 
@@ -144,8 +169,10 @@ func (a *app) create(ctx context.Context, name string, o *createOptions) error {
 	if err := c.Create(ctx, check, client.DryRunAll); err != nil {
 		return createError(err, what, ns, name)
 	}
-	if err := c.Create(ctx, secret.DeepCopy(), client.DryRunAll); err != nil {
-		return secretError(err, o.rollSecret, ns)
+	for _, sec := range todo {
+		if err := c.Create(ctx, sec.DeepCopy(), client.DryRunAll); err != nil {
+			return secretError(err, sec.Name, ns)
+		}
 	}
 	a.warnMissingSecrets(ctx, c, ns, o)
 	if o.dryRun {
@@ -157,31 +184,45 @@ func (a *app) create(ctx context.Context, name string, o *createOptions) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stderr, "Dry run: the roll has %s and the API server accepts the Election; nothing was created.\n", voters(len(parsed.Voters)))
-		fmt.Fprintf(a.stderr, "It would create Secret %s (key roll.csv) and this Election:\n", o.rollSecret)
+		fmt.Fprintf(a.stderr, "Dry run: the roll has %s and the API server accepts the Election; nothing was created.\n", voters(summary.Voters))
+		if parts == nil {
+			fmt.Fprintf(a.stderr, "It would create Secret %s (key roll.csv) and this Election:\n", o.rollSecret)
+		} else {
+			fmt.Fprintf(a.stderr, "It would create %d Secrets %s to %s (key roll.csv, the roll in parts) and this Election:\n",
+				len(todo), partName(o.rollSecret, 1), partName(o.rollSecret, len(parts)))
+		}
 		_, err = a.stdout.Write(out)
 		return err
 	}
 
-	if err := c.Create(ctx, secret); err != nil {
-		return secretError(err, o.rollSecret, ns)
+	created, err := createPartSecrets(ctx, c, todo)
+	if err != nil {
+		return err
 	}
 	if err := c.Create(ctx, e); err != nil {
 		// Leave nothing behind: the roll holds personal data.
-		if derr := c.Delete(context.WithoutCancel(ctx), secret); derr != nil && !apierrors.IsNotFound(derr) {
-			fmt.Fprintf(a.stderr, "warning: could not delete Secret %s again: %v\n", secret.Name, derr)
+		for _, sec := range created {
+			if derr := c.Delete(context.WithoutCancel(ctx), sec); derr != nil && !apierrors.IsNotFound(derr) {
+				fmt.Fprintf(a.stderr, "warning: could not delete Secret %s again: %v\n", sec.Name, derr)
+			}
 		}
 		return createError(err, what, ns, name)
 	}
 	// The roll goes when the Election goes.
-	patch := client.MergeFrom(secret.DeepCopy())
-	secret.OwnerReferences = []metav1.OwnerReference{{
-		APIVersion: scrutinv1.GroupVersion.String(), Kind: "Election", Name: e.Name, UID: e.UID,
-	}}
-	if err := c.Patch(ctx, secret, patch); err != nil {
-		fmt.Fprintf(a.stderr, "warning: Secret %s is not owned by the Election (%v): delete it yourself with the Election\n", secret.Name, err)
+	for _, sec := range created {
+		patch := client.MergeFrom(sec.DeepCopy())
+		sec.OwnerReferences = []metav1.OwnerReference{{
+			APIVersion: scrutinv1.GroupVersion.String(), Kind: "Election", Name: e.Name, UID: e.UID,
+		}}
+		if err := c.Patch(ctx, sec, patch); err != nil {
+			fmt.Fprintf(a.stderr, "warning: Secret %s is not owned by the Election (%v): delete it yourself with the Election\n", sec.Name, err)
+		}
 	}
-	fmt.Fprintf(a.stdout, "secret/%s created (%s)\n", secret.Name, voters(len(parsed.Voters)))
+	if parts == nil {
+		fmt.Fprintf(a.stdout, "secret/%s created (%s)\n", o.rollSecret, voters(summary.Voters))
+	} else {
+		fmt.Fprintf(a.stdout, "secrets %s to %s created (%s in %d parts)\n", partName(o.rollSecret, 1), partName(o.rollSecret, len(parts)), voters(summary.Voters), len(parts))
+	}
 	fmt.Fprintf(a.stdout, "election.elections.scrutin.dev/%s created: opens %s, closes %s\n", e.Name,
 		formatTime(e.Spec.Schedule.OpensAt.Time), formatTime(e.Spec.Schedule.ClosesAt.Time))
 	fmt.Fprintf(a.stdout, "Follow it with: kubectl scrutin status %s -n %s\n", e.Name, ns)
@@ -291,6 +332,7 @@ func buildElection(name string, o *createOptions, method scrutinv1.AuthMethod) (
 	if o.smsSecret != "" {
 		e.Spec.Delivery.SMS = &scrutinv1.DeliveryChannel{SecretRef: scrutinv1.SecretReference{Name: o.smsSecret}}
 	}
+	e.Spec.Delivery.Fallback = o.fallback
 	switch st := scrutinv1.StoreType(o.store); st {
 	case scrutinv1.StoreEmbedded, scrutinv1.StorePostgreSQL:
 		e.Spec.Store.Type = st

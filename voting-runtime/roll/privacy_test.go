@@ -2,6 +2,7 @@ package roll
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,38 @@ func TestHeaderErrorsNeverContainValues(t *testing.T) {
 				if strings.Contains(strings.ToLower(text), strings.ToLower(v)) {
 					t.Errorf("error %q contains the value %q", text, v)
 				}
+			}
+		}
+	}
+}
+
+// TestPartErrorsNeverContainValues: in a roll given in parts, problems name
+// the part (a Secret or file name) and the line, never a value: neither the
+// bad line's nor, for a duplicate, the id or the first line's.
+func TestPartErrorsNeverContainValues(t *testing.T) {
+	v := NewValidator(Options{Require: Requirements{Phone: true}, MaxErrors: 1000})
+	parts := []string{
+		hdr + "SecretID-01,Zéphyrine Quoggle,zephyrine@quoggle.example,+33612345678\nSecretID-02,Quoggle Two,,\n",
+		hdr + "SecretID-01,Quoggle Again,quoggle.example,0698765432\n",
+		"voter_id,name,email,phone,weight\nSecretID-03,Quoggle Weighted,,,7\n",
+	}
+	for i, p := range parts {
+		if err := v.ReadPart(Part{Name: fmt.Sprintf("roll-%04d", i+1)}, strings.NewReader(p), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := v.Finish()
+	texts := errorTexts(t, err)
+	for _, le := range s.UnreachableLines {
+		texts = append(texts, le.Error())
+	}
+	if len(texts) < 5 {
+		t.Fatalf("too few problems: %q", texts)
+	}
+	for _, text := range texts {
+		for _, value := range []string{"SecretID", "Quoggle", "Zéphyrine", "quoggle", "98765432", "7\n"} {
+			if strings.Contains(text, value) {
+				t.Errorf("%q contains the value %q", text, value)
 			}
 		}
 	}
