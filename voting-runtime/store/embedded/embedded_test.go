@@ -97,7 +97,7 @@ func TestSealEmptiesTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	vs := []store.Voter{{ID: "a", Name: "A", Weight: 1}, {ID: "b", Name: "B", Weight: 1}}
-	if _, err := s.ImportRoll(ctx, vs, "d"); err != nil {
+	if _, err := s.ImportRoll(ctx, "d", storetest.Entries(vs)); err != nil {
 		t.Fatal(err)
 	}
 	storetest.OpenBox(t, s)

@@ -101,7 +101,7 @@ func openMigrated(t *testing.T, dsn string, n int) (testStore, []string) {
 		ids[i] = fmt.Sprintf("v%04d", i)
 		vs[i] = store.Voter{ID: ids[i], Name: "V", Weight: 1}
 	}
-	if _, err := s.ImportRoll(t.Context(), vs, "d"); err != nil {
+	if _, err := s.ImportRoll(t.Context(), "d", storetest.Entries(vs)); err != nil {
 		t.Fatal(err)
 	}
 	storetest.OpenBox(t, s)

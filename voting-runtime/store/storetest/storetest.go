@@ -281,7 +281,7 @@ func at(m int) time.Time {
 
 func importRoll(t *testing.T, s store.Store, vs []store.Voter, digest string) {
 	t.Helper()
-	if imported, err := s.ImportRoll(t.Context(), vs, digest); err != nil || !imported {
+	if imported, err := s.ImportRoll(t.Context(), digest, Entries(vs)); err != nil || !imported {
 		t.Fatalf("ImportRoll: imported=%v, %v", imported, err)
 	}
 }
