@@ -78,6 +78,16 @@ type testStore struct {
 
 func (ts testStore) Reopen(t *testing.T) store.Store { return openDSN(t, ts.dsn) }
 
+// Dump is pg_dumpall's output (every database of the test server).
+func (ts testStore) Dump(t *testing.T) []byte {
+	t.Helper()
+	out, err := srv.DumpAll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func openDSN(t *testing.T, dsn string) testStore {
 	t.Helper()
 	s, err := Open(t.Context(), dsn)
