@@ -429,3 +429,27 @@ func checkErased(t *testing.T, s store.Store, gone, kept []store.OutboxMessage) 
 func inDump(dump, b []byte) bool {
 	return bytes.Contains(dump, b) || bytes.Contains(dump, []byte(hex.EncodeToString(b)))
 }
+
+// testOutboxClaimOldestFirst: Claim takes at most limit messages, the oldest
+// first, and only of its channel.
+func testOutboxClaimOldestFirst(t *testing.T, s store.Store) {
+	var msgs []store.OutboxMessage
+	for i := range 5 {
+		msgs = append(msgs, message(fmt.Sprintf("v%d", i), store.KindCode, store.ChannelMail))
+	}
+	ids := enqueue(t, s, msgs...)
+	enqueue(t, s, message("s", store.KindCode, store.ChannelSMS))
+	for _, want := range [][]int64{ids[:2], ids[2:4], ids[4:], nil} {
+		got := claim(t, s, store.ChannelMail, 2, time.Hour)
+		var gotIDs []int64
+		for _, m := range got {
+			gotIDs = append(gotIDs, m.ID)
+		}
+		if !slices.Equal(gotIDs, want) {
+			t.Errorf("Claim(limit 2) = %v, want %v", gotIDs, want)
+		}
+	}
+	if _, err := s.Claim(t.Context(), store.ChannelSMS, 1, 0); err == nil {
+		t.Error("Claim accepted a lease of 0")
+	}
+}
