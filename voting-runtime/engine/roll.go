@@ -46,7 +46,13 @@ func (en *Engine) ImportRoll(ctx context.Context, r io.Reader) (*roll.Roll, erro
 			voters[i].CredentialHash = en.hasher.Sum(auth.DomainCredential, v.ID, c)
 		}
 	}
-	imported, err := en.st.ImportRoll(ctx, voters, parsed.Digest)
+	imported, err := en.st.ImportRoll(ctx, parsed.Digest, func(yield func(store.RollEntry, error) bool) {
+		for _, v := range voters {
+			if !yield(store.RollEntry{Voter: v}, nil) {
+				return
+			}
+		}
+	})
 	if err != nil {
 		return nil, errorf("importing the roll", err)
 	}

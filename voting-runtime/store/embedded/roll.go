@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
@@ -37,12 +40,12 @@ func (s *Store) Keys(ctx context.Context, name string, gen func() ([]byte, error
 	return v, err
 }
 
-// ImportRoll replaces the roll in one transaction. Re-importing the current
-// digest is a no-op, even once voting has started.
-func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest string) (bool, error) {
-	if err := checkRoll(voters); err != nil {
-		return false, err
-	}
+// ImportRoll replaces the roll in one BEGIN IMMEDIATE transaction, which also
+// orders imports from several processes: the second one finds the digest
+// imported and reads none of its entries. Entries stream through prepared
+// inserts, each letter enqueued beside its voter. Re-importing the current digest
+// is a no-op, even once voting has started.
+func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.RollEntries) (bool, error) {
 	imported := false
 	err := s.write(ctx, "import roll", func(tx *sql.Tx) error {
 		var current string
@@ -60,19 +63,40 @@ func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest str
 		if locked {
 			return store.ErrRollLocked
 		}
+		now := s.now().UnixMicro()
+		// The old roll's letters will never be sent: the new roll brings its own.
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'withdrawn', sealed = NULL, updated_at = ?
+			WHERE kind = 'credential' AND state = 'queued'`, now); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM roll"); err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash)
-			VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for _, v := range voters {
-			if _, err := ins.ExecContext(ctx, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash)); err != nil {
+		b := newImportBatch(tx, now)
+		defer b.close()
+		n := 0
+		for e, err := range entries {
+			if err != nil {
 				return err
 			}
+			n++
+			if e.Voter.ID == "" {
+				return fmt.Errorf("voter %d has no id", n)
+			}
+			if e.Letter != nil {
+				l := *e.Letter
+				l.VoterID = e.Voter.ID
+				if err := l.Check(); err != nil {
+					return fmt.Errorf("voter %d's letter: %w", n, err)
+				}
+				e.Letter = &l
+			}
+			if err := b.add(ctx, e, n); err != nil {
+				return err
+			}
+		}
+		if err := b.flush(ctx, n); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO roll_meta (id, digest) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET digest = excluded.digest`, digest)
@@ -80,22 +104,6 @@ func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest str
 		return err
 	})
 	return imported && err == nil, err
-}
-
-// checkRoll refuses a roll with an empty or repeated voter id before anything is
-// written (the primary key would refuse it too, with a less helpful message).
-func checkRoll(voters []store.Voter) error {
-	seen := make(map[string]bool, len(voters))
-	for i, v := range voters {
-		if v.ID == "" {
-			return fmt.Errorf("embedded: import roll: voter %d has no id", i+1)
-		}
-		if seen[v.ID] {
-			return fmt.Errorf("embedded: import roll: voter id %q appears twice", v.ID)
-		}
-		seen[v.ID] = true
-	}
-	return nil
 }
 
 // RollDigest is the digest of the roll imported, "" when none.
@@ -118,4 +126,100 @@ func (s *Store) Voter(ctx context.Context, id string) (store.Voter, error) {
 		return store.Voter{}, store.ErrNotFound
 	}
 	return v, wrap("voter", err)
+}
+
+// isConstraint tells whether err is SQLite's SQLITE_CONSTRAINT (a primary key
+// or unique index refusing a row).
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 19
+}
+
+// importBatchSize is how many voters (and letters) one INSERT writes: far fewer
+// statements than rows, far fewer variables than SQLite's limit (32,766).
+const importBatchSize = 128
+
+// importBatch writes a roll's entries importBatchSize at a time, with a
+// statement prepared once for full batches.
+type importBatch struct {
+	tx              *sql.Tx
+	now             int64
+	voters, letters []any // the arguments of the batch under way
+	nv, nl          int
+	full            [2]*sql.Stmt // voters, letters
+}
+
+const (
+	voterInsert  = "INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash) VALUES "
+	voterValues  = "(?, ?, ?, ?, ?, ?)"
+	letterInsert = "INSERT INTO outbox (voter_id, kind, channel, sealed, not_after, created_at, next_at, updated_at) VALUES "
+	letterValues = "(?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+func newImportBatch(tx *sql.Tx, now int64) *importBatch {
+	return &importBatch{tx: tx, now: now}
+}
+
+// add adds entry n (from 1) to the batch, writing the batch when full.
+func (b *importBatch) add(ctx context.Context, e store.RollEntry, n int) error {
+	v := e.Voter
+	b.voters = append(b.voters, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash))
+	b.nv++
+	if l := e.Letter; l != nil {
+		b.letters = append(b.letters, l.VoterID, l.Kind, l.Channel, nullable(l.Sealed), l.NotAfter.UnixMicro(),
+			b.now, b.now, b.now)
+		b.nl++
+	}
+	if b.nv < importBatchSize {
+		return nil
+	}
+	return b.flush(ctx, n)
+}
+
+// flush writes the batch under way, whose last entry is n.
+func (b *importBatch) flush(ctx context.Context, n int) error {
+	if b.nv > 0 {
+		if err := b.exec(ctx, 0, voterInsert, voterValues, b.nv, b.voters); err != nil {
+			if isConstraint(err) {
+				return fmt.Errorf("voters %d to %d: a voter id appears twice", n-b.nv+1, n)
+			}
+			return err
+		}
+	}
+	if b.nl > 0 {
+		if err := b.exec(ctx, 1, letterInsert, letterValues, b.nl, b.letters); err != nil {
+			return err
+		}
+	}
+	b.voters, b.letters, b.nv, b.nl = b.voters[:0], b.letters[:0], 0, 0
+	return nil
+}
+
+func (b *importBatch) exec(ctx context.Context, which int, insert, values string, rows int, args []any) error {
+	if rows < importBatchSize {
+		_, err := b.tx.ExecContext(ctx, insert+rowsOf(values, rows), args...)
+		return err
+	}
+	if b.full[which] == nil {
+		st, err := b.tx.PrepareContext(ctx, insert+rowsOf(values, importBatchSize))
+		if err != nil {
+			return err
+		}
+		b.full[which] = st
+	}
+	_, err := b.full[which].ExecContext(ctx, args...)
+	return err
+}
+
+func (b *importBatch) close() {
+	for _, st := range b.full {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// rowsOf is values, n times, comma-separated.
+func rowsOf(values string, n int) string {
+	return strings.Repeat(values+", ", n-1) + values
 }
