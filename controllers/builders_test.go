@@ -46,7 +46,7 @@ func testInputs(e *scrutinv1.Election) *Inputs {
 	}
 	return &Inputs{
 		Election: e, Namespace: NamespaceName(e), Keys: keys,
-		Roll:     []byte("voter_id,name,email,phone\n1,A,a@example.org,\n"),
+		Roll:     &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "1a"}}},
 		Delivery: map[string][]byte{"smtp.host": []byte("192.0.2.10")},
 		Egress:   []Endpoint{{CIDR: "192.0.2.10/32", Port: 587}},
 		Options: Options{
@@ -231,7 +231,10 @@ func TestConfigHashFollowsSettings(t *testing.T) {
 		t.Fatal("config hash is not stable")
 	}
 	changes := map[string]func(in *Inputs){
-		"roll":     func(in *Inputs) { in.Roll = append([]byte{}, "voter_id,name,email,phone\n2,B,b@example.org,\n"...) },
+		"roll":     func(in *Inputs) { in.Roll = &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "2b"}}} },
+		"roll part added": func(in *Inputs) {
+			in.Roll = &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "1a"}, {Name: RollCopyName(2), Key: rollCopyKey, SHA256: "1a"}}}
+		},
 		"delivery": func(in *Inputs) { in.Delivery = map[string][]byte{"smtp.host": []byte("192.0.2.11")} },
 		"database": func(in *Inputs) { in.Database = &DatabaseInfo{DSN: "postgres://x"} },
 		// regenerated keys (a deleted keys Secret) must reach every pod, or pods of
@@ -315,18 +318,16 @@ func TestConfigMapHoldsOnlyThisElection(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	tests := map[string]struct {
-		roll     []byte
 		database *DatabaseInfo
 		want     []string
 	}{
-		"valid roll, embedded":   {[]byte("x"), nil, []string{KeysSecretName, RollSecretName, DeliverySecretName}},
-		"invalid roll, embedded": {nil, nil, []string{KeysSecretName, DeliverySecretName}},
-		"valid roll, postgresql": {[]byte("x"), &DatabaseInfo{DSN: "d"}, []string{KeysSecretName, RollSecretName, DeliverySecretName, DatabaseSecretName}},
+		"embedded":   {nil, []string{KeysSecretName, DeliverySecretName}},
+		"postgresql": {&DatabaseInfo{DSN: "d"}, []string{KeysSecretName, DeliverySecretName, DatabaseSecretName}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			in := testInputs(testElection("t", "v", "u"))
-			in.Roll, in.Database = tc.roll, tc.database
+			in.Database = tc.database
 			var got []string
 			for _, s := range buildSecrets(in) {
 				got = append(got, s.Name)

@@ -368,11 +368,18 @@ func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	if in.Keys, err = KeysFromSecret(&keys); err != nil {
 		t.Fatal(err)
 	}
-	var roll corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.VoterRoll.SecretRef.Name}, &roll); err != nil {
+	var copies corev1.SecretList
+	if err := k8s.List(ctx, &copies, client.InNamespace(in.Namespace)); err != nil {
 		t.Fatal(err)
 	}
-	in.Roll = roll.Data[e.Spec.VoterRoll.Key]
+	for _, s := range copies.Items {
+		if isRollCopyName(s.Name) {
+			if in.Roll == nil {
+				in.Roll = &RollCopy{}
+			}
+			in.Roll.Parts = append(in.Roll.Parts, RollCopyPart{Name: s.Name, Key: rollCopyKey, SHA256: sha256Hex(s.Data[rollCopyKey])})
+		}
+	}
 	in.Delivery = map[string][]byte{}
 	for prefix, ch := range map[string]*scrutinv1.DeliveryChannel{"smtp.": e.Spec.Delivery.SMTP, "sms.": e.Spec.Delivery.SMS} {
 		if ch == nil {
