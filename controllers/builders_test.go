@@ -231,7 +231,9 @@ func TestConfigHashFollowsSettings(t *testing.T) {
 		t.Fatal("config hash is not stable")
 	}
 	changes := map[string]func(in *Inputs){
-		"roll":     func(in *Inputs) { in.Roll = &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "2b"}}} },
+		"roll": func(in *Inputs) {
+			in.Roll = &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "2b"}}}
+		},
 		"roll part added": func(in *Inputs) {
 			in.Roll = &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "1a"}, {Name: RollCopyName(2), Key: rollCopyKey, SHA256: "1a"}}}
 		},
