@@ -418,6 +418,11 @@ func assertNamespaceIsBuilt(t *testing.T, e *scrutinv1.Election) {
 	}
 	desired = append(desired, buildNamespace(in))
 	want := map[string]bool{}
+	if in.Roll != nil {
+		for _, p := range in.Roll.Parts {
+			want["Secret/"+p.Name] = true
+		}
+	}
 	for _, d := range desired {
 		gvk := d.GetObjectKind().GroupVersionKind()
 		want[gvk.Kind+"/"+d.GetName()] = true
