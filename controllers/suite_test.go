@@ -132,10 +132,12 @@ type runtimeDouble struct {
 	calls map[string][]string // namespace -> operations
 	// schedules are the schedules pushed, by namespace, last last
 	schedules map[string][]RuntimeSchedule
+	// delivery is what the status reports of delivery, by namespace (none when nil)
+	delivery map[string]*scrutinv1.DeliveryStatus
 }
 
 func newRuntimeDouble(c client.Client) *runtimeDouble {
-	d := &runtimeDouble{k8s: c, calls: map[string][]string{}, schedules: map[string][]RuntimeSchedule{}}
+	d := &runtimeDouble{k8s: c, calls: map[string][]string{}, schedules: map[string][]RuntimeSchedule{}, delivery: map[string]*scrutinv1.DeliveryStatus{}}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	return d
 }
@@ -174,6 +176,7 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	if n := len(d.schedules[ns]); n > 0 {
 		version = d.schedules[ns][n-1].Version
 	}
+	delivery := d.delivery[ns]
 	d.mu.Unlock()
 	switch op {
 	case "schedule":
@@ -185,7 +188,7 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	case "open", "close":
 		w.WriteHeader(http.StatusNoContent)
 	case "status":
-		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Closed: closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double", ScheduleVersion: version})
+		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Closed: closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double", ScheduleVersion: version, Delivery: delivery})
 	case "results":
 		if !closed {
 			http.Error(w, "not closed", http.StatusConflict)
@@ -209,6 +212,13 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	default:
 		http.NotFound(w, req)
 	}
+}
+
+// setDelivery makes the runtime of namespace ns report these delivery counts.
+func (d *runtimeDouble) setDelivery(ns string, s *scrutinv1.DeliveryStatus) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.delivery[ns] = s
 }
 
 func (d *runtimeDouble) schedulesTo(ns string) []RuntimeSchedule {
