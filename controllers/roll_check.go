@@ -9,102 +9,44 @@ import (
 )
 
 // rollSummary is what the controller keeps of a valid roll.
-type rollSummary struct {
-	Voters       int64
-	Digest       string // of the voters, as the audit log records it
-	Warnings     []roll.LineError
-	WarningCount int
-	// Unreachable: voters the method (with its fallback) cannot reach.
-	Unreachable      int64
-	UnreachableLines []roll.LineError
-}
+type rollSummary = roll.Summary
 
 // rollCheck validates a roll part after part, streaming: it never holds more than
 // the part being read.
 type rollCheck struct {
-	e     *scrutinv1.Election
 	count int
-	parts []string // Secret names, for the messages
-	v     *perPartValidator
+	v     *roll.Validator
 }
 
 func newRollCheck(e *scrutinv1.Election, count int) *rollCheck {
-	return &rollCheck{e: e, count: count, v: &perPartValidator{e: e}}
+	return &rollCheck{count: count, v: roll.NewValidator(roll.Options{
+		Require: rollReach(e), MaxErrors: maxRollErrorsInStatus,
+	})}
 }
 
-// part reads part index (from 1) of the roll, held by Secret name.
-func (c *rollCheck) part(name string, index int, r io.Reader) error {
-	c.parts = append(c.parts, name)
-	return c.v.readPart(name, index, c.count, r)
+// part reads part index (from 1) of the roll, held by Secret name. Errors name
+// the part by its place and Secret; a roll in one Secret has no part name.
+func (c *rollCheck) part(secret string, index int, r io.Reader) error {
+	name := ""
+	if c.count > 1 {
+		name = fmt.Sprintf("%d of %d (Secret %s)", index, c.count, secret)
+	}
+	return c.v.ReadPart(roll.Part{Name: name, Index: index - 1, Count: c.count}, r, nil)
 }
 
 // finish is the roll's summary, or a *roll.Errors naming each bad line.
 func (c *rollCheck) finish() (*rollSummary, error) {
-	return c.v.finish()
-}
-
-// perPartValidator checks each part on its own.
-type perPartValidator struct {
-	e       *scrutinv1.Election
-	errs    roll.Errors
-	sum     rollSummary
-	digests []string
-}
-
-func (v *perPartValidator) readPart(name string, index, count int, r io.Reader) error {
-	parsed, err := roll.Parse(r, roll.Options{MaxErrors: maxRollErrorsInStatus})
-	prefix := fmt.Sprintf("part %d of %d (Secret %s)", index, count, name)
-	if count == 1 {
-		prefix = ""
-	}
-	if le, ok := err.(*roll.Errors); ok {
-		for _, l := range le.Lines {
-			if len(v.errs.Lines) < maxRollErrorsInStatus {
-				l.Column = prefixColumn(prefix, l.Column)
-				v.errs.Lines = append(v.errs.Lines, l)
-			}
-		}
-		v.errs.Total += le.Total
-		return nil
-	}
+	s, err := c.v.Finish()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	v.sum.Voters += int64(len(parsed.Voters))
-	v.sum.WarningCount += parsed.WarningCount
-	v.sum.Warnings = append(v.sum.Warnings, parsed.Warnings...)
-	v.digests = append(v.digests, parsed.Digest)
-	for _, voter := range parsed.Voters {
-		if !reachable(v.e, voter.Email != "", voter.Phone != "") {
-			v.sum.Unreachable++
-		}
-	}
-	return nil
+	return s, nil
 }
 
-func prefixColumn(prefix, column string) string {
-	if prefix == "" || column == "" {
-		return prefix + column
-	}
-	return prefix + ": " + column
-}
-
-func (v *perPartValidator) finish() (*rollSummary, error) {
-	if v.errs.Total > 0 {
-		return nil, &v.errs
-	}
-	if len(v.digests) == 1 {
-		v.sum.Digest = v.digests[0]
-	}
-	return &v.sum, nil
-}
-
-// reachable: whether a voter with (or without) an email and a phone can get the
-// election's codes or letters, by the method's channel or its fallback.
-func reachable(e *scrutinv1.Election, email, phone bool) bool {
-	own, other := email, phone
-	if e.Spec.Authentication.Method == scrutinv1.SMSCode {
-		own, other = phone, email
-	}
-	return own || (e.Spec.Delivery.Fallback && other)
+// rollReach says which channels reach the election's voters: the method's own,
+// and with the fallback the other one.
+func rollReach(e *scrutinv1.Election) roll.Requirements {
+	sms := e.Spec.Authentication.Method == scrutinv1.SMSCode
+	fallback := e.Spec.Delivery.Fallback && e.Spec.Authentication.Method != scrutinv1.Credential
+	return roll.Requirements{Email: !sms || fallback, Phone: sms || fallback}
 }
