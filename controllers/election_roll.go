@@ -129,6 +129,43 @@ func (r *ElectionReconciler) loadRoll(ctx context.Context, in *Inputs) error {
 	if phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
 		return r.keepFrozenRoll(ctx, in)
 	}
+	err := r.readRoll(ctx, in)
+	if err != nil && in.Roll == nil {
+		// The roll could not be read this time (the API server, or a part that
+		// changed while it was read): the pods keep the copy they have if it is
+		// whole and the last one validated, so a passing error neither restarts
+		// them without a roll nor gives them half of a new one.
+		in.Roll = r.lastValidatedCopy(ctx, in)
+	}
+	return err
+}
+
+// lastValidatedCopy is the copy standing in the election's namespace when it is
+// exactly the roll last validated (every part, each with its SHA-256); nil
+// otherwise.
+func (r *ElectionReconciler) lastValidatedCopy(ctx context.Context, in *Inputs) *RollCopy {
+	memo := r.rollMemos.get(in.Election)
+	if memo == nil || memo.summary == nil || memo.problem != nil {
+		return nil
+	}
+	existing, err := r.rollCopies(ctx, in)
+	if err != nil || len(existing) != len(memo.shas) {
+		return nil
+	}
+	c := &RollCopy{}
+	for i, sha := range memo.shas {
+		name := RollCopyName(i + 1)
+		if existing[name] != sha {
+			return nil
+		}
+		c.Parts = append(c.Parts, RollCopyPart{Name: name, Key: rollCopyKey, SHA256: sha})
+	}
+	return c
+}
+
+// readRoll reads, validates and copies the roll of an election not yet open.
+func (r *ElectionReconciler) readRoll(ctx context.Context, in *Inputs) error {
+	e := in.Election
 	// until the roll is read again, keep whatever copy stands (a failed read
 	// must not delete it)
 	in.keepRollCopies = true

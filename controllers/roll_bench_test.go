@@ -1,11 +1,13 @@
 package controllers
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,10 +43,14 @@ func BenchmarkCongressRollValidation(b *testing.B) {
 		b.Fatal(err)
 	}
 	labels := map[string]string{scrutinv1.RollLabel: "congress"}
-	var parts [][]byte
+	// the parts' digest, written as they are made: nothing of the roll is kept
+	// once its parts are in the API server
+	digest := sha256.New()
+	count := 0
 	// ~640 kB parts: a 1,000,000-voter roll in about 110 Secrets
 	err = roll.Split(synthetic.Reader(synthetic.Options{Voters: voters, Seed: 15}), 640_000, func(i int, p []byte) error {
-		parts = append(parts, bytes.Clone(p))
+		digest.Write(p)
+		count = i
 		s := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("congress-%04d", i), Labels: labels,
 				Annotations: map[string]string{scrutinv1.RollPartAnnotation: strconv.Itoa(i)}},
@@ -59,12 +65,12 @@ func BenchmarkCongressRollValidation(b *testing.B) {
 	e.Spec.Authentication.Method = scrutinv1.EmailCode
 	e.Spec.VoterRoll = scrutinv1.VoterRoll{
 		Key: "roll.csv", Selector: &metav1.LabelSelector{MatchLabels: labels},
-		PartCount: int32(len(parts)), Digest: roll.PartsDigest(parts...),
+		PartCount: int32(count), Digest: "sha256:" + hex.EncodeToString(digest.Sum(nil)),
 	}
-	parts = nil
 	r := &ElectionReconciler{Client: k8s, APIReader: k8s, Options: testOpt}
 
-	runtime.GC()
+	// the peak counts from here: the setup's garbage returned to the system first
+	debug.FreeOSMemory()
 	resetPeakRSS(b)
 	var ms runtime.MemStats
 	b.ResetTimer()

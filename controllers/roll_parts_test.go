@@ -482,13 +482,18 @@ func touch(t *testing.T, e *scrutinv1.Election) {
 	}
 }
 
-// countingReader counts the whole Secrets read through it.
+// countingReader counts the whole Secrets read through it; with fail, every Get
+// fails as an unreachable API server would.
 type countingReader struct {
 	client.Reader
 	secrets int
+	fail    bool
 }
 
 func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	if c.fail {
+		return fmt.Errorf("the API server is unreachable")
+	}
 	if _, ok := o.(*corev1.Secret); ok {
 		c.secrets++
 	}
@@ -554,6 +559,16 @@ func TestUnchangedRollIsNotReadAgain(t *testing.T) {
 	if r.rollMemos.len() != 1 {
 		t.Errorf("%d roll memories for one Election", r.rollMemos.len())
 	}
+	// the roll cannot be read for a moment: the pods keep the copy last validated
+	reader.fail = true
+	in.Roll = nil
+	if err := r.loadRoll(ctx, in); err == nil {
+		t.Error("loadRoll hid an unreachable API server")
+	}
+	if in.Roll == nil || len(in.Roll.Parts) != 2 || in.Roll.Parts[1].SHA256 != sha256Hex([]byte(rollPartCSV(2, 5))) {
+		t.Errorf("after a passing error the pods would mount %+v, not the copy last validated", in.Roll)
+	}
+	reader.fail = false
 	// the Election is gone: its memory too
 	if _, err := r.Reconcile(ctx, reconcileRequest(e)); err != nil {
 		t.Fatal(err)
