@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -107,8 +108,10 @@ func TestDesiredObjectsAreTheElections(t *testing.T) {
 			t.Errorf("%T %s is not labelled as the election's: %v", o, o.GetName(), o.GetLabels())
 		}
 	}
+	// Secrets: the keys and the delivery settings; the roll's copy, part by part,
+	// is written by loadRoll
 	want := map[string]int{
-		"ServiceAccount": 1, "NetworkPolicy": 4, "ResourceQuota": 1, "LimitRange": 1, "Secret": 3,
+		"ServiceAccount": 1, "NetworkPolicy": 4, "ResourceQuota": 1, "LimitRange": 1, "Secret": 2,
 		"ConfigMap": 1, "PersistentVolumeClaim": 1, "Service": 2, "Deployment": 1,
 		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 1,
 	}
@@ -172,6 +175,15 @@ func TestDeployment(t *testing.T) {
 			}
 			if p := c.LivenessProbe.HTTPGet; p.Path != "/healthz" || p.Port.String() != "http" {
 				t.Errorf("liveness probe %s on port %s; want /healthz on the voters' port", p.Path, p.Port.String())
+			}
+			// the roll's import may take minutes: the startup probe gives it an
+			// hour before liveness may restart the pod
+			if sp := c.StartupProbe; sp == nil || sp.HTTPGet == nil || sp.HTTPGet.Path != "/readyz" || sp.HTTPGet.Port.String() != "ops" ||
+				sp.PeriodSeconds != 5 || sp.FailureThreshold != 720 {
+				t.Errorf("startup probe %+v; want /readyz on the operations port, every 5 s, 720 failures", sp)
+			}
+			if c.Resources.Limits.Memory().Cmp(resource.MustParse("512Mi")) < 0 {
+				t.Errorf("memory limit %s; a 1,000,000-voter import needs 512Mi", c.Resources.Limits.Memory())
 			}
 			ports := map[string]int32{}
 			for _, p := range c.Ports {
