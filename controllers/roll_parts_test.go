@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -469,7 +470,48 @@ func TestDeliveredCondition(t *testing.T) {
 					cur.Status.Delivery != nil && cur.Status.Delivery.Channels[0] == s.d.Channels[0],
 				fmt.Sprintf("Delivered %+v, status.delivery %+v", c, cur.Status.Delivery)
 		})
+		// the manager's gauges follow status.delivery
+		waitFor(t, "the delivery gauges", 10*time.Second, func() (bool, string) {
+			queued := gauge(t, "scrutin_election_delivery_messages", map[string]string{
+				"election_namespace": ns, "election_name": e.Name, "channel": "mail", "state": "queued"})
+			sent := gauge(t, "scrutin_election_delivery_messages", map[string]string{
+				"election_namespace": ns, "election_name": e.Name, "channel": "mail", "state": "sent"})
+			oldest := gauge(t, "scrutin_election_delivery_oldest_queued_seconds", map[string]string{
+				"election_namespace": ns, "election_name": e.Name})
+			okOldest := (s.d.Channels[0].Queued > 0) == (oldest >= 60)
+			return queued == float64(s.d.Channels[0].Queued) && sent == float64(s.d.Channels[0].Sent) && okOldest,
+				fmt.Sprintf("queued %v sent %v oldest %v", queued, sent, oldest)
+		})
 	}
+}
+
+// gauge sums the manager's gauges of that name whose labels include these.
+func gauge(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			match := true
+			for k, v := range labels {
+				match = match && got[k] == v
+			}
+			if match {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // touch changes the Election's title, for a reconcile now.
