@@ -80,6 +80,9 @@ type rollMemo struct {
 	// changed is, once the election is open, the tenant parts that differ from
 	// the copy it opened with ("" when none), for that fingerprint.
 	changed string
+	// copyVersions are the resourceVersions of the copies as last written or
+	// checked: a copy edited since (its annotation kept) is written again.
+	copyVersions map[string]string
 }
 
 // rollMemos holds one rollMemo per Election, dropped when it goes. A memo of an
@@ -202,7 +205,7 @@ func (r *ElectionReconciler) readRoll(ctx context.Context, in *Inputs) error {
 		msg = fmt.Sprintf("%d voters on the roll, in %d parts (%s)", s.Voters, len(parts), s.Digest)
 	}
 	r.setRollValid(in, metav1.ConditionTrue, "RollValid", msg+describeRollWarnings(s)+describeUnreachable(e, s))
-	copies, err := r.copyRoll(ctx, in, parts, memo.shas)
+	copies, err := r.copyRoll(ctx, in, parts, memo)
 	if err != nil {
 		in.keepRollCopies = true
 		return err
@@ -423,24 +426,27 @@ func (r *ElectionReconciler) validateRoll(ctx context.Context, e *scrutinv1.Elec
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // copyRoll copies the validated parts into the election's namespace, writing only
-// those whose copy differs, and returns the copy. It raises the namespace's Secret
+// those whose copy differs (by its SHA-256 annotation, or edited since it was
+// last written or checked), and returns the copy. It raises the namespace's Secret
 // quota first, so a roll of many parts fits.
-func (r *ElectionReconciler) copyRoll(ctx context.Context, in *Inputs, parts []tenantPart, shas []string) (*RollCopy, error) {
-	existing, err := r.rollCopies(ctx, in)
+func (r *ElectionReconciler) copyRoll(ctx context.Context, in *Inputs, parts []tenantPart, memo *rollMemo) (*RollCopy, error) {
+	existing, versions, err := r.listRollCopies(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	c := &RollCopy{}
 	for i, p := range parts {
-		c.Parts = append(c.Parts, RollCopyPart{Name: RollCopyName(p.Index), Key: rollCopyKey, SHA256: shas[i]})
+		c.Parts = append(c.Parts, RollCopyPart{Name: RollCopyName(p.Index), Key: rollCopyKey, SHA256: memo.shas[i]})
 	}
 	in.Roll = c
 	if err := r.apply(ctx, buildResourceQuota(in)); err != nil {
 		return nil, fmt.Errorf("while raising the Secret quota for the roll's copy: %w", err)
 	}
+	wrote := false
 	for i, p := range parts {
 		cp := c.Parts[i]
-		if existing[cp.Name] == cp.SHA256 {
+		known := memo.copyVersions[cp.Name]
+		if existing[cp.Name] == cp.SHA256 && (known == "" || known == versions[cp.Name]) {
 			continue
 		}
 		data, problem, err := r.readPart(ctx, in.Election, p)
@@ -458,7 +464,14 @@ func (r *ElectionReconciler) copyRoll(ctx context.Context, in *Inputs, parts []t
 		if err := r.apply(ctx, s); err != nil {
 			return nil, fmt.Errorf("while copying the roll's part %d: %w", p.Index, err)
 		}
+		wrote = true
 	}
+	if wrote || memo.copyVersions == nil {
+		if _, versions, err = r.listRollCopies(ctx, in); err != nil {
+			return nil, err
+		}
+	}
+	memo.copyVersions = versions
 	return c, nil
 }
 
@@ -470,19 +483,27 @@ func sha256Hex(b []byte) string {
 // rollCopies lists the election's copied parts (name -> SHA-256 annotation), from
 // their metadata.
 func (r *ElectionReconciler) rollCopies(ctx context.Context, in *Inputs) (map[string]string, error) {
+	shas, _, err := r.listRollCopies(ctx, in)
+	return shas, err
+}
+
+// listRollCopies lists the election's copied parts: name -> SHA-256 annotation,
+// and name -> resourceVersion.
+func (r *ElectionReconciler) listRollCopies(ctx context.Context, in *Inputs) (shas, versions map[string]string, err error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
 	if err := r.APIReader.List(ctx, list, client.InNamespace(in.Namespace),
 		client.MatchingLabels{LabelElectionUID: string(in.Election.UID)}); err != nil {
-		return nil, fmt.Errorf("while listing the roll's copy: %w", err)
+		return nil, nil, fmt.Errorf("while listing the roll's copy: %w", err)
 	}
-	out := map[string]string{}
+	shas, versions = map[string]string{}, map[string]string{}
 	for _, m := range list.Items {
 		if isRollCopyName(m.Name) {
-			out[m.Name] = m.Annotations[RollPartSHA256Annotation]
+			shas[m.Name] = m.Annotations[RollPartSHA256Annotation]
+			versions[m.Name] = m.ResourceVersion
 		}
 	}
-	return out, nil
+	return shas, versions, nil
 }
 
 // isRollCopyName: voter-roll-NNNN.

@@ -176,6 +176,24 @@ func TestRollInPartsAccepted(t *testing.T) {
 	}
 	assertRollMounted(t, cur, parts)
 	assertNamespaceIsBuilt(t, cur)
+
+	// a copy edited in the election's namespace (its annotation kept) is put back
+	ctx := context.Background()
+	var cp corev1.Secret
+	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(2)}
+	if err := k8s.Get(ctx, key, &cp); err != nil {
+		t.Fatal(err)
+	}
+	cp.Data[rollCopyKey] = []byte(rollPartCSV(2, 1))
+	if err := k8s.Update(ctx, &cp); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the edited copy put back", 20*time.Second, func() (bool, string) {
+		if err := k8s.Get(ctx, key, &cp); err != nil {
+			return false, err.Error()
+		}
+		return string(cp.Data[rollCopyKey]) == parts[1], "still edited"
+	})
 }
 
 // TestRollSelectorAccepted: a roll selected by label, with partCount and digest, is
