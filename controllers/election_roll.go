@@ -207,6 +207,8 @@ func (r *ElectionReconciler) readRoll(ctx context.Context, in *Inputs) error {
 	r.setRollValid(in, metav1.ConditionTrue, "RollValid", msg+describeRollWarnings(s)+describeUnreachable(e, s))
 	copies, err := r.copyRoll(ctx, in, parts, memo)
 	if err != nil {
+		// a copy left half-written is never mounted
+		in.Roll = nil
 		in.keepRollCopies = true
 		return err
 	}
@@ -438,7 +440,6 @@ func (r *ElectionReconciler) copyRoll(ctx context.Context, in *Inputs, parts []t
 	for i, p := range parts {
 		c.Parts = append(c.Parts, RollCopyPart{Name: RollCopyName(p.Index), Key: rollCopyKey, SHA256: memo.shas[i]})
 	}
-	in.Roll = c
 	if err := r.apply(ctx, buildResourceQuota(in)); err != nil {
 		return nil, fmt.Errorf("while raising the Secret quota for the roll's copy: %w", err)
 	}

@@ -548,6 +548,8 @@ type countingReader struct {
 	client.Reader
 	secrets int
 	fail    bool
+	// failFrom, when above 0, fails the whole-Secret reads from that count on
+	failFrom int
 }
 
 func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
@@ -555,6 +557,9 @@ func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, o client
 		return fmt.Errorf("the API server is unreachable")
 	}
 	if _, ok := o.(*corev1.Secret); ok {
+		if c.failFrom > 0 && c.secrets+1 >= c.failFrom {
+			return fmt.Errorf("the API server is unreachable")
+		}
 		c.secrets++
 	}
 	return c.Reader.Get(ctx, key, o, opts...)
@@ -640,4 +645,53 @@ func TestUnchangedRollIsNotReadAgain(t *testing.T) {
 
 func reconcileRequest(e *scrutinv1.Election) ctrl.Request {
 	return ctrl.Request{NamespacedName: types.NamespacedName{Namespace: e.Namespace, Name: e.Name}}
+}
+
+// TestHalfCopiedRollIsNotMounted: a new roll whose copy fails half-way (part 1
+// copied, part 2 not) is not mounted: neither the half-new copy nor the old one.
+func TestHalfCopiedRollIsNotMounted(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := electionWithParts(t, ns, "half", time.Hour, []string{rollPartCSV(1, 2), rollPartCSV(2, 2)})
+	e.UID = types.UID("half-" + ns)
+	reader := &countingReader{Reader: k8s}
+	r := &ElectionReconciler{Client: k8s, APIReader: reader, Options: testOpt}
+	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt, Now: time.Now()}
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: in.Namespace}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.loadRoll(ctx, in); err != nil || in.Roll == nil {
+		t.Fatalf("the first roll: %v, %+v", err, in.Roll)
+	}
+	for i := 1; i <= 2; i++ {
+		var s corev1.Secret
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: fmt.Sprintf("half-part-%d", i)}, &s); err != nil {
+			t.Fatal(err)
+		}
+		s.Data["roll.csv"] = []byte(rollPartCSV(i, 3))
+		if err := k8s.Update(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// validation reads the 2 parts, the copy reads part 1, then part 2 fails
+	reader.failFrom = reader.secrets + 4
+	in.Roll = nil
+	if err := r.loadRoll(ctx, in); err == nil {
+		t.Fatal("loadRoll hid the failed copy")
+	}
+	var first corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RollCopyName(1)}, &first); err != nil {
+		t.Fatal(err)
+	}
+	if string(first.Data[rollCopyKey]) != rollPartCSV(1, 3) {
+		t.Fatal("the test did not fail the copy half-way: part 1 was not rewritten")
+	}
+	if in.Roll != nil {
+		t.Errorf("a half-copied roll would be mounted: %+v", in.Roll)
+	}
+	reader.failFrom = 0
+	in.Roll = nil
+	if err := r.loadRoll(ctx, in); err != nil || in.Roll == nil || e.Status.Voters != 6 {
+		t.Errorf("after the error, the roll: %v, %+v, %d voters", err, in.Roll, e.Status.Voters)
+	}
 }
