@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -46,7 +47,7 @@ func testInputs(e *scrutinv1.Election) *Inputs {
 	}
 	return &Inputs{
 		Election: e, Namespace: NamespaceName(e), Keys: keys,
-		Roll:     []byte("voter_id,name,email,phone\n1,A,a@example.org,\n"),
+		Roll:     &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "1a"}}},
 		Delivery: map[string][]byte{"smtp.host": []byte("192.0.2.10")},
 		Egress:   []Endpoint{{CIDR: "192.0.2.10/32", Port: 587}},
 		Options: Options{
@@ -107,8 +108,10 @@ func TestDesiredObjectsAreTheElections(t *testing.T) {
 			t.Errorf("%T %s is not labelled as the election's: %v", o, o.GetName(), o.GetLabels())
 		}
 	}
+	// Secrets: the keys and the delivery settings; the roll's copy, part by part,
+	// is written by loadRoll
 	want := map[string]int{
-		"ServiceAccount": 1, "NetworkPolicy": 4, "ResourceQuota": 1, "LimitRange": 1, "Secret": 3,
+		"ServiceAccount": 1, "NetworkPolicy": 4, "ResourceQuota": 1, "LimitRange": 1, "Secret": 2,
 		"ConfigMap": 1, "PersistentVolumeClaim": 1, "Service": 2, "Deployment": 1,
 		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 1,
 	}
@@ -173,6 +176,15 @@ func TestDeployment(t *testing.T) {
 			if p := c.LivenessProbe.HTTPGet; p.Path != "/healthz" || p.Port.String() != "http" {
 				t.Errorf("liveness probe %s on port %s; want /healthz on the voters' port", p.Path, p.Port.String())
 			}
+			// the roll's import may take minutes: the startup probe gives it an
+			// hour before liveness may restart the pod
+			if sp := c.StartupProbe; sp == nil || sp.HTTPGet == nil || sp.HTTPGet.Path != "/readyz" || sp.HTTPGet.Port.String() != "ops" ||
+				sp.PeriodSeconds != 5 || sp.FailureThreshold != 720 {
+				t.Errorf("startup probe %+v; want /readyz on the operations port, every 5 s, 720 failures", sp)
+			}
+			if c.Resources.Limits.Memory().Cmp(resource.MustParse("512Mi")) < 0 {
+				t.Errorf("memory limit %s; a 1,000,000-voter import needs 512Mi", c.Resources.Limits.Memory())
+			}
 			ports := map[string]int32{}
 			for _, p := range c.Ports {
 				ports[p.Name] = p.ContainerPort
@@ -231,7 +243,12 @@ func TestConfigHashFollowsSettings(t *testing.T) {
 		t.Fatal("config hash is not stable")
 	}
 	changes := map[string]func(in *Inputs){
-		"roll":     func(in *Inputs) { in.Roll = append([]byte{}, "voter_id,name,email,phone\n2,B,b@example.org,\n"...) },
+		"roll": func(in *Inputs) {
+			in.Roll = &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "2b"}}}
+		},
+		"roll part added": func(in *Inputs) {
+			in.Roll = &RollCopy{Parts: []RollCopyPart{{Name: RollCopyName(1), Key: rollCopyKey, SHA256: "1a"}, {Name: RollCopyName(2), Key: rollCopyKey, SHA256: "1a"}}}
+		},
 		"delivery": func(in *Inputs) { in.Delivery = map[string][]byte{"smtp.host": []byte("192.0.2.11")} },
 		"database": func(in *Inputs) { in.Database = &DatabaseInfo{DSN: "postgres://x"} },
 		// regenerated keys (a deleted keys Secret) must reach every pod, or pods of
@@ -315,18 +332,16 @@ func TestConfigMapHoldsOnlyThisElection(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	tests := map[string]struct {
-		roll     []byte
 		database *DatabaseInfo
 		want     []string
 	}{
-		"valid roll, embedded":   {[]byte("x"), nil, []string{KeysSecretName, RollSecretName, DeliverySecretName}},
-		"invalid roll, embedded": {nil, nil, []string{KeysSecretName, DeliverySecretName}},
-		"valid roll, postgresql": {[]byte("x"), &DatabaseInfo{DSN: "d"}, []string{KeysSecretName, RollSecretName, DeliverySecretName, DatabaseSecretName}},
+		"embedded":   {nil, []string{KeysSecretName, DeliverySecretName}},
+		"postgresql": {&DatabaseInfo{DSN: "d"}, []string{KeysSecretName, DeliverySecretName, DatabaseSecretName}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			in := testInputs(testElection("t", "v", "u"))
-			in.Roll, in.Database = tc.roll, tc.database
+			in.Database = tc.database
 			var got []string
 			for _, s := range buildSecrets(in) {
 				got = append(got, s.Name)

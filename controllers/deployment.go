@@ -18,7 +18,10 @@ var (
 	runtimeCPURequest    = resource.MustParse("100m")
 	runtimeMemoryRequest = resource.MustParse("64Mi")
 	runtimeCPULimit      = resource.MustParse("1")
-	runtimeMemoryLimit   = resource.MustParse("256Mi")
+	// The runtime streams the roll into its store, part by part: its memory does
+	// not grow with the roll. 512Mi leaves room for a 1,000,000-voter import
+	// beside the voters' traffic.
+	runtimeMemoryLimit = resource.MustParse("512Mi")
 )
 
 // Where the runtime finds its settings in the pod.
@@ -57,8 +60,7 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName}}}},
 		secretVolume("keys", KeysSecretName, false),
-		// Optional: while the roll is not valid there is none, and the runtime cannot open.
-		secretVolume("roll", RollSecretName, true),
+		rollVolume(in),
 		secretVolume("delivery", DeliverySecretName, true),
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
 	}
@@ -77,16 +79,16 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: DataVolumeName}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: dataDir})
 	}
-	probe := func(port, path string, period int32) *corev1.Probe {
+	probe := func(port, path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(port)}},
-			PeriodSeconds: period, TimeoutSeconds: 2, FailureThreshold: 3,
+			PeriodSeconds: period, TimeoutSeconds: 2, FailureThreshold: failures,
 		}
 	}
 	labels := runtimeLabels(e)
 	args := []string{
 		"--election=" + configDir + "/" + ElectionFileKey,
-		"--roll=" + rollDir + "/roll.csv",
+		"--roll=" + rollDir,
 		"--keys-dir=" + keysDir,
 		"--delivery-dir=" + deliveryDir,
 		"--store=" + store,
@@ -139,9 +141,12 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 							Limits:   corev1.ResourceList{corev1.ResourceCPU: runtimeCPULimit, corev1.ResourceMemory: runtimeMemoryLimit},
 						},
 						// readiness (store and roll) is served on the operations port
-						// alone; liveness asks the voters' server itself
-						ReadinessProbe: probe("ops", "/readyz", 5),
-						LivenessProbe:  probe("http", "/healthz", 10),
+						// alone; liveness asks the voters' server itself. The startup
+						// probe gives the roll's import up to an hour (720 x 5 s)
+						// before liveness may restart the pod.
+						StartupProbe:   probe("ops", "/readyz", 5, startupProbeFailures),
+						ReadinessProbe: probe("ops", "/readyz", 5, 3),
+						LivenessProbe:  probe("http", "/healthz", 10, 3),
 						VolumeMounts:   mounts,
 						SecurityContext: &corev1.SecurityContext{
 							AllowPrivilegeEscalation: ptr.To(false),
@@ -156,6 +161,29 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 			},
 		},
 	}
+}
+
+// startupProbeFailures x 5 s is how long a pod may take to import its roll.
+const startupProbeFailures = 720
+
+// rollVolume is the election's copy of its roll, all parts in one directory,
+// part-0001.csv, part-0002.csv, ... in roll order; an empty directory while the
+// roll is not valid (the runtime then has no roll and cannot open).
+func rollVolume(in *Inputs) corev1.Volume {
+	if in.Roll == nil || len(in.Roll.Parts) == 0 {
+		return corev1.Volume{Name: "roll", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			SizeLimit: ptr.To(resource.MustParse("1Mi"))}}}
+	}
+	sources := make([]corev1.VolumeProjection, 0, len(in.Roll.Parts))
+	for i, p := range in.Roll.Parts {
+		sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: p.Name},
+			Items:                []corev1.KeyToPath{{Key: p.Key, Path: rollFileName(i + 1)}},
+		}})
+	}
+	return corev1.Volume{Name: "roll", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: sources, DefaultMode: ptr.To(int32(0o440)),
+	}}}
 }
 
 func secretVolume(name, secretName string, optional bool) corev1.Volume {

@@ -45,6 +45,9 @@ type ElectionReconciler struct {
 	Now func() time.Time
 	// MaxConcurrentReconciles is how many Elections are reconciled at once (1 when 0).
 	MaxConcurrentReconciles int
+
+	// rollMemos remember, per Election, the last validation of its roll.
+	rollMemos rollMemos
 }
 
 // NewElectionReconciler is the reconciler with its production parts: the manager's
@@ -78,6 +81,7 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	var e scrutinv1.Election
 	if err := r.APIReader.Get(ctx, req.NamespacedName, &e); err != nil {
 		if isNotFound(err) {
+			r.rollMemos.drop(req.NamespacedName)
 			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
 		}
 		return ctrl.Result{}, err
@@ -132,6 +136,9 @@ func (r *ElectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &scrutinv1.Election{}, secretRefIndex, indexSecretRefs); err != nil {
 		return fmt.Errorf("while indexing Elections by Secret: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &scrutinv1.Election{}, rollSelectorIndex, indexRollSelector); err != nil {
+		return fmt.Errorf("while indexing Elections by roll selector: %w", err)
 	}
 	return r.setupWatches(mgr)
 }

@@ -24,6 +24,7 @@ const SkipDatabaseCleanupAnnotation = "elections.scrutin.dev/skip-database-clean
 // how to go on without it. It does not wait for the namespace to finish
 // terminating (Kubernetes does that; a new Election never reuses the name).
 func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election) (ctrl.Result, error) {
+	r.rollMemos.drop(client.ObjectKeyFromObject(e))
 	if !controllerutil.ContainsFinalizer(e, Finalizer) {
 		return ctrl.Result{}, nil
 	}

@@ -20,6 +20,8 @@ const (
 	turnoutRefresh = time.Minute
 	// resultsRetry is how often results are asked for after the close.
 	resultsRetry = 5 * time.Second
+	// deliveryRefresh is how often delivery counts are read while messages wait.
+	deliveryRefresh = 30 * time.Second
 )
 
 var phaseOrder = map[scrutinv1.Phase]int{
@@ -49,9 +51,13 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	// election file, which the kubelet updates within a minute or two).
 	// Before the opening, only once its pods are available: a runtime not yet
 	// started would cost each reconcile a timeout.
+	var st *RuntimeStatus
 	if in.provisioned && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseTallied) &&
 		(!now.Before(opens) || r.runtimeAvailable(ctx, in)) {
-		r.pushSchedule(ctx, e, target)
+		st = r.pushSchedule(ctx, e, target)
+	}
+	if st != nil {
+		r.setDelivery(e, st.Delivery)
 	}
 	// The phase never moves backwards: once Closed, whatever the schedule says
 	// (a closesAt moved after the close, which admission refuses anyway), the
@@ -80,6 +86,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 			} else if st, err := r.Runtime.Status(ctx, target); err == nil {
 				setTurnout(e, st.Voters, st.BallotsCast)
 				e.Status.AuditHead = st.AuditHead
+				r.setDelivery(e, st.Delivery)
 			}
 		}
 		result.RequeueAfter = min(closes.Sub(now), turnoutRefresh)
@@ -116,6 +123,17 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		r.setPhase(e, scrutinv1.PhaseTallied, "Tallied", "Results are in status.results")
 	}
 
+	// delivery counts are refreshed while the runtime runs: often while
+	// messages wait, every minute otherwise
+	if st != nil && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseClosed) {
+		d := turnoutRefresh
+		if queued, _ := deliveryTotals(e.Status.Delivery); queued > 0 {
+			d = deliveryRefresh
+		}
+		if result.RequeueAfter == 0 || d < result.RequeueAfter {
+			result.RequeueAfter = d
+		}
+	}
 	if _, _, next := effectiveMinReplicas(&e.Spec, now); !next.IsZero() {
 		if d := next.Sub(now); result.RequeueAfter == 0 || d < result.RequeueAfter {
 			result.RequeueAfter = d
@@ -126,13 +144,17 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 }
 
 // pushSchedule sends the runtime the Election's schedule when its store records an
-// older version (the Election's generation) and has not closed. Errors are left
-// to the open and close calls to report; the pods' own re-read of their election
-// file is the fallback.
-func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Election, target RuntimeTarget) {
+// older version (the Election's generation) and has not closed, and returns the
+// runtime's status (nil when it did not answer). Errors are left to the open and
+// close calls to report; the pods' own re-read of their election file is the
+// fallback.
+func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Election, target RuntimeTarget) *RuntimeStatus {
 	st, err := r.Runtime.Status(ctx, target)
-	if err != nil || st.Closed || st.ScheduleVersion >= e.Generation {
-		return
+	if err != nil {
+		return nil
+	}
+	if st.Closed || st.ScheduleVersion >= e.Generation {
+		return st
 	}
 	err = r.Runtime.SetSchedule(ctx, target, RuntimeSchedule{
 		OpensAt: e.Spec.Schedule.OpensAt.Time, ClosesAt: e.Spec.Schedule.ClosesAt.Time, Version: e.Generation,
@@ -140,6 +162,7 @@ func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Elec
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("Could not push the schedule to the runtime; its pods will read it from their file", "error", err.Error())
 	}
+	return st
 }
 
 // runtimeAvailable reports whether the election's voting Deployment has pods

@@ -185,6 +185,11 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 	for _, o := range desired {
 		want[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
 	}
+	if in.Roll != nil {
+		for _, p := range in.Roll.Parts {
+			want["Secret/"+p.Name] = true
+		}
+	}
 	var errs []error
 	for _, gvk := range prunable {
 		list := &metav1.PartialObjectMetadataList{}
@@ -196,7 +201,8 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 		}
 		for i := range list.Items {
 			item := &list.Items[i]
-			if want[gvk.Kind+"/"+item.Name] {
+			if want[gvk.Kind+"/"+item.Name] ||
+				(in.keepRollCopies && gvk.Kind == "Secret" && (item.Name == RollSecretName || isRollCopyName(item.Name))) {
 				continue
 			}
 			item.SetGroupVersionKind(gvk)

@@ -56,9 +56,9 @@ type Inputs struct {
 	Election  *scrutinv1.Election
 	Namespace string
 	Keys      Keys
-	// Roll is the validated roll file; nil while the roll is not valid (the runtime
-	// then has no roll and cannot open).
-	Roll []byte
+	// Roll is the election's copy of its validated roll, part by part; nil while
+	// the roll is not valid (the runtime then has no roll and cannot open).
+	Roll *RollCopy
 	// Delivery holds the election's mail and SMS settings, keys prefixed "smtp." and
 	// "sms.", copied from the tenant's Secrets.
 	Delivery map[string][]byte
@@ -75,6 +75,9 @@ type Inputs struct {
 	// applied.
 	problems    []problem
 	provisioned bool
+	// keepRollCopies: the roll could not be read this time; whatever copy stands
+	// is kept, not pruned.
+	keepRollCopies bool
 }
 
 // configHash is a digest of everything the runtime reads at start, so that pods roll
@@ -90,7 +93,11 @@ func (in *Inputs) configHash(config map[string]string) string {
 	for _, k := range sortedKeys(config) {
 		write("config/"+k, []byte(config[k]))
 	}
-	write("roll", in.Roll)
+	if in.Roll != nil {
+		for _, p := range in.Roll.Parts {
+			write("roll/"+p.Name, []byte(p.SHA256))
+		}
+	}
 	for _, k := range sortedKeys(in.Delivery) {
 		write("delivery/"+k, in.Delivery[k])
 	}

@@ -143,7 +143,7 @@ func TestRollErrorsReportLineNumbers(t *testing.T) {
 		t.Errorf("Open condition: %+v", c)
 	}
 	var copied corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollSecretName}, &copied); !isNotFound(err) {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(1)}, &copied); !isNotFound(err) {
 		t.Errorf("an invalid roll was copied to the election (err=%v)", err)
 	}
 	if !slices.Contains(eventReasons(t, e), "RollInvalid") {
@@ -156,7 +156,7 @@ func TestRollErrorsReportLineNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur = waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollSecretName}, &copied); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(1)}, &copied); err != nil {
 		t.Errorf("the fixed roll was not copied: %v", err)
 	}
 }

@@ -31,12 +31,73 @@ func RegisterMetrics(reader client.Reader) error {
 		reader: reader,
 		desc:   prometheus.NewDesc("scrutin_elections", "Elections by phase.", []string{"phase"}, nil),
 	}
-	err := metrics.Registry.Register(c)
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		return nil
+	d := &deliveryCollector{
+		reader: reader,
+		messages: prometheus.NewDesc("scrutin_election_delivery_messages",
+			"An election's codes and credential letters by channel and state (queued, sent, failed, delivered, bounced), from its status.delivery.",
+			[]string{"election_namespace", "election_name", "channel", "state"}, nil),
+		oldest: prometheus.NewDesc("scrutin_election_delivery_oldest_queued_seconds",
+			"Age of the oldest message of an election still waiting to be sent; absent when none waits.",
+			[]string{"election_namespace", "election_name"}, nil),
+		opens: prometheus.NewDesc("scrutin_election_opens_timestamp_seconds",
+			"When an election not yet open opens (Unix time), for the alerts on what must be done before.",
+			[]string{"election_namespace", "election_name"}, nil),
 	}
-	return err
+	for _, col := range []prometheus.Collector{c, d} {
+		err := metrics.Registry.Register(col)
+		var already prometheus.AlreadyRegisteredError
+		if err != nil && !errors.As(err, &already) {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliveryCollector exports each Election's delivery counts, the age of its oldest
+// waiting message and, before it opens, its opening time, read from the cache at
+// each scrape.
+type deliveryCollector struct {
+	reader                  client.Reader
+	messages, oldest, opens *prometheus.Desc
+}
+
+func (c *deliveryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.messages
+	ch <- c.oldest
+	ch <- c.opens
+}
+
+func (c *deliveryCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var list scrutinv1.ElectionList
+	if err := c.reader.List(ctx, &list); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.messages, err)
+		return
+	}
+	now := time.Now()
+	for _, e := range list.Items {
+		if !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) && e.Status.Phase != scrutinv1.PhaseFailed && !e.Spec.Schedule.OpensAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.opens, prometheus.GaugeValue,
+				float64(e.Spec.Schedule.OpensAt.Unix()), e.Namespace, e.Name)
+		}
+		d := e.Status.Delivery
+		if d == nil {
+			continue
+		}
+		for _, cd := range d.Channels {
+			for _, s := range []struct {
+				state string
+				n     int64
+			}{{"queued", cd.Queued}, {"sent", cd.Sent}, {"failed", cd.Failed}, {"delivered", cd.Delivered}, {"bounced", cd.Bounced}} {
+				ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(s.n), e.Namespace, e.Name, cd.Channel, s.state)
+			}
+		}
+		if queued, _ := deliveryTotals(d); queued > 0 && d.OldestQueuedAt != nil {
+			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue,
+				max(0, now.Sub(d.OldestQueuedAt.Time).Seconds()), e.Namespace, e.Name)
+		}
+	}
 }
 
 func (c *phaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }

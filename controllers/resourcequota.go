@@ -4,6 +4,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
 // buildResourceQuota bounds the namespace to what the election's runtime needs at its
@@ -25,7 +27,7 @@ func buildResourceQuota(in *Inputs) *corev1.ResourceQuota {
 			corev1.ResourceServices:               resource.MustParse("2"), // the voters' Service and the operations Service
 			corev1.ResourceServicesLoadBalancers:  resource.MustParse("0"),
 			corev1.ResourceServicesNodePorts:      resource.MustParse("0"),
-			corev1.ResourceSecrets:                resource.MustParse("10"),
+			corev1.ResourceSecrets:                *resource.NewQuantity(10+rollParts(in.Election), resource.DecimalSI),
 			corev1.ResourceConfigMaps:             resource.MustParse("5"),
 		}},
 	}
@@ -34,4 +36,16 @@ func buildResourceQuota(in *Inputs) *corev1.ResourceQuota {
 // resourceTimes is q multiplied by n.
 func resourceTimes(q resource.Quantity, n int64) *resource.Quantity {
 	return resource.NewMilliQuantity(q.MilliValue()*n, q.Format)
+}
+
+// rollParts is how many parts the election's roll has (and so how many Secrets
+// its copy takes).
+func rollParts(e *scrutinv1.Election) int64 {
+	switch vr := e.Spec.VoterRoll; {
+	case len(vr.Parts) > 0:
+		return int64(len(vr.Parts))
+	case vr.Selector != nil:
+		return int64(vr.PartCount)
+	}
+	return 1
 }

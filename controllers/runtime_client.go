@@ -37,6 +37,10 @@ type RuntimeStatus struct {
 	// ScheduleVersion is the version (an Election generation) of the schedule the
 	// runtime's store records.
 	ScheduleVersion int64 `json:"scheduleVersion"`
+	// Delivery counts the election's codes and credential letters per channel
+	// and state, as its store's outbox records them; nil from a runtime that
+	// does not report it.
+	Delivery *scrutinv1.DeliveryStatus `json:"delivery,omitempty"`
 }
 
 // RuntimeSchedule is a schedule pushed to a runtime.

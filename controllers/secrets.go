@@ -8,18 +8,16 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// buildSecrets are the election's own Secrets: its keys; the validated roll; its
-// mail and SMS settings; its database connection. Nothing in them is shared with any
-// other election.
+// buildSecrets are the election's own Secrets: its keys; its mail and SMS
+// settings; its database connection. Nothing in them is shared with any other
+// election. The copy of the roll, part by part, is written by loadRoll, reading
+// one part at a time.
 func buildSecrets(in *Inputs) []*corev1.Secret {
 	secrets := []*corev1.Secret{
 		secret(in, KeysSecretName, in.Keys.secretData()),
 	}
 	// Keys never change once generated.
 	secrets[0].Immutable = ptr.To(true)
-	if in.Roll != nil {
-		secrets = append(secrets, secret(in, RollSecretName, map[string][]byte{"roll.csv": in.Roll}))
-	}
 	if len(in.Delivery) > 0 {
 		secrets = append(secrets, secret(in, DeliverySecretName, in.Delivery))
 	}

@@ -132,10 +132,12 @@ type runtimeDouble struct {
 	calls map[string][]string // namespace -> operations
 	// schedules are the schedules pushed, by namespace, last last
 	schedules map[string][]RuntimeSchedule
+	// delivery is what the status reports of delivery, by namespace (none when nil)
+	delivery map[string]*scrutinv1.DeliveryStatus
 }
 
 func newRuntimeDouble(c client.Client) *runtimeDouble {
-	d := &runtimeDouble{k8s: c, calls: map[string][]string{}, schedules: map[string][]RuntimeSchedule{}}
+	d := &runtimeDouble{k8s: c, calls: map[string][]string{}, schedules: map[string][]RuntimeSchedule{}, delivery: map[string]*scrutinv1.DeliveryStatus{}}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	return d
 }
@@ -174,6 +176,7 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	if n := len(d.schedules[ns]); n > 0 {
 		version = d.schedules[ns][n-1].Version
 	}
+	delivery := d.delivery[ns]
 	d.mu.Unlock()
 	switch op {
 	case "schedule":
@@ -185,7 +188,7 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	case "open", "close":
 		w.WriteHeader(http.StatusNoContent)
 	case "status":
-		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Closed: closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double", ScheduleVersion: version})
+		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Closed: closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double", ScheduleVersion: version, Delivery: delivery})
 	case "results":
 		if !closed {
 			http.Error(w, "not closed", http.StatusConflict)
@@ -209,6 +212,13 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	default:
 		http.NotFound(w, req)
 	}
+}
+
+// setDelivery makes the runtime of namespace ns report these delivery counts.
+func (d *runtimeDouble) setDelivery(ns string, s *scrutinv1.DeliveryStatus) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.delivery[ns] = s
 }
 
 func (d *runtimeDouble) schedulesTo(ns string) []RuntimeSchedule {
@@ -368,11 +378,18 @@ func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	if in.Keys, err = KeysFromSecret(&keys); err != nil {
 		t.Fatal(err)
 	}
-	var roll corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.VoterRoll.SecretRef.Name}, &roll); err != nil {
+	var copies corev1.SecretList
+	if err := k8s.List(ctx, &copies, client.InNamespace(in.Namespace)); err != nil {
 		t.Fatal(err)
 	}
-	in.Roll = roll.Data[e.Spec.VoterRoll.Key]
+	for _, s := range copies.Items {
+		if isRollCopyName(s.Name) {
+			if in.Roll == nil {
+				in.Roll = &RollCopy{}
+			}
+			in.Roll.Parts = append(in.Roll.Parts, RollCopyPart{Name: s.Name, Key: rollCopyKey, SHA256: sha256Hex(s.Data[rollCopyKey])})
+		}
+	}
 	in.Delivery = map[string][]byte{}
 	for prefix, ch := range map[string]*scrutinv1.DeliveryChannel{"smtp.": e.Spec.Delivery.SMTP, "sms.": e.Spec.Delivery.SMS} {
 		if ch == nil {
@@ -411,6 +428,11 @@ func assertNamespaceIsBuilt(t *testing.T, e *scrutinv1.Election) {
 	}
 	desired = append(desired, buildNamespace(in))
 	want := map[string]bool{}
+	if in.Roll != nil {
+		for _, p := range in.Roll.Parts {
+			want["Secret/"+p.Name] = true
+		}
+	}
 	for _, d := range desired {
 		gvk := d.GetObjectKind().GroupVersionKind()
 		want[gvk.Kind+"/"+d.GetName()] = true

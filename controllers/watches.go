@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,7 +57,13 @@ const secretRefIndex = "spec.secretRefs"
 // indexSecretRefs indexes an Election by the names of the tenant Secrets it reads.
 func indexSecretRefs(o client.Object) []string {
 	e := o.(*scrutinv1.Election)
-	names := []string{e.Spec.VoterRoll.SecretRef.Name}
+	var names []string
+	if ref := e.Spec.VoterRoll.SecretRef; ref != nil {
+		names = append(names, ref.Name)
+	}
+	for _, p := range e.Spec.VoterRoll.Parts {
+		names = append(names, p.Name)
+	}
 	if d := e.Spec.Delivery.SMTP; d != nil {
 		names = append(names, d.SecretRef.Name)
 	}
@@ -112,19 +119,46 @@ func toElection(_ context.Context, o client.Object) []reconcile.Request {
 }
 
 // secretToElections maps a Secret to its Election (the election's own Secrets) or to
-// the Elections of its namespace that read it (a tenant's roll, delivery or
-// database Secret).
+// the Elections of its namespace that read it (a tenant's roll or roll part,
+// delivery or database Secret, by name, or a roll part by the Election's selector).
 func (r *ElectionReconciler) secretToElections(ctx context.Context, o client.Object) []reconcile.Request {
 	if reqs := toElection(ctx, o); reqs != nil {
 		return reqs
 	}
-	var list scrutinv1.ElectionList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretRefIndex: o.GetName()}); err != nil {
-		return nil
+	seen := map[types.NamespacedName]bool{}
+	var reqs []reconcile.Request
+	add := func(e *scrutinv1.Election) {
+		key := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
+		if !seen[key] {
+			seen[key] = true
+			reqs = append(reqs, reconcile.Request{NamespacedName: key})
+		}
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, e := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: e.Namespace, Name: e.Name}})
+	var byName scrutinv1.ElectionList
+	if err := r.List(ctx, &byName, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretRefIndex: o.GetName()}); err == nil {
+		for i := range byName.Items {
+			add(&byName.Items[i])
+		}
+	}
+	var bySelector scrutinv1.ElectionList
+	if err := r.List(ctx, &bySelector, client.InNamespace(o.GetNamespace()), client.MatchingFields{rollSelectorIndex: "true"}); err == nil {
+		for i := range bySelector.Items {
+			e := &bySelector.Items[i]
+			sel, err := metav1.LabelSelectorAsSelector(e.Spec.VoterRoll.Selector)
+			if err == nil && sel.Matches(labels.Set(o.GetLabels())) {
+				add(e)
+			}
+		}
 	}
 	return reqs
+}
+
+const rollSelectorIndex = "spec.voterRoll.hasSelector"
+
+// indexRollSelector indexes the Elections whose roll is selected by label.
+func indexRollSelector(o client.Object) []string {
+	if o.(*scrutinv1.Election).Spec.VoterRoll.Selector != nil {
+		return []string{"true"}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -137,10 +138,15 @@ func resultsOf(e *scrutinv1.Election) resultsView {
 }
 
 // weighted says whether the roll has a weight column, from the header of the
-// tenant's roll Secret; nil when it cannot be read.
+// tenant's roll Secret (for a roll in parts, its first part: every part has the
+// same header); nil when it cannot be read.
 func weighted(ctx context.Context, c client.Client, e *scrutinv1.Election) *bool {
+	name := firstRollSecret(ctx, c, e)
+	if name == "" {
+		return nil
+	}
 	var s corev1.Secret
-	if err := c.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: e.Spec.VoterRoll.SecretRef.Name}, &s); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: name}, &s); err != nil {
 		return nil
 	}
 	data, ok := s.Data[e.Spec.VoterRoll.Key]
@@ -259,4 +265,32 @@ func (a *app) printResults(v resultsView) {
 	if v.AuditHead != "" {
 		fmt.Fprintf(a.stdout, "\nAudit head: %s (check the log with: kubectl scrutin audit verify %s --log FILE)\n", v.AuditHead, v.Name)
 	}
+}
+
+// firstRollSecret names the Secret holding the roll, or its first part; "" when
+// there is none.
+func firstRollSecret(ctx context.Context, c client.Client, e *scrutinv1.Election) string {
+	vr := e.Spec.VoterRoll
+	switch {
+	case vr.SecretRef != nil:
+		return vr.SecretRef.Name
+	case len(vr.Parts) > 0:
+		return vr.Parts[0].Name
+	case vr.Selector != nil:
+		sel, err := metav1.LabelSelectorAsSelector(vr.Selector)
+		if err != nil {
+			return ""
+		}
+		var list metav1.PartialObjectMetadataList
+		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		if err := c.List(ctx, &list, client.InNamespace(e.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return ""
+		}
+		for _, m := range list.Items {
+			if m.Annotations[scrutinv1.RollPartAnnotation] == "1" {
+				return m.Name
+			}
+		}
+	}
+	return ""
 }

@@ -273,7 +273,11 @@ func explainCondition(e *scrutinv1.Election, c metav1.Condition) conditionView {
 		v.Details = strings.Split(details, "\n")
 	}
 	ns, name := e.Namespace, e.Name
-	roll := e.Spec.VoterRoll.SecretRef.Name
+	// the roll's Secret; for a roll in parts, the part the message names
+	roll := "(the part named above)"
+	if ref := e.Spec.VoterRoll.SecretRef; ref != nil {
+		roll = ref.Name
+	}
 	switch {
 	case c.Status == metav1.ConditionTrue:
 		if c.Type == scrutinv1.ConditionOpen {
@@ -306,6 +310,12 @@ func explainCondition(e *scrutinv1.Election, c metav1.Condition) conditionView {
 		} else {
 			v.ToDo = fmt.Sprintf("fix the lines below in the roll file, check it with `kubectl scrutin roll check FILE`, then replace Secret %s in namespace %s (key %s)", roll, ns, e.Spec.VoterRoll.Key)
 		}
+	case "RollPartMissing", "RollPartExtra", "RollPartDuplicate", "RollDigestMismatch":
+		v.ToDo = "cut the roll again with `kubectl scrutin roll split FILE`, which writes every part with its annotation, partCount and digest, and replace the parts named above"
+	case "SomeFailed":
+		v.ToDo = fmt.Sprintf("see who was not reached with `kubectl scrutin delivery %s -n %s`, fix the address or the channel, then `kubectl scrutin resend VOTER_ID`", name, ns)
+	case "Sending":
+		v.State, v.ToDo = "waiting", "messages are being sent; nothing to do unless the oldest stays queued"
 	case "RollSecretMissing":
 		v.ToDo = fmt.Sprintf("create it from the roll file: kubectl create secret generic %s -n %s --from-file=%s=FILE", roll, ns, e.Spec.VoterRoll.Key)
 	case "RollKeyMissing":

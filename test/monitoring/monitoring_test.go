@@ -315,6 +315,16 @@ func (electionsReader) List(_ context.Context, list client.ObjectList, _ ...clie
 		scrutinv1.PhaseOpen, scrutinv1.PhaseClosed, scrutinv1.PhaseTallied, scrutinv1.PhaseFailed} {
 		l.Items = append(l.Items, scrutinv1.Election{Status: scrutinv1.ElectionStatus{Phase: p}})
 	}
+	// one Election sending its letters before it opens: the delivery gauges
+	queuedAt := metav1.NewTime(time.Now().Add(-20 * time.Minute))
+	l.Items = append(l.Items, scrutinv1.Election{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "tenant", Name: "congress"},
+		Spec:       scrutinv1.ElectionSpec{Schedule: scrutinv1.Schedule{OpensAt: metav1.NewTime(time.Now().Add(30 * time.Minute))}},
+		Status: scrutinv1.ElectionStatus{Phase: scrutinv1.PhaseScheduled, Delivery: &scrutinv1.DeliveryStatus{
+			Channels:       []scrutinv1.ChannelDelivery{{Channel: "mail", Queued: 10, Sent: 5, Failed: 1}, {Channel: "sms", Sent: 2}},
+			OldestQueuedAt: &queuedAt,
+		}},
+	})
 	return nil
 }
 
@@ -828,7 +838,7 @@ func TestMonitorsSelectTheTargets(t *testing.T) {
 	}
 	objs, err := controllers.DesiredObjects(&controllers.Inputs{
 		Election: e, Namespace: controllers.NamespaceName(e), Keys: electionKeys,
-		Roll:     []byte("voter_id,name,email,phone\n1,A,a@example.org,\n"),
+		Roll:     &controllers.RollCopy{Parts: []controllers.RollCopyPart{{Name: controllers.RollCopyName(1), Key: "part.csv", SHA256: "00"}}},
 		Delivery: map[string][]byte{"smtp.host": []byte("192.0.2.10")},
 		Options:  controllers.Options{RuntimeImage: "scrutin.dev/voting-runtime:dev", OperatorNamespace: "scrutin-system"},
 	})
