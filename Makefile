@@ -70,6 +70,15 @@ bench-peak: ## The runtime at the noon peak: knee, 3x overload, casts against pg
 load: ## Play an election day of 100,000 voters with a noon peak against the runtime, embedded then PostgreSQL.
 	go run ./test/load/noon $(LOAD_FLAGS)
 
+.PHONY: bench-congress
+bench-congress: tools ## The party congress: validate and import 140,000- and 1,000,000-voter rolls, send 140,000 letters through two kills (about 40 minutes).
+	@mkdir -p _output/bench
+	go test -run '^$$' -bench BenchmarkValidateMillionVotersInParts -benchtime 1x ./voting-runtime/roll | tee -a _output/bench/congress-go-bench.txt
+	for n in 140000 1000000; do SCRUTIN_BENCH_VOTERS=$$n go test -run '^$$' -bench CongressRollValidation -benchtime 1x -timeout 30m ./controllers || exit 1; done | tee -a _output/bench/congress-go-bench.txt
+	for n in 140000 1000000; do SCRUTIN_BENCH_VOTERS=$$n go test -run '^$$' -bench ImportRollCongress -benchtime 1x -timeout 30m ./voting-runtime/store/postgres ./voting-runtime/store/embedded || exit 1; done | tee -a _output/bench/congress-go-bench.txt
+	SCRUTIN_BENCH_CONGRESS=1 go test -count=1 -v -timeout 120m -run 'TestCongressImport|TestCongressLetters' $(BENCH_FLAGS) ./test/bench/congress
+	@echo "figures: _output/bench/congress.txt and _output/bench/congress-go-bench.txt"
+
 .PHONY: bench-provision
 bench-provision: tools manifests ## Apply 500 Elections at once on a local control plane and measure provisioning.
 	go run ./test/bench/provision $(BENCH_FLAGS)

@@ -278,3 +278,24 @@ func VoterPhone(i int) string { return fmt.Sprintf("+336%08d", 10000000+i) }
 
 // VoterID is voter i's id in a RollFile.
 func VoterID(i int) string { return fmt.Sprintf("V-%04d", i) }
+
+// PeakRSS is the running process's peak resident memory (VmHWM), for benchmarks.
+func (i *Instance) PeakRSS() (int64, error) { return PeakRSSOf(i.cmd.Process.Pid) }
+
+// PeakRSSOf reads a process's peak resident memory (VmHWM) from /proc, in bytes.
+func PeakRSSOf(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}

@@ -123,7 +123,9 @@ func congressLetters(t *testing.T, storeType string) {
 	if differing != 0 {
 		t.Errorf("%d duplicate letters carried another credential than the first", differing)
 	}
-	writeFigures(t, storeType, n, rate, imported.Sub(start), len(msgs), lost, dupes, span, ages)
+	appendFigures(t, fmt.Sprintf("letters store=%s voters=%d sink-rate=%d/s import=%s received=%d lost=%d twice=%d letters/s=%.0f age-p50=%s age-p99=%s",
+		storeType, n, rate, imported.Sub(start).Round(100*time.Millisecond), len(msgs), lost, dupes,
+		float64(len(msgs))/span.Seconds(), pct(ages, 50), pct(ages, 99)))
 }
 
 // tally maps each recipient to the credential of their first letter, and counts
@@ -181,21 +183,18 @@ func waitCount(t *testing.T, s *sink.SMTPSink, n int, timeout time.Duration) {
 	}
 }
 
-// writeFigures appends the run's figures to _output/bench/congress-letters.txt.
-func writeFigures(t *testing.T, storeType string, n, rate int, importTime time.Duration, received, lost, dupes int,
-	span time.Duration, ages []time.Duration) {
+// appendFigures appends a line of figures to _output/bench/congress.txt.
+func appendFigures(t *testing.T, line string) {
 	dir := filepath.Join("..", "..", "..", "_output", "bench")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Log(err)
 		return
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "congress-letters.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "congress.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Log(err)
 		return
 	}
 	defer f.Close()
-	fmt.Fprintf(f, "%s store=%s voters=%d sink-rate=%d/s import=%s received=%d lost=%d twice=%d letters/s=%.0f age-p50=%s age-p99=%s\n",
-		time.Now().UTC().Format(time.RFC3339), storeType, n, rate, importTime.Round(100*time.Millisecond), received, lost, dupes,
-		float64(received)/span.Seconds(), pct(ages, 50), pct(ages, 99))
+	fmt.Fprintf(f, "%s %s\n", time.Now().UTC().Format(time.RFC3339), line)
 }
