@@ -152,6 +152,9 @@ func NewOutbox(opts OutboxOptions) (*Outbox, error) {
 	return o, nil
 }
 
+// SetFailedHook sets the OnFailed hook; call it before Start.
+func (o *Outbox) SetFailedHook(h FailedHook) { o.onFailed = h }
+
 // Has reports whether the outbox sends on channel.
 func (o *Outbox) Has(channel string) bool { return o != nil && o.senders[channel] != nil }
 
