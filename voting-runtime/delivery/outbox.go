@@ -17,8 +17,24 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
+var (
+	// ErrQueueFull: too many codes wait on the channel; nothing was queued. Show
+	// the voter a "try again in a moment" page.
+	ErrQueueFull = errors.New("delivery: too many codes are waiting, try again in a moment")
+	// ErrClosed: the outbox has no sender for the channel; nothing was queued.
+	ErrClosed = errors.New("delivery: the channel is not configured")
+	// ErrExpired: the message's NotAfter has already passed; nothing was queued.
+	ErrExpired = errors.New("delivery: the message's deadline has already passed")
+	// ErrNoRecipient: the message has no To.
+	ErrNoRecipient = errors.New("delivery: the message has no recipient")
+)
+
 // Outbox defaults.
 const (
+	DefaultWorkers        = 8
+	DefaultInitialBackoff = time.Second
+	DefaultMaxBackoff     = 60 * time.Second
+	DefaultAttemptTimeout = 2 * time.Minute
 	DefaultBatch          = 32
 	DefaultPoll           = time.Second
 	DefaultOutboxBacklog  = 10000
@@ -27,9 +43,6 @@ const (
 	finishTimeout         = 10 * time.Second
 	outboxShutdownTimeout = 5 * time.Second
 )
-
-// ErrBacklogFull: too many codes are waiting on this channel; nothing was queued.
-var ErrBacklogFull = ErrQueueFull
 
 // FailedHook is told of a message given up for good (a refusal, not an expiry),
 // with the message opened: the engine sends a code by the other channel from it.
