@@ -11,6 +11,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/enginetest"
 )
 
 // waitOf is how long an answer asks to wait before the next step, 0 for none.
@@ -140,7 +141,7 @@ func TestNoCodeClaimedWhenTheQueueIsFull(t *testing.T) {
 	f.sms.SetResponseDelay(3 * time.Second)
 	// An outbox that holds one queued code at most, its worker held by the slow
 	// gateway.
-	full := enginetest.Outbox(t, f.store.Store.(*embedded.Store), enginetest.OutboxOptions{Now: f.clock.Now, Backlog: 1,
+	full := enginetest.Outbox(t, f.store, enginetest.OutboxOptions{Now: f.clock.Now, Backlog: 1,
 		SMS: delivery.NewSMS(delivery.SMSConfig{URL: f.sms.URL(), Token: "gateway-token", Timeout: 10 * time.Second})})
 	en, err := New(Config{Election: f.en.e, Store: f.store, Hasher: f.en.hasher, Outbox: full, Now: f.clock.Now, Log: f.en.log})
 	if err != nil {
