@@ -573,6 +573,9 @@ func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.L
 	if r.WarningCount > 0 {
 		log.Warn("Roll lines start like a spreadsheet formula", "count", r.WarningCount, "lines", r.Warnings)
 	}
+	if r.Unreachable > 0 {
+		log.Warn("Voters no channel of the election reaches: they get no code nor letter", "count", r.Unreachable, "lines", r.UnreachableLines)
+	}
 	return nil
 }
 
