@@ -119,7 +119,7 @@ func outboxArgs(t *testing.T, dir, method string, st outboxStore, smtp *sink.SMT
 		"--election", runtimetest.ElectionFile(t, dir, method, now.Add(-time.Minute), now.Add(2*time.Hour), ""),
 		"--roll", roll, "--store", st.spec, "--smtp", smtp.Addr(),
 		"--control-token-file", filepath.Join(dir, "control-token"),
-		// a worker killed mid-send leaves its rows leased 15 s past this
+		// a worker killed mid-send leaves its rows leased for 2 × 2 s + 15 s
 		"--delivery-attempt-timeout=2s",
 	}, extra...)
 }
@@ -186,9 +186,13 @@ func TestCredentialLettersSurviveKill9(t *testing.T) {
 		rt.Kill9()
 		before := len(smtp.Messages())
 		rt.Restart()
-		waitUntil(t, 5*time.Minute, fmt.Sprintf("every voter's letter (%d of %d voters reached)", len(lettersByVoter(smtp)), n), func() bool {
-			return len(lettersByVoter(smtp)) >= n
-		})
+		deadline := time.Now().Add(5 * time.Minute)
+		for reached := len(lettersByVoter(smtp)); reached < n; reached = len(lettersByVoter(smtp)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 5 minutes, %d of %d voters reached", reached, n)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 		by := lettersByVoter(smtp)
 		duplicates := 0
 		for i := 1; i <= n; i++ {
