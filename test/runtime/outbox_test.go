@@ -363,8 +363,8 @@ func TestServesDuringLongImport(t *testing.T) {
 	smtp := sink.StartSMTP(t)
 	dir := t.TempDir()
 	st := outboxStore{spec: "embedded:" + filepath.Join(dir, "data", "election.db")}
-	rt := runtimetest.Start(t, runtimeBin, nil, outboxArgs(t, dir, "EmailCode", st, smtp, runtimetest.RollFile(t, dir, 200000))...)
-	// Start returned once /healthz answered on both ports
+	rt := runtimetest.StartImporting(t, runtimeBin, nil, outboxArgs(t, dir, "EmailCode", st, smtp, runtimetest.RollFile(t, dir, 200000))...)
+	// StartImporting returned once /healthz answered on both ports
 	ready, _ := getStatus(t, rt.OpsURL+"/readyz")
 	page, body := getStatus(t, rt.URL+"/sign-in")
 	api, _ := getStatus(t, rt.URL+"/api/v1/board")
