@@ -489,3 +489,46 @@ func postForm(u, lang string, form url.Values) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// TestKill9DuringImportSendsEachLetterOnce: the runtime is killed while it
+// imports a Credential roll (its letters are queued in the import's own
+// transaction); started again, it imports the roll anew and every voter gets
+// exactly one letter, whose credential signs them in.
+func TestKill9DuringImportSendsEachLetterOnce(t *testing.T) {
+	const n = 5000
+	forEachStore(t, func(t *testing.T, st outboxStore) {
+		smtp := sink.StartSMTP(t)
+		dir := t.TempDir()
+		rt := runtimetest.StartImporting(t, runtimeBin, nil, outboxArgs(t, dir, "Credential", st, smtp, runtimetest.RollFile(t, dir, n))...)
+		if status, body := getStatus(t, rt.OpsURL+"/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "being imported") {
+			t.Fatalf("the import ended before the kill (/readyz %d %q): the test proves nothing; use a larger roll", status, body)
+		}
+		rt.Kill9()
+		if sent := len(smtp.Messages()); sent != 0 {
+			t.Fatalf("%d letters sent before the import was committed", sent)
+		}
+		rt.Restart()
+		waitReady(t, rt, 5*time.Minute)
+		deadline := time.Now().Add(5 * time.Minute)
+		for reached := len(lettersByVoter(smtp)); reached < n; reached = len(lettersByVoter(smtp)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 5 minutes, %d of %d voters reached", reached, n)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // a letter sent twice would be there by now
+		by := lettersByVoter(smtp)
+		for i := 1; i <= n; i++ {
+			if got := len(by[runtimetest.VoterEmail(i)]); got != 1 {
+				t.Fatalf("voter %d got %d letters, want 1", i, got)
+			}
+		}
+		v := newVoter(rt.URL, nil)
+		if status, err := v.call(http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": runtimetest.VoterID(1), "code": by[runtimetest.VoterEmail(1)][0]}, nil); err != nil || status != http.StatusOK {
+			t.Errorf("signing in with the letter sent after the re-import: %d %v", status, err)
+		}
+		if !strings.Contains(rt.Logs.String(), `"importedNow":true`) {
+			t.Errorf("the restarted runtime did not import the roll itself")
+		}
+	})
+}
