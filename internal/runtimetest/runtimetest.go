@@ -6,6 +6,7 @@ package runtimetest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -71,6 +72,8 @@ type Instance struct {
 	args []string
 	env  []string
 	cmd  *exec.Cmd
+	// importing: Launch returns before the roll is imported
+	importing bool
 	// URL is the voters' port (pages, API, /healthz); OpsURL the operations port
 	// (/control/v1, /readyz, /metrics, /healthz).
 	URL, OpsURL string
@@ -98,7 +101,7 @@ func FreeAddress() (string, error) {
 }
 
 // Start runs the runtime binary with args (and --listen and --ops-listen on free
-// ports), and waits until it answers /healthz on both.
+// ports), and waits until it answers /healthz on both and has imported its roll.
 func Start(t *testing.T, bin string, env []string, args ...string) *Instance {
 	t.Helper()
 	i := &Instance{t: t, bin: bin, args: args, env: env, Logs: &SyncBuffer{}}
@@ -107,9 +110,19 @@ func Start(t *testing.T, bin string, env []string, args ...string) *Instance {
 	return i
 }
 
+// StartImporting is Start, but returns as soon as both ports answer /healthz,
+// the roll perhaps still being imported (and so on Restart).
+func StartImporting(t *testing.T, bin string, env []string, args ...string) *Instance {
+	t.Helper()
+	i := &Instance{t: t, bin: bin, args: args, env: env, Logs: &SyncBuffer{}, importing: true}
+	i.Launch()
+	t.Cleanup(i.Stop)
+	return i
+}
+
 func (i *Instance) Launch() {
 	i.t.Helper()
-	p, err := StartProcess(i.bin, i.env, i.Logs, i.args...)
+	p, err := startProcess(i.bin, i.env, i.Logs, !i.importing, i.args...)
 	if err != nil {
 		i.t.Fatal(err)
 	}
@@ -125,8 +138,16 @@ type Process struct {
 }
 
 // StartProcess runs the runtime binary with args (and --listen and --ops-listen on
-// free ports), its output to logs, and waits until it answers /healthz on both.
+// free ports), its output to logs, and waits until it answers /healthz on both and
+// its roll is imported (the runtime serves while it imports, /readyz saying so).
 func StartProcess(bin string, env []string, logs *SyncBuffer, args ...string) (*Process, error) {
+	return startProcess(bin, env, logs, true, args...)
+}
+
+// importWait bounds the wait for a roll's import (a benchmark's million voters).
+const importWait = 15 * time.Minute
+
+func startProcess(bin string, env []string, logs *SyncBuffer, waitImport bool, args ...string) (*Process, error) {
 	addr, err := FreeAddress()
 	if err != nil {
 		return nil, err
@@ -158,13 +179,36 @@ func StartProcess(bin string, env []string, logs *SyncBuffer, args ...string) (*
 		err := healthy(p.URL)
 		if err == nil {
 			if err = healthy(p.OpsURL); err == nil {
-				return p, nil
+				if !waitImport {
+					return p, nil
+				}
+				return p, waitImported(p, logs)
 			}
 		}
 		if time.Now().After(deadline) {
 			_ = p.Cmd.Process.Kill()
 			_, _ = p.Cmd.Process.Wait()
 			return nil, fmt.Errorf("the runtime did not come up: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitImported waits while the runtime's /readyz says its roll is being imported.
+func waitImported(p *Process, logs *SyncBuffer) error {
+	deadline := time.Now().Add(importWait)
+	for {
+		resp, err := http.Get(p.OpsURL + "/readyz")
+		if err != nil {
+			return fmt.Errorf("the runtime stopped answering while importing its roll: %v\n%s", err, logs.String())
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), "being imported") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the runtime did not import its roll within %s", importWait)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
