@@ -46,12 +46,21 @@ type voterView struct {
 	LastFailureAt  *time.Time `json:"lastFailureAt,omitempty"`
 	LastCodeSentAt *time.Time `json:"lastCodeSentAt,omitempty"`
 	NextCodeAfter  *time.Time `json:"nextCodeAfter,omitempty"`
-	Delivery       *struct {
-		State  string     `json:"state"`
-		At     *time.Time `json:"at,omitempty"`
-		Reason string     `json:"reason,omitempty"`
-	} `json:"delivery,omitempty"`
-	Now time.Time `json:"now"`
+	// Deliveries are the voter's latest messages, newest first, as the
+	// election's store records them: never a code, a credential nor an address.
+	Deliveries []deliveryView `json:"deliveries"`
+	Now        time.Time      `json:"now"`
+}
+
+// deliveryView is one message sent (or to be sent) to a voter.
+type deliveryView struct {
+	Kind      string    `json:"kind"`
+	Channel   string    `json:"channel"`
+	State     string    `json:"state"`
+	Reason    string    `json:"reason,omitempty"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func (a *app) voterCommand() *cobra.Command {
@@ -82,7 +91,11 @@ instead (a forward of your own, or a test runtime).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			v, err := a.readVoter(cmd.Context(), args[0], args[1], runtimeURL, unlock)
+			act := voterRead
+			if unlock {
+				act = voterUnlock
+			}
+			v, err := a.callVoter(cmd.Context(), args[0], args[1], runtimeURL, act, "")
 			if err != nil {
 				return err
 			}
@@ -100,7 +113,10 @@ instead (a forward of your own, or a test runtime).`,
 	return cmd
 }
 
-func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string, unlock bool) (*voterView, error) {
+// callVoter makes one control API request about a voter (read, unlock or
+// resend, with requestedBy for a resend) to the runtime of election name, and
+// returns the voter's state as the runtime answers it.
+func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, act voterAction, requestedBy string) (*voterView, error) {
 	e, c, err := a.getElection(ctx, name)
 	if err != nil {
 		return nil, err
@@ -153,10 +169,13 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string, u
 		where = fmt.Sprintf("the runtime in pod %s/%s (port %s, %d)", ns, target.pod.Name, target.portName, target.port)
 		check = "is the runtime up to date?"
 	}
-	method, target := voterRequest(strings.TrimSuffix(u.String(), "/"), voterID, unlock)
-	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	method, target, body := voterRequest(strings.TrimSuffix(u.String(), "/"), voterID, act, requestedBy)
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
@@ -187,6 +206,11 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string, u
 			return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
 		}
 		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", where, keysSecretName, resp.StatusCode, name)
+	case http.StatusConflict, http.StatusTooManyRequests, http.StatusUnprocessableEntity, http.StatusBadRequest:
+		if act == voterResend {
+			return nil, resendRefused(resp, voterID)
+		}
+		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
 	default:
 		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
 	}
@@ -257,16 +281,7 @@ func (a *app) printVoter(v *voterView) {
 		}
 		fmt.Fprintln(w, ".")
 	}
-	if d := v.Delivery; d != nil && d.State != "unknown" {
-		fmt.Fprintf(w, "Delivery of the last code (as this pod saw it): %s", d.State)
-		if d.At != nil {
-			fmt.Fprintf(w, " %s", relative(now, *d.At))
-		}
-		if d.Reason != "" {
-			fmt.Fprintf(w, " (%s)", d.Reason)
-		}
-		fmt.Fprintln(w, ".")
-	}
+	a.printDeliveries(v, now)
 }
 
 func channelWords(c string) string {
