@@ -27,9 +27,9 @@ type Config struct {
 	Election *scrutinv1.Election
 	Store    store.Store
 	Hasher   auth.Hasher
-	// Mail and SMS deliver codes and credentials; nil when the election has no such
-	// channel.
-	Mail, SMS *delivery.Queue
+	// Outbox delivers codes and credential letters through the store (mail, SMS,
+	// the channels it has senders for); nil: nothing can be sent.
+	Outbox *delivery.Outbox
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	Log *slog.Logger
@@ -71,8 +71,7 @@ type Engine struct {
 	e       *scrutinv1.Election
 	st      store.Store
 	hasher  auth.Hasher
-	mail    *delivery.Queue
-	sms     *delivery.Queue
+	outbox  *delivery.Outbox
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
@@ -102,7 +101,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: an election and a store are required")
 	}
 	en := &Engine{
-		e: cfg.Election, st: cfg.Store, hasher: cfg.Hasher, mail: cfg.Mail, sms: cfg.SMS,
+		e: cfg.Election, st: cfg.Store, hasher: cfg.Hasher, outbox: cfg.Outbox,
 		now: cfg.Now, log: cfg.Log, metrics: newMetrics(cfg.Registerer), wake: make(chan struct{}, 1),
 	}
 	if en.now == nil {
@@ -130,6 +129,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if en.log == nil {
 		en.log = slog.Default()
+	}
+	if en.outbox != nil {
+		en.outbox.SetFailedHook(en.deliveryFailed)
 	}
 	return en, nil
 }

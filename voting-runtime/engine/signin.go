@@ -90,6 +90,9 @@ type SignInStart struct {
 	// Channel and Destination (masked) say where the code went; empty for Credential.
 	Channel     string `json:"channel,omitempty"`
 	Destination string `json:"destination,omitempty"`
+	// Fallback: the code went by the other channel than the method's (the voter
+	// has no contact on the method's own channel, spec.delivery.fallback).
+	Fallback bool `json:"fallback,omitempty"`
 	// CodeValidity is how long the code stays valid; ResendAfter when another can be
 	// asked for.
 	CodeValidity time.Duration `json:"-"`
@@ -172,8 +175,8 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 	if a.Method == scrutinv1.Credential {
 		return start, nil
 	}
-	queue, to, channel := en.channel(v)
-	if queue == nil || to == "" {
+	channel, to, fallback := en.channel(v)
+	if channel == "" {
 		return SignInStart{}, ErrNoChannel
 	}
 	// Microseconds: the precision stores keep, so that a release finds its
@@ -210,8 +213,10 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 	expires := now.Add(a.CodeValidity.Duration)
 	// The code is recorded before it is queued: a message that arrives at once
 	// (a mail relay next door) must find it, or the right code would count as a
-	// wrong one. A code the queue refuses is withdrawn before the answer, and it
-	// never left: nobody can have typed it.
+	// wrong one. It is queued in the store's outbox, sealed, before any send: a
+	// crash after the answer still sends it. A code the outbox refuses (too many
+	// codes waiting) is withdrawn before the answer, and it never left: nobody
+	// can have typed it.
 	hash := en.hasher.Sum(auth.DomainCode, voterID, code)
 	err = en.st.UpdateSignIn(ctx, voterID, now, func(cur *store.PendingSignIn) store.PendingSignIn {
 		p := store.PendingSignIn{VoterID: voterID, ExpiresAt: now.Add(a.SignInTimeout.Duration)}
@@ -247,16 +252,19 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 		release()
 		return SignInStart{}, errorf("storing the pending sign-in", err)
 	}
-	if err := queue.Enqueue(en.codeMessage(v, to, code), expires); err != nil {
+	if _, err := en.outbox.EnqueueCode(ctx, channel, en.codeMessage(v, to, code), expires); err != nil {
 		en.withdrawCode(context.WithoutCancel(ctx), voterID, now, hash)
 		release()
+		if !errors.Is(err, delivery.ErrQueueFull) {
+			en.log.Error("Could not queue a code", "channel", channel, "error", err)
+		}
 		en.metrics.signIn("delivery-busy")
 		return SignInStart{}, ErrDeliveryBusy
 	}
 	en.metrics.signIn("code-sent")
-	start.Channel = channel
+	start.Channel, start.Fallback = channel, fallback
 	start.ResendAfter = a.ResendCooldown.Duration
-	if channel == "sms" {
+	if channel == store.ChannelSMS {
 		start.Destination = auth.MaskPhone(to)
 	} else {
 		start.Destination = auth.MaskEmail(to)
@@ -284,13 +292,71 @@ func (en *Engine) noValidCode(ctx context.Context, voterID string, now time.Time
 	return true, nil
 }
 
-// channel is the queue, address and channel name the election's method uses to
-// reach v (a nil queue or an empty address: v cannot be reached).
-func (en *Engine) channel(v store.Voter) (*delivery.Queue, string, string) {
+// primaryChannel is the channel of the election's method: SMS for SMSCode,
+// mail otherwise.
+func (en *Engine) primaryChannel() string {
 	if en.authn().Method == scrutinv1.SMSCode {
-		return en.sms, v.Phone, "sms"
+		return store.ChannelSMS
 	}
-	return en.mail, v.Email, "mail"
+	return store.ChannelMail
+}
+
+func otherChannel(ch string) string {
+	if ch == store.ChannelSMS {
+		return store.ChannelMail
+	}
+	return store.ChannelSMS
+}
+
+func contact(v store.Voter, ch string) string {
+	if ch == store.ChannelSMS {
+		return v.Phone
+	}
+	return v.Email
+}
+
+// channel is the channel and address a code for v goes to: the method's own
+// channel, or, with spec.delivery.fallback, the other one when v has no contact
+// on the method's (fallback true); "" when v cannot be reached.
+func (en *Engine) channel(v store.Voter) (channel, to string, fallback bool) {
+	primary := en.primaryChannel()
+	if to := contact(v, primary); to != "" && en.outbox.Has(primary) {
+		return primary, to, false
+	}
+	other := otherChannel(primary)
+	if to := contact(v, other); to != "" && en.e.Spec.Delivery.Fallback && en.outbox.Has(other) {
+		return other, to, true
+	}
+	return "", "", false
+}
+
+// deliveryFailed is told of a message the outbox gave up for good: with
+// spec.delivery.fallback, a code refused on the method's own channel (an SMS
+// gateway refusing the number, a mail server refusing the mailbox) is queued
+// again on the other channel, the same code, while it is valid.
+func (en *Engine) deliveryFailed(ctx context.Context, row store.OutboxMessage, m delivery.Message) {
+	if !en.e.Spec.Delivery.Fallback || row.Kind != store.KindCode || row.Channel != en.primaryChannel() {
+		return
+	}
+	other := otherChannel(row.Channel)
+	if !en.outbox.Has(other) || !en.now().Before(row.NotAfter) {
+		return
+	}
+	v, err := en.st.Voter(ctx, row.VoterID)
+	if err != nil {
+		en.log.Error("Could not read a voter to send their code by the other channel", "voter", row.VoterID, "error", err)
+		return
+	}
+	to := contact(v, other)
+	if to == "" {
+		return
+	}
+	m.To = to
+	if _, err := en.outbox.EnqueueCode(ctx, other, m, row.NotAfter); err != nil {
+		en.log.Error("Could not queue a code on the other channel", "voter", row.VoterID, "channel", other, "error", err)
+		return
+	}
+	en.log.Info("A code refused on its channel was queued on the other one", "voter", row.VoterID, "from", row.Channel, "to", other)
 }
 
 // CompleteSignIn checks a code (or a credential) and opens a session. It returns the
@@ -455,14 +521,10 @@ func (en *Engine) VoterState(ctx context.Context, voterID string) (VoterState, e
 	if a.Method == scrutinv1.Credential {
 		st.ChannelAvailable = len(v.CredentialHash) > 0
 	} else {
-		queue, to, channel := en.channel(v)
-		st.Channel, st.ChannelAvailable = channel, queue != nil && to != ""
-		if queue != nil {
-			if d := queue.Status(voterID); d.State != delivery.Unknown {
-				st.Delivery = &DeliveryState{State: d.State.String(), At: timePtr(d.At), Reason: d.Reason}
-			} else {
-				st.Delivery = &DeliveryState{State: d.State.String()}
-			}
+		channel, _, _ := en.channel(v)
+		st.Channel, st.ChannelAvailable = channel, channel != ""
+		if channel == "" {
+			st.Channel = en.primaryChannel()
 		}
 	}
 	if st.Voted, err = en.st.HasVoted(ctx, voterID); err != nil {

@@ -22,6 +22,8 @@ type signInState struct {
 	Draft       string
 	Channel     string
 	Destination string
+	// Fallback: the code went by the other channel than the method's.
+	Fallback bool
 	// ResendAt is when a new code can be asked for (Unix seconds); display only,
 	// the engine decides.
 	ResendAt int64
@@ -31,7 +33,7 @@ func signInStateFrom(r *http.Request) signInState {
 	f := r.PostForm
 	st := signInState{
 		VoterID: strings.TrimSpace(f.Get("voter_id")), Draft: f.Get("draft"),
-		Channel: f.Get("channel"), Destination: f.Get("destination"),
+		Channel: f.Get("channel"), Destination: f.Get("destination"), Fallback: f.Get("fallback") == "1",
 	}
 	if st.VoterID == "" {
 		st.VoterID = strings.TrimSpace(r.URL.Query().Get("voter_id"))
@@ -133,7 +135,7 @@ func (p *Pages) startSignIn(w http.ResponseWriter, r *http.Request, st signInSta
 		p.renderCredential(w, r, http.StatusOK, st, "")
 		return
 	}
-	st.Channel, st.Destination = start.Channel, start.Destination
+	st.Channel, st.Destination, st.Fallback = start.Channel, start.Destination, start.Fallback
 	st.ResendAt = p.now().Add(start.ResendAfter).Unix()
 	p.renderCode(w, r, http.StatusOK, st, notice, "")
 }

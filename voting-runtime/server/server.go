@@ -40,6 +40,11 @@ type Config struct {
 	ControlToken, ScrutineerToken string
 	// Ready reports whether the runtime can serve (store reachable, roll imported).
 	Ready func(context.Context) error
+	// RollImported, when set, is checked on every voter's request but /healthz
+	// and static files: until it reports true (the roll is imported, which a
+	// large roll takes minutes to be), they get WaitPage (or a JSON 503) at once.
+	// A cheap in-memory flag: it is read on every request.
+	RollImported func() bool
 	// Gatherer serves /metrics; Registerer receives the server's own metrics.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
@@ -225,6 +230,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p, exempt := classify(r); !exempt {
+		if s.cfg.RollImported != nil && !s.cfg.RollImported() {
+			s.overloaded(w, r)
+			return
+		}
 		now := time.Now()
 		addr := s.clientAddress(r)
 		if ok, wait := s.voters.Allow(addr, now); !ok {

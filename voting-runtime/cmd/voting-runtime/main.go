@@ -49,6 +49,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -113,6 +114,7 @@ type flags struct {
 	maxInFlightPerSession              int
 	pprofListen                        string
 	deliveryBuffer                     int
+	deliveryAttemptTimeout             time.Duration
 	electionReread                     time.Duration
 }
 
@@ -137,7 +139,8 @@ func main() {
 	flag.StringVar(&f.clientIPHeader, "client-ip-header", "", "header whose last address (the one the proxy appended) is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
 	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
-	flag.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "messages each delivery queue (mail, SMS) holds accepted and not yet sent; past it, a voter asking for a code is told to try again in a moment")
+	flag.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "codes each channel (mail, SMS) may have queued in the outbox and not yet sent, across replicas; past it, a voter asking for a code is told to try again in a moment")
+	flag.DurationVar(&f.deliveryAttemptTimeout, "delivery-attempt-timeout", 30*time.Second, "how long one send to the mail server or SMS gateway may take; a message whose worker died is claimed again 15 s after it")
 	flag.Float64Var(&f.ratePerAddress, "rate-per-address", 100, "requests a second one client address may sustain on the voters' routes, pages and API (0: no limit); generous, for many voters behind one NAT")
 	flag.IntVar(&f.burstPerAddress, "burst-per-address", 3000, "requests one client address may send at once on the voters' routes (0: no limit)")
 	flag.DurationVar(&f.bodyReadTimeout, "body-read-timeout", bodyReadTimeout, "how long a voter request's body may take to arrive once admitted (a ballot is a few kilobytes)")
@@ -181,11 +184,11 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mail, sms, err := queues(f, reg, log)
+	outbox, err := newOutbox(f, st, keys.hash, reg, log)
 	if err != nil {
 		return err
 	}
-	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Mail: mail, SMS: sms, Log: log, Registerer: reg})
+	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Outbox: outbox, Log: log, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -195,10 +198,21 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if _, err := en.RecordSchedule(ctx, engine.ScheduleOf(e)); err != nil && !errors.Is(err, engine.ErrVoteClosed) {
 		return err
 	}
-	if f.roll != "" {
-		if err := importRoll(ctx, en, f.roll, log); err != nil {
-			return err
-		}
+	// The roll is imported in the background, the ports already served: /healthz
+	// answers (the liveness probe never kills an import), /readyz and the voters'
+	// routes answer 503 until it is in.
+	var rollImported atomic.Bool
+	importDone := make(chan error, 1)
+	if f.roll == "" {
+		rollImported.Store(true)
+	} else {
+		go func() {
+			err := importRoll(ctx, en, f.roll, log)
+			if err == nil {
+				rollImported.Store(true)
+			}
+			importDone <- err
+		}()
 	}
 	// The bound comes from the Election (defaults filled in), so that each
 	// election's pods follow only their own Election; the flag overrides it locally.
@@ -222,8 +236,12 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		SignInRatePerAddress: f.signInRatePerAddress, SignInBurstPerAddress: f.signInBurstPerAddress, ClientIPHeader: f.clientIPHeader,
 		RatePerAddress: f.ratePerAddress, BurstPerAddress: f.burstPerAddress, BodyReadTimeout: f.bodyReadTimeout,
 		SignInBodyReadTimeout: f.signInBodyReadTimeout, MaxInFlightPerAddress: perAddress, MaxInFlightPerSession: f.maxInFlightPerSession,
-		Forbidden: pg.Forbidden,
+		Forbidden:    pg.Forbidden,
+		RollImported: rollImported.Load,
 		Ready: func(ctx context.Context) error {
+			if !rollImported.Load() {
+				return errors.New("the roll is being imported")
+			}
 			d, err := st.RollDigest(ctx)
 			if err == nil && d == "" {
 				err = errors.New("no roll imported")
@@ -255,6 +273,9 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 		}
 	}
 	go en.Run(ctx)
+	if outbox != nil {
+		outbox.Start(ctx)
+	}
 	if f.electionReread > 0 {
 		go rereadElection(ctx, f.election, f.electionReread, en, log)
 	}
@@ -265,19 +286,31 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	log.Info("Serving the election", "election", e.Namespace+"/"+e.Name, "address", ln.Addr().String(), "opsAddress", opsLn.Addr().String(),
 		"opensAt", sc.OpensAt, "closesAt", sc.ClosesAt, "scheduleVersion", sc.Version, "maxInFlight", maxInFlight)
 
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	for stop := false; !stop; {
+		select {
+		case err := <-errc:
+			return err
+		case err := <-importDone:
+			if err != nil {
+				// the process stops (and its pod restarts): a roll that cannot be
+				// imported is not served half-imported
+				log.Error("The roll could not be imported: stopping", "path", f.roll, "error", err)
+				shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = errors.Join(hs.Shutdown(shutdown), ops.Shutdown(shutdown))
+				return err
+			}
+		case <-ctx.Done():
+			stop = true
+		}
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	log.Info("Shutting down: finishing requests in flight")
 	err = errors.Join(hs.Shutdown(shutdown), ops.Shutdown(shutdown))
-	for _, q := range []*delivery.Queue{mail, sms} {
-		if q != nil {
-			err = errors.Join(err, q.Close(shutdown))
-		}
+	if outbox != nil {
+		// what is still queued stays in the store, for the next process
+		err = errors.Join(err, outbox.Close(shutdown))
 	}
 	return err
 }
@@ -473,19 +506,22 @@ func loadKeys(ctx context.Context, f flags, st store.Store) (keys, error) {
 	return k, nil
 }
 
-// queues starts the mail and SMS delivery the election has.
-func queues(f flags, reg prometheus.Registerer, log *slog.Logger) (mail, sms *delivery.Queue, err error) {
+// newOutbox makes the outbox that sends the codes and letters through the mail
+// and SMS channels the election has, sealed with a key derived from hashKey; nil
+// when it has neither.
+func newOutbox(f flags, st store.Store, hashKey []byte, reg prometheus.Registerer, log *slog.Logger) (*delivery.Outbox, error) {
 	var smtpCfg *delivery.SMTPConfig
 	var smsCfg *delivery.SMSConfig
+	var err error
 	if f.deliveryDir != "" {
 		if smtpCfg, smsCfg, err = delivery.LoadDir(f.deliveryDir); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if f.smtp != "" {
 		host, port, err := net.SplitHostPort(f.smtp)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--smtp: %w", err)
+			return nil, fmt.Errorf("--smtp: %w", err)
 		}
 		p, _ := strconv.Atoi(port)
 		smtpCfg = &delivery.SMTPConfig{Host: host, Port: p, From: f.smtpFrom, TLS: "none", Timeout: 30 * time.Second}
@@ -493,13 +529,29 @@ func queues(f flags, reg prometheus.Registerer, log *slog.Logger) (mail, sms *de
 	if f.smsGateway != "" {
 		smsCfg = &delivery.SMSConfig{URL: f.smsGateway, Token: os.Getenv("SCRUTIN_SMS_TOKEN"), Timeout: 30 * time.Second}
 	}
+	senders := map[string]delivery.Sender{}
 	if smtpCfg != nil {
-		mail = delivery.NewQueue(delivery.NewSMTP(*smtpCfg), delivery.QueueOptions{Workers: 8, Buffer: f.deliveryBuffer, Channel: "mail", Registerer: reg, Logger: log})
+		senders[store.ChannelMail] = delivery.NewSMTP(*smtpCfg)
 	}
 	if smsCfg != nil {
-		sms = delivery.NewQueue(delivery.NewSMS(*smsCfg), delivery.QueueOptions{Workers: 16, Buffer: f.deliveryBuffer, Channel: "sms", Registerer: reg, Logger: log})
+		senders[store.ChannelSMS] = delivery.NewSMS(*smsCfg)
 	}
-	return mail, sms, nil
+	if len(senders) == 0 {
+		return nil, nil
+	}
+	ob, ok := st.(store.Outbox)
+	if !ok {
+		return nil, errors.New("the store keeps no outbox")
+	}
+	sealer, err := delivery.NewSealer(hashKey)
+	if err != nil {
+		return nil, err
+	}
+	return delivery.NewOutbox(delivery.OutboxOptions{
+		Store: ob, Sealer: sealer, Senders: senders,
+		Workers: map[string]int{store.ChannelMail: 8, store.ChannelSMS: 16},
+		Backlog: f.deliveryBuffer, AttemptTimeout: f.deliveryAttemptTimeout, Registerer: reg, Logger: log,
+	})
 }
 
 func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.Logger) error {
@@ -511,18 +563,15 @@ func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.L
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
-	r, err := en.ImportRoll(ctx, fh)
+	fh.Close()
+	log.Info("Importing the roll", "path", path)
+	r, err := en.ImportRollPath(ctx, path)
 	if err != nil {
 		return fmt.Errorf("while importing the roll %s: %w", path, err)
 	}
-	log.Info("Roll ready", "voters", len(r.Voters), "digest", r.Digest)
+	log.Info("Roll ready", "voters", r.Voters, "parts", r.Parts, "digest", r.Digest, "importedNow", r.Imported)
 	if r.WarningCount > 0 {
-		lines := make([]string, len(r.Warnings))
-		for i, w := range r.Warnings {
-			lines[i] = w.Error()
-		}
-		log.Warn("Roll lines start like a spreadsheet formula", "count", r.WarningCount, "lines", lines)
+		log.Warn("Roll lines start like a spreadsheet formula", "count", r.WarningCount, "lines", r.Warnings)
 	}
 	return nil
 }
