@@ -20,7 +20,9 @@
 //     serialise: a Cast either commits before the close, and is then in every
 //     Ballots read after SetClosed returns, or fails with ErrClosed and stores
 //     nothing. Every returned receipt is counted.
-//   - ImportRoll is all or nothing.
+//   - ImportRoll is all or nothing, letters included, and runs once across processes.
+//   - A message in the outbox is leased to one worker at a time; its sealed content
+//     never changes, and is erased once the message is sent, failed or withdrawn.
 //   - A voter's wrong codes are counted in their Guard, in the same transaction that
 //     checks the code (AttemptSignIn): concurrent attempts, from any process, are
 //     each counted once, and none is checked while the voter is locked out. The
@@ -265,11 +267,18 @@ type Store interface {
 	// first time (local runs, where no keys are given).
 	Keys(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 
-	// ImportRoll replaces the roll with voters, all or nothing, and records digest;
-	// it reports whether this call imported it (false: that digest was already
-	// imported, by this replica or another). ErrRollLocked once any ballot is cast.
-	ImportRoll(ctx context.Context, voters []Voter, digest string) (bool, error)
-	// RollDigest is the digest of the roll imported, "" when none.
+	// ImportRoll replaces the roll with entries, all or nothing, enqueueing each
+	// entry's Letter in the same transaction, and records digest; it reports
+	// whether this call imported it. Imports run one at a time across processes:
+	// when digest is already imported (by this replica or another, even one that
+	// finished while this call waited), it returns false without reading entries.
+	// A different digest replaces the roll and withdraws the old roll's queued
+	// credential letters, or fails with ErrRollLocked once any ballot is cast. An
+	// entry with an empty or repeated voter id, or an error from entries, fails
+	// the import and leaves everything as it was.
+	ImportRoll(ctx context.Context, digest string, entries RollEntries) (bool, error)
+	// RollDigest is the digest of the roll imported, "" when none: a caller can
+	// skip preparing a roll already imported (ImportRoll checks again anyway).
 	RollDigest(ctx context.Context) (string, error)
 	Voter(ctx context.Context, id string) (Voter, error)
 
@@ -355,6 +364,8 @@ type Store interface {
 	// more: Ballots read afterwards holds every ballot ever acknowledged.
 	SetClosed(ctx context.Context) (bool, error)
 	SetResults(ctx context.Context, results []byte) (bool, error)
+
+	Outbox
 }
 
 // MigrationVersion is the number a migration file's name starts with

@@ -59,7 +59,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, ":memory:") {
 		return nil, fmt.Errorf("embedded: %q is not a usable database file name", path)
 	}
-	common := "?_busy_timeout=" + busyTimeout + "&_foreign_keys=1&_synchronous=FULL"
+	// secure_delete: erased content (a sent message's sealed bytes) is overwritten
+	// with zeros, not left in the file's free space.
+	common := "?_busy_timeout=" + busyTimeout + "&_foreign_keys=1&_synchronous=FULL&_pragma=secure_delete(1)"
 	w, err := sql.Open("sqlite", path+common+"&_journal_mode=WAL&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)

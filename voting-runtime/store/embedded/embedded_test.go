@@ -18,6 +18,24 @@ type testStore struct {
 
 func (ts testStore) Reopen(t *testing.T) store.Store { return openFile(t, ts.path) }
 
+// Dump is the database file once the WAL is checkpointed into it, and what is
+// left of the WAL.
+func (ts testStore) Dump(t *testing.T) []byte {
+	t.Helper()
+	if _, err := ts.w.ExecContext(t.Context(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(ts.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, err := os.ReadFile(ts.path + "-wal")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return append(db, wal...)
+}
+
 func openFile(t *testing.T, path string) testStore {
 	t.Helper()
 	s, err := Open(t.Context(), path)
@@ -54,6 +72,7 @@ func TestPragmas(t *testing.T) {
 	check("writer", "synchronous", "2") // FULL
 	check("writer", "foreign_keys", "1")
 	check("writer", "busy_timeout", busyTimeout)
+	check("writer", "secure_delete", "1") // an erased message leaves no bytes behind
 	check("reader", "journal_mode", "wal")
 	check("reader", "query_only", "1")
 	check("reader", "busy_timeout", busyTimeout)
@@ -97,7 +116,7 @@ func TestSealEmptiesTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	vs := []store.Voter{{ID: "a", Name: "A", Weight: 1}, {ID: "b", Name: "B", Weight: 1}}
-	if _, err := s.ImportRoll(ctx, vs, "d"); err != nil {
+	if _, err := s.ImportRoll(ctx, "d", storetest.Entries(vs)); err != nil {
 		t.Fatal(err)
 	}
 	storetest.OpenBox(t, s)

@@ -29,7 +29,7 @@ func TestCastSurvivesKill9(t *testing.T) {
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ImportRoll(t.Context(), rollOf(n), "d"); err != nil {
+	if _, err := s.ImportRoll(t.Context(), "d", storetest.Entries(rollOf(n))); err != nil {
 		t.Fatal(err)
 	}
 	storetest.OpenBox(t, s)
@@ -120,7 +120,7 @@ func TestCastFromTwoStores(t *testing.T) {
 	if err := a.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.ImportRoll(t.Context(), rollOf(1), "d"); err != nil {
+	if _, err := a.ImportRoll(t.Context(), "d", storetest.Entries(rollOf(1))); err != nil {
 		t.Fatal(err)
 	}
 	storetest.OpenBox(t, a)

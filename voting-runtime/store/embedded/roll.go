@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"modernc.org/sqlite"
+
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
@@ -37,12 +39,12 @@ func (s *Store) Keys(ctx context.Context, name string, gen func() ([]byte, error
 	return v, err
 }
 
-// ImportRoll replaces the roll in one transaction. Re-importing the current
-// digest is a no-op, even once voting has started.
-func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest string) (bool, error) {
-	if err := checkRoll(voters); err != nil {
-		return false, err
-	}
+// ImportRoll replaces the roll in one BEGIN IMMEDIATE transaction, which also
+// orders imports from several processes: the second one finds the digest
+// imported and reads none of its entries. Entries stream through prepared
+// inserts, each letter enqueued beside its voter. Re-importing the current digest
+// is a no-op, even once voting has started.
+func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.RollEntries) (bool, error) {
 	imported := false
 	err := s.write(ctx, "import roll", func(tx *sql.Tx) error {
 		var current string
@@ -60,6 +62,12 @@ func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest str
 		if locked {
 			return store.ErrRollLocked
 		}
+		now := s.now().UnixMicro()
+		// The old roll's letters will never be sent: the new roll brings its own.
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'withdrawn', sealed = NULL, updated_at = ?
+			WHERE kind = 'credential' AND state = 'queued'`, now); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM roll"); err != nil {
 			return err
 		}
@@ -69,9 +77,36 @@ func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest str
 			return err
 		}
 		defer ins.Close()
-		for _, v := range voters {
-			if _, err := ins.ExecContext(ctx, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash)); err != nil {
+		letters, err := prepareEnqueue(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer letters.Close()
+		n := 0
+		for e, err := range entries {
+			if err != nil {
 				return err
+			}
+			n++
+			v := e.Voter
+			if v.ID == "" {
+				return fmt.Errorf("voter %d has no id", n)
+			}
+			if _, err := ins.ExecContext(ctx, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash)); err != nil {
+				if isConstraint(err) {
+					return fmt.Errorf("voter %d: a voter id appears twice", n)
+				}
+				return err
+			}
+			if e.Letter != nil {
+				l := *e.Letter
+				l.VoterID = v.ID
+				if err := l.Check(); err != nil {
+					return fmt.Errorf("voter %d's letter: %w", n, err)
+				}
+				if _, err := enqueueOne(ctx, letters, l, now); err != nil {
+					return err
+				}
 			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO roll_meta (id, digest) VALUES (1, ?)
@@ -80,22 +115,6 @@ func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest str
 		return err
 	})
 	return imported && err == nil, err
-}
-
-// checkRoll refuses a roll with an empty or repeated voter id before anything is
-// written (the primary key would refuse it too, with a less helpful message).
-func checkRoll(voters []store.Voter) error {
-	seen := make(map[string]bool, len(voters))
-	for i, v := range voters {
-		if v.ID == "" {
-			return fmt.Errorf("embedded: import roll: voter %d has no id", i+1)
-		}
-		if seen[v.ID] {
-			return fmt.Errorf("embedded: import roll: voter id %q appears twice", v.ID)
-		}
-		seen[v.ID] = true
-	}
-	return nil
 }
 
 // RollDigest is the digest of the roll imported, "" when none.
@@ -118,4 +137,11 @@ func (s *Store) Voter(ctx context.Context, id string) (store.Voter, error) {
 		return store.Voter{}, store.ErrNotFound
 	}
 	return v, wrap("voter", err)
+}
+
+// isConstraint tells whether err is SQLite's SQLITE_CONSTRAINT (a primary key
+// or unique index refusing a row).
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 19
 }

@@ -78,6 +78,16 @@ type testStore struct {
 
 func (ts testStore) Reopen(t *testing.T) store.Store { return openDSN(t, ts.dsn) }
 
+// Dump is pg_dumpall's output (every database of the test server).
+func (ts testStore) Dump(t *testing.T) []byte {
+	t.Helper()
+	out, err := srv.DumpAll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func openDSN(t *testing.T, dsn string) testStore {
 	t.Helper()
 	s, err := Open(t.Context(), dsn)
@@ -101,7 +111,7 @@ func openMigrated(t *testing.T, dsn string, n int) (testStore, []string) {
 		ids[i] = fmt.Sprintf("v%04d", i)
 		vs[i] = store.Voter{ID: ids[i], Name: "V", Weight: 1}
 	}
-	if _, err := s.ImportRoll(t.Context(), vs, "d"); err != nil {
+	if _, err := s.ImportRoll(t.Context(), "d", storetest.Entries(vs)); err != nil {
 		t.Fatal(err)
 	}
 	storetest.OpenBox(t, s)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,14 +38,16 @@ func (s *Store) Keys(ctx context.Context, name string, gen func() ([]byte, error
 	return v, wrap("keys", err)
 }
 
-// ImportRoll replaces the roll in one transaction, with COPY. It holds a lock on
-// participation that no Cast can share, so a roll never changes under a ballot,
-// and imports run one at a time. Re-importing the current digest is a no-op, even
-// once voting has started.
-func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest string) (bool, error) {
-	if err := checkRoll(voters); err != nil {
-		return false, err
-	}
+// ImportRoll replaces the roll in one transaction. It first takes a lock on
+// participation that no Cast can share and that imports take one at a time, then
+// reads the digest: a second process importing the same roll waits, then finds it
+// imported and reads none of its entries. Re-importing the current digest is a
+// no-op, even once voting has started.
+//
+// The entries stream with one COPY into a temporary table (voters and letters side
+// by side, in file order), from which the roll and the outbox are filled: memory
+// stays bounded whatever the roll's size, and nothing is visible before the commit.
+func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.RollEntries) (bool, error) {
 	imported := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "LOCK TABLE participation IN SHARE ROW EXCLUSIVE MODE"); err != nil {
@@ -65,16 +68,64 @@ func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest str
 		if locked {
 			return store.ErrRollLocked
 		}
+		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE roll_import (
+				n bigint NOT NULL, voter_id text COLLATE "C" NOT NULL, name text NOT NULL, email text NOT NULL,
+				phone text NOT NULL, weight bigint NOT NULL, credential_hash bytea,
+				kind text, channel text, sealed bytea, not_after timestamptz
+			) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		next, stop := iter.Pull2(iter.Seq2[store.RollEntry, error](entries))
+		defer stop()
+		var n int64
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"roll_import"},
+			[]string{"n", "voter_id", "name", "email", "phone", "weight", "credential_hash",
+				"kind", "channel", "sealed", "not_after"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				e, err, ok := next()
+				if !ok {
+					return nil, nil
+				}
+				if err != nil {
+					return nil, err
+				}
+				n++
+				v := e.Voter
+				if v.ID == "" {
+					return nil, fmt.Errorf("voter %d has no id", n)
+				}
+				row := []any{n, v.ID, v.Name, v.Email, v.Phone, v.Weight, v.CredentialHash, nil, nil, nil, nil}
+				if e.Letter != nil {
+					l := *e.Letter
+					l.VoterID = v.ID
+					if err := l.Check(); err != nil {
+						return nil, fmt.Errorf("voter %d's letter: %w", n, err)
+					}
+					row[7], row[8], row[9], row[10] = l.Kind, l.Channel, l.Sealed, l.NotAfter
+				}
+				return row, nil
+			}))
+		if err != nil {
+			return err
+		}
+		// The old roll's letters will never be sent: the new roll brings its own.
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET state = 'withdrawn', sealed = NULL, updated_at = now()
+			WHERE kind = 'credential' AND state = 'queued'`); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM roll"); err != nil {
 			return err
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"roll"},
-			[]string{"voter_id", "name", "email", "phone", "weight", "credential_hash"},
-			pgx.CopyFromSlice(len(voters), func(i int) ([]any, error) {
-				v := voters[i]
-				return []any{v.ID, v.Name, v.Email, v.Phone, v.Weight, v.CredentialHash}, nil
-			}))
-		if err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash)
+			SELECT voter_id, name, email, phone, weight, credential_hash FROM roll_import`); err != nil {
+			if code, _ := pgCode(err); code == "23505" {
+				return errors.New("a voter id appears twice")
+			}
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (voter_id, kind, channel, sealed, not_after)
+			SELECT voter_id, kind, channel, sealed, not_after FROM roll_import
+			WHERE kind IS NOT NULL ORDER BY n`); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO roll_meta (digest) VALUES ($1)
@@ -83,22 +134,6 @@ func (s *Store) ImportRoll(ctx context.Context, voters []store.Voter, digest str
 		return err
 	}, "import roll")
 	return imported && err == nil, err
-}
-
-// checkRoll refuses a roll with an empty or repeated voter id before anything is
-// written (the primary key would refuse it too, with a less helpful message).
-func checkRoll(voters []store.Voter) error {
-	seen := make(map[string]bool, len(voters))
-	for i, v := range voters {
-		if v.ID == "" {
-			return fmt.Errorf("postgres: import roll: voter %d has no id", i+1)
-		}
-		if seen[v.ID] {
-			return fmt.Errorf("postgres: import roll: voter id %q appears twice", v.ID)
-		}
-		seen[v.ID] = true
-	}
-	return nil
 }
 
 // RollDigest is the digest of the roll imported, "" when none.

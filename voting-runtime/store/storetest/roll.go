@@ -29,7 +29,7 @@ func testImportRoll(t *testing.T, s store.Store) {
 	}
 
 	// The same digest again is a no-op, whatever the voters say.
-	if imported, err := s.ImportRoll(ctx, voters(1), "d1"); err != nil || imported {
+	if imported, err := s.ImportRoll(ctx, "d1", Entries(voters(1))); err != nil || imported {
 		t.Errorf("re-importing digest d1: imported=%v, %v; want false, nil", imported, err)
 	}
 	if n, _ := counts(t, s); n != 3 {
@@ -60,7 +60,7 @@ func testImportRollAllOrNothing(t *testing.T, s store.Store) {
 	importRoll(t, s, voters(3), "good")
 	bad := voters(5)
 	bad[4].ID = bad[0].ID
-	if _, err := s.ImportRoll(ctx, bad, "bad"); err == nil {
+	if _, err := s.ImportRoll(ctx, "bad", Entries(bad)); err == nil {
 		t.Fatal("ImportRoll with a repeated voter id succeeded")
 	}
 	if d, _ := s.RollDigest(ctx); d != "good" {
@@ -74,7 +74,7 @@ func testImportRollAllOrNothing(t *testing.T, s store.Store) {
 	}
 	empty := voters(2)
 	empty[1].ID = ""
-	if _, err := s.ImportRoll(ctx, empty, "empty-id"); err == nil {
+	if _, err := s.ImportRoll(ctx, "empty-id", Entries(empty)); err == nil {
 		t.Error("ImportRoll with an empty voter id succeeded")
 	}
 }
@@ -84,10 +84,10 @@ func testRollLocked(t *testing.T, s store.Store) {
 	vs := voters(3)
 	importRoll(t, s, vs, "d1")
 	must(t, s.Cast(ctx, vs[0].ID, ballot("t")))
-	if _, err := s.ImportRoll(ctx, voters(4), "d2"); !errors.Is(err, store.ErrRollLocked) {
+	if _, err := s.ImportRoll(ctx, "d2", Entries(voters(4))); !errors.Is(err, store.ErrRollLocked) {
 		t.Errorf("ImportRoll after a cast: %v, want ErrRollLocked", err)
 	}
-	if imported, err := s.ImportRoll(ctx, vs, "d1"); err != nil || imported {
+	if imported, err := s.ImportRoll(ctx, "d1", Entries(vs)); err != nil || imported {
 		t.Errorf("re-importing the current digest after a cast: imported=%v, %v; want a no-op", imported, err)
 	}
 	if n, c := counts(t, s); n != 3 || c != 1 {
@@ -119,5 +119,16 @@ func testImportLargeRoll(t *testing.T, s store.Store) {
 	}
 	if v, err := s.Voter(t.Context(), "voter-123456"); err != nil || v.Name != "Some Body" {
 		t.Errorf("Voter(voter-123456) = %+v, %v", v, err)
+	}
+}
+
+// Entries streams voters to ImportRoll, without letters.
+func Entries(voters []store.Voter) store.RollEntries {
+	return func(yield func(store.RollEntry, error) bool) {
+		for _, v := range voters {
+			if !yield(store.RollEntry{Voter: v}, nil) {
+				return
+			}
+		}
 	}
 }

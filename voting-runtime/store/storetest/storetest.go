@@ -6,7 +6,9 @@
 //     suite then migrates from separate Stores at once and checks that what was
 //     written survives Close;
 //   - BallotColumner, to list the ballots table's columns: the suite checks that
-//     they are exactly id, payload, weight and tracker.
+//     they are exactly id, payload, weight and tracker;
+//   - Dumper, to show the database as a dump would: the suite checks that a sent,
+//     failed or withdrawn message's content is not in it.
 //
 // Without them, those checks are skipped (Migrate then runs concurrently on one
 // Store).
@@ -95,6 +97,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CastsRacingCloseAllCounted", func(t *testing.T) { testCastsRacingClose(t, migrated(t)) })
 	t.Run("ReceiptsCountedUnderRandomScheduleMoves", func(t *testing.T) { testRandomScheduleMoves(t, migrated) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, fresh(t)) })
+	t.Run("OutboxEnqueueAndDeliveries", func(t *testing.T) { testOutboxEnqueueAndDeliveries(t, fresh(t)) })
+	t.Run("OutboxClaimNeverTwiceWhileLeased", func(t *testing.T) { testOutboxClaimNeverTwice(t, fresh(t)) })
+	t.Run("OutboxLeaseRunsOutSameContent", func(t *testing.T) { testOutboxLeaseRunsOut(t, fresh(t)) })
+	t.Run("OutboxRetryAt", func(t *testing.T) { testOutboxRetry(t, fresh(t)) })
+	t.Run("OutboxExpiredFails", func(t *testing.T) { testOutboxExpired(t, fresh(t)) })
+	t.Run("OutboxWithdraw", func(t *testing.T) { testOutboxWithdraw(t, fresh(t)) })
+	t.Run("OutboxReport", func(t *testing.T) { testOutboxReport(t, fresh(t)) })
+	t.Run("DeliveryCounts", func(t *testing.T) { testDeliveryCounts(t, fresh(t)) })
+	t.Run("OutboxDumpHoldsNoSentContent", func(t *testing.T) { testOutboxErasesSealed(t, fresh(t)) })
+	t.Run("ImportRollWithLettersAllOrNothing", func(t *testing.T) { testImportRollWithLetters(t, fresh(t)) })
+	t.Run("ImportRollOnceAcrossProcesses", func(t *testing.T) { testImportRollOnce(t, fresh(t)) })
 }
 
 func testMigrateTwice(t *testing.T, s store.Store) {
@@ -281,7 +294,7 @@ func at(m int) time.Time {
 
 func importRoll(t *testing.T, s store.Store, vs []store.Voter, digest string) {
 	t.Helper()
-	if imported, err := s.ImportRoll(t.Context(), vs, digest); err != nil || !imported {
+	if imported, err := s.ImportRoll(t.Context(), digest, Entries(vs)); err != nil || !imported {
 		t.Fatalf("ImportRoll: imported=%v, %v", imported, err)
 	}
 }
