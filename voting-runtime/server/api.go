@@ -7,6 +7,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
+	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
@@ -204,13 +205,26 @@ func (s *Server) participation(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// controlStatusBody is GET /control/v1/status: the engine's status, and the
+// delivery counts per channel and state that the controller copies into the
+// Election's status.delivery.
+type controlStatusBody struct {
+	engine.Status
+	Delivery scrutinv1.DeliveryStatus `json:"delivery"`
+}
+
 func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.en.Status(r.Context())
 	if err != nil {
 		s.engineError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	d, err := s.en.DeliveryStatus(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, controlStatusBody{Status: st, Delivery: d})
 }
 
 func (s *Server) controlOpen(w http.ResponseWriter, r *http.Request) {
@@ -299,6 +313,31 @@ func (s *Server) controlVoter(w http.ResponseWriter, r *http.Request) {
 // it (without any secret) and counts it in scrutin_voter_unlocks_total.
 func (s *Server) controlUnlock(w http.ResponseWriter, r *http.Request) {
 	st, err := s.en.UnlockVoter(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// resendRequest is the body of POST /control/v1/voters/{id}/resend.
+type resendRequest struct {
+	// RequestedBy is who asked (the hotline agent's Kubernetes user name): the
+	// audit log records it.
+	RequestedBy string `json:"requestedBy"`
+}
+
+// controlResend: POST /control/v1/voters/{id}/resend, the hotline resends a
+// voter's code or re-issues their credential letter (engine.Resend); it answers
+// the voter's state afterwards, as controlVoter does. 409 no-pending-sign-in
+// (a code method, and the voter asked for no code), 409 already-voted (no
+// credential is re-issued), 429 resend-too-soon or locked-out, 400 requested-by.
+func (s *Server) controlResend(w http.ResponseWriter, r *http.Request) {
+	var req resendRequest
+	if !decodeBody(w, r, &req, signInBytes) {
+		return
+	}
+	st, err := s.en.Resend(r.Context(), r.PathValue("id"), req.RequestedBy)
 	if err != nil {
 		s.engineError(w, r, err)
 		return
