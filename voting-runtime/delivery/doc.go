@@ -1,38 +1,48 @@
 // Package delivery sends sign-in codes and voting credentials by mail (SMTP) and by
-// SMS (an HTTP gateway), without ever making a voter's request wait on the network.
+// SMS (an HTTP gateway), through the election store's durable outbox, without ever
+// making a voter's request wait on the network.
 //
-// A voter's request calls [Queue.Enqueue], which only puts the message in a bounded
-// in-memory buffer: it returns at once, with [ErrQueueFull] when the buffer is full
-// so that the caller can show a "try again in a moment" page. Worker goroutines take
-// the messages out and hand them to a [Sender] ([NewSMTP] or [NewSMS]), retrying
-// temporary failures with exponential backoff and jitter (1 s, 2 s, 4 s … capped at
-// 60 s, and never sooner than a gateway's Retry-After) until the message's deadline,
-// the end of its code's validity: a code that arrives after it expired is useless,
-// so such a message is given up as "expired" rather than retried forever. Permanent
-// failures (a refused recipient, a wrong gateway token) stop at once.
-// [Queue.Status] tells the sign-in page where a voter's latest message stands.
+// Every message is a row of the store's outbox ([store.Outbox]) before it is
+// sent: a voter's request calls [Outbox.EnqueueCode], which seals the message
+// ([Sealer]) and stores it, and returns at once, with [ErrQueueFull] when too
+// many codes already wait on the channel, across replicas, so that the caller can
+// show a "try again in a moment" page; credential letters are stored in the roll
+// import's own transaction. Per channel, this process's workers claim due rows
+// (their own or any other replica's: woken at once by this process's enqueues,
+// polling every second for the others'), open them, hand them to a [Sender]
+// ([NewSMTP] or [NewSMS]) and record the outcome: sent; retried with
+// exponential backoff and jitter (1 s, 2 s, 4 s … capped at 60 s, and never
+// sooner than a gateway's Retry-After); or failed for good, on a permanent
+// refusal (a refused recipient, a wrong gateway token) or once the message is
+// worthless (a code past its validity: "expired"). A claim is a lease longer
+// than an attempt may take: a row whose worker died (kill -9, OOM, a rollout) is
+// claimed again once it runs out, and sent with the same sealed content, so that
+// a duplicate never carries a different secret.
 //
 // # Secrets
 //
 // A Message's Body holds the code or the credential, and its To the voter's address
-// or phone. Neither ever reaches a log line, an error text or a metric label: the
-// queue logs the voter id, the channel and the outcome only, and the senders build
-// their errors ([*Error]) from status codes and plain words, never from the text a
+// or phone. In the store they are sealed: AES-256-GCM under a key derived by
+// HKDF-SHA256 from the election's hash key, the voter id, kind and channel bound
+// as additional data, and erased once the message is sent or given up. Neither
+// ever reaches a log line, an error text, a stored reason or a metric label: the
+// outbox logs the voter id, the channel and the outcome only, stores a failure's
+// class ("smtp-550", "sms-http-503", "expired"), and the senders build their
+// errors ([*Error]) from status codes and plain words, never from the text a
 // server or a library returns about the recipient (mail servers often repeat the
 // address in a refusal). Metric labels are the channel and fixed outcome words.
 //
 // # Metrics
 //
-// A Queue registers, on QueueOptions.Registerer:
+// An Outbox registers, on OutboxOptions.Registerer:
 //
-//	scrutin_codes_sent_total{channel,result}        result: sent, failed, expired
-//	scrutin_code_delivery_seconds{channel}          enqueue → accepted by the server or gateway
-//	scrutin_delivery_queue_depth{channel}           messages accepted and not yet finished
-//	scrutin_delivery_attempts_total{channel,outcome} outcome: accepted, temporary_error, permanent_error
-//	scrutin_delivery_rejected_total{channel,reason} reason: queue_full, expired, closed
-//
-// Two queues (mail and SMS) may share one registry: the second reuses the first's
-// collectors.
+//	scrutin_codes_sent_total{channel,result}           result: sent, failed, expired
+//	scrutin_code_delivery_seconds{channel}             enqueue → accepted by the server or gateway
+//	scrutin_delivery_queue_depth{channel}              messages queued in the store, every replica's
+//	scrutin_delivery_backlog{channel,kind}             the same by kind (code, credential)
+//	scrutin_delivery_oldest_queued_seconds{channel,kind} age of the oldest queued message
+//	scrutin_delivery_attempts_total{channel,outcome}   outcome: accepted, temporary_error, permanent_error
+//	scrutin_delivery_rejected_total{channel,reason}    reason: queue_full, expired, closed
 //
 // # Settings
 //

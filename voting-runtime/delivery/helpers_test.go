@@ -2,7 +2,6 @@ package delivery_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -108,102 +107,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// funcSender is a Sender made of a function.
-type funcSender func(ctx context.Context, m delivery.Message) error
-
-func (f funcSender) Send(ctx context.Context, m delivery.Message) error { return f(ctx, m) }
-
-// gate is a sender that blocks every Send until released (or its ctx ends), and
-// counts calls.
-type gate struct {
-	mu      sync.Mutex
-	open    chan struct{}
-	calls   int
-	started chan string // voter ids, as sends start
-}
-
-func newGate() *gate {
-	return &gate{open: make(chan struct{}), started: make(chan string, 1000)}
-}
-
-func (g *gate) Send(ctx context.Context, m delivery.Message) error {
-	g.mu.Lock()
-	g.calls++
-	open := g.open
-	g.mu.Unlock()
-	g.started <- m.VoterID
-	select {
-	case <-open:
-		return nil
-	case <-ctx.Done():
-		return &delivery.Error{Reason: "test gate: " + ctx.Err().Error()}
-	}
-}
-
-func (g *gate) release() { close(g.open) }
-
-func (g *gate) Calls() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.calls
-}
-
-// closeQueue closes q at the end of the test.
-func closeQueue(t *testing.T, q *delivery.Queue) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = q.Close(ctx)
-	})
-}
-
-// fakeClock is a Clock whose time moves only by Advance.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []fakeTimer
-	waiting chan time.Duration // every After call, as it is made
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2027, 3, 14, 12, 0, 0, 0, time.UTC), waiting: make(chan time.Duration, 1000)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
-	c.mu.Unlock()
-	c.waiting <- d
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, tm := range c.timers {
-		if !tm.at.After(c.now) {
-			tm.ch <- c.now
-		} else {
-			kept = append(kept, tm)
-		}
-	}
-	c.timers = kept
 }
 
 // mustNotContain fails if any of secrets appears in text (case-insensitively).

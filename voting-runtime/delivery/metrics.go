@@ -44,12 +44,12 @@ func newQueueMetrics(reg prometheus.Registerer, channel string) queueMetrics {
 	}, []string{"channel", "result"}))
 	seconds := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "scrutin_code_delivery_seconds",
-		Help:    "Time from queueing a code to its acceptance by the mail server or SMS gateway.",
+		Help:    "Time from queueing a code or letter to its acceptance by the mail server or SMS gateway.",
 		Buckets: deliveryBuckets,
 	}, []string{"channel"}))
 	depth := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "scrutin_delivery_queue_depth",
-		Help: "Messages accepted for delivery and not yet finished (waiting, being sent or waiting to be retried).",
+		Help: "Messages queued in the election's outbox, from every replica (waiting, being sent or waiting to be retried).",
 	}, []string{"channel"}))
 	attempts := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scrutin_delivery_attempts_total",

@@ -17,8 +17,24 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
+var (
+	// ErrQueueFull: too many codes wait on the channel; nothing was queued. Show
+	// the voter a "try again in a moment" page.
+	ErrQueueFull = errors.New("delivery: too many codes are waiting, try again in a moment")
+	// ErrClosed: the outbox has no sender for the channel; nothing was queued.
+	ErrClosed = errors.New("delivery: the channel is not configured")
+	// ErrExpired: the message's NotAfter has already passed; nothing was queued.
+	ErrExpired = errors.New("delivery: the message's deadline has already passed")
+	// ErrNoRecipient: the message has no To.
+	ErrNoRecipient = errors.New("delivery: the message has no recipient")
+)
+
 // Outbox defaults.
 const (
+	DefaultWorkers        = 8
+	DefaultInitialBackoff = time.Second
+	DefaultMaxBackoff     = 60 * time.Second
+	DefaultAttemptTimeout = 2 * time.Minute
 	DefaultBatch          = 32
 	DefaultPoll           = time.Second
 	DefaultOutboxBacklog  = 10000
@@ -27,9 +43,6 @@ const (
 	finishTimeout         = 10 * time.Second
 	outboxShutdownTimeout = 5 * time.Second
 )
-
-// ErrBacklogFull: too many codes are waiting on this channel; nothing was queued.
-var ErrBacklogFull = ErrQueueFull
 
 // FailedHook is told of a message given up for good (a refusal, not an expiry),
 // with the message opened: the engine sends a code by the other channel from it.
@@ -61,7 +74,10 @@ type OutboxOptions struct {
 	// finishes before another replica may claim its row again.
 	AttemptTimeout time.Duration
 	// OnFailed is called after a message failed for good; may be nil.
-	OnFailed   FailedHook
+	OnFailed FailedHook
+	// Now is the clock (time.Now when nil): the store's, so that NotAfter and
+	// retry times compare alike.
+	Now        func() time.Time
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
@@ -84,6 +100,7 @@ type Outbox struct {
 	attempt  time.Duration
 	lease    time.Duration
 	onFailed FailedHook
+	now      func() time.Time
 	log      *slog.Logger
 	m        map[string]queueMetrics
 	gauges   *outboxGauges
@@ -125,11 +142,14 @@ func NewOutbox(opts OutboxOptions) (*Outbox, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	o := &Outbox{
 		st: opts.Store, sealer: opts.Sealer, senders: map[string]Sender{}, workers: map[string]int{},
 		batch: opts.Batch, poll: opts.Poll, backlog: opts.Backlog,
 		initial: opts.InitialBackoff, max: opts.MaxBackoff, attempt: opts.AttemptTimeout,
-		lease: opts.AttemptTimeout + defaultLeaseMargin, onFailed: opts.OnFailed, log: opts.Logger,
+		lease: opts.AttemptTimeout + defaultLeaseMargin, onFailed: opts.OnFailed, now: opts.Now, log: opts.Logger,
 		m: map[string]queueMetrics{}, gauges: newOutboxGauges(opts.Registerer),
 		wake: map[string]chan struct{}{}, queuedCodes: map[string]*atomic.Int64{},
 	}
@@ -185,7 +205,7 @@ func (o *Outbox) EnqueueCode(ctx context.Context, channel string, m Message, not
 		return 0, ErrClosed
 	}
 	mt := o.m[channel]
-	if !time.Now().Before(notAfter) {
+	if !o.now().Before(notAfter) {
 		mt.rejected(rejectExpired)
 		return 0, ErrExpired
 	}
@@ -318,7 +338,7 @@ func (o *Outbox) process(ctx context.Context, channel string, row store.OutboxMe
 		o.finish(channel, row, store.OutboxOutcome{State: store.DeliveryFailed, Reason: "unsealable"}, resultFailed)
 		return
 	}
-	now := time.Now()
+	now := o.now()
 	left := row.NotAfter.Sub(now)
 	if left <= 0 {
 		o.finish(channel, row, store.OutboxOutcome{State: store.DeliveryFailed, Reason: "expired"}, resultExpired)
@@ -327,7 +347,7 @@ func (o *Outbox) process(ctx context.Context, channel string, row store.OutboxMe
 	actx, cancel := context.WithTimeout(ctx, min(o.attempt, left))
 	err = o.send(actx, channel, m)
 	cancel()
-	now = time.Now()
+	now = o.now()
 	if err == nil {
 		mt.attempt(outcomeAccepted)
 		mt.seconds.Observe(now.Sub(row.CreatedAt).Seconds())
@@ -439,7 +459,7 @@ func (o *Outbox) count(ctx context.Context) {
 		}
 		return
 	}
-	now := time.Now()
+	now := o.now()
 	codes, all := map[string]int64{}, map[string]int64{}
 	o.gauges.reset()
 	for _, c := range counts {

@@ -42,7 +42,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
-	q := &Queue{initialBackoff: time.Second, maxBackoff: time.Minute}
+	q := &Outbox{initial: time.Second, max: time.Minute}
 	for n, base := range []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60} {
 		base *= time.Second
 		for range 200 {

@@ -113,12 +113,10 @@ func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 		store: &countingStore{Store: st, calls: map[string]int{}}, reg: prometheus.NewRegistry()}
 	st.Clock = f.clock.Now // the ballot box follows the test's clock too
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
-	mail := delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
-		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail", Logger: log})
-	sms := delivery.NewQueue(delivery.NewSMS(delivery.SMSConfig{URL: f.sms.URL(), Token: "gateway-token", Timeout: 5 * time.Second}),
-		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "sms", Logger: log})
-	t.Cleanup(func() { _ = mail.Close(context.Background()); _ = sms.Close(context.Background()) })
-	f.en, err = New(Config{Election: e, Store: f.store, Hasher: h, Mail: mail, SMS: sms, Now: f.clock.Now, Log: log, Registerer: f.reg})
+	outbox := enginetest.Outbox(t, st, enginetest.OutboxOptions{Now: f.clock.Now,
+		Mail: delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
+		SMS:  delivery.NewSMS(delivery.SMSConfig{URL: f.sms.URL(), Token: "gateway-token", Timeout: 5 * time.Second})})
+	f.en, err = New(Config{Election: e, Store: f.store, Hasher: h, Outbox: outbox, Now: f.clock.Now, Log: log, Registerer: f.reg})
 	if err != nil {
 		t.Fatal(err)
 	}

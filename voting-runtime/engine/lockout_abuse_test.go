@@ -28,7 +28,7 @@ func wrongOf(code string) string {
 // to check cost nothing.
 func TestMassLockoutNeedsManyAddresses(t *testing.T) {
 	f := newFixture(t, scrutinv1.EmailCode)
-	en, err := New(Config{Election: f.en.e, Store: f.store, Hasher: f.en.hasher, Mail: f.en.mail, Now: f.clock.Now,
+	en, err := New(Config{Election: f.en.e, Store: f.store, Hasher: f.en.hasher, Outbox: f.en.outbox, Now: f.clock.Now,
 		VoterBurst: -1, Log: f.en.log, AddressWrongCodes: 4, AddressWrongCodeEvery: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestResendTooSoonNeverSaysADeadCodeStillWorks(t *testing.T) {
 	f := newFixture(t, scrutinv1.EmailCode)
 	e := f.en.e.DeepCopy()
 	e.Spec.Authentication.ResendCooldown.Duration = 5 * time.Minute
-	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Mail: f.en.mail, Now: f.clock.Now, Log: f.en.log})
+	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Outbox: f.en.outbox, Now: f.clock.Now, Log: f.en.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestGuessingOddsPerVoterPerDay(t *testing.T) {
 	f.clock.Add(time.Hour) // open
 	e := f.en.e.DeepCopy()
 	e.Spec.Schedule.ClosesAt.Time = e.Spec.Schedule.OpensAt.Add(48 * time.Hour)
-	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Mail: f.en.mail, Now: f.clock.Now,
+	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Outbox: f.en.outbox, Now: f.clock.Now,
 		VoterBurst: -1, Log: f.en.log})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/enginetest"
 )
 
 // waitOf is how long an answer asks to wait before the next step, 0 for none.
@@ -39,7 +40,7 @@ func TestGuessingIsBoundedPerVoterPerHour(t *testing.T) {
 	f.clock.Add(time.Hour) // open
 	e := f.en.e.DeepCopy()
 	e.Spec.Schedule.ClosesAt.Time = e.Spec.Schedule.OpensAt.Add(48 * time.Hour)
-	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Mail: f.en.mail, Now: f.clock.Now,
+	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Outbox: f.en.outbox, Now: f.clock.Now,
 		VoterBurst: -1, Log: f.en.log})
 	if err != nil {
 		t.Fatal(err)
@@ -138,10 +139,11 @@ func TestNoCodeClaimedWhenTheQueueIsFull(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, scrutinv1.SMSCode)
 	f.sms.SetResponseDelay(3 * time.Second)
-	full := delivery.NewQueue(delivery.NewSMS(delivery.SMSConfig{URL: f.sms.URL(), Token: "gateway-token", Timeout: 10 * time.Second}),
-		delivery.QueueOptions{Workers: 1, Buffer: 1, Channel: "sms"})
-	t.Cleanup(func() { _ = full.Close(context.Background()) })
-	en, err := New(Config{Election: f.en.e, Store: f.store, Hasher: f.en.hasher, SMS: full, Now: f.clock.Now, Log: f.en.log})
+	// An outbox that holds one queued code at most, its worker held by the slow
+	// gateway.
+	full := enginetest.Outbox(t, f.store, enginetest.OutboxOptions{Now: f.clock.Now, Backlog: 1,
+		SMS: delivery.NewSMS(delivery.SMSConfig{URL: f.sms.URL(), Token: "gateway-token", Timeout: 10 * time.Second})})
+	en, err := New(Config{Election: f.en.e, Store: f.store, Hasher: f.en.hasher, Outbox: full, Now: f.clock.Now, Log: f.en.log})
 	if err != nil {
 		t.Fatal(err)
 	}

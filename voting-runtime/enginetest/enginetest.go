@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"scrutin.dev/scrutin/voting-runtime/auth"
+	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/store"
 	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
 
@@ -52,9 +56,57 @@ func Store(t testing.TB) (*embedded.Store, auth.Hasher) {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h, err := auth.NewHasher(bytes.Repeat([]byte{42}, 32))
+	h, err := auth.NewHasher(HashKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st, h
+}
+
+// HashKey is the fixed hash key of Store's hasher.
+var HashKey = bytes.Repeat([]byte{42}, 32)
+
+// OutboxOptions tune Outbox; the zero value is ready to use.
+type OutboxOptions struct {
+	// Mail and SMS send each channel; nil: the channel is absent.
+	Mail, SMS delivery.Sender
+	// Now is the clock (the store's); time.Now when nil.
+	Now func() time.Time
+	// Backlog bounds the queued codes per channel (default 100).
+	Backlog int
+	// Registerer receives the outbox's metrics.
+	Registerer prometheus.Registerer
+}
+
+// Outbox starts an outbox over st, sealed under HashKey, that stops when t ends.
+func Outbox(t testing.TB, st store.Outbox, o OutboxOptions) *delivery.Outbox {
+	t.Helper()
+	sealer, err := delivery.NewSealer(HashKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	senders := map[string]delivery.Sender{}
+	if o.Mail != nil {
+		senders[store.ChannelMail] = o.Mail
+	}
+	if o.SMS != nil {
+		senders[store.ChannelSMS] = o.SMS
+	}
+	if o.Backlog == 0 {
+		o.Backlog = 100
+	}
+	opts := delivery.OutboxOptions{Store: st, Sealer: sealer, Senders: senders, Backlog: o.Backlog, Now: o.Now,
+		Workers: map[string]int{store.ChannelMail: 2, store.ChannelSMS: 2}, AttemptTimeout: 5 * time.Second,
+		Poll: 100 * time.Millisecond, Registerer: o.Registerer}
+	ob, err := delivery.NewOutbox(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ob.Start(ctx)
+	t.Cleanup(func() {
+		cancel()
+		_ = ob.Close(context.Background())
+	})
+	return ob
 }

@@ -41,7 +41,7 @@ type fixture struct {
 	pages *Pages
 	clock *clock
 	smtp  *sink.SMTPSink
-	mail  *delivery.Queue
+	mail  *delivery.Outbox
 	srv   *httptest.Server
 	logs  *lockedWriter
 	// secrets are every code, credential and session id seen: no page may
@@ -54,6 +54,10 @@ type fixture struct {
 type fixtureOptions struct {
 	method    scrutinv1.AuthMethod
 	languages []scrutinv1.Language
+	// fallback: spec.delivery.fallback (the fixture sends mail only).
+	fallback bool
+	// backlog bounds the codes queued (default 100).
+	backlog int
 }
 
 func testElection(o fixtureOptions) *scrutinv1.Election {
@@ -74,6 +78,7 @@ func testElection(o fixtureOptions) *scrutinv1.Election {
 			Scrutineers:    scrutinv1.Scrutineers{ExportFields: []scrutinv1.ParticipationField{scrutinv1.FieldVoterID, scrutinv1.FieldName, scrutinv1.FieldVoted}},
 		},
 	}
+	e.Spec.Delivery.Fallback = o.fallback
 	e.Default()
 	return e
 }
@@ -91,10 +96,9 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), logs: &lockedWriter{}}
 	st.Clock = f.clock.Now // the ballot box follows the test's clock too
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
-	f.mail = delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
-		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail", Logger: log})
-	t.Cleanup(func() { _ = f.mail.Close(context.Background()) })
-	f.en, err = engine.New(engine.Config{Election: testElection(o), Store: st, Hasher: h, Mail: f.mail, Now: f.clock.Now, Log: log})
+	f.mail = enginetest.Outbox(t, st, enginetest.OutboxOptions{Now: f.clock.Now, Backlog: o.backlog,
+		Mail: delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second})})
+	f.en, err = engine.New(engine.Config{Election: testElection(o), Store: st, Hasher: h, Outbox: f.mail, Now: f.clock.Now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

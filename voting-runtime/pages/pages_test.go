@@ -221,10 +221,13 @@ func TestErrorPages(t *testing.T) {
 }
 
 func TestDeliveryBusyWaitPage(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
+	f := newFixture(t, fixtureOptions{backlog: 1})
 	f.clock.Add(time.Hour)
-	// A queue that takes nothing more: every code request is refused as busy.
-	if err := f.mail.Close(context.Background()); err != nil {
+	// An outbox that holds one queued code, and holds one: the mail server
+	// refuses it for now, so it waits to be retried; every other code request is
+	// refused as busy.
+	f.smtp.SetFailFirst(1000)
+	if _, err := f.en.StartSignIn(context.Background(), "V-2"); err != nil {
 		t.Fatal(err)
 	}
 	c := f.client(t)

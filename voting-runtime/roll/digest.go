@@ -9,22 +9,25 @@ import (
 )
 
 // digestDomain opens the canonical form, so that it cannot be mistaken for
-// any other hashed data; it changes if the form ever does.
-const digestDomain = "scrutin.dev/roll/v1\x00"
+// any other hashed data; it changes if the form ever does. (v1 wrote the
+// number of voters before them, which a roll read in parts cannot know.)
+const digestDomain = "scrutin.dev/roll/v2\x00"
 
 // ComputeDigest returns "sha256:<hex>" of the canonical form of a roll, the
-// value of Roll.Digest. Anyone holding the parsed voters can recompute it:
+// value of Roll.Digest and Summary.Digest. Anyone holding the parsed voters
+// can recompute it:
 //
-//	"scrutin.dev/roll/v1" 0x00
+//	"scrutin.dev/roll/v2" 0x00
 //	u64(hasWeight ? 1 : 0)
-//	u64(number of voters)
-//	for each voter, in file order:
+//	for each voter, in roll order (part after part):
 //	    u64(len(ID)) ID  u64(len(Name)) Name  u64(len(Email)) Email
 //	    u64(len(Phone)) Phone  u64(Weight)
+//	u64(number of voters)
 //
 // where u64 is 8 bytes big-endian and lengths count the bytes of the UTF-8
 // text. Fields are taken as Parse normalises them (trimmed, E.164 phone,
-// lower-cased email domain), so the digest ignores the file's layout.
+// lower-cased email domain), so the digest ignores the file's layout, and
+// how the roll is cut into parts: it is written as the voters are read.
 func ComputeDigest(voters []Voter, hasWeight bool) string {
 	h := sha256.New()
 	_, _ = io.WriteString(h, digestDomain)
@@ -33,15 +36,22 @@ func ComputeDigest(voters []Voter, hasWeight bool) string {
 		flag = 1
 	}
 	putUint(h, flag)
-	putUint(h, uint64(len(voters)))
 	for i := range voters {
-		v := &voters[i]
-		putString(h, v.ID)
-		putString(h, v.Name)
-		putString(h, v.Email)
-		putString(h, v.Phone)
-		putUint(h, uint64(v.Weight))
+		writeVoter(h, &voters[i])
 	}
+	putUint(h, uint64(len(voters)))
+	return digestString(h)
+}
+
+func writeVoter(h hash.Hash, v *Voter) {
+	putString(h, v.ID)
+	putString(h, v.Name)
+	putString(h, v.Email)
+	putString(h, v.Phone)
+	putUint(h, uint64(v.Weight))
+}
+
+func digestString(h hash.Hash) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 

@@ -20,8 +20,14 @@
 //
 // voter_id, name, email and phone must all be in the header, even when a
 // column is empty on every line; weight may be left out, and then every voter
-// weighs 1. Any other column, or a column named twice, is an error. Options.Require makes email or phone
-// mandatory on every line (mail codes, SMS codes).
+// weighs 1. Any other column, or a column named twice, is an error.
+//
+// A missing email or phone is not an error: Options.Require says which
+// channels reach the voters (the phone for SMS codes, the email for mail
+// codes and credential letters, both with the election's delivery fallback),
+// and a voter none of them reaches is counted as unreachable, a warning
+// naming the line. A malformed value (a phone not in E.164 form, an address
+// that is not one) is an error.
 //
 // Every other line is one voter. Surrounding spaces are trimmed from every
 // field; blank lines, and lines whose fields are all empty (",,,", as
@@ -37,7 +43,21 @@
 // [Roll], or it returns an [*Errors] listing the bad lines and no roll at all:
 // a roll is never half-imported.
 //
-// A good roll may still have warnings (Roll.Warnings): lines whose voter_id,
+// # Rolls in parts
+//
+// A roll larger than one Kubernetes Secret (1 MiB, about 13,000 voters) is
+// given in parts, each a CSV file with the same header. A [Validator] reads
+// them one after the other, checking every line as Parse does while keeping
+// no voter in memory (a 1,000,000-voter roll validates in under 100 MiB of
+// heap); line numbers count from the start of each part, and every problem
+// names its part (LineError.Part). Its [Summary] gives the same digest as
+// Parse gives for the whole file: the digest does not depend on how the roll
+// is cut. [Split] cuts a file into parts, only ever between records, [Join]
+// puts them back together, and [PartsDigest] is the digest of the parts' bytes
+// that an Election's spec.voterRoll.digest gives.
+//
+// A good roll may still have warnings: voters no channel reaches
+// (Roll.Unreachable and UnreachableLines), and (Roll.Warnings) lines whose voter_id,
 // name or email starts with =, +, - or @, which a spreadsheet reads as a
 // formula. The line is kept; the participation export writes such a cell with
 // a single quote before it (see internal/spreadsheet).

@@ -9,6 +9,9 @@ import (
 // LineError is one problem found in the roll. It never holds a field's
 // value, only where the problem is and what it is.
 type LineError struct {
+	// Part is the name of the part (Secret or file) the line is in, "" for
+	// a roll read in one piece (Parse).
+	Part string
 	// Line is the 1-based line number as an editor shows it: the header is
 	// line 1 when the file starts with it, and a quoted field spanning lines
 	// counts all its lines. For a field, it is the line where the field
@@ -21,8 +24,16 @@ type LineError struct {
 	Reason string
 }
 
-// Error returns e.g. "line 7: phone: not in E.164 form: start with + and the country code".
+// Error returns e.g. "line 7: phone: not in E.164 form: start with + and the
+// country code", or, in a part, "part roll-0003, line 7, column phone: not in
+// E.164 form: start with + and the country code".
 func (e LineError) Error() string {
+	if e.Part != "" {
+		if e.Column == "" {
+			return "part " + e.Part + ", line " + strconv.Itoa(e.Line) + ": " + e.Reason
+		}
+		return "part " + e.Part + ", line " + strconv.Itoa(e.Line) + ", column " + e.Column + ": " + e.Reason
+	}
 	if e.Column == "" {
 		return "line " + strconv.Itoa(e.Line) + ": " + e.Reason
 	}
@@ -84,11 +95,13 @@ const (
 	reasonEmailBare    = "must be a bare address, without a display name or angle brackets"
 	reasonEmailDomain  = "the address must end with a domain name such as example.org"
 	reasonEmailLong    = "longer than 254 characters"
-	reasonEmailNeeded  = "no email address: this voter could not receive codes or credentials by email"
+	reasonEmailNeeded  = "no email address: no channel of this election reaches the voter"
 	reasonPhonePlus    = "not in E.164 form: start with + and the country code"
 	reasonPhoneChars   = "only digits, spaces, dots, dashes and parentheses may follow the +"
 	reasonPhoneInvalid = "not a valid number in E.164 form (+ and country code)"
-	reasonPhoneNeeded  = "no phone number: this voter could not receive an SMS code"
+	reasonPhoneNeeded  = "no phone number: no channel of this election reaches the voter"
+	reasonUnreachable  = "no phone number and no email address: no channel of this election reaches the voter"
+	reasonPartEmpty    = "the part is empty: every part starts with the header"
 	reasonWeight       = "must be a whole number from 1 to 1000000"
 )
 
@@ -98,6 +111,23 @@ func reasonTooLong(limit int) string {
 
 func reasonDuplicateID(firstLine int) string {
 	return fmt.Sprintf("duplicate voter_id, first seen on line %d", firstLine)
+}
+
+func reasonDuplicateIDInPart(part string, firstLine int) string {
+	return fmt.Sprintf("duplicate voter_id, first seen in part %s, line %d", part, firstLine)
+}
+
+// reasonPartHeader: every part has the same set of columns, which can only
+// differ (once each header is valid) by the weight column.
+func reasonPartHeader(refPart string, refWeight bool) string {
+	where := "the first part"
+	if refPart != "" {
+		where = "part " + refPart
+	}
+	if refWeight {
+		return "the header has no weight column, unlike " + where + ": every part must have the same columns"
+	}
+	return "the header has a weight column, unlike " + where + ": every part must have the same columns"
 }
 
 func reasonFieldCount(want, got int) string {
@@ -147,9 +177,9 @@ type collector struct {
 	errs Errors
 }
 
-func (c *collector) add(line int, column, reason string) {
+func (c *collector) add(part string, line int, column, reason string) {
 	c.errs.Total++
 	if len(c.errs.Lines) < c.max {
-		c.errs.Lines = append(c.errs.Lines, LineError{Line: line, Column: column, Reason: reason})
+		c.errs.Lines = append(c.errs.Lines, LineError{Part: part, Line: line, Column: column, Reason: reason})
 	}
 }

@@ -40,5 +40,4 @@ func ExampleParse_errors() {
 	// line 2: email: must be a bare address, without a display name or angle brackets
 	// line 2: phone: not in E.164 form: start with + and the country code
 	// line 3: voter_id: duplicate voter_id, first seen on line 2
-	// line 3: phone: no phone number: this voter could not receive an SMS code
 }

@@ -28,10 +28,8 @@ func checkText(s string, maxLen int, missing string) string {
 
 // checkEmail returns the address with its domain lower-cased, or the reason
 // it is not a single bare address.
-func checkEmail(s string, required bool) (string, string) {
+func checkEmail(s string) (string, string) {
 	switch {
-	case s == "" && required:
-		return "", reasonEmailNeeded
 	case s == "":
 		return "", ""
 	case !utf8.ValidString(s):
@@ -58,10 +56,8 @@ func checkEmail(s string, required bool) (string, string) {
 
 // checkPhone returns the number in E.164 form, or the reason it is not a
 // valid number written with its country code.
-func checkPhone(s string, required bool) (string, string) {
+func checkPhone(s string) (string, string) {
 	switch {
-	case s == "" && required:
-		return "", reasonPhoneNeeded
 	case s == "":
 		return "", ""
 	case s[0] != '+':

@@ -22,11 +22,11 @@ func TestRollWarnsFormulaCells(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	want := []LineError{
-		{2, ColumnName, reasonFormula},
-		{3, ColumnVoterID, reasonFormula},
-		{3, ColumnEmail, reasonFormula},
-		{4, ColumnEmail, reasonFormula},
-		{5, ColumnName, reasonFormula},
+		{Line: 2, Column: ColumnName, Reason: reasonFormula},
+		{Line: 3, Column: ColumnVoterID, Reason: reasonFormula},
+		{Line: 3, Column: ColumnEmail, Reason: reasonFormula},
+		{Line: 4, Column: ColumnEmail, Reason: reasonFormula},
+		{Line: 5, Column: ColumnName, Reason: reasonFormula},
 	}
 	if len(r.Voters) != 5 || r.WarningCount != len(want) || !reflect.DeepEqual(r.Warnings, want) {
 		t.Fatalf("%d voters, %d warnings %v; want 5 voters and %v", len(r.Voters), r.WarningCount, r.Warnings, want)

@@ -104,7 +104,7 @@ func knownReason(reason string) bool {
 		reasonEmpty, reasonHeaderOnly, reasonNoHeader, reasonSemicolons, reasonUTF16, reasonSpreadsheet,
 		reasonMissingCol, reasonBareQuote, reasonBadQuote, reasonNotUTF8, reasonControl, reasonIDMissing,
 		reasonNameMissing, reasonEmailInvalid, reasonEmailBare, reasonEmailDomain, reasonEmailLong,
-		reasonEmailNeeded, reasonPhonePlus, reasonPhoneChars, reasonPhoneInvalid, reasonPhoneNeeded,
+		reasonPhonePlus, reasonPhoneChars, reasonPhoneInvalid, reasonPartEmpty, reasonPartHeader("x", true), reasonPartHeader("x", false),
 		reasonWeight, reasonTooLong(9), reasonDuplicateID(9), reasonFieldCount(9, 9), reasonTooManyVoters(9),
 		reasonDuplicateColumn(8), reasonUnnamedColumn(8), reasonUnknownColumn(8, "Not A Column!"),
 	}
@@ -135,6 +135,7 @@ func checkRoll(t *testing.T, r *Roll, opts Options) {
 		t.Fatalf("a roll without voters")
 	}
 	ids := map[string]bool{}
+	var unreachable int64
 	for _, v := range r.Voters {
 		if v.ID == "" || v.Name == "" || ids[v.ID] {
 			t.Errorf("empty or duplicate id or name: %+v", v)
@@ -146,12 +147,15 @@ func checkRoll(t *testing.T, r *Roll, opts Options) {
 				t.Errorf("phone %q is not a valid E.164 number", v.Phone)
 			}
 		}
-		if (opts.Require.Phone && v.Phone == "") || (opts.Require.Email && v.Email == "") {
-			t.Errorf("required contact missing: %+v", v)
+		if opts.Require.any() && !(opts.Require.Phone && v.Phone != "") && !(opts.Require.Email && v.Email != "") {
+			unreachable++
 		}
 		if v.Weight < 1 || v.Weight > MaxWeight || (!r.HasWeight && v.Weight != 1) {
 			t.Errorf("weight %d (roll has weight column: %v)", v.Weight, r.HasWeight)
 		}
+	}
+	if r.Unreachable != unreachable || int64(len(r.UnreachableLines)) != min(unreachable, DefaultMaxErrors) {
+		t.Errorf("Unreachable = %d with %d lines, want %d voters no channel reaches", r.Unreachable, len(r.UnreachableLines), unreachable)
 	}
 	if r.Digest != ComputeDigest(r.Voters, r.HasWeight) {
 		t.Errorf("Digest %s does not match the voters", r.Digest)

@@ -155,35 +155,35 @@ type badCase struct {
 var badRolls = map[string]badCase{
 	"bad email": {
 		in:   hdr + "v1,Jeanne Dupont,jeanne@example.org,\nv2,Kofi Mensah,kofi.example.org,\n",
-		want: []LineError{{3, "email", "not a valid email address"}},
+		want: []LineError{{Line: 3, Column: "email", Reason: "not a valid email address"}},
 	},
 	"email with display name": {
 		in:   hdr + "v1,Jeanne Dupont,Jeanne Dupont <jeanne@example.org>,\n",
-		want: []LineError{{2, "email", "must be a bare address, without a display name or angle brackets"}},
+		want: []LineError{{Line: 2, Column: "email", Reason: "must be a bare address, without a display name or angle brackets"}},
 	},
 	"email in angle brackets": {
 		in:   hdr + "v1,Jeanne Dupont,<jeanne@example.org>,\n",
-		want: []LineError{{2, "email", reasonEmailBare}},
+		want: []LineError{{Line: 2, Column: "email", Reason: reasonEmailBare}},
 	},
 	"email with comment": {
 		in:   hdr + "v1,Jeanne Dupont,jeanne@example.org (work),\n",
-		want: []LineError{{2, "email", reasonEmailBare}},
+		want: []LineError{{Line: 2, Column: "email", Reason: reasonEmailBare}},
 	},
 	"two emails": {
 		in:   hdr + "v1,Jeanne Dupont,\"jeanne@example.org, kofi@example.org\",\n",
-		want: []LineError{{2, "email", reasonEmailInvalid}},
+		want: []LineError{{Line: 2, Column: "email", Reason: reasonEmailInvalid}},
 	},
 	"email without a dotted domain": {
 		in:   hdr + "v1,Jeanne Dupont,jeanne@localhost,\nv2,Kofi Mensah,kofi@[192.0.2.1],\n",
-		want: []LineError{{2, "email", reasonEmailDomain}, {3, "email", reasonEmailDomain}},
+		want: []LineError{{Line: 2, Column: "email", Reason: reasonEmailDomain}, {Line: 3, Column: "email", Reason: reasonEmailDomain}},
 	},
 	"email too long": {
 		in:   hdr + "v1,Jeanne Dupont," + strings.Repeat("j", 250) + "@example.org,\n",
-		want: []LineError{{2, "email", reasonEmailLong}},
+		want: []LineError{{Line: 2, Column: "email", Reason: reasonEmailLong}},
 	},
 	"phone without plus": {
 		in:   hdr + "v1,Jeanne Dupont,,06 12 34 56 78\nv2,Kofi Mensah,,0033612345678\n",
-		want: []LineError{{2, "phone", "not in E.164 form: start with + and the country code"}, {3, "phone", "not in E.164 form: start with + and the country code"}},
+		want: []LineError{{Line: 2, Column: "phone", Reason: "not in E.164 form: start with + and the country code"}, {Line: 3, Column: "phone", Reason: "not in E.164 form: start with + and the country code"}},
 	},
 	"phone invalid": {
 		in: hdr + "v1,Too Short,,+33 1\n" +
@@ -192,50 +192,40 @@ var badRolls = map[string]badCase{
 			"v4,Just Plus,,+\n" +
 			"v5,Zero Country,,+0 612345678\n",
 		want: []LineError{
-			{2, "phone", "not a valid number in E.164 form (+ and country code)"},
-			{3, "phone", reasonPhoneInvalid},
-			{4, "phone", reasonPhoneInvalid},
-			{5, "phone", reasonPhoneInvalid},
-			{6, "phone", reasonPhoneInvalid},
+			{Line: 2, Column: "phone", Reason: "not a valid number in E.164 form (+ and country code)"},
+			{Line: 3, Column: "phone", Reason: reasonPhoneInvalid},
+			{Line: 4, Column: "phone", Reason: reasonPhoneInvalid},
+			{Line: 5, Column: "phone", Reason: reasonPhoneInvalid},
+			{Line: 6, Column: "phone", Reason: reasonPhoneInvalid},
 		},
 	},
 	"phone with letters or extension": {
 		in:   hdr + "v1,Vanity,,+1 800 FLOWERS\nv2,Extension,,+33 6 12 34 56 78 ext 12\nv3,Slash,,+33/612345678\n",
-		want: []LineError{{2, "phone", reasonPhoneChars}, {3, "phone", reasonPhoneChars}, {4, "phone", reasonPhoneChars}},
-	},
-	"missing phone when required": {
-		in:   hdr + "v1,Jeanne Dupont,jeanne@example.org,+33612345678\nv2,Kofi Mensah,kofi@example.org,\n",
-		opts: Options{Require: Requirements{Phone: true}},
-		want: []LineError{{3, "phone", "no phone number: this voter could not receive an SMS code"}},
-	},
-	"missing email when required": {
-		in:   hdr + "v1,Jeanne Dupont,,+33612345678\nv2,Kofi Mensah,kofi@example.org,\n",
-		opts: Options{Require: Requirements{Email: true}},
-		want: []LineError{{2, "email", reasonEmailNeeded}},
+		want: []LineError{{Line: 2, Column: "phone", Reason: reasonPhoneChars}, {Line: 3, Column: "phone", Reason: reasonPhoneChars}, {Line: 4, Column: "phone", Reason: reasonPhoneChars}},
 	},
 	"duplicate voter_id": {
 		in:   hdr + "v0,Ama Owusu,,\nv1,Jeanne Dupont,,\nv2,Kofi Mensah,,\nv1,Jeanne Again,,\nv1,Jeanne Thrice,,\n",
-		want: []LineError{{5, "voter_id", "duplicate voter_id, first seen on line 3"}, {6, "voter_id", "duplicate voter_id, first seen on line 3"}},
+		want: []LineError{{Line: 5, Column: "voter_id", Reason: "duplicate voter_id, first seen on line 3"}, {Line: 6, Column: "voter_id", Reason: "duplicate voter_id, first seen on line 3"}},
 	},
 	"duplicate voter_id after trimming": {
 		in:   hdr + "v1,Jeanne Dupont,,\n  v1  ,Jeanne Again,,\n",
-		want: []LineError{{3, "voter_id", reasonDuplicateID(2)}},
+		want: []LineError{{Line: 3, Column: "voter_id", Reason: reasonDuplicateID(2)}},
 	},
 	"missing fields": {
 		in:   hdr + ",Jeanne Dupont,,\nv2,,,\nv3,  ,,\n",
-		want: []LineError{{2, "voter_id", reasonIDMissing}, {3, "name", reasonNameMissing}, {4, "name", reasonNameMissing}},
+		want: []LineError{{Line: 2, Column: "voter_id", Reason: reasonIDMissing}, {Line: 3, Column: "name", Reason: reasonNameMissing}, {Line: 4, Column: "name", Reason: reasonNameMissing}},
 	},
 	"too long": {
 		in:   hdr + strings.Repeat("x", MaxIDLength+1) + ",Jeanne Dupont,,\nv2," + strings.Repeat("é", MaxNameLength+1) + ",,\n",
-		want: []LineError{{2, "voter_id", "longer than 128 characters"}, {3, "name", "longer than 200 characters"}},
+		want: []LineError{{Line: 2, Column: "voter_id", Reason: "longer than 128 characters"}, {Line: 3, Column: "name", Reason: "longer than 200 characters"}},
 	},
 	"control characters": {
 		in:   hdr + "v\x011,Jeanne Dupont,,\nv2,Kofi\tMensah,,\n",
-		want: []LineError{{2, "voter_id", reasonControl}, {3, "name", reasonControl}},
+		want: []LineError{{Line: 2, Column: "voter_id", Reason: reasonControl}, {Line: 3, Column: "name", Reason: reasonControl}},
 	},
 	"not UTF-8": {
 		in:   hdr + "v1,Z\xe9lie Martin,,\nv\xe92,Kofi Mensah,,\nv3,Ama,\xe9@example.org,\n",
-		want: []LineError{{2, "name", reasonNotUTF8}, {3, "voter_id", reasonNotUTF8}, {4, "email", reasonNotUTF8}},
+		want: []LineError{{Line: 2, Column: "name", Reason: reasonNotUTF8}, {Line: 3, Column: "voter_id", Reason: reasonNotUTF8}, {Line: 4, Column: "email", Reason: reasonNotUTF8}},
 	},
 	"bad weight": {
 		in: "voter_id,name,email,phone,weight\n" +
@@ -248,118 +238,118 @@ var badRolls = map[string]badCase{
 			"v7,Plus Sign,,,+2\n" +
 			"v8,Good,,,2\n",
 		want: []LineError{
-			{2, "weight", "must be a whole number from 1 to 1000000"},
-			{3, "weight", reasonWeight},
-			{4, "weight", reasonWeight},
-			{5, "weight", reasonWeight},
-			{6, "weight", reasonWeight},
-			{7, "weight", reasonWeight},
-			{8, "weight", reasonWeight},
+			{Line: 2, Column: "weight", Reason: "must be a whole number from 1 to 1000000"},
+			{Line: 3, Column: "weight", Reason: reasonWeight},
+			{Line: 4, Column: "weight", Reason: reasonWeight},
+			{Line: 5, Column: "weight", Reason: reasonWeight},
+			{Line: 6, Column: "weight", Reason: reasonWeight},
+			{Line: 7, Column: "weight", Reason: reasonWeight},
+			{Line: 8, Column: "weight", Reason: reasonWeight},
 		},
 	},
 	"wrong field count": {
 		in:   hdr + "v1,Jeanne Dupont,,\nv2,Kofi Mensah,kofi@example.org\nv3,Ama Owusu,,,,\n",
-		want: []LineError{{3, "", "wrong number of fields: the header has 4, this line has 3"}, {4, "", reasonFieldCount(4, 6)}},
+		want: []LineError{{Line: 3, Column: "", Reason: "wrong number of fields: the header has 4, this line has 3"}, {Line: 4, Column: "", Reason: reasonFieldCount(4, 6)}},
 	},
 	"several problems on one line": {
 		in:   hdr + ",,not-an-email,0612345678\n",
-		want: []LineError{{2, "voter_id", reasonIDMissing}, {2, "name", reasonNameMissing}, {2, "email", reasonEmailInvalid}, {2, "phone", reasonPhonePlus}},
+		want: []LineError{{Line: 2, Column: "voter_id", Reason: reasonIDMissing}, {Line: 2, Column: "name", Reason: reasonNameMissing}, {Line: 2, Column: "email", Reason: reasonEmailInvalid}, {Line: 2, Column: "phone", Reason: reasonPhonePlus}},
 	},
 	"unknown header column": {
 		in:   "voter_id,name,email,phone,age\nv1,Jeanne Dupont,,,42\n",
-		want: []LineError{{1, "", `unknown column "age" (expected voter_id, name, email, phone, weight)`}},
+		want: []LineError{{Line: 1, Column: "", Reason: `unknown column "age" (expected voter_id, name, email, phone, weight)`}},
 	},
 	"unnamed header columns": {
 		in:   "voter_id,name,email,phone,,\nv1,Jeanne Dupont,,,,\n",
-		want: []LineError{{1, "", "column 5 of the header has no name"}, {1, "", reasonUnnamedColumn(5)}},
+		want: []LineError{{Line: 1, Column: "", Reason: "column 5 of the header has no name"}, {Line: 1, Column: "", Reason: reasonUnnamedColumn(5)}},
 	},
 	"duplicate header column": {
 		in:   "voter_id,name,Email,phone,email\n",
-		want: []LineError{{1, "email", "duplicate column, already column 3 of the header"}},
+		want: []LineError{{Line: 1, Column: "email", Reason: "duplicate column, already column 3 of the header"}},
 	},
 	"missing header column": {
 		in:   "voter_id,name,email\nv1,Jeanne Dupont,jeanne@example.org\n",
-		want: []LineError{{1, "phone", "missing column: the header must name voter_id, name, email and phone"}},
+		want: []LineError{{Line: 1, Column: "phone", Reason: "missing column: the header must name voter_id, name, email and phone"}},
 	},
 	"missing header columns, weight only": {
 		in:   "weight\n1\n",
-		want: []LineError{{1, "voter_id", reasonMissingCol}, {1, "name", reasonMissingCol}, {1, "email", reasonMissingCol}, {1, "phone", reasonMissingCol}},
+		want: []LineError{{Line: 1, Column: "voter_id", Reason: reasonMissingCol}, {Line: 1, Column: "name", Reason: reasonMissingCol}, {Line: 1, Column: "email", Reason: reasonMissingCol}, {Line: 1, Column: "phone", Reason: reasonMissingCol}},
 	},
 	"no header line": {
 		in:   "v1,Jeanne Dupont,jeanne@example.org,+33612345678\n",
-		want: []LineError{{1, "", reasonNoHeader}},
+		want: []LineError{{Line: 1, Column: "", Reason: reasonNoHeader}},
 	},
 	"semicolon-separated": {
 		in:   "voter_id;name;email;phone\nv1;Jeanne Dupont;;\n",
-		want: []LineError{{1, "", reasonSemicolons}},
+		want: []LineError{{Line: 1, Column: "", Reason: reasonSemicolons}},
 	},
 	"empty file": {
 		in:   "",
-		want: []LineError{{1, "", "the roll has no voters: the file is empty"}},
+		want: []LineError{{Line: 1, Column: "", Reason: "the roll has no voters: the file is empty"}},
 	},
 	"only blank lines and a byte order mark": {
 		in:   "\uFEFF\n\n  \n,,\n",
-		want: []LineError{{1, "", reasonEmpty}},
+		want: []LineError{{Line: 1, Column: "", Reason: reasonEmpty}},
 	},
 	"header only": {
 		in:   hdr,
-		want: []LineError{{1, "", "the roll has no voters: the file has only a header"}},
+		want: []LineError{{Line: 1, Column: "", Reason: "the roll has no voters: the file has only a header"}},
 	},
 	"header only, after blank lines": {
 		in:   "\n\r\n" + hdr + "\n",
-		want: []LineError{{3, "", reasonHeaderOnly}},
+		want: []LineError{{Line: 3, Column: "", Reason: reasonHeaderOnly}},
 	},
 	"UTF-16": {
 		in:   "\xff\xfev\x00o\x00",
-		want: []LineError{{1, "", reasonUTF16}},
+		want: []LineError{{Line: 1, Column: "", Reason: reasonUTF16}},
 	},
 	"spreadsheet": {
 		in:   "PK\x03\x04\x14\x00\x06\x00",
-		want: []LineError{{1, "", reasonSpreadsheet}},
+		want: []LineError{{Line: 1, Column: "", Reason: reasonSpreadsheet}},
 	},
 	"multi-line name then a bad line": {
 		in: hdr +
 			"v1,\"Jeanne\nDupont\",jeanne@example.org,+33612345678\n" + // lines 2-3
 			"v2,\"Kofi\r\n\r\nMensah\",kofi@example.org,\n" + // lines 4-6
 			"v3,Ama Owusu,ama.example.org,+33612345678\n", // line 7
-		want: []LineError{{2, "name", reasonControl}, {4, "name", reasonControl}, {7, "email", reasonEmailInvalid}},
+		want: []LineError{{Line: 2, Column: "name", Reason: reasonControl}, {Line: 4, Column: "name", Reason: reasonControl}, {Line: 7, Column: "email", Reason: reasonEmailInvalid}},
 	},
 	"field after a multi-line field": {
 		in: hdr +
 			"v1,\"Jeanne\n\nDupont\",jeanne.example.org,\n" + // lines 2-4; the email starts on line 4
 			"v2,Kofi Mensah,,+33\n", // line 5
-		want: []LineError{{2, "name", reasonControl}, {4, "email", reasonEmailInvalid}, {5, "phone", reasonPhoneInvalid}},
+		want: []LineError{{Line: 2, Column: "name", Reason: reasonControl}, {Line: 4, Column: "email", Reason: reasonEmailInvalid}, {Line: 5, Column: "phone", Reason: reasonPhoneInvalid}},
 	},
 	"columns reordered, multi-line field first": {
 		in: "name,voter_id,email,phone\n" +
 			"\"Jeanne\nDupont\",,bad,\n" + // lines 2-3
 			"Kofi Mensah,v2,,\n", // line 4
-		want: []LineError{{2, "name", reasonControl}, {3, "voter_id", reasonIDMissing}, {3, "email", reasonEmailInvalid}},
+		want: []LineError{{Line: 2, Column: "name", Reason: reasonControl}, {Line: 3, Column: "voter_id", Reason: reasonIDMissing}, {Line: 3, Column: "email", Reason: reasonEmailInvalid}},
 	},
 	"CRLF line numbers": {
 		in:   "voter_id,name,email,phone\r\nv1,Jeanne Dupont,,\r\n\r\nv2,Kofi Mensah,bad,\r\n",
-		want: []LineError{{4, "email", reasonEmailInvalid}},
+		want: []LineError{{Line: 4, Column: "email", Reason: reasonEmailInvalid}},
 	},
 	"bare quote, then more lines": {
 		in:   hdr + "v1,Jeanne \"JJ\" Dupont,,\nv2,Kofi Mensah,bad,\n",
-		want: []LineError{{2, "", "not valid CSV: a double quote inside a field that does not start with one"}, {3, "email", reasonEmailInvalid}},
+		want: []LineError{{Line: 2, Column: "", Reason: "not valid CSV: a double quote inside a field that does not start with one"}, {Line: 3, Column: "email", Reason: reasonEmailInvalid}},
 	},
 	"quoted field not closed": {
 		in:   hdr + "v1,Jeanne Dupont,,\nv2,\"Kofi Mensah,,\nv3,Ama Owusu,,\n",
-		want: []LineError{{3, "", reasonBadQuote}},
+		want: []LineError{{Line: 3, Column: "", Reason: reasonBadQuote}},
 	},
 	"text after a closing quote": {
 		in:   hdr + "v1,\"Jeanne\" Dupont,,\nv2,Kofi Mensah,,+33\n",
-		want: []LineError{{2, "", reasonBadQuote}, {3, "phone", reasonPhoneInvalid}},
+		want: []LineError{{Line: 2, Column: "", Reason: reasonBadQuote}, {Line: 3, Column: "phone", Reason: reasonPhoneInvalid}},
 	},
 	"bad quote in header": {
 		in:   "voter_id,na\"me,email,phone\nv1,Jeanne Dupont,,\n",
-		want: []LineError{{1, "", reasonBareQuote}},
+		want: []LineError{{Line: 1, Column: "", Reason: reasonBareQuote}},
 	},
 	"too many voters": {
 		in:   hdr + "v1,A,,\n\nv2,B,,\nv3,C,bad,\nv4,D,bad,\n",
 		opts: Options{MaxVoters: 2},
-		want: []LineError{{5, "", "too many voters: the limit is 2"}},
+		want: []LineError{{Line: 5, Column: "", Reason: "too many voters: the limit is 2"}},
 	},
 }
 
@@ -398,7 +388,7 @@ func TestUnknownColumnNotRepeatedWhenItLooksLikeData(t *testing.T) {
 	if !errors.As(err, &errs) || len(errs.Lines) != 1 {
 		t.Fatalf("Parse error = %v, want one *Errors line", err)
 	}
-	want := LineError{1, "", "column 5 of the header is not a known column (expected voter_id, name, email, phone, weight)"}
+	want := LineError{Line: 1, Column: "", Reason: "column 5 of the header is not a known column (expected voter_id, name, email, phone, weight)"}
 	if errs.Lines[0] != want {
 		t.Errorf("got %+v, want %+v", errs.Lines[0], want)
 	}
@@ -430,11 +420,11 @@ func TestMaxErrors(t *testing.T) {
 			if len(errs.Lines) != tc.wantKept || errs.Total != 500 {
 				t.Errorf("kept %d of %d, want %d of 500", len(errs.Lines), errs.Total, tc.wantKept)
 			}
-			if first := errs.Lines[0]; first != (LineError{2, "email", reasonEmailInvalid}) {
+			if first := errs.Lines[0]; first != (LineError{Line: 2, Column: "email", Reason: reasonEmailInvalid}) {
 				t.Errorf("first error = %+v", first)
 			}
 			if tc.wantKept == 5 {
-				if last := errs.Lines[4]; last != (LineError{4, "email", reasonEmailInvalid}) {
+				if last := errs.Lines[4]; last != (LineError{Line: 4, Column: "email", Reason: reasonEmailInvalid}) {
 					t.Errorf("fifth error = %+v", last)
 				}
 			}
@@ -443,10 +433,10 @@ func TestMaxErrors(t *testing.T) {
 }
 
 func TestErrorStrings(t *testing.T) {
-	if got, want := (LineError{7, "phone", reasonPhonePlus}).Error(), "line 7: phone: not in E.164 form: start with + and the country code"; got != want {
+	if got, want := (LineError{Line: 7, Column: "phone", Reason: reasonPhonePlus}).Error(), "line 7: phone: not in E.164 form: start with + and the country code"; got != want {
 		t.Errorf("LineError.Error() = %q, want %q", got, want)
 	}
-	if got, want := (LineError{1, "", reasonEmpty}).Error(), "line 1: the roll has no voters: the file is empty"; got != want {
+	if got, want := (LineError{Line: 1, Column: "", Reason: reasonEmpty}).Error(), "line 1: the roll has no voters: the file is empty"; got != want {
 		t.Errorf("LineError.Error() = %q, want %q", got, want)
 	}
 	tests := map[string]struct {
@@ -454,19 +444,19 @@ func TestErrorStrings(t *testing.T) {
 		want string
 	}{
 		"one": {
-			Errors{Lines: []LineError{{3, "email", reasonEmailInvalid}}, Total: 1},
+			Errors{Lines: []LineError{{Line: 3, Column: "email", Reason: reasonEmailInvalid}}, Total: 1},
 			"voter roll has 1 error: line 3: email: not a valid email address",
 		},
 		"three": {
-			Errors{Lines: []LineError{{3, "email", "a"}, {4, "", "b"}, {5, "name", "c"}}, Total: 3},
+			Errors{Lines: []LineError{{Line: 3, Column: "email", Reason: "a"}, {Line: 4, Column: "", Reason: "b"}, {Line: 5, Column: "name", Reason: "c"}}, Total: 3},
 			"voter roll has 3 errors: line 3: email: a; line 4: b; line 5: name: c",
 		},
 		"five kept": {
-			Errors{Lines: []LineError{{3, "email", "a"}, {4, "", "b"}, {5, "name", "c"}, {6, "", "d"}, {7, "", "e"}}, Total: 5},
+			Errors{Lines: []LineError{{Line: 3, Column: "email", Reason: "a"}, {Line: 4, Column: "", Reason: "b"}, {Line: 5, Column: "name", Reason: "c"}, {Line: 6, Column: "", Reason: "d"}, {Line: 7, Column: "", Reason: "e"}}, Total: 5},
 			"voter roll has 5 errors: line 3: email: a; line 4: b; line 5: name: c; and 2 more",
 		},
 		"two kept of 40": {
-			Errors{Lines: []LineError{{3, "email", "a"}, {4, "", "b"}}, Total: 40},
+			Errors{Lines: []LineError{{Line: 3, Column: "email", Reason: "a"}, {Line: 4, Column: "", Reason: "b"}}, Total: 40},
 			"voter roll has 40 errors: line 3: email: a; line 4: b; and 38 more",
 		},
 	}

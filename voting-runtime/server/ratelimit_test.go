@@ -49,10 +49,9 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	st, h := enginetest.Store(t)
 	var err error
 	f := &fixture{smtp: sink.StartSMTP(t), clock: enginetest.NewClock(opens.Add(time.Hour)), reg: prometheus.NewRegistry()}
-	mail := delivery.NewQueue(delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second}),
-		delivery.QueueOptions{Workers: 2, Buffer: 100, Channel: "mail"})
-	t.Cleanup(func() { _ = mail.Close(context.Background()) })
-	if f.en, err = engine.New(engine.Config{Election: e, Store: st, Hasher: h, Mail: mail, Now: f.clock.Now, Registerer: f.reg}); err != nil {
+	mail := enginetest.Outbox(t, st, enginetest.OutboxOptions{Now: f.clock.Now,
+		Mail: delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second})})
+	if f.en, err = engine.New(engine.Config{Election: e, Store: st, Hasher: h, Outbox: mail, Now: f.clock.Now, Registerer: f.reg}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.en.ImportRoll(ctx, strings.NewReader(enginetest.Roll)); err != nil {
