@@ -72,7 +72,10 @@ func (a *app) voterCommand() *cobra.Command {
 		Long: `Show a voter's sign-in as the election's runtime sees it: on the roll or not, how
 codes reach them, whether they voted, the code waiting to be typed (how many, until
 when; never the code), wrong codes so far, whether they are locked out after too
-many wrong codes and until when, and when the last code was sent.
+many wrong codes and until when, when the last code was sent, and the messages
+sent to them (codes and credential letters, newest first): by which channel, and
+whether each waits, was sent, failed (with the reason class, never the address),
+was delivered, bounced or withdrawn. kubectl scrutin resend sends again.
 
 It reads the control token from the Secret election-keys in the election's
 namespace (status.namespace), finds a Ready voting-runtime pod there, forwards a
