@@ -138,4 +138,9 @@ type Outbox interface {
 	// has voted: ErrAlreadyVoted, nothing changed; not on the roll: ErrNotFound.
 	// It returns how many letters were withdrawn and the new letter's ID.
 	ReissueCredential(ctx context.Context, voterID string, hash []byte, letter OutboxMessage) (withdrawn int, id int64, err error)
+	// Unreached lists the messages that failed or bounced and were not followed
+	// by another of the same voter and kind (queued, sent or delivered): the
+	// voters not reached, for the hotline. Newest first, at most limit, without
+	// Sealed.
+	Unreached(ctx context.Context, limit int) ([]OutboxMessage, error)
 }

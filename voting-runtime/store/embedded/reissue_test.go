@@ -13,3 +13,9 @@ func TestReissueCredential(t *testing.T) {
 		return openFile(t, filepath.Join(t.TempDir(), "runtime.db"))
 	})
 }
+
+func TestUnreached(t *testing.T) {
+	storetest.Unreached(t, func(t *testing.T) store.Store {
+		return openFile(t, filepath.Join(t.TempDir(), "runtime.db"))
+	})
+}

@@ -10,3 +10,7 @@ import (
 func TestReissueCredential(t *testing.T) {
 	storetest.Reissue(t, func(t *testing.T) store.Store { return openDSN(t, newDatabase(t, srv)) })
 }
+
+func TestUnreached(t *testing.T) {
+	storetest.Unreached(t, func(t *testing.T) store.Store { return openDSN(t, newDatabase(t, srv)) })
+}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,5 +100,67 @@ func Reissue(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if _, _, err := s.ReissueCredential(ctx, "nobody", hash, message("nobody", store.KindCredential, store.ChannelMail)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ReissueCredential of a voter not on the roll: %v, want ErrNotFound", err)
+	}
+}
+
+// Unreached checks Unreached, the voters not reached, on a new store open
+// gives: failed and bounced messages, newest first, unless a later message of
+// the same voter and kind is queued, sent or delivered; without content.
+func Unreached(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	importRoll(t, s, voters(4), "unreached")
+	// send claims every due mail and records outcome for the ids in fail (else sent).
+	send := func(fail map[int64]bool) {
+		t.Helper()
+		for _, m := range claim(t, s, store.ChannelMail, 100, time.Minute) {
+			o := sent
+			if fail[m.ID] {
+				o = store.OutboxOutcome{State: store.DeliveryFailed, Reason: "smtp-5xx-mailbox"}
+			}
+			if !finish(t, s, m.ID, m.Attempts, o) {
+				t.Fatalf("finish %d", m.ID)
+			}
+		}
+	}
+	first := enqueue(t, s,
+		message("v0001", store.KindCode, store.ChannelMail),       // failed, then a code sent: reached
+		message("v0002", store.KindCredential, store.ChannelMail), // sent, then bounced
+		message("v0003", store.KindCode, store.ChannelMail),       // failed
+		message("v0003", store.KindCredential, store.ChannelMail), // sent: another kind
+		message("v0004", store.KindCode, store.ChannelMail))       // failed, then a later one withdrawn
+	send(map[int64]bool{first[0]: true, first[2]: true, first[4]: true})
+	if err := s.Report(ctx, first[1], store.DeliveryBounced, "bounced-mailbox"); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, message("v0001", store.KindCode, store.ChannelMail), message("v0004", store.KindCode, store.ChannelMail))
+	if n, err := s.Withdraw(ctx, "v0004", store.KindCode); err != nil || n != 1 {
+		t.Fatalf("Withdraw: %d, %v", n, err)
+	}
+	// v0001's later code is still queued: it hides the failed one already.
+	got, err := s.Unreached(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, m := range got {
+		ids = append(ids, m.ID)
+		if m.Sealed != nil {
+			t.Errorf("Unreached shows message %d's content", m.ID)
+		}
+	}
+	want := []int64{first[4], first[2], first[1]}
+	if !slices.Equal(ids, want) {
+		t.Errorf("Unreached: %v, want %v (newest first: v0004's failed code, v0003's failed code, v0002's bounced letter)", ids, want)
+	}
+	if len(got) == 3 && (got[2].State != store.DeliveryBounced || got[2].Reason != "bounced-mailbox" || got[1].Reason != "smtp-5xx-mailbox") {
+		t.Errorf("Unreached: %+v", got)
+	}
+	send(nil) // v0001's later code sent
+	if got, err := s.Unreached(ctx, 1); err != nil || len(got) != 1 || got[0].ID != first[4] {
+		t.Errorf("Unreached(limit 1): %+v, %v", got, err)
 	}
 }
