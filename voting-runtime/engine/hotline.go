@@ -333,3 +333,31 @@ func deliveryStatus(counts []store.DeliveryCount) scrutinv1.DeliveryStatus {
 	}
 	return out
 }
+
+// UnreachedVoter is a voter the latest message of a kind did not reach.
+type UnreachedVoter struct {
+	VoterID string `json:"voterId"`
+	Delivery
+}
+
+// maxUnreached bounds the voters Unreached lists.
+const maxUnreached = 1000
+
+// Unreached lists the voters whose latest code or credential letter failed or
+// bounced, with nothing sent or waiting since, newest first (at most limit,
+// 1,000): whom the hotline calls back, then resends to.
+func (en *Engine) Unreached(ctx context.Context, limit int) ([]UnreachedVoter, error) {
+	if limit <= 0 || limit > maxUnreached {
+		limit = maxUnreached
+	}
+	msgs, err := en.st.Unreached(ctx, limit)
+	if err != nil {
+		return nil, errorf("listing the voters not reached", err)
+	}
+	out := make([]UnreachedVoter, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, UnreachedVoter{VoterID: m.VoterID, Delivery: Delivery{Kind: m.Kind, Channel: m.Channel, State: string(m.State),
+			Reason: m.Reason, Attempts: m.Attempts, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}})
+	}
+	return out, nil
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -343,4 +344,25 @@ func (s *Server) controlResend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// controlUnreached: GET /control/v1/deliveries/unreached?limit=N, the voters
+// whose latest code or letter failed or bounced with nothing sent since, newest
+// first (engine.Unreached): {"voters": [...]}, never an address nor a secret.
+func (s *Server) controlUnreached(w http.ResponseWriter, r *http.Request) {
+	limit := 0
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, "limit", "limit must be a positive number")
+			return
+		}
+		limit = n
+	}
+	voters, err := s.en.Unreached(r.Context(), limit)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"voters": voters})
 }

@@ -188,6 +188,7 @@ func New(cfg Config) *Server {
 	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
 	o.HandleFunc("POST /control/v1/voters/{id}/unlock", s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
 	o.HandleFunc("POST /control/v1/voters/{id}/resend", s.bearer(func() string { return cfg.ControlToken }, s.controlResend))
+	o.HandleFunc("GET /control/v1/deliveries/unreached", s.bearer(func() string { return cfg.ControlToken }, s.controlUnreached))
 	o.HandleFunc("GET /healthz", healthz)
 	o.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
