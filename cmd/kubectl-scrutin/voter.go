@@ -116,66 +116,77 @@ instead (a forward of your own, or a test runtime).`,
 	return cmd
 }
 
-// callVoter makes one control API request about a voter (read, unlock or
-// resend, with requestedBy for a resend) to the runtime of election name, and
-// returns the voter's state as the runtime answers it.
-func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, act voterAction, requestedBy string) (*voterView, error) {
+// controlCall makes one request to the control API of election name's runtime:
+// it reads the control token from the election's namespace, forwards a port to
+// a Ready runtime pod (or uses runtimeURL), and sends what request makes of the
+// runtime's base URL. It returns the answer, where names the runtime in
+// messages, check what to check when it answers wrongly, and done, which the
+// caller calls once it has read the answer.
+func (a *app) controlCall(ctx context.Context, name, runtimeURL string, request func(base string) (method, target string, body io.Reader)) (resp *http.Response, where, check string, done func(), err error) {
+	fail := func(err error) (*http.Response, string, string, func(), error) { return nil, "", "", nil, err }
 	e, c, err := a.getElection(ctx, name)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	ns := e.Status.Namespace
 	if ns == "" {
-		return nil, fmt.Errorf("election %q has no namespace yet: it is not provisioned (see kubectl scrutin status %s)", name, name)
+		return fail(fmt.Errorf("election %q has no namespace yet: it is not provisioned (see kubectl scrutin status %s)", name, name))
 	}
 	var u *url.URL
 	if runtimeURL != "" {
 		if u, err = url.Parse(runtimeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("--runtime-url %q is not an http(s) URL", runtimeURL)}
+			return fail(usageError{fmt.Errorf("--runtime-url %q is not an http(s) URL", runtimeURL)})
 		}
 	}
 	var s corev1.Secret
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: keysSecretName}, &s); err != nil {
 		switch {
 		case apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("Secret %s not found in namespace %s: the controller writes it when it provisions election %q", keysSecretName, ns, name)
+			return fail(fmt.Errorf("Secret %s not found in namespace %s: the controller writes it when it provisions election %q", keysSecretName, ns, name))
 		case apierrors.IsForbidden(err):
-			return nil, fmt.Errorf("you may not read Secret %s in namespace %s: the voter view needs the election's control token; ask the platform's operators for read access to it", keysSecretName, ns)
+			return fail(fmt.Errorf("you may not read Secret %s in namespace %s: the voter view needs the election's control token; ask the platform's operators for read access to it", keysSecretName, ns))
 		}
-		return nil, fmt.Errorf("while reading Secret %s in namespace %s: %w", keysSecretName, ns, err)
+		return fail(fmt.Errorf("while reading Secret %s in namespace %s: %w", keysSecretName, ns, err))
 	}
 	token := strings.TrimSpace(string(s.Data[controlTokenKey]))
 	if token == "" {
-		return nil, fmt.Errorf("Secret %s in namespace %s has no key %s", keysSecretName, ns, controlTokenKey)
+		return fail(fmt.Errorf("Secret %s in namespace %s has no key %s", keysSecretName, ns, controlTokenKey))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	var fw *forwarding
+	closeAll := func() {
+		if fw != nil {
+			fw.Close()
+		}
+		cancel()
+	}
+	fail = func(err error) (*http.Response, string, string, func(), error) {
+		closeAll()
+		return nil, "", "", nil, err
+	}
 	// where names the runtime in messages; check says what to check when it
 	// answers wrongly.
-	where, check := "", ""
-	var fw *forwarding
 	if u != nil {
 		where = "the runtime at " + u.Redacted()
 		check = fmt.Sprintf("is --runtime-url the runtime of election %q, and is it up to date?", name)
 	} else {
 		target, err := runtimePod(ctx, c, ns, name)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if fw, err = forward(ctx, a.restConfig, ns, target); err != nil {
-			return nil, err
+			return fail(err)
 		}
-		defer fw.Close()
 		if u, err = url.Parse(fw.URL); err != nil {
-			return nil, err
+			return fail(err)
 		}
 		where = fmt.Sprintf("the runtime in pod %s/%s (port %s, %d)", ns, target.pod.Name, target.portName, target.port)
 		check = "is the runtime up to date?"
 	}
-	method, target, body := voterRequest(strings.TrimSuffix(u.String(), "/"), voterID, act, requestedBy)
+	method, target, body := request(strings.TrimSuffix(u.String(), "/"))
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -184,18 +195,31 @@ func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, a
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "kubectl-scrutin/"+version())
 	req.Close = fw != nil // the forward closes after this one request
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		if fw != nil {
 			msg := fmt.Sprintf("cannot reach %s through the port-forward: %v", where, unwrapURLError(err))
 			if p := fw.Problems(); p != "" {
 				msg += " (" + p + ")"
 			}
-			return nil, errors.New(msg + "; is the runtime listening on that port? See kubectl scrutin status " + name)
+			return fail(errors.New(msg + "; is the runtime listening on that port? See kubectl scrutin status " + name))
 		}
-		return nil, fmt.Errorf("cannot reach %s: %v\nIs your port-forward running?", where, unwrapURLError(err))
+		return fail(fmt.Errorf("cannot reach %s: %v\nIs your port-forward running?", where, unwrapURLError(err)))
 	}
-	defer resp.Body.Close()
+	return resp, where, check, func() { resp.Body.Close(); closeAll() }, nil
+}
+
+// callVoter makes one control API request about a voter (read, unlock or
+// resend, with requestedBy for a resend) to the runtime of election name, and
+// returns the voter's state as the runtime answers it.
+func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, act voterAction, requestedBy string) (*voterView, error) {
+	resp, where, check, done, err := a.controlCall(ctx, name, runtimeURL, func(base string) (string, string, io.Reader) {
+		return voterRequest(base, voterID, act, requestedBy)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
@@ -205,7 +229,7 @@ func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, a
 		}
 		return nil, fmt.Errorf("%s has no voter view (HTTP 404): %s", where, check)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		if fw != nil {
+		if runtimeURL == "" {
 			return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
 		}
 		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", where, keysSecretName, resp.StatusCode, name)
