@@ -180,3 +180,48 @@ func TestResendACodeNeedsAPendingSignIn(t *testing.T) {
 		t.Errorf("%d mails sent", n)
 	}
 }
+
+// TestDeliveryListsTheVotersNotReached: `kubectl scrutin delivery NAME
+// --voters` asks the real runtime for the voters whose letter failed (the mail
+// server refuses voter 2 for good) and lists them with the reason class, never
+// the address; in -o json too.
+func TestDeliveryListsTheVotersNotReached(t *testing.T) {
+	const token = "control-token-for-the-unreached-test"
+	bin, err := runtimetest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	smtp := sink.StartSMTP(t)
+	smtp.Reject(runtimetest.VoterEmail(2))
+	now := time.Now()
+	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, "Credential", now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(), "--keys-dir", keys)
+	tenant, _ := hotlineElection(t, token)
+
+	var r result
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if r = kubectlScrutin(t, tenant, "delivery", "board", "--voters", "--runtime-url", rt.OpsURL); strings.Contains(r.stdout, "V-0002") {
+			break
+		}
+	}
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	mustContain(t, "delivery --voters", r.stdout, "Voters not reached, newest first", "V-0002", "letter", "mail", "failed")
+	mustNotContain(t, "delivery --voters", r.stdout+r.stderr, runtimetest.VoterEmail(2), "V-0001", "V-0003", token)
+
+	r = kubectlScrutin(t, tenant, "delivery", "board", "--voters", "--runtime-url", rt.OpsURL, "-o", "json")
+	var got deliveryReport
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got.Unreached) != 1 || got.Unreached[0].VoterID != "V-0002" ||
+		got.Unreached[0].State != "failed" || got.Unreached[0].Reason == "" {
+		t.Errorf("-o json: %v %+v", err, got.Unreached)
+	}
+}

@@ -406,3 +406,45 @@ func TestHotlineReissueWithdrawsTheQueuedLetter(t *testing.T) {
 		t.Errorf("voter 1 got %d letters, want the new one alone", n)
 	}
 }
+
+// TestHotlineListsTheVotersNotReached: a letter the mail server refuses for
+// good is failed with its reason class, the voter is listed by
+// GET /control/v1/deliveries/unreached (never with the address), the status
+// counts it failed; the others are sent and not listed.
+func TestHotlineListsTheVotersNotReached(t *testing.T) {
+	rt, smtp, token, _ := hotlineRuntime(t, "Credential", "60s", 3, func(s *sink.SMTPSink) { s.Reject(runtimetest.VoterEmail(2)) })
+	for _, i := range []int{1, 3} {
+		if _, err := smtp.WaitFor(runtimetest.VoterEmail(i), 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStatus(t, rt, token, "two sent, one failed", func(st hotlineStatus) bool {
+		return len(st.Delivery.Channels) == 1 && st.Delivery.Channels[0].Sent == 2 && st.Delivery.Channels[0].Failed == 1
+	})
+	var got struct {
+		Voters []struct {
+			VoterID string `json:"voterId"`
+			Kind    string `json:"kind"`
+			Channel string `json:"channel"`
+			State   string `json:"state"`
+			Reason  string `json:"reason"`
+		} `json:"voters"`
+	}
+	status, body := controlRaw(t, rt.OpsURL, token, http.MethodGet, "/control/v1/deliveries/unreached", nil)
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil {
+		t.Fatalf("unreached: %d %s", status, body)
+	}
+	if len(got.Voters) != 1 || got.Voters[0].VoterID != "V-0002" || got.Voters[0].Kind != "credential" ||
+		got.Voters[0].State != "failed" || got.Voters[0].Reason == "" {
+		t.Errorf("unreached: %s", body)
+	}
+	if strings.Contains(body, runtimetest.VoterEmail(2)) || strings.Contains(body, "example.org") {
+		t.Errorf("the list shows an address: %s", body)
+	}
+	if status, _ := controlRaw(t, rt.OpsURL, "", http.MethodGet, "/control/v1/deliveries/unreached", nil); status != http.StatusUnauthorized {
+		t.Errorf("without the control token: %d", status)
+	}
+	if status, _ := controlRaw(t, rt.OpsURL, token, http.MethodGet, "/control/v1/deliveries/unreached?limit=x", nil); status != http.StatusBadRequest {
+		t.Errorf("limit=x: %d", status)
+	}
+}
