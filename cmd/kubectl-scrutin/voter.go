@@ -144,7 +144,7 @@ func (a *app) controlCall(ctx context.Context, name, runtimeURL string, request 
 		case apierrors.IsNotFound(err):
 			return fail(fmt.Errorf("Secret %s not found in namespace %s: the controller writes it when it provisions election %q", keysSecretName, ns, name))
 		case apierrors.IsForbidden(err):
-			return fail(fmt.Errorf("you may not read Secret %s in namespace %s: the voter view needs the election's control token; ask the platform's operators for read access to it", keysSecretName, ns))
+			return fail(fmt.Errorf("you may not read Secret %s in namespace %s: the hotline's commands (voter, resend, delivery --voters) need the election's control token; ask the platform's operators for read access to it", keysSecretName, ns))
 		}
 		return fail(fmt.Errorf("while reading Secret %s in namespace %s: %w", keysSecretName, ns, err))
 	}
