@@ -70,8 +70,9 @@ type OutboxOptions struct {
 	// drawn between half and all, never sooner than a Retry-After).
 	InitialBackoff, MaxBackoff time.Duration
 	// AttemptTimeout bounds one send (default DefaultAttemptTimeout); the lease of
-	// a claim is AttemptTimeout plus a margin, so that a live worker always
-	// finishes before another replica may claim its row again.
+	// a claim is twice AttemptTimeout plus a margin (a claimed row waits for at
+	// most one send before its own), so that a live worker always finishes
+	// before another replica may claim its row again.
 	AttemptTimeout time.Duration
 	// OnFailed is called after a message failed for good; may be nil.
 	OnFailed FailedHook
@@ -149,7 +150,7 @@ func NewOutbox(opts OutboxOptions) (*Outbox, error) {
 		st: opts.Store, sealer: opts.Sealer, senders: map[string]Sender{}, workers: map[string]int{},
 		batch: opts.Batch, poll: opts.Poll, backlog: opts.Backlog,
 		initial: opts.InitialBackoff, max: opts.MaxBackoff, attempt: opts.AttemptTimeout,
-		lease: opts.AttemptTimeout + defaultLeaseMargin, onFailed: opts.OnFailed, now: opts.Now, log: opts.Logger,
+		lease: 2*opts.AttemptTimeout + defaultLeaseMargin, onFailed: opts.OnFailed, now: opts.Now, log: opts.Logger,
 		m: map[string]queueMetrics{}, gauges: newOutboxGauges(opts.Registerer),
 		wake: map[string]chan struct{}{}, queuedCodes: map[string]*atomic.Int64{},
 	}
@@ -270,9 +271,18 @@ func (o *Outbox) Close(ctx context.Context) error {
 	}
 }
 
-// claimLoop claims channel's due rows as workers free up.
+// claimLoop claims channel's due rows, a batch at a time, as its workers run
+// short of work: the rows claimed and not yet finished stay between the number
+// of workers and twice that, so that a claim (a write transaction, a disk sync
+// on the embedded store) serves several messages, and a row claimed waits for
+// at most one send before its own.
 func (o *Outbox) claimLoop(ctx context.Context, channel string) {
-	slots := make(chan struct{}, o.workers[channel])
+	workers := o.workers[channel]
+	// a row waits for at most one send before its own: the lease covers two
+	batch := min(o.batch, workers)
+	held := make(chan struct{}, workers+batch) // a token per row claimed and not finished
+	jobs := make(chan store.OutboxMessage, workers+batch)
+	freed := make(chan struct{}, 1)
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
 	go func() {
@@ -283,40 +293,49 @@ func (o *Outbox) claimLoop(ctx context.Context, channel string) {
 		<-t.C
 		cancelSends()
 	}()
+	for range workers {
+		o.sends.Add(1)
+		go func() {
+			defer o.sends.Done()
+			for r := range jobs {
+				if ctx.Err() != nil {
+					// claimed, not started: another replica, or the next
+					// process, may send it at once
+					o.finish(channel, r, store.OutboxOutcome{State: store.DeliveryQueued, Reason: r.Reason, RetryAt: o.now()}, "")
+				} else {
+					o.process(sendCtx, channel, r)
+				}
+				<-held
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	defer close(jobs)
 	poll := time.NewTicker(o.poll)
 	defer poll.Stop()
 	for {
-		// one free worker at least, and as many more as are free now
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		free := 1
-		for free < o.batch {
+		if len(held) >= workers {
+			// every worker has a row: claim again when one is done
 			select {
-			case slots <- struct{}{}:
-				free++
-				continue
-			default:
+			case <-freed:
+			case <-ctx.Done():
+				return
 			}
-			break
+			continue
 		}
-		rows, err := o.st.Claim(ctx, channel, free, o.lease)
+		limit := cap(held) - len(held)
+		rows, err := o.st.Claim(ctx, channel, limit, o.lease)
 		if err != nil && ctx.Err() == nil {
 			o.log.Error("Could not claim messages from the outbox", "channel", channel, "error", err)
 		}
-		for i := len(rows); i < free; i++ {
-			<-slots
-		}
 		for _, r := range rows {
-			o.sends.Add(1)
-			go func() {
-				defer func() { <-slots; o.sends.Done() }()
-				o.process(sendCtx, channel, r)
-			}()
+			held <- struct{}{}
+			jobs <- r
 		}
-		if len(rows) > 0 {
+		if len(rows) == limit {
 			continue
 		}
 		select {

@@ -32,6 +32,10 @@ type RollImport struct {
 	// Warnings: lines worth a look (see roll.Roll.Warnings), naming their part.
 	Warnings     []string
 	WarningCount int
+	// Unreachable voters: no channel of the election reaches them (no email
+	// for mail codes or letters, no phone for SMS codes); the first lines.
+	Unreachable      int64
+	UnreachableLines []string
 }
 
 // rollPart is one part of a roll: a name for messages, and how to read it.
@@ -94,43 +98,32 @@ func (en *Engine) ImportRoll(ctx context.Context, r io.Reader) (*RollImport, err
 // import, or a second replica, imports once and sends no letter twice, and a
 // letter is never lost. Importing the same roll again does nothing; a different
 // roll after the first ballot is refused.
+//
+// The parts are read twice, streaming, so that memory stays bounded whatever
+// the roll's size: a first pass checks them and computes the digest, keeping no
+// voter; a second, only when the store's digest differs, feeds the voters to the
+// store's transaction one by one.
 func (en *Engine) importRoll(ctx context.Context, parts []rollPart) (*RollImport, error) {
-	req := roll.Requirements{}
-	if !en.e.Spec.Delivery.Fallback {
-		req = roll.Requirements{Email: true}
-		if en.authn().Method == scrutinv1.SMSCode {
-			req = roll.Requirements{Phone: true}
-		}
-	}
-	// Pass 1: check every part, naming the part of a bad line.
-	sum := &RollImport{Parts: len(parts)}
-	var voters []roll.Voter
-	hasWeight := false
+	opts := roll.Options{Require: en.rollRequirements()}
+	// Pass 1: check every part (a bad line names its part and line).
+	v := roll.NewValidator(opts)
 	for i, p := range parts {
-		parsed, err := parsePart(p, req)
-		if err != nil {
-			if len(parts) > 1 {
-				return nil, fmt.Errorf("roll part %s: %w", p.name, err)
-			}
-			return nil, err
-		}
-		if i > 0 && parsed.HasWeight != hasWeight {
-			return nil, fmt.Errorf("roll part %s: its columns differ from the first part's (weight)", p.name)
-		}
-		hasWeight = parsed.HasWeight
-		voters = append(voters, parsed.Voters...)
-		sum.WarningCount += parsed.WarningCount
-		for _, w := range parsed.Warnings {
-			sum.Warnings = append(sum.Warnings, p.name+": "+w.Error())
-		}
-	}
-	if len(parts) > 1 {
-		if err := distinctIDs(voters); err != nil {
+		if err := readPart(v, p, i, len(parts), nil); err != nil {
 			return nil, err
 		}
 	}
-	sum.Voters = len(voters)
-	sum.Digest = roll.ComputeDigest(voters, hasWeight)
+	summary, err := v.Finish()
+	if err != nil {
+		return nil, err
+	}
+	sum := &RollImport{Parts: summary.Parts, Voters: int(summary.Voters), Digest: summary.Digest,
+		WarningCount: summary.WarningCount, Unreachable: summary.Unreachable}
+	for _, w := range summary.Warnings {
+		sum.Warnings = append(sum.Warnings, w.Error())
+	}
+	for _, u := range summary.UnreachableLines {
+		sum.UnreachableLines = append(sum.UnreachableLines, u.Error())
+	}
 	if digest, err := en.st.RollDigest(ctx); err != nil {
 		return nil, errorf("reading the roll digest", err)
 	} else if digest == sum.Digest {
@@ -140,33 +133,32 @@ func (en *Engine) importRoll(ctx context.Context, parts []rollPart) (*RollImport
 	if credential && en.outbox == nil {
 		return nil, errors.New("the Credential method needs mail delivery")
 	}
-	closes := en.e.Spec.Schedule.ClosesAt.Time
 	// Pass 2: stream the voters into the store's transaction, each with their
 	// credential and sealed letter made on the fly.
+	errStop := errors.New("stopped by the store")
 	entries := func(yield func(store.RollEntry, error) bool) {
-		for _, v := range voters {
-			e := store.RollEntry{Voter: store.Voter{ID: v.ID, Name: v.Name, Email: v.Email, Phone: v.Phone, Weight: v.Weight}}
-			if credential {
-				c, err := auth.NewCredential()
+		again := roll.NewValidator(opts)
+		for i, p := range parts {
+			err := readPart(again, p, i, len(parts), func(rv roll.Voter) error {
+				e, err := en.rollEntry(rv, credential)
 				if err != nil {
-					yield(e, err)
-					return
+					return err
 				}
-				e.Voter.CredentialHash = en.hasher.Sum(auth.DomainCredential, v.ID, c)
-				if ch, to := en.letterChannel(e.Voter); ch != "" {
-					m := en.credentialMessage(e.Voter, c)
-					m.To = to
-					row, err := en.outbox.Seal(v.ID, store.KindCredential, ch, m, closes)
-					if err != nil {
-						yield(e, err)
-						return
-					}
-					e.Letter = &row
+				if !yield(e, nil) {
+					return errStop
 				}
-			}
-			if !yield(e, nil) {
+				return nil
+			})
+			if errors.Is(err, errStop) {
 				return
 			}
+			if err != nil {
+				yield(store.RollEntry{}, err)
+				return
+			}
+		}
+		if s, err := again.Finish(); err != nil || s.Digest != sum.Digest {
+			yield(store.RollEntry{}, errors.New("the roll changed while it was being imported"))
 		}
 	}
 	imported, err := en.st.ImportRoll(ctx, sum.Digest, entries)
@@ -189,26 +181,55 @@ func (en *Engine) importRoll(ctx context.Context, parts []rollPart) (*RollImport
 	return sum, nil
 }
 
-// parsePart parses one part.
-func parsePart(p rollPart, req roll.Requirements) (*roll.Roll, error) {
-	rc, err := p.open()
-	if err != nil {
-		return nil, err
+// rollRequirements are the channels that reach a voter: the method's, and with
+// spec.delivery.fallback the other one too. A voter none reaches is counted
+// unreachable (a warning, not an error).
+func (en *Engine) rollRequirements() roll.Requirements {
+	if en.e.Spec.Delivery.Fallback {
+		return roll.Requirements{Email: true, Phone: true}
 	}
-	defer rc.Close()
-	return roll.Parse(io.LimitReader(rc, maxRollBytes), roll.Options{Require: req})
+	if en.authn().Method == scrutinv1.SMSCode {
+		return roll.Requirements{Phone: true}
+	}
+	return roll.Requirements{Email: true}
 }
 
-// distinctIDs refuses a voter id repeated across parts.
-func distinctIDs(voters []roll.Voter) error {
-	seen := make(map[string]struct{}, len(voters))
-	for i, v := range voters {
-		if _, ok := seen[v.ID]; ok {
-			return fmt.Errorf("roll: the voter on line %d of the whole roll repeats an earlier voter_id", i+2)
-		}
-		seen[v.ID] = struct{}{}
+// readPart reads part i of n through v, calling each for every good voter.
+func readPart(v *roll.Validator, p rollPart, i, n int, each func(roll.Voter) error) error {
+	rc, err := p.open()
+	if err != nil {
+		return err
 	}
-	return nil
+	defer rc.Close()
+	name := p.name
+	if n == 1 {
+		name = "" // one file: its lines are the roll's
+	}
+	return v.ReadPart(roll.Part{Name: name, Index: i, Count: n}, io.LimitReader(rc, maxRollBytes), each)
+}
+
+// rollEntry is one voter to import, with their fresh credential's hash and
+// sealed letter under the Credential method.
+func (en *Engine) rollEntry(rv roll.Voter, credential bool) (store.RollEntry, error) {
+	e := store.RollEntry{Voter: store.Voter{ID: rv.ID, Name: rv.Name, Email: rv.Email, Phone: rv.Phone, Weight: rv.Weight}}
+	if !credential {
+		return e, nil
+	}
+	c, err := auth.NewCredential()
+	if err != nil {
+		return e, err
+	}
+	e.Voter.CredentialHash = en.hasher.Sum(auth.DomainCredential, rv.ID, c)
+	if ch, to := en.letterChannel(e.Voter); ch != "" {
+		m := en.credentialMessage(e.Voter, c)
+		m.To = to
+		row, err := en.outbox.Seal(rv.ID, store.KindCredential, ch, m, en.e.Spec.Schedule.ClosesAt.Time)
+		if err != nil {
+			return e, err
+		}
+		e.Letter = &row
+	}
+	return e, nil
 }
 
 // letterChannel is where a voter's credential letter goes: by mail, or, with

@@ -30,6 +30,3 @@ func (o OutboxOutcome) Check() error {
 	}
 	return fmt.Errorf("an attempt cannot end %q", o.State)
 }
-
-// Erases tells whether a message in state s has no sealed content any more.
-func (s DeliveryState) Erases() bool { return s != DeliveryQueued }

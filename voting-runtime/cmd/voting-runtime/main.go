@@ -124,7 +124,7 @@ func main() {
 	}
 	var f flags
 	flag.StringVar(&f.election, "election", "", "the Election manifest (YAML), exactly as its tenant wrote it")
-	flag.StringVar(&f.roll, "roll", "", "the voter roll (CSV: voter_id,name,email,phone[,weight]); imported at start when present")
+	flag.StringVar(&f.roll, "roll", "", "the voter roll (CSV: voter_id,name,email,phone[,weight]), or a directory of its parts (*.csv, in lexical order: part-0001.csv, part-0002.csv ...); imported in the background at start when present, the ports served meanwhile (/readyz and the voters' routes 503 until it is in)")
 	flag.StringVar(&f.storeSpec, "store", "", "embedded:PATH, postgres:DSN or postgres-file:PATH (a file holding the DSN)")
 	flag.StringVar(&f.listen, "listen", ":8080", "address to serve the voters on (pages, API, /healthz)")
 	flag.StringVar(&f.opsListen, "ops-listen", ":9090", "address to serve the controller, probes and Prometheus on (/control/v1, /readyz, /metrics, /healthz); never the voters' address")
@@ -140,7 +140,7 @@ func main() {
 	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
 	flag.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "codes each channel (mail, SMS) may have queued in the outbox and not yet sent, across replicas; past it, a voter asking for a code is told to try again in a moment")
-	flag.DurationVar(&f.deliveryAttemptTimeout, "delivery-attempt-timeout", 30*time.Second, "how long one send to the mail server or SMS gateway may take; a message whose worker died is claimed again 15 s after it")
+	flag.DurationVar(&f.deliveryAttemptTimeout, "delivery-attempt-timeout", 30*time.Second, "how long one send to the mail server or SMS gateway may take; a message whose worker died is claimed again twice this plus 15 s after its claim")
 	flag.Float64Var(&f.ratePerAddress, "rate-per-address", 100, "requests a second one client address may sustain on the voters' routes, pages and API (0: no limit); generous, for many voters behind one NAT")
 	flag.IntVar(&f.burstPerAddress, "burst-per-address", 3000, "requests one client address may send at once on the voters' routes (0: no limit)")
 	flag.DurationVar(&f.bodyReadTimeout, "body-read-timeout", bodyReadTimeout, "how long a voter request's body may take to arrive once admitted (a ballot is a few kilobytes)")
@@ -572,6 +572,9 @@ func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.L
 	log.Info("Roll ready", "voters", r.Voters, "parts", r.Parts, "digest", r.Digest, "importedNow", r.Imported)
 	if r.WarningCount > 0 {
 		log.Warn("Roll lines start like a spreadsheet formula", "count", r.WarningCount, "lines", r.Warnings)
+	}
+	if r.Unreachable > 0 {
+		log.Warn("Voters no channel of the election reaches: they get no code nor letter", "count", r.Unreachable, "lines", r.UnreachableLines)
 	}
 	return nil
 }

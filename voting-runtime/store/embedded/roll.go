@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"modernc.org/sqlite"
 
@@ -71,43 +72,31 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 		if _, err := tx.ExecContext(ctx, "DELETE FROM roll"); err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash)
-			VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		letters, err := prepareEnqueue(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer letters.Close()
+		b := newImportBatch(tx, now)
+		defer b.close()
 		n := 0
 		for e, err := range entries {
 			if err != nil {
 				return err
 			}
 			n++
-			v := e.Voter
-			if v.ID == "" {
+			if e.Voter.ID == "" {
 				return fmt.Errorf("voter %d has no id", n)
-			}
-			if _, err := ins.ExecContext(ctx, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash)); err != nil {
-				if isConstraint(err) {
-					return fmt.Errorf("voter %d: a voter id appears twice", n)
-				}
-				return err
 			}
 			if e.Letter != nil {
 				l := *e.Letter
-				l.VoterID = v.ID
+				l.VoterID = e.Voter.ID
 				if err := l.Check(); err != nil {
 					return fmt.Errorf("voter %d's letter: %w", n, err)
 				}
-				if _, err := enqueueOne(ctx, letters, l, now); err != nil {
-					return err
-				}
+				e.Letter = &l
 			}
+			if err := b.add(ctx, e, n); err != nil {
+				return err
+			}
+		}
+		if err := b.flush(ctx, n); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO roll_meta (id, digest) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET digest = excluded.digest`, digest)
@@ -144,4 +133,93 @@ func (s *Store) Voter(ctx context.Context, id string) (store.Voter, error) {
 func isConstraint(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == 19
+}
+
+// importBatchSize is how many voters (and letters) one INSERT writes: far fewer
+// statements than rows, far fewer variables than SQLite's limit (32,766).
+const importBatchSize = 128
+
+// importBatch writes a roll's entries importBatchSize at a time, with a
+// statement prepared once for full batches.
+type importBatch struct {
+	tx              *sql.Tx
+	now             int64
+	voters, letters []any // the arguments of the batch under way
+	nv, nl          int
+	full            [2]*sql.Stmt // voters, letters
+}
+
+const (
+	voterInsert  = "INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash) VALUES "
+	voterValues  = "(?, ?, ?, ?, ?, ?)"
+	letterInsert = "INSERT INTO outbox (voter_id, kind, channel, sealed, not_after, created_at, next_at, updated_at) VALUES "
+	letterValues = "(?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+func newImportBatch(tx *sql.Tx, now int64) *importBatch {
+	return &importBatch{tx: tx, now: now}
+}
+
+// add adds entry n (from 1) to the batch, writing the batch when full.
+func (b *importBatch) add(ctx context.Context, e store.RollEntry, n int) error {
+	v := e.Voter
+	b.voters = append(b.voters, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash))
+	b.nv++
+	if l := e.Letter; l != nil {
+		b.letters = append(b.letters, l.VoterID, l.Kind, l.Channel, nullable(l.Sealed), l.NotAfter.UnixMicro(),
+			b.now, b.now, b.now)
+		b.nl++
+	}
+	if b.nv < importBatchSize {
+		return nil
+	}
+	return b.flush(ctx, n)
+}
+
+// flush writes the batch under way, whose last entry is n.
+func (b *importBatch) flush(ctx context.Context, n int) error {
+	if b.nv > 0 {
+		if err := b.exec(ctx, 0, voterInsert, voterValues, b.nv, b.voters); err != nil {
+			if isConstraint(err) {
+				return fmt.Errorf("voters %d to %d: a voter id appears twice", n-b.nv+1, n)
+			}
+			return err
+		}
+	}
+	if b.nl > 0 {
+		if err := b.exec(ctx, 1, letterInsert, letterValues, b.nl, b.letters); err != nil {
+			return err
+		}
+	}
+	b.voters, b.letters, b.nv, b.nl = b.voters[:0], b.letters[:0], 0, 0
+	return nil
+}
+
+func (b *importBatch) exec(ctx context.Context, which int, insert, values string, rows int, args []any) error {
+	if rows < importBatchSize {
+		_, err := b.tx.ExecContext(ctx, insert+rowsOf(values, rows), args...)
+		return err
+	}
+	if b.full[which] == nil {
+		st, err := b.tx.PrepareContext(ctx, insert+rowsOf(values, importBatchSize))
+		if err != nil {
+			return err
+		}
+		b.full[which] = st
+	}
+	_, err := b.full[which].ExecContext(ctx, args...)
+	return err
+}
+
+func (b *importBatch) close() {
+	for _, st := range b.full {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// rowsOf is values, n times, comma-separated.
+func rowsOf(values string, n int) string {
+	return strings.Repeat(values+", ", n-1) + values
 }

@@ -139,16 +139,19 @@ func testOutboxClaimNeverTwice(t *testing.T, s store.Store) {
 	}
 	var mu sync.Mutex
 	seen := map[int64]int{}
+	claimed := 0 // in all: a store that hands messages out again stops the test at 2n
 	errs := parallel(16, func(i int) error {
 		for {
 			got, err := stores[i%2].Claim(t.Context(), store.ChannelMail, 7, time.Hour)
 			if err != nil {
 				return err
 			}
-			if len(got) == 0 {
+			mu.Lock()
+			claimed += len(got)
+			if len(got) == 0 || claimed >= 2*n {
+				mu.Unlock()
 				return nil
 			}
-			mu.Lock()
 			for _, m := range got {
 				seen[m.ID]++
 				if m.Channel != store.ChannelMail || m.Attempts != 1 || len(m.Sealed) == 0 {
@@ -428,4 +431,28 @@ func checkErased(t *testing.T, s store.Store, gone, kept []store.OutboxMessage) 
 // inDump tells whether b is in dump, as bytes or as hex (PostgreSQL's bytea output).
 func inDump(dump, b []byte) bool {
 	return bytes.Contains(dump, b) || bytes.Contains(dump, []byte(hex.EncodeToString(b)))
+}
+
+// testOutboxClaimOldestFirst: Claim takes at most limit messages, the oldest
+// first, and only of its channel.
+func testOutboxClaimOldestFirst(t *testing.T, s store.Store) {
+	var msgs []store.OutboxMessage
+	for i := range 5 {
+		msgs = append(msgs, message(fmt.Sprintf("v%d", i), store.KindCode, store.ChannelMail))
+	}
+	ids := enqueue(t, s, msgs...)
+	enqueue(t, s, message("s", store.KindCode, store.ChannelSMS))
+	for _, want := range [][]int64{ids[:2], ids[2:4], ids[4:], nil} {
+		got := claim(t, s, store.ChannelMail, 2, time.Hour)
+		var gotIDs []int64
+		for _, m := range got {
+			gotIDs = append(gotIDs, m.ID)
+		}
+		if !slices.Equal(gotIDs, want) {
+			t.Errorf("Claim(limit 2) = %v, want %v", gotIDs, want)
+		}
+	}
+	if _, err := s.Claim(t.Context(), store.ChannelSMS, 1, 0); err == nil {
+		t.Error("Claim accepted a lease of 0")
+	}
 }

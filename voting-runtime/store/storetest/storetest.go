@@ -98,6 +98,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ReceiptsCountedUnderRandomScheduleMoves", func(t *testing.T) { testRandomScheduleMoves(t, migrated) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, fresh(t)) })
 	t.Run("OutboxEnqueueAndDeliveries", func(t *testing.T) { testOutboxEnqueueAndDeliveries(t, fresh(t)) })
+	t.Run("OutboxClaimOldestFirstUpToLimit", func(t *testing.T) { testOutboxClaimOldestFirst(t, fresh(t)) })
 	t.Run("OutboxClaimNeverTwiceWhileLeased", func(t *testing.T) { testOutboxClaimNeverTwice(t, fresh(t)) })
 	t.Run("OutboxLeaseRunsOutSameContent", func(t *testing.T) { testOutboxLeaseRunsOut(t, fresh(t)) })
 	t.Run("OutboxRetryAt", func(t *testing.T) { testOutboxRetry(t, fresh(t)) })

@@ -20,7 +20,10 @@ CREATE TABLE outbox (
     reason     text NOT NULL DEFAULT '',
     updated_at timestamptz NOT NULL DEFAULT now()
 );
--- Claim: the due queued messages of a channel, oldest first.
+-- Claim: the due queued messages of a channel, oldest first; and those past
+-- their not_after, which Claim fails (without it, each Claim would read every
+-- due message to find them).
 CREATE INDEX outbox_claim ON outbox (channel, next_at, id) WHERE state = 'queued';
+CREATE INDEX outbox_expiry ON outbox (channel, not_after) WHERE state = 'queued';
 -- Deliveries and Withdraw: a voter's messages.
 CREATE INDEX outbox_voter ON outbox (voter_id, kind, id);

@@ -1,0 +1,22 @@
+package postgres
+
+import (
+	"testing"
+
+	"scrutin.dev/scrutin/voting-runtime/store"
+	"scrutin.dev/scrutin/voting-runtime/store/storetest"
+)
+
+// BenchmarkImportRollCongress imports a 1,000,000-voter roll with its letters
+// into a real PostgreSQL (storetest.BenchVotersEnv to change the size). Run it
+// with -benchtime=1x.
+func BenchmarkImportRollCongress(b *testing.B) {
+	storetest.BenchImportRoll(b, func(b *testing.B) store.Store {
+		s, err := Open(b.Context(), newDatabase(b, srv))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

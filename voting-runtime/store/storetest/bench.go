@@ -1,0 +1,108 @@
+package storetest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"scrutin.dev/scrutin/voting-runtime/store"
+)
+
+// BenchVotersEnv overrides how many voters BenchImportRoll imports.
+const BenchVotersEnv = "SCRUTIN_BENCH_VOTERS"
+
+// BenchVoters is the roll's size for BenchImportRoll: $SCRUTIN_BENCH_VOTERS, or
+// 1,000,000.
+func BenchVoters(b *testing.B) int {
+	n := 1_000_000
+	if v := os.Getenv(BenchVotersEnv); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("%s=%q: want a positive number", BenchVotersEnv, v)
+		}
+	}
+	return n
+}
+
+// sealedLetterSize is about a credential letter's size once sealed: recipient,
+// subject and a bilingual body, with the AEAD's nonce and tag.
+const sealedLetterSize = 640
+
+// CongressRoll streams n voters, each with a credential hash and a credential
+// letter of sealedLetterSize bytes, as the Credential method imports them.
+func CongressRoll(n int) store.RollEntries {
+	notAfter := time.Now().Add(7 * 24 * time.Hour)
+	filler := bytes.Repeat([]byte{0x5a, 0xc3, 0x17, 0x88}, sealedLetterSize/4)
+	return func(yield func(store.RollEntry, error) bool) {
+		for i := range n {
+			id := fmt.Sprintf("M%07d", i)
+			sealed := append([]byte(id), filler[len(id):]...)
+			e := store.RollEntry{
+				Voter: store.Voter{ID: id, Name: "Adhérent " + id, Email: "adherent." + id + "@example.org",
+					Weight: 1, CredentialHash: bytes.Repeat([]byte{byte(i)}, 32)},
+				Letter: &store.OutboxMessage{Kind: store.KindCredential, Channel: store.ChannelMail,
+					Sealed: sealed, NotAfter: notAfter},
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// BenchImportRoll imports CongressRoll(BenchVoters) into a new, migrated store
+// (open's) per iteration, and reports the seconds per import and the process's
+// peak resident memory during the imports (VmHWM, reset before each where Linux
+// allows it).
+func BenchImportRoll(b *testing.B, open func(b *testing.B) store.Store) {
+	n := BenchVoters(b)
+	var peak int64
+	b.StopTimer()
+	for i := 0; i < b.N; i++ {
+		s := open(b)
+		if err := s.Migrate(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		resetPeakRSS()
+		b.StartTimer()
+		imported, err := s.ImportRoll(b.Context(), fmt.Sprintf("bench-%d", i), CongressRoll(n))
+		b.StopTimer()
+		if err != nil || !imported {
+			b.Fatalf("ImportRoll: imported=%v, %v", imported, err)
+		}
+		peak = max(peak, peakRSS(b))
+		if v, _, err := s.Counts(b.Context()); err != nil || v != int64(n) {
+			b.Fatalf("Counts: %d voters (%v), want %d", v, err, n)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/import")
+	b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "voters/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(0, "ns/op") // the import's seconds say it
+}
+
+// resetPeakRSS resets the kernel's peak RSS of this process (Linux 4.0+; best
+// effort).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is this process's peak resident set size (VmHWM), in bytes.
+func peakRSS(b *testing.B) int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range bytes.Lines(status) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			kb, err := strconv.ParseInt(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
