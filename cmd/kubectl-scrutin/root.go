@@ -117,6 +117,8 @@ It uses kubectl's configuration: --kubeconfig, $KUBECONFIG, --context and
 		a.extendCommand(),
 		a.auditCommand(),
 		a.voterCommand(),
+		a.resendCommand(),
+		a.deliveryCommand(),
 	)
 	return root
 }

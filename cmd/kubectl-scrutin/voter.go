@@ -46,12 +46,21 @@ type voterView struct {
 	LastFailureAt  *time.Time `json:"lastFailureAt,omitempty"`
 	LastCodeSentAt *time.Time `json:"lastCodeSentAt,omitempty"`
 	NextCodeAfter  *time.Time `json:"nextCodeAfter,omitempty"`
-	Delivery       *struct {
-		State  string     `json:"state"`
-		At     *time.Time `json:"at,omitempty"`
-		Reason string     `json:"reason,omitempty"`
-	} `json:"delivery,omitempty"`
-	Now time.Time `json:"now"`
+	// Deliveries are the voter's latest messages, newest first, as the
+	// election's store records them: never a code, a credential nor an address.
+	Deliveries []deliveryView `json:"deliveries"`
+	Now        time.Time      `json:"now"`
+}
+
+// deliveryView is one message sent (or to be sent) to a voter.
+type deliveryView struct {
+	Kind      string    `json:"kind"`
+	Channel   string    `json:"channel"`
+	State     string    `json:"state"`
+	Reason    string    `json:"reason,omitempty"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func (a *app) voterCommand() *cobra.Command {
@@ -63,7 +72,10 @@ func (a *app) voterCommand() *cobra.Command {
 		Long: `Show a voter's sign-in as the election's runtime sees it: on the roll or not, how
 codes reach them, whether they voted, the code waiting to be typed (how many, until
 when; never the code), wrong codes so far, whether they are locked out after too
-many wrong codes and until when, and when the last code was sent.
+many wrong codes and until when, when the last code was sent, and the messages
+sent to them (codes and credential letters, newest first): by which channel, and
+whether each waits, was sent, failed (with the reason class, never the address),
+was delivered, bounced or withdrawn. kubectl scrutin resend sends again.
 
 It reads the control token from the Secret election-keys in the election's
 namespace (status.namespace), finds a Ready voting-runtime pod there, forwards a
@@ -82,7 +94,11 @@ instead (a forward of your own, or a test runtime).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			v, err := a.readVoter(cmd.Context(), args[0], args[1], runtimeURL, unlock)
+			act := voterRead
+			if unlock {
+				act = voterUnlock
+			}
+			v, err := a.callVoter(cmd.Context(), args[0], args[1], runtimeURL, act, "")
 			if err != nil {
 				return err
 			}
@@ -100,80 +116,110 @@ instead (a forward of your own, or a test runtime).`,
 	return cmd
 }
 
-func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string, unlock bool) (*voterView, error) {
+// controlCall makes one request to the control API of election name's runtime:
+// it reads the control token from the election's namespace, forwards a port to
+// a Ready runtime pod (or uses runtimeURL), and sends what request makes of the
+// runtime's base URL. It returns the answer, where names the runtime in
+// messages, check what to check when it answers wrongly, and done, which the
+// caller calls once it has read the answer.
+func (a *app) controlCall(ctx context.Context, name, runtimeURL string, request func(base string) (method, target string, body io.Reader)) (resp *http.Response, where, check string, done func(), err error) {
+	fail := func(err error) (*http.Response, string, string, func(), error) { return nil, "", "", nil, err }
 	e, c, err := a.getElection(ctx, name)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	ns := e.Status.Namespace
 	if ns == "" {
-		return nil, fmt.Errorf("election %q has no namespace yet: it is not provisioned (see kubectl scrutin status %s)", name, name)
+		return fail(fmt.Errorf("election %q has no namespace yet: it is not provisioned (see kubectl scrutin status %s)", name, name))
 	}
 	var u *url.URL
 	if runtimeURL != "" {
 		if u, err = url.Parse(runtimeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("--runtime-url %q is not an http(s) URL", runtimeURL)}
+			return fail(usageError{fmt.Errorf("--runtime-url %q is not an http(s) URL", runtimeURL)})
 		}
 	}
 	var s corev1.Secret
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: keysSecretName}, &s); err != nil {
 		switch {
 		case apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("Secret %s not found in namespace %s: the controller writes it when it provisions election %q", keysSecretName, ns, name)
+			return fail(fmt.Errorf("Secret %s not found in namespace %s: the controller writes it when it provisions election %q", keysSecretName, ns, name))
 		case apierrors.IsForbidden(err):
-			return nil, fmt.Errorf("you may not read Secret %s in namespace %s: the voter view needs the election's control token; ask the platform's operators for read access to it", keysSecretName, ns)
+			return fail(fmt.Errorf("you may not read Secret %s in namespace %s: the hotline's commands (voter, resend, delivery --voters) need the election's control token; ask the platform's operators for read access to it", keysSecretName, ns))
 		}
-		return nil, fmt.Errorf("while reading Secret %s in namespace %s: %w", keysSecretName, ns, err)
+		return fail(fmt.Errorf("while reading Secret %s in namespace %s: %w", keysSecretName, ns, err))
 	}
 	token := strings.TrimSpace(string(s.Data[controlTokenKey]))
 	if token == "" {
-		return nil, fmt.Errorf("Secret %s in namespace %s has no key %s", keysSecretName, ns, controlTokenKey)
+		return fail(fmt.Errorf("Secret %s in namespace %s has no key %s", keysSecretName, ns, controlTokenKey))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	var fw *forwarding
+	closeAll := func() {
+		if fw != nil {
+			fw.Close()
+		}
+		cancel()
+	}
+	fail = func(err error) (*http.Response, string, string, func(), error) {
+		closeAll()
+		return nil, "", "", nil, err
+	}
 	// where names the runtime in messages; check says what to check when it
 	// answers wrongly.
-	where, check := "", ""
-	var fw *forwarding
 	if u != nil {
 		where = "the runtime at " + u.Redacted()
 		check = fmt.Sprintf("is --runtime-url the runtime of election %q, and is it up to date?", name)
 	} else {
 		target, err := runtimePod(ctx, c, ns, name)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if fw, err = forward(ctx, a.restConfig, ns, target); err != nil {
-			return nil, err
+			return fail(err)
 		}
-		defer fw.Close()
 		if u, err = url.Parse(fw.URL); err != nil {
-			return nil, err
+			return fail(err)
 		}
 		where = fmt.Sprintf("the runtime in pod %s/%s (port %s, %d)", ns, target.pod.Name, target.portName, target.port)
 		check = "is the runtime up to date?"
 	}
-	method, target := voterRequest(strings.TrimSuffix(u.String(), "/"), voterID, unlock)
-	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	method, target, body := request(strings.TrimSuffix(u.String(), "/"))
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return nil, err
+		return fail(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "kubectl-scrutin/"+version())
 	req.Close = fw != nil // the forward closes after this one request
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		if fw != nil {
 			msg := fmt.Sprintf("cannot reach %s through the port-forward: %v", where, unwrapURLError(err))
 			if p := fw.Problems(); p != "" {
 				msg += " (" + p + ")"
 			}
-			return nil, errors.New(msg + "; is the runtime listening on that port? See kubectl scrutin status " + name)
+			return fail(errors.New(msg + "; is the runtime listening on that port? See kubectl scrutin status " + name))
 		}
-		return nil, fmt.Errorf("cannot reach %s: %v\nIs your port-forward running?", where, unwrapURLError(err))
+		return fail(fmt.Errorf("cannot reach %s: %v\nIs your port-forward running?", where, unwrapURLError(err)))
 	}
-	defer resp.Body.Close()
+	return resp, where, check, func() { resp.Body.Close(); closeAll() }, nil
+}
+
+// callVoter makes one control API request about a voter (read, unlock or
+// resend, with requestedBy for a resend) to the runtime of election name, and
+// returns the voter's state as the runtime answers it.
+func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, act voterAction, requestedBy string) (*voterView, error) {
+	resp, where, check, done, err := a.controlCall(ctx, name, runtimeURL, func(base string) (string, string, io.Reader) {
+		return voterRequest(base, voterID, act, requestedBy)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound:
@@ -183,10 +229,15 @@ func (a *app) readVoter(ctx context.Context, name, voterID, runtimeURL string, u
 		}
 		return nil, fmt.Errorf("%s has no voter view (HTTP 404): %s", where, check)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		if fw != nil {
+		if runtimeURL == "" {
 			return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
 		}
 		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", where, keysSecretName, resp.StatusCode, name)
+	case http.StatusConflict, http.StatusTooManyRequests, http.StatusUnprocessableEntity, http.StatusBadRequest:
+		if act == voterResend {
+			return nil, resendRefused(resp, voterID)
+		}
+		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
 	default:
 		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
 	}
@@ -257,16 +308,7 @@ func (a *app) printVoter(v *voterView) {
 		}
 		fmt.Fprintln(w, ".")
 	}
-	if d := v.Delivery; d != nil && d.State != "unknown" {
-		fmt.Fprintf(w, "Delivery of the last code (as this pod saw it): %s", d.State)
-		if d.At != nil {
-			fmt.Fprintf(w, " %s", relative(now, *d.At))
-		}
-		if d.Reason != "" {
-			fmt.Fprintf(w, " (%s)", d.Reason)
-		}
-		fmt.Fprintln(w, ".")
-	}
+	a.printDeliveries(v, now)
 }
 
 func channelWords(c string) string {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 
@@ -14,14 +17,28 @@ func addUnlockFlag(cmd *cobra.Command, unlock *bool) {
 		"end the voter's lockout and forget their wrong codes (when someone else's guesses locked them out), then show the voter; the runtime logs it")
 }
 
-// voterRequest is the control API request for a voter: read their sign-in state,
-// or unlock them (which answers the same state, afterwards).
-func voterRequest(base, voterID string, unlock bool) (method, target string) {
+// voterAction is what a control API request does about a voter.
+type voterAction int
+
+const (
+	voterRead   voterAction = iota // read their state
+	voterUnlock                    // end their lockout
+	voterResend                    // resend their code, or re-issue their credential letter
+)
+
+// voterRequest is the control API request for a voter: read their state,
+// unlock them, or resend (which answer the same state, afterwards); a resend
+// carries who asked for it.
+func voterRequest(base, voterID string, act voterAction, requestedBy string) (method, target string, body io.Reader) {
 	target = base + "/control/v1/voters/" + url.PathEscape(voterID)
-	if unlock {
-		return http.MethodPost, target + "/unlock"
+	switch act {
+	case voterUnlock:
+		return http.MethodPost, target + "/unlock", nil
+	case voterResend:
+		b, _ := json.Marshal(map[string]string{"requestedBy": requestedBy})
+		return http.MethodPost, target + "/resend", bytes.NewReader(b)
 	}
-	return http.MethodGet, target
+	return http.MethodGet, target, nil
 }
 
 // printUnlocked says that the unlock was made, before the voter's state.

@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
+	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
@@ -204,13 +206,26 @@ func (s *Server) participation(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// controlStatusBody is GET /control/v1/status: the engine's status, and the
+// delivery counts per channel and state that the controller copies into the
+// Election's status.delivery.
+type controlStatusBody struct {
+	engine.Status
+	Delivery scrutinv1.DeliveryStatus `json:"delivery"`
+}
+
 func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.en.Status(r.Context())
 	if err != nil {
 		s.engineError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	d, err := s.en.DeliveryStatus(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, controlStatusBody{Status: st, Delivery: d})
 }
 
 func (s *Server) controlOpen(w http.ResponseWriter, r *http.Request) {
@@ -304,4 +319,50 @@ func (s *Server) controlUnlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// resendRequest is the body of POST /control/v1/voters/{id}/resend.
+type resendRequest struct {
+	// RequestedBy is who asked (the hotline agent's Kubernetes user name): the
+	// audit log records it.
+	RequestedBy string `json:"requestedBy"`
+}
+
+// controlResend: POST /control/v1/voters/{id}/resend, the hotline resends a
+// voter's code or re-issues their credential letter (engine.Resend); it answers
+// the voter's state afterwards, as controlVoter does. 409 no-pending-sign-in
+// (a code method, and the voter asked for no code), 409 already-voted (no
+// credential is re-issued), 429 resend-too-soon or locked-out, 400 requested-by.
+func (s *Server) controlResend(w http.ResponseWriter, r *http.Request) {
+	var req resendRequest
+	if !decodeBody(w, r, &req, signInBytes) {
+		return
+	}
+	st, err := s.en.Resend(r.Context(), r.PathValue("id"), req.RequestedBy)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// controlUnreached: GET /control/v1/deliveries/unreached?limit=N, the voters
+// whose latest code or letter failed or bounced with nothing sent since, newest
+// first (engine.Unreached): {"voters": [...]}, never an address nor a secret.
+func (s *Server) controlUnreached(w http.ResponseWriter, r *http.Request) {
+	limit := 0
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, "limit", "limit must be a positive number")
+			return
+		}
+		limit = n
+	}
+	voters, err := s.en.Unreached(r.Context(), limit)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"voters": voters})
 }

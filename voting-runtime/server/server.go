@@ -187,6 +187,8 @@ func New(cfg Config) *Server {
 	o.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
 	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
 	o.HandleFunc("POST /control/v1/voters/{id}/unlock", s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
+	o.HandleFunc("POST /control/v1/voters/{id}/resend", s.bearer(func() string { return cfg.ControlToken }, s.controlResend))
+	o.HandleFunc("GET /control/v1/deliveries/unreached", s.bearer(func() string { return cfg.ControlToken }, s.controlUnreached))
 	o.HandleFunc("GET /healthz", healthz)
 	o.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
@@ -441,6 +443,12 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, engine.ErrDeliveryBusy):
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "busy", Message: err.Error(), RetryAfterSeconds: 5})
+	case errors.Is(err, engine.ErrNothingToResend):
+		writeError(w, http.StatusConflict, "no-pending-sign-in", err.Error())
+	case errors.Is(err, engine.ErrVotedNoReissue):
+		writeError(w, http.StatusConflict, "already-voted", err.Error())
+	case errors.Is(err, engine.ErrRequestedBy):
+		writeError(w, http.StatusBadRequest, "requested-by", err.Error())
 	case errors.Is(err, engine.ErrNoChannel):
 		writeError(w, http.StatusUnprocessableEntity, "no-channel", err.Error())
 	case errors.Is(err, engine.ErrAlreadyVoted):

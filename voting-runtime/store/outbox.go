@@ -131,4 +131,16 @@ type Outbox interface {
 	Deliveries(ctx context.Context, voterID string, limit int) ([]OutboxMessage, error)
 	// DeliveryCounts counts every message by channel, kind and state.
 	DeliveryCounts(ctx context.Context) ([]DeliveryCount, error)
+	// ReissueCredential is the hotline's re-issue of a credential letter, in one
+	// transaction: voterID's credential hash becomes hash (the old credential
+	// stops working), their queued credential letters are withdrawn (erased),
+	// their sessions end, and letter is enqueued as Enqueue does. A voter who
+	// has voted: ErrAlreadyVoted, nothing changed; not on the roll: ErrNotFound.
+	// It returns how many letters were withdrawn and the new letter's ID.
+	ReissueCredential(ctx context.Context, voterID string, hash []byte, letter OutboxMessage) (withdrawn int, id int64, err error)
+	// Unreached lists the messages that failed or bounced and were not followed
+	// by another of the same voter and kind (queued, sent or delivered): the
+	// voters not reached, for the hotline. Newest first, at most limit, without
+	// Sealed.
+	Unreached(ctx context.Context, limit int) ([]OutboxMessage, error)
 }
