@@ -57,7 +57,7 @@ e2e-congress: ## The 140,000-voter party congress end to end on the local cluste
 	hack/local-cluster.sh up
 	hack/local-cluster.sh deploy
 	set -a; . _output/local-cluster/images.env; set +a; \
-	SCRUTIN_E2E_CONGRESS=1 SCRUTIN_E2E_PROBE_IMAGE=$$PROBE_IMAGE go test -tags e2e -count=1 -timeout 90m -run 'TestCongress$$' -v $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
+	SCRUTIN_E2E_CONGRESS=1 SCRUTIN_E2E_PROBE_IMAGE=$$PROBE_IMAGE go test -tags e2e -count=1 -timeout 90m -run 'TestCongress' -v $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
 	[ -n "$(KEEP_CLUSTER)" ] || hack/local-cluster.sh down; exit $$rc
 
 ##@ Benchmarks (not part of make test; see test/bench/README.md)

@@ -18,10 +18,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/controlplane"
 	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/test/load"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
@@ -223,4 +225,62 @@ func credentialVote(ctx context.Context, v *voter, credential string) error {
 			return true, fmt.Errorf("cast: %d %s", status, body)
 		}
 	})
+}
+
+// TestCongressSample is what a platform operator does with the party-congress
+// sample: the 140,000-voter roll made by hack/congress-roll, cut into Secrets by
+// `kubectl scrutin roll split`, the gateway, mail and database Secrets, then
+// config/samples/party-congress.yaml applied as it is: the Election reaches
+// Scheduled with every voter on the roll and none unreachable (the members without
+// a phone get their codes by email).
+func TestCongressSample(t *testing.T) {
+	if os.Getenv("SCRUTIN_E2E_CONGRESS") == "" {
+		t.Skip("the 140,000-voter congress sample runs with make e2e-congress (SCRUTIN_E2E_CONGRESS=1)")
+	}
+	ns := tenant(t, "e2e-congress-sample")
+	root, err := controlplane.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	plugin := filepath.Join(dir, "kubectl-scrutin")
+	if out, err := exec.Command("go", "build", "-o", plugin, filepath.Join(root, "cmd", "kubectl-scrutin")).CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kubectl-scrutin: %v\n%s", err, out)
+	}
+	rollFile := filepath.Join(dir, "congress.csv")
+	gen := exec.Command("bash", "-c", "go run ./hack/congress-roll > "+rollFile)
+	gen.Dir = root
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("go run ./hack/congress-roll: %v\n%s", err, out)
+	}
+	kubeconfig := envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(root, "_output/local-cluster/kubeconfig"))
+	split := exec.Command(plugin, "roll", "split", rollFile, "--name", "congress-roll", "-n", ns)
+	split.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if out, err := split.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl scrutin roll split: %v\n%s", err, out)
+	}
+	mail := sink.StartSMTPOn(t, hostIP+":0")
+	secret(t, ns, "congress-smtp", map[string]string{"host": hostIP, "port": strconv.Itoa(mail.Port()), "from": "congres@example.org", "tls": "none"})
+	secret(t, ns, "congress-sms-gateway", map[string]string{"url": phone.URL(), "token": load.PhonesToken, "sender": "Congres"})
+	secret(t, ns, "congress-postgres-admin", map[string]string{"dsn": pg.AdminURLAt(hostIP)})
+
+	data, err := os.ReadFile(filepath.Join(root, "config", "samples", "party-congress.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e scrutinv1.Election
+	if err := yaml.UnmarshalStrict(data, &e); err != nil {
+		t.Fatal(err)
+	}
+	e.Namespace = ns
+	if err := k8s.Create(t.Context(), &e); err != nil {
+		t.Fatalf("the sample is refused: %v", err)
+	}
+	got := waitPhase(t, ns, e.Name, scrutinv1.PhaseScheduled, 15*time.Minute)
+	if got.Status.Voters != 140_000 {
+		t.Errorf("status.voters = %d, want 140000", got.Status.Voters)
+	}
+	if got.Status.Roll == nil || got.Status.Roll.Parts != 12 || got.Status.Roll.Unreachable != 0 {
+		t.Errorf("status.roll = %+v, want 12 parts and no voter unreachable", got.Status.Roll)
+	}
 }
