@@ -51,15 +51,7 @@ func TestCongress(t *testing.T) {
 	n := congressVoters()
 	const voting = 2000
 	ns := tenant(t, "e2e-congress")
-	root, err := controlplane.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	plugin := filepath.Join(dir, "kubectl-scrutin")
-	if out, err := exec.Command("go", "build", "-o", plugin, filepath.Join(root, "cmd", "kubectl-scrutin")).CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kubectl-scrutin: %v\n%s", err, out)
-	}
+	_, dir, plugin, kubeconfig := buildPlugin(t)
 	rollFile := filepath.Join(dir, "congress.csv")
 	if err := os.WriteFile(rollFile, []byte(runtimetest.RollCSV(n)), 0o600); err != nil {
 		t.Fatal(err)
@@ -69,7 +61,6 @@ func TestCongress(t *testing.T) {
 	secret(t, ns, "smtp", map[string]string{"host": hostIP, "port": strconv.Itoa(mail.Port()), "from": "congress@example.org", "tls": "none"})
 	secret(t, ns, "postgres-admin", map[string]string{"dsn": pg.AdminURLAt(hostIP)})
 	opens := time.Now().Add(6 * time.Minute).UTC().Truncate(time.Second)
-	kubeconfig := envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(root, "_output/local-cluster/kubeconfig"))
 	create := exec.Command(plugin, "create", "congress", "-n", ns,
 		"--title", "Congrès 2027", "--organization", "Parti Exemple",
 		"--opens", opens.Format(time.RFC3339), "--closes", opens.Add(2*time.Hour).Format(time.RFC3339),
@@ -177,6 +168,23 @@ func TestCongress(t *testing.T) {
 	}
 }
 
+// buildPlugin builds kubectl-scrutin into a temporary directory, for a test to run
+// it as an operator does: the repository's root, that directory, the binary and the
+// local cluster's kubeconfig.
+func buildPlugin(t *testing.T) (root, dir, plugin, kubeconfig string) {
+	t.Helper()
+	root, err := controlplane.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	plugin = filepath.Join(dir, "kubectl-scrutin")
+	if out, err := exec.Command("go", "build", "-o", plugin, filepath.Join(root, "cmd", "kubectl-scrutin")).CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kubectl-scrutin: %v\n%s", err, out)
+	}
+	return root, dir, plugin, envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(root, "_output/local-cluster/kubeconfig"))
+}
+
 // letters maps each recipient to the credential of their first letter, and counts
 // the letters sent again, and those among them with another credential.
 func letters(msgs []sink.Mail) (first map[string]string, twice, differing int) {
@@ -238,22 +246,13 @@ func TestCongressSample(t *testing.T) {
 		t.Skip("the 140,000-voter congress sample runs with make e2e-congress (SCRUTIN_E2E_CONGRESS=1)")
 	}
 	ns := tenant(t, "e2e-congress-sample")
-	root, err := controlplane.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	plugin := filepath.Join(dir, "kubectl-scrutin")
-	if out, err := exec.Command("go", "build", "-o", plugin, filepath.Join(root, "cmd", "kubectl-scrutin")).CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/kubectl-scrutin: %v\n%s", err, out)
-	}
+	root, dir, plugin, kubeconfig := buildPlugin(t)
 	rollFile := filepath.Join(dir, "congress.csv")
 	gen := exec.Command("bash", "-c", "go run ./hack/congress-roll > "+rollFile)
 	gen.Dir = root
 	if out, err := gen.CombinedOutput(); err != nil {
 		t.Fatalf("go run ./hack/congress-roll: %v\n%s", err, out)
 	}
-	kubeconfig := envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(root, "_output/local-cluster/kubeconfig"))
 	split := exec.Command(plugin, "roll", "split", rollFile, "--name", "congress-roll", "-n", ns)
 	split.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	if out, err := split.CombinedOutput(); err != nil {

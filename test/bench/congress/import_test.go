@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/pgtest"
-	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 	"scrutin.dev/scrutin/voting-runtime/roll"
 	"scrutin.dev/scrutin/voting-runtime/roll/synthetic"
@@ -79,23 +77,8 @@ func writeParts(t *testing.T, dir string, n int) int {
 }
 
 func congressImport(t *testing.T, storeType string, n int, dir string, parts int) {
-	smtp := sink.StartSMTP(t)
-	work := t.TempDir()
-	var storeSpec string
-	switch storeType {
-	case "postgres":
-		storeSpec = "postgres:" + pgtest.ForTest(t).AdminDSN()
-	case "embedded":
-		storeSpec = "embedded:" + filepath.Join(work, "data", "election.db")
-	default:
-		t.Fatalf("unknown store %q", storeType)
-	}
-	now := time.Now()
-	election := runtimetest.ElectionFile(t, work, "Credential", now.Add(2*time.Hour), now.Add(4*time.Hour), "")
 	start := time.Now()
-	rt := runtimetest.Start(t, runtimeBin, nil, "--election", election, "--roll", filepath.Join(dir, "roll"), "--store", storeSpec,
-		"--smtp", smtp.Addr(), "--scrutineer-token-file", filepath.Join(work, "scrutineer-token"),
-		"--control-token-file", filepath.Join(work, "control-token"))
+	rt := startCredentialRuntime(t, storeType, filepath.Join(dir, "roll"), sink.StartSMTP(t))
 	ready := waitReady(t, rt, 60*time.Minute)
 	rss, err := rt.PeakRSS()
 	if err != nil {

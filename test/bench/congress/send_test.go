@@ -60,26 +60,13 @@ func TestCongressLetters(t *testing.T) {
 func congressLetters(t *testing.T, storeType string) {
 	n := envInt("SCRUTIN_BENCH_VOTERS", 140_000)
 	rate := envInt("SCRUTIN_BENCH_SMTP_RATE", 500)
-	dir := t.TempDir()
 	smtp := sink.StartSMTP(t)
 	smtp.SetRate(float64(rate))
+	dir := t.TempDir()
 
-	var storeSpec string
-	switch storeType {
-	case "postgres":
-		storeSpec = "postgres:" + pgtest.ForTest(t).AdminDSN()
-	case "embedded":
-		storeSpec = "embedded:" + filepath.Join(dir, "data", "election.db")
-	default:
-		t.Fatalf("unknown store %q", storeType)
-	}
-	now := time.Now()
-	election := runtimetest.ElectionFile(t, dir, "Credential", now.Add(2*time.Hour), now.Add(4*time.Hour), "")
 	roll := runtimetest.RollFile(t, dir, n)
 	start := time.Now()
-	rt := runtimetest.Start(t, runtimeBin, nil, "--election", election, "--roll", roll, "--store", storeSpec,
-		"--smtp", smtp.Addr(), "--scrutineer-token-file", filepath.Join(dir, "scrutineer-token"),
-		"--control-token-file", filepath.Join(dir, "control-token"))
+	rt := startCredentialRuntime(t, storeType, roll, smtp)
 	imported := waitReady(t, rt, 30*time.Minute)
 	t.Logf("%s: %d voters imported in %s", storeType, n, imported.Sub(start).Round(100*time.Millisecond))
 
@@ -126,6 +113,29 @@ func congressLetters(t *testing.T, storeType string) {
 	appendFigures(t, fmt.Sprintf("letters store=%s voters=%d sink-rate=%d/s import=%s received=%d lost=%d twice=%d letters/s=%.0f age-p50=%s age-p99=%s",
 		storeType, n, rate, imported.Sub(start).Round(100*time.Millisecond), len(msgs), lost, dupes,
 		float64(len(msgs))/span.Seconds(), pct(ages, 50), pct(ages, 99)))
+}
+
+// startCredentialRuntime starts the voting-runtime with the Credential method on
+// the roll (a file or a directory of parts), on a fresh store of storeType
+// (postgres or embedded), sending its letters to smtp. runtimetest.Start returns
+// once the roll is imported.
+func startCredentialRuntime(t *testing.T, storeType, roll string, smtp *sink.SMTPSink) *runtimetest.Instance {
+	t.Helper()
+	work := t.TempDir()
+	var storeSpec string
+	switch storeType {
+	case "postgres":
+		storeSpec = "postgres:" + pgtest.ForTest(t).AdminDSN()
+	case "embedded":
+		storeSpec = "embedded:" + filepath.Join(work, "data", "election.db")
+	default:
+		t.Fatalf("unknown store %q", storeType)
+	}
+	now := time.Now()
+	election := runtimetest.ElectionFile(t, work, "Credential", now.Add(2*time.Hour), now.Add(4*time.Hour), "")
+	return runtimetest.Start(t, runtimeBin, nil, "--election", election, "--roll", roll, "--store", storeSpec,
+		"--smtp", smtp.Addr(), "--scrutineer-token-file", filepath.Join(work, "scrutineer-token"),
+		"--control-token-file", filepath.Join(work, "control-token"))
 }
 
 // tally maps each recipient to the credential of their first letter, and counts
