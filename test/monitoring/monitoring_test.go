@@ -732,7 +732,7 @@ func TestDashboard(t *testing.T) {
 	for _, m := range []string{
 		"kube_scrutin_election_ballots_cast", "kube_scrutin_election_voters", // turnout
 		"scrutin_ballots_cast_total", "scrutin_signins_total", "scrutin_code_delivery_seconds_bucket",
-		"scrutin_codes_sent_total", "scrutin_delivery_queue_depth", "scrutin_requests_shed_total",
+		"scrutin_codes_sent_total", "scrutin_delivery_backlog", "scrutin_requests_shed_total",
 		"scrutin_rate_limited_total", "scrutin_runtime_inflight_requests", "kube_deployment_status_replicas", "up",
 		"scrutin_elections", "controller_runtime_reconcile_errors_total",
 	} {
