@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/hotline"
 )
 
 // deliveryReport is what `kubectl scrutin delivery` shows: the Election's
@@ -36,10 +37,7 @@ type deliveryReport struct {
 }
 
 // unreachedVoter is one voter GET /control/v1/deliveries/unreached lists.
-type unreachedVoter struct {
-	VoterID string `json:"voterId"`
-	deliveryView
-}
+type unreachedVoter = hotline.UnreachedVoter
 
 func (a *app) deliveryCommand() *cobra.Command {
 	var output, runtimeURL string

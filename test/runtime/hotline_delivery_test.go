@@ -13,26 +13,13 @@ import (
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/audit"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+	"scrutin.dev/scrutin/voting-runtime/hotline"
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
-// hotlineVoter is the part of GET /control/v1/voters/{id} these tests read.
-type hotlineVoter struct {
-	VoterID       string `json:"voterId"`
-	Voted         bool   `json:"voted"`
-	PendingSignIn *struct {
-		Codes int `json:"codes"`
-	} `json:"pendingSignIn"`
-	Deliveries []struct {
-		Kind      string    `json:"kind"`
-		Channel   string    `json:"channel"`
-		State     string    `json:"state"`
-		Reason    string    `json:"reason"`
-		Attempts  int       `json:"attempts"`
-		CreatedAt time.Time `json:"createdAt"`
-		UpdatedAt time.Time `json:"updatedAt"`
-	} `json:"deliveries"`
-}
+// hotlineVoter is what GET /control/v1/voters/{id} says, as kubectl scrutin
+// reads it.
+type hotlineVoter = hotline.VoterState
 
 // hotlineStatus is the part of GET /control/v1/status these tests read.
 type hotlineStatus struct {
