@@ -114,9 +114,9 @@ func (a *app) unreached(ctx context.Context, name, runtimeURL string, limit int)
 	case http.StatusNotFound:
 		return nil, fmt.Errorf("%s does not list the voters not reached (HTTP 404): %s", where, check)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
+		return nil, tokenRefused(where, resp)
 	default:
-		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
+		return nil, unexpectedAnswer(where, resp)
 	}
 	var out struct {
 		Voters []unreachedVoter `json:"voters"`

@@ -201,22 +201,33 @@ func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, a
 		return nil, fmt.Errorf("%s has no voter view (HTTP 404): %s", where, check)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if runtimeURL == "" {
-			return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
+			return nil, tokenRefused(where, resp)
 		}
-		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", where, keysSecretName, resp.StatusCode, name)
+		return nil, fmt.Errorf("%w: is --runtime-url the runtime of election %q?", tokenRefused(where, resp), name)
 	case http.StatusConflict, http.StatusTooManyRequests, http.StatusUnprocessableEntity, http.StatusBadRequest:
 		if act == voterResend {
 			return nil, resendRefused(resp, voterID)
 		}
-		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
+		return nil, unexpectedAnswer(where, resp)
 	default:
-		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
+		return nil, unexpectedAnswer(where, resp)
 	}
 	var v voterView
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
 		return nil, fmt.Errorf("the runtime's answer is not a voter view: %w", err)
 	}
 	return &v, nil
+}
+
+// tokenRefused: the runtime at where refused the control token (HTTP 401 or 403).
+func tokenRefused(where string, resp *http.Response) error {
+	return fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
+}
+
+// unexpectedAnswer is an answer of the runtime at where that the caller does not
+// expect: its status and the first line of its body.
+func unexpectedAnswer(where string, resp *http.Response) error {
+	return fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
 }
 
 // printVoter says where the voter stands, in plain words, most urgent first.
