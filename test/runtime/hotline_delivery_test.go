@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/audit"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
@@ -21,19 +22,10 @@ import (
 // reads it.
 type hotlineVoter = hotline.VoterState
 
-// hotlineStatus is the part of GET /control/v1/status these tests read.
+// hotlineStatus is the part of GET /control/v1/status these tests read: the
+// delivery counts the controller copies into the Election's status.
 type hotlineStatus struct {
-	Delivery struct {
-		Channels []struct {
-			Channel   string `json:"channel"`
-			Queued    int64  `json:"queued"`
-			Sent      int64  `json:"sent"`
-			Failed    int64  `json:"failed"`
-			Delivered int64  `json:"delivered"`
-			Bounced   int64  `json:"bounced"`
-		} `json:"channels"`
-		OldestQueuedAt *time.Time `json:"oldestQueuedAt"`
-	} `json:"delivery"`
+	Delivery scrutinv1.DeliveryStatus `json:"delivery"`
 }
 
 // hotlineRuntime starts a runtime for method on the embedded store, mail to a
