@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/hotline"
 )
 
 // deliveryReport is what `kubectl scrutin delivery` shows: the Election's
@@ -36,10 +37,7 @@ type deliveryReport struct {
 }
 
 // unreachedVoter is one voter GET /control/v1/deliveries/unreached lists.
-type unreachedVoter struct {
-	VoterID string `json:"voterId"`
-	deliveryView
-}
+type unreachedVoter = hotline.UnreachedVoter
 
 func (a *app) deliveryCommand() *cobra.Command {
 	var output, runtimeURL string
@@ -116,9 +114,9 @@ func (a *app) unreached(ctx context.Context, name, runtimeURL string, limit int)
 	case http.StatusNotFound:
 		return nil, fmt.Errorf("%s does not list the voters not reached (HTTP 404): %s", where, check)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
+		return nil, tokenRefused(where, resp)
 	default:
-		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
+		return nil, unexpectedAnswer(where, resp)
 	}
 	var out struct {
 		Voters []unreachedVoter `json:"voters"`

@@ -59,9 +59,10 @@ func runtimePodOf(t *testing.T, ns, name string, ports map[string]int32, readySi
 	return p
 }
 
-// provisioned is an Election whose namespace holds its keys Secret, as the
-// controller leaves it (without the runtime's pods).
-func provisioned(t *testing.T) (tenant, electionNS string) {
+// provisioned is an Election "board" in a new tenant namespace, whose election
+// namespace holds its keys Secret with the control token token, as the controller
+// leaves it (without the runtime's pods); it returns both namespaces.
+func provisioned(t *testing.T, token string) (tenant, electionNS string) {
 	t.Helper()
 	tenant = newTenant(t)
 	electionNS, err := env.Namespace(context.Background(), "election")
@@ -72,7 +73,7 @@ func provisioned(t *testing.T) (tenant, electionNS string) {
 	setStatus(t, e, func(s *scrutinv1.ElectionStatus) { s.Namespace = electionNS })
 	if err := k8s.Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: electionNS, Name: keysSecretName},
-		Data:       map[string][]byte{controlTokenKey: []byte("a-control-token")},
+		Data:       map[string][]byte{controlTokenKey: []byte(token)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestVoterFindsTheRuntimePodsAsTheControllerLabelsThem(t *testing.T) {
 // "http".
 func TestVoterPicksAReadyRuntimePodAndItsOpsPort(t *testing.T) {
 	ctx := context.Background()
-	_, ns := provisioned(t)
+	_, ns := provisioned(t, "a-control-token")
 	choose := func() (*runtimeTarget, error) {
 		t.Helper()
 		return runtimePod(ctx, k8s, ns, "board")
@@ -147,7 +148,7 @@ func TestVoterPicksAReadyRuntimePodAndItsOpsPort(t *testing.T) {
 // TestVoterWithoutAReadyPodSaysSo: the command, without --runtime-url, says in
 // plain words that the election's runtime has no Ready pod, and which pods it saw.
 func TestVoterWithoutAReadyPodSaysSo(t *testing.T) {
-	tenant, ns := provisioned(t)
+	tenant, ns := provisioned(t, "a-control-token")
 	r := kubectlScrutin(t, tenant, "voter", "board", "V-0001")
 	if r.code != 1 || !strings.Contains(r.stderr, `election "board" has no voting-runtime pod in namespace `+ns) {
 		t.Errorf("no pod: exit %d, %q", r.code, r.stderr)
@@ -173,7 +174,7 @@ func TestVoterNamesTheMissingPermission(t *testing.T) {
 	if out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "rbac", "tenant_roles.yaml")); err != nil {
 		t.Fatalf("installing the tenant roles: %v\n%s", err, out)
 	}
-	tenant, ns := provisioned(t)
+	tenant, ns := provisioned(t, "a-control-token")
 	runtimePodOf(t, ns, "voting-runtime-a", map[string]int32{"http": 8080, "ops": 9090}, time.Now().Add(-time.Minute))
 	const user = "hotline@example.org"
 	bind := func(ns, name string, ref rbacv1.RoleRef) {

@@ -25,7 +25,7 @@ func TestResendIsForTheEditorNotTheViewer(t *testing.T) {
 	if out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "rbac", "tenant_roles.yaml")); err != nil {
 		t.Fatalf("installing the tenant roles: %v\n%s", err, out)
 	}
-	tenant, ns := provisioned(t)
+	tenant, ns := provisioned(t, "a-control-token")
 	bind := func(ns, name, user, role string) {
 		t.Helper()
 		if err := k8s.Create(ctx, &rbacv1.RoleBinding{

@@ -10,20 +10,17 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/audit"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
 // hotlineRuntime starts a real runtime for method whose control token is
-// token, mail to a real SMTP sink; it returns the runtime, the sink, the binary
-// and the store's file.
-func hotlineRuntime(t *testing.T, method, token string) (*runtimetest.Instance, *sink.SMTPSink, string, string) {
+// token, mail to smtp; it returns the runtime, the binary and the store's file.
+func hotlineRuntime(t *testing.T, method, token string, smtp *sink.SMTPSink) (rt *runtimetest.Instance, bin, db string) {
 	t.Helper()
 	bin, err := runtimetest.Build(t.TempDir())
 	if err != nil {
@@ -37,33 +34,11 @@ func hotlineRuntime(t *testing.T, method, token string) (*runtimetest.Instance, 
 	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	smtp := sink.StartSMTP(t)
 	now := time.Now()
-	db := filepath.Join(dir, "e.db")
-	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, method, now.Add(-time.Minute), now.Add(time.Hour), ""),
+	db = filepath.Join(dir, "e.db")
+	rt = runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, method, now.Add(-time.Minute), now.Add(time.Hour), ""),
 		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+db, "--smtp", smtp.Addr(), "--keys-dir", keys)
-	return rt, smtp, bin, db
-}
-
-// hotlineElection is an Election "board" in a new tenant namespace, provisioned
-// in a new election namespace holding the control token; it returns both
-// namespaces.
-func hotlineElection(t *testing.T, token string) (tenant, ns string) {
-	t.Helper()
-	tenant = newTenant(t)
-	ns, err := env.Namespace(context.Background(), "election")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := election(t, tenant, "board", -time.Minute, time.Hour, scrutinv1.PhaseOpen)
-	setStatus(t, e, func(s *scrutinv1.ElectionStatus) { s.Namespace = ns })
-	if err := k8s.Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: keysSecretName},
-		Data:       map[string][]byte{controlTokenKey: []byte(token)},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return tenant, ns
+	return rt, bin, db
 }
 
 // TestResendReissuesACredentialAsTheEditorAndVoterShowsTheLetters: `kubectl
@@ -74,7 +49,8 @@ func hotlineElection(t *testing.T, token string) (tenant, ns string) {
 // the token or the address.
 func TestResendReissuesACredentialAsTheEditorAndVoterShowsTheLetters(t *testing.T) {
 	const token = "control-token-for-the-resend-test"
-	rt, smtp, bin, db := hotlineRuntime(t, "Credential", token)
+	smtp := sink.StartSMTP(t)
+	rt, bin, db := hotlineRuntime(t, "Credential", token, smtp)
 	letter, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +59,7 @@ func TestResendReissuesACredentialAsTheEditorAndVoterShowsTheLetters(t *testing.
 	if out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "rbac", "tenant_roles.yaml")); err != nil {
 		t.Fatalf("installing the tenant roles: %v\n%s", err, out)
 	}
-	tenant, ns := hotlineElection(t, token)
+	tenant, ns := provisioned(t, token)
 	const editor = "hotline-editor@example.org"
 	for _, b := range []struct{ ns, role string }{{tenant, "election-editor"}, {ns, "election-hotline"}} {
 		if err := k8s.Create(context.Background(), &rbacv1.RoleBinding{
@@ -165,8 +141,9 @@ func TestResendReissuesACredentialAsTheEditorAndVoterShowsTheLetters(t *testing.
 // to a voter not on the roll, says so; both exit 1.
 func TestResendACodeNeedsAPendingSignIn(t *testing.T) {
 	const token = "control-token-for-the-code-resend-test"
-	rt, smtp, _, _ := hotlineRuntime(t, "EmailCode", token)
-	tenant, _ := hotlineElection(t, token)
+	smtp := sink.StartSMTP(t)
+	rt, _, _ := hotlineRuntime(t, "EmailCode", token, smtp)
+	tenant, _ := provisioned(t, token)
 	r := kubectlScrutin(t, tenant, "resend", "board", "V-0002", "--runtime-url", rt.OpsURL)
 	if r.code != 1 || !strings.Contains(r.stderr, "nothing was sent: voter V-0002 has not asked for a code") ||
 		!strings.Contains(r.stderr, "enter their voter id on the sign-in page") {
@@ -187,24 +164,10 @@ func TestResendACodeNeedsAPendingSignIn(t *testing.T) {
 // the address; in -o json too.
 func TestDeliveryListsTheVotersNotReached(t *testing.T) {
 	const token = "control-token-for-the-unreached-test"
-	bin, err := runtimetest.Build(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	if err := os.MkdirAll(keys, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	smtp := sink.StartSMTP(t)
 	smtp.Reject(runtimetest.VoterEmail(2))
-	now := time.Now()
-	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, "Credential", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(), "--keys-dir", keys)
-	tenant, _ := hotlineElection(t, token)
+	rt, _, _ := hotlineRuntime(t, "Credential", token, smtp)
+	tenant, _ := provisioned(t, token)
 
 	var r result
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {

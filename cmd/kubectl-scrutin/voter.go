@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"scrutin.dev/scrutin/voting-runtime/hotline"
 )
 
 // The control token of an election's runtime: key control-token of the Secret
@@ -27,41 +29,10 @@ const (
 
 // voterView is what the runtime says of a voter's sign-in
 // (GET /control/v1/voters/{id}): never a code, a hash nor an address.
-type voterView struct {
-	VoterID          string `json:"voterId"`
-	OnRoll           bool   `json:"onRoll"`
-	Method           string `json:"method,omitempty"`
-	Channel          string `json:"channel,omitempty"`
-	ChannelAvailable bool   `json:"channelAvailable"`
-	Voted            bool   `json:"voted"`
-	PendingSignIn    *struct {
-		Codes     int       `json:"codes"`
-		ExpiresAt time.Time `json:"expiresAt"`
-	} `json:"pendingSignIn"`
-	Failures       int        `json:"failures"`
-	MaxFailures    int        `json:"maxFailures"`
-	Lockouts       int        `json:"lockouts"`
-	Locked         bool       `json:"locked"`
-	LockedUntil    *time.Time `json:"lockedUntil,omitempty"`
-	LastFailureAt  *time.Time `json:"lastFailureAt,omitempty"`
-	LastCodeSentAt *time.Time `json:"lastCodeSentAt,omitempty"`
-	NextCodeAfter  *time.Time `json:"nextCodeAfter,omitempty"`
-	// Deliveries are the voter's latest messages, newest first, as the
-	// election's store records them: never a code, a credential nor an address.
-	Deliveries []deliveryView `json:"deliveries"`
-	Now        time.Time      `json:"now"`
-}
+type voterView = hotline.VoterState
 
 // deliveryView is one message sent (or to be sent) to a voter.
-type deliveryView struct {
-	Kind      string    `json:"kind"`
-	Channel   string    `json:"channel"`
-	State     string    `json:"state"`
-	Reason    string    `json:"reason,omitempty"`
-	Attempts  int       `json:"attempts"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
-}
+type deliveryView = hotline.Delivery
 
 func (a *app) voterCommand() *cobra.Command {
 	var output, runtimeURL string
@@ -230,22 +201,33 @@ func (a *app) callVoter(ctx context.Context, name, voterID, runtimeURL string, a
 		return nil, fmt.Errorf("%s has no voter view (HTTP 404): %s", where, check)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if runtimeURL == "" {
-			return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
+			return nil, tokenRefused(where, resp)
 		}
-		return nil, fmt.Errorf("%s refused the control token from Secret %s (HTTP %d): is --runtime-url the runtime of election %q?", where, keysSecretName, resp.StatusCode, name)
+		return nil, fmt.Errorf("%w: is --runtime-url the runtime of election %q?", tokenRefused(where, resp), name)
 	case http.StatusConflict, http.StatusTooManyRequests, http.StatusUnprocessableEntity, http.StatusBadRequest:
 		if act == voterResend {
 			return nil, resendRefused(resp, voterID)
 		}
-		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
+		return nil, unexpectedAnswer(where, resp)
 	default:
-		return nil, fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
+		return nil, unexpectedAnswer(where, resp)
 	}
 	var v voterView
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
 		return nil, fmt.Errorf("the runtime's answer is not a voter view: %w", err)
 	}
 	return &v, nil
+}
+
+// tokenRefused: the runtime at where refused the control token (HTTP 401 or 403).
+func tokenRefused(where string, resp *http.Response) error {
+	return fmt.Errorf("%s refused the control token from Secret %s (HTTP %d)", where, keysSecretName, resp.StatusCode)
+}
+
+// unexpectedAnswer is an answer of the runtime at where that the caller does not
+// expect: its status and the first line of its body.
+func unexpectedAnswer(where string, resp *http.Response) error {
+	return fmt.Errorf("%s answered HTTP %d: %s", where, resp.StatusCode, firstLine(resp.Body))
 }
 
 // printVoter says where the voter stands, in plain words, most urgent first.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,22 +104,8 @@ func TestVoterShowsALockoutNeverACode(t *testing.T) {
 // code sent to that voter (which no output may show).
 func lockedOutRuntime(t *testing.T, token string) (*runtimetest.Instance, string) {
 	t.Helper()
-	bin, err := runtimetest.Build(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keys := filepath.Join(dir, "keys")
-	if err := os.MkdirAll(keys, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(token), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	smtp := sink.StartSMTP(t)
-	now := time.Now()
-	rt := runtimetest.Start(t, bin, nil, "--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"--roll", runtimetest.RollFile(t, dir, 3), "--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr(), "--keys-dir", keys)
+	rt, _, _ := hotlineRuntime(t, "EmailCode", token, smtp)
 
 	// Voter 1 asks for a code and types five wrong ones.
 	post := func(path, body string) int {

@@ -2,17 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/runtimetest"
 )
 
@@ -35,19 +30,7 @@ func TestVoterUnlockEndsALockout(t *testing.T) {
 	const token = "control-token-for-the-unlock-test"
 	rt, code := lockedOutRuntime(t, token)
 
-	tenant := newTenant(t)
-	ns, err := env.Namespace(context.Background(), "election")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := election(t, tenant, "board", -time.Minute, time.Hour, scrutinv1.PhaseOpen)
-	setStatus(t, e, func(s *scrutinv1.ElectionStatus) { s.Namespace = ns })
-	if err := k8s.Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: keysSecretName},
-		Data:       map[string][]byte{controlTokenKey: []byte(token)},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	tenant, _ := provisioned(t, token)
 	r := kubectlScrutin(t, tenant, "voter", "board", "V-0001", "--runtime-url", rt.OpsURL)
 	mustContain(t, "before the unlock", r.stdout, "LOCKED OUT until")
 

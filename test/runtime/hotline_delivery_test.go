@@ -10,43 +10,22 @@ import (
 	"testing"
 	"time"
 
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/audit"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+	"scrutin.dev/scrutin/voting-runtime/hotline"
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
-// hotlineVoter is the part of GET /control/v1/voters/{id} these tests read.
-type hotlineVoter struct {
-	VoterID       string `json:"voterId"`
-	Voted         bool   `json:"voted"`
-	PendingSignIn *struct {
-		Codes int `json:"codes"`
-	} `json:"pendingSignIn"`
-	Deliveries []struct {
-		Kind      string    `json:"kind"`
-		Channel   string    `json:"channel"`
-		State     string    `json:"state"`
-		Reason    string    `json:"reason"`
-		Attempts  int       `json:"attempts"`
-		CreatedAt time.Time `json:"createdAt"`
-		UpdatedAt time.Time `json:"updatedAt"`
-	} `json:"deliveries"`
-}
+// hotlineVoter is what GET /control/v1/voters/{id} says, as kubectl scrutin
+// reads it.
+type hotlineVoter = hotline.VoterState
 
-// hotlineStatus is the part of GET /control/v1/status these tests read.
+// hotlineStatus is the part of GET /control/v1/status these tests read: the
+// delivery counts the controller copies into the Election's status.
 type hotlineStatus struct {
-	Delivery struct {
-		Channels []struct {
-			Channel   string `json:"channel"`
-			Queued    int64  `json:"queued"`
-			Sent      int64  `json:"sent"`
-			Failed    int64  `json:"failed"`
-			Delivered int64  `json:"delivered"`
-			Bounced   int64  `json:"bounced"`
-		} `json:"channels"`
-		OldestQueuedAt *time.Time `json:"oldestQueuedAt"`
-	} `json:"delivery"`
+	Delivery scrutinv1.DeliveryStatus `json:"delivery"`
 }
 
 // hotlineRuntime starts a runtime for method on the embedded store, mail to a

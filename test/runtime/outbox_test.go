@@ -228,15 +228,7 @@ func TestCredentialLettersSurviveKill9(t *testing.T) {
 // sends the code (no new request), and the code signs the voter in.
 func TestCodeRequestedBeforeKill9Arrives(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st outboxStore) {
-		smtp := sink.StartSMTP(t)
-		dir := t.TempDir()
-		rt := runtimetest.Start(t, runtimeBin, nil, outboxArgs(t, dir, "EmailCode", st, smtp, runtimetest.RollFile(t, dir, 3))...)
-		waitReady(t, rt, time.Minute)
-		smtp.SetFailFirst(1 << 30)
-		v := newVoter(rt.URL, nil)
-		if status, err := v.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(2)}, nil); err != nil || status != http.StatusAccepted {
-			t.Fatalf("sign-in: %d %v", status, err)
-		}
+		rt, smtp, v := codeRefused(t, st, 2)
 		rt.Kill9()
 		if len(smtp.Messages()) != 0 {
 			t.Fatal("the code was sent before the kill: the test proves nothing")
@@ -252,6 +244,23 @@ func TestCodeRequestedBeforeKill9Arrives(t *testing.T) {
 			t.Fatalf("the code sent after the restart does not sign in: %d %v", status, err)
 		}
 	})
+}
+
+// codeRefused starts an EmailCode runtime on st with a roll of 3 voters, the
+// mail server refusing for now, and has voter i ask for a code: it returns the
+// runtime, the mail server and the voter.
+func codeRefused(t *testing.T, st outboxStore, i int) (*runtimetest.Instance, *sink.SMTPSink, *voter) {
+	t.Helper()
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	rt := runtimetest.Start(t, runtimeBin, nil, outboxArgs(t, dir, "EmailCode", st, smtp, runtimetest.RollFile(t, dir, 3))...)
+	waitReady(t, rt, time.Minute)
+	smtp.SetFailFirst(1 << 30)
+	v := newVoter(rt.URL, nil)
+	if status, err := v.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(i)}, nil); err != nil || status != http.StatusAccepted {
+		t.Fatalf("sign-in: %d %v", status, err)
+	}
+	return rt, smtp, v
 }
 
 // waitReady waits until the runtime's /readyz answers 200.
@@ -323,15 +332,7 @@ func TestOutboxDumpHoldsNoSecret(t *testing.T) {
 // either.
 func TestCodeInDumpWhileQueued(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st outboxStore) {
-		smtp := sink.StartSMTP(t)
-		dir := t.TempDir()
-		rt := runtimetest.Start(t, runtimeBin, nil, outboxArgs(t, dir, "EmailCode", st, smtp, runtimetest.RollFile(t, dir, 3))...)
-		waitReady(t, rt, time.Minute)
-		smtp.SetFailFirst(1 << 30)
-		v := newVoter(rt.URL, nil)
-		if status, err := v.call(http.MethodPost, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(1)}, nil); err != nil || status != http.StatusAccepted {
-			t.Fatalf("sign-in: %d %v", status, err)
-		}
+		_, smtp, _ := codeRefused(t, st, 1)
 		time.Sleep(500 * time.Millisecond) // a first attempt refused
 		queued := st.dump(t)
 		if ob := st.outbox(t); inClear(ob, runtimetest.VoterEmail(1)) {

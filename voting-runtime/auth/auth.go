@@ -5,6 +5,9 @@
 package auth
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -131,4 +134,25 @@ func MaskEmail(email string) string {
 		return "•••"
 	}
 	return local[:1] + "•••@" + domain
+}
+
+// DeriveKey derives a 32-byte key for one purpose from one of the election's
+// keys (HKDF-SHA256, the purpose as its info): a key of no other use.
+func DeriveKey(secret []byte, purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, purpose, 32)
+}
+
+// NewAEAD is AES-256-GCM under DeriveKey(secret, purpose): what seals the
+// outbox's messages and the voters' ballot drafts, each with a purpose of its
+// own.
+func NewAEAD(secret []byte, purpose string) (cipher.AEAD, error) {
+	key, err := DeriveKey(secret, purpose)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }

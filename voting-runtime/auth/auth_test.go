@@ -92,3 +92,39 @@ func TestMasks(t *testing.T) {
 		}
 	}
 }
+
+// TestNewAEADOpensOnlyUnderTheSameSecretAndPurpose: what NewAEAD(secret,
+// purpose) seals opens under another NewAEAD of the same secret and purpose
+// (another replica), and under no other secret or purpose.
+func TestNewAEADOpensOnlyUnderTheSameSecretAndPurpose(t *testing.T) {
+	secret := bytes.Repeat([]byte{7}, 32)
+	a, err := NewAEAD(secret, "outbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, a.NonceSize())
+	sealed := a.Seal(nil, nonce, []byte("a code"), []byte("V-1"))
+	for name, c := range map[string]struct {
+		secret  []byte
+		purpose string
+		opens   bool
+	}{
+		"same secret and purpose": {secret, "outbox", true},
+		"another purpose":         {secret, "drafts", false},
+		"another secret":          {bytes.Repeat([]byte{8}, 32), "outbox", false},
+	} {
+		b, err := NewAEAD(c.secret, c.purpose)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := b.Open(nil, nonce, sealed, []byte("V-1"))
+		if opens := err == nil && string(plain) == "a code"; opens != c.opens {
+			t.Errorf("%s: opens=%v, want %v", name, opens, c.opens)
+		}
+	}
+	k1, _ := DeriveKey(secret, "outbox")
+	k2, _ := DeriveKey(secret, "drafts")
+	if len(k1) != 32 || bytes.Equal(k1, k2) {
+		t.Errorf("DeriveKey: %d bytes, the same for two purposes: %v", len(k1), bytes.Equal(k1, k2))
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+	"scrutin.dev/scrutin/voting-runtime/enginetest"
 	"scrutin.dev/scrutin/voting-runtime/store"
 	"scrutin.dev/scrutin/voting-runtime/store/embedded"
 )
@@ -36,16 +36,9 @@ type outboxFixture struct {
 
 func newOutboxFixture(t *testing.T, tune func(*delivery.OutboxOptions)) *outboxFixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "election.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, _ := enginetest.Store(t)
 	f := &outboxFixture{st: st, smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, smsToken), reg: prometheus.NewRegistry()}
+	var err error
 	if f.sealer, err = delivery.NewSealer(bytes.Repeat([]byte{7}, 32)); err != nil {
 		t.Fatal(err)
 	}

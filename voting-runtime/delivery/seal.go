@@ -1,15 +1,14 @@
 package delivery
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"scrutin.dev/scrutin/voting-runtime/auth"
 )
 
 // sealInfo is the HKDF info string of the outbox key: the key that seals messages
@@ -39,15 +38,7 @@ func NewSealer(hashKey []byte) (*Sealer, error) {
 	if len(hashKey) < 32 {
 		return nil, fmt.Errorf("delivery: the hash key is %d bytes, the outbox key needs at least 32", len(hashKey))
 	}
-	key, err := hkdf.Key(sha256.New, hashKey, nil, sealInfo, 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := auth.NewAEAD(hashKey, sealInfo)
 	if err != nil {
 		return nil, err
 	}

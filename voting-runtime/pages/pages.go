@@ -47,6 +47,7 @@ import (
 	_ "time/tzdata"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/engine"
 )
 
@@ -160,7 +161,7 @@ func New(cfg Config) (*Pages, error) {
 	draftLen := int64(base64.RawURLEncoding.EncodedLen(p.seal.sealedLen()))
 	p.ballotBytes = ballotFormSlack + 3*int64(p.formMax) + draftLen
 	p.signInBytes = signInFormBytes + draftLen
-	if p.scrutKey, err = deriveKey(cfg.SessionKey, "scrutin pages: scrutineers' cookie v1|"+id); err != nil {
+	if p.scrutKey, err = auth.DeriveKey(cfg.SessionKey, "scrutin pages: scrutineers' cookie v1|"+id); err != nil {
 		return nil, err
 	}
 	if p.paris, err = time.LoadLocation("Europe/Paris"); err != nil {

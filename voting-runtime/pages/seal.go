@@ -1,9 +1,7 @@
 package pages
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"scrutin.dev/scrutin/voting-runtime/auth"
 )
 
 // draftMaxAge is how long a sealed draft can be brought back: long enough to ask
@@ -21,11 +21,6 @@ import (
 const draftMaxAge = 2 * time.Hour
 
 var errBadDraft = errors.New("pages: the sealed choices cannot be read, or are too old")
-
-// deriveKey derives a 32-byte key for one purpose from the election's session key.
-func deriveKey(sessionKey []byte, purpose string) ([]byte, error) {
-	return hkdf.Key(sha256.New, sessionKey, nil, purpose, 32)
-}
 
 // sessionHashSize is the length of a session's store.Session.IDHash (HMAC-SHA-256),
 // which a draft holds.
@@ -51,15 +46,7 @@ type sealer struct {
 // longest ballot form of the election; a longer one is padded to a multiple of
 // 1 KiB above it).
 func newSealer(sessionKey []byte, election string, size int) (*sealer, error) {
-	key, err := deriveKey(sessionKey, "scrutin pages: sealed ballot drafts v3|"+election)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := auth.NewAEAD(sessionKey, "scrutin pages: sealed ballot drafts v3|"+election)
 	if err != nil {
 		return nil, err
 	}

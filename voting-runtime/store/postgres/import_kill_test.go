@@ -1,89 +1,31 @@
 package postgres
 
 import (
-	"bufio"
-	"fmt"
 	"os"
-	"os/exec"
 	"testing"
-	"time"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
 	"scrutin.dev/scrutin/voting-runtime/store/storetest"
 )
 
-// importerEnv is the DSN the helper process imports into.
-const importerEnv = "POSTGRES_TEST_IMPORTER_DSN"
-
-const importKillVoters = 20_000
-
 // TestImportKilled9LeavesNothing runs a process that imports a roll with its
 // letters and stops, mid-transaction, once every entry is written; kills it with
 // SIGKILL there; finds neither voters nor letters nor a digest; then imports the
-// roll again: once, with every letter queued once.
+// roll again: once, with every letter queued once. The server ends the killed
+// process's transaction once it sees the connection closed; the next import
+// waits for its lock until then.
 func TestImportKilled9LeavesNothing(t *testing.T) {
 	dsn := newDatabase(t, srv)
 	s := openDSN(t, dsn)
-	ctx := t.Context()
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperImporter$")
-	cmd.Env = append(os.Environ(), importerEnv+"="+dsn)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(out)
-	written := false
-	for !written && lines.Scan() {
-		written = lines.Text() == fmt.Sprintf("written %d", importKillVoters)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if !written {
-		t.Fatal("the importer ended before writing its entries")
-	}
-
-	// The server ends the killed process's transaction once it sees the
-	// connection closed; the next import waits for its lock until then.
-	for i, want := range []bool{true, false} {
-		if i == 0 {
-			if d, err := s.RollDigest(ctx); err != nil || d != "" {
-				t.Errorf("after the kill: RollDigest = %q, %v; want none", d, err)
-			}
-			if v, _, err := s.Counts(ctx); err != nil || v != 0 {
-				t.Errorf("after the kill: %d voters (%v), want 0", v, err)
-			}
-			if cs, err := s.DeliveryCounts(ctx); err != nil || len(cs) != 0 {
-				t.Errorf("after the kill: letters %+v (%v), want none", cs, err)
-			}
-		}
-		imported, err := s.ImportRoll(ctx, "d", storetest.Letters("v", importKillVoters, nil))
-		if err != nil || imported != want {
-			t.Fatalf("import %d after the kill: imported=%v, %v; want %v", i+1, imported, err, want)
-		}
-	}
-	cs, err := s.DeliveryCounts(ctx)
-	if err != nil || len(cs) != 1 || cs[0].N != importKillVoters || cs[0].State != store.DeliveryQueued {
-		t.Errorf("after the redo: %+v (%v); want %d queued letters", cs, err, importKillVoters)
-	}
-	if v, _, _ := s.Counts(ctx); v != importKillVoters {
-		t.Errorf("after the redo: %d voters, want %d", v, importKillVoters)
-	}
+	storetest.ImportKilled9(t, "TestHelperImporter", dsn, func(*testing.T) store.Store { return s })
 }
 
-// TestHelperImporter is the process TestImportKilled9LeavesNothing kills: it
-// imports the roll, and once it has read every entry, says so and
-// waits, its transaction open, for the SIGKILL.
+// TestHelperImporter is the process TestImportKilled9LeavesNothing kills.
 func TestHelperImporter(t *testing.T) {
-	dsn := os.Getenv(importerEnv)
+	dsn := os.Getenv(storetest.ImporterEnv)
 	if dsn == "" {
 		t.Skip("helper process for TestImportKilled9LeavesNothing")
 	}
@@ -91,15 +33,5 @@ func TestHelperImporter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := func(yield func(store.RollEntry, error) bool) {
-		for e, err := range storetest.Letters("v", importKillVoters, nil) {
-			if !yield(e, err) {
-				return
-			}
-		}
-		fmt.Printf("written %d\n", importKillVoters)
-		time.Sleep(time.Hour) // the SIGKILL comes here
-	}
-	_, err = s.ImportRoll(t.Context(), "d", entries)
-	t.Fatalf("the import returned: %v", err)
+	storetest.ImportUntilKilled(t, s)
 }

@@ -1,8 +1,11 @@
 package storetest
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,4 +211,85 @@ func testImportRollOnce(t *testing.T, s store.Store) {
 	if v, _ := counts(t, s); v != n {
 		t.Errorf("%d voters, want %d", v, n)
 	}
+}
+
+// ImporterEnv names the database (a file or a DSN) that the helper process of
+// ImportKilled9 imports into.
+const ImporterEnv = "STORETEST_IMPORTER_DB"
+
+// importKillVoters is the roll ImportKilled9 imports: enough voters and letters
+// that SQLite spills the unfinished transaction into the WAL.
+const importKillVoters = 20_000
+
+// ImportKilled9 runs the test binary's test helper (one that calls
+// ImportUntilKilled) with ImporterEnv set to db, a migrated database; kills it
+// with SIGKILL once it has written every entry, mid-transaction; then, on the
+// Store reopen returns for that database, finds neither voters nor letters nor a
+// digest, and imports the roll again: once, with every letter queued once.
+func ImportKilled9(t *testing.T, helper, db string, reopen func(t *testing.T) store.Store) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+helper+"$")
+	cmd.Env = append(os.Environ(), ImporterEnv+"="+db)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	written := false
+	for !written && lines.Scan() {
+		written = lines.Text() == fmt.Sprintf("written %d", importKillVoters)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if !written {
+		t.Fatal("the importer ended before writing its entries")
+	}
+
+	s := reopen(t)
+	ctx := t.Context()
+	if d, err := s.RollDigest(ctx); err != nil || d != "" {
+		t.Errorf("after the kill: RollDigest = %q, %v; want none", d, err)
+	}
+	if v, _, err := s.Counts(ctx); err != nil || v != 0 {
+		t.Errorf("after the kill: %d voters (%v), want 0", v, err)
+	}
+	if cs, err := s.DeliveryCounts(ctx); err != nil || len(cs) != 0 {
+		t.Errorf("after the kill: letters %+v (%v), want none", cs, err)
+	}
+
+	for i, want := range []bool{true, false} {
+		imported, err := s.ImportRoll(ctx, "d", Letters("v", importKillVoters, nil))
+		if err != nil || imported != want {
+			t.Fatalf("import %d after the kill: imported=%v, %v; want %v", i+1, imported, err, want)
+		}
+	}
+	cs, err := s.DeliveryCounts(ctx)
+	if err != nil || len(cs) != 1 || cs[0].N != importKillVoters || cs[0].State != store.DeliveryQueued {
+		t.Errorf("after the redo: %+v (%v); want %d queued letters", cs, err, importKillVoters)
+	}
+	if v, _, _ := s.Counts(ctx); v != importKillVoters {
+		t.Errorf("after the redo: %d voters, want %d", v, importKillVoters)
+	}
+}
+
+// ImportUntilKilled is the process ImportKilled9 kills: it imports the roll
+// into s and, once every entry is written, says so and waits, its transaction
+// open, for the SIGKILL.
+func ImportUntilKilled(t *testing.T, s store.Store) {
+	entries := func(yield func(store.RollEntry, error) bool) {
+		for e, err := range Letters("v", importKillVoters, nil) {
+			if !yield(e, err) {
+				return
+			}
+		}
+		fmt.Printf("written %d\n", importKillVoters)
+		time.Sleep(time.Hour) // the SIGKILL comes here
+	}
+	_, err := s.ImportRoll(t.Context(), "d", entries)
+	t.Fatalf("the import returned: %v", err)
 }
