@@ -199,7 +199,8 @@ func (r *ElectionReconciler) readRoll(ctx context.Context, in *Inputs) error {
 	}
 	s := memo.summary
 	e.Status.Voters = s.Voters
-	e.Status.Roll = &scrutinv1.RollStatus{Parts: int32(len(parts)), Digest: s.Digest, Unreachable: s.Unreachable}
+	e.Status.Roll = &scrutinv1.RollStatus{Parts: int32(len(parts)), Digest: s.Digest, Unreachable: s.Unreachable,
+		UnreachableLines: unreachableLines(s, parts)}
 	msg := fmt.Sprintf("%d voters on the roll (%s)", s.Voters, s.Digest)
 	if len(parts) > 1 {
 		msg = fmt.Sprintf("%d voters on the roll, in %d parts (%s)", s.Voters, len(parts), s.Digest)
@@ -643,6 +644,26 @@ func describeRollWarnings(s *rollSummary) string {
 		fmt.Fprintf(&b, "\nand %d more", more)
 	}
 	return b.String()
+}
+
+// maxUnreachableLines bounds status.roll.unreachableLines (the API's MaxItems).
+const maxUnreachableLines = 100
+
+// unreachableLines names the first unreachable voters' lines, for status.roll:
+// each by the Secret holding it and its line there.
+func unreachableLines(s *rollSummary, parts []tenantPart) []scrutinv1.RollLine {
+	secrets := make(map[string]string, len(parts))
+	for _, p := range parts {
+		secrets[partLabel(p.Secret, p.Index, len(parts))] = p.Secret
+	}
+	var out []scrutinv1.RollLine
+	for _, l := range s.UnreachableLines {
+		if len(out) == maxUnreachableLines {
+			break
+		}
+		out = append(out, scrutinv1.RollLine{Part: secrets[l.Part], Line: int32(l.Line)})
+	}
+	return out
 }
 
 // describeUnreachable warns of the voters the method (with its fallback) cannot

@@ -27,11 +27,16 @@ func newRollCheck(e *scrutinv1.Election, count int) *rollCheck {
 // part reads part index (from 1) of the roll, held by Secret name. Errors name
 // the part by its place and Secret; a roll in one Secret has no part name.
 func (c *rollCheck) part(secret string, index int, r io.Reader) error {
-	name := ""
-	if c.count > 1 {
-		name = fmt.Sprintf("%d of %d (Secret %s)", index, c.count, secret)
+	return c.v.ReadPart(roll.Part{Name: partLabel(secret, index, c.count), Index: index - 1, Count: c.count}, r, nil)
+}
+
+// partLabel is how roll errors name part index (from 1) of count, held by Secret
+// secret: "" for a roll in one Secret.
+func partLabel(secret string, index, count int) string {
+	if count <= 1 {
+		return ""
 	}
-	return c.v.ReadPart(roll.Part{Name: name, Index: index - 1, Count: c.count}, r, nil)
+	return fmt.Sprintf("%d of %d (Secret %s)", index, count, secret)
 }
 
 // finish is the roll's summary, or a *roll.Errors naming each bad line.

@@ -406,8 +406,10 @@ func TestRollUnreachableCounted(t *testing.T) {
 		"U-2,Phone Only,,+33600000002\n" + "U-3,Nothing,,\n"
 	e := create(t, electionWithParts(t, ns, "unreach", time.Hour, []string{rollPartCSV(1, 2), part}))
 	cur := waitPhase(t, e, scrutinv1.PhaseScheduled, 20*time.Second)
-	if r := cur.Status.Roll; r == nil || r.Unreachable != 2 {
-		t.Errorf("status.roll %+v, want 2 unreachable", r)
+	if r := cur.Status.Roll; r == nil || r.Unreachable != 2 || len(r.UnreachableLines) != 2 ||
+		r.UnreachableLines[0].Line != 3 || r.UnreachableLines[1].Line != 4 ||
+		r.UnreachableLines[0].Part != "unreach-part-2" || r.UnreachableLines[1].Part != "unreach-part-2" {
+		t.Errorf("status.roll %+v, want 2 unreachable, lines 3 and 4 of the second part", r)
 	}
 	c := condition(cur, scrutinv1.ConditionRollValid)
 	if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "2 voter(s) cannot be reached") {

@@ -698,6 +698,22 @@ type RollStatus struct {
 	// warning, not an error: `kubectl scrutin roll check` and `kubectl scrutin
 	// delivery` list their lines.
 	Unreachable int64 `json:"unreachable"`
+	// UnreachableLines are the first of them (at most 100), each by its part and
+	// line, never by what the line holds.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=atomic
+	// +optional
+	UnreachableLines []RollLine `json:"unreachableLines,omitempty"`
+}
+
+// RollLine names a line of the roll: the Secret holding it (the roll's, or its
+// part's) and its line number there.
+type RollLine struct {
+	// Part is the Secret holding the line.
+	// +optional
+	Part string `json:"part,omitempty"`
+	// Line number in that Secret's CSV, 1 being the header.
+	Line int32 `json:"line"`
 }
 
 // DeliveryStatus counts the election's messages, per channel and state.

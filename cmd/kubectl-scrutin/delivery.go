@@ -27,6 +27,9 @@ type deliveryReport struct {
 	// Unreachable voters: no contact for the method (and its fallback); nil when
 	// the controller has not reported the roll yet.
 	Unreachable *int64 `json:"unreachable,omitempty"`
+	// UnreachableLines are the first of them (status.roll.unreachableLines),
+	// each by its Secret and line.
+	UnreachableLines []scrutinv1.RollLine `json:"unreachableLines,omitempty"`
 	// Delivered is the condition's status (True, False, Unknown; "" when absent)
 	// and Message its message.
 	Delivered string `json:"delivered,omitempty"`
@@ -167,6 +170,7 @@ func deliveryOf(e *scrutinv1.Election) deliveryReport {
 	if e.Status.Roll != nil {
 		n := e.Status.Roll.Unreachable
 		r.Unreachable = &n
+		r.UnreachableLines = e.Status.Roll.UnreachableLines
 	}
 	if c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionDelivered); c != nil {
 		r.Delivered, r.Message = string(c.Status), c.Message
@@ -199,6 +203,12 @@ func (a *app) printDelivery(r deliveryReport) {
 	default:
 		fmt.Fprintf(out, "Unreachable voters: %d, whom the roll gives no %s: they cannot sign in unless the roll is fixed (kubectl scrutin roll check lists their lines).\n",
 			*r.Unreachable, methodContact(r.Method))
+		for _, l := range r.UnreachableLines {
+			fmt.Fprintf(out, "  Secret %s, line %d\n", l.Part, l.Line)
+		}
+		if more := *r.Unreachable - int64(len(r.UnreachableLines)); more > 0 && len(r.UnreachableLines) > 0 {
+			fmt.Fprintf(out, "  and %d more (kubectl scrutin roll check lists them all)\n", more)
+		}
 	}
 	switch r.Delivered {
 	case "":

@@ -27,7 +27,8 @@ func TestDeliveryShowsCountsUnreachableAndTheCondition(t *testing.T) {
 
 	oldest := metav1.NewTime(time.Now().Add(-7 * time.Minute).Truncate(time.Second))
 	setStatus(t, e, func(s *scrutinv1.ElectionStatus) {
-		s.Roll = &scrutinv1.RollStatus{Parts: 11, Unreachable: 37}
+		s.Roll = &scrutinv1.RollStatus{Parts: 11, Unreachable: 37, UnreachableLines: []scrutinv1.RollLine{
+			{Part: "congress-roll-0003", Line: 17}, {Part: "congress-roll-0009", Line: 4242}}}
 		s.Delivery = &scrutinv1.DeliveryStatus{
 			Channels: []scrutinv1.ChannelDelivery{
 				{Channel: "mail", Queued: 1200, Sent: 138712, Failed: 51, Delivered: 0, Bounced: 0},
@@ -49,6 +50,7 @@ func TestDeliveryShowsCountsUnreachableAndTheCondition(t *testing.T) {
 		"Oldest message waiting: queued", "(7m ago)",
 		"Unreachable voters: 37, whom the roll gives no e-mail address",
 		"kubectl scrutin roll check lists their lines",
+		"Secret congress-roll-0003, line 17", "Secret congress-roll-0009, line 4242", "and 35 more",
 		"Delivered: False: 1203 messages wait to be sent, 54 failed",
 		"54 message(s) failed or bounced")
 
@@ -58,13 +60,13 @@ func TestDeliveryShowsCountsUnreachableAndTheCondition(t *testing.T) {
 		t.Fatalf("-o json: exit %d, %v: %s", r.code, err, r.stdout)
 	}
 	if len(got.Channels) != 2 || got.Channels[0].Sent != 138712 || got.Channels[1].Bounced != 1 ||
-		got.Unreachable == nil || *got.Unreachable != 37 || got.Delivered != "False" || got.OldestQueuedAt == nil ||
+		got.Unreachable == nil || *got.Unreachable != 37 || len(got.UnreachableLines) != 2 || got.Delivered != "False" || got.OldestQueuedAt == nil ||
 		!got.OldestQueuedAt.Equal(oldest.Time) {
 		t.Errorf("-o json: %+v", got)
 	}
 
 	setStatus(t, e, func(s *scrutinv1.ElectionStatus) {
-		s.Roll.Unreachable = 0
+		s.Roll.Unreachable, s.Roll.UnreachableLines = 0, nil
 		s.Delivery = &scrutinv1.DeliveryStatus{Channels: []scrutinv1.ChannelDelivery{{Channel: "mail", Sent: 140000}}}
 		for i := range s.Conditions {
 			if s.Conditions[i].Type == scrutinv1.ConditionDelivered {
