@@ -19,6 +19,21 @@
 // claimed again once it runs out, and sent with the same sealed content, so that
 // a duplicate never carries a different secret.
 //
+// # Why not a job queue library
+//
+// River (github.com/riverqueue/river) was the first candidate: a well-kept queue on
+// the database itself, with a pgx and a SQLite driver. The outbox is the store's
+// own table instead, because River could not meet three of its promises as they
+// stand: a message's secret is erased once sent, while River keeps a job's
+// arguments until its cleaner deletes the row; a worker that lost its lease may
+// not record an outcome (the attempt guard of [store.Outbox.Finish]), while River
+// rescues stuck jobs after a fixed timeout; and the embedded store's single
+// SQLite writer, shared with the ballot box, would have had River's own
+// concurrent maintenance and schema beside it (its SQLite driver is, in its own
+// documentation, in early testing and advises one connection). A voter's
+// delivery history and the organisers' counts are plain queries of the same
+// table, on both stores.
+//
 // # Secrets
 //
 // A Message's Body holds the code or the credential, and its To the voter's address
