@@ -78,7 +78,7 @@ func writeParts(t *testing.T, dir string, n int) int {
 
 func congressImport(t *testing.T, storeType string, n int, dir string, parts int) {
 	start := time.Now()
-	rt := startCredentialRuntime(t, storeType, filepath.Join(dir, "roll"), sink.StartSMTP(t))
+	rt := startCredentialRuntime(t, storeType, filepath.Join(dir, "roll"), sink.StartSMTP(t), true)
 	ready := waitReady(t, rt, 60*time.Minute)
 	rss, err := rt.PeakRSS()
 	if err != nil {

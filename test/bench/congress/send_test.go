@@ -66,7 +66,7 @@ func congressLetters(t *testing.T, storeType string) {
 
 	roll := runtimetest.RollFile(t, dir, n)
 	start := time.Now()
-	rt := startCredentialRuntime(t, storeType, roll, smtp)
+	rt := startCredentialRuntime(t, storeType, roll, smtp, false)
 	imported := waitReady(t, rt, 30*time.Minute)
 	t.Logf("%s: %d voters imported in %s", storeType, n, imported.Sub(start).Round(100*time.Millisecond))
 
@@ -117,9 +117,11 @@ func congressLetters(t *testing.T, storeType string) {
 
 // startCredentialRuntime starts the voting-runtime with the Credential method on
 // the roll (a file or a directory of parts), on a fresh store of storeType
-// (postgres or embedded), sending its letters to smtp. runtimetest.Start returns
-// once the roll is imported.
-func startCredentialRuntime(t *testing.T, storeType, roll string, smtp *sink.SMTPSink) *runtimetest.Instance {
+// (postgres or embedded), sending its letters to smtp. It returns once the roll is
+// imported, or, with importing, as soon as the runtime answers (the caller then
+// waits for /readyz itself: a million voters may take longer than
+// runtimetest.Start waits).
+func startCredentialRuntime(t *testing.T, storeType, roll string, smtp *sink.SMTPSink, importing bool) *runtimetest.Instance {
 	t.Helper()
 	work := t.TempDir()
 	var storeSpec string
@@ -133,7 +135,11 @@ func startCredentialRuntime(t *testing.T, storeType, roll string, smtp *sink.SMT
 	}
 	now := time.Now()
 	election := runtimetest.ElectionFile(t, work, "Credential", now.Add(2*time.Hour), now.Add(4*time.Hour), "")
-	return runtimetest.Start(t, runtimeBin, nil, "--election", election, "--roll", roll, "--store", storeSpec,
+	start := runtimetest.Start
+	if importing {
+		start = runtimetest.StartImporting
+	}
+	return start(t, runtimeBin, nil, "--election", election, "--roll", roll, "--store", storeSpec,
 		"--smtp", smtp.Addr(), "--scrutineer-token-file", filepath.Join(work, "scrutineer-token"),
 		"--control-token-file", filepath.Join(work, "control-token"))
 }
