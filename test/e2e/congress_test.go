@@ -129,7 +129,7 @@ func TestCongress(t *testing.T) {
 
 	// 2,000 voters vote with the credential of their letter.
 	waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 10*time.Minute)
-	url := serviceURL(t, electionNS)
+	url := ingressURL(t, electionNS)
 	var cast atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, voting)
