@@ -177,13 +177,7 @@ func TestGuessingOddsPerVoterPerDay(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, scrutinv1.EmailCode)
 	f.clock.Add(time.Hour) // open
-	e := f.en.e.DeepCopy()
-	e.Spec.Schedule.ClosesAt.Time = e.Spec.Schedule.OpensAt.Add(48 * time.Hour)
-	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Outbox: f.en.outbox, Now: f.clock.Now,
-		VoterBurst: -1, Log: f.en.log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	en := twoDayEngine(t, f)
 	start := f.clock.Now()
 	checks, validSum, codesSent, guess := 0, 0, 0, 0
 	valid := func() int {

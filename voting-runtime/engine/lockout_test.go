@@ -38,13 +38,7 @@ func TestGuessingIsBoundedPerVoterPerHour(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, scrutinv1.EmailCode)
 	f.clock.Add(time.Hour) // open
-	e := f.en.e.DeepCopy()
-	e.Spec.Schedule.ClosesAt.Time = e.Spec.Schedule.OpensAt.Add(48 * time.Hour)
-	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Outbox: f.en.outbox, Now: f.clock.Now,
-		VoterBurst: -1, Log: f.en.log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	en := twoDayEngine(t, f)
 	checked := func() float64 {
 		return testutil.ToFloat64(en.metrics.signIns.WithLabelValues("wrong-code")) +
 			testutil.ToFloat64(en.metrics.signIns.WithLabelValues("too-many-attempts"))
@@ -160,4 +154,18 @@ func TestNoCodeClaimedWhenTheQueueIsFull(t *testing.T) {
 	if err != nil || st.PendingSignIn != nil || st.LastCodeSentAt != nil {
 		t.Errorf("the voter turned away: %+v, %v; want no code and no cooldown recorded", st, err)
 	}
+}
+
+// twoDayEngine is the fixture's engine with a 48-hour voting window and no
+// per-voter burst limit, for the tests that play a guesser over days.
+func twoDayEngine(t *testing.T, f *fixture) *Engine {
+	t.Helper()
+	e := f.en.e.DeepCopy()
+	e.Spec.Schedule.ClosesAt.Time = e.Spec.Schedule.OpensAt.Add(48 * time.Hour)
+	en, err := New(Config{Election: e, Store: f.store, Hasher: f.en.hasher, Outbox: f.en.outbox, Now: f.clock.Now,
+		VoterBurst: -1, Log: f.en.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return en
 }
