@@ -84,6 +84,20 @@ func lockoutPost(t *testing.T, base, path string, body any) lockoutAnswer {
 	return a
 }
 
+// lockoutMailedCode has voter i ask for a code (202) and returns the mail that
+// brings it.
+func lockoutMailedCode(t *testing.T, base string, smtp *sink.SMTPSink, i int) sink.Mail {
+	t.Helper()
+	if got := lockoutAskCode(t, base, i); got.Status != http.StatusAccepted {
+		t.Fatalf("sign-in: %d %q", got.Status, got.Error)
+	}
+	m, err := smtp.WaitFor(runtimetest.VoterEmail(i), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func lockoutAskCode(t *testing.T, base string, i int) lockoutAnswer {
 	t.Helper()
 	return lockoutPost(t, base, "/api/v1/sign-in", map[string]string{"voterId": runtimetest.VoterID(i)})
@@ -219,13 +233,7 @@ func TestWrongCodesLockTheVoterOutAcrossSignInsAndRestarts(t *testing.T) {
 		"--control-token-file", filepath.Join(dir, "control-token"))
 
 	asked := time.Now()
-	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
-		t.Fatalf("sign-in: %d %s", got.Status, got.Error)
-	}
-	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := lockoutMailedCode(t, rt.URL, smtp, 1)
 	code := sink.CodeIn(m.Body)
 	for n := range 4 {
 		if got := lockoutTryCode(t, rt.URL, 1, lockoutWrongCode(code, n)); got.Status != http.StatusUnauthorized || got.AttemptsLeft == nil || *got.AttemptsLeft != 4-n {
@@ -347,13 +355,7 @@ func TestHotlineSeesTheVoterSignInStateNeverACode(t *testing.T) {
 		t.Errorf("a voter who did nothing: %d %s", status, body)
 	}
 
-	if got := lockoutAskCode(t, rt.URL, 1); got.Status != http.StatusAccepted {
-		t.Fatalf("sign-in: %d %s", got.Status, got.Error)
-	}
-	m, err := smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := lockoutMailedCode(t, rt.URL, smtp, 1)
 	code := sink.CodeIn(m.Body)
 	var bodies strings.Builder
 	for n := range 2 {
