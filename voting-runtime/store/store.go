@@ -93,6 +93,10 @@ type Voter struct {
 	// CredentialHash is the keyed hash of the voter's credential (Credential
 	// sign-in), nil for the other methods.
 	CredentialHash []byte
+	// PublicCredential is the voter's Belenios public credential (g^s, in
+	// decimal) in the verifiable mode, "" otherwise. It is public: it is on the
+	// board; the private credential is never stored.
+	PublicCredential string
 }
 
 // PendingSignIn is a sign-in waiting for its code. Several codes may be valid at
@@ -366,6 +370,7 @@ type Store interface {
 	SetResults(ctx context.Context, results []byte) (bool, error)
 
 	Outbox
+	Board
 }
 
 // MigrationVersion is the number a migration file's name starts with
