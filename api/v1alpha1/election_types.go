@@ -101,6 +101,10 @@ type ElectionSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Scrutineers Scrutineers `json:"scrutineers"`
+
+	// Verifiability is the verifiable mode (Belenios); none when absent.
+	// +optional
+	Verifiability *Verifiability `json:"verifiability,omitempty"`
 }
 
 // Language of the voter pages.
