@@ -45,6 +45,9 @@ var (
 	ErrDecryptionRecorded = errors.New("this trustee's partial decryption is on the board already")
 	// ErrUnknownTrustee: no trustee has that number.
 	ErrUnknownTrustee = errors.New("no trustee of this election has that number")
+	// ErrBallotOnBoard: this very ballot is on the board already (a ballot is
+	// cast once; a new vote is a new ballot).
+	ErrBallotOnBoard = errors.New("this ballot is on the board already: to vote again, make a new ballot")
 	// ErrCredentialFixed: a Belenios credential cannot be re-issued.
 	ErrCredentialFixed = errors.New("a Belenios credential cannot be re-issued: its public part is on the board")
 )
@@ -75,32 +78,17 @@ type Verifiable struct {
 func (en *Engine) Verifiable() bool { return IsVerifiable(en.e) }
 
 // IsVerifiable reports whether e runs in the verifiable mode.
-func IsVerifiable(e *scrutinv1.Election) bool {
-	v := e.Spec.Verifiability
-	return v != nil && v.Mode == scrutinv1.VerifiabilityBelenios
-}
+func IsVerifiable(e *scrutinv1.Election) bool { return e.Spec.IsVerifiable() }
 
 // PlatformTrustee reports whether the platform holds a share of e's decryption
 // key: when spec.verifiability.trustees.platform says so, and by default when
 // no external trustee is listed.
 func PlatformTrustee(e *scrutinv1.Election) bool {
-	if !IsVerifiable(e) {
-		return false
-	}
-	t := e.Spec.Verifiability.Trustees
-	if t == nil {
-		return true
-	}
-	if t.Platform != nil {
-		return *t.Platform
-	}
-	return len(t.External) == 0 && t.Threshold == nil
+	return e.Spec.IsVerifiable() && e.Spec.Verifiability.PlatformTrustee()
 }
 
 // externalCredentials reports whether the tenant gives the public credentials.
-func (en *Engine) externalCredentials() bool {
-	return en.Verifiable() && en.e.Spec.Verifiability.CredentialAuthority == scrutinv1.CredentialAuthorityExternal
-}
+func (en *Engine) externalCredentials() bool { return en.e.Spec.ExternalCredentials() }
 
 // platformCredentials reports whether the runtime makes the voters' Belenios
 // credentials (and sends them in their letters).
@@ -112,7 +100,7 @@ func (en *Engine) group() (*belenios.Group, error) {
 	if name == "" {
 		name = "BELENIOS-2048"
 	}
-	return belenios.GroupByName(name)
+	return belenios.GroupByName(string(name))
 }
 
 // boardState is the board's setup as recorded, parsed: it never changes.
@@ -439,6 +427,13 @@ func (en *Engine) CastEncrypted(ctx context.Context, voterID string, raw []byte)
 	case errors.Is(err, store.ErrNotOpen):
 		en.metrics.rejected("not-open")
 		return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
+	case errors.Is(err, store.ErrNotVotersCredential):
+		en.metrics.rejected("invalid-ballot")
+		return "", &belenios.BallotError{Reason: "unknown-credential",
+			Message: "the ballot is not signed with your own credential, the one in your letter"}
+	case errors.Is(err, store.ErrBallotOnBoard):
+		en.metrics.rejected("on-board")
+		return "", ErrBallotOnBoard
 	case err != nil:
 		return "", errorf("casting the ballot", err)
 	}

@@ -499,6 +499,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusNotFound, "unknown-trustee", err.Error())
 	case errors.As(err, &badPD):
 		writeError(w, http.StatusUnprocessableEntity, "invalid-partial-decryption", err.Error())
+	case errors.Is(err, engine.ErrBallotOnBoard):
+		writeError(w, http.StatusConflict, "ballot-on-board", err.Error())
 	case errors.Is(err, engine.ErrCredentialFixed):
 		writeError(w, http.StatusConflict, "credential-fixed", err.Error())
 	case errors.As(err, &invalidB):
