@@ -232,6 +232,11 @@ type verifiableRun struct {
 // with n voters, the platform trustee's key in a keys dir, and signs every
 // voter in after taking their credential from their letter.
 func startVerifiable(t *testing.T, storeKind string, n int, extra string, args ...string) *verifiableRun {
+	return startVerifiableRoll(t, storeKind, runtimetest.RollCSV(n), n, extra, args...)
+}
+
+// startVerifiableRoll is startVerifiable with a roll of n voters of its own.
+func startVerifiableRoll(t *testing.T, storeKind, rollCSV string, n int, extra string, args ...string) *verifiableRun {
 	t.Helper()
 	r := &verifiableRun{smtp: sink.StartSMTP(t), dir: t.TempDir(), rec: &recorder{}}
 	var storeSpec string
@@ -254,13 +259,17 @@ func startVerifiable(t *testing.T, storeKind string, n int, extra string, args .
 	if err := os.WriteFile(filepath.Join(keys, "belenios-trustee-key"), []byte(x.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	rollPath := filepath.Join(r.dir, "roll.csv")
+	if err := os.WriteFile(rollPath, []byte(rollCSV), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	election := filepath.Join(r.dir, "election.yaml")
 	if err := os.WriteFile(election, []byte(verifiableYAML(now.Add(-time.Minute), now.Add(time.Hour), extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.rt = runtimetest.Start(t, runtimeBin, nil, append([]string{"--election", election,
-		"--roll", runtimetest.RollFile(t, r.dir, n), "--store", storeSpec, "--smtp", r.smtp.Addr(), "--keys-dir", keys,
+		"--roll", rollPath, "--store", storeSpec, "--smtp", r.smtp.Addr(), "--keys-dir", keys,
 		"--control-token-file", filepath.Join(r.dir, "control-token")}, args...)...)
 	r.token = runtimetest.ReadFile(t, filepath.Join(r.dir, "control-token"))
 	for i := 1; i <= n; i++ {
@@ -695,4 +704,213 @@ func tamperedBoards(t *testing.T, data []byte) {
 			t.Errorf("%s: belenios-tool exits %d, want 124 (a failed check)", c.name, code)
 		}
 	}
+}
+
+// pedersen2of3 runs the offline key ceremony of three trustees, any two of
+// whom can decrypt: it returns the Pedersen entry and each member's share.
+func pedersen2of3(t *testing.T) ([]byte, []*big.Int) {
+	t.Helper()
+	g := belenios.Belenios2048()
+	keys := make([]*belenios.CeremonyKey, 3)
+	certs := make([]belenios.SignedMsg, 3)
+	for i := range keys {
+		k, c, err := belenios.NewCeremonyKey(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i], certs[i] = k, c
+	}
+	c, err := belenios.NewCeremony(g, 2, certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deals := make([]belenios.Deal, 3)
+	for i, k := range keys {
+		d, err := c.Deal(g, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deals[i] = *d
+	}
+	all, err := c.CollectDeals(g, deals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shares := make([]*big.Int, 3)
+	vks := make([]belenios.TrusteePublicKey, 3)
+	for i, k := range keys {
+		if shares[i], vks[i], err = c.Share(g, k, all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry, err := c.Finish(g, all, vks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := belenios.Marshal(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, shares
+}
+
+// postDecryption uploads a partial decryption through the public route, with
+// no session.
+func postDecryption(t *testing.T, base string, owner int, pd []byte) (int, string) {
+	t.Helper()
+	resp, err := http.Post(fmt.Sprintf("%s/api/v1/trustees/%d/partial-decryption", base, owner), "application/json", bytes.NewReader(pd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestVerifiableExternalCredentialsAndThresholdTrustees: the tenant's public
+// credentials (made offline, weighted as the roll) and three external
+// trustees, any two of whom decrypt (Pedersen, their keys from the offline
+// ceremony), the platform holding no key. A partial decryption is refused
+// before the tally (425), with a wrong proof (422), for a trustee that does not
+// exist (404) and twice (409); the result comes with the second good one, and
+// belenios-tool verifies the board.
+func TestVerifiableExternalCredentialsAndThresholdTrustees(t *testing.T) {
+	g := belenios.Belenios2048()
+	uuid, err := belenios.NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	weights := []int64{2, 1, 1}
+	roll := "voter_id,name,email,phone,weight\n"
+	credentials := make([]string, n)
+	var pcs []belenios.PublicCredential
+	for i := 1; i <= n; i++ {
+		roll += fmt.Sprintf("%s,Voter %d,%s,%s,%d\n", runtimetest.VoterID(i), i, runtimetest.VoterEmail(i), runtimetest.VoterPhone(i), weights[i-1])
+		c, err := belenios.NewCredential()
+		if err != nil {
+			t.Fatal(err)
+		}
+		credentials[i-1] = c
+		pcs = append(pcs, belenios.PublicCredential{Credential: belenios.PublicCredentialOf(g, c, uuid), Weight: weights[i-1], VoterID: runtimetest.VoterID(i)})
+	}
+	credsDir := t.TempDir()
+	var pub bytes.Buffer
+	if err := belenios.WritePubcreds(&pub, pcs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(credsDir, "public-credentials"), pub.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(credsDir, "uuid"), []byte(uuid+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	entry, shares := pedersen2of3(t)
+	extra := fmt.Sprintf(`    credentialAuthority: External
+    publicCredentials: {name: credentials}
+    trustees:
+      platform: false
+      threshold:
+        trustees: '%s'
+`, entry)
+	r := startVerifiableRoll(t, "embedded", roll, n, extra, "--credentials-dir", credsDir)
+	for i, v := range r.voters {
+		v.credential = credentials[i]
+	}
+	rec := electionRecord(t, newVoter(r.rt.URL, nil))
+	if rec.Election.UUID != uuid {
+		t.Fatalf("the election's uuid is %s, the tenant's %s", rec.Election.UUID, uuid)
+	}
+	v1, v2, v3 := r.voters[0], r.voters[1], r.voters[2]
+	v1.cast(t, rec, voteAliceCarla.plain)
+	v2.cast(t, rec, voteBobDan.plain)
+	v3.cast(t, rec, voteAliceCarlaDan.plain)
+	v3.cast(t, rec, voteBlankEve.plain) // the last one counts
+
+	if status, body := postDecryption(t, r.rt.URL, 1, []byte(`{"decryption_factors":[],"decryption_proofs":[]}`)); status != http.StatusTooEarly {
+		t.Errorf("a partial decryption before the tally: %d %s, want 425", status, body)
+	}
+	r.closeNow(t)
+	if status, _ := r.results(t); status != http.StatusConflict {
+		t.Errorf("results before any trustee decrypted: %d, want 409", status)
+	}
+	board, err := belenios.ReadArchive(bytes.NewReader(mustRead(t, downloadBoard(t, r.rt.URL))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var et belenios.EncryptedTally
+	if err := belenios.UnmarshalStrict(board.EncryptedTally, &et); err != nil {
+		t.Fatal(err)
+	}
+	decrypt := func(member int) []byte {
+		pd, err := belenios.PartialDecrypt(rec, shares[member-1], et)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := belenios.Marshal(pd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	pd3, err := belenios.PartialDecrypt(rec, shares[2], et)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pd3.DecryptionProofs[0][0].Response.Big()
+	pd3.DecryptionProofs[0][0].Response = belenios.NewInt(new(big.Int).Mod(new(big.Int).Add(p, big.NewInt(1)), g.Q))
+	wrong, err := belenios.Marshal(pd3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := postDecryption(t, r.rt.URL, 3, wrong); status != http.StatusUnprocessableEntity {
+		t.Errorf("a partial decryption with a wrong proof: %d %s, want 422", status, body)
+	}
+	if status, body := postDecryption(t, r.rt.URL, 2, decrypt(1)); status != http.StatusUnprocessableEntity {
+		t.Errorf("trustee 1's partial decryption as trustee 2's: %d %s, want 422", status, body)
+	}
+	if status, body := postDecryption(t, r.rt.URL, 4, decrypt(1)); status != http.StatusNotFound {
+		t.Errorf("a partial decryption of trustee 4 (of 3): %d %s, want 404", status, body)
+	}
+	if status, body := postDecryption(t, r.rt.URL, 1, decrypt(1)); status != http.StatusCreated {
+		t.Fatalf("trustee 1's partial decryption: %d %s", status, body)
+	}
+	if status, body := postDecryption(t, r.rt.URL, 1, decrypt(1)); status != http.StatusConflict {
+		t.Errorf("trustee 1's partial decryption again: %d %s, want 409", status, body)
+	}
+	if status, _ := r.results(t); status != http.StatusConflict {
+		t.Errorf("results with one trustee of two: %d, want 409", status)
+	}
+	if status, body := postDecryption(t, r.rt.URL, 3, decrypt(3)); status != http.StatusCreated {
+		t.Fatalf("trustee 3's partial decryption: %d %s", status, body)
+	}
+	status, results := r.results(t)
+	if status != http.StatusOK {
+		t.Fatalf("results once two trustees decrypted: %d", status)
+	}
+	checkResults(t, results, map[string]map[string]int64{
+		"chair":   {"alice": 2, "bob": 1, "": 1},
+		"council": {"carla": 2, "dan": 1, "eve": 1, "": 0},
+	})
+	archive := downloadBoard(t, r.rt.URL)
+	out, code := beleniosVerify(t, archive)
+	t.Logf("belenios-tool election verify (exit %d):\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "I: all checks passed") || strings.Contains(out, "no result") {
+		t.Fatalf("belenios-tool does not verify the board: exit %d\n%s", code, out)
+	}
+	if data := mustRead(t, archive); bytes.Contains(data, wrong) {
+		t.Error("the refused partial decryption is on the board")
+	}
+	if status, body := postDecryption(t, r.rt.URL, 2, decrypt(2)); status != http.StatusConflict {
+		t.Errorf("a partial decryption after the result: %d %s, want 409", status, body)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
