@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 
 	"scrutin.dev/scrutin/voting-runtime/belenios"
 	"scrutin.dev/scrutin/voting-runtime/roll"
@@ -13,7 +11,8 @@ import (
 
 // pubcredsIndex is the tenant's public credentials (External credential
 // authority) by voter, as the roll import checks them: every voter of the roll
-// exactly once, with the roll's weight.
+// exactly once, with the roll's weight. line is an entry's position in the
+// file's list.
 type pubcredsIndex struct {
 	byVoter map[string]pubcred
 	seen    int
@@ -26,49 +25,24 @@ type pubcred struct {
 	seen       bool
 }
 
-// readPubcreds reads a .pubcreds file ("credential,weight,voter_id" lines, the
-// weight perhaps empty); a bad or repeated line is named.
+// readPubcreds reads a .pubcreds file (a JSON list of "credential,weight,
+// voter_id" strings, the weight empty for 1); a bad or repeated entry is named
+// by its position in the list.
 func readPubcreds(data []byte) (*pubcredsIndex, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("public-credentials: an External credential authority needs the public credentials (--credentials-dir)")
 	}
-	idx := &pubcredsIndex{byVoter: map[string]pubcred{}}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
-	g := belenios.Belenios2048()
-	creds := map[string]int{}
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		pcs, err := belenios.ReadPubcreds(strings.NewReader(line + "\n"))
-		if err != nil || len(pcs) != 1 {
-			return nil, fmt.Errorf("public-credentials line %d: not a public credential line (credential,weight,voter_id): %v", n, err)
-		}
-		pc := pcs[0]
-		if pc.VoterID == "" {
-			return nil, fmt.Errorf("public-credentials line %d: no voter id", n)
-		}
-		if !g.IsElement(pc.Credential) {
-			return nil, fmt.Errorf("public-credentials line %d (voter %s): the credential is not an element of the group", n, pc.VoterID)
-		}
-		if first, dup := idx.byVoter[pc.VoterID]; dup {
-			return nil, fmt.Errorf("public-credentials line %d: voter %s is on line %d already", n, pc.VoterID, first.line)
-		}
-		c := pc.Credential.String()
-		if first, dup := creds[c]; dup {
-			return nil, fmt.Errorf("public-credentials line %d (voter %s): the same credential as line %d", n, pc.VoterID, first)
-		}
-		creds[c] = n
-		w := pc.Weight
-		if w == 0 {
-			w = 1
-		}
-		idx.byVoter[pc.VoterID] = pubcred{credential: c, weight: w, line: n}
-	}
-	if err := sc.Err(); err != nil {
+	pcs, err := belenios.ReadPubcreds(bytes.NewReader(data))
+	if err != nil {
 		return nil, fmt.Errorf("public-credentials: %w", err)
+	}
+	idx := &pubcredsIndex{byVoter: make(map[string]pubcred, len(pcs))}
+	for i, pc := range pcs {
+		n := i + 1
+		if first, dup := idx.byVoter[pc.VoterID]; dup {
+			return nil, fmt.Errorf("public-credentials: public credential %d: voter %s has public credential %d already", n, pc.VoterID, first.line)
+		}
+		idx.byVoter[pc.VoterID] = pubcred{credential: pc.Credential.String(), weight: pc.Weight, line: n}
 	}
 	return idx, nil
 }
@@ -83,7 +57,7 @@ func (p *pubcredsIndex) check(v roll.Voter) error {
 	case pc.seen:
 		return fmt.Errorf("voter %s is twice on the roll", v.ID)
 	case pc.weight != v.Weight:
-		return fmt.Errorf("public-credentials line %d: voter %s has weight %d there and %d on the roll", pc.line, v.ID, pc.weight, v.Weight)
+		return fmt.Errorf("public-credentials: public credential %d: voter %s has weight %d there and %d on the roll", pc.line, v.ID, pc.weight, v.Weight)
 	}
 	pc.seen = true
 	p.byVoter[v.ID] = pc
@@ -103,6 +77,6 @@ func (p *pubcredsIndex) complete() error {
 			first, who = pc.line, id
 		}
 	}
-	return fmt.Errorf("public-credentials line %d: voter %s is not on the roll (%d public credentials for voters not on the roll)",
+	return fmt.Errorf("public-credentials: public credential %d: voter %s is not on the roll (%d public credentials for voters not on the roll)",
 		first, who, len(p.byVoter)-p.seen)
 }

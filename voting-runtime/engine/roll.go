@@ -265,7 +265,7 @@ func (en *Engine) rollEntry(rv roll.Voter, credential bool, uuid string, pubcred
 		if err != nil {
 			return e, err
 		}
-		e.Voter.PublicCredential = belenios.PublicCredential(g, bc, uuid).String()
+		e.Voter.PublicCredential = belenios.PublicCredentialOf(g, bc, uuid).String()
 	}
 	if c == "" && bc == "" {
 		return e, nil

@@ -216,13 +216,13 @@ func (en *Engine) makeSetup(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pcs []belenios.PublicCredentialT
+	var pcs []belenios.PublicCredential
 	err = en.st.VoterCredentials(ctx, func(credential string, weight int64) error {
 		c, ok := new(big.Int).SetString(credential, 10)
 		if !ok {
 			return fmt.Errorf("a voter's public credential is not a number")
 		}
-		pcs = append(pcs, belenios.PublicCredentialT{Credential: c, Weight: weight})
+		pcs = append(pcs, belenios.PublicCredential{Credential: c, Weight: weight})
 		return nil
 	})
 	if err != nil {
