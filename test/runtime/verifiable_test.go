@@ -914,3 +914,49 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// TestVerifiableLocalRun: the local run exactly as documented (no keys dir:
+// the platform trustee's key is made once and kept in the store), killed and
+// restarted mid-vote: the election record keeps its bytes, a voter's letter
+// credential still signs, the re-vote after the restart is the one counted,
+// and belenios-tool verifies the board.
+func TestVerifiableLocalRun(t *testing.T) {
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	now := time.Now()
+	election := filepath.Join(dir, "election.yaml")
+	if err := os.WriteFile(election, []byte(verifiableYAML(now.Add(-time.Minute), now.Add(time.Hour), "    credentialAuthority: Platform\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt := runtimetest.Start(t, runtimeBin, nil, "--election", election, "--roll", runtimetest.RollFile(t, dir, 2),
+		"--store", "embedded:"+filepath.Join(dir, "data", "election.db"), "--smtp", smtp.Addr(),
+		"--control-token-file", filepath.Join(dir, "control-token"))
+	r := &verifiableRun{rt: rt, smtp: smtp, dir: dir, token: runtimetest.ReadFile(t, filepath.Join(dir, "control-token"))}
+	credential := letterCredential(t, smtp, 1)
+	v := &beleniosVoter{voter: newVoter(rt.URL, nil), id: runtimetest.VoterID(1), credential: credential}
+	signIn(t, v.voter, smtp, 1)
+	_, before := v.getRaw(t, "/api/v1/election.json")
+	rec := electionRecord(t, v.voter)
+	v.cast(t, rec, voteAliceCarla.plain)
+
+	rt.Kill9()
+	rt.Restart()
+	v.voter = v.moveTo(rt.URL)
+	if _, after := v.getRaw(t, "/api/v1/election.json"); !bytes.Equal(before, after) {
+		t.Fatal("the election record changed across a restart")
+	}
+	v.cast(t, rec, voteBobCarlaEve.plain)
+	r.closeNow(t)
+	status, results := r.results(t)
+	if status != http.StatusOK {
+		t.Fatalf("results: %d", status)
+	}
+	checkResults(t, results, map[string]map[string]int64{
+		"chair":   {"alice": 0, "bob": 1, "": 0},
+		"council": {"carla": 1, "dan": 0, "eve": 1, "": 0},
+	})
+	out, code := beleniosVerify(t, downloadBoard(t, rt.URL))
+	if code != 0 || !strings.Contains(out, "I: all checks passed") {
+		t.Fatalf("belenios-tool does not verify the board: exit %d\n%s", code, out)
+	}
+}
