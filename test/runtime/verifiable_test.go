@@ -216,6 +216,7 @@ func parse(t *testing.T, raw []byte) *belenios.Ballot {
 // verifiableRun is one verifiable election run by the test.
 type verifiableRun struct {
 	rt       *runtimetest.Instance
+	args     []string
 	smtp     *sink.SMTPSink
 	dir      string
 	token    string
@@ -268,9 +269,10 @@ func startVerifiableRoll(t *testing.T, storeKind, rollCSV string, n int, extra s
 	if err := os.WriteFile(election, []byte(verifiableYAML(now.Add(-time.Minute), now.Add(time.Hour), extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.rt = runtimetest.Start(t, runtimeBin, nil, append([]string{"--election", election,
+	r.args = append([]string{"--election", election,
 		"--roll", rollPath, "--store", storeSpec, "--smtp", r.smtp.Addr(), "--keys-dir", keys,
-		"--control-token-file", filepath.Join(r.dir, "control-token")}, args...)...)
+		"--control-token-file", filepath.Join(r.dir, "control-token")}, args...)
+	r.rt = runtimetest.Start(t, runtimeBin, nil, r.args...)
 	r.token = runtimetest.ReadFile(t, filepath.Join(r.dir, "control-token"))
 	for i := 1; i <= n; i++ {
 		credential := ""
@@ -957,6 +959,75 @@ func TestVerifiableLocalRun(t *testing.T) {
 	})
 	out, code := beleniosVerify(t, downloadBoard(t, rt.URL))
 	if code != 0 || !strings.Contains(out, "I: all checks passed") {
+		t.Fatalf("belenios-tool does not verify the board: exit %d\n%s", code, out)
+	}
+}
+
+// TestVerifiableConcurrentRevotes: one voter sends ten different ballots at
+// once, through two runtime processes sharing one PostgreSQL database: every
+// one is accepted and on the board, and exactly one is counted, the last on
+// the board (Belenios's rule, which belenios-tool checks too).
+func TestVerifiableConcurrentRevotes(t *testing.T) {
+	r := startVerifiable(t, "postgres", 1, "", "--max-in-flight-per-session=0", stormFromOneAddressInFlight)
+	other := runtimetest.Start(t, runtimeBin, nil, r.args...)
+	v := r.voters[0]
+	rec := electionRecord(t, v.voter)
+	votes := []vote{voteAliceCarlaDan, voteBlankEve, voteBobDan, voteAliceCarla, voteBobCarlaEve}
+	byTracker := map[string]vote{}
+	raws := make([][]byte, 10)
+	for i := range raws {
+		raw, err := belenios.NewBallot(rec, v.credential, votes[i%len(votes)].plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws[i] = raw
+		byTracker[belenios.Tracker(raw)] = votes[i%len(votes)]
+	}
+	statuses := make(chan int, len(raws))
+	for i, raw := range raws {
+		go func() {
+			w := v
+			if i%2 == 1 {
+				w = &beleniosVoter{voter: v.moveTo(other.URL), id: v.id, credential: v.credential}
+			}
+			var ans castAnswerB
+			status, err := w.call(http.MethodPost, "/api/v1/ballot", map[string]string{"belenios": string(raw)}, &ans)
+			if err != nil {
+				t.Error(err)
+			}
+			statuses <- status
+		}()
+	}
+	for range raws {
+		if s := <-statuses; s != http.StatusCreated {
+			t.Errorf("a concurrent re-vote: %d, want 201", s)
+		}
+	}
+	r.closeNow(t)
+	archive := downloadBoard(t, r.rt.URL)
+	board, err := belenios.ReadArchive(bytes.NewReader(mustRead(t, archive)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(board.Ballots) != len(raws) {
+		t.Fatalf("%d ballots on the board, want %d", len(board.Ballots), len(raws))
+	}
+	last := byTracker[belenios.Tracker(board.Ballots[len(board.Ballots)-1])]
+	want := map[string]map[string]int64{"chair": {"": 0, "alice": 0, "bob": 0}, "council": {"": 0, "carla": 0, "dan": 0, "eve": 0}}
+	for q, ids := range last.answers {
+		if len(ids) == 0 {
+			want[q][""]++
+		}
+		for _, id := range ids {
+			want[q][id]++
+		}
+	}
+	status, results := r.results(t)
+	if status != http.StatusOK {
+		t.Fatalf("results: %d", status)
+	}
+	checkResults(t, results, want)
+	if out, code := beleniosVerify(t, archive); code != 0 || !strings.Contains(out, "I: all checks passed") {
 		t.Fatalf("belenios-tool does not verify the board: exit %d\n%s", code, out)
 	}
 }
