@@ -456,20 +456,29 @@ func (en *Engine) closeVerifiable(ctx context.Context, changed bool, state store
 	if _, err := en.st.AppendBoard(ctx, store.BoardEndBallots, store.BoardRecord{Kind: store.BoardEndBallots}); err != nil && !errors.Is(err, store.ErrBoardFinished) {
 		return errorf("ending the ballots on the board", err)
 	}
+	// The counted ballots are read in batches, each multiplied in on every core:
+	// memory stays bounded by a batch whatever the number of ballots.
+	const batch = 2048
 	t := belenios.NewTally(s.rec)
 	var trackers []string
+	bs, ws := make([]*belenios.Ballot, 0, batch), make([]int64, 0, batch)
 	err = en.st.CountedBallots(ctx, func(vb store.VerifiableBallot) error {
 		b, err := belenios.ParseBallot(vb.Body)
 		if err != nil {
 			return fmt.Errorf("a counted ballot cannot be read: %w", err)
 		}
-		t.Add(b, vb.Weight)
+		bs, ws = append(bs, b), append(ws, vb.Weight)
+		if len(bs) == batch {
+			t.AddAll(bs, ws)
+			bs, ws = bs[:0], ws[:0]
+		}
 		trackers = append(trackers, vb.Tracker)
 		return nil
 	})
 	if err != nil {
 		return errorf("tallying the ballots", err)
 	}
+	t.AddAll(bs, ws)
 	if changed {
 		sort.Strings(trackers)
 		records := make([]store.AuditRecord, 0, len(trackers)+1)
