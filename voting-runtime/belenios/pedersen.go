@@ -40,10 +40,15 @@ import (
 // is the trustee's decryption key (a JSON decimal string, like belenios-tool's
 // .privkey, which belenios-tool's `election decrypt --privkey` also takes) and
 // must be kept until the election is tallied. The public entry is what
-// belenios-tool's make-trustees accepts as threshold.json and what
-// spec.verifiability.trustees.threshold.trustees takes.
+// spec.verifiability.trustees.threshold.trustees takes; its value (the object
+// after "Pedersen") is what belenios-tool's make-trustees reads as
+// threshold.json.
 //
-// Private files must be created by the caller with mode 0600.
+// Every step checks what it reads (signatures, the ceremony each deal names,
+// each share against its dealer's commitments, each verification key against
+// all commitments) and fails naming the member at fault: the ceremony then
+// starts again, without them if need be. Private files must be created by the
+// caller with mode 0600.
 
 // CeremonyKey is a trustee's private key for the ceremony: Signing signs their
 // public messages, Decryption opens the shares dealt to them.
