@@ -450,7 +450,7 @@ func TestPedersenFinishRefusesWrongOrMissingVerificationKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stranger, _ := proveTrusteeKey(g, x)
+	stranger, _ := TrusteeKeyOf(g, x)
 	if _, err := c.Finish(g, bundle, []TrusteePublicKey{vks[0], vks[1], stranger}); err == nil {
 		t.Error("a key that is no member's accepted")
 	}
