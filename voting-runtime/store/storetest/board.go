@@ -255,6 +255,9 @@ func testVerifiableRevote(t *testing.T, s store.Store) {
 	if bs, err := s.Ballots(ctx); err != nil || len(bs) != 0 {
 		t.Errorf("the plain box holds %d ballots (%v); want none", len(bs), err)
 	}
+	if _, err := s.ImportRoll(ctx, "d2", Entries(verifiableVoters(4))); !errors.Is(err, store.ErrRollLocked) {
+		t.Errorf("ImportRoll of another roll after verifiable casts: %v, want ErrRollLocked", err)
+	}
 	closeNow(t, s)
 	want := []store.VerifiableBallot{vballot(vs[0], "a-only"), vballot(vs[1], "b-second")}
 	if got := counted(t, s); !slices.EqualFunc(got, want, sameVerifiable) {
