@@ -29,6 +29,7 @@ func runBoard(t *testing.T, fresh, migrated func(*testing.T) store.Store) {
 	t.Run("VerifiableCastsRacingCloseAllOnBoard", func(t *testing.T) { testVerifiableRacingClose(t, migrated(t)) })
 	t.Run("AppendBoardOncePerKey", func(t *testing.T) { testAppendBoardOnce(t, migrated(t)) })
 	t.Run("BoardRecordsOrderAndAfter", func(t *testing.T) { testBoardRecordsAfter(t, migrated(t)) })
+	t.Run("BoardFollowersNeverMissARecord", func(t *testing.T) { testBoardFollowers(t, fresh(t)) })
 	t.Run("VoterCredentials", func(t *testing.T) { testVoterCredentials(t, fresh(t)) })
 	t.Run("ImportRollRepeatedPublicCredentialFails", func(t *testing.T) { testImportRepeatedPublicCredential(t, fresh(t)) })
 }
@@ -254,6 +255,9 @@ func testVerifiableRevote(t *testing.T, s store.Store) {
 	}
 	if bs, err := s.Ballots(ctx); err != nil || len(bs) != 0 {
 		t.Errorf("the plain box holds %d ballots (%v); want none", len(bs), err)
+	}
+	if _, err := s.ImportRoll(ctx, "d2", Entries(verifiableVoters(4))); !errors.Is(err, store.ErrRollLocked) {
+		t.Errorf("ImportRoll of another roll after verifiable casts: %v, want ErrRollLocked", err)
 	}
 	closeNow(t, s)
 	want := []store.VerifiableBallot{vballot(vs[0], "a-only"), vballot(vs[1], "b-second")}
@@ -546,6 +550,74 @@ func testBoardRecordsAfter(t *testing.T, s store.Store) {
 	})
 	if !errors.Is(err, stop) || seen != 2 {
 		t.Errorf("BoardRecords with a failing function: %v after %d records; want its error after 2", err, seen)
+	}
+}
+
+// testBoardFollowers: while 16 workers cast (from separate Stores when the
+// store can be reopened), 3 followers read the board again and again from the
+// last seq they saw, as an auditor following the board would. Once the casts
+// are over, what each follower has read is exactly the board, record for
+// record: no record ever appears below a seq already read.
+func testBoardFollowers(t *testing.T, s store.Store) {
+	const n, workers, followers, casts = 50, 16, 3, 400
+	ctx := t.Context()
+	vs := verifiableVoters(n)
+	importRoll(t, s, vs, "d")
+	initBoard(t, s)
+	stores := []store.Store{s, s}
+	if r, ok := s.(Reopener); ok {
+		stores[1] = r.Reopen(t)
+	}
+	var next atomic.Int64
+	var done atomic.Bool
+	var casters, readers sync.WaitGroup
+	for w := range workers {
+		casters.Go(func() {
+			for k := next.Add(1) - 1; k < casts; k = next.Add(1) - 1 {
+				v := vs[k%n]
+				if err := stores[w%2].CastVerifiable(ctx, v.ID, vballot(v, fmt.Sprintf("t-%d", k))); err != nil {
+					t.Errorf("CastVerifiable: %v", err)
+					return
+				}
+			}
+		})
+	}
+	seen := make([][]int64, followers)
+	for f := range followers {
+		readers.Go(func() {
+			last := int64(0)
+			for final := false; ; {
+				final = done.Load()
+				err := stores[f%2].BoardRecords(ctx, last, func(r store.BoardRecord) error {
+					seen[f] = append(seen[f], r.Seq)
+					last = r.Seq
+					return nil
+				})
+				if err != nil {
+					t.Errorf("follower %d: BoardRecords: %v", f, err)
+					return
+				}
+				if final {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	casters.Wait()
+	done.Store(true)
+	readers.Wait()
+	var all []int64
+	for _, r := range records(t, s) {
+		all = append(all, r.Seq)
+	}
+	if len(all) != casts+1 {
+		t.Errorf("%d records on the board, want %d", len(all), casts+1)
+	}
+	for f, got := range seen {
+		if !slices.Equal(got, all) {
+			t.Errorf("follower %d read %d records, the board holds %d: a record appeared below one already read", f, len(got), len(all))
+		}
 	}
 }
 
