@@ -473,9 +473,14 @@ func verifiableElection(t *testing.T, storeKind string) {
 		r.rejected = append(r.rejected, c.raw)
 	}
 
-	r.accepted = append(r.accepted, v3.cast(t, rec, voteBobDan.plain), v4.cast(t, rec, voteAliceCarla.plain))
+	r.accepted = append(r.accepted, v3.cast(t, rec, voteBobDan.plain))
+	first := v4.cast(t, rec, voteAliceCarla.plain)
 	// voter 4 votes again: both ballots on the board, the last one counts
-	r.accepted = append(r.accepted, v4.cast(t, rec, voteBobCarlaEve.plain))
+	r.accepted = append(r.accepted, first, v4.cast(t, rec, voteBobCarlaEve.plain))
+	// a replay of voter 4's first ballot would make it count again: refused
+	if status, ans := v4.castRaw(t, first); status != http.StatusConflict || ans.Error != "ballot-on-board" {
+		t.Errorf("a replayed ballot: %d %+v, want 409 ballot-on-board", status, ans)
+	}
 
 	// Before the close: the board holds the setup and the ballots, and verifies.
 	early := downloadBoard(t, r.rt.URL)
