@@ -888,6 +888,15 @@ func TestVerifiableExternalCredentialsAndThresholdTrustees(t *testing.T) {
 	if status, _ := r.results(t); status != http.StatusConflict {
 		t.Errorf("results with one trustee of two: %d, want 409", status)
 	}
+	// the controller calls the close again until the result is in: the board
+	// does not change
+	before := mustRead(t, downloadBoard(t, r.rt.URL))
+	if status, body := controlRaw(t, r.rt.OpsURL, r.token, http.MethodPost, "/control/v1/close", nil); status != http.StatusNoContent {
+		t.Fatalf("close again: %d %s", status, body)
+	}
+	if after := mustRead(t, downloadBoard(t, r.rt.URL)); !bytes.Equal(before, after) {
+		t.Error("closing again changed the board")
+	}
 	if status, body := postDecryption(t, r.rt.URL, 3, decrypt(3)); status != http.StatusCreated {
 		t.Fatalf("trustee 3's partial decryption: %d %s", status, body)
 	}

@@ -453,6 +453,21 @@ func (en *Engine) closeVerifiable(ctx context.Context, changed bool, state store
 	if err != nil {
 		return err
 	}
+	if !changed {
+		// Closed before (another replica, an earlier call): the controller calls
+		// again until the result is in, which may wait days for the trustees;
+		// once the platform's part is on the board, only the result is looked for.
+		c, err := en.readClose(ctx)
+		if err != nil {
+			return err
+		}
+		if c.tally != nil && (!PlatformTrustee(en.e) || c.pds[1] != nil) {
+			if err := en.tryResult(ctx, s); err != nil && !errors.Is(err, errAwaitingTrustees) {
+				return err
+			}
+			return nil
+		}
+	}
 	if _, err := en.st.AppendBoard(ctx, store.BoardEndBallots, store.BoardRecord{Kind: store.BoardEndBallots}); err != nil && !errors.Is(err, store.ErrBoardFinished) {
 		return errorf("ending the ballots on the board", err)
 	}
