@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1044,4 +1045,101 @@ func TestVerifiableConcurrentRevotes(t *testing.T) {
 	if out, code := beleniosVerify(t, archive); code != 0 || !strings.Contains(out, "I: all checks passed") {
 		t.Fatalf("belenios-tool does not verify the board: exit %d\n%s", code, out)
 	}
+}
+
+// TestVerifiableKillDuringCasting: kill -9 the runtime (embedded store) while
+// twenty voters cast encrypted ballots, and restart it; each voter retries
+// until answered. Every ballot acknowledged is on the board, none twice, each
+// voter is counted once, and belenios-tool verifies the board.
+func TestVerifiableKillDuringCasting(t *testing.T) {
+	const n = 20
+	r := startVerifiable(t, "embedded", n, "", stormFromOneAddress, stormFromOneAddressAllRoutes, stormFromOneAddressInFlight)
+	rec := electionRecord(t, newVoter(r.rt.URL, nil))
+	votes := []vote{voteAliceCarlaDan, voteBlankEve, voteBobDan, voteAliceCarla, voteBobCarlaEve}
+	raws := make([][]byte, n)
+	want := map[string]map[string]int64{"chair": {"": 0, "alice": 0, "bob": 0}, "council": {"": 0, "carla": 0, "dan": 0, "eve": 0}}
+	for i := range raws {
+		raw, err := belenios.NewBallot(rec, r.voters[i].credential, votes[i%len(votes)].plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws[i] = raw
+		for q, ids := range votes[i%len(votes)].answers {
+			if len(ids) == 0 {
+				want[q][""]++
+			}
+			for _, id := range ids {
+				want[q][id]++
+			}
+		}
+	}
+	var mu sync.Mutex
+	base := r.rt.URL
+	acked := map[int]bool{}
+	var once sync.Once
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(3 * time.Minute)
+	for i := range raws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				v := &beleniosVoter{voter: r.voters[i].moveTo(base), id: r.voters[i].id}
+				mu.Unlock()
+				var ans castAnswerB
+				status, err := v.call(http.MethodPost, "/api/v1/ballot", map[string]string{"belenios": string(raws[i])}, &ans)
+				if err == nil && (status == http.StatusCreated || (status == http.StatusConflict && ans.Error == "ballot-on-board")) {
+					mu.Lock()
+					acked[i] = status == http.StatusCreated
+					done := len(acked)
+					mu.Unlock()
+					if done == n/3 {
+						go once.Do(func() {
+							mu.Lock()
+							defer mu.Unlock()
+							r.rt.Kill9()
+							r.rt.Restart()
+							base = r.rt.URL
+						})
+					}
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			t.Errorf("voter %d got no answer in time", i+1)
+		}()
+	}
+	wg.Wait()
+	r.closeNow(t)
+	archive := downloadBoard(t, r.rt.URL)
+	board, err := belenios.ReadArchive(bytes.NewReader(mustRead(t, archive)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := map[string]int{}
+	for _, b := range board.Ballots {
+		on[belenios.Tracker(b)]++
+	}
+	receipts := 0
+	for i, raw := range raws {
+		if on[belenios.Tracker(raw)] != 1 {
+			t.Errorf("voter %d's ballot is %d times on the board", i+1, on[belenios.Tracker(raw)])
+		}
+		if acked[i] {
+			receipts++
+		}
+	}
+	if len(board.Ballots) != n {
+		t.Errorf("%d ballots on the board, want %d", len(board.Ballots), n)
+	}
+	status, results := r.results(t)
+	if status != http.StatusOK {
+		t.Fatalf("results: %d", status)
+	}
+	checkResults(t, results, want)
+	if out, code := beleniosVerify(t, archive); code != 0 || !strings.Contains(out, "I: all checks passed") {
+		t.Fatalf("belenios-tool does not verify the board: exit %d\n%s", code, out)
+	}
+	t.Logf("%d receipts, %d ballots landed while their receipt was lost", receipts, n-receipts)
 }
