@@ -145,3 +145,28 @@ func TestVerifiableModeRefusesPlainAnswersAndReissues(t *testing.T) {
 		t.Errorf("a re-issue of a Platform Belenios credential: %v, want ErrCredentialFixed", err)
 	}
 }
+
+// TestVerifiableBoardWaitsForTheOpening: before the opening the election
+// record is not published (its bytes are fixed at the opening, with the
+// public credentials), an encrypted cast is refused as not open, and no
+// trustee can upload anything.
+func TestVerifiableBoardWaitsForTheOpening(t *testing.T) {
+	ctx := context.Background()
+	en, st := externalEngine(t, pubcredsOf(t, []string{"V-1", "V-2", "V-3"}, []int64{1, 2, 1}))
+	if _, err := en.ImportRoll(ctx, strings.NewReader(enginetest.Roll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := en.ElectionJSON(ctx); !errors.Is(err, ErrBoardNotReady) {
+		t.Errorf("the election record before the opening: %v, want ErrBoardNotReady", err)
+	}
+	var notOpen *NotOpenYetError
+	if _, err := en.CastEncrypted(ctx, "V-1", []byte(`{}`)); !errors.As(err, &notOpen) {
+		t.Errorf("an encrypted cast before the opening: %v, want NotOpenYetError", err)
+	}
+	if err := en.SubmitPartialDecryption(ctx, 1, []byte(`{}`)); !errors.Is(err, ErrBoardNotReady) {
+		t.Errorf("a partial decryption before the opening: %v, want ErrBoardNotReady", err)
+	}
+	if _, err := st.BoardSetup(ctx); !errors.Is(err, store.ErrNoBoard) {
+		t.Errorf("the board's setup before the opening: %v, want none", err)
+	}
+}

@@ -557,10 +557,13 @@ func loadVerifiable(ctx context.Context, f flags, e *scrutinv1.Election, st stor
 			return v, errors.New("an External credential authority needs --credentials-dir (uuid, public-credentials)")
 		}
 		uuid, err := os.ReadFile(filepath.Join(f.credentialsDir, "uuid"))
-		if err != nil {
-			return v, fmt.Errorf("--credentials-dir: %w", err)
+		if err == nil {
+			v.Pubcreds, err = os.ReadFile(filepath.Join(f.credentialsDir, "public-credentials"))
 		}
-		if v.Pubcreds, err = os.ReadFile(filepath.Join(f.credentialsDir, "public-credentials")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return v, fmt.Errorf("the tenant's public credentials are not there (yet): --credentials-dir %s needs the files uuid and public-credentials: %w", f.credentialsDir, err)
+		}
+		if err != nil {
 			return v, fmt.Errorf("--credentials-dir: %w", err)
 		}
 		v.UUID = strings.TrimSpace(string(uuid))
