@@ -218,7 +218,12 @@ func (s *Server) boardArchive(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	bw := bufio.NewWriterSize(w, 64<<10)
+	// A large board (about 14 kB a ballot) outlasts the server's write timeout:
+	// the deadline moves on with every MiB the client takes, so that a client
+	// reading steadily gets it whole and one that stops reading is cut off.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(boardStall))
+	bw := bufio.NewWriterSize(&progressWriter{w: w, rc: rc}, 64<<10)
 	if err := s.en.WriteBoard(r.Context(), bw); err != nil {
 		s.log.Error("The board could not be written out", "error", err)
 		panic(http.ErrAbortHandler)
@@ -226,6 +231,27 @@ func (s *Server) boardArchive(w http.ResponseWriter, r *http.Request) {
 	if err := bw.Flush(); err != nil {
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// boardStall is how long a board download may take to take its next MiB.
+var boardStall = 2 * time.Minute
+
+// progressWriter moves the write deadline on by boardStall with every MiB
+// written.
+type progressWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	written int
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.written += n
+	if p.written >= 1<<20 {
+		p.written = 0
+		_ = p.rc.SetWriteDeadline(time.Now().Add(boardStall))
+	}
+	return n, err
 }
 
 // partialDecryptionBytes bounds a trustee's partial decryption (about 1 KB a
