@@ -20,6 +20,12 @@ import (
 // credentials are the tenant's (pubcreds), decrypted by one external trustee.
 func externalEngine(t *testing.T, pubcreds []byte) (*Engine, store.Store) {
 	t.Helper()
+	return externalEngineOpening(t, pubcreds, time.Date(2030, 5, 1, 8, 0, 0, 0, time.UTC))
+}
+
+// externalEngineOpening is externalEngine opening at opens (for ten hours).
+func externalEngineOpening(t *testing.T, pubcreds []byte, opens time.Time) (*Engine, store.Store) {
+	t.Helper()
 	g := belenios.Belenios2048()
 	_, pub, err := belenios.NewTrusteeKey(g)
 	if err != nil {
@@ -29,7 +35,6 @@ func externalEngine(t *testing.T, pubcreds []byte) (*Engine, store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opens := time.Date(2030, 5, 1, 8, 0, 0, 0, time.UTC)
 	e := &scrutinv1.Election{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "tenant", Name: "board"},
 		Spec: scrutinv1.ElectionSpec{
@@ -168,5 +173,52 @@ func TestVerifiableBoardWaitsForTheOpening(t *testing.T) {
 	}
 	if _, err := st.BoardSetup(ctx); !errors.Is(err, store.ErrNoBoard) {
 		t.Errorf("the board's setup before the opening: %v, want none", err)
+	}
+}
+
+// TestVerifiableOpeningFixesTheBoard: the opening records the board's setup
+// (the tenant's uuid, the election record ballots will carry, every voter's
+// public credential); afterwards another roll is refused, since its voters'
+// credentials would not be on the board.
+func TestVerifiableOpeningFixesTheBoard(t *testing.T) {
+	ctx := context.Background()
+	en, st := externalEngineOpening(t, pubcredsOf(t, []string{"V-1", "V-2", "V-3"}, []int64{1, 2, 1}), time.Now().Add(-time.Minute))
+	if _, err := en.ImportRoll(ctx, strings.NewReader(enginetest.Roll)); err != nil {
+		t.Fatal(err)
+	}
+	if err := en.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := en.ElectionJSON(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := belenios.ParseElection(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Election.UUID != en.vf.cfg.UUID || len(rec.Election.Questions) != 1 {
+		t.Errorf("the election record: uuid %s (the tenant's %s), %d questions", rec.Election.UUID, en.vf.cfg.UUID, len(rec.Election.Questions))
+	}
+	setup, err := st.BoardSetup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := parseSetup(setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"V-1", "V-2", "V-3"} {
+		v, err := st.Voter(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, ok := s.weights[v.PublicCredential]; !ok || w != v.Weight {
+			t.Errorf("voter %s's public credential is on the board with weight %d (%v), want %d", id, w, ok, v.Weight)
+		}
+	}
+	other := strings.Replace(enginetest.Roll, "Camille Martin", "Camille Martin-Durand", 1) // the same voters and credentials
+	if _, err := en.ImportRoll(ctx, strings.NewReader(other)); !errors.Is(err, store.ErrRollLocked) {
+		t.Errorf("another roll after the opening: %v, want ErrRollLocked", err)
 	}
 }
