@@ -95,6 +95,11 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 		fmt.Sprintf("--listen=:%d", RuntimePort),
 		fmt.Sprintf("--ops-listen=:%d", OpsPort),
 	}
+	if e.Spec.ExternalCredentials() {
+		volumes = append(volumes, credentialsVolume(in))
+		mounts = append(mounts, corev1.VolumeMount{Name: "credentials", MountPath: credentialsDir, ReadOnly: true})
+		args = append(args, "--credentials-dir="+credentialsDir)
+	}
 	if in.Options.ClientIPHeader != "" {
 		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
 	}

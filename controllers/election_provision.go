@@ -56,6 +56,7 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 	// the rest of the namespace from converging.
 	errs := []error{
 		r.loadRoll(ctx, in),
+		r.loadCredentials(ctx, in),
 		r.loadDelivery(ctx, in),
 		r.ensureDatabase(ctx, in),
 	}
@@ -189,6 +190,9 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 		for _, p := range in.Roll.Parts {
 			want["Secret/"+p.Name] = true
 		}
+	}
+	if in.Credentials != nil || in.keepCredentialsCopy {
+		want["Secret/"+CredentialsSecretName] = true
 	}
 	var errs []error
 	for _, gvk := range prunable {
