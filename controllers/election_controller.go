@@ -52,6 +52,8 @@ type ElectionReconciler struct {
 	// credentialsSeen remembers, per open Election, the version of the tenant's
 	// public credentials Secret last compared with the copy it opened with.
 	credentialsSeen sync.Map // types.NamespacedName -> string
+	// trusteeChecks remember, per Election, the last check of its trustees.
+	trusteeChecks trusteeChecks
 }
 
 // NewElectionReconciler is the reconciler with its production parts: the manager's
@@ -87,6 +89,7 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if isNotFound(err) {
 			r.rollMemos.drop(req.NamespacedName)
 			r.credentialsSeen.Delete(req.NamespacedName)
+			r.trusteeChecks.drop(req.NamespacedName)
 			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
 		}
 		return ctrl.Result{}, err

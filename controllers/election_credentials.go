@@ -57,8 +57,8 @@ func (r *ElectionReconciler) loadCredentials(ctx context.Context, in *Inputs) er
 	}
 	if problem != nil {
 		in.keepCredentialsCopy = false
+		// Ready says it (with a Warning event when it becomes the reason)
 		in.addProblem(problem.reason, problem.message)
-		r.event(e, corev1.EventTypeWarning, problem.reason, "Provision", problem.message)
 		return nil
 	}
 	sha := credentialsSHA256(uuid, creds)

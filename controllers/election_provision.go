@@ -51,6 +51,7 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 		return in, err
 	}
 	in.Keys = keys
+	r.checkTrustees(in)
 
 	// Each step below runs even when another fails, so one bad Secret does not keep
 	// the rest of the namespace from converging.

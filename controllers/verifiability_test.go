@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -376,4 +379,131 @@ func TestExternalCredentialsFrozenOnceOpen(t *testing.T) {
 	if v := volumeNamed(d, "credentials"); v == nil || v.Secret == nil || v.Secret.SecretName != CredentialsSecretName {
 		t.Errorf("the credentials volume is %+v after the edit", v)
 	}
+}
+
+// beleniosTrustees reads the trustees lists belenios-tool 2.0 made (two Single
+// keys; two Single keys and a 2-of-3 Pedersen entry): the external trustees' keys
+// as a tenant pastes them, and the Pedersen entry.
+func beleniosTrustees(t *testing.T) (singles []string, pedersen string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "voting-runtime", "belenios", "testdata", "trustees", "singles-pedersen.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := belenios.ParseTrustees(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list {
+		switch {
+		case e.Single != nil:
+			b, err := belenios.Marshal(e.Single)
+			if err != nil {
+				t.Fatal(err)
+			}
+			singles = append(singles, string(b))
+		case e.Pedersen != nil:
+			b, err := belenios.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pedersen = string(b)
+		}
+	}
+	if len(singles) != 2 || pedersen == "" {
+		t.Fatalf("the reference list has %d Single keys and Pedersen %v", len(singles), pedersen != "")
+	}
+	return singles, pedersen
+}
+
+// TestTrusteesChecked: keys and a Pedersen entry made by belenios-tool pass; a key
+// whose proof is changed, a key that is not one, one key under two names, a
+// Pedersen entry with a changed commitment, a Single entry given as the threshold,
+// and a platform trustee without a key (keys made before the verifiable mode) are
+// each refused naming the field.
+func TestTrusteesChecked(t *testing.T) {
+	singles, pedersen := beleniosTrustees(t)
+	keys, err := NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := func(keys ...string) []scrutinv1.ExternalTrustee {
+		var out []scrutinv1.ExternalTrustee
+		for i, k := range keys {
+			out = append(out, scrutinv1.ExternalTrustee{Name: []string{"alice", "bob", "carol"}[i], PublicKey: k})
+		}
+		return out
+	}
+	badProof := strings.Replace(singles[0], `"challenge":"`, `"challenge":"1`, 1)
+	badPedersen := strings.Replace(pedersen, `"coefexps":[{"message":"{\"coefexps\":[\"`, `"coefexps":[{"message":"{\"coefexps\":[\"1`, 1)
+	if badPedersen == pedersen {
+		t.Fatal("the Pedersen entry was not tampered with")
+	}
+	single := singles[1]
+	for name, c := range map[string]struct {
+		trustees *scrutinv1.Trustees
+		noKey    bool
+		reason   string
+		field    string
+	}{
+		"platform alone":             {nil, false, "", ""},
+		"belenios-tool keys":         {&scrutinv1.Trustees{External: ext(singles...)}, false, "", ""},
+		"keys and threshold":         {&scrutinv1.Trustees{Platform: ptr.To(true), External: ext(singles...), Threshold: &scrutinv1.ThresholdTrustees{Trustees: pedersen}}, false, "", ""},
+		"old keys, external only":    {&scrutinv1.Trustees{External: ext(singles...)}, true, "", ""},
+		"changed proof":              {&scrutinv1.Trustees{External: ext(singles[0], badProof)}, false, "TrusteesInvalid", "spec.verifiability.trustees.external[bob].publicKey"},
+		"not a key":                  {&scrutinv1.Trustees{External: ext(`{"public_key":"12"}`)}, false, "TrusteesInvalid", "spec.verifiability.trustees.external[alice].publicKey"},
+		"one key, two names":         {&scrutinv1.Trustees{External: ext(singles[0], singles[1], singles[0])}, false, "TrusteesInvalid", "spec.verifiability.trustees.external[carol].publicKey: the same key as trustee alice"},
+		"changed commitment":         {&scrutinv1.Trustees{Threshold: &scrutinv1.ThresholdTrustees{Trustees: badPedersen}}, false, "TrusteesInvalid", "spec.verifiability.trustees.threshold.trustees"},
+		"single given as threshold":  {&scrutinv1.Trustees{Threshold: &scrutinv1.ThresholdTrustees{Trustees: `["Single",` + single + `]`}}, false, "TrusteesInvalid", "spec.verifiability.trustees.threshold.trustees: not a Pedersen entry"},
+		"old keys, platform trustee": {nil, true, "TrusteeKeyMissing", "trustees.platform: false"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := verifiable(testElection("t", "v", "u"), scrutinv1.Verifiability{Trustees: c.trustees})
+			k := keys
+			if c.noKey {
+				k.TrusteeKey = ""
+			}
+			p := checkTrustees(e, k)
+			switch {
+			case c.reason == "" && p != nil:
+				t.Fatalf("refused: %s: %s", p.reason, p.message)
+			case c.reason == "":
+				return
+			case p == nil:
+				t.Fatalf("accepted; want %s naming %s", c.reason, c.field)
+			case p.reason != c.reason || !strings.Contains(p.message, c.field):
+				t.Fatalf("%s: %s; want %s naming %s", p.reason, p.message, c.reason, c.field)
+			}
+		})
+	}
+	// a plain election is not checked at all
+	if p := checkTrustees(testElection("t", "v", "u"), Keys{}); p != nil {
+		t.Errorf("a plain election: %+v", p)
+	}
+}
+
+// TestTrusteeWithBadProofKeepsElectionFromReady: through the reconciler, an
+// external trustee whose proof fails keeps the election from being Ready, naming
+// the trustee's field, with a Warning event; a right key then lets it be Scheduled.
+func TestTrusteeWithBadProofKeepsElectionFromReady(t *testing.T) {
+	ctx := context.Background()
+	singles, _ := beleniosTrustees(t)
+	ns := newTenant(t)
+	bad := strings.Replace(singles[0], `"response":"`, `"response":"2`, 1)
+	e := create(t, newVerifiableElection(t, ns, "trustees", time.Hour, scrutinv1.Verifiability{Trustees: &scrutinv1.Trustees{
+		External: []scrutinv1.ExternalTrustee{{Name: "alice", PublicKey: bad}, {Name: "bob", PublicKey: singles[1]}}}}))
+	waitFor(t, "the refusal", 20*time.Second, func() (bool, string) {
+		r := condition(getElection(t, e), scrutinv1.ConditionReady)
+		return r.Status == metav1.ConditionFalse && r.Reason == "TrusteesInvalid" &&
+			strings.Contains(r.Message, "spec.verifiability.trustees.external[alice].publicKey"), fmt.Sprintf("Ready %+v", r)
+	})
+	if !slices.Contains(eventReasons(t, e), "TrusteesInvalid") {
+		t.Errorf("no TrusteesInvalid event: %v", eventReasons(t, e))
+	}
+	cur := getElection(t, e)
+	cur.Spec.Verifiability.Trustees.External[0].PublicKey = singles[0]
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, e, scrutinv1.PhaseScheduled, 20*time.Second)
 }
