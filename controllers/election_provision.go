@@ -51,6 +51,9 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 		return in, err
 	}
 	in.Keys = keys
+	if err := r.ensureTrusteeKey(ctx, in); err != nil {
+		return in, err
+	}
 	r.checkTrustees(in)
 
 	// Each step below runs even when another fails, so one bad Secret does not keep
@@ -192,6 +195,8 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 			want["Secret/"+p.Name] = true
 		}
 	}
+	// the platform trustee's key, once made, is never pruned (ensureTrusteeKey)
+	want["Secret/"+TrusteeKeySecretName] = true
 	if in.Credentials != nil || in.keepCredentialsCopy {
 		want["Secret/"+CredentialsSecretName] = true
 	}

@@ -1,12 +1,15 @@
 package controllers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -17,11 +20,10 @@ import (
 // words for the tenant naming the field (nil when nothing does): an external
 // trustee's public key that is not one, whose proof of knowledge fails, or that
 // another trustee listed already; a threshold entry that is not a Pedersen entry
-// or whose certificates, commitments or keys do not check; a platform trustee
-// without a key (keys made before the verifiable mode). These are the checks
+// or whose certificates, commitments or keys do not check. These are the checks
 // belenios-tool's verifier makes of the board's trustees: caught here, before the
 // opening, rather than by the runtime's setup or an auditor.
-func checkTrustees(e *scrutinv1.Election, keys Keys) *problem {
+func checkTrustees(e *scrutinv1.Election) *problem {
 	if !e.Spec.IsVerifiable() {
 		return nil
 	}
@@ -29,10 +31,6 @@ func checkTrustees(e *scrutinv1.Election, keys Keys) *problem {
 	g, err := belenios.GroupByName(string(v.Group))
 	if err != nil {
 		return &problem{"TrusteesInvalid", "spec.verifiability.group: " + err.Error()}
-	}
-	if v.PlatformTrustee() && keys.TrusteeKey == "" {
-		return &problem{"TrusteeKeyMissing", fmt.Sprintf("the election's keys (Secret %s) were made before the verifiable mode and hold no platform trustee key: "+
-			"list external or threshold trustees with spec.verifiability.trustees.platform: false, or create the Election again", KeysSecretName)}
 	}
 	if v.Trustees == nil {
 		return nil
@@ -84,9 +82,9 @@ type trusteeCheck struct {
 	problem     *problem
 }
 
-func trusteesFingerprint(e *scrutinv1.Election, keys Keys) string {
+func trusteesFingerprint(e *scrutinv1.Election) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%t\x00", e.UID, keys.TrusteeKey != "")
+	fmt.Fprintf(h, "%s\x00", e.UID)
 	if v := e.Spec.Verifiability; v != nil {
 		fmt.Fprintf(h, "%s\x00%s\x00%t\x00", v.Mode, v.Group, v.PlatformTrustee())
 		if t := v.Trustees; t != nil {
@@ -106,12 +104,12 @@ func trusteesFingerprint(e *scrutinv1.Election, keys Keys) string {
 func (r *ElectionReconciler) checkTrustees(in *Inputs) {
 	e := in.Election
 	key := client.ObjectKeyFromObject(e)
-	fp := trusteesFingerprint(e, in.Keys)
+	fp := trusteesFingerprint(e)
 	r.trusteeChecks.mu.Lock()
 	last, ok := r.trusteeChecks.m[key]
 	r.trusteeChecks.mu.Unlock()
 	if !ok || last.fingerprint != fp {
-		last = trusteeCheck{fingerprint: fp, problem: checkTrustees(e, in.Keys)}
+		last = trusteeCheck{fingerprint: fp, problem: checkTrustees(e)}
 		r.trusteeChecks.mu.Lock()
 		if r.trusteeChecks.m == nil {
 			r.trusteeChecks.m = map[types.NamespacedName]trusteeCheck{}
@@ -128,4 +126,50 @@ func (c *trusteeChecks) drop(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, key)
+}
+
+// needsTrusteeKey: a verifiable election whose trustees include the platform.
+func needsTrusteeKey(e *scrutinv1.Election) bool {
+	return e.Spec.IsVerifiable() && e.Spec.Verifiability.PlatformTrustee()
+}
+
+// ensureTrusteeKey reads the platform trustee's private key, making it the
+// first time a verifiable election with the platform among its trustees needs
+// it. Once made it is never pruned nor changed, even if the election stops
+// needing it before it opens: the runtime may already have published the
+// matching public key. A key made again after the opening cannot decrypt what
+// was cast: a Warning event says so.
+func (r *ElectionReconciler) ensureTrusteeKey(ctx context.Context, in *Inputs) error {
+	e := in.Election
+	if !needsTrusteeKey(e) {
+		return nil
+	}
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: TrusteeKeySecretName}, &s)
+	switch {
+	case err == nil:
+		k := string(s.Data[KeyTrustee])
+		if err := checkTrusteeKey(k); err != nil {
+			return fmt.Errorf("the platform trustee's key, Secret %s/%s, key %s: %w", in.Namespace, TrusteeKeySecretName, KeyTrustee, err)
+		}
+		in.Keys.TrusteeKey = k
+		return nil
+	case !isNotFound(err):
+		return fmt.Errorf("while reading the platform trustee's key: %w", err)
+	}
+	k, err := newTrusteeKey()
+	if err != nil {
+		return err
+	}
+	ts := secret(in, TrusteeKeySecretName, map[string][]byte{KeyTrustee: []byte(k)})
+	ts.Immutable = ptr.To(true)
+	if err := r.apply(ctx, ts); err != nil {
+		return fmt.Errorf("while storing the platform trustee's key: %w", err)
+	}
+	in.Keys.TrusteeKey = k
+	if phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
+		r.event(e, corev1.EventTypeWarning, "TrusteeKeyRegenerated", "Provision",
+			"The platform trustee's key Secret was deleted and a new key was made: ballots cast under the old public key cannot be decrypted with it")
+	}
+	return nil
 }

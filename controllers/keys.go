@@ -28,11 +28,10 @@ type Keys struct {
 	ScrutineerToken string
 	// TrusteeKey is the platform trustee's private key for the verifiable mode
 	// (Belenios): a uniform non-zero scalar below the order of BELENIOS-2048, in
-	// decimal. It is generated with the other keys for every election, whatever
-	// its mode (an election may turn verifiable before it opens, and the keys
-	// Secret never changes); only a verifiable election whose trustees include the
-	// platform uses it. Empty in the keys of elections made before the verifiable
-	// mode existed.
+	// decimal. It is kept in a Secret of its own (TrusteeKeySecretName), made
+	// once, when the election first needs it (verifiable, the platform among its
+	// trustees), and projected into the runtime's keys directory beside the other
+	// keys. Empty for the other elections.
 	TrusteeKey string
 }
 
@@ -42,8 +41,8 @@ const (
 	keyControl    = "control-token"
 	keyDBPassword = "database-password"
 	keyScrutineer = "scrutineer-token"
-	// KeyTrustee is the file, in the runtime's keys directory, of the platform
-	// trustee's private key.
+	// KeyTrustee is the key of the platform trustee's private key in its
+	// Secret, and its file in the runtime's keys directory.
 	KeyTrustee     = "belenios-trustee-key"
 	keyBytesLength = 32
 )
@@ -67,9 +66,6 @@ func NewKeys() (Keys, error) {
 	if k.ScrutineerToken, err = randomToken(); err != nil {
 		return Keys{}, err
 	}
-	if k.TrusteeKey, err = newTrusteeKey(); err != nil {
-		return Keys{}, err
-	}
 	return k, nil
 }
 
@@ -81,33 +77,21 @@ func KeysFromSecret(s *corev1.Secret) (Keys, error) {
 		ControlToken:     string(s.Data[keyControl]),
 		DatabasePassword: string(s.Data[keyDBPassword]),
 		ScrutineerToken:  string(s.Data[keyScrutineer]),
-		TrusteeKey:       string(s.Data[KeyTrustee]),
 	}
 	if len(k.SessionKey) != keyBytesLength || len(k.HashKey) != keyBytesLength || k.ControlToken == "" || k.DatabasePassword == "" || k.ScrutineerToken == "" {
 		return Keys{}, fmt.Errorf("secret %s/%s does not hold complete keys", s.Namespace, s.Name)
-	}
-	// absent from the keys of elections made before the verifiable mode; when
-	// present, it must be a scalar of the group
-	if k.TrusteeKey != "" {
-		if err := checkTrusteeKey(k.TrusteeKey); err != nil {
-			return Keys{}, fmt.Errorf("secret %s/%s: key %s: %w", s.Namespace, s.Name, KeyTrustee, err)
-		}
 	}
 	return k, nil
 }
 
 func (k Keys) secretData() map[string][]byte {
-	d := map[string][]byte{
+	return map[string][]byte{
 		keySession:    k.SessionKey,
 		keyHash:       k.HashKey,
 		keyControl:    []byte(k.ControlToken),
 		keyDBPassword: []byte(k.DatabasePassword),
 		keyScrutineer: []byte(k.ScrutineerToken),
 	}
-	if k.TrusteeKey != "" {
-		d[KeyTrustee] = []byte(k.TrusteeKey)
-	}
-	return d
 }
 
 // newTrusteeKey draws the platform trustee's private key: uniform in [1, q) of

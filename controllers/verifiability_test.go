@@ -17,7 +17,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,58 +40,75 @@ func isScalarString(s string) bool {
 	return ok && x.String() == s && x.Sign() > 0 && belenios.Belenios2048().IsScalar(x)
 }
 
-// TestTrusteeKeyGeneratedWithTheKeys: every set of keys has a platform trustee key,
-// a decimal scalar in [1, q) of BELENIOS-2048, fresh each time, that round-trips
-// through the keys Secret; keys made before it (no such key) still load, and a
-// malformed one is refused.
-func TestTrusteeKeyGeneratedWithTheKeys(t *testing.T) {
-	a, err := NewKeys()
+// TestTrusteeKeyIsAScalar: the platform trustee's key is a decimal scalar in
+// [1, q) of BELENIOS-2048, fresh each time; anything else is refused when read
+// back; the election's other keys never hold it.
+func TestTrusteeKeyIsAScalar(t *testing.T) {
+	a, err := newTrusteeKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := NewKeys()
-	if !isScalarString(a.TrusteeKey) || !isScalarString(b.TrusteeKey) {
-		t.Fatalf("trustee keys %q, %q: want decimal scalars in [1, q)", a.TrusteeKey, b.TrusteeKey)
+	b, _ := newTrusteeKey()
+	if !isScalarString(a) || !isScalarString(b) {
+		t.Fatalf("trustee keys %q, %q: want decimal scalars in [1, q)", a, b)
 	}
-	if a.TrusteeKey == b.TrusteeKey {
+	if a == b {
 		t.Fatal("trustee keys repeat")
 	}
-	data := a.secretData()
-	if string(data[KeyTrustee]) != a.TrusteeKey {
-		t.Fatalf("the keys Secret holds %q under %s", data[KeyTrustee], KeyTrustee)
-	}
-	back, err := KeysFromSecret(&corev1.Secret{Data: data})
-	if err != nil || back.TrusteeKey != a.TrusteeKey {
-		t.Fatalf("the trustee key does not round-trip: %q, %v", back.TrusteeKey, err)
-	}
-	old := a.secretData()
-	delete(old, KeyTrustee)
-	if k, err := KeysFromSecret(&corev1.Secret{Data: old}); err != nil || k.TrusteeKey != "" {
-		t.Errorf("keys made before the trustee key: %v (trustee key %q)", err, k.TrusteeKey)
+	if err := checkTrusteeKey(a); err != nil {
+		t.Errorf("a fresh key refused: %v", err)
 	}
 	q := belenios.Belenios2048().Q
-	for _, bad := range []string{"0", "-5", "0012", "abc", q.String(), new(big.Int).Add(q, big.NewInt(1)).String()} {
-		d := a.secretData()
-		d[KeyTrustee] = []byte(bad)
-		if _, err := KeysFromSecret(&corev1.Secret{Data: d}); err == nil || !strings.Contains(err.Error(), KeyTrustee) {
-			t.Errorf("trustee key %q accepted (err=%v)", bad, err)
+	for _, bad := range []string{"", "0", "-5", "0012", "abc", q.String(), new(big.Int).Add(q, big.NewInt(1)).String()} {
+		if err := checkTrusteeKey(bad); err == nil {
+			t.Errorf("trustee key %q accepted", bad)
 		}
+	}
+	k, err := NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, in := k.secretData()[KeyTrustee]; in || k.TrusteeKey != "" {
+		t.Error("the election's keys Secret holds a trustee key")
 	}
 }
 
 // TestTrusteeKeyInConfigHash: the trustee key is in the config hash (pods roll if
-// the keys Secret is ever made again), and no key hashes apart from any key.
+// it is ever made again), and no key hashes apart from any key.
 func TestTrusteeKeyInConfigHash(t *testing.T) {
 	in := testInputs(testElection("t", "v", "u"))
-	with := in.configHash(nil)
-	in.Keys.TrusteeKey = "12345"
-	if in.configHash(nil) == with {
-		t.Error("another trustee key leaves the config hash unchanged")
-	}
-	in.Keys.TrusteeKey = ""
 	without := in.configHash(nil)
-	if without == with {
-		t.Error("no trustee key and a trustee key hash alike")
+	in.Keys.TrusteeKey = "12345"
+	with := in.configHash(nil)
+	in.Keys.TrusteeKey = "12346"
+	if in.configHash(nil) == with || with == without {
+		t.Error("the trustee key is not in the config hash")
+	}
+}
+
+// TestKeysVolumeProjectsTheTrusteeKey: with a trustee key, the keys directory
+// holds the keys Secret and, beside it, the trustee key's Secret as
+// belenios-trustee-key; without, the keys Secret alone, as before.
+func TestKeysVolumeProjectsTheTrusteeKey(t *testing.T) {
+	in := testInputs(testElection("t", "v", "u"))
+	if v := keysVolume(in); v.Secret == nil || v.Secret.SecretName != KeysSecretName {
+		t.Fatalf("without a trustee key: %+v", v.VolumeSource)
+	}
+	in.Keys.TrusteeKey = "12345"
+	v := keysVolume(in)
+	if v.Projected == nil || len(v.Projected.Sources) != 2 {
+		t.Fatalf("with a trustee key: %+v", v.VolumeSource)
+	}
+	keys, trustee := v.Projected.Sources[0].Secret, v.Projected.Sources[1].Secret
+	if keys == nil || keys.Name != KeysSecretName || len(keys.Items) != 0 {
+		t.Errorf("first source %+v, want the whole keys Secret", keys)
+	}
+	if trustee == nil || trustee.Name != TrusteeKeySecretName || len(trustee.Items) != 1 ||
+		trustee.Items[0].Key != KeyTrustee || trustee.Items[0].Path != KeyTrustee {
+		t.Errorf("second source %+v, want %s's %s as %s", trustee, TrusteeKeySecretName, KeyTrustee, KeyTrustee)
+	}
+	if m := v.Projected.DefaultMode; m == nil || *m != 0o440 {
+		t.Errorf("mode %v, want 0440", m)
 	}
 }
 
@@ -191,23 +211,44 @@ func getDeployment(t *testing.T, ns string) *appsv1.Deployment {
 	return &d
 }
 
-// TestVerifiableElectionKeysHoldTheTrusteeKey: the smallest verifiable election is
-// provisioned; its keys Secret holds the platform trustee's key, mounted with the
-// other keys; no credentials directory is given (Platform credentials).
-func TestVerifiableElectionKeysHoldTheTrusteeKey(t *testing.T) {
+func trusteeKeySecret(t *testing.T, ns string) (*corev1.Secret, error) {
+	t.Helper()
+	var s corev1.Secret
+	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: TrusteeKeySecretName}, &s)
+	return &s, err
+}
+
+// TestVerifiableElectionGetsATrusteeKey: the smallest verifiable election gets the
+// platform trustee's key in an immutable Secret of its own (not in election-keys,
+// which the hotline reads), projected into the keys directory; no credentials
+// directory (Platform credentials). Turned off and on again before the opening,
+// the key stays the same. A plain election, and one whose trustees exclude the
+// platform, get none.
+func TestVerifiableElectionGetsATrusteeKey(t *testing.T) {
+	ctx := context.Background()
 	ns := newTenant(t)
 	e := create(t, newVerifiableElection(t, ns, "platform", time.Hour, scrutinv1.Verifiability{}))
 	cur := waitPhase(t, e, scrutinv1.PhaseScheduled, 20*time.Second)
-	var keys corev1.Secret
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: cur.Status.Namespace, Name: KeysSecretName}, &keys); err != nil {
+	ts, err := trusteeKeySecret(t, cur.Status.Namespace)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !isScalarString(string(keys.Data[KeyTrustee])) {
-		t.Fatalf("the keys Secret's %s is %q, want a decimal scalar of BELENIOS-2048", KeyTrustee, keys.Data[KeyTrustee])
+	key := string(ts.Data[KeyTrustee])
+	if !isScalarString(key) || ts.Immutable == nil || !*ts.Immutable || len(ts.Data) != 1 {
+		t.Fatalf("the trustee key Secret holds %d keys, %s %q, immutable %v", len(ts.Data), KeyTrustee, key, ts.Immutable)
+	}
+	var keys corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: KeysSecretName}, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, in := keys.Data[KeyTrustee]; in {
+		t.Error("election-keys holds the trustee key")
 	}
 	d := getDeployment(t, cur.Status.Namespace)
-	if v := volumeNamed(d, "keys"); v == nil || v.Secret == nil || v.Secret.SecretName != KeysSecretName || len(v.Secret.Items) != 0 {
-		t.Errorf("the keys volume is %+v, want the whole keys Secret", v)
+	v := volumeNamed(d, "keys")
+	if v == nil || v.Projected == nil || len(v.Projected.Sources) != 2 || v.Projected.Sources[1].Secret == nil ||
+		v.Projected.Sources[1].Secret.Name != TrusteeKeySecretName {
+		t.Fatalf("the keys volume is %+v, want election-keys and the trustee key projected", v)
 	}
 	if !slices.Contains(runtimeArgs(d), "--keys-dir="+keysDir) {
 		t.Errorf("the runtime is not given the keys directory: %v", runtimeArgs(d))
@@ -216,11 +257,53 @@ func TestVerifiableElectionKeysHoldTheTrusteeKey(t *testing.T) {
 		t.Errorf("a Platform election is given a credentials directory: %v", runtimeArgs(d))
 	}
 	var cm corev1.ConfigMap
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: cur.Status.Namespace, Name: ConfigMapName}, &cm); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: ConfigMapName}, &cm); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(cm.Data[ElectionFileKey], "mode: Belenios") {
 		t.Errorf("the runtime's election file does not carry the mode:\n%s", cm.Data[ElectionFileKey])
+	}
+
+	// off, then on again: the same key, kept all along
+	setMode := func(mode scrutinv1.VerifiabilityMode) {
+		t.Helper()
+		cur := getElection(t, e)
+		cur.Spec.Verifiability.Mode = mode
+		if err := k8s.Update(ctx, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setMode(scrutinv1.VerifiabilityNone)
+	waitFor(t, "the keys volume without the trustee key", 20*time.Second, func() (bool, string) {
+		v := volumeNamed(getDeployment(t, cur.Status.Namespace), "keys")
+		return v != nil && v.Secret != nil && v.Secret.SecretName == KeysSecretName, fmt.Sprintf("%+v", v)
+	})
+	if ts, err := trusteeKeySecret(t, cur.Status.Namespace); err != nil || string(ts.Data[KeyTrustee]) != key {
+		t.Fatalf("the trustee key did not stay (err=%v)", err)
+	}
+	setMode(scrutinv1.VerifiabilityBelenios)
+	waitFor(t, "the trustee key mounted again", 20*time.Second, func() (bool, string) {
+		v := volumeNamed(getDeployment(t, cur.Status.Namespace), "keys")
+		return v != nil && v.Projected != nil, fmt.Sprintf("%+v", v)
+	})
+	if ts, err := trusteeKeySecret(t, cur.Status.Namespace); err != nil || string(ts.Data[KeyTrustee]) != key {
+		t.Fatalf("the trustee key changed (err=%v)", err)
+	}
+
+	// none where the platform is no trustee
+	singles, _ := beleniosTrustees(t)
+	for name, x := range map[string]*scrutinv1.Election{
+		"plain": newElection(t, ns, "plain", time.Hour, 2*time.Hour),
+		"external": newVerifiableElection(t, ns, "external-trustees", time.Hour, scrutinv1.Verifiability{Trustees: &scrutinv1.Trustees{
+			External: []scrutinv1.ExternalTrustee{{Name: "alice", PublicKey: singles[0]}}}}),
+	} {
+		cur := waitPhase(t, create(t, x), scrutinv1.PhaseScheduled, 20*time.Second)
+		if _, err := trusteeKeySecret(t, cur.Status.Namespace); !isNotFound(err) {
+			t.Errorf("%s: a trustee key Secret exists (err=%v)", name, err)
+		}
+		if v := volumeNamed(getDeployment(t, cur.Status.Namespace), "keys"); v == nil || v.Secret == nil {
+			t.Errorf("%s: the keys volume is %+v, want election-keys alone", name, v)
+		}
 	}
 }
 
@@ -418,15 +501,10 @@ func beleniosTrustees(t *testing.T) (singles []string, pedersen string) {
 
 // TestTrusteesChecked: keys and a Pedersen entry made by belenios-tool pass; a key
 // whose proof is changed, a key that is not one, one key under two names, a
-// Pedersen entry with a changed commitment, a Single entry given as the threshold,
-// and a platform trustee without a key (keys made before the verifiable mode) are
-// each refused naming the field.
+// Pedersen entry with a changed commitment and a Single entry given as the
+// threshold are each refused naming the field.
 func TestTrusteesChecked(t *testing.T) {
 	singles, pedersen := beleniosTrustees(t)
-	keys, err := NewKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ext := func(keys ...string) []scrutinv1.ExternalTrustee {
 		var out []scrutinv1.ExternalTrustee
 		for i, k := range keys {
@@ -442,28 +520,21 @@ func TestTrusteesChecked(t *testing.T) {
 	single := singles[1]
 	for name, c := range map[string]struct {
 		trustees *scrutinv1.Trustees
-		noKey    bool
 		reason   string
 		field    string
 	}{
-		"platform alone":             {nil, false, "", ""},
-		"belenios-tool keys":         {&scrutinv1.Trustees{External: ext(singles...)}, false, "", ""},
-		"keys and threshold":         {&scrutinv1.Trustees{Platform: ptr.To(true), External: ext(singles...), Threshold: &scrutinv1.ThresholdTrustees{Trustees: pedersen}}, false, "", ""},
-		"old keys, external only":    {&scrutinv1.Trustees{External: ext(singles...)}, true, "", ""},
-		"changed proof":              {&scrutinv1.Trustees{External: ext(singles[0], badProof)}, false, "TrusteesInvalid", "spec.verifiability.trustees.external[bob].publicKey"},
-		"not a key":                  {&scrutinv1.Trustees{External: ext(`{"public_key":"12"}`)}, false, "TrusteesInvalid", "spec.verifiability.trustees.external[alice].publicKey"},
-		"one key, two names":         {&scrutinv1.Trustees{External: ext(singles[0], singles[1], singles[0])}, false, "TrusteesInvalid", "spec.verifiability.trustees.external[carol].publicKey: the same key as trustee alice"},
-		"changed commitment":         {&scrutinv1.Trustees{Threshold: &scrutinv1.ThresholdTrustees{Trustees: badPedersen}}, false, "TrusteesInvalid", "spec.verifiability.trustees.threshold.trustees"},
-		"single given as threshold":  {&scrutinv1.Trustees{Threshold: &scrutinv1.ThresholdTrustees{Trustees: `["Single",` + single + `]`}}, false, "TrusteesInvalid", "spec.verifiability.trustees.threshold.trustees: not a Pedersen entry"},
-		"old keys, platform trustee": {nil, true, "TrusteeKeyMissing", "trustees.platform: false"},
+		"platform alone":            {nil, "", ""},
+		"belenios-tool keys":        {&scrutinv1.Trustees{External: ext(singles...)}, "", ""},
+		"keys and threshold":        {&scrutinv1.Trustees{Platform: ptr.To(true), External: ext(singles...), Threshold: &scrutinv1.ThresholdTrustees{Trustees: pedersen}}, "", ""},
+		"changed proof":             {&scrutinv1.Trustees{External: ext(singles[0], badProof)}, "TrusteesInvalid", "spec.verifiability.trustees.external[bob].publicKey"},
+		"not a key":                 {&scrutinv1.Trustees{External: ext(`{"public_key":"12"}`)}, "TrusteesInvalid", "spec.verifiability.trustees.external[alice].publicKey"},
+		"one key, two names":        {&scrutinv1.Trustees{External: ext(singles[0], singles[1], singles[0])}, "TrusteesInvalid", "spec.verifiability.trustees.external[carol].publicKey: the same key as trustee alice"},
+		"changed commitment":        {&scrutinv1.Trustees{Threshold: &scrutinv1.ThresholdTrustees{Trustees: badPedersen}}, "TrusteesInvalid", "spec.verifiability.trustees.threshold.trustees"},
+		"single given as threshold": {&scrutinv1.Trustees{Threshold: &scrutinv1.ThresholdTrustees{Trustees: `["Single",` + single + `]`}}, "TrusteesInvalid", "spec.verifiability.trustees.threshold.trustees: not a Pedersen entry"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := verifiable(testElection("t", "v", "u"), scrutinv1.Verifiability{Trustees: c.trustees})
-			k := keys
-			if c.noKey {
-				k.TrusteeKey = ""
-			}
-			p := checkTrustees(e, k)
+			p := checkTrustees(e)
 			switch {
 			case c.reason == "" && p != nil:
 				t.Fatalf("refused: %s: %s", p.reason, p.message)
@@ -477,7 +548,7 @@ func TestTrusteesChecked(t *testing.T) {
 		})
 	}
 	// a plain election is not checked at all
-	if p := checkTrustees(testElection("t", "v", "u"), Keys{}); p != nil {
+	if p := checkTrustees(testElection("t", "v", "u")); p != nil {
 		t.Errorf("a plain election: %+v", p)
 	}
 }
@@ -506,4 +577,43 @@ func TestTrusteeWithBadProofKeepsElectionFromReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, e, scrutinv1.PhaseScheduled, 20*time.Second)
+}
+
+// TestHotlineCannotReadTheTrusteeKey: a person bound to election-hotline in a
+// verifiable election's namespace reads election-keys (the control token), as
+// kubectl scrutin voter needs, but not the platform trustee's key, which would
+// decrypt any ballot of the public board.
+func TestHotlineCannotReadTheTrusteeKey(t *testing.T) {
+	ctx := context.Background()
+	if out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "rbac", "tenant_roles.yaml")); err != nil {
+		t.Fatalf("installing the tenant roles: %v\n%s", err, out)
+	}
+	ns := newTenant(t)
+	cur := waitPhase(t, create(t, newVerifiableElection(t, ns, "hotline", time.Hour, scrutinv1.Verifiability{})), scrutinv1.PhaseScheduled, 20*time.Second)
+	if _, err := trusteeKeySecret(t, cur.Status.Namespace); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: cur.Status.Namespace, Name: "hotline"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "election-hotline"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "hotline-agent"}},
+	}
+	if err := k8s.Create(ctx, rb); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "hotline-agent"}
+	agent, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hotline to read election-keys", 15*time.Second, func() (bool, string) {
+		var s corev1.Secret
+		err := agent.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: KeysSecretName}, &s)
+		return err == nil, fmt.Sprint(err)
+	})
+	var s corev1.Secret
+	if err := agent.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: TrusteeKeySecretName}, &s); !apierrors.IsForbidden(err) {
+		t.Fatalf("the hotline reading the trustee key: %v, want Forbidden", err)
+	}
 }
