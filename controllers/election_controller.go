@@ -52,6 +52,9 @@ type ElectionReconciler struct {
 	// credentialsSeen remembers, per open Election, the version of the tenant's
 	// public credentials Secret last compared with the copy it opened with.
 	credentialsSeen sync.Map // types.NamespacedName -> string
+	// credentialsCopies remember, per Election, the resourceVersion of its copy of
+	// the public credentials as last written or checked.
+	credentialsCopies sync.Map // types.NamespacedName -> string
 	// trusteeChecks remember, per Election, the last check of its trustees.
 	trusteeChecks trusteeChecks
 }
@@ -89,6 +92,7 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if isNotFound(err) {
 			r.rollMemos.drop(req.NamespacedName)
 			r.credentialsSeen.Delete(req.NamespacedName)
+			r.credentialsCopies.Delete(req.NamespacedName)
 			r.trusteeChecks.drop(req.NamespacedName)
 			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
 		}

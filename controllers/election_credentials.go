@@ -53,6 +53,11 @@ func (r *ElectionReconciler) loadCredentials(ctx context.Context, in *Inputs) er
 	in.keepCredentialsCopy = true
 	uuid, creds, problem, err := r.readCredentials(ctx, e)
 	if err != nil {
+		// a passing error: the pods keep the copy standing, if any, rather than
+		// restart without credentials
+		if sha, _, ok := r.credentialsCopySHA256(ctx, in); ok {
+			in.Credentials = &CredentialsCopy{SHA256: sha}
+		}
 		return err
 	}
 	if problem != nil {
@@ -62,13 +67,10 @@ func (r *ElectionReconciler) loadCredentials(ctx context.Context, in *Inputs) er
 		return nil
 	}
 	sha := credentialsSHA256(uuid, creds)
-	var existing metav1.PartialObjectMetadata
-	existing.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: CredentialsSecretName}, &existing)
-	switch {
-	case err == nil && existing.Annotations[CredentialsSHA256Annotation] == sha:
-		// the copy stands as it should
-	case err == nil || isNotFound(err):
+	existing, version, ok := r.credentialsCopySHA256(ctx, in)
+	// a copy edited since it was last written (its annotation kept) is written again
+	known, _ := r.credentialsCopies.Load(client.ObjectKeyFromObject(e))
+	if !ok || existing != sha || (known != nil && known.(string) != version) {
 		s := secret(in, CredentialsSecretName, map[string][]byte{
 			scrutinv1.PublicCredentialsUUIDKey: uuid,
 			scrutinv1.PublicCredentialsKey:     creds,
@@ -77,9 +79,11 @@ func (r *ElectionReconciler) loadCredentials(ctx context.Context, in *Inputs) er
 		if err := r.apply(ctx, s); err != nil {
 			return fmt.Errorf("while copying the public credentials: %w", err)
 		}
-	default:
-		return fmt.Errorf("while reading the copy of the public credentials: %w", err)
+		if _, version, ok = r.credentialsCopySHA256(ctx, in); !ok {
+			return fmt.Errorf("the copy of the public credentials is not readable after it was written")
+		}
 	}
+	r.credentialsCopies.Store(client.ObjectKeyFromObject(e), version)
 	in.keepCredentialsCopy = false
 	in.Credentials = &CredentialsCopy{SHA256: sha}
 	return nil
@@ -192,4 +196,16 @@ func credentialsVolume(in *Inputs) corev1.Volume {
 			SizeLimit: ptr.To(resource.MustParse("1Mi"))}}}
 	}
 	return secretVolume("credentials", CredentialsSecretName, false)
+}
+
+// credentialsCopySHA256 is the SHA-256 annotated on the election's copy of its
+// public credentials and the copy's resourceVersion, and whether a copy was read.
+func (r *ElectionReconciler) credentialsCopySHA256(ctx context.Context, in *Inputs) (sha, version string, ok bool) {
+	var m metav1.PartialObjectMetadata
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: CredentialsSecretName}, &m); err != nil {
+		return "", "", false
+	}
+	sha = m.Annotations[CredentialsSHA256Annotation]
+	return sha, m.ResourceVersion, sha != ""
 }

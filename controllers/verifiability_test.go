@@ -309,8 +309,9 @@ func TestVerifiableElectionGetsATrusteeKey(t *testing.T) {
 
 // TestExternalCredentialsCopiedAndMounted: the tenant's public credentials Secret
 // is copied byte for byte into the election's namespace, annotated with its
-// SHA-256, mounted and given by --credentials-dir; an edit before the opening is
-// copied again; switching to Platform removes the copy.
+// SHA-256, mounted and given by --credentials-dir; a copy edited by hand is put
+// back; an edit of the tenant's Secret before the opening is copied again;
+// switching to Platform removes the copy.
 func TestExternalCredentialsCopiedAndMounted(t *testing.T) {
 	ctx := context.Background()
 	ns := newTenant(t)
@@ -340,6 +341,17 @@ func TestExternalCredentialsCopiedAndMounted(t *testing.T) {
 	}
 	assertCopy(testPubcreds)
 	hash := getDeployment(t, cur.Status.Namespace).Spec.Template.Annotations[ConfigHashAnnotation]
+
+	// a copy edited in the election's namespace (its annotation kept) is put back
+	var cp corev1.Secret
+	if err := k8s.Get(ctx, copyKey, &cp); err != nil {
+		t.Fatal(err)
+	}
+	cp.Data["public-credentials"] = []byte("999,1,A-1\n")
+	if err := k8s.Update(ctx, &cp); err != nil {
+		t.Fatal(err)
+	}
+	assertCopy(testPubcreds)
 
 	// before the opening, an edit is copied and rolls the pods
 	edited := testPubcreds + "456789123,1,A-4\n"
