@@ -45,7 +45,7 @@ func checkTrustees(e *scrutinv1.Election) *problem {
 			}
 			return &problem{"TrusteesInvalid", fmt.Sprintf("%s: not a trustee public key (the JSON kubectl scrutin trustee keygen prints): %v", field, err)}
 		}
-		if err := (belenios.Trustees{{Single: &k}}).Verify(g); err != nil {
+		if err := belenios.VerifyTrusteeKey(g, k); err != nil {
 			return &problem{"TrusteesInvalid", fmt.Sprintf("%s: does not check (a key of group %s with its proof of knowledge): %v", field, g.Name, err)}
 		}
 		y := k.PublicKey.Big().String()
