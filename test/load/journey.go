@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/voting-runtime/belenios"
 )
 
 // The steps of a voter's journey, in order. StepCode is the time from asking for
@@ -52,6 +53,10 @@ type Target struct {
 	// through a proxy that trusts the load generator as its load balancer (the
 	// end-to-end tests' ingress), where every connection comes from one host.
 	ForwardedFor bool
+	// Encrypted, in the verifiable mode, holds every voter's ballot, encrypted
+	// before the run: voter i posts Encrypted.Ballot(i) as {"belenios": …}
+	// rather than Answers, and its receipt must be the ballot's tracker.
+	Encrypted *EncryptedBallots
 }
 
 // DefaultAnswers fit the Election of runtimetest.ElectionYAML.
@@ -68,6 +73,7 @@ type voter struct {
 	t       *Target
 	addr    string
 	stats   *Stats
+	n       int
 	id      string
 	phone   string
 	client  *http.Client
@@ -80,7 +86,7 @@ func (t *Target) newVoter(i int, stats *Stats) *voter {
 		d.LocalAddr = &net.TCPAddr{IP: sourceAddr(i)}
 	}
 	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
-	return &voter{t: t, stats: stats, addr: sourceAddr(i).String(), id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
+	return &voter{t: t, stats: stats, addr: sourceAddr(i).String(), n: i, id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
 		client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
 }
 
@@ -143,7 +149,15 @@ func (v *voter) signIn(ctx context.Context) error {
 
 // cast sends the ballot and returns the receipt.
 func (v *voter) cast(ctx context.Context) (string, error) {
-	body, err := v.step(ctx, StepCast, http.MethodPost, "/api/v1/ballot", map[string]any{"answers": v.t.Answers}, http.StatusCreated)
+	var in any = map[string]any{"answers": v.t.Answers}
+	var encrypted []byte
+	if v.t.Encrypted != nil {
+		if encrypted = v.t.Encrypted.Ballot(v.n); encrypted == nil {
+			return "", &stepError{step: StepCast, err: fmt.Errorf("no ballot was made for voter %d", v.n)}
+		}
+		in = map[string]string{"belenios": string(encrypted)}
+	}
+	body, err := v.step(ctx, StepCast, http.MethodPost, "/api/v1/ballot", in, http.StatusCreated)
 	if err != nil {
 		return "", err
 	}
@@ -151,8 +165,14 @@ func (v *voter) cast(ctx context.Context) (string, error) {
 	if err := json.Unmarshal(body, &receipt); err != nil || receipt.Tracker == "" {
 		return "", &stepError{step: StepCast, err: fmt.Errorf("no receipt in %q", body)}
 	}
+	if encrypted != nil && receipt.Tracker != belenios.Tracker(encrypted) {
+		return "", &stepError{step: StepCast, err: errWrongTracker}
+	}
 	return receipt.Tracker, nil
 }
+
+// errWrongTracker: the receipt of an encrypted ballot is not its tracker.
+var errWrongTracker = errors.New("the receipt is not the ballot's tracker")
 
 // Session is a voter signed in and not yet voted.
 type Session struct{ v *voter }
@@ -189,6 +209,8 @@ func (s *Session) Cast(ctx context.Context, stats *Stats) (string, error) {
 type stepError struct {
 	step   string
 	status int
+	// reason is what a refusal (4xx) named: its reason, else its error.
+	reason string
 	err    error
 }
 
@@ -196,7 +218,23 @@ func (e *stepError) Error() string {
 	if e.err != nil {
 		return e.step + ": " + e.err.Error()
 	}
+	if e.reason != "" {
+		return fmt.Sprintf("%s: HTTP %d %s", e.step, e.status, e.reason)
+	}
 	return fmt.Sprintf("%s: HTTP %d", e.step, e.status)
+}
+
+// refusalReason is what a refusal's JSON body names: its reason (an invalid
+// ballot's: bad-proof, unknown-credential, …), else its error.
+func refusalReason(body []byte) string {
+	var ans struct{ Error, Reason string }
+	if json.Unmarshal(body, &ans) != nil {
+		return ""
+	}
+	if ans.Reason != "" {
+		return ans.Reason
+	}
+	return ans.Error
 }
 
 // step sends one request, waiting and retrying as a person would when told to
@@ -255,6 +293,8 @@ func (v *voter) step(ctx context.Context, name, method, path string, in any, wan
 			case <-ctx.Done():
 				return nil, &stepError{step: name, err: ctx.Err()}
 			}
+		case resp.StatusCode >= 400 && resp.StatusCode < 500:
+			return nil, &stepError{step: name, status: resp.StatusCode, reason: refusalReason(body)}
 		default:
 			return nil, &stepError{step: name, status: resp.StatusCode}
 		}

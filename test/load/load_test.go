@@ -8,6 +8,7 @@ import (
 
 	"scrutin.dev/scrutin/internal/pgtest"
 	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/voting-runtime/belenios"
 )
 
 var runtimeBin string
@@ -88,6 +89,94 @@ func TestDayOnBothStores(t *testing.T) {
 			lost, extra, err := rt.StopAndCheck(ctx, res.Receipts)
 			if err != nil || len(lost) != 0 || extra != 0 {
 				t.Fatalf("lost %d, extra %d: %v", len(lost), extra, err)
+			}
+		})
+	}
+}
+
+// TestVerifiableDayOnBothStores: a small verifiable election day (60 voters
+// over 4 s, ballots encrypted beforehand with credentials made offline) on each
+// store: every voter gets a receipt equal to its ballot's tracker; after the
+// close the board holds each receipt's ballot exactly once and nothing else,
+// the tally and the result, and the results count each voter's plaintext once.
+// Before the day, one more voter posts a ballot signed with another voter's
+// credential: the journey fails naming the runtime's reason, and that ballot
+// is neither on the board nor counted. After it, the check is shown to fail on
+// a receipt list with one receipt swapped for a made-up one.
+func TestVerifiableDayOnBothStores(t *testing.T) {
+	const voters = 60
+	wrong := voters + 1 // the voter whose ballot carries voter 1's credential
+	for _, store := range []string{"embedded", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			phones, err := StartPhones(PhonesToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer phones.Close()
+			o := RuntimeOptions{Bin: runtimeBin, Dir: t.TempDir(), Voters: wrong, Phones: phones, Verifiable: true}
+			if store == "postgres" {
+				o.Store = "postgres:" + pgtest.ForTest(t).AdminDSN()
+			}
+			rt, err := StartRuntime(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Stop()
+			rec, err := ElectionRecord(t.Context(), rt.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Election.UUID != rt.Credentials.UUID {
+				t.Fatalf("the election's uuid is %s, the credentials' %s", rec.Election.UUID, rt.Credentials.UUID)
+			}
+			ballots, err := PrepareBallots(rec, 1, voters, 0, func(i int) string { return rt.Credentials.Private[i-1] }, VoteOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// voter 61 signs in and posts a ballot made with voter 1's credential
+			stolen, err := PrepareBallots(rec, wrong, 1, 1, func(int) string { return rt.Credentials.Private[0] }, VoteOf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := NewStats()
+			(&Target{URL: rt.URL, Phones: phones, MaxRetries: 5, Encrypted: stolen}).Run(t.Context(), Arrivals{0}, wrong, 0, refused)
+			if r := refused.Result(); r.Journeys != 0 || r.Failures["cast: HTTP 422 unknown-credential"] != 1 {
+				t.Fatalf("a ballot with another voter's credential: %d receipts, failures %s", r.Journeys, r.FailureList())
+			}
+
+			target := &Target{URL: rt.URL, Phones: phones, MaxRetries: 5, Encrypted: ballots}
+			arrivals, _ := Curve(voters, 4*time.Second, Day)
+			stats := NewStats()
+			target.Run(t.Context(), arrivals, 1, 0, stats)
+			res := stats.Result()
+			if res.Journeys != voters || res.Failed() != 0 || res.Status5xx != 0 {
+				t.Fatalf("%d journeys, failures: %s, %d 5xx", res.Journeys, res.FailureList(), res.Status5xx)
+			}
+			if res.Steps[StepCast].N != voters {
+				t.Errorf("cast measured %d times", res.Steps[StepCast].N)
+			}
+			for _, r := range res.Receipts {
+				if ballots.Voter(r) == 0 {
+					t.Fatalf("receipt %s is no ballot's tracker", r)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			check, err := rt.CloseAndCheckBoard(ctx, ballots, res.Receipts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !check.OK(voters) || check.Ballots != voters {
+				t.Fatalf("%s", check)
+			}
+			// the check can fail: one receipt replaced by a made-up tracker
+			swapped := append([]string{belenios.Tracker([]byte("not a ballot"))}, res.Receipts[1:]...)
+			bad, err := rt.CheckBoard(ctx, ballots, swapped)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bad.OK(voters) || len(bad.Missing) != 1 || bad.Extra != 1 || len(bad.Wrong) == 0 {
+				t.Fatalf("a swapped receipt went unseen: %s", bad)
 			}
 		})
 	}

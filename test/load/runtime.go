@@ -25,6 +25,9 @@ type Runtime struct {
 	Logs         *runtimetest.SyncBuffer
 	controlToken string
 	store        string
+	// Credentials are the verifiable mode's credentials, made offline (nil
+	// otherwise).
+	Credentials *Credentials
 }
 
 // RuntimeOptions say what to start.
@@ -40,6 +43,10 @@ type RuntimeOptions struct {
 	Spec string
 	// Args are more flags.
 	Args []string
+	// Verifiable starts the Election in the verifiable mode (Belenios,
+	// VerifiableElectionYAML) with External credentials made here, offline, and
+	// passed as --credentials-dir; the platform trustee's key stays in the store.
+	Verifiable bool
 }
 
 // PhonesToken is the gateway token the runtimes are given.
@@ -50,7 +57,21 @@ func StartRuntime(o RuntimeOptions) (*Runtime, error) {
 	now := time.Now()
 	election := filepath.Join(o.Dir, "election.yaml")
 	roll := filepath.Join(o.Dir, "roll.csv")
-	if err := os.WriteFile(election, []byte(runtimetest.ElectionYAML("SMSCode", now.Add(-time.Minute), now.Add(6*time.Hour), o.Spec)), 0o600); err != nil {
+	manifest := runtimetest.ElectionYAML("SMSCode", now.Add(-time.Minute), now.Add(6*time.Hour), o.Spec)
+	var creds *Credentials
+	if o.Verifiable {
+		manifest = VerifiableElectionYAML(now.Add(-time.Minute), now.Add(6*time.Hour), o.Spec)
+		var err error
+		if creds, err = NewCredentials(o.Voters, runtimetest.VoterID); err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(o.Dir, "credentials")
+		if err := creds.WriteDir(dir); err != nil {
+			return nil, err
+		}
+		o.Args = append([]string{"--credentials-dir", dir}, o.Args...)
+	}
+	if err := os.WriteFile(election, []byte(manifest), 0o600); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(roll, []byte(runtimetest.RollCSV(o.Voters)), 0o600); err != nil {
@@ -68,7 +89,7 @@ func StartRuntime(o RuntimeOptions) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{Process: p, Logs: logs, store: store}
+	rt := &Runtime{Process: p, Logs: logs, store: store, Credentials: creds}
 	// the roll is imported before the runtime is ready
 	deadline := time.Now().Add(5 * time.Minute)
 	for {

@@ -80,6 +80,8 @@ func (s *Stats) failed(err error) {
 		switch {
 		case se.status != 0 && errors.Is(se.err, errGaveUp):
 			reason = fmt.Sprintf("%s: gave up after HTTP %d", se.step, se.status)
+		case se.status != 0 && se.reason != "":
+			reason = fmt.Sprintf("%s: HTTP %d %s", se.step, se.status, se.reason)
 		case se.status != 0:
 			reason = fmt.Sprintf("%s: HTTP %d", se.step, se.status)
 		default:
