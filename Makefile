@@ -70,6 +70,10 @@ bench-peak: ## The runtime at the noon peak: knee, 3x overload, casts against pg
 load: ## Play an election day of 100,000 voters with a noon peak against the runtime, embedded then PostgreSQL.
 	go run ./test/load/noon $(LOAD_FLAGS)
 
+.PHONY: load-verifiable
+load-verifiable: ## Verifiable casts per second through the runtime: 2,000 voters' encrypted ballots made first, then cast from 16 clients, the board checked (a few minutes).
+	go run ./test/load/noon -verifiable -voters 2000 -cast-clients 16 $(LOAD_FLAGS)
+
 .PHONY: bench-congress
 bench-congress: tools ## The party congress: validate and import 140,000- and 1,000,000-voter rolls, send 140,000 letters through two kills (about 40 minutes).
 	@mkdir -p _output/bench

@@ -260,8 +260,12 @@ func (c *BoardCheck) OK(receipts int) bool {
 }
 
 func (c *BoardCheck) String() string {
-	return fmt.Sprintf("%d ballots on the board (%d bytes), %d receipts missing, %d repeated, %d beyond the receipts; %d voters counted; result on the board %v; results wrong: %s",
-		c.Ballots, c.Size, len(c.Missing), len(c.Repeated), c.Extra, c.Counted, c.Result, strings.Join(c.Wrong, "; "))
+	wrong := "none"
+	if len(c.Wrong) > 0 {
+		wrong = strings.Join(c.Wrong, "; ")
+	}
+	return fmt.Sprintf("%d ballots on the board (%d bytes), %d receipts missing, %d repeated, %d beyond the receipts; %d voters counted; result on the board %v; results differing from the plaintexts: %s",
+		c.Ballots, c.Size, len(c.Missing), len(c.Repeated), c.Extra, c.Counted, c.Result, wrong)
 }
 
 // CloseAndCheckBoard closes the vote (CloseVote) and checks the board and the

@@ -7,6 +7,15 @@
 // It prints, each 10 s, the arrivals offered and the journeys done; at the end,
 // each step's latency, the wait pages and errors, and whether the ballot box holds
 // exactly one ballot per receipt given.
+//
+// With -verifiable the Election is in the verifiable mode (Belenios, External
+// credentials made here): every voter's ballot is encrypted and proven before
+// the day (about 0.1 s of CPU each, on every core), each journey posts its
+// ballot and checks its tracker, and at the end the vote is closed and the
+// board and the results are checked against the receipts. With -cast-clients
+// N as well, there is no day: every voter signs in first, then N clients cast
+// as fast as the runtime takes the ballots, and it prints verifiable casts per
+// second (make load-verifiable).
 package main
 
 import (
@@ -17,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -30,6 +40,8 @@ func main() {
 	day := flag.Duration("day", 10*time.Minute, "the election day (08:00-20:00) is played in this time")
 	stores := flag.String("stores", "embedded,postgres", "stores to play the day on, one after the other")
 	retries := flag.Int("retries", 10, "times a voter tries a step again after a wait page")
+	flag.BoolVar(&verifiable, "verifiable", false, "the Election in the verifiable mode: encrypted ballots made before the day, the board checked after the close")
+	flag.IntVar(&castClients, "cast-clients", 0, "with -verifiable: no day; sign every voter in, then cast from this many concurrent clients and measure casts per second")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -46,6 +58,11 @@ func main() {
 	}
 }
 
+var (
+	verifiable  bool
+	castClients int
+)
+
 func play(ctx context.Context, st string, voters int, day time.Duration, retries int) (bool, error) {
 	tmp, err := os.MkdirTemp("", "noon-")
 	if err != nil {
@@ -61,7 +78,7 @@ func play(ctx context.Context, st string, voters int, day time.Duration, retries
 		return false, err
 	}
 	defer phones.Close()
-	o := load.RuntimeOptions{Bin: bin, Dir: tmp, Voters: voters, Phones: phones}
+	o := load.RuntimeOptions{Bin: bin, Dir: tmp, Voters: voters, Phones: phones, Verifiable: verifiable}
 	switch st {
 	case "embedded":
 	case "postgres":
@@ -79,11 +96,19 @@ func play(ctx context.Context, st string, voters int, day time.Duration, retries
 		return false, err
 	}
 	defer rt.Stop()
+	t := &load.Target{URL: rt.URL, Phones: phones, Answers: load.DefaultAnswers, MaxRetries: retries}
+	if verifiable {
+		if t.Encrypted, err = prepare(ctx, st, rt, voters); err != nil {
+			return false, err
+		}
+		if castClients > 0 {
+			return casts(ctx, st, rt, t, voters)
+		}
+	}
 	arrivals, peak := load.Curve(voters, day, load.Day)
 	log.Printf("%s: %d voters over a day played in %s; the noon peak offers %.0f journeys/s", st, voters, day, peak)
 
 	stats := load.NewStats()
-	t := &load.Target{URL: rt.URL, Phones: phones, Answers: load.DefaultAnswers, MaxRetries: retries}
 	done := make(chan struct{})
 	go progress(st, stats, arrivals, rt, done)
 	t.Run(ctx, arrivals, 1, 0, stats)
@@ -91,10 +116,19 @@ func play(ctx context.Context, st string, voters int, day time.Duration, retries
 	_, peakRSS, _ := load.Memory(rt.Cmd.Process.Pid)
 	res := stats.Result()
 
-	check, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	check, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	lost, extra, err := rt.StopAndCheck(check, res.Receipts)
-	if err != nil {
+	var (
+		lost  []string
+		extra int
+		board *load.BoardCheck
+	)
+	if verifiable {
+		if board, err = rt.CloseAndCheckBoard(check, t.Encrypted, res.Receipts); err != nil {
+			return false, err
+		}
+		lost, extra = append(board.Missing, board.Repeated...), board.Extra
+	} else if lost, extra, err = rt.StopAndCheck(check, res.Receipts); err != nil {
 		return false, err
 	}
 	fmt.Printf("\n## %s: %d voters, day played in %s (noon peak %.0f journeys/s)\n\n", st, voters, day, peak)
@@ -105,12 +139,69 @@ func play(ctx context.Context, st string, voters int, day time.Duration, retries
 	fmt.Printf("| whole journey | %s | %s |\n\n", res.Journey, res.Journey.Max.Round(time.Millisecond))
 	fmt.Printf("receipts %d of %d voters; wait pages %.2f %% of %d requests (p99 %s); 5xx %d; runtime peak RSS %d MiB\n",
 		res.Journeys, voters, 100*res.WaitShare(), res.Requests, res.Wait, res.Status5xx, peakRSS>>20)
-	fmt.Printf("ballot box: %d receipts missing (lost), %d ballots beyond the receipts\n", len(lost), extra)
+	if board != nil {
+		fmt.Printf("board after the close: %s\n", board)
+	} else {
+		fmt.Printf("ballot box: %d receipts missing (lost), %d ballots beyond the receipts\n", len(lost), extra)
+	}
 	if l := res.FailureList(); l != "" {
 		fmt.Printf("journeys without a receipt: %s\n", l)
 	}
 	_ = os.WriteFile(filepath.Join(os.TempDir(), "noon-"+st+".log"), []byte(rt.Logs.String()), 0o644)
-	return res.Journeys == voters && len(lost) == 0 && extra == 0 && res.Status5xx == 0, nil
+	return res.Journeys == voters && len(lost) == 0 && extra == 0 && res.Status5xx == 0 && (board == nil || board.OK(res.Journeys)), nil
+}
+
+// prepare encrypts every voter's ballot, on every core, for the election record
+// the runtime publishes.
+func prepare(ctx context.Context, st string, rt *load.Runtime, voters int) (*load.EncryptedBallots, error) {
+	rec, err := load.ElectionRecord(ctx, rt.URL)
+	if err != nil {
+		return nil, err
+	}
+	log.Printf("%s: encrypting %d ballots on %d cores", st, voters, runtime.NumCPU())
+	started := time.Now()
+	b, err := load.PrepareBallots(rec, 1, voters, 0, func(i int) string { return rt.Credentials.Private[i-1] }, load.VoteOf)
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(started)
+	log.Printf("%s: %d ballots encrypted in %s (%.1f/s)", st, voters, took.Round(time.Millisecond), float64(voters)/took.Seconds())
+	return b, nil
+}
+
+// casts signs every voter in, then casts their ballots from castClients
+// clients as fast as the runtime takes them, and checks the board.
+func casts(ctx context.Context, st string, rt *load.Runtime, t *load.Target, voters int) (bool, error) {
+	sessions := make([]*load.Session, voters+1)
+	signStats := load.NewStats()
+	load.Parallel(castClients, voters, func(i int) {
+		if s, err := t.SignIn(ctx, i+1, signStats); err == nil {
+			sessions[i+1] = s
+		}
+	})
+	if r := signStats.Result(); r.Failed() > 0 {
+		return false, fmt.Errorf("%d voters could not sign in: %s", r.Failed(), r.FailureList())
+	}
+	log.Printf("%s: %d voters signed in; casting from %d clients", st, voters, castClients)
+	stats := load.NewStats()
+	started := time.Now()
+	load.Parallel(castClients, voters, func(i int) { _, _ = sessions[i+1].Cast(ctx, stats) })
+	elapsed := time.Since(started)
+	res := stats.Result()
+	check, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	board, err := rt.CloseAndCheckBoard(check, t.Encrypted, res.Receipts)
+	if err != nil {
+		return false, err
+	}
+	fmt.Printf("\n## %s: %d verifiable casts from %d clients\n\n", st, voters, castClients)
+	fmt.Printf("%d receipts in %s: %.1f casts/s; cast p50 / p99 %s, max %s; 5xx %d\n", res.Journeys,
+		elapsed.Round(time.Millisecond), float64(res.Journeys)/elapsed.Seconds(), res.Steps[load.StepCast], res.Steps[load.StepCast].Max.Round(time.Millisecond), res.Status5xx)
+	fmt.Printf("board after the close: %s\n", board)
+	if l := res.FailureList(); l != "" {
+		fmt.Printf("casts without a receipt: %s\n", l)
+	}
+	return res.Journeys == voters && res.Status5xx == 0 && board.OK(res.Journeys), nil
 }
 
 // progress prints every 10 s what was offered and done.
