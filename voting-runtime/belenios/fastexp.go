@@ -172,11 +172,38 @@ func (g *Group) gTable() *fixedBase {
 	return t.(*fixedBase)
 }
 
-// tables builds the election key's table (once per election record).
+// keyTables keeps the tables of the last few election keys, so that parsing the
+// same election record again (a runtime may, per request) does not rebuild one.
+var keyTables struct {
+	sync.Mutex
+	byKey map[string]*fixedBase
+}
+
+const maxKeyTables = 8
+
+func keyTable(g *Group, y *big.Int) *fixedBase {
+	k := g.Name + "|" + y.Text(16)
+	keyTables.Lock()
+	t, ok := keyTables.byKey[k]
+	keyTables.Unlock()
+	if ok {
+		return t
+	}
+	t = newFixedBase(g, y)
+	keyTables.Lock()
+	defer keyTables.Unlock()
+	if keyTables.byKey == nil || len(keyTables.byKey) >= maxKeyTables {
+		keyTables.byKey = map[string]*fixedBase{}
+	}
+	keyTables.byKey[k] = t
+	return t
+}
+
+// tables finds or builds the election key's table (once per election record).
 func (e *ElectionRecord) tables() {
 	e.tablesOnce.Do(func() {
 		e.gTable = e.Group.gTable()
-		e.yTable = newFixedBase(e.Group, e.PublicKey)
+		e.yTable = keyTable(e.Group, e.PublicKey)
 	})
 }
 

@@ -228,3 +228,23 @@ func BenchmarkPlainVerifyBallot2Questions(b *testing.B) {
 		}
 	}
 }
+
+// TestElectionKeyTableIsSharedAcrossParses: parsing the same election record
+// again reuses its key's table instead of building a new one.
+func TestElectionKeyTableIsSharedAcrossParses(t *testing.T) {
+	e, _ := benchElection(t)
+	e.tables()
+	again, err := ParseElection(e.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.tables()
+	if again.yTable != e.yTable {
+		t.Fatal("a second parse of the same record built a second table")
+	}
+	other, _ := benchElection(t)
+	other.tables()
+	if other.yTable == e.yTable {
+		t.Fatal("two election keys share a table")
+	}
+}
