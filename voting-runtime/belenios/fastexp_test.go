@@ -248,3 +248,37 @@ func TestElectionKeyTableIsSharedAcrossParses(t *testing.T) {
 		t.Fatal("two election keys share a table")
 	}
 }
+
+// TestVerifyBallotConcurrently: goroutines verifying ballots of one fresh
+// election at once (the first ones build its table) all get the right verdict.
+func TestVerifyBallotConcurrently(t *testing.T) {
+	e, cred := benchElection(t)
+	good := mustBallot(t, e, cred, Plaintext{{0, 0, 1, 0}, {0, 1, 1}})
+	b := parsed(t, good)
+	b.Answers[1].IndividualProofs[0][0].Response = addOne(b.Answers[1].IndividualProofs[0][0].Response)
+	bad := resign(t, e, b, cred)
+	fresh, err := ParseElection(e.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			raw, want := good, ""
+			if i%2 == 1 {
+				raw, want = bad, ReasonBadProof
+			}
+			_, err := fresh.VerifyBallot(raw)
+			if got := reasonOf(err); got != want {
+				errs <- "goroutine got " + got + ", want " + want
+				return
+			}
+			errs <- ""
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
