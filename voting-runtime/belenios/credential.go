@@ -97,7 +97,7 @@ func CredentialSecret(g *Group, cred, uuid string) *big.Int {
 // G^CredentialSecret, what `belenios-tool setup generate-credentials --derive`
 // prints.
 func PublicCredentialOf(g *Group, cred, uuid string) *big.Int {
-	return g.Exp(CredentialSecret(g, cred, uuid))
+	return secretExp(g, g.G, CredentialSecret(g, cred, uuid))
 }
 
 // PublicCredential is one voter's public credential with its weight. VoterID

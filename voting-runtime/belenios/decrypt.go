@@ -174,8 +174,7 @@ func PartialDecrypt(e *ElectionRecord, x *big.Int, et EncryptedTally) (*PartialD
 			return
 		}
 		c := g.Hash(prefix, secretExp(g, g.G, w), secretExp(g, alpha, w))
-		r := new(big.Int).Mul(x, c)
-		r.Sub(w, r).Mod(r, g.Q)
+		r := secretMulSub(g, w, x, c)
 		pd.DecryptionFactors[j.qi][j.i] = NewInt(secretExp(g, alpha, x))
 		pd.DecryptionProofs[j.qi][j.i] = Proof{Challenge: NewInt(c), Response: NewInt(r)}
 	})

@@ -282,3 +282,24 @@ func TestVerifyBallotConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretScalarArithmeticAgreesWithMathBig: the constant-time (a ± b·c) mod Q
+// the provers use equals math/big's, at the bounds and at random.
+func TestSecretScalarArithmeticAgreesWithMathBig(t *testing.T) {
+	g := Belenios2048()
+	qm1 := new(big.Int).Sub(g.Q, big.NewInt(1))
+	vals := []*big.Int{big.NewInt(0), big.NewInt(1), qm1}
+	for i := 0; i < 30; i++ {
+		x, _ := g.RandomScalar()
+		vals = append(vals, x)
+	}
+	for i, a := range vals {
+		b, c := vals[(i+1)%len(vals)], vals[(i*5+2)%len(vals)]
+		bc := new(big.Int).Mul(b, c)
+		add := new(big.Int).Add(a, bc)
+		sub := new(big.Int).Sub(a, bc)
+		if secretMulAdd(g, a, b, c).Cmp(add.Mod(add, g.Q)) != 0 || secretMulSub(g, a, b, c).Cmp(sub.Mod(sub, g.Q)) != 0 {
+			t.Fatalf("values %d: constant-time scalar arithmetic differs from math/big", i)
+		}
+	}
+}
