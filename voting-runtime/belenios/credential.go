@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"filippo.io/bigmod"
 )
 
 // base58 is Belenios's alphabet for credentials and election uuids.
@@ -89,8 +91,14 @@ func CredentialSecret(g *Group, cred, uuid string) *big.Int {
 		// Only FIPS 140-only mode refuses these parameters (a short salt).
 		panic("belenios: pbkdf2: " + err.Error())
 	}
-	s := new(big.Int).SetBytes(key)
-	return s.Mod(s, g.Q)
+	// Reduced mod Q in constant time (bigmod): Q > 2^255, so one conditional
+	// subtraction reduces any 256-bit value.
+	q := g.scalarModulus()
+	n, err := bigmod.NewNat().SetOverflowingBytes(key, q)
+	if err != nil {
+		panic("belenios: pbkdf2 output longer than Q")
+	}
+	return fromNat(q, n)
 }
 
 // PublicCredentialOf is the public credential of cred in the election uuid:
