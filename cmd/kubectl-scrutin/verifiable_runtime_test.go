@@ -1,0 +1,460 @@
+package main
+
+// The verifiable mode's online commands against the real runtime binary (the
+// embedded store), over its public port as voters and trustees reach it: vote,
+// board download, verify, trustee decrypt and upload; and belenios-tool, when
+// installed, checking the board the commands downloaded.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/voting-runtime/belenios"
+	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
+)
+
+// verifiableRuntimeYAML is an Election in the verifiable mode: chair (one of
+// two, or blank) and council (one or two of three), verifiability's extra lines
+// appended.
+func verifiableRuntimeYAML(opens, closes time.Time, extra string) string {
+	return fmt.Sprintf(`apiVersion: elections.scrutin.dev/v1alpha1
+kind: Election
+metadata:
+  name: board
+  namespace: tenant
+spec:
+  title: Board election
+  organization: Test association
+  schedule: {opensAt: %q, closesAt: %q}
+  questions:
+  - id: chair
+    prompt: Who should chair?
+    allowBlank: true
+    options: [{id: alice, label: Alice}, {id: bob, label: Bob}]
+  - id: council
+    prompt: Elect the council
+    kind: MultipleChoice
+    maxChoices: 2
+    options: [{id: carla, label: Carla}, {id: dan, label: Dan}, {id: eve, label: Eve}]
+  voterRoll: {secretRef: {name: roll}}
+  authentication: {method: EmailCode, resendCooldown: 1s}
+  delivery: {smtp: {secretRef: {name: smtp}}}
+  verifiability:
+    mode: Belenios
+%s`, opens.UTC().Format(time.RFC3339), closes.UTC().Format(time.RFC3339), extra)
+}
+
+// verifiableRuntime is a runtime in the verifiable mode and what a test needs
+// of it.
+type verifiableRuntime struct {
+	rt    *runtimetest.Instance
+	smtp  *sink.SMTPSink
+	token string
+	dir   string
+}
+
+var runtimeBinary string
+
+func startVerifiableRuntime(t *testing.T, voters int, extra string, args ...string) *verifiableRuntime {
+	t.Helper()
+	if runtimeBinary == "" {
+		bin, err := runtimetest.Build(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtimeBinary = bin
+	}
+	r := &verifiableRuntime{smtp: sink.StartSMTP(t), token: "control-token-of-the-verifiable-tests", dir: t.TempDir()}
+	keys := filepath.Join(r.dir, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(r.token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	election := filepath.Join(r.dir, "election.yaml")
+	if err := os.WriteFile(election, []byte(verifiableRuntimeYAML(now.Add(-time.Minute), now.Add(time.Hour), extra)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.rt = runtimetest.Start(t, runtimeBinary, nil, append([]string{"--election", election,
+		"--roll", runtimetest.RollFile(t, r.dir, voters), "--store", "embedded:" + filepath.Join(r.dir, "e.db"),
+		"--smtp", r.smtp.Addr(), "--keys-dir", keys}, args...)...)
+	return r
+}
+
+// control calls the runtime's control API.
+func (r *verifiableRuntime) control(t *testing.T, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, r.rt.OpsURL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// closeNow moves the close to now and closes the vote, through the control
+// API, as the controller does.
+func (r *verifiableRuntime) closeNow(t *testing.T) {
+	t.Helper()
+	now := time.Now().UTC()
+	sc := map[string]any{"opensAt": now.Add(-time.Hour), "closesAt": now, "version": 2}
+	if status, body := r.control(t, http.MethodPost, "/control/v1/schedule", sc); status != http.StatusOK {
+		t.Fatalf("schedule: %d %s", status, body)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		status, body := r.control(t, http.MethodPost, "/control/v1/close", nil)
+		if status == http.StatusNoContent {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("close: %d %s", status, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// results reads the results through the control API: question -> option (or
+// "blank") -> votes.
+func (r *verifiableRuntime) results(t *testing.T) (int, map[string]map[string]int64) {
+	t.Helper()
+	status, body := r.control(t, http.MethodGet, "/control/v1/results", nil)
+	if status != http.StatusOK {
+		return status, nil
+	}
+	var res struct {
+		Results []scrutinv1.QuestionResult `json:"results"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatalf("results: %v: %s", err, body)
+	}
+	out := map[string]map[string]int64{}
+	for _, q := range res.Results {
+		m := map[string]int64{"blank": q.Blank}
+		for _, o := range q.Options {
+			m[o.ID] = o.Votes
+		}
+		out[q.QuestionID] = m
+	}
+	return status, out
+}
+
+// letterCredential is the Belenios credential in voter i's letter.
+func (r *verifiableRuntime) letterCredential(t *testing.T, i int) string {
+	t.Helper()
+	m, err := r.smtp.WaitFor(runtimetest.VoterEmail(i), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(m.Body) {
+		f = strings.Trim(f, ".,;:()")
+		if len(f) == 19 && belenios.CheckCredential(f) == nil {
+			return f
+		}
+	}
+	t.Fatalf("no Belenios credential in voter %d's letter", i)
+	return ""
+}
+
+// code waits for the next sign-in code mailed to voter i.
+func (r *verifiableRuntime) code(t *testing.T, i int) string {
+	t.Helper()
+	m, err := r.smtp.WaitFor(runtimetest.VoterEmail(i), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sink.CodeIn(m.Body)
+	if c == "" {
+		t.Fatalf("no code in the mail to voter %d", i)
+	}
+	return c
+}
+
+// session is a plugin command running with a stdin the test writes to.
+type session struct {
+	in     *io.PipeWriter
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan int
+	args   []string
+}
+
+func startSession(args ...string) *session {
+	pr, pw := io.Pipe()
+	s := &session{in: pw, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan int, 1), args: args}
+	go func() {
+		s.done <- run(context.Background(), args, pr, s.stdout, s.stderr)
+		pr.Close()
+	}()
+	return s
+}
+
+func (s *session) write(t *testing.T, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if _, err := io.WriteString(s.in, l+"\n"); err != nil {
+			t.Fatalf("writing %q to the command: %v (stderr: %s)", l, err, s.stderr.String())
+		}
+	}
+}
+
+func (s *session) wait(t *testing.T) result {
+	t.Helper()
+	s.in.Close()
+	select {
+	case code := <-s.done:
+		r := result{stdout: s.stdout.String(), stderr: s.stderr.String(), code: code}
+		t.Logf("kubectl scrutin %s\n-> exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(s.args, " "), r.code, r.stdout, r.stderr)
+		return r
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("kubectl scrutin %s did not end; stderr:\n%s", strings.Join(s.args, " "), s.stderr.String())
+	}
+	return result{}
+}
+
+func writeSecretFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// voteWithFlags votes as voter i with flags for everything but the code, which
+// is typed when the mail arrives.
+func (r *verifiableRuntime) voteWithFlags(t *testing.T, i int, credential string, choices ...string) result {
+	t.Helper()
+	args := []string{"vote", "--url", r.rt.URL, "--voter-id", runtimetest.VoterID(i), "--credential-file", writeSecretFile(t, "cred", credential)}
+	args = append(args, choices...)
+	s := startSession(args...)
+	s.write(t, r.code(t, i))
+	return s.wait(t)
+}
+
+// beleniosToolVerify runs Debian's belenios-tool on the archive, when installed.
+func beleniosToolVerify(t *testing.T, archive string) {
+	t.Helper()
+	tool, err := exec.LookPath("belenios-tool")
+	if err != nil {
+		t.Log("belenios-tool is not installed: the independent check is skipped")
+		return
+	}
+	dir := t.TempDir()
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(archive)), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tool, "election", "verify", "--dir", dir)
+	cmd.Env = append(os.Environ(), "BELENIOS_USE_URANDOM=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "I: all checks passed") {
+		t.Fatalf("belenios-tool election verify on the downloaded board: %v\n%s", err, out)
+	}
+	t.Logf("belenios-tool election verify:\n%s", out)
+}
+
+// TestVoteBoardDownloadAndVerifyAgainstTheRuntime: voters vote with kubectl
+// scrutin vote (flags, and interactively as a screen reader user would),
+// one votes again, a credential not the voter's is refused in plain words;
+// after the close, board download saves <uuid>.bel, verify passes on it and
+// fails on a tampered copy, belenios-tool passes on it, and the runtime's
+// results are the counts of what the voters chose, the re-vote counted once.
+func TestVoteBoardDownloadAndVerifyAgainstTheRuntime(t *testing.T) {
+	r := startVerifiableRuntime(t, 4, "    credentialAuthority: Platform\n")
+	creds := map[int]string{}
+	for i := 1; i <= 4; i++ {
+		creds[i] = r.letterCredential(t, i)
+	}
+
+	// Voter 1, by flags: alice; carla and dan.
+	res := r.voteWithFlags(t, 1, creds[1], "--choice", "chair=alice", "--choice", "council=carla,dan")
+	if res.code != 0 {
+		t.Fatalf("voter 1: exit %d", res.code)
+	}
+	first := strings.TrimSpace(res.stdout)
+	if len(first) != 43 {
+		t.Fatalf("voter 1's tracker %q is not a base64 SHA-256", first)
+	}
+	for _, secret := range []string{creds[1]} {
+		mustNotContain(t, "voter 1's output", res.stdout+res.stderr, secret)
+	}
+
+	// Voter 2, interactively: the prompts list questions and options in plain
+	// text; a blank vote for chair, eve for council; the credential typed.
+	s := startSession("vote", "--url", r.rt.URL)
+	s.write(t, runtimetest.VoterID(2))
+	s.write(t, r.code(t, 2), creds[2], "0", "3", "yes")
+	res = s.wait(t)
+	if res.code != 0 {
+		t.Fatalf("voter 2: exit %d", res.code)
+	}
+	mustContain(t, "voter 2's prompts", res.stderr,
+		"Question 1 of 2: Who should chair?", "1. Alice", "2. Bob", "0. Blank vote",
+		"Question 2 of 2: Elect the council", "Choose from 1 to 2 options.", "3. Eve",
+		"blank vote", "Cast this ballot?")
+	mustNotContain(t, "voter 2's output", res.stdout+res.stderr, creds[2])
+
+	// Voter 3 types voter 2's credential: refused, in plain words.
+	res = r.voteWithFlags(t, 3, creds[2], "--choice", "chair=bob", "--choice", "council=dan")
+	if res.code == 0 {
+		t.Fatal("a ballot signed with another voter's credential was accepted")
+	}
+	mustContain(t, "voter 3's error", res.stderr, "the credential is not yours")
+	// Choices the question does not take are refused before anything is cast
+	// (the board holds no ballot of voter 4's, below).
+	res = r.voteWithFlags(t, 4, creds[4], "--choice", "chair=alice,bob", "--choice", "council=dan")
+	if res.code == 0 {
+		t.Fatal("two choices for a single-choice question were taken")
+	}
+	mustContain(t, "voter 4's error", res.stderr, `question "chair": choose 1 option, not 2`)
+
+	// Voter 1 votes again: bob; eve. Only this one counts.
+	res = r.voteWithFlags(t, 1, creds[1], "--choice", "chair=bob", "--choice", "council=eve")
+	if res.code != 0 {
+		t.Fatalf("voter 1's second vote: exit %d", res.code)
+	}
+	mustContain(t, "voter 1's second vote", res.stderr, "You have already voted")
+	second := strings.TrimSpace(res.stdout)
+
+	r.closeNow(t)
+	var got map[string]map[string]int64
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var status int
+		if status, got = r.results(t); status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no results 2 minutes after the close (HTTP %d)", status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	want := map[string]map[string]int64{
+		"chair":   {"blank": 1, "alice": 0, "bob": 1},
+		"council": {"blank": 0, "carla": 0, "dan": 0, "eve": 2},
+	}
+	for q, opts := range want {
+		for o, n := range opts {
+			if got[q][o] != n {
+				t.Errorf("results[%s][%s] = %d, want %d (all: %v)", q, o, got[q][o], n, got)
+			}
+		}
+	}
+
+	// board download names the file after the uuid; verify checks it.
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	res = offline(t, "", "board", "download", "--url", r.rt.URL)
+	os.Chdir(wd)
+	if res.code != 0 {
+		t.Fatalf("board download: exit %d", res.code)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.bel"))
+	if len(files) != 1 {
+		t.Fatalf("board download wrote %v, want one <uuid>.bel", files)
+	}
+	board := files[0]
+	raw, _ := os.ReadFile(board)
+	archive, err := belenios.ReadArchive(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := belenios.ParseElection(archive.Election)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(board) != e.Election.UUID+".bel" {
+		t.Errorf("the board is saved as %s, want %s.bel", filepath.Base(board), e.Election.UUID)
+	}
+	trackers := map[string]bool{}
+	for _, b := range archive.Ballots {
+		trackers[belenios.Tracker(b)] = true
+	}
+	if len(archive.Ballots) != 3 || !trackers[first] || !trackers[second] {
+		t.Errorf("the board holds %d ballots; voter 1's trackers on it: %v %v (want 3 ballots, both)", len(archive.Ballots), trackers[first], trackers[second])
+	}
+
+	res = offline(t, "", "verify", board)
+	if res.code != 0 {
+		t.Fatalf("verify: exit %d", res.code)
+	}
+	mustContain(t, "verify", res.stdout, "all checks passed")
+	beleniosToolVerify(t, board)
+
+	// Tampered boards, their chain rebuilt so that only the change is wrong:
+	// verify fails on each, naming what is wrong.
+	tamper := func(what string, change func(a *belenios.Archive), want string) {
+		t.Helper()
+		a, err := belenios.ReadArchive(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		change(a)
+		var out bytes.Buffer
+		if err := belenios.WriteArchive(&out, a); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), e.Election.UUID+".bel")
+		if err := os.WriteFile(p, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := offline(t, "", "verify", p)
+		if res.code == 0 {
+			t.Fatalf("verify passed a board with %s", what)
+		}
+		mustNotContain(t, "verify of a board with "+what, res.stdout, "all checks passed")
+		mustContain(t, "verify of a board with "+what, res.stderr, "verification FAILED", want)
+	}
+	tamper("a digit of a ballot changed", func(a *belenios.Archive) {
+		b := bytes.Clone(a.Ballots[0])
+		i := bytes.Index(b, []byte(`"alpha":"`)) + len(`"alpha":"`)
+		b[i] = map[bool]byte{true: '2', false: '1'}[b[i] == '1']
+		a.Ballots[0] = b
+	}, "ballot")
+	// The last ballot is voter 1's counted one: without it their first counts,
+	// and the published tally and result no longer follow from the ballots.
+	tamper("a counted ballot dropped", func(a *belenios.Archive) {
+		if belenios.Tracker(a.Ballots[len(a.Ballots)-1]) != second {
+			t.Fatal("the board's last ballot is not voter 1's second")
+		}
+		a.Ballots = a.Ballots[:len(a.Ballots)-1]
+	}, "tally")
+	tamper("a changed result", func(a *belenios.Archive) {
+		a.Result = bytes.Replace(a.Result, []byte(`[0,0,2]`), []byte(`[0,1,1]`), 1)
+		if !bytes.Contains(a.Result, []byte(`[0,1,1]`)) {
+			t.Fatalf("the result %s is not the one expected", a.Result)
+		}
+	}, "result")
+}
