@@ -126,7 +126,10 @@ func (a *app) uploadPartialDecryption(ctx context.Context, c *publicClient, owne
 		if errors.As(err, &f) {
 			switch {
 			case f.Status == http.StatusConflict && f.Code == "already-recorded":
-				return fmt.Errorf("trustee %d's partial decryption is already on the board: nothing more to do (%w)", owner, err)
+				fmt.Fprintf(a.stderr, "Trustee %d's partial decryption is already on the board: nothing more to do.\n", owner)
+				return nil
+			case f.Status == http.StatusNotFound && f.Code == "unknown-trustee":
+				return fmt.Errorf("the election has no trustee %d (%w)", owner, err)
 			case f.Status == http.StatusConflict || f.Status == http.StatusTooEarly:
 				return fmt.Errorf("the runtime takes no partial decryption now: %w", err)
 			case f.Status == http.StatusUnprocessableEntity:
@@ -207,7 +210,8 @@ func (a *app) trusteeDecrypt(ctx context.Context, o *decryptOptions) error {
 	}
 	e := td.election
 	if td.result {
-		return errors.New("the board already holds the result: no partial decryption is needed any more")
+		fmt.Fprintln(a.stderr, "The board already holds the result: no partial decryption is needed any more.")
+		return nil
 	}
 	if n := td.trustees.Owners(); o.owner > n {
 		return usageError{fmt.Errorf("--owner %d: the board's trustees list has %d places", o.owner, n)}
@@ -229,8 +233,9 @@ func (a *app) trusteeDecrypt(ctx context.Context, o *decryptOptions) error {
 		}
 		return fmt.Errorf("--key is not the key of any trustee of this election (%s)", o.key)
 	}
-	if td.decrypted[o.owner] {
-		fmt.Fprintf(a.stderr, "Note: trustee %d's partial decryption is already on the board.\n", o.owner)
+	if td.decrypted[o.owner] && o.out == "" {
+		fmt.Fprintf(a.stderr, "Trustee %d's partial decryption is already on the board: nothing more to do.\n", o.owner)
+		return nil
 	}
 	pd, err := belenios.PartialDecrypt(e, x, td.tally)
 	if err != nil {

@@ -458,3 +458,182 @@ func TestVoteBoardDownloadAndVerifyAgainstTheRuntime(t *testing.T) {
 		}
 	}, "result")
 }
+
+// TestTrusteesDecryptAndUploadAgainstTheRuntime: an Election whose
+// credentials the tenant made offline (credentials generate), whose key is
+// held by the platform's trustee, an external trustee (trustee keygen) and
+// three trustees of whom two suffice (trustee ceremony). Voters vote with the
+// private credentials of the file. After the close, no result until the
+// trustees decrypt: the external trustee's key finds its owner by itself, a
+// wrong --owner is refused naming the right one, one member uploads directly
+// and another writes the file on an "air-gapped" machine from a saved board
+// and uploads it with trustee upload, a second upload is answered as already
+// recorded; then the results are what the voters chose, and verify and
+// belenios-tool pass on the board.
+func TestTrusteesDecryptAndUploadAgainstTheRuntime(t *testing.T) {
+	// The tenant's credentials, offline.
+	rollDir := t.TempDir()
+	roll := runtimetest.RollFile(t, rollDir, 3)
+	credDir := filepath.Join(t.TempDir(), "creds")
+	if res := offline(t, "", "credentials", "generate", "--roll", roll, "--out", credDir); res.code != 0 {
+		t.Fatalf("credentials generate: exit %d", res.code)
+	}
+	privs := privateCredentials(t, filepath.Join(credDir, "private-credentials"))
+
+	// The trustees' keys, offline.
+	aliceDir := t.TempDir()
+	res := offline(t, "", "trustee", "keygen", "--out", aliceDir, "--name", "alice")
+	if res.code != 0 {
+		t.Fatalf("trustee keygen: exit %d", res.code)
+	}
+	alicePub := strings.TrimSpace(res.stdout)
+	entry, shares := ceremony(t, 2, 3)
+
+	extra := fmt.Sprintf(`    credentialAuthority: External
+    publicCredentials: {name: creds}
+    trustees:
+      platform: true
+      external:
+      - name: alice
+        publicKey: '%s'
+      threshold:
+        trustees: '%s'
+`, alicePub, entry)
+	r := startVerifiableRuntime(t, 3, extra, "--credentials-dir", credDir)
+
+	// Owners: the platform 1, alice 2, the members 3, 4 and 5.
+	for i, choices := range [][]string{
+		{"--choice", "chair=alice", "--choice", "council=carla,dan"},
+		{"--choice", "chair=alice", "--choice", "council=dan"},
+		{"--blank", "chair", "--choice", "council=eve"},
+	} {
+		res := r.voteWithFlags(t, i+1, privs[runtimetest.VoterID(i+1)], choices...)
+		if res.code != 0 {
+			t.Fatalf("voter %d: exit %d", i+1, res.code)
+		}
+	}
+	alice := filepath.Join(aliceDir, "alice.privkey")
+	res = offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", alice)
+	if res.code == 0 {
+		t.Fatal("a trustee decrypted before the close")
+	}
+	mustContain(t, "decrypt before the close", res.stderr, "no encrypted tally yet")
+	r.closeNow(t)
+	if status, _ := r.results(t); status == http.StatusOK {
+		t.Fatal("results before the external trustees decrypted")
+	}
+
+	// Before the tally is on the board, or with a key of no trustee, nothing
+	// is uploaded; the external trustee's key finds its owner.
+	other := t.TempDir()
+	if res := offline(t, "", "trustee", "keygen", "--out", other); res.code != 0 {
+		t.Fatal("keygen")
+	}
+	res = offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", filepath.Join(other, "trustee.privkey"))
+	if res.code == 0 {
+		t.Fatal("a key of no trustee decrypted")
+	}
+	mustContain(t, "decrypt with a stranger's key", res.stderr, "not the key of any trustee")
+
+	res = offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", alice, "--owner", "3")
+	if res.code == 0 {
+		t.Fatal("alice's key was taken as owner 3's")
+	}
+	mustContain(t, "decrypt with a wrong owner", res.stderr, "trustee 2's key, not trustee 3's", "--owner 2")
+	res = offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", alice)
+	if res.code != 0 {
+		t.Fatalf("alice's decrypt: exit %d", res.code)
+	}
+	mustContain(t, "alice's decrypt", res.stderr, "The key is trustee 2's.", "accepted trustee 2's partial decryption")
+	// Running it again does nothing, and says so; so does uploading it again.
+	res = offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", alice)
+	if res.code != 0 {
+		t.Fatalf("alice's second decrypt: exit %d", res.code)
+	}
+	mustContain(t, "alice's second decrypt", res.stderr, "already on the board: nothing more to do")
+	mustNotContain(t, "alice's second decrypt", res.stderr, "accepted")
+	alicePD := filepath.Join(t.TempDir(), "alice.pd.json")
+	if res := offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", alice, "--out", alicePD); res.code != 0 {
+		t.Fatalf("alice's decrypt --out: exit %d", res.code)
+	}
+	res = offline(t, "", "trustee", "upload", "--url", r.rt.URL, "--owner", "2", alicePD)
+	if res.code != 0 {
+		t.Fatalf("alice's second upload: exit %d", res.code)
+	}
+	mustContain(t, "alice's second upload", res.stderr, "already on the board: nothing more to do")
+	// A partial decryption uploaded as another trustee's: its proof fails
+	// against that trustee's key, and it is refused.
+	res = offline(t, "", "trustee", "upload", "--url", r.rt.URL, "--owner", "4", alicePD)
+	if res.code == 0 {
+		t.Fatal("alice's partial decryption was accepted as trustee 4's")
+	}
+	mustContain(t, "alice's upload as trustee 4", res.stderr, "proof does not check against trustee 4's public key")
+
+	// Member 1 (owner 3) uploads directly.
+	if res := offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", shares[0], "--owner", "3"); res.code != 0 {
+		t.Fatalf("member 1's decrypt: exit %d", res.code)
+	}
+	if status, _ := r.results(t); status == http.StatusOK {
+		t.Fatal("results with one of the two members needed")
+	}
+	// Member 3 (owner 5) is air-gapped: the board is carried over, the
+	// partial decryption carried back.
+	boardFile := filepath.Join(t.TempDir(), "board.bel")
+	if res := offline(t, "", "board", "download", "--url", r.rt.URL, "-o", boardFile); res.code != 0 {
+		t.Fatalf("board download: exit %d", res.code)
+	}
+	pdFile := filepath.Join(t.TempDir(), "member3.pd.json")
+	if res := offline(t, "", "trustee", "decrypt", "--board", boardFile, "--key", shares[2], "--out", pdFile); res.code != 0 {
+		t.Fatalf("member 3's offline decrypt: exit %d", res.code)
+	}
+	if status, _ := r.results(t); status == http.StatusOK {
+		t.Fatal("results before member 3's partial decryption was uploaded")
+	}
+	if res := offline(t, "", "trustee", "upload", "--url", r.rt.URL, "--owner", "5", pdFile); res.code != 0 {
+		t.Fatalf("member 3's upload: exit %d", res.code)
+	}
+
+	var got map[string]map[string]int64
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var status int
+		if status, got = r.results(t); status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no results 2 minutes after enough trustees decrypted (HTTP %d)", status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	want := map[string]map[string]int64{
+		"chair":   {"blank": 1, "alice": 2, "bob": 0},
+		"council": {"carla": 1, "dan": 2, "eve": 1},
+	}
+	for q, opts := range want {
+		for o, n := range opts {
+			if got[q][o] != n {
+				t.Errorf("results[%s][%s] = %d, want %d (all: %v)", q, o, got[q][o], n, got)
+			}
+		}
+	}
+	final := filepath.Join(t.TempDir(), "final.bel")
+	if res := offline(t, "", "board", "download", "--url", r.rt.URL, "-o", final); res.code != 0 {
+		t.Fatalf("board download: exit %d", res.code)
+	}
+	res = offline(t, "", "verify", final)
+	if res.code != 0 {
+		t.Fatalf("verify: exit %d", res.code)
+	}
+	mustContain(t, "verify", res.stdout, "trustees: 5", "partial decryptions checked: trustees 1, 2, 3, 5", "all checks passed")
+	beleniosToolVerify(t, final)
+	// Once the result is out, a trustee's decrypt has nothing to do.
+	res = offline(t, "", "trustee", "decrypt", "--url", r.rt.URL, "--key", shares[1])
+	if res.code != 0 {
+		t.Fatalf("member 2's decrypt after the result: exit %d", res.code)
+	}
+	mustContain(t, "member 2's decrypt after the result", res.stderr, "already holds the result")
+	// No private credential, key or share in any output.
+	for _, c := range privs {
+		mustNotContain(t, "the outputs", res.stdout+res.stderr, c)
+	}
+}
