@@ -65,16 +65,18 @@ type verifiableRuntime struct {
 	dir   string
 }
 
-var runtimeBinary string
-
 func startVerifiableRuntime(t *testing.T, voters int, extra string, args ...string) *verifiableRuntime {
 	t.Helper()
-	if runtimeBinary == "" {
-		bin, err := runtimetest.Build(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		runtimeBinary = bin
+	now := time.Now()
+	return startRuntimeWith(t, voters, verifiableRuntimeYAML(now.Add(-time.Minute), now.Add(time.Hour), extra), args...)
+}
+
+// startRuntimeWith starts the runtime on the Election manifest given.
+func startRuntimeWith(t *testing.T, voters int, manifest string, args ...string) *verifiableRuntime {
+	t.Helper()
+	bin, err := runtimetest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	r := &verifiableRuntime{smtp: sink.StartSMTP(t), token: "control-token-of-the-verifiable-tests", dir: t.TempDir()}
 	keys := filepath.Join(r.dir, "keys")
@@ -84,12 +86,11 @@ func startVerifiableRuntime(t *testing.T, voters int, extra string, args ...stri
 	if err := os.WriteFile(filepath.Join(keys, controlTokenKey), []byte(r.token), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
 	election := filepath.Join(r.dir, "election.yaml")
-	if err := os.WriteFile(election, []byte(verifiableRuntimeYAML(now.Add(-time.Minute), now.Add(time.Hour), extra)), 0o600); err != nil {
+	if err := os.WriteFile(election, []byte(manifest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.rt = runtimetest.Start(t, runtimeBinary, nil, append([]string{"--election", election,
+	r.rt = runtimetest.Start(t, bin, nil, append([]string{"--election", election,
 		"--roll", runtimetest.RollFile(t, r.dir, voters), "--store", "embedded:" + filepath.Join(r.dir, "e.db"),
 		"--smtp", r.smtp.Addr(), "--keys-dir", keys}, args...)...)
 	return r
@@ -253,8 +254,11 @@ func (r *verifiableRuntime) voteWithFlags(t *testing.T, i int, credential string
 	args := []string{"vote", "--url", r.rt.URL, "--voter-id", runtimetest.VoterID(i), "--credential-file", writeSecretFile(t, "cred", credential)}
 	args = append(args, choices...)
 	s := startSession(args...)
-	s.write(t, r.code(t, i))
-	return s.wait(t)
+	code := r.code(t, i)
+	s.write(t, code)
+	res := s.wait(t)
+	mustNotContain(t, "the vote's output", res.stdout+res.stderr, code, credential)
+	return res
 }
 
 // beleniosToolVerify runs Debian's belenios-tool on the archive, when installed.
@@ -635,5 +639,60 @@ func TestTrusteesDecryptAndUploadAgainstTheRuntime(t *testing.T) {
 	// No private credential, key or share in any output.
 	for _, c := range privs {
 		mustNotContain(t, "the outputs", res.stdout+res.stderr, c)
+	}
+}
+
+// TestVoteWithTheCredentialMethod: with the Credential sign-in method, the
+// letter carries the sign-in credential and the Belenios credential; vote
+// signs in with the first (from --code-file), signs the ballot with the
+// second, and neither appears in its output; a wrong sign-in credential is
+// refused in plain words, with the attempts left.
+func TestVoteWithTheCredentialMethod(t *testing.T) {
+	now := time.Now()
+	manifest := strings.Replace(verifiableRuntimeYAML(now.Add(-time.Minute), now.Add(time.Hour), ""),
+		"authentication: {method: EmailCode, resendCooldown: 1s}", "authentication: {method: Credential}", 1)
+	r := startRuntimeWith(t, 1, manifest)
+	m, err := r.smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := sink.CredentialIn(m.Body)
+	var cred string
+	for _, f := range strings.Fields(m.Body) {
+		if f = strings.Trim(f, ".,;:()"); len(f) == 19 && belenios.CheckCredential(f) == nil {
+			cred = f
+		}
+	}
+	if signIn == "" || cred == "" {
+		t.Fatalf("the letter lacks a sign-in credential or a Belenios credential:\n%s", m.Body)
+	}
+	credFile := writeSecretFile(t, "belenios", cred)
+
+	res := offline(t, "", "vote", "--url", r.rt.URL, "--voter-id", runtimetest.VoterID(1),
+		"--code-file", writeSecretFile(t, "wrong", "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-A"), "--credential-file", credFile, "--choice", "chair=bob", "--choice", "council=eve")
+	if res.code == 0 {
+		t.Fatal("a wrong sign-in credential signed in")
+	}
+	mustContain(t, "a wrong sign-in credential", res.stderr, "wrong sign-in credential (4 attempts left)")
+
+	res = offline(t, "", "vote", "--url", r.rt.URL, "--voter-id", runtimetest.VoterID(1),
+		"--code-file", writeSecretFile(t, "signin", signIn), "--credential-file", credFile, "--choice", "chair=bob", "--choice", "council=eve,carla")
+	if res.code != 0 {
+		t.Fatalf("vote: exit %d", res.code)
+	}
+	mustNotContain(t, "the vote's output", res.stdout+res.stderr, signIn, cred)
+	mustNotContain(t, "the vote's prompts", res.stderr, "A code was sent")
+	tracker := strings.TrimSpace(res.stdout)
+	board := filepath.Join(t.TempDir(), "b.bel")
+	if res := offline(t, "", "board", "download", "--url", r.rt.URL, "-o", board); res.code != 0 {
+		t.Fatal("board download")
+	}
+	raw, _ := os.ReadFile(board)
+	a, err := belenios.ReadArchive(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Ballots) != 1 || belenios.Tracker(a.Ballots[0]) != tracker {
+		t.Fatalf("the board holds %d ballots, not the one whose tracker vote printed", len(a.Ballots))
 	}
 }

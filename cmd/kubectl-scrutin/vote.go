@@ -194,7 +194,11 @@ func (a *app) vote(ctx context.Context, o *voteOptions) error {
 	resp, err = c.do(ctx, http.MethodPost, "/api/v1/sign-in/code", map[string]string{"voterId": voterID, "code": code}, http.StatusOK)
 	code = ""
 	if err != nil {
-		return fmt.Errorf("sign-in: %s", voteFailure(err))
+		msg := voteFailure(err)
+		if start.Method == scrutinv1.Credential {
+			msg = strings.Replace(msg, "wrong code", "wrong sign-in credential", 1)
+		}
+		return fmt.Errorf("sign-in: %s", msg)
 	}
 	resp.Body.Close()
 	defer func() {
