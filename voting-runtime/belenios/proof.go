@@ -1,0 +1,134 @@
+package belenios
+
+import (
+	"errors"
+	"math/big"
+)
+
+// A disjunct is one alternative of a disjunctive Chaum-Pedersen proof: the
+// ciphertext (Alpha, Beta) encrypts M, i.e. Alpha = g^r and Beta = y^r g^M.
+type disjunct struct {
+	Alpha, Beta *big.Int
+	M           int
+}
+
+// orProof is a disjunctive proof to check: one of the disjuncts holds, the
+// commitments of all of them hashed after Prefix give the sum of the challenges.
+type orProof struct {
+	Prefix    string
+	Disjuncts []disjunct
+	Proofs    []Proof
+}
+
+// proverDisjunct is what the prover knows of one disjunct: the randomness R and
+// the plaintext Msg of its ciphertext, and the claimed M.
+type proverDisjunct struct {
+	R   *big.Int
+	Msg int
+	M   int
+}
+
+// orProve proves that disjunct real holds (Msg == M there). The commitments of
+// the simulated disjuncts are g^(s+rc) and y^(s+rc) g^((Msg-M)c), which equal
+// what the verifier computes from (alpha, beta); the real one is (g^w, y^w).
+func (e *ElectionRecord) orProve(prefix string, ds []proverDisjunct, real int) ([]Proof, error) {
+	g := e.Group
+	proofs := make([]Proof, len(ds))
+	commitments := make([]*big.Int, 2*len(ds))
+	sum := new(big.Int)
+	for i, d := range ds {
+		if i == real {
+			continue
+		}
+		c, err := g.RandomScalar()
+		if err != nil {
+			return nil, err
+		}
+		s, err := g.RandomScalar()
+		if err != nil {
+			return nil, err
+		}
+		u := new(big.Int).Mul(d.R, c)
+		u.Add(u, s).Mod(u, g.Q)
+		commitments[2*i] = e.secretExpG(u)
+		b := e.secretExpY(u)
+		if d.Msg != d.M {
+			k := new(big.Int).Mul(big.NewInt(int64(d.Msg-d.M)), c)
+			b.Mul(b, e.secretExpG(k.Mod(k, g.Q))).Mod(b, g.P)
+		}
+		commitments[2*i+1] = b
+		proofs[i] = Proof{Challenge: NewInt(c), Response: NewInt(s)}
+		sum.Add(sum, c)
+	}
+	w, err := g.RandomScalar()
+	if err != nil {
+		return nil, err
+	}
+	commitments[2*real] = e.secretExpG(w)
+	commitments[2*real+1] = e.secretExpY(w)
+	c := g.Hash(prefix, commitments...)
+	c.Sub(c, sum).Mod(c, g.Q)
+	r := new(big.Int).Mul(ds[real].R, c)
+	r.Sub(w, r).Mod(r, g.Q)
+	proofs[real] = Proof{Challenge: NewInt(c), Response: NewInt(r)}
+	return proofs, nil
+}
+
+// verify checks a disjunctive proof: every challenge and response is a scalar,
+// and the hash of the commitments g^s alpha^c, y^s (beta g^-M)^c is the sum of
+// the challenges mod Q.
+func (e *ElectionRecord) verifyOr(p *orProof) bool {
+	g := e.Group
+	if len(p.Proofs) != len(p.Disjuncts) || len(p.Proofs) == 0 {
+		return false
+	}
+	commitments := make([]*big.Int, 2*len(p.Disjuncts))
+	sum := new(big.Int)
+	for i, d := range p.Disjuncts {
+		c, s := p.Proofs[i].Challenge.Big(), p.Proofs[i].Response.Big()
+		if !g.IsScalar(c) || !g.IsScalar(s) {
+			return false
+		}
+		commitments[2*i] = e.mulExpG(s, d.Alpha, c)
+		// y^s beta^c g^(-M c)
+		b := e.mulExpY(s, d.Beta, c)
+		if d.M != 0 {
+			k := new(big.Int).Mul(big.NewInt(int64(-d.M)), c)
+			b.Mul(b, e.expG(k.Mod(k, g.Q))).Mod(b, g.P)
+		}
+		commitments[2*i+1] = b
+		sum.Add(sum, c)
+	}
+	return g.Hash(p.Prefix, commitments...).Cmp(sum.Mod(sum, g.Q)) == 0
+}
+
+// schnorrProve proves knowledge of x with X = g^x: w random, A = g^w,
+// c = Hash(prefix, A), r = w - x c mod Q.
+func schnorrProve(g *Group, x *big.Int, prefix string) (Proof, error) {
+	w, err := g.RandomScalar()
+	if err != nil {
+		return Proof{}, err
+	}
+	c := g.Hash(prefix, secretExp(g, g.G, w))
+	r := new(big.Int).Mul(x, c)
+	r.Sub(w, r).Mod(r, g.Q)
+	return Proof{Challenge: NewInt(c), Response: NewInt(r)}, nil
+}
+
+// schnorrVerify checks a Schnorr proof for X: c == Hash(prefix, g^r X^c).
+func schnorrVerify(g *Group, X *big.Int, prefix string, p Proof) bool {
+	c, r := p.Challenge.Big(), p.Response.Big()
+	if !g.IsScalar(c) || !g.IsScalar(r) {
+		return false
+	}
+	a := new(big.Int).Exp(g.G, r, g.P)
+	a.Mul(a, new(big.Int).Exp(X, c, g.P)).Mod(a, g.P)
+	return g.Hash(prefix, a).Cmp(c) == 0
+}
+
+// pokPrefix is the prefix of a trustee's proof of knowledge of its key.
+func pokPrefix(g *Group, X *big.Int) string {
+	return "pok|" + g.Name + "|" + X.Text(10) + "|"
+}
+
+var errBadPoK = errors.New("the trustee's proof of knowledge of its private key does not check")
