@@ -16,7 +16,7 @@ import (
 // `generate-trustee-key-threshold` ceremony; *.public-key is the public_key
 // `setup make-election` computed from each.
 
-func readFixture(t *testing.T, name string) []byte {
+func readTrusteesFixture(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/trustees/" + name)
 	if err != nil {
@@ -25,19 +25,19 @@ func readFixture(t *testing.T, name string) []byte {
 	return b
 }
 
-func fixtureInt(t *testing.T, name string) *big.Int {
+func trusteesFixtureInt(t *testing.T, name string) *big.Int {
 	t.Helper()
-	x, ok := new(big.Int).SetString(strings.TrimSpace(string(readFixture(t, name))), 10)
+	x, ok := new(big.Int).SetString(strings.TrimSpace(string(readTrusteesFixture(t, name))), 10)
 	if !ok {
 		t.Fatalf("%s: not a number", name)
 	}
 	return x
 }
 
-func singlePrivateKeys(t *testing.T) []*big.Int {
+func trusteesSinglePrivateKeys(t *testing.T) []*big.Int {
 	t.Helper()
 	var keys []*big.Int
-	for _, line := range strings.Split(strings.TrimSpace(string(readFixture(t, "singles.privkeys"))), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(string(readTrusteesFixture(t, "singles.privkeys"))), "\n") {
 		var x Int
 		if err := json.Unmarshal([]byte(line), &x); err != nil {
 			t.Fatal(err)
@@ -47,9 +47,9 @@ func singlePrivateKeys(t *testing.T) []*big.Int {
 	return keys
 }
 
-func parseFixture(t *testing.T, name string) (Trustees, []byte) {
+func parseTrusteesFixture(t *testing.T, name string) (Trustees, []byte) {
 	t.Helper()
-	raw := readFixture(t, name)
+	raw := readTrusteesFixture(t, name)
 	tr, err := ParseTrustees(raw)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -59,7 +59,7 @@ func parseFixture(t *testing.T, name string) (Trustees, []byte) {
 
 func TestTrusteesFromBeleniosToolRemarshalToTheSameBytes(t *testing.T) {
 	for _, name := range []string{"singles.json", "singles-pedersen.json"} {
-		tr, raw := parseFixture(t, name)
+		tr, raw := parseTrusteesFixture(t, name)
 		out, err := tr.Marshal()
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +73,7 @@ func TestTrusteesFromBeleniosToolRemarshalToTheSameBytes(t *testing.T) {
 func TestTrusteesFromBeleniosToolVerify(t *testing.T) {
 	g := Belenios2048()
 	for _, name := range []string{"singles.json", "singles-pedersen.json"} {
-		tr, _ := parseFixture(t, name)
+		tr, _ := parseTrusteesFixture(t, name)
 		if err := tr.Verify(g); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -83,16 +83,16 @@ func TestTrusteesFromBeleniosToolVerify(t *testing.T) {
 func TestTrusteesPublicKeyIsWhatBeleniosToolComputes(t *testing.T) {
 	g := Belenios2048()
 	for _, name := range []string{"singles", "singles-pedersen"} {
-		tr, _ := parseFixture(t, name+".json")
-		want := fixtureInt(t, name+".public-key")
+		tr, _ := parseTrusteesFixture(t, name+".json")
+		want := trusteesFixtureInt(t, name+".public-key")
 		if got := tr.PublicKey(g); got == nil || got.Cmp(want) != 0 {
 			t.Errorf("%s: public key differs from belenios-tool make-election's", name)
 		}
 	}
 	// And for Singles it is g to the sum of the private keys.
-	tr, _ := parseFixture(t, "singles.json")
+	tr, _ := parseTrusteesFixture(t, "singles.json")
 	sum := new(big.Int)
-	for _, x := range singlePrivateKeys(t) {
+	for _, x := range trusteesSinglePrivateKeys(t) {
 		sum.Add(sum, x)
 	}
 	if tr.PublicKey(g).Cmp(g.Exp(sum)) != 0 {
@@ -118,7 +118,7 @@ func TestTrusteesVerifyRefusesTamperedSingles(t *testing.T) {
 		},
 	}
 	for name, tamper := range cases {
-		tr, _ := parseFixture(t, "singles.json")
+		tr, _ := parseTrusteesFixture(t, "singles.json")
 		tamper(tr[1].Single)
 		if err := tr.Verify(g); err == nil {
 			t.Errorf("%s: Verify accepted a tampered key", name)
@@ -129,7 +129,7 @@ func TestTrusteesVerifyRefusesTamperedSingles(t *testing.T) {
 }
 
 func TestTrusteesParseRefusesMalformedEntries(t *testing.T) {
-	_, raw := parseFixture(t, "singles.json")
+	_, raw := parseTrusteesFixture(t, "singles.json")
 	cases := map[string]string{
 		"unknown kind":  strings.Replace(string(raw), `"Single"`, `"Double"`, 1),
 		"unknown field": strings.Replace(string(raw), `"public_key"`, `"extra":"1","public_key"`, 1),
@@ -146,11 +146,11 @@ func TestTrusteesParseRefusesMalformedEntries(t *testing.T) {
 
 func TestTrusteesOwnersAndVerificationKeys(t *testing.T) {
 	g := Belenios2048()
-	tr, _ := parseFixture(t, "singles.json")
+	tr, _ := parseTrusteesFixture(t, "singles.json")
 	if tr.Owners() != 2 {
 		t.Fatalf("Owners = %d, want 2", tr.Owners())
 	}
-	for i, x := range singlePrivateKeys(t) {
+	for i, x := range trusteesSinglePrivateKeys(t) {
 		X, err := tr.VerificationKey(i + 1)
 		if err != nil {
 			t.Fatal(err)
@@ -172,7 +172,7 @@ func TestTrusteesOwnersAndVerificationKeys(t *testing.T) {
 	}
 
 	// Pedersen members count one each, after the Singles.
-	tp, _ := parseFixture(t, "singles-pedersen.json")
+	tp, _ := parseTrusteesFixture(t, "singles-pedersen.json")
 	if tp.Owners() != 5 {
 		t.Fatalf("Owners = %d, want 5 (2 Singles + 3 members)", tp.Owners())
 	}
@@ -188,7 +188,7 @@ func TestTrusteesOwnersAndVerificationKeys(t *testing.T) {
 }
 
 func TestTrusteesReady(t *testing.T) {
-	tr, _ := parseFixture(t, "singles.json")
+	tr, _ := parseTrusteesFixture(t, "singles.json")
 	for _, c := range []struct {
 		have []int
 		want bool
@@ -198,7 +198,7 @@ func TestTrusteesReady(t *testing.T) {
 		}
 	}
 	// Two Singles and a 2-of-3 Pedersen entry (owners 3, 4, 5).
-	tp, _ := parseFixture(t, "singles-pedersen.json")
+	tp, _ := parseTrusteesFixture(t, "singles-pedersen.json")
 	for _, c := range []struct {
 		have []int
 		want bool
@@ -213,7 +213,7 @@ func TestTrusteesReady(t *testing.T) {
 }
 
 // encryptFor is an ElGamal encryption of g^m under y, with its randomness.
-func encryptFor(t *testing.T, g *Group, y *big.Int, m int64) (alpha, beta *big.Int) {
+func trusteesEncrypt(t *testing.T, g *Group, y *big.Int, m int64) (alpha, beta *big.Int) {
 	t.Helper()
 	r, err := g.RandomScalar()
 	if err != nil {
@@ -227,7 +227,7 @@ func encryptFor(t *testing.T, g *Group, y *big.Int, m int64) (alpha, beta *big.I
 
 // factorsOf is a partial decryption's factors alpha^x for each ciphertext
 // (proofs are not Combine's business).
-func factorsOf(g *Group, x *big.Int, alphas [][]*big.Int) *PartialDecryption {
+func trusteesFactors(g *Group, x *big.Int, alphas [][]*big.Int) *PartialDecryption {
 	pd := &PartialDecryption{DecryptionFactors: make([][]*Int, len(alphas))}
 	for q := range alphas {
 		for _, a := range alphas[q] {
@@ -238,7 +238,7 @@ func factorsOf(g *Group, x *big.Int, alphas [][]*big.Int) *PartialDecryption {
 }
 
 // decryptsTo checks that beta / combined = g^m for each slot.
-func decryptsTo(t *testing.T, g *Group, combined, betas [][]*big.Int, ms [][]int64) {
+func trusteesDecryptsTo(t *testing.T, g *Group, combined, betas [][]*big.Int, ms [][]int64) {
 	t.Helper()
 	for q := range betas {
 		for s := range betas[q] {
@@ -253,34 +253,34 @@ func decryptsTo(t *testing.T, g *Group, combined, betas [][]*big.Int, ms [][]int
 
 func TestTrusteesCombineSinglesIsTheProductOfFactors(t *testing.T) {
 	g := Belenios2048()
-	tr, _ := parseFixture(t, "singles.json")
+	tr, _ := parseTrusteesFixture(t, "singles.json")
 	y := tr.PublicKey(g)
 	ms := [][]int64{{3, 0}, {1}}
 	alphas := make([][]*big.Int, len(ms))
 	betas := make([][]*big.Int, len(ms))
 	for q := range ms {
 		for _, m := range ms[q] {
-			a, b := encryptFor(t, g, y, m)
+			a, b := trusteesEncrypt(t, g, y, m)
 			alphas[q] = append(alphas[q], a)
 			betas[q] = append(betas[q], b)
 		}
 	}
-	keys := singlePrivateKeys(t)
-	pds := map[int]*PartialDecryption{1: factorsOf(g, keys[0], alphas), 2: factorsOf(g, keys[1], alphas)}
+	keys := trusteesSinglePrivateKeys(t)
+	pds := map[int]*PartialDecryption{1: trusteesFactors(g, keys[0], alphas), 2: trusteesFactors(g, keys[1], alphas)}
 	combined, err := tr.Combine(g, pds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	decryptsTo(t, g, combined, betas, ms)
+	trusteesDecryptsTo(t, g, combined, betas, ms)
 
 	if _, err := tr.Combine(g, map[int]*PartialDecryption{1: pds[1]}); err == nil {
 		t.Error("Combine with one of two Singles did not fail")
 	}
-	bad := factorsOf(g, keys[1], alphas[:1])
+	bad := trusteesFactors(g, keys[1], alphas[:1])
 	if _, err := tr.Combine(g, map[int]*PartialDecryption{1: pds[1], 2: bad}); err == nil {
 		t.Error("Combine accepted partial decryptions of different shapes")
 	}
-	notInGroup := factorsOf(g, keys[1], alphas)
+	notInGroup := trusteesFactors(g, keys[1], alphas)
 	notInGroup.DecryptionFactors[0][0] = NewInt(big.NewInt(2))
 	if _, err := tr.Combine(g, map[int]*PartialDecryption{1: pds[1], 2: notInGroup}); err == nil {
 		t.Error("Combine accepted a factor outside the group")
