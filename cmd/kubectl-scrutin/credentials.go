@@ -56,7 +56,8 @@ from it and the election's uuid), weighted with the voter's weight.
 
 Three files are written in DIR (created when missing), none overwritten:
   uuid                 the election's uuid (--uuid, or a new one)
-  public-credentials   one "credential,weight,voter_id" line per voter (public)
+  public-credentials   Belenios's .pubcreds: a JSON list of "credential,weight,voter_id"
+                       strings, one per voter (public)
   private-credentials  one "voter_id credential" line per voter (mode 0600):
                        give each voter theirs, by your own means, then destroy it
 
