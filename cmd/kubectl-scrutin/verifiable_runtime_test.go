@@ -645,8 +645,9 @@ func TestTrusteesDecryptAndUploadAgainstTheRuntime(t *testing.T) {
 // TestVoteWithTheCredentialMethod: with the Credential sign-in method, the
 // letter carries the sign-in credential and the Belenios credential; vote
 // signs in with the first (from --code-file), signs the ballot with the
-// second, and neither appears in its output; a wrong sign-in credential is
-// refused in plain words, with the attempts left.
+// second, and neither appears in its output; a malformed Belenios credential
+// is refused before any sign-in, a wrong sign-in credential in plain words,
+// with the attempts left.
 func TestVoteWithTheCredentialMethod(t *testing.T) {
 	now := time.Now()
 	manifest := strings.Replace(verifiableRuntimeYAML(now.Add(-time.Minute), now.Add(time.Hour), ""),
@@ -668,7 +669,16 @@ func TestVoteWithTheCredentialMethod(t *testing.T) {
 	}
 	credFile := writeSecretFile(t, "belenios", cred)
 
+	// A credential file holding no credential is refused before signing in
+	// (the wrong sign-in below is the first the runtime counts).
 	res := offline(t, "", "vote", "--url", r.rt.URL, "--voter-id", runtimetest.VoterID(1),
+		"--code-file", writeSecretFile(t, "wrong", "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-A"), "--credential-file", writeSecretFile(t, "typo", "ABC-DEF"), "--choice", "chair=bob", "--choice", "council=eve")
+	if res.code == 0 {
+		t.Fatal("a malformed Belenios credential was taken")
+	}
+	mustContain(t, "a malformed credential", res.stderr, "not a Belenios credential")
+
+	res = offline(t, "", "vote", "--url", r.rt.URL, "--voter-id", runtimetest.VoterID(1),
 		"--code-file", writeSecretFile(t, "wrong", "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-A"), "--credential-file", credFile, "--choice", "chair=bob", "--choice", "council=eve")
 	if res.code == 0 {
 		t.Fatal("a wrong sign-in credential signed in")
@@ -694,5 +704,20 @@ func TestVoteWithTheCredentialMethod(t *testing.T) {
 	}
 	if len(a.Ballots) != 1 || belenios.Tracker(a.Ballots[0]) != tracker {
 		t.Fatalf("the board holds %d ballots, not the one whose tracker vote printed", len(a.Ballots))
+	}
+}
+
+// TestVoteRefusesAnElectionNotInTheVerifiableModeBeforeSigningIn: against an
+// ordinary election's runtime, vote says what is wrong and sends no code.
+func TestVoteRefusesAnElectionNotInTheVerifiableModeBeforeSigningIn(t *testing.T) {
+	now := time.Now()
+	r := startRuntimeWith(t, 1, runtimetest.ElectionYAML("EmailCode", now.Add(-time.Minute), now.Add(time.Hour), ""))
+	res := offline(t, "", "vote", "--url", r.rt.URL, "--voter-id", runtimetest.VoterID(1), "--choice", "chair=alice")
+	if res.code == 0 {
+		t.Fatal("vote succeeded against an election not in the verifiable mode")
+	}
+	mustContain(t, "vote against an ordinary election", res.stderr, "publishes no election record", "verifiable mode")
+	if n := len(r.smtp.Messages()); n != 0 {
+		t.Errorf("%d mails sent: vote signed in before finding the election is not verifiable", n)
 	}
 }

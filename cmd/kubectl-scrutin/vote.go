@@ -163,7 +163,26 @@ func (a *app) vote(ctx context.Context, o *voteOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
+	// The election record first: it is public, and an address that is not a
+	// verifiable election's is said before any code is sent.
+	raw, err := c.electionRecord(ctx)
+	if err != nil {
+		return err
+	}
+	e, err := belenios.ParseElection(raw)
+	if err != nil {
+		return fmt.Errorf("the election record is not one Belenios reads: %w", err)
+	}
 	p := a.prompter()
+	var cred string
+	if o.credentialFile != "" {
+		if cred, err = p.secretFrom(o.credentialFile, ""); err != nil {
+			return err
+		}
+		if cred, err = normalizeCredential(cred); err != nil {
+			return fmt.Errorf("%s: %w", o.credentialFile, err)
+		}
+	}
 
 	// 1. Sign in.
 	voterID := o.voterID
@@ -207,18 +226,10 @@ func (a *app) vote(ctx context.Context, o *voteOptions) error {
 		}
 	}()
 
-	// The questions, and the election record the ballot is encrypted for.
+	// The questions, matched to the election record's.
 	var page ballotPage
 	if err := c.getJSON(ctx, "/api/v1/ballot", &page); err != nil {
 		return fmt.Errorf("while reading the ballot: %s", voteFailure(err))
-	}
-	raw, err := c.electionRecord(ctx)
-	if err != nil {
-		return err
-	}
-	e, err := belenios.ParseElection(raw)
-	if err != nil {
-		return fmt.Errorf("the election record is not one Belenios reads: %w", err)
 	}
 	if err := matchQuestions(page.Questions, e.Election.Questions); err != nil {
 		return err
@@ -229,12 +240,13 @@ func (a *app) vote(ctx context.Context, o *voteOptions) error {
 	}
 
 	// 2. The Belenios credential.
-	cred, err := p.secretFrom(o.credentialFile, "Belenios credential (XXX-XXX-XXX-XXX-XXX): ")
-	if err != nil {
-		return err
-	}
-	if cred, err = normalizeCredential(cred); err != nil {
-		return err
+	if cred == "" {
+		if cred, err = p.secret("Belenios credential (XXX-XXX-XXX-XXX-XXX): "); err != nil {
+			return err
+		}
+		if cred, err = normalizeCredential(cred); err != nil {
+			return err
+		}
 	}
 
 	// 3. The choices.
