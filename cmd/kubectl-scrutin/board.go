@@ -98,8 +98,9 @@ func (a *app) boardDownload(ctx context.Context, rawURL, out string) error {
 }
 
 func (a *app) verifyCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify FILE",
+	var trackers []string
+	cmd := &cobra.Command{
+		Use:   "verify FILE [--tracker T]...",
 		Short: "Check a verifiable Election's board (a Belenios archive) with Scrutin's own verifier",
 		Long: `Check a Belenios archive, as board download saves it, with Scrutin's own
 verifier: the chain of events, the trustees' keys and proofs, the public
@@ -108,13 +109,78 @@ proofs; only each credential's last ballot counted), and after the close the
 encrypted tally, each partial decryption's proof and the result.
 
 It prints what it checked and "all checks passed", or what failed, with a
-non-zero exit status. An independent check: belenios-tool election verify.`,
-		Example: `  kubectl scrutin verify 9sQ3x8sJ4XfQ2c.bel`,
-		Args:    exactArgs("FILE"),
+non-zero exit status. An independent check: belenios-tool election verify.
+
+--tracker T (the tracker kubectl scrutin vote printed, or the voting page
+showed) says whether that ballot is on the board and whether it is counted, or
+was replaced by a later ballot under the same credential; a tracker not on the
+board is an error.`,
+		Example: `  kubectl scrutin verify 9sQ3x8sJ4XfQ2c.bel
+  kubectl scrutin verify 9sQ3x8sJ4XfQ2c.bel --tracker YEG7OLPtGZrUr2nzdTg3wjzevEyF+wk32cXlLGaqyo4`,
+		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.verify(args[0])
+			if err := a.verify(args[0]); err != nil {
+				return err
+			}
+			return a.findTrackers(args[0], trackers)
 		},
 	}
+	cmd.Flags().StringArrayVar(&trackers, "tracker", nil, "a ballot's tracker: say whether it is on the board and counted (repeatable)")
+	return cmd
+}
+
+// findTrackers says, for each tracker, whether its ballot is on the board and
+// counted (the last ballot of its credential).
+func (a *app) findTrackers(path string, trackers []string) error {
+	if len(trackers) == 0 {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := belenios.NewArchiveReader(f)
+	if err != nil {
+		return err
+	}
+	credOf := map[string]string{} // tracker -> credential
+	lastOf := map[string]string{} // credential -> tracker of its last ballot
+	for {
+		step, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if step.Event.Type != belenios.EventBallot {
+			continue
+		}
+		b, err := belenios.ParseBallot(step.Data[0])
+		if err != nil {
+			return err
+		}
+		tr, cred := belenios.Tracker(step.Data[0]), b.Credential.Big().String()
+		credOf[tr], lastOf[cred] = cred, tr
+	}
+	missing := 0
+	for _, t := range trackers {
+		cred, ok := credOf[t]
+		switch {
+		case !ok:
+			missing++
+			fmt.Fprintf(a.stdout, "tracker %s: NOT on the board\n", t)
+		case lastOf[cred] == t:
+			fmt.Fprintf(a.stdout, "tracker %s: on the board, counted\n", t)
+		default:
+			fmt.Fprintf(a.stdout, "tracker %s: on the board, replaced by a later ballot under the same credential (%s), which is the one counted\n", t, lastOf[cred])
+		}
+	}
+	if missing > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of the trackers are not on the board", missing)}
+	}
+	return nil
 }
 
 func (a *app) verify(path string) error {

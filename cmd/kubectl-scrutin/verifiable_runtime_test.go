@@ -417,6 +417,21 @@ func TestVoteBoardDownloadAndVerifyAgainstTheRuntime(t *testing.T) {
 	mustContain(t, "verify", res.stdout, "all checks passed")
 	beleniosToolVerify(t, board)
 
+	// Voters find their trackers: voter 1's first ballot replaced by their
+	// second, which is counted; a tracker of no ballot is an error.
+	res = offline(t, "", "verify", board, "--tracker", first, "--tracker", second)
+	if res.code != 0 {
+		t.Fatalf("verify --tracker: exit %d", res.code)
+	}
+	mustContain(t, "verify --tracker", res.stdout,
+		"tracker "+first+": on the board, replaced by a later ballot under the same credential ("+second+")",
+		"tracker "+second+": on the board, counted")
+	res = offline(t, "", "verify", board, "--tracker", second, "--tracker", strings.Repeat("A", 43))
+	if res.code == 0 {
+		t.Fatal("verify --tracker passed a tracker of no ballot")
+	}
+	mustContain(t, "verify --tracker", res.stdout, "tracker "+strings.Repeat("A", 43)+": NOT on the board")
+
 	// Tampered boards, their chain rebuilt so that only the change is wrong:
 	// verify fails on each, naming what is wrong.
 	tamper := func(what string, change func(a *belenios.Archive), want string) {
