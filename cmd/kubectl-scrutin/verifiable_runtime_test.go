@@ -313,10 +313,11 @@ func TestVoteBoardDownloadAndVerifyAgainstTheRuntime(t *testing.T) {
 	}
 
 	// Voter 2, interactively: the prompts list questions and options in plain
-	// text; a blank vote for chair, eve for council; the credential typed.
+	// text; answers the question does not take are asked again; a blank vote
+	// for chair, eve for council; the credential typed.
 	s := startSession("vote", "--url", r.rt.URL)
 	s.write(t, runtimetest.VoterID(2))
-	s.write(t, r.code(t, 2), creds[2], "0", "3", "yes")
+	s.write(t, r.code(t, 2), creds[2], "5", "0", "1,2,3", "3", "yes")
 	res = s.wait(t)
 	if res.code != 0 {
 		t.Fatalf("voter 2: exit %d", res.code)
@@ -324,7 +325,8 @@ func TestVoteBoardDownloadAndVerifyAgainstTheRuntime(t *testing.T) {
 	mustContain(t, "voter 2's prompts", res.stderr,
 		"Question 1 of 2: Who should chair?", "1. Alice", "2. Bob", "0. Blank vote",
 		"Question 2 of 2: Elect the council", "Choose from 1 to 2 options.", "3. Eve",
-		"blank vote", "Cast this ballot?")
+		"blank vote", "Cast this ballot?",
+		"5 is not one of the numbers listed. Try again.", `question "council": choose from 1 to 2 options, not 3. Try again.`)
 	mustNotContain(t, "voter 2's output", res.stdout+res.stderr, creds[2])
 
 	// Voter 3 types voter 2's credential: refused, in plain words.
