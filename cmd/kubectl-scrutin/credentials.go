@@ -162,7 +162,10 @@ func (a *app) credentialsGenerate(o *credentialsOptions) error {
 		written = append(written, paths[i])
 	}
 	clear(privs)
-	fmt.Fprintf(a.stderr, "%s: %s; uuid %s\n", o.rollFile, voters2(len(voters)), uuid)
+	fmt.Fprintf(a.stderr, "%s: %d voters; uuid %s\n", o.rollFile, len(voters), uuid)
+	if n := pub.Len() + len(uuid) + 1; n > maxSecretData {
+		fmt.Fprintf(a.stderr, "warning: the public credentials take %d bytes: a Kubernetes Secret holds at most %d (1 MiB), so the Secret below will be refused; each voter takes about 630 bytes, so an External credential authority takes rolls of about 1,600 voters at most: use credentialAuthority: Platform for this roll\n", n, maxSecretData)
+	}
 	fmt.Fprintf(a.stdout, "# wrote %s, %s and %s (private: mode 0600; give each voter their line, then destroy it)\n", paths[0], paths[1], paths[2])
 	fmt.Fprintln(a.stdout, "# make the Secret in the Election's namespace:")
 	fmt.Fprintf(a.stdout, "kubectl create secret generic %s --from-file=%s=%s --from-file=%s=%s\n", o.secretName, uuidKey, paths[0], credentialsKey, paths[1])
@@ -180,8 +183,6 @@ func (a *app) credentialsGenerate(o *credentialsOptions) error {
 	_, err = a.stdout.Write(stanza)
 	return err
 }
-
-func voters2(n int) string { return voters(int64(n)) }
 
 // writeNew creates path with content, failing when it exists.
 func writeNew(path string, content []byte, mode os.FileMode) error {

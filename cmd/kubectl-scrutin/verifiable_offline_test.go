@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -401,4 +402,25 @@ func TestTrusteeCeremonyTwoOfThreeMakesAnEntryWhoseSharesDecrypt(t *testing.T) {
 	if err := k8s.Create(context.Background(), verifiableElection(ns, "threshold", v)); err != nil {
 		t.Fatalf("the API server refuses the entry: %v", err)
 	}
+}
+
+func TestCredentialsGenerateWarnsWhenTheSecretWouldBeTooLarge(t *testing.T) {
+	var roll strings.Builder
+	roll.WriteString("voter_id,name,email,phone\n")
+	for i := 1; i <= 1800; i++ {
+		fmt.Fprintf(&roll, "V-%04d,Voter %d,v%d@example.org,\n", i, i, i)
+	}
+	dir := t.TempDir()
+	r := offline(t, "", "credentials", "generate", "--roll", writeFile(t, "big.csv", roll.String()), "--out", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	st, err := os.Stat(filepath.Join(dir, "public-credentials"))
+	if err != nil || st.Size() <= 1<<20 {
+		t.Fatalf("public-credentials: %v, %v bytes: the test needs more than 1 MiB", err, st.Size())
+	}
+	mustContain(t, "stderr", r.stderr, "a Kubernetes Secret holds at most 1048576 (1 MiB)", "credentialAuthority: Platform")
+
+	small := offline(t, "", "credentials", "generate", "--roll", writeFile(t, "small.csv", goodRoll), "--out", t.TempDir())
+	mustNotContain(t, "stderr", small.stderr, "warning")
 }

@@ -575,6 +575,10 @@ func voteFailure(err error) string {
 		case "not-canonical", "bad-proof":
 			return fmt.Sprintf("the runtime refused the ballot as malformed (%s): this is a fault of this client, please report it", f.Reason)
 		}
+	case "ballot-on-board":
+		return "this very ballot is on the board already (a ballot is cast once; vote again to make a new one)"
+	case "encrypted-ballots-only", "not-verifiable":
+		return fmt.Sprintf("this election does not take encrypted ballots (%s)", f.Message)
 	case "unknown-voter":
 		return "this voter id is not on the roll"
 	case "wrong-code":
