@@ -119,6 +119,11 @@ It uses kubectl's configuration: --kubeconfig, $KUBECONFIG, --context and
 		a.voterCommand(),
 		a.resendCommand(),
 		a.deliveryCommand(),
+		a.credentialsCommand(),
+		a.trusteeCommand(),
+		a.boardCommand(),
+		a.verifyCommand(),
+		a.voteCommand(),
 	)
 	return root
 }
