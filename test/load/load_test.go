@@ -98,8 +98,8 @@ func TestDayOnBothStores(t *testing.T) {
 // over 4 s, ballots encrypted beforehand with credentials made offline) on each
 // store: every voter gets a receipt equal to its ballot's tracker; after the
 // close the board holds each receipt's ballot exactly once and nothing else,
-// the tally and the result, and the results count each voter's plaintext once.
-// Before the day, one more voter posts a ballot signed with another voter's
+// the tally and the result, the results count each voter's plaintext once, and
+// Scrutin's verifier passes the whole board. Before the day, one more voter posts a ballot signed with another voter's
 // credential: the journey fails naming the runtime's reason, and that ballot
 // is neither on the board nor counted. After it, the check is shown to fail on
 // a receipt list with one receipt swapped for a made-up one.
@@ -168,6 +168,14 @@ func TestVerifiableDayOnBothStores(t *testing.T) {
 			}
 			if !check.OK(voters) || check.Ballots != voters {
 				t.Fatalf("%s", check)
+			}
+			// and the board verifies as a whole, as an auditor checks it
+			report, err := rt.VerifyBoard(ctx)
+			if err != nil {
+				t.Fatalf("the board does not verify: %v", err)
+			}
+			if report.Ballots != voters || report.Counted != voters || report.Result == nil {
+				t.Fatalf("the verifier found %d ballots, %d counted, result %v", report.Ballots, report.Counted, report.Result != nil)
 			}
 			// the check can fail: one receipt replaced by a made-up tracker
 			swapped := append([]string{belenios.Tracker([]byte("not a ballot"))}, res.Receipts[1:]...)

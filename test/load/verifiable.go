@@ -386,25 +386,52 @@ func compareResults(want map[string]map[string]int64, got []scrutinv1.QuestionRe
 
 // board downloads and reads the board.
 func (r *Runtime) board(ctx context.Context) (*belenios.Archive, int64, error) {
+	var (
+		a   *belenios.Archive
+		n   int64
+		err error
+	)
+	err = r.readBoard(ctx, func(body io.Reader) error {
+		cr := &countingReader{r: body}
+		a, err = belenios.ReadArchive(cr)
+		n = cr.n
+		return err
+	})
+	return a, n, err
+}
+
+// VerifyBoard downloads the board and checks all of it with Scrutin's
+// verifier (belenios.Verify: every ballot's proofs and signature, the tally,
+// the partial decryptions, the result), as an auditor would.
+func (r *Runtime) VerifyBoard(ctx context.Context) (*belenios.Report, error) {
+	var rep *belenios.Report
+	err := r.readBoard(ctx, func(body io.Reader) error {
+		var err error
+		rep, err = belenios.Verify(body)
+		return err
+	})
+	return rep, err
+}
+
+// readBoard streams GET /api/v1/board.bel into read.
+func (r *Runtime) readBoard(ctx context.Context, read func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL+"/api/v1/board.bel", nil)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-		return nil, 0, fmt.Errorf("board.bel: HTTP %d %s", resp.StatusCode, body)
+		return fmt.Errorf("board.bel: HTTP %d %s", resp.StatusCode, body)
 	}
-	cr := &countingReader{r: resp.Body}
-	a, err := belenios.ReadArchive(cr)
-	if err != nil {
-		return nil, cr.n, fmt.Errorf("board.bel: %w", err)
+	if err := read(resp.Body); err != nil {
+		return fmt.Errorf("board.bel: %w", err)
 	}
-	return a, cr.n, nil
+	return nil
 }
 
 type countingReader struct {

@@ -41,6 +41,7 @@ func main() {
 	stores := flag.String("stores", "embedded,postgres", "stores to play the day on, one after the other")
 	retries := flag.Int("retries", 10, "times a voter tries a step again after a wait page")
 	flag.BoolVar(&verifiable, "verifiable", false, "the Election in the verifiable mode: encrypted ballots made before the day, the board checked after the close")
+	flag.BoolVar(&verifyBoard, "verify-board", true, "with -verifiable: check the whole board with Scrutin's verifier after the close (every ballot's proofs again)")
 	flag.IntVar(&castClients, "cast-clients", 0, "with -verifiable: no day; sign every voter in, then cast from this many concurrent clients and measure casts per second")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -59,9 +60,24 @@ func main() {
 }
 
 var (
-	verifiable  bool
-	castClients int
+	verifiable, verifyBoard bool
+	castClients             int
 )
+
+// verify checks the closed board with Scrutin's verifier, when asked to.
+func verify(ctx context.Context, rt *load.Runtime) bool {
+	if !verifyBoard {
+		return true
+	}
+	started := time.Now()
+	rep, err := rt.VerifyBoard(ctx)
+	if err != nil {
+		fmt.Printf("Scrutin's verifier: %v\n", err)
+		return false
+	}
+	fmt.Printf("Scrutin's verifier: %d ballots, %d counted, result checked %v, in %s\n", rep.Ballots, rep.Counted, rep.Result != nil, time.Since(started).Round(time.Millisecond))
+	return rep.Result != nil
+}
 
 func play(ctx context.Context, st string, voters int, day time.Duration, retries int) (bool, error) {
 	tmp, err := os.MkdirTemp("", "noon-")
@@ -139,8 +155,10 @@ func play(ctx context.Context, st string, voters int, day time.Duration, retries
 	fmt.Printf("| whole journey | %s | %s |\n\n", res.Journey, res.Journey.Max.Round(time.Millisecond))
 	fmt.Printf("receipts %d of %d voters; wait pages %.2f %% of %d requests (p99 %s); 5xx %d; runtime peak RSS %d MiB\n",
 		res.Journeys, voters, 100*res.WaitShare(), res.Requests, res.Wait, res.Status5xx, peakRSS>>20)
+	verified := true
 	if board != nil {
 		fmt.Printf("board after the close: %s\n", board)
+		verified = verify(check, rt)
 	} else {
 		fmt.Printf("ballot box: %d receipts missing (lost), %d ballots beyond the receipts\n", len(lost), extra)
 	}
@@ -148,7 +166,7 @@ func play(ctx context.Context, st string, voters int, day time.Duration, retries
 		fmt.Printf("journeys without a receipt: %s\n", l)
 	}
 	_ = os.WriteFile(filepath.Join(os.TempDir(), "noon-"+st+".log"), []byte(rt.Logs.String()), 0o644)
-	return res.Journeys == voters && len(lost) == 0 && extra == 0 && res.Status5xx == 0 && (board == nil || board.OK(res.Journeys)), nil
+	return res.Journeys == voters && len(lost) == 0 && extra == 0 && res.Status5xx == 0 && (board == nil || board.OK(res.Journeys)) && verified, nil
 }
 
 // prepare encrypts every voter's ballot, on every core, for the election record
@@ -198,10 +216,11 @@ func casts(ctx context.Context, st string, rt *load.Runtime, t *load.Target, vot
 	fmt.Printf("%d receipts in %s: %.1f casts/s; cast p50 / p99 %s, max %s; 5xx %d\n", res.Journeys,
 		elapsed.Round(time.Millisecond), float64(res.Journeys)/elapsed.Seconds(), res.Steps[load.StepCast], res.Steps[load.StepCast].Max.Round(time.Millisecond), res.Status5xx)
 	fmt.Printf("board after the close: %s\n", board)
+	verified := verify(check, rt)
 	if l := res.FailureList(); l != "" {
 		fmt.Printf("casts without a receipt: %s\n", l)
 	}
-	return res.Journeys == voters && res.Status5xx == 0 && board.OK(res.Journeys), nil
+	return res.Journeys == voters && res.Status5xx == 0 && board.OK(res.Journeys) && verified, nil
 }
 
 // progress prints every 10 s what was offered and done.
