@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -146,7 +147,11 @@ func (r *Runtime) BallotsCast(ctx context.Context) (int64, error) {
 // StopAndCheck stops the runtime and reads its ballot box from the store: it
 // returns the receipts given whose ballot is not in the box (lost) and the ballots
 // in the box beyond those receipts (extra).
+// In the verifiable mode the box is the board: use CloseAndCheckBoard.
 func (r *Runtime) StopAndCheck(ctx context.Context, receipts []string) (lost []string, extra int, err error) {
+	if r.Credentials != nil {
+		return nil, 0, errors.New("the verifiable mode's ballots are on the board: check them with CloseAndCheckBoard")
+	}
 	r.Stop()
 	var st store.Store
 	if path, ok := strings.CutPrefix(r.store, "embedded:"); ok {
