@@ -25,37 +25,6 @@ import (
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
-// verifiableRuntimeYAML is an Election in the verifiable mode: chair (one of
-// two, or blank) and council (one or two of three), verifiability's extra lines
-// appended.
-func verifiableRuntimeYAML(opens, closes time.Time, extra string) string {
-	return fmt.Sprintf(`apiVersion: elections.scrutin.dev/v1alpha1
-kind: Election
-metadata:
-  name: board
-  namespace: tenant
-spec:
-  title: Board election
-  organization: Test association
-  schedule: {opensAt: %q, closesAt: %q}
-  questions:
-  - id: chair
-    prompt: Who should chair?
-    allowBlank: true
-    options: [{id: alice, label: Alice}, {id: bob, label: Bob}]
-  - id: council
-    prompt: Elect the council
-    kind: MultipleChoice
-    maxChoices: 2
-    options: [{id: carla, label: Carla}, {id: dan, label: Dan}, {id: eve, label: Eve}]
-  voterRoll: {secretRef: {name: roll}}
-  authentication: {method: EmailCode, resendCooldown: 1s}
-  delivery: {smtp: {secretRef: {name: smtp}}}
-  verifiability:
-    mode: Belenios
-%s`, opens.UTC().Format(time.RFC3339), closes.UTC().Format(time.RFC3339), extra)
-}
-
 // verifiableRuntime is a runtime in the verifiable mode and what a test needs
 // of it.
 type verifiableRuntime struct {
@@ -68,7 +37,7 @@ type verifiableRuntime struct {
 func startVerifiableRuntime(t *testing.T, voters int, extra string, args ...string) *verifiableRuntime {
 	t.Helper()
 	now := time.Now()
-	return startRuntimeWith(t, voters, verifiableRuntimeYAML(now.Add(-time.Minute), now.Add(time.Hour), extra), args...)
+	return startRuntimeWith(t, voters, runtimetest.VerifiableElectionYAML("{method: EmailCode, resendCooldown: 1s}", "{smtp: {secretRef: {name: smtp}}}", now.Add(-time.Minute), now.Add(time.Hour), extra), args...)
 }
 
 // startRuntimeWith starts the runtime on the Election manifest given.
@@ -667,8 +636,7 @@ func TestTrusteesDecryptAndUploadAgainstTheRuntime(t *testing.T) {
 // with the attempts left.
 func TestVoteWithTheCredentialMethod(t *testing.T) {
 	now := time.Now()
-	manifest := strings.Replace(verifiableRuntimeYAML(now.Add(-time.Minute), now.Add(time.Hour), ""),
-		"authentication: {method: EmailCode, resendCooldown: 1s}", "authentication: {method: Credential}", 1)
+	manifest := runtimetest.VerifiableElectionYAML("{method: Credential}", "{smtp: {secretRef: {name: smtp}}}", now.Add(-time.Minute), now.Add(time.Hour), "")
 	r := startRuntimeWith(t, 1, manifest)
 	m, err := r.smtp.WaitFor(runtimetest.VoterEmail(1), 30*time.Second)
 	if err != nil {

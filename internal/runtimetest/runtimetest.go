@@ -251,6 +251,39 @@ func ElectionFile(t *testing.T, dir, method string, opens, closes time.Time, ext
 	return path
 }
 
+// VerifiableElectionYAML is an Election in the verifiable mode (Belenios): chair
+// (one of alice and bob, or blank) and council (one or two of carla, dan and
+// eve), the sign-in settings and delivery given as YAML flow mappings (such as
+// "{method: EmailCode}" and "{smtp: {secretRef: {name: smtp}}}"), the schedule,
+// and extra lines appended under spec.verifiability (indented by four spaces).
+func VerifiableElectionYAML(authentication, delivery string, opens, closes time.Time, extra string) string {
+	return fmt.Sprintf(`apiVersion: elections.scrutin.dev/v1alpha1
+kind: Election
+metadata:
+  name: board
+  namespace: tenant
+spec:
+  title: Board election
+  organization: Test association
+  schedule: {opensAt: %q, closesAt: %q}
+  questions:
+  - id: chair
+    prompt: Who should chair?
+    allowBlank: true
+    options: [{id: alice, label: Alice}, {id: bob, label: Bob}]
+  - id: council
+    prompt: Elect the council
+    kind: MultipleChoice
+    maxChoices: 2
+    options: [{id: carla, label: Carla}, {id: dan, label: Dan}, {id: eve, label: Eve}]
+  voterRoll: {secretRef: {name: roll}}
+  authentication: %s
+  delivery: %s
+  verifiability:
+    mode: Belenios
+%s`, opens.UTC().Format(time.RFC3339), closes.UTC().Format(time.RFC3339), authentication, delivery, extra)
+}
+
 // ElectionYAML is an Election with two questions (a single choice, chair, with
 // alice and bob; a ranking, motions, of m1, m2, m3), the sign-in method, the
 // schedule, and extra lines appended under spec.

@@ -61,7 +61,8 @@ func StartRuntime(o RuntimeOptions) (*Runtime, error) {
 	manifest := runtimetest.ElectionYAML("SMSCode", now.Add(-time.Minute), now.Add(6*time.Hour), o.Spec)
 	var creds *Credentials
 	if o.Verifiable {
-		manifest = VerifiableElectionYAML(now.Add(-time.Minute), now.Add(6*time.Hour), o.Spec)
+		manifest = runtimetest.VerifiableElectionYAML("{method: SMSCode}", "{smtp: {secretRef: {name: smtp}}, sms: {secretRef: {name: sms}}}",
+			now.Add(-time.Minute), now.Add(6*time.Hour), "    credentialAuthority: External\n    publicCredentials: {name: credentials}\n"+o.Spec)
 		var err error
 		if creds, err = NewCredentials(o.Voters, runtimetest.VoterID); err != nil {
 			return nil, err

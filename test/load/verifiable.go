@@ -26,39 +26,6 @@ import (
 // voter's ballot is encrypted and proven before the timed run (about 0.1 s of
 // CPU each) and the journey posts it as {"belenios": …}.
 
-// VerifiableElectionYAML is an Election in the verifiable mode with External
-// credentials and the platform's trustee: chair (one of two, or blank) and
-// council (one or two of three), codes by SMS.
-func VerifiableElectionYAML(opens, closes time.Time, extra string) string {
-	return fmt.Sprintf(`apiVersion: elections.scrutin.dev/v1alpha1
-kind: Election
-metadata:
-  name: board
-  namespace: tenant
-spec:
-  title: Board election
-  organization: Test association
-  schedule: {opensAt: %q, closesAt: %q}
-  questions:
-  - id: chair
-    prompt: Who should chair?
-    allowBlank: true
-    options: [{id: alice, label: Alice}, {id: bob, label: Bob}]
-  - id: council
-    prompt: Elect the council
-    kind: MultipleChoice
-    maxChoices: 2
-    options: [{id: carla, label: Carla}, {id: dan, label: Dan}, {id: eve, label: Eve}]
-  voterRoll: {secretRef: {name: roll}}
-  authentication: {method: SMSCode}
-  delivery: {smtp: {secretRef: {name: smtp}}, sms: {secretRef: {name: sms}}}
-  verifiability:
-    mode: Belenios
-    credentialAuthority: External
-    publicCredentials: {name: credentials}
-%s`, opens.UTC().Format(time.RFC3339), closes.UTC().Format(time.RFC3339), extra)
-}
-
 // Vote is one voter's choices in the Election of VerifiableElectionYAML: the
 // plaintext its ballot encrypts and the same choices by option id (an empty
 // list is a blank answer).

@@ -36,37 +36,6 @@ import (
 // with the Go client, the close, and Debian's belenios-tool checking the board
 // the runtime publishes.
 
-// verifiableYAML is an Election in the verifiable mode: chair (a single choice
-// with a blank vote) and council (one or two of three), extra lines appended
-// under spec.verifiability.
-func verifiableYAML(opens, closes time.Time, extra string) string {
-	return fmt.Sprintf(`apiVersion: elections.scrutin.dev/v1alpha1
-kind: Election
-metadata:
-  name: board
-  namespace: tenant
-spec:
-  title: Board election
-  organization: Test association
-  schedule: {opensAt: %q, closesAt: %q}
-  questions:
-  - id: chair
-    prompt: Who should chair?
-    allowBlank: true
-    options: [{id: alice, label: Alice}, {id: bob, label: Bob}]
-  - id: council
-    prompt: Elect the council
-    kind: MultipleChoice
-    maxChoices: 2
-    options: [{id: carla, label: Carla}, {id: dan, label: Dan}, {id: eve, label: Eve}]
-  voterRoll: {secretRef: {name: roll}}
-  authentication: {method: EmailCode}
-  delivery: {smtp: {secretRef: {name: smtp}}}
-  verifiability:
-    mode: Belenios
-%s`, opens.UTC().Format(time.RFC3339), closes.UTC().Format(time.RFC3339), extra)
-}
-
 // beleniosCredentialPattern is a Belenios credential as Belenios prints it.
 var beleniosCredentialPattern = regexp.MustCompile(`[1-9A-HJ-NP-Za-km-z]{3}(?:-[1-9A-HJ-NP-Za-km-z]{3}){4}`)
 
@@ -267,7 +236,7 @@ func startVerifiableRoll(t *testing.T, storeKind, rollCSV string, n int, extra s
 	}
 	now := time.Now()
 	election := filepath.Join(r.dir, "election.yaml")
-	if err := os.WriteFile(election, []byte(verifiableYAML(now.Add(-time.Minute), now.Add(time.Hour), extra)), 0o600); err != nil {
+	if err := os.WriteFile(election, []byte(runtimetest.VerifiableElectionYAML("{method: EmailCode}", "{smtp: {secretRef: {name: smtp}}}", now.Add(-time.Minute), now.Add(time.Hour), extra)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.args = append([]string{"--election", election,
@@ -942,7 +911,7 @@ func TestVerifiableLocalRun(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()
 	election := filepath.Join(dir, "election.yaml")
-	if err := os.WriteFile(election, []byte(verifiableYAML(now.Add(-time.Minute), now.Add(time.Hour), "    credentialAuthority: Platform\n")), 0o600); err != nil {
+	if err := os.WriteFile(election, []byte(runtimetest.VerifiableElectionYAML("{method: EmailCode}", "{smtp: {secretRef: {name: smtp}}}", now.Add(-time.Minute), now.Add(time.Hour), "    credentialAuthority: Platform\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rt := runtimetest.Start(t, runtimeBin, nil, "--election", election, "--roll", runtimetest.RollFile(t, dir, 2),
