@@ -174,6 +174,12 @@ func (en *Engine) Close(ctx context.Context) error {
 	if err != nil {
 		return errorf("counting", err)
 	}
+	return en.recordResults(ctx, results)
+}
+
+// recordResults records the results in the store once, and audits them from the
+// one replica whose call recorded them.
+func (en *Engine) recordResults(ctx context.Context, results []scrutinv1.QuestionResult) error {
 	data, err := json.Marshal(results)
 	if err != nil {
 		return err

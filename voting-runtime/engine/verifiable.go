@@ -641,18 +641,7 @@ func (en *Engine) tryResult(ctx context.Context, s *boardState) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(results)
-	if err != nil {
-		return err
-	}
-	recorded, err := en.st.SetResults(ctx, data)
-	if err != nil {
-		return errorf("recording the results", err)
-	}
-	if recorded {
-		_, err = en.st.AppendAudit(ctx, store.AuditRecord{Kind: "tallied", Data: data})
-	}
-	return errorf("auditing the results", err)
+	return en.recordResults(ctx, results)
 }
 
 // resultsOf turns a decrypted Belenios result (per question, per slot, the

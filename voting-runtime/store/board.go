@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // The verifiable mode (Belenios) keeps a public board: an append-only list of
@@ -95,4 +96,20 @@ type Board interface {
 	// VoterCredentials calls fn with every voter's public credential and weight
 	// (voters without one are skipped), in voter id order.
 	VoterCredentials(ctx context.Context, fn func(credential string, weight int64) error) error
+}
+
+// CheckCloseRecords checks what AppendBoard is given: a key and at least one
+// record, each of a kind that follows the close. Both stores call it first.
+func CheckCloseRecords(key string, recs []BoardRecord) error {
+	if key == "" || len(recs) == 0 {
+		return errors.New("a key and at least one record are required")
+	}
+	for _, r := range recs {
+		switch r.Kind {
+		case BoardEndBallots, BoardEncryptedTally, BoardPartialDecryption, BoardResult:
+		default:
+			return fmt.Errorf("a record of kind %q is not appended after the close", r.Kind)
+		}
+	}
+	return nil
 }

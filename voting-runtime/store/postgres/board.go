@@ -138,7 +138,7 @@ func (s *Store) CountedBallots(ctx context.Context, fn func(store.VerifiableBall
 // appends under one key, from any process, wait for each other: the first
 // appends, the others find its key.
 func (s *Store) AppendBoard(ctx context.Context, key string, recs ...store.BoardRecord) (bool, error) {
-	if err := checkCloseRecords(key, recs); err != nil {
+	if err := store.CheckCloseRecords(key, recs); err != nil {
 		return false, fmt.Errorf("postgres: append board: %w", err)
 	}
 	appended := false
@@ -230,20 +230,4 @@ func (s *Store) stream(ctx context.Context, op, q string, args []any, scan func(
 		}
 	}
 	return wrap(op, rows.Err())
-}
-
-// checkCloseRecords checks what AppendBoard is given: a key and at least one
-// record, each of a kind that follows the close.
-func checkCloseRecords(key string, recs []store.BoardRecord) error {
-	if key == "" || len(recs) == 0 {
-		return errors.New("a key and at least one record are required")
-	}
-	for _, r := range recs {
-		switch r.Kind {
-		case store.BoardEndBallots, store.BoardEncryptedTally, store.BoardPartialDecryption, store.BoardResult:
-		default:
-			return fmt.Errorf("a record of kind %q is not appended after the close", r.Kind)
-		}
-	}
-	return nil
 }
