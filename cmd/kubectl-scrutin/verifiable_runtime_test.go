@@ -321,18 +321,7 @@ func TestVoteBoardDownloadAndVerifyAgainstTheRuntime(t *testing.T) {
 	second := strings.TrimSpace(res.stdout)
 
 	r.closeNow(t)
-	var got map[string]map[string]int64
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var status int
-		if status, got = r.results(t); status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no results 2 minutes after the close (HTTP %d)", status)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	got := r.waitResults(t, "no results 2 minutes after the close")
 	want := map[string]map[string]int64{
 		"chair":   {"blank": 1, "alice": 0, "bob": 1},
 		"council": {"blank": 0, "carla": 0, "dan": 0, "eve": 2},
@@ -583,18 +572,7 @@ func TestTrusteesDecryptAndUploadAgainstTheRuntime(t *testing.T) {
 		t.Fatalf("member 3's upload: exit %d", res.code)
 	}
 
-	var got map[string]map[string]int64
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var status int
-		if status, got = r.results(t); status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no results 2 minutes after enough trustees decrypted (HTTP %d)", status)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	got := r.waitResults(t, "no results 2 minutes after enough trustees decrypted")
 	want := map[string]map[string]int64{
 		"chair":   {"blank": 1, "alice": 2, "bob": 0},
 		"council": {"carla": 1, "dan": 2, "eve": 1},
@@ -704,5 +682,22 @@ func TestVoteRefusesAnElectionNotInTheVerifiableModeBeforeSigningIn(t *testing.T
 	mustContain(t, "vote against an ordinary election", res.stderr, "publishes no election record", "verifiable mode")
 	if n := len(r.smtp.Messages()); n != 0 {
 		t.Errorf("%d mails sent: vote signed in before finding the election is not verifiable", n)
+	}
+}
+
+// waitResults waits up to 2 minutes for the runtime's results; what says what
+// they were waited for after.
+func (r *verifiableRuntime) waitResults(t *testing.T, what string) map[string]map[string]int64 {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		status, got := r.results(t)
+		if status == http.StatusOK {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (HTTP %d)", what, status)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
