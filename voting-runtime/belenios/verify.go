@@ -238,9 +238,11 @@ func (v *verifier) run(r io.Reader) error {
 	}
 	slices.SortFunc(order, func(a, b counted) int { return a.index - b.index })
 	tally := NewTally(v.election)
-	for _, c := range order {
-		tally.Add(c.ballot, v.weights[c.ballot.Credential.Big().Text(10)])
+	bs, ws := make([]*Ballot, len(order)), make([]int64, len(order))
+	for i, c := range order {
+		bs[i], ws[i] = c.ballot, v.weights[c.ballot.Credential.Big().Text(10)]
 	}
+	tally.AddAll(bs, ws)
 	v.report.Counted, v.report.CountedWeight = tally.Count(), tally.TotalWeight()
 
 	return v.close(rest, tally)
