@@ -296,18 +296,43 @@ func (e *ElectionRecord) VerifyBallot(raw []byte) (*Ballot, error) {
 			return nil, ballotErr(ReasonBadProof, "question %d: the overall proof has the wrong size", qi+1)
 		}
 	}
-	// The credential and the signature.
-	if !g.IsElement(cred) || !schnorrVerify(g, cred, sigPrefix(b.Signature.Hash), b.Signature.Proof) {
+	// The credential, the signature, the ciphertexts' membership and every
+	// proof, their exponentiations computed together (fastexp.go).
+	sc, sr := b.Signature.Proof.Challenge.Big(), b.Signature.Proof.Response.Big()
+	if !g.IsScalar(sc) || !g.IsScalar(sr) {
 		return nil, ballotErr(ReasonBadSignature, "the signature does not check")
 	}
+	e.tables()
 	elements, proofs := e.ballotStatements(b)
-	for _, x := range elements {
-		if !g.IsElement(x) {
+	pw := newPowers(g)
+	credBase := pw.wantMember(cred)
+	_, sigPow := pw.want(cred, sc)
+	elementBases := make([]int, len(elements))
+	for i, x := range elements {
+		elementBases[i] = pw.wantMember(x)
+	}
+	checks, scalarsOK := prepareOr(g, pw, proofs)
+	pw.compute()
+	if !pw.elementOK(credBase) {
+		return nil, ballotErr(ReasonBadSignature, "the signature does not check")
+	}
+	a := e.gTable.exp(g, sr)
+	a.Mul(pw.results[credBase][sigPow], pw.m)
+	if g.Hash(sigPrefix(b.Signature.Hash), fromNat(pw.m, a)).Cmp(sc) != 0 {
+		return nil, ballotErr(ReasonBadSignature, "the signature does not check")
+	}
+	for _, eb := range elementBases {
+		if !pw.elementOK(eb) {
 			return nil, ballotErr(ReasonBadProof, "a ciphertext is not made of group elements")
 		}
 	}
-	for i := range proofs {
-		if !e.verifyOr(&proofs[i]) {
+	if !scalarsOK {
+		return nil, ballotErr(ReasonBadProof, "a proof does not check")
+	}
+	ok := make([]bool, len(checks))
+	parallelFor(len(checks), func(i int) { ok[i] = e.verifyOr(pw, &checks[i]) })
+	for _, good := range ok {
+		if !good {
 			return nil, ballotErr(ReasonBadProof, "a proof does not check")
 		}
 	}

@@ -207,3 +207,22 @@ func TestPartialDecryptRefusesABadKeyOrTally(t *testing.T) {
 		t.Fatalf("a tally of another shape: %v", err)
 	}
 }
+
+// BenchmarkTallyAdd is adding one verified 2-question ballot (7 slots) to the
+// tally, weight 1.
+func BenchmarkTallyAdd(b *testing.B) {
+	e, cred := benchElection(b)
+	raw, err := NewBallot(e, cred, Plaintext{{0, 1, 0, 0}, {1, 0, 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ballot, err := e.VerifyBallot(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := NewTally(e)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.Add(ballot, 1)
+	}
+}

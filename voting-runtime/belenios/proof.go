@@ -74,32 +74,56 @@ func (e *ElectionRecord) orProve(prefix string, ds []proverDisjunct, real int) (
 	return proofs, nil
 }
 
-// verify checks a disjunctive proof: every challenge and response is a scalar,
-// and the hash of the commitments g^s alpha^c, y^s (beta g^-M)^c is the sum of
-// the challenges mod Q.
-func (e *ElectionRecord) verifyOr(p *orProof) bool {
-	g := e.Group
-	if len(p.Proofs) != len(p.Disjuncts) || len(p.Proofs) == 0 {
-		return false
+// orCheck is a disjunctive proof with the powers its commitments need.
+type orCheck struct {
+	p    *orProof
+	a, b [][2]int // per disjunct: where alpha^c and beta^c are in the powers
+}
+
+// prepareOr asks pw for the powers the proofs need; false when a challenge or a
+// response is not a scalar (or the proof has the wrong size).
+func prepareOr(g *Group, pw *powers, proofs []orProof) ([]orCheck, bool) {
+	checks := make([]orCheck, len(proofs))
+	for i := range proofs {
+		p := &proofs[i]
+		if len(p.Proofs) != len(p.Disjuncts) || len(p.Proofs) == 0 {
+			return nil, false
+		}
+		ch := orCheck{p: p, a: make([][2]int, len(p.Disjuncts)), b: make([][2]int, len(p.Disjuncts))}
+		for k, d := range p.Disjuncts {
+			c, s := p.Proofs[k].Challenge.Big(), p.Proofs[k].Response.Big()
+			if !g.IsScalar(c) || !g.IsScalar(s) {
+				return nil, false
+			}
+			ch.a[k][0], ch.a[k][1] = pw.want(d.Alpha, c)
+			ch.b[k][0], ch.b[k][1] = pw.want(d.Beta, c)
+		}
+		checks[i] = ch
 	}
-	commitments := make([]*big.Int, 2*len(p.Disjuncts))
+	return checks, true
+}
+
+// verifyOr checks a prepared disjunctive proof once pw is computed: the hash of
+// the commitments g^s alpha^c, y^s (beta g^-M)^c is the sum of the challenges
+// mod Q.
+func (e *ElectionRecord) verifyOr(pw *powers, ch *orCheck) bool {
+	g, m := e.Group, pw.m
+	commitments := make([]*big.Int, 2*len(ch.p.Disjuncts))
 	sum := new(big.Int)
-	for i, d := range p.Disjuncts {
-		c, s := p.Proofs[i].Challenge.Big(), p.Proofs[i].Response.Big()
-		if !g.IsScalar(c) || !g.IsScalar(s) {
-			return false
-		}
-		commitments[2*i] = e.mulExpG(s, d.Alpha, c)
-		// y^s beta^c g^(-M c)
-		b := e.mulExpY(s, d.Beta, c)
+	for k, d := range ch.p.Disjuncts {
+		c, s := ch.p.Proofs[k].Challenge.Big(), ch.p.Proofs[k].Response.Big()
+		a := e.gTable.exp(g, s)
+		a.Mul(pw.results[ch.a[k][0]][ch.a[k][1]], m)
+		b := e.yTable.exp(g, s)
+		b.Mul(pw.results[ch.b[k][0]][ch.b[k][1]], m)
 		if d.M != 0 {
-			k := new(big.Int).Mul(big.NewInt(int64(-d.M)), c)
-			b.Mul(b, e.expG(k.Mod(k, g.Q))).Mod(b, g.P)
+			x := new(big.Int).Mul(big.NewInt(int64(-d.M)), c)
+			b.Mul(e.gTable.exp(g, x.Mod(x, g.Q)), m)
 		}
-		commitments[2*i+1] = b
+		commitments[2*k], commitments[2*k+1] = fromNat(m, a), fromNat(m, b)
 		sum.Add(sum, c)
 	}
-	return g.Hash(p.Prefix, commitments...).Cmp(sum.Mod(sum, g.Q)) == 0
+	return g.Hash(ch.p.Prefix, commitments...).Cmp(sum.Mod(sum, g.Q)) == 0
 }
 
 // schnorrProve proves knowledge of x with X = g^x: w random, A = g^w,
