@@ -59,7 +59,7 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName}}}},
-		secretVolume("keys", KeysSecretName, false),
+		keysVolume(in),
 		rollVolume(in),
 		secretVolume("delivery", DeliverySecretName, true),
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
@@ -94,6 +94,11 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 		"--store=" + store,
 		fmt.Sprintf("--listen=:%d", RuntimePort),
 		fmt.Sprintf("--ops-listen=:%d", OpsPort),
+	}
+	if e.Spec.ExternalCredentials() {
+		volumes = append(volumes, credentialsVolume(in))
+		mounts = append(mounts, corev1.VolumeMount{Name: "credentials", MountPath: credentialsDir, ReadOnly: true})
+		args = append(args, "--credentials-dir="+credentialsDir)
 	}
 	if in.Options.ClientIPHeader != "" {
 		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
@@ -189,5 +194,21 @@ func rollVolume(in *Inputs) corev1.Volume {
 func secretVolume(name, secretName string, optional bool) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 		SecretName: secretName, Optional: ptr.To(optional), DefaultMode: ptr.To(int32(0o440)),
+	}}}
+}
+
+// keysVolume is the election's keys Secret; with the platform trustee's key
+// (verifiable mode) projected beside them, as the file belenios-trustee-key.
+func keysVolume(in *Inputs) corev1.Volume {
+	if in.Keys.TrusteeKey == "" {
+		return secretVolume("keys", KeysSecretName, false)
+	}
+	return corev1.Volume{Name: "keys", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: KeysSecretName}}},
+			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: TrusteeKeySecretName},
+				Items: []corev1.KeyToPath{{Key: KeyTrustee, Path: KeyTrustee}}}},
+		},
+		DefaultMode: ptr.To(int32(0o440)),
 	}}}
 }

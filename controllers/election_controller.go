@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +49,14 @@ type ElectionReconciler struct {
 
 	// rollMemos remember, per Election, the last validation of its roll.
 	rollMemos rollMemos
+	// credentialsSeen remembers, per open Election, the version of the tenant's
+	// public credentials Secret last compared with the copy it opened with.
+	credentialsSeen sync.Map // types.NamespacedName -> string
+	// credentialsCopies remember, per Election, the resourceVersion of its copy of
+	// the public credentials as last written or checked.
+	credentialsCopies sync.Map // types.NamespacedName -> string
+	// trusteeChecks remember, per Election, the last check of its trustees.
+	trusteeChecks trusteeChecks
 }
 
 // NewElectionReconciler is the reconciler with its production parts: the manager's
@@ -82,6 +91,9 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := r.APIReader.Get(ctx, req.NamespacedName, &e); err != nil {
 		if isNotFound(err) {
 			r.rollMemos.drop(req.NamespacedName)
+			r.credentialsSeen.Delete(req.NamespacedName)
+			r.credentialsCopies.Delete(req.NamespacedName)
+			r.trusteeChecks.drop(req.NamespacedName)
 			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
 		}
 		return ctrl.Result{}, err

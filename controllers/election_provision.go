@@ -51,11 +51,16 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 		return in, err
 	}
 	in.Keys = keys
+	if err := r.ensureTrusteeKey(ctx, in); err != nil {
+		return in, err
+	}
+	r.checkTrustees(in)
 
 	// Each step below runs even when another fails, so one bad Secret does not keep
 	// the rest of the namespace from converging.
 	errs := []error{
 		r.loadRoll(ctx, in),
+		r.loadCredentials(ctx, in),
 		r.loadDelivery(ctx, in),
 		r.ensureDatabase(ctx, in),
 	}
@@ -189,6 +194,11 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 		for _, p := range in.Roll.Parts {
 			want["Secret/"+p.Name] = true
 		}
+	}
+	// the platform trustee's key, once made, is never pruned (ensureTrusteeKey)
+	want["Secret/"+TrusteeKeySecretName] = true
+	if in.Credentials != nil || in.keepCredentialsCopy {
+		want["Secret/"+CredentialsSecretName] = true
 	}
 	var errs []error
 	for _, gvk := range prunable {

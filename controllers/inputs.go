@@ -62,6 +62,10 @@ type Inputs struct {
 	// Delivery holds the election's mail and SMS settings, keys prefixed "smtp." and
 	// "sms.", copied from the tenant's Secrets.
 	Delivery map[string][]byte
+	// Credentials is the election's copy of the tenant's public credentials
+	// (verifiable mode, External credentials); nil otherwise, or while there is
+	// no valid one.
+	Credentials *CredentialsCopy
 	// Database is nil for the Embedded store.
 	Database *DatabaseInfo
 	// Egress lists the mail, SMS and database endpoints the runtime may reach.
@@ -78,6 +82,9 @@ type Inputs struct {
 	// keepRollCopies: the roll could not be read this time; whatever copy stands
 	// is kept, not pruned.
 	keepRollCopies bool
+	// keepCredentialsCopy: the public credentials could not be read this time
+	// (or the election is open): the copy standing is kept, not pruned.
+	keepCredentialsCopy bool
 }
 
 // configHash is a digest of everything the runtime reads at start, so that pods roll
@@ -98,6 +105,9 @@ func (in *Inputs) configHash(config map[string]string) string {
 			write("roll/"+p.Name, []byte(p.SHA256))
 		}
 	}
+	if in.Credentials != nil {
+		write("credentials", []byte(in.Credentials.SHA256))
+	}
 	for _, k := range sortedKeys(in.Delivery) {
 		write("delivery/"+k, in.Delivery[k])
 	}
@@ -109,6 +119,10 @@ func (in *Inputs) configHash(config map[string]string) string {
 	write("keys/hash", in.Keys.HashKey)
 	write("keys/control", []byte(in.Keys.ControlToken))
 	write("keys/scrutineer", []byte(in.Keys.ScrutineerToken))
+	if in.Keys.TrusteeKey != "" {
+		// only where it exists: the pods of elections made before it do not roll
+		write("keys/trustee", []byte(in.Keys.TrusteeKey))
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 

@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"scrutin.dev/scrutin/voting-runtime/belenios"
 )
 
 // Keys are generated for one election alone, once, with crypto/rand, and kept in its
@@ -23,14 +26,24 @@ type Keys struct {
 	// ScrutineerToken authenticates the election's scrutineers (participation
 	// export); it is handed to the tenant in a Secret of its own namespace.
 	ScrutineerToken string
+	// TrusteeKey is the platform trustee's private key for the verifiable mode
+	// (Belenios): a uniform non-zero scalar below the order of BELENIOS-2048, in
+	// decimal. It is kept in a Secret of its own (TrusteeKeySecretName), made
+	// once, when the election first needs it (verifiable, the platform among its
+	// trustees), and projected into the runtime's keys directory beside the other
+	// keys. Empty for the other elections.
+	TrusteeKey string
 }
 
 const (
-	keySession     = "session-key"
-	keyHash        = "hash-key"
-	keyControl     = "control-token"
-	keyDBPassword  = "database-password"
-	keyScrutineer  = "scrutineer-token"
+	keySession    = "session-key"
+	keyHash       = "hash-key"
+	keyControl    = "control-token"
+	keyDBPassword = "database-password"
+	keyScrutineer = "scrutineer-token"
+	// KeyTrustee is the key of the platform trustee's private key in its
+	// Secret, and its file in the runtime's keys directory.
+	KeyTrustee     = "belenios-trustee-key"
 	keyBytesLength = 32
 )
 
@@ -79,6 +92,34 @@ func (k Keys) secretData() map[string][]byte {
 		keyDBPassword: []byte(k.DatabasePassword),
 		keyScrutineer: []byte(k.ScrutineerToken),
 	}
+}
+
+// newTrusteeKey draws the platform trustee's private key: uniform in [1, q) of
+// BELENIOS-2048, in decimal (zero, drawn with probability 2^-255, would make the
+// public key 1 and is drawn again).
+func newTrusteeKey() (string, error) {
+	g := belenios.Belenios2048()
+	for {
+		x, err := g.RandomScalar()
+		if err != nil {
+			return "", fmt.Errorf("while drawing the platform trustee's key: %w", err)
+		}
+		if x.Sign() > 0 {
+			return x.String(), nil
+		}
+	}
+}
+
+// checkTrusteeKey: a decimal integer in [1, q), written canonically.
+func checkTrusteeKey(s string) error {
+	x, ok := new(big.Int).SetString(s, 10)
+	if !ok || x.String() != s {
+		return fmt.Errorf("not a decimal integer")
+	}
+	if x.Sign() <= 0 || !belenios.Belenios2048().IsScalar(x) {
+		return fmt.Errorf("not a scalar of %s in [1, q)", belenios.Belenios2048().Name)
+	}
+	return nil
 }
 
 func randomBytes(n int) ([]byte, error) {

@@ -31,12 +31,16 @@ const (
 // Names of the objects inside an election's namespace. They are fixed: the namespace
 // itself is what is unique to the election.
 const (
-	KeysSecretName     = "election-keys"
-	RollSecretName     = "voter-roll"
-	DeliverySecretName = "delivery"
-	DatabaseSecretName = "database"
-	ConfigMapName      = "runtime-config"
-	DataVolumeName     = "data"
+	KeysSecretName = "election-keys"
+	// TrusteeKeySecretName holds the platform trustee's private key (verifiable
+	// mode) apart from the other keys: the hotline, which reads election-keys for
+	// the control token, never reaches it.
+	TrusteeKeySecretName = "election-trustee-key"
+	RollSecretName       = "voter-roll"
+	DeliverySecretName   = "delivery"
+	DatabaseSecretName   = "database"
+	ConfigMapName        = "runtime-config"
+	DataVolumeName       = "data"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -73,6 +73,9 @@ func indexSecretRefs(o client.Object) []string {
 	if p := e.Spec.Store.PostgreSQL; p != nil {
 		names = append(names, p.AdminSecretRef.Name)
 	}
+	if v := e.Spec.Verifiability; v != nil && v.PublicCredentials != nil {
+		names = append(names, v.PublicCredentials.Name)
+	}
 	return names
 }
 

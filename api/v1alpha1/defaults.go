@@ -75,4 +75,15 @@ func (e *Election) Default() {
 	if len(s.Scrutineers.ExportFields) == 0 {
 		s.Scrutineers.ExportFields = []ParticipationField{FieldVoterID, FieldName, FieldVoted}
 	}
+	if v := s.Verifiability; v != nil {
+		if v.Mode == "" {
+			v.Mode = VerifiabilityNone
+		}
+		if v.Group == "" {
+			v.Group = GroupBelenios2048
+		}
+		if v.CredentialAuthority == "" {
+			v.CredentialAuthority = CredentialAuthorityPlatform
+		}
+	}
 }

@@ -40,6 +40,7 @@ type Election struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.delivery.fallback) || !self.delivery.fallback || (has(self.delivery.sms) && has(self.delivery.smtp))",fieldPath=".delivery.fallback",message="needs both delivery.smtp and delivery.sms: the fallback sends a code by the other channel"
 // +kubebuilder:validation:XValidation:rule="!has(self.delivery.fallback) || !self.delivery.fallback || self.authentication.method != 'Credential'",fieldPath=".delivery.fallback",message="applies to codes (EmailCode, SMSCode); credential letters go by mail only"
 // +kubebuilder:validation:XValidation:rule="self.authentication.method == 'SMSCode' || has(self.delivery.smtp)",fieldPath=".delivery.smtp",message="is required when authentication.method is EmailCode or Credential: codes and credentials are sent by mail"
+// +kubebuilder:validation:XValidation:rule="!has(self.verifiability) || self.verifiability.mode != 'Belenios' || self.questions.all(q, q.kind != 'Ranked')",fieldPath=".questions",message="kind: Ranked questions cannot be counted when verifiability.mode is Belenios: its tally is homomorphic (SingleChoice and MultipleChoice only)"
 type ElectionSpec struct {
 	// Title of the vote, shown to voters.
 	// +kubebuilder:validation:MinLength=1
@@ -101,6 +102,12 @@ type ElectionSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Scrutineers Scrutineers `json:"scrutineers"`
+
+	// Verifiability: with mode Belenios, ballots are encrypted on the voter's
+	// device and the election is verifiable end to end with belenios-tool.
+	// Unset: mode None. It cannot change once the election is Open.
+	// +optional
+	Verifiability *Verifiability `json:"verifiability,omitempty"`
 }
 
 // Language of the voter pages.

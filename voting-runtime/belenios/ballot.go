@@ -114,10 +114,9 @@ func NewBallot(e *ElectionRecord, credential string, choices Plaintext) ([]byte,
 				return nil, err
 			}
 			rs[i] = r
+			// beta = y^r g^m, g^m by the same constant-time path whether m is 0 or 1.
 			beta := e.secretExpY(r)
-			if m[i] == 1 {
-				beta.Mul(beta, g.G).Mod(beta, g.P)
-			}
+			beta.Mul(beta, e.secretExpG(big.NewInt(int64(m[i])))).Mod(beta, g.P)
 			a.Choices[i] = Ciphertext{Alpha: NewInt(e.secretExpG(r)), Beta: NewInt(beta)}
 		}
 		for i := range m {

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"filippo.io/bigmod"
 )
 
 // base58 is Belenios's alphabet for credentials and election uuids.
@@ -89,15 +91,21 @@ func CredentialSecret(g *Group, cred, uuid string) *big.Int {
 		// Only FIPS 140-only mode refuses these parameters (a short salt).
 		panic("belenios: pbkdf2: " + err.Error())
 	}
-	s := new(big.Int).SetBytes(key)
-	return s.Mod(s, g.Q)
+	// Reduced mod Q in constant time (bigmod): Q > 2^255, so one conditional
+	// subtraction reduces any 256-bit value.
+	q := g.scalarModulus()
+	n, err := bigmod.NewNat().SetOverflowingBytes(key, q)
+	if err != nil {
+		panic("belenios: pbkdf2 output longer than Q")
+	}
+	return fromNat(q, n)
 }
 
 // PublicCredentialOf is the public credential of cred in the election uuid:
 // G^CredentialSecret, what `belenios-tool setup generate-credentials --derive`
 // prints.
 func PublicCredentialOf(g *Group, cred, uuid string) *big.Int {
-	return g.Exp(CredentialSecret(g, cred, uuid))
+	return secretExp(g, g.G, CredentialSecret(g, cred, uuid))
 }
 
 // PublicCredential is one voter's public credential with its weight. VoterID

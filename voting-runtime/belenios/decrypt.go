@@ -5,16 +5,20 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+
+	"filippo.io/bigmod"
 )
 
 // Tally accumulates the counted ballots' ciphertexts: per question, per slot
 // (the blank slot first), the product of the choices raised to the ballots'
 // weights. Add is not safe for concurrent use; AddAll spreads a batch over the
-// cores.
+// cores. The products are kept in bigmod's representation (one Montgomery
+// multiplication pair per slot, no division).
 type Tally struct {
 	e     *ElectionRecord
-	alpha [][]*big.Int
-	beta  [][]*big.Int
+	m     *bigmod.Modulus
+	alpha [][]*bigmod.Nat
+	beta  [][]*bigmod.Nat
 	count int
 	total int64
 }
@@ -22,29 +26,33 @@ type Tally struct {
 // NewTally is the empty tally of the election: every slot encrypts 0 with
 // randomness 0, (1, 1).
 func NewTally(e *ElectionRecord) *Tally {
-	t := &Tally{e: e}
+	t := &Tally{e: e, m: e.Group.modulus()}
 	for _, q := range e.Election.Questions {
-		a, b := make([]*big.Int, q.slots()), make([]*big.Int, q.slots())
+		a, b := make([]*bigmod.Nat, q.slots()), make([]*bigmod.Nat, q.slots())
 		for i := range a {
-			a[i], b[i] = big.NewInt(1), big.NewInt(1)
+			a[i], b[i] = natOne(t.m), natOne(t.m)
 		}
 		t.alpha, t.beta = append(t.alpha, a), append(t.beta, b)
 	}
 	return t
 }
 
-// Add counts a verified ballot of this election with its weight (> 0).
+// Add counts a ballot of this election that VerifyBallot accepted, with its
+// weight (> 0).
 func (t *Tally) Add(b *Ballot, weight int64) {
-	p := t.e.Group.P
-	w := big.NewInt(weight)
+	var w []byte
+	if weight != 1 {
+		w = big.NewInt(weight).Bytes()
+	}
 	for qi := range t.alpha {
 		for i, c := range b.Answers[qi].Choices {
-			alpha, beta := c.Alpha.Big(), c.Beta.Big()
-			if weight != 1 {
-				alpha, beta = new(big.Int).Exp(alpha, w, p), new(big.Int).Exp(beta, w, p)
+			alpha, beta := toNat(t.m, c.Alpha.Big()), toNat(t.m, c.Beta.Big())
+			if w != nil {
+				alpha = bigmod.NewNat().Exp(alpha, w, t.m)
+				beta = bigmod.NewNat().Exp(beta, w, t.m)
 			}
-			t.alpha[qi][i].Mul(t.alpha[qi][i], alpha).Mod(t.alpha[qi][i], p)
-			t.beta[qi][i].Mul(t.beta[qi][i], beta).Mod(t.beta[qi][i], p)
+			t.alpha[qi][i].Mul(alpha, t.m)
+			t.beta[qi][i].Mul(beta, t.m)
 		}
 	}
 	t.count++
@@ -70,11 +78,10 @@ func (t *Tally) AddAll(bs []*Ballot, weights []int64) {
 }
 
 func (t *Tally) merge(o *Tally) {
-	p := t.e.Group.P
 	for qi := range t.alpha {
 		for i := range t.alpha[qi] {
-			t.alpha[qi][i].Mul(t.alpha[qi][i], o.alpha[qi][i]).Mod(t.alpha[qi][i], p)
-			t.beta[qi][i].Mul(t.beta[qi][i], o.beta[qi][i]).Mod(t.beta[qi][i], p)
+			t.alpha[qi][i].Mul(o.alpha[qi][i], t.m)
+			t.beta[qi][i].Mul(o.beta[qi][i], t.m)
 		}
 	}
 	t.count += o.count
@@ -87,7 +94,7 @@ func (t *Tally) Encrypted() EncryptedTally {
 	for qi := range t.alpha {
 		et[qi] = make([]Ciphertext, len(t.alpha[qi]))
 		for i := range t.alpha[qi] {
-			et[qi][i] = Ciphertext{Alpha: NewInt(new(big.Int).Set(t.alpha[qi][i])), Beta: NewInt(new(big.Int).Set(t.beta[qi][i]))}
+			et[qi][i] = Ciphertext{Alpha: NewInt(fromNat(t.m, t.alpha[qi][i])), Beta: NewInt(fromNat(t.m, t.beta[qi][i]))}
 		}
 	}
 	return et
@@ -167,8 +174,7 @@ func PartialDecrypt(e *ElectionRecord, x *big.Int, et EncryptedTally) (*PartialD
 			return
 		}
 		c := g.Hash(prefix, secretExp(g, g.G, w), secretExp(g, alpha, w))
-		r := new(big.Int).Mul(x, c)
-		r.Sub(w, r).Mod(r, g.Q)
+		r := secretMulSub(g, w, x, c)
 		pd.DecryptionFactors[j.qi][j.i] = NewInt(secretExp(g, alpha, x))
 		pd.DecryptionProofs[j.qi][j.i] = Proof{Challenge: NewInt(c), Response: NewInt(r)}
 	})

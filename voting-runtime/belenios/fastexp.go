@@ -114,6 +114,44 @@ func secretExp(g *Group, base, e *big.Int) *big.Int {
 	return fromNat(m, bigmod.NewNat().Exp(toNat(m, base), scalarBytes(g, e), m))
 }
 
+var scalarModuli sync.Map // *Group -> *bigmod.Modulus (Q)
+
+func (g *Group) scalarModulus() *bigmod.Modulus {
+	if m, ok := scalarModuli.Load(g); ok {
+		return m.(*bigmod.Modulus)
+	}
+	m, err := bigmod.NewModulus(g.Q.Bytes())
+	if err != nil {
+		panic("belenios: bad group order")
+	}
+	v, _ := scalarModuli.LoadOrStore(g, m)
+	return v.(*bigmod.Modulus)
+}
+
+// secretScalar is v mod Q (v >= 0) as a bigmod.Nat, read from fixed-length
+// bytes; v may be secret.
+func secretScalar(g *Group, q *bigmod.Modulus, v *big.Int) *bigmod.Nat {
+	n, err := bigmod.NewNat().SetOverflowingBytes(scalarBytes(g, v), q)
+	if err != nil {
+		panic("belenios: a scalar is out of range")
+	}
+	return n
+}
+
+// secretMulAdd is (a + b·c) mod Q and secretMulSub (a - b·c) mod Q, in constant
+// time (bigmod) for secret a, b (proof nonces, randomness, keys); c is public.
+func secretMulAdd(g *Group, a, b, c *big.Int) *big.Int {
+	q := g.scalarModulus()
+	x := secretScalar(g, q, b).Mul(secretScalar(g, q, c), q)
+	return fromNat(q, x.Add(secretScalar(g, q, a), q))
+}
+
+func secretMulSub(g *Group, a, b, c *big.Int) *big.Int {
+	q := g.scalarModulus()
+	x := secretScalar(g, q, b).Mul(secretScalar(g, q, c), q)
+	return fromNat(q, secretScalar(g, q, a).Sub(x, q))
+}
+
 func (e *ElectionRecord) secretExpG(x *big.Int) *big.Int { return secretExp(e.Group, e.Group.G, x) }
 func (e *ElectionRecord) secretExpY(x *big.Int) *big.Int { return secretExp(e.Group, e.PublicKey, x) }
 

@@ -248,3 +248,58 @@ func TestElectionKeyTableIsSharedAcrossParses(t *testing.T) {
 		t.Fatal("two election keys share a table")
 	}
 }
+
+// TestVerifyBallotConcurrently: goroutines verifying ballots of one fresh
+// election at once (the first ones build its table) all get the right verdict.
+func TestVerifyBallotConcurrently(t *testing.T) {
+	e, cred := benchElection(t)
+	good := mustBallot(t, e, cred, Plaintext{{0, 0, 1, 0}, {0, 1, 1}})
+	b := parsed(t, good)
+	b.Answers[1].IndividualProofs[0][0].Response = addOne(b.Answers[1].IndividualProofs[0][0].Response)
+	bad := resign(t, e, b, cred)
+	fresh, err := ParseElection(e.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			raw, want := good, ""
+			if i%2 == 1 {
+				raw, want = bad, ReasonBadProof
+			}
+			_, err := fresh.VerifyBallot(raw)
+			if got := reasonOf(err); got != want {
+				errs <- "goroutine got " + got + ", want " + want
+				return
+			}
+			errs <- ""
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
+
+// TestSecretScalarArithmeticAgreesWithMathBig: the constant-time (a ± b·c) mod Q
+// the provers use equals math/big's, at the bounds and at random.
+func TestSecretScalarArithmeticAgreesWithMathBig(t *testing.T) {
+	g := Belenios2048()
+	qm1 := new(big.Int).Sub(g.Q, big.NewInt(1))
+	vals := []*big.Int{big.NewInt(0), big.NewInt(1), qm1}
+	for i := 0; i < 30; i++ {
+		x, _ := g.RandomScalar()
+		vals = append(vals, x)
+	}
+	for i, a := range vals {
+		b, c := vals[(i+1)%len(vals)], vals[(i*5+2)%len(vals)]
+		bc := new(big.Int).Mul(b, c)
+		add := new(big.Int).Add(a, bc)
+		sub := new(big.Int).Sub(a, bc)
+		if secretMulAdd(g, a, b, c).Cmp(add.Mod(add, g.Q)) != 0 || secretMulSub(g, a, b, c).Cmp(sub.Mod(sub, g.Q)) != 0 {
+			t.Fatalf("values %d: constant-time scalar arithmetic differs from math/big", i)
+		}
+	}
+}

@@ -40,10 +40,15 @@ import (
 // is the trustee's decryption key (a JSON decimal string, like belenios-tool's
 // .privkey, which belenios-tool's `election decrypt --privkey` also takes) and
 // must be kept until the election is tallied. The public entry is what
-// belenios-tool's make-trustees accepts as threshold.json and what
-// spec.verifiability.trustees.threshold.trustees takes.
+// spec.verifiability.trustees.threshold.trustees takes; its value (the object
+// after "Pedersen") is what belenios-tool's make-trustees reads as
+// threshold.json.
 //
-// Private files must be created by the caller with mode 0600.
+// Every step checks what it reads (signatures, the ceremony each deal names,
+// each share against its dealer's commitments, each verification key against
+// all commitments) and fails naming the member at fault: the ceremony then
+// starts again, without them if need be. Private files must be created by the
+// caller with mode 0600.
 
 // CeremonyKey is a trustee's private key for the ceremony: Signing signs their
 // public messages, Decryption opens the shares dealt to them.
@@ -105,7 +110,7 @@ func NewCeremonyKey(g *Group) (*CeremonyKey, SignedMsg, error) {
 	if err != nil {
 		return nil, SignedMsg{}, err
 	}
-	msg, err := Marshal(CertKeys{Verification: NewInt(g.Exp(s)), Encryption: NewInt(g.Exp(d))})
+	msg, err := Marshal(CertKeys{Verification: NewInt(secretExp(g, g.G, s)), Encryption: NewInt(secretExp(g, g.G, d))})
 	if err != nil {
 		return nil, SignedMsg{}, err
 	}
@@ -166,10 +171,10 @@ func (c *Ceremony) ID() (string, error) {
 
 // member is the 1-based index of the key's certificate.
 func (c *Ceremony) member(g *Group, certs []CertKeys, key *CeremonyKey) (int, error) {
-	if key == nil || key.Signing == nil || key.Decryption == nil {
-		return 0, errors.New("the ceremony key is incomplete")
+	if key == nil || !g.IsScalar(key.Signing.Big()) || !g.IsScalar(key.Decryption.Big()) {
+		return 0, errors.New("the ceremony key is incomplete or not numbers below Q")
 	}
-	vk, ek := g.Exp(key.Signing.Big()), g.Exp(key.Decryption.Big())
+	vk, ek := secretExp(g, g.G, key.Signing.Big()), secretExp(g, g.G, key.Decryption.Big())
 	for i, k := range certs {
 		if k.Verification.Big().Cmp(vk) == 0 && k.Encryption.Big().Cmp(ek) == 0 {
 			return i + 1, nil
@@ -200,7 +205,7 @@ func (c *Ceremony) Deal(g *Group, key *CeremonyKey) (*Deal, error) {
 		if poly[k], err = g.RandomScalar(); err != nil {
 			return nil, err
 		}
-		commits[k] = NewInt(g.Exp(poly[k]))
+		commits[k] = NewInt(secretExp(g, g.G, poly[k]))
 	}
 	cmsg, err := Marshal(RawCoefexps{Coefexps: commits})
 	if err != nil {
@@ -342,12 +347,12 @@ func (c *Ceremony) Share(g *Group, key *CeremonyKey, deals *Deals) (*big.Int, Tr
 		if err != nil {
 			return nil, TrusteePublicKey{}, fmt.Errorf("the share member %d dealt me: %w", i+1, err)
 		}
-		if g.Exp(s).Cmp(evalCommitment(g, coefs[i], me)) != 0 {
+		if secretExp(g, g.G, s).Cmp(evalCommitment(g, coefs[i], me)) != 0 {
 			return nil, TrusteePublicKey{}, fmt.Errorf("the share member %d dealt me does not match their commitments", i+1)
 		}
 		x.Add(x, s).Mod(x, g.Q)
 	}
-	vk, err := proveTrusteeKey(g, x)
+	vk, err := TrusteeKeyOf(g, x)
 	if err != nil {
 		return nil, TrusteePublicKey{}, err
 	}
@@ -370,7 +375,7 @@ func (c *Ceremony) Finish(g *Group, deals *Deals, vks []TrusteePublicKey) (Trust
 	ordered := make([]TrusteePublicKey, len(want))
 	found := make([]bool, len(want))
 	for _, vk := range vks {
-		if err := checkTrusteeKey(g, vk); err != nil {
+		if err := VerifyTrusteeKey(g, vk); err != nil {
 			return TrusteeEntry{}, fmt.Errorf("a verification key: %w", err)
 		}
 		j := -1
@@ -408,10 +413,13 @@ func CheckShare(g *Group, entry TrusteeEntry, x *big.Int) (int, error) {
 	if entry.Pedersen == nil || entry.Single != nil {
 		return 0, errors.New("not a Pedersen entry")
 	}
+	if !g.IsScalar(x) {
+		return 0, errors.New("the share is not a number below Q")
+	}
 	if err := entry.Pedersen.Verify(g); err != nil {
 		return 0, err
 	}
-	X := g.Exp(x)
+	X := secretExp(g, g.G, x)
 	for j, vk := range entry.Pedersen.VerificationKeys {
 		if vk.PublicKey.Big().Cmp(X) == 0 {
 			return j + 1, nil
@@ -423,27 +431,11 @@ func CheckShare(g *Group, entry TrusteeEntry, x *big.Int) (int, error) {
 // Sign signs message with the signing key s (Belenios's signed_msg): w random,
 // c = H("sigmsg|message|", g^w), r = w - s c mod Q.
 func Sign(g *Group, s *big.Int, message string) (SignedMsg, error) {
-	w, err := g.RandomScalar()
+	p, err := schnorrProve(g, s, signedPrefix(message))
 	if err != nil {
 		return SignedMsg{}, err
 	}
-	c := g.Hash("sigmsg|"+message+"|", g.Exp(w))
-	r := new(big.Int).Mul(s, c)
-	r.Sub(w, r).Mod(r, g.Q)
-	return SignedMsg{Message: message, Signature: Proof{Challenge: NewInt(c), Response: NewInt(r)}}, nil
-}
-
-// proveTrusteeKey is g^x with Belenios's proof of knowledge of x.
-func proveTrusteeKey(g *Group, x *big.Int) (TrusteePublicKey, error) {
-	w, err := g.RandomScalar()
-	if err != nil {
-		return TrusteePublicKey{}, err
-	}
-	X := g.Exp(x)
-	c := g.Hash("pok|"+g.Name+"|"+X.Text(10)+"|", g.Exp(w))
-	r := new(big.Int).Mul(x, c)
-	r.Sub(w, r).Mod(r, g.Q)
-	return TrusteePublicKey{PoK: Proof{Challenge: NewInt(c), Response: NewInt(r)}, PublicKey: NewInt(X)}, nil
+	return SignedMsg{Message: message, Signature: p}, nil
 }
 
 // evalPoly is f(j) mod Q for f = sum poly[k] X^k.
@@ -474,7 +466,7 @@ func encryptShare(g *Group, E *big.Int, ad []byte, share *big.Int) (EncryptedSha
 	if err != nil {
 		return EncryptedShare{}, err
 	}
-	aead, err := shareCipher(new(big.Int).Exp(E, r, g.P))
+	aead, err := shareCipher(secretExp(g, E, r))
 	if err != nil {
 		return EncryptedShare{}, err
 	}
@@ -483,7 +475,7 @@ func encryptShare(g *Group, E *big.Int, ad []byte, share *big.Int) (EncryptedSha
 		return EncryptedShare{}, err
 	}
 	data := aead.Seal(nonce, nonce, []byte(share.Text(10)), ad)
-	return EncryptedShare{Alpha: NewInt(g.Exp(r)), Data: hex.EncodeToString(data)}, nil
+	return EncryptedShare{Alpha: NewInt(secretExp(g, g.G, r)), Data: hex.EncodeToString(data)}, nil
 }
 
 func decryptShare(g *Group, d *big.Int, ad []byte, e EncryptedShare) (*big.Int, error) {
@@ -494,7 +486,7 @@ func decryptShare(g *Group, d *big.Int, ad []byte, e EncryptedShare) (*big.Int, 
 	if err != nil {
 		return nil, errors.New("malformed encrypted share")
 	}
-	aead, err := shareCipher(new(big.Int).Exp(e.Alpha.Big(), d, g.P))
+	aead, err := shareCipher(secretExp(g, e.Alpha.Big(), d))
 	if err != nil {
 		return nil, err
 	}

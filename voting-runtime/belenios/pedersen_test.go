@@ -450,7 +450,7 @@ func TestPedersenFinishRefusesWrongOrMissingVerificationKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stranger, _ := proveTrusteeKey(g, x)
+	stranger, _ := TrusteeKeyOf(g, x)
 	if _, err := c.Finish(g, bundle, []TrusteePublicKey{vks[0], vks[1], stranger}); err == nil {
 		t.Error("a key that is no member's accepted")
 	}
@@ -617,19 +617,48 @@ func TestPedersenCeremonyInteroperatesWithBeleniosTool(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Trustees 1 and 3 of the group decrypt with their share files; belenios-tool
-	// checks each factor against the share's key as it computes it.
-	pds := map[int]*PartialDecryption{}
-	for _, j := range []int{1, 3} {
-		share := cf.trustee(j, "share")
-		out := thresholdRunTool(t, tool, dir, "", "election", "decrypt", "--privkey", share, "--trustee-id", fmt.Sprint(j))
-		var pd PartialDecryption
-		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &pd); err != nil {
+	// Every member's share file makes, with PartialDecrypt, a partial
+	// decryption that verifies against that member's verification key (and
+	// no other's).
+	rec, err := ParseElection(eraw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goPDs := map[int]*PartialDecryption{}
+	for j := 1; j <= 3; j++ {
+		pd, err := PartialDecrypt(rec, readCeremonyShare(t, cf.trustee(j, "share")), et)
+		if err != nil {
 			t.Fatal(err)
 		}
-		pds[j] = &pd
-		thresholdRunTool(t, tool, dir, out, "archive", "add-event", "--type=PartialDecryption")
+		X, _ := tr.VerificationKey(j)
+		if err := VerifyPartialDecryption(rec, X, et, pd); err != nil {
+			t.Errorf("member %d's partial decryption does not verify against their key: %v", j, err)
+		}
+		other, _ := tr.VerificationKey(j%3 + 1)
+		if VerifyPartialDecryption(rec, other, et, pd) == nil {
+			t.Errorf("member %d's partial decryption verifies against member %d's key", j, j%3+1)
+		}
+		goPDs[j] = pd
 	}
+
+	// Onto the board: member 1's partial decryption made by belenios-tool
+	// from the share file (a .privkey to it), member 3's made here.
+	pds := map[int]*PartialDecryption{}
+	out := thresholdRunTool(t, tool, dir, "", "election", "decrypt", "--privkey", cf.trustee(1, "share"), "--trustee-id", "1")
+	var toolPD PartialDecryption
+	if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &toolPD); err != nil {
+		t.Fatal(err)
+	}
+	if X, _ := tr.VerificationKey(1); VerifyPartialDecryption(rec, X, et, &toolPD) != nil {
+		t.Error("belenios-tool's partial decryption with member 1's share does not verify against member 1's key")
+	}
+	pds[1] = &toolPD
+	thresholdRunTool(t, tool, dir, out, "archive", "add-event", "--type=PartialDecryption")
+	pd3, _ := Marshal(goPDs[3])
+	owned, _ := Marshal(Owned{Owner: 3, Payload: SHA256Hex(pd3)})
+	pds[3] = goPDs[3]
+	thresholdRunTool(t, tool, dir, string(pd3)+"\n"+string(owned)+"\n", "archive", "add-event", "--type=PartialDecryption")
+
 	if tr.Ready([]int{1}) || tr.Ready([]int{3}) {
 		t.Error("one partial decryption of a 2-of-3 group is Ready")
 	}
@@ -643,22 +672,30 @@ func TestPedersenCeremonyInteroperatesWithBeleniosTool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	result := Result{Result: make([][]int64, len(et))}
-	for q := range et {
-		for s, c := range et[q] {
-			inv := new(big.Int).ModInverse(combined[q][s], g.P)
-			gm := inv.Mul(inv, c.Beta.Big()).Mod(inv, g.P)
-			m := int64(-1)
-			for k := int64(0); k <= int64(len(votes)); k++ {
-				if g.Exp(big.NewInt(k)).Cmp(gm) == 0 {
-					m = k
-				}
-			}
-			result.Result[q] = append(result.Result[q], m)
-		}
+	res, err := DecodeResult(rec, et, combined, int64(len(votes)))
+	if err != nil {
+		t.Fatal(err)
 	}
+	result := *res
 	if fmt.Sprint(result.Result) != fmt.Sprint(want) {
 		t.Fatalf("the result is %v, want %v", result.Result, want)
+	}
+	// Any two members give the same result; the product of two factors
+	// without Lagrange coefficients does not.
+	for _, pair := range [][]int{{1, 2}, {2, 3}} {
+		c, err := tr.Combine(g, map[int]*PartialDecryption{pair[0]: goPDs[pair[0]], pair[1]: goPDs[pair[1]]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := DecodeResult(rec, et, c, int64(len(votes))); err != nil || fmt.Sprint(r.Result) != fmt.Sprint(want) {
+			t.Errorf("members %v: result %v, %v", pair, r, err)
+		}
+	}
+	plain := Trustees{{Single: &entry.Pedersen.VerificationKeys[0]}, {Single: &entry.Pedersen.VerificationKeys[2]}}
+	if c, err := plain.Combine(g, map[int]*PartialDecryption{1: goPDs[1], 2: goPDs[3]}); err != nil {
+		t.Fatal(err)
+	} else if r, err := DecodeResult(rec, et, c, int64(len(votes))); err == nil && fmt.Sprint(r.Result) == fmt.Sprint(want) {
+		t.Error("the plain product of two members' factors decrypts: the Lagrange test proves nothing")
 	}
 	// belenios-tool's own combination of the same partial decryptions agrees.
 	theirResult := thresholdRunTool(t, tool, dir, "", "election", "compute-result")
@@ -685,9 +722,9 @@ func TestPedersenCeremonyInteroperatesWithBeleniosTool(t *testing.T) {
 	thresholdRunTool(t, tool, dir, string(ourResult)+"\n", "archive", "add-event", "--type=Result")
 	verify := exec.Command(tool, "election", "verify")
 	verify.Dir = dir
-	out, err := verify.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "I: all checks passed") {
-		t.Fatalf("belenios-tool election verify: %v\n%s", err, out)
+	vout, err := verify.CombinedOutput()
+	if err != nil || !strings.Contains(string(vout), "I: all checks passed") {
+		t.Fatalf("belenios-tool election verify: %v\n%s", err, vout)
 	}
-	t.Logf("belenios-tool election verify: %s", bytes.TrimSpace(out))
+	t.Logf("belenios-tool election verify: %s", bytes.TrimSpace(vout))
 }

@@ -48,14 +48,12 @@ func (e *ElectionRecord) orProve(prefix string, ds []proverDisjunct, real int) (
 		if err != nil {
 			return nil, err
 		}
-		u := new(big.Int).Mul(d.R, c)
-		u.Add(u, s).Mod(u, g.Q)
+		// B = y^u g^((Msg-M)c), the second factor computed even when it is 1.
+		u := secretMulAdd(g, s, d.R, c)
 		commitments[2*i] = e.secretExpG(u)
 		b := e.secretExpY(u)
-		if d.Msg != d.M {
-			k := new(big.Int).Mul(big.NewInt(int64(d.Msg-d.M)), c)
-			b.Mul(b, e.secretExpG(k.Mod(k, g.Q))).Mod(b, g.P)
-		}
+		k := secretMulAdd(g, new(big.Int), new(big.Int).Mod(big.NewInt(int64(d.Msg-d.M)), g.Q), c)
+		b.Mul(b, e.secretExpG(k)).Mod(b, g.P)
 		commitments[2*i+1] = b
 		proofs[i] = Proof{Challenge: NewInt(c), Response: NewInt(s)}
 		sum.Add(sum, c)
@@ -68,8 +66,7 @@ func (e *ElectionRecord) orProve(prefix string, ds []proverDisjunct, real int) (
 	commitments[2*real+1] = e.secretExpY(w)
 	c := g.Hash(prefix, commitments...)
 	c.Sub(c, sum).Mod(c, g.Q)
-	r := new(big.Int).Mul(ds[real].R, c)
-	r.Sub(w, r).Mod(r, g.Q)
+	r := secretMulSub(g, w, ds[real].R, c)
 	proofs[real] = Proof{Challenge: NewInt(c), Response: NewInt(r)}
 	return proofs, nil
 }
@@ -134,8 +131,7 @@ func schnorrProve(g *Group, x *big.Int, prefix string) (Proof, error) {
 		return Proof{}, err
 	}
 	c := g.Hash(prefix, secretExp(g, g.G, w))
-	r := new(big.Int).Mul(x, c)
-	r.Sub(w, r).Mod(r, g.Q)
+	r := secretMulSub(g, w, x, c)
 	return Proof{Challenge: NewInt(c), Response: NewInt(r)}, nil
 }
 

@@ -154,7 +154,7 @@ func (t Trustees) Verify(g *Group) error {
 		switch {
 		case e.Single != nil && e.Pedersen == nil:
 			owner++
-			if err := checkTrusteeKey(g, *e.Single); err != nil {
+			if err := VerifyTrusteeKey(g, *e.Single); err != nil {
 				return fmt.Errorf("trustee %d: %w", owner, err)
 			}
 		case e.Pedersen != nil && e.Single == nil:
@@ -377,25 +377,6 @@ func owners(pds map[int]*PartialDecryption) []int {
 	return have
 }
 
-// checkTrusteeKey checks a trustee public key as Belenios does: X is a group
-// element, the proof's numbers are scalars and c = H("pok|G|X|", g^r X^c).
-func checkTrusteeKey(g *Group, k TrusteePublicKey) error {
-	X := k.PublicKey.Big()
-	if X == nil || !g.IsElement(X) {
-		return errors.New("the public key is not in the group")
-	}
-	c, r := k.PoK.Challenge.Big(), k.PoK.Response.Big()
-	if !g.IsScalar(c) || !g.IsScalar(r) {
-		return errors.New("the proof of knowledge of the key is malformed")
-	}
-	A := new(big.Int).Exp(g.G, r, g.P)
-	A.Mul(A, new(big.Int).Exp(X, c, g.P)).Mod(A, g.P)
-	if g.Hash("pok|"+g.Name+"|"+X.Text(10)+"|", A).Cmp(c) != 0 {
-		return errors.New("the proof of knowledge of the key does not verify")
-	}
-	return nil
-}
-
 // Verify checks a Pedersen entry as belenios-tool does (see Trustees.Verify).
 func (p *ThresholdParameters) Verify(g *Group) error {
 	n := len(p.Certs)
@@ -419,7 +400,7 @@ func (p *ThresholdParameters) Verify(g *Group) error {
 	}
 	vks := VerificationKeys(g, coefs)
 	for j, vk := range p.VerificationKeys {
-		if err := checkTrusteeKey(g, vk); err != nil {
+		if err := VerifyTrusteeKey(g, vk); err != nil {
 			return fmt.Errorf("member %d's verification key: %w", j+1, err)
 		}
 		if vk.PublicKey.Big().Cmp(vks[j]) != 0 {
@@ -541,11 +522,10 @@ func evalCommitment(g *Group, c []*big.Int, j int) *big.Int {
 // VerifySigned checks a signed message against the signer's verification key
 // vk: c = H("sigmsg|message|", g^r vk^c), both numbers scalars.
 func VerifySigned(g *Group, vk *big.Int, m SignedMsg) bool {
-	c, r := m.Signature.Challenge.Big(), m.Signature.Response.Big()
-	if !g.IsScalar(c) || !g.IsScalar(r) || vk == nil {
+	if vk == nil || m.Signature.Challenge == nil || m.Signature.Response == nil {
 		return false
 	}
-	A := new(big.Int).Exp(g.G, r, g.P)
-	A.Mul(A, new(big.Int).Exp(vk, c, g.P)).Mod(A, g.P)
-	return g.Hash("sigmsg|"+m.Message+"|", A).Cmp(c) == 0
+	return schnorrVerify(g, vk, signedPrefix(m.Message), m.Signature)
 }
+
+func signedPrefix(message string) string { return "sigmsg|" + message + "|" }

@@ -39,6 +39,10 @@ func (en *Engine) Questions() []scrutinv1.Question { return en.e.Spec.Questions 
 // stores nothing, and a cast it accepts is in the count. The phase read here only
 // turns ballots away early once the close is recorded.
 func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answers) (string, error) {
+	if en.Verifiable() {
+		en.metrics.rejected("invalid-ballot")
+		return "", ErrEncryptedOnly
+	}
 	if en.state(ctx, false).Closed {
 		en.metrics.rejected("closed")
 		return "", ErrVoteClosed
@@ -87,6 +91,12 @@ func (en *Engine) Open(ctx context.Context) error {
 	if en.phaseOf(st, en.now()) == NotYetOpen {
 		return &NotOpenYetError{OpensAt: en.scheduleOf(st).OpensAt}
 	}
+	if en.Verifiable() {
+		// the election record and the public credentials are fixed at the opening
+		if _, err := en.boardSetup(ctx, true); err != nil {
+			return err
+		}
+	}
 	changed, err := en.st.SetOpened(ctx)
 	if err != nil || !changed {
 		return errorf("recording the opening", err)
@@ -124,6 +134,11 @@ func (en *Engine) Close(ctx context.Context) error {
 	// the schedule the box closed on (it cannot move any more)
 	if state, err = en.st.State(ctx); err != nil {
 		return errorf("reading the state", err)
+	}
+	if en.Verifiable() {
+		// the ballots are encrypted: the board keeps them in arrival order, as
+		// Belenios's does, and the tally is homomorphic
+		return en.closeVerifiable(ctx, changed, state)
 	}
 	if changed {
 		// Waits for casts in flight, then erases arrival order from storage.
@@ -191,6 +206,10 @@ func (en *Engine) Results(ctx context.Context) ([]scrutinv1.QuestionResult, erro
 func (en *Engine) Board(ctx context.Context) ([]string, error) {
 	if !en.state(ctx, false).Closed {
 		return nil, ErrNotClosed
+	}
+	if en.Verifiable() {
+		trackers, err := en.countedTrackers(ctx)
+		return trackers, errorf("reading the counted ballots", err)
 	}
 	ballots, err := en.st.Ballots(ctx)
 	if err != nil {

@@ -50,6 +50,9 @@ type Config struct {
 	// an hour); negative: no limit. Held in memory by each replica.
 	AddressWrongCodes     int
 	AddressWrongCodeEvery time.Duration
+	// Verifiable configures the verifiable mode (spec.verifiability.mode:
+	// Belenios): the platform trustee's key, the tenant's public credentials.
+	Verifiable Verifiable
 }
 
 type clientAddressKey struct{}
@@ -86,6 +89,8 @@ type Engine struct {
 	boxRead time.Time // by the process's clock, time.Now (zero: read again)
 	// wake tells Run that the schedule may have moved.
 	wake chan struct{}
+	// vf is the verifiable mode's state.
+	vf *verifiableState
 }
 
 // boxCache is how long the store's state read for pages is reused.
@@ -103,6 +108,10 @@ func New(cfg Config) (*Engine, error) {
 	en := &Engine{
 		e: cfg.Election, st: cfg.Store, hasher: cfg.Hasher, outbox: cfg.Outbox,
 		now: cfg.Now, log: cfg.Log, metrics: newMetrics(cfg.Registerer), wake: make(chan struct{}, 1),
+		vf: &verifiableState{cfg: cfg.Verifiable},
+	}
+	if PlatformTrustee(cfg.Election) && cfg.Verifiable.TrusteeKey == nil {
+		return nil, errors.New("engine: the platform is a trustee of this verifiable election and has no key")
 	}
 	if en.now == nil {
 		en.now = time.Now

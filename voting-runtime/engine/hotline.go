@@ -170,6 +170,9 @@ func (en *Engine) Resend(ctx context.Context, voterID, requestedBy string) (Vote
 	if err != nil {
 		return VoterState{}, errorf("reading the voter", err)
 	}
+	if en.platformCredentials() {
+		return VoterState{}, ErrCredentialFixed
+	}
 	if en.authn().Method == scrutinv1.Credential {
 		if err := en.reissueCredential(ctx, v, requestedBy); err != nil {
 			return VoterState{}, err

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/auth"
+	"scrutin.dev/scrutin/voting-runtime/belenios"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/roll"
 	"scrutin.dev/scrutin/voting-runtime/store"
@@ -105,16 +107,30 @@ func (en *Engine) ImportRoll(ctx context.Context, r io.Reader) (*RollImport, err
 // store's transaction one by one.
 func (en *Engine) importRoll(ctx context.Context, parts []rollPart) (*RollImport, error) {
 	opts := roll.Options{Require: en.rollRequirements()}
+	var pubcreds *pubcredsIndex
+	var check func(roll.Voter) error
+	if en.externalCredentials() {
+		var err error
+		if pubcreds, err = readPubcreds(en.vf.cfg.Pubcreds); err != nil {
+			return nil, err
+		}
+		check = pubcreds.check
+	}
 	// Pass 1: check every part (a bad line names its part and line).
 	v := roll.NewValidator(opts)
 	for i, p := range parts {
-		if err := readPart(v, p, i, len(parts), nil); err != nil {
+		if err := readPart(v, p, i, len(parts), check); err != nil {
 			return nil, err
 		}
 	}
 	summary, err := v.Finish()
 	if err != nil {
 		return nil, err
+	}
+	if pubcreds != nil {
+		if err := pubcreds.complete(); err != nil {
+			return nil, err
+		}
 	}
 	sum := &RollImport{Parts: summary.Parts, Voters: int(summary.Voters), Digest: summary.Digest,
 		WarningCount: summary.WarningCount, Unreachable: summary.Unreachable}
@@ -129,9 +145,24 @@ func (en *Engine) importRoll(ctx context.Context, parts []rollPart) (*RollImport
 	} else if digest == sum.Digest {
 		return sum, nil
 	}
+	if en.Verifiable() {
+		// the public credentials are on the board from the opening: another roll
+		// would leave its voters without a credential the board knows
+		if _, err := en.st.BoardSetup(ctx); err == nil {
+			return nil, fmt.Errorf("the board of this verifiable election is set up with the roll imported before: %w", store.ErrRollLocked)
+		} else if !errors.Is(err, store.ErrNoBoard) {
+			return nil, errorf("reading the board's setup", err)
+		}
+	}
 	credential := en.authn().Method == scrutinv1.Credential
-	if credential && en.outbox == nil {
-		return nil, errors.New("the Credential method needs mail delivery")
+	if (credential || en.platformCredentials()) && en.outbox == nil {
+		return nil, errors.New("the Credential method and the platform's Belenios credentials need mail delivery")
+	}
+	var uuid string
+	if en.platformCredentials() {
+		if uuid, err = en.beleniosUUID(ctx); err != nil {
+			return nil, errorf("reading the election's uuid", err)
+		}
 	}
 	// Pass 2: stream the voters into the store's transaction, each with their
 	// credential and sealed letter made on the fly.
@@ -140,7 +171,7 @@ func (en *Engine) importRoll(ctx context.Context, parts []rollPart) (*RollImport
 		again := roll.NewValidator(opts)
 		for i, p := range parts {
 			err := readPart(again, p, i, len(parts), func(rv roll.Voter) error {
-				e, err := en.rollEntry(rv, credential)
+				e, err := en.rollEntry(rv, credential, uuid, pubcreds)
 				if err != nil {
 					return err
 				}
@@ -174,7 +205,7 @@ func (en *Engine) importRoll(ctx context.Context, parts []rollPart) (*RollImport
 	})}); err != nil {
 		return nil, errorf("auditing the import", err)
 	}
-	if credential {
+	if credential || en.platformCredentials() {
 		en.outbox.Wake(store.ChannelMail)
 		en.outbox.Wake(store.ChannelSMS)
 	}
@@ -208,20 +239,39 @@ func readPart(v *roll.Validator, p rollPart, i, n int, each func(roll.Voter) err
 	return v.ReadPart(roll.Part{Name: name, Index: i, Count: n}, io.LimitReader(rc, maxRollBytes), each)
 }
 
-// rollEntry is one voter to import, with their fresh credential's hash and
-// sealed letter under the Credential method.
-func (en *Engine) rollEntry(rv roll.Voter, credential bool) (store.RollEntry, error) {
+// rollEntry is one voter to import, with their fresh credential's hash under
+// the Credential method, their public Belenios credential in the verifiable
+// mode (made here with a Platform credential authority: uuid is set; read from
+// pubcreds with an External one), and the sealed letter that carries the
+// private ones.
+func (en *Engine) rollEntry(rv roll.Voter, credential bool, uuid string, pubcreds *pubcredsIndex) (store.RollEntry, error) {
 	e := store.RollEntry{Voter: store.Voter{ID: rv.ID, Name: rv.Name, Email: rv.Email, Phone: rv.Phone, Weight: rv.Weight}}
-	if !credential {
+	if pubcreds != nil {
+		e.Voter.PublicCredential = pubcreds.byVoter[rv.ID].credential
+	}
+	var c, bc string
+	var err error
+	if credential {
+		if c, err = auth.NewCredential(); err != nil {
+			return e, err
+		}
+		e.Voter.CredentialHash = en.hasher.Sum(auth.DomainCredential, rv.ID, c)
+	}
+	if uuid != "" {
+		if bc, err = belenios.NewCredential(); err != nil {
+			return e, err
+		}
+		g, err := en.group()
+		if err != nil {
+			return e, err
+		}
+		e.Voter.PublicCredential = belenios.PublicCredentialOf(g, bc, uuid).String()
+	}
+	if c == "" && bc == "" {
 		return e, nil
 	}
-	c, err := auth.NewCredential()
-	if err != nil {
-		return e, err
-	}
-	e.Voter.CredentialHash = en.hasher.Sum(auth.DomainCredential, rv.ID, c)
 	if ch, to := en.letterChannel(e.Voter); ch != "" {
-		m := en.credentialMessage(e.Voter, c)
+		m := en.letter(e.Voter, c, bc)
 		m.To = to
 		row, err := en.outbox.Seal(rv.ID, store.KindCredential, ch, m, en.e.Spec.Schedule.ClosesAt.Time)
 		if err != nil {
@@ -255,4 +305,32 @@ func (en *Engine) credentialMessage(v store.Voter, credential string) delivery.M
 		s.Schedule.OpensAt.UTC().Format("02/01/2006 15:04"), s.Schedule.ClosesAt.UTC().Format("02/01/2006 15:04"),
 		v.ID, credential)
 	return delivery.Message{VoterID: v.ID, To: v.Email, Subject: s.Title + " — code de vote / voting credential", Body: body}
+}
+
+// letter is a voter's letter: their sign-in credential (the Credential
+// method), their Belenios credential (the verifiable mode's, with a Platform
+// credential authority), or both.
+func (en *Engine) letter(v store.Voter, credential, beleniosCredential string) delivery.Message {
+	if beleniosCredential == "" {
+		return en.credentialMessage(v, credential)
+	}
+	s := en.e.Spec
+	opens, closes := s.Schedule.OpensAt.UTC().Format("02/01/2006 15:04"), s.Schedule.ClosesAt.UTC().Format("02/01/2006 15:04")
+	var fr, en_ strings.Builder
+	fmt.Fprintf(&fr, "%s — %s\n\nVotre identifiant : %s\n", s.Organization, s.Title, v.ID)
+	fmt.Fprintf(&en_, "Your voter id: %s\n", v.ID)
+	if credential != "" {
+		fmt.Fprintf(&fr, "Votre code de vote personnel : %s\n\nGardez ce code secret : il vous permet de voter une fois, du %s au %s (UTC).\n",
+			credential, opens, closes)
+		fmt.Fprintf(&en_, "Your personal voting credential: %s\n\nKeep it secret: it lets you vote once.\n", credential)
+	}
+	if beleniosCredential != "" {
+		fmt.Fprintf(&fr, "\nVotre code de signature Belenios : %s\n\nCe scrutin est vérifiable : votre bulletin est chiffré sur votre appareil et signé avec ce code, "+
+			"du %s au %s (UTC). Gardez-le secret ; vous pouvez voter à nouveau avec lui, seul votre dernier bulletin compte.\n",
+			beleniosCredential, opens, closes)
+		fmt.Fprintf(&en_, "\nYour Belenios signing credential: %s\n\nThis vote is verifiable: your ballot is encrypted on your device and signed "+
+			"with this credential. Keep it secret; you may vote again with it, only your last ballot counts.\n", beleniosCredential)
+	}
+	subject := s.Title + " — code de vote / voting credential"
+	return delivery.Message{VoterID: v.ID, To: v.Email, Subject: subject, Body: fr.String() + "\n" + en_.String()}
 }

@@ -387,6 +387,9 @@ func (p *Pages) renderBallot(w http.ResponseWriter, r *http.Request, status int,
 	sels map[string]*selection, errs map[string]questionError, noticeKey string) {
 	v := p.view(w, r, "ballot").withForm("ballot-form", "/ballot")
 	v.Session = p.sessionView(sess, "ballot")
+	if noticeKey == "" && p.en.Verifiable() {
+		noticeKey = "ballot.notice_verifiable"
+	}
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
@@ -602,6 +605,11 @@ func (p *Pages) postBallot(w http.ResponseWriter, r *http.Request) {
 	if !p.canVote(w, r, sess) {
 		return
 	}
+	if p.en.Verifiable() {
+		// plain answers are refused: the ballot is encrypted on the voter's device
+		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, parseBallot(p.en.Questions(), fields).sels, nil, "ballot.notice_verifiable")
+		return
+	}
 	p.reviewOrBallot(w, r, sess, fields, "")
 }
 
@@ -687,6 +695,9 @@ func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, engine.ErrAlreadyVoted):
 		p.renderAlreadyVoted(w, r, sess)
+		return
+	case errors.Is(err, engine.ErrEncryptedOnly):
+		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, nil, "ballot.notice_verifiable")
 		return
 	case errors.As(err, &notOpen):
 		p.renderNotOpen(w, r)

@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,6 +59,9 @@ type fixtureOptions struct {
 	fallback bool
 	// backlog bounds the codes queued (default 100).
 	backlog int
+	// verifiable: the verifiable mode (Belenios, the platform's credentials and
+	// key), without the Ranked question it cannot hold.
+	verifiable bool
 }
 
 func testElection(o fixtureOptions) *scrutinv1.Election {
@@ -79,6 +83,10 @@ func testElection(o fixtureOptions) *scrutinv1.Election {
 		},
 	}
 	e.Spec.Delivery.Fallback = o.fallback
+	if o.verifiable {
+		e.Spec.Questions = e.Spec.Questions[:2]
+		e.Spec.Verifiability = &scrutinv1.Verifiability{Mode: scrutinv1.VerifiabilityBelenios}
+	}
 	e.Default()
 	return e
 }
@@ -98,7 +106,11 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.mail = enginetest.Outbox(t, st, enginetest.OutboxOptions{Now: f.clock.Now, Backlog: o.backlog,
 		Mail: delivery.NewSMTP(delivery.SMTPConfig{Host: f.smtp.Host(), Port: f.smtp.Port(), From: "vote@example.org", TLS: "none", Timeout: 5 * time.Second})})
-	f.en, err = engine.New(engine.Config{Election: testElection(o), Store: st, Hasher: h, Outbox: f.mail, Now: f.clock.Now, Log: log})
+	var vf engine.Verifiable
+	if o.verifiable {
+		vf.TrusteeKey = big.NewInt(20300501) // the key never serves in the pages' tests
+	}
+	f.en, err = engine.New(engine.Config{Election: testElection(o), Store: st, Hasher: h, Outbox: f.mail, Now: f.clock.Now, Log: log, Verifiable: vf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -152,6 +155,9 @@ func (s *Server) getBallot(w http.ResponseWriter, r *http.Request, sess store.Se
 
 type castRequest struct {
 	Answers ballot.Answers `json:"answers"`
+	// Belenios is an encrypted ballot (the verifiable mode), exactly as its
+	// client produced it: the board keeps these bytes.
+	Belenios *string `json:"belenios,omitempty"`
 	// Padding is ignored: a client pads its casts to one length whatever the
 	// choices, so that the length of the request does not tell them.
 	Padding string `json:"padding,omitempty"`
@@ -169,12 +175,115 @@ func (s *Server) postBallot(w http.ResponseWriter, r *http.Request, sess store.S
 	if !decodeBody(w, r, &req, s.castBytes) {
 		return
 	}
-	tracker, err := s.en.Cast(r.Context(), sess.VoterID, req.Answers)
+	var tracker string
+	var err error
+	if req.Belenios != nil {
+		if req.Answers != nil {
+			writeError(w, http.StatusBadRequest, "bad-request", "a cast carries answers or an encrypted ballot, not both")
+			return
+		}
+		tracker, err = s.en.CastEncrypted(r.Context(), sess.VoterID, []byte(*req.Belenios))
+	} else {
+		tracker, err = s.en.Cast(r.Context(), sess.VoterID, req.Answers)
+	}
 	if err != nil {
 		s.engineError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, castResponse{Tracker: tracker, ShortTracker: ballot.ShortTracker(tracker)})
+}
+
+// electionJSON: GET /api/v1/election.json, the verifiable mode's election
+// record, exactly the bytes whose fingerprint ballots carry.
+func (s *Server) electionJSON(w http.ResponseWriter, r *http.Request) {
+	raw, err := s.en.ElectionJSON(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	_, _ = w.Write(raw)
+}
+
+// boardArchive: GET /api/v1/board.bel, the verifiable mode's public board as a
+// Belenios archive (what `belenios-tool election verify` reads), streamed from
+// the store's records. An error once the archive has started aborts the
+// answer: the client sees a cut transfer, never a short archive as a whole one.
+func (s *Server) boardArchive(w http.ResponseWriter, r *http.Request) {
+	name, err := s.en.BoardName(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	// A large board (about 14 kB a ballot) outlasts the server's write timeout:
+	// the deadline moves on with every MiB the client takes, so that a client
+	// reading steadily gets it whole and one that stops reading is cut off.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(boardStall))
+	bw := bufio.NewWriterSize(&progressWriter{w: w, rc: rc}, 64<<10)
+	if err := s.en.WriteBoard(r.Context(), bw); err != nil {
+		s.log.Error("The board could not be written out", "error", err)
+		panic(http.ErrAbortHandler)
+	}
+	if err := bw.Flush(); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// boardStall is how long a board download may take to take its next MiB.
+var boardStall = 2 * time.Minute
+
+// progressWriter moves the write deadline on by boardStall with every MiB
+// written.
+type progressWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	written int
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.written += n
+	if p.written >= 1<<20 {
+		p.written = 0
+		_ = p.rc.SetWriteDeadline(time.Now().Add(boardStall))
+	}
+	return n, err
+}
+
+// partialDecryptionBytes bounds a trustee's partial decryption (about 1 KB a
+// slot; 200 options on 50 questions stay under it).
+const partialDecryptionBytes = 16 << 20
+
+// partialDecryption: POST /api/v1/trustees/{owner}/partial-decryption, an
+// external trustee's partial decryption of the tally (its JSON). No session:
+// its proofs, checked against the trustee's key, are its authentication. 201
+// once on the board; 409 already on it; 422 when it does not check; 425
+// before the tally; 404 no such trustee.
+func (s *Server) partialDecryption(w http.ResponseWriter, r *http.Request) {
+	owner, err := strconv.Atoi(r.PathValue("owner"))
+	if err != nil || owner < 1 {
+		writeError(w, http.StatusNotFound, "unknown-trustee", engine.ErrUnknownTrustee.Error())
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be JSON, with Content-Type: application/json")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, partialDecryptionBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "too-large", "the request body is too large")
+		return
+	}
+	if err := s.en.SubmitPartialDecryption(r.Context(), owner, body); err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"trustee": owner})
 }
 
 // board: GET /api/v1/board, every tracker once the vote is closed.

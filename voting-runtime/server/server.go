@@ -26,6 +26,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
+	"scrutin.dev/scrutin/voting-runtime/belenios"
 	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/ratelimit"
 )
@@ -161,6 +162,9 @@ func New(cfg Config) *Server {
 	s.sessionBusy = ratelimit.Counter(cfg.Registerer, "session-in-flight")
 	if cfg.Engine != nil {
 		s.castBytes = castBodyLimit(cfg.Engine.Questions())
+		if cfg.Engine.Verifiable() {
+			s.castBytes = encryptedCastBodyLimit(cfg.Engine.Questions())
+		}
 	}
 	m := s.mux
 	m.HandleFunc("POST /api/v1/sign-in", s.signIn)
@@ -170,6 +174,9 @@ func New(cfg Config) *Server {
 	m.HandleFunc("GET /api/v1/ballot", s.withSession(s.getBallot))
 	m.HandleFunc("POST /api/v1/ballot", s.withSession(s.postBallot))
 	m.HandleFunc("GET /api/v1/board", s.board)
+	m.HandleFunc("GET /api/v1/election.json", s.electionJSON)
+	m.HandleFunc("GET /api/v1/board.bel", s.boardArchive)
+	m.HandleFunc("POST /api/v1/trustees/{owner}/partial-decryption", s.partialDecryption)
 	m.HandleFunc("GET /api/v1/results", s.results)
 	m.HandleFunc("GET /api/v1/scrutineer/participation.csv", s.bearer(func() string { return cfg.ScrutineerToken }, s.participation))
 	healthz := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
@@ -336,6 +343,9 @@ func (s *Server) bearer(token func() string, next http.HandlerFunc) http.Handler
 type apiError struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
+	// Reason says why an encrypted ballot was refused: not-canonical,
+	// wrong-election, unknown-credential, bad-signature, bad-proof.
+	Reason string `json:"reason,omitempty"`
 	// Question names the question of an invalid ballot.
 	Question string `json:"question,omitempty"`
 	// RetryAfterSeconds says when to try again.
@@ -404,6 +414,18 @@ func castBodyLimit(qs []scrutinv1.Question) int64 {
 	return max(16<<10, 2*int64(n))
 }
 
+// encryptedCastBodyLimit bounds the body of an encrypted cast: per slot (an
+// option, or the blank slot) a ciphertext and its proofs, about 2 KB, quoted in
+// a JSON string (an escaped quote per field), per question the overall and
+// blank proofs, with room to spare: 64 KiB at least.
+func encryptedCastBodyLimit(qs []scrutinv1.Question) int64 {
+	n := int64(4 << 10)
+	for _, q := range qs {
+		n += int64(len(q.Options)+1)*4<<10 + int64(q.EffectiveMaxChoices()+2)*1<<10
+	}
+	return max(64<<10, n)
+}
+
 // engineError maps the engine's errors to answers; anything else is logged (never
 // with a secret: the engine's errors hold none) and answered 500.
 func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) {
@@ -415,6 +437,8 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		notOpen  *engine.NotOpenYetError
 		badSched *engine.InvalidScheduleError
 		invalidB *ballot.Error
+		badEnc   *belenios.BallotError
+		badPD    *engine.InvalidDecryptionError
 	)
 	switch {
 	case errors.Is(err, engine.ErrUnknownVoter):
@@ -459,6 +483,26 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, http.StatusConflict, "not-tallied", err.Error())
 	case errors.As(err, &badSched):
 		writeError(w, http.StatusBadRequest, "invalid-schedule", err.Error())
+	case errors.As(err, &badEnc):
+		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "invalid-ballot", Reason: badEnc.Reason, Message: badEnc.Message})
+	case errors.Is(err, engine.ErrEncryptedOnly):
+		writeError(w, http.StatusUnprocessableEntity, "encrypted-ballots-only", err.Error())
+	case errors.Is(err, engine.ErrNotVerifiable):
+		writeError(w, http.StatusNotFound, "not-verifiable", err.Error())
+	case errors.Is(err, engine.ErrBoardNotReady):
+		writeError(w, http.StatusConflict, "not-open", err.Error())
+	case errors.Is(err, engine.ErrTallyNotReady):
+		writeError(w, http.StatusTooEarly, "no-tally-yet", err.Error())
+	case errors.Is(err, engine.ErrDecryptionRecorded):
+		writeError(w, http.StatusConflict, "already-recorded", err.Error())
+	case errors.Is(err, engine.ErrUnknownTrustee):
+		writeError(w, http.StatusNotFound, "unknown-trustee", err.Error())
+	case errors.As(err, &badPD):
+		writeError(w, http.StatusUnprocessableEntity, "invalid-partial-decryption", err.Error())
+	case errors.Is(err, engine.ErrBallotOnBoard):
+		writeError(w, http.StatusConflict, "ballot-on-board", err.Error())
+	case errors.Is(err, engine.ErrCredentialFixed):
+		writeError(w, http.StatusConflict, "credential-fixed", err.Error())
 	case errors.As(err, &invalidB):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "invalid-ballot", Message: err.Error(), Question: invalidB.Question})
 	default:

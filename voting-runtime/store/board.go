@@ -39,6 +39,12 @@ var (
 	ErrBoardFinished = errors.New("the board holds the result already")
 	// ErrNotClosedYet: records of the close are appended only once the box is closed.
 	ErrNotClosedYet = errors.New("the box is not closed yet")
+	// ErrBallotOnBoard: this very ballot (its tracker) is on the board already;
+	// CastVerifiable stored nothing.
+	ErrBallotOnBoard = errors.New("this ballot is on the board already")
+	// ErrNotVotersCredential: the ballot's credential is not the voter's public
+	// credential (or the voter has none); CastVerifiable stored nothing.
+	ErrNotVotersCredential = errors.New("the ballot's credential is not the voter's")
 )
 
 // BoardRecord is one record of the board.
@@ -71,7 +77,10 @@ type Board interface {
 	BoardSetup(ctx context.Context) ([]byte, error)
 	// CastVerifiable appends b to the board and makes it voterID's counted ballot
 	// (see the guarantees above); ErrNotOpen, ErrClosed as Cast, ErrNoBoard
-	// before InitBoard. It returns once the transaction is durable.
+	// before InitBoard, ErrNotFound for a voter not on the roll,
+	// ErrNotVotersCredential when b.Credential is not the voter's public
+	// credential, ErrBallotOnBoard when b's tracker is on the board already (each
+	// storing nothing). It returns once the transaction is durable.
 	CastVerifiable(ctx context.Context, voterID string, b VerifiableBallot) error
 	// CountedBallots calls fn with each voter's counted ballot, in board order,
 	// once the box is closed (ErrNotClosedYet before).

@@ -138,6 +138,14 @@ func countChoices(q *scrutinv1.Question, ballots []WeightedBallot) scrutinv1.Que
 			votes[index[id]] += b.Weight
 		}
 	}
+	return FromCounts(q, votes, blank)
+}
+
+// FromCounts is the result of a SingleChoice or MultipleChoice question whose
+// options got votes (in option order) and blank answers blank, as Count makes
+// it: Winners, RankingGroups and Ranking by votes, ties in option order. The
+// verifiable mode's decrypted tally is turned into results through it.
+func FromCounts(q *scrutinv1.Question, votes []int64, blank int64) scrutinv1.QuestionResult {
 	var most int64
 	for _, n := range votes {
 		most = max(most, n)

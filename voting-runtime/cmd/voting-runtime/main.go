@@ -41,6 +41,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -60,6 +61,7 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/audit"
 	"scrutin.dev/scrutin/voting-runtime/auth"
+	"scrutin.dev/scrutin/voting-runtime/belenios"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/pages"
@@ -100,6 +102,7 @@ type flags struct {
 	election, roll, storeSpec, listen  string
 	opsListen                          string
 	keysDir, deliveryDir               string
+	credentialsDir                     string
 	smtp, smtpFrom, smsGateway         string
 	scrutineerTokenFile, controlTokenF string
 	maxInFlight                        int
@@ -129,6 +132,7 @@ func main() {
 	flag.StringVar(&f.listen, "listen", ":8080", "address to serve the voters on (pages, API, /healthz)")
 	flag.StringVar(&f.opsListen, "ops-listen", ":9090", "address to serve the controller, probes and Prometheus on (/control/v1, /readyz, /metrics, /healthz); never the voters' address")
 	flag.StringVar(&f.keysDir, "keys-dir", "", "directory with session-key, hash-key and control-token (in a cluster); keys are generated and kept in the store when empty")
+	flag.StringVar(&f.credentialsDir, "credentials-dir", "", "directory with the verifiable mode's uuid and public-credentials files (spec.verifiability.credentialAuthority: External)")
 	flag.StringVar(&f.deliveryDir, "delivery-dir", "", "directory with the smtp.* and sms.* settings files (in a cluster)")
 	flag.StringVar(&f.smtp, "smtp", "", "HOST:PORT of a mail server without authentication (local runs)")
 	flag.StringVar(&f.smtpFrom, "smtp-from", "Scrutin <vote@localhost>", "sender of mail (with --smtp)")
@@ -188,7 +192,11 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Outbox: outbox, Log: log, Registerer: reg})
+	vf, err := loadVerifiable(ctx, f, e, st)
+	if err != nil {
+		return err
+	}
+	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Outbox: outbox, Log: log, Registerer: reg, Verifiable: vf})
 	if err != nil {
 		return err
 	}
@@ -504,6 +512,63 @@ func loadKeys(ctx context.Context, f flags, st store.Store) (keys, error) {
 		}
 	}
 	return k, nil
+}
+
+// loadVerifiable reads what the verifiable mode runs on: the platform
+// trustee's private key (the keys dir's belenios-trustee-key, or generated once
+// and kept in the store for local runs) when the platform is a trustee, and the
+// tenant's uuid and public credentials (--credentials-dir) with an External
+// credential authority.
+func loadVerifiable(ctx context.Context, f flags, e *scrutinv1.Election, st store.Store) (engine.Verifiable, error) {
+	var v engine.Verifiable
+	if !engine.IsVerifiable(e) {
+		return v, nil
+	}
+	if engine.PlatformTrustee(e) {
+		var raw []byte
+		var err error
+		if f.keysDir != "" {
+			raw, err = os.ReadFile(filepath.Join(f.keysDir, "belenios-trustee-key"))
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return v, fmt.Errorf("while reading the trustee key: %w", err)
+			}
+		}
+		if raw == nil {
+			raw, err = st.Keys(ctx, "belenios-trustee-key", func() ([]byte, error) {
+				x, err := belenios.Belenios2048().RandomScalar()
+				if err != nil {
+					return nil, err
+				}
+				return []byte(x.String()), nil
+			})
+			if err != nil {
+				return v, fmt.Errorf("while reading the trustee key: %w", err)
+			}
+		}
+		// the decimal x, perhaps as a JSON string (a Belenios .privkey)
+		x, ok := new(big.Int).SetString(strings.Trim(strings.TrimSpace(string(raw)), `"`), 10)
+		if !ok || !belenios.Belenios2048().IsScalar(x) {
+			return v, errors.New("the trustee key (belenios-trustee-key) is not a scalar of the group")
+		}
+		v.TrusteeKey = x
+	}
+	if e.Spec.Verifiability.CredentialAuthority == scrutinv1.CredentialAuthorityExternal {
+		if f.credentialsDir == "" {
+			return v, errors.New("an External credential authority needs --credentials-dir (uuid, public-credentials)")
+		}
+		uuid, err := os.ReadFile(filepath.Join(f.credentialsDir, "uuid"))
+		if err == nil {
+			v.Pubcreds, err = os.ReadFile(filepath.Join(f.credentialsDir, "public-credentials"))
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return v, fmt.Errorf("the tenant's public credentials are not there (yet): --credentials-dir %s needs the files uuid and public-credentials: %w", f.credentialsDir, err)
+		}
+		if err != nil {
+			return v, fmt.Errorf("--credentials-dir: %w", err)
+		}
+		v.UUID = strings.TrimSpace(string(uuid))
+	}
+	return v, nil
 }
 
 // newOutbox makes the outbox that sends the codes and letters through the mail

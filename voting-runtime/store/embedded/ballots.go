@@ -87,12 +87,12 @@ func (s *Store) Ballots(ctx context.Context) ([]store.Ballot, error) {
 // Credential hashes are left out: this is an export, and needs none.
 func (s *Store) Participation(ctx context.Context) ([]store.ParticipationRow, error) {
 	var ps []store.ParticipationRow
-	err := s.query(ctx, `SELECT r.voter_id, r.name, r.email, r.phone, r.weight, p.voter_id IS NOT NULL
-		FROM roll r LEFT JOIN participation p USING (voter_id) ORDER BY r.voter_id`, nil,
+	err := s.query(ctx, `SELECT r.voter_id, r.name, r.email, r.phone, r.weight, coalesce(r.public_credential, ''),
+		p.voter_id IS NOT NULL FROM roll r LEFT JOIN participation p USING (voter_id) ORDER BY r.voter_id`, nil,
 		func(rows *sql.Rows) error {
 			var p store.ParticipationRow
 			v := &p.Voter
-			err := rows.Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &p.Voted)
+			err := rows.Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.PublicCredential, &p.Voted)
 			ps = append(ps, p)
 			return err
 		})

@@ -119,13 +119,21 @@ func (s *Store) RollDigest(ctx context.Context) (string, error) {
 // Voter returns the roll's line for id, or store.ErrNotFound.
 func (s *Store) Voter(ctx context.Context, id string) (store.Voter, error) {
 	var v store.Voter
-	err := s.r.QueryRowContext(ctx, `SELECT voter_id, name, email, phone, weight, credential_hash
-		FROM roll WHERE voter_id = ?`, id).
-		Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.CredentialHash)
+	err := s.r.QueryRowContext(ctx, `SELECT voter_id, name, email, phone, weight, credential_hash,
+		coalesce(public_credential, '') FROM roll WHERE voter_id = ?`, id).
+		Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.CredentialHash, &v.PublicCredential)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Voter{}, store.ErrNotFound
 	}
 	return v, wrap("voter", err)
+}
+
+// nullString is s, or NULL when s is empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // isConstraint tells whether err is SQLite's SQLITE_CONSTRAINT (a primary key
@@ -150,8 +158,8 @@ type importBatch struct {
 }
 
 const (
-	voterInsert  = "INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash) VALUES "
-	voterValues  = "(?, ?, ?, ?, ?, ?)"
+	voterInsert  = "INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash, public_credential) VALUES "
+	voterValues  = "(?, ?, ?, ?, ?, ?, ?)"
 	letterInsert = "INSERT INTO outbox (voter_id, kind, channel, sealed, not_after, created_at, next_at, updated_at) VALUES "
 	letterValues = "(?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -163,7 +171,8 @@ func newImportBatch(tx *sql.Tx, now int64) *importBatch {
 // add adds entry n (from 1) to the batch, writing the batch when full.
 func (b *importBatch) add(ctx context.Context, e store.RollEntry, n int) error {
 	v := e.Voter
-	b.voters = append(b.voters, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash))
+	b.voters = append(b.voters, v.ID, v.Name, v.Email, v.Phone, v.Weight, nullable(v.CredentialHash),
+		nullString(v.PublicCredential))
 	b.nv++
 	if l := e.Letter; l != nil {
 		b.letters = append(b.letters, l.VoterID, l.Kind, l.Channel, nullable(l.Sealed), l.NotAfter.UnixMicro(),
@@ -180,6 +189,9 @@ func (b *importBatch) add(ctx context.Context, e store.RollEntry, n int) error {
 func (b *importBatch) flush(ctx context.Context, n int) error {
 	if b.nv > 0 {
 		if err := b.exec(ctx, 0, voterInsert, voterValues, b.nv, b.voters); err != nil {
+			if isConstraint(err) && strings.Contains(err.Error(), "public_credential") {
+				return fmt.Errorf("voters %d to %d: a public credential appears twice", n-b.nv+1, n)
+			}
 			if isConstraint(err) {
 				return fmt.Errorf("voters %d to %d: a voter id appears twice", n-b.nv+1, n)
 			}

@@ -171,7 +171,9 @@ func wrap(op string, err error) error {
 	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
 		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
 		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue),
-		errors.Is(err, store.ErrLockedOut):
+		errors.Is(err, store.ErrLockedOut), errors.Is(err, store.ErrNoBoard), errors.Is(err, store.ErrBoardFinished),
+		errors.Is(err, store.ErrNotClosedYet), errors.Is(err, store.ErrBallotOnBoard),
+		errors.Is(err, store.ErrNotVotersCredential):
 		return err
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

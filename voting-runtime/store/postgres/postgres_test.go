@@ -26,7 +26,7 @@ import (
 var srv *pgtest.Server
 
 func TestMain(m *testing.M) {
-	if os.Getenv(storetest.ImporterEnv) != "" {
+	if os.Getenv(storetest.ImporterEnv) != "" || os.Getenv(storetest.VerifiableCasterEnv) != "" {
 		os.Exit(m.Run()) // a helper process, on its parent's server
 	}
 	s, err := pgtest.Start(context.Background())

@@ -71,7 +71,7 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE roll_import (
 				n bigint NOT NULL, voter_id text COLLATE "C" NOT NULL, name text NOT NULL, email text NOT NULL,
 				phone text NOT NULL, weight bigint NOT NULL, credential_hash bytea,
-				kind text, channel text, sealed bytea, not_after timestamptz
+				public_credential text COLLATE "C", kind text, channel text, sealed bytea, not_after timestamptz
 			) ON COMMIT DROP`); err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 		defer stop()
 		var n int64
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"roll_import"},
-			[]string{"n", "voter_id", "name", "email", "phone", "weight", "credential_hash",
+			[]string{"n", "voter_id", "name", "email", "phone", "weight", "credential_hash", "public_credential",
 				"kind", "channel", "sealed", "not_after"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				e, err, ok := next()
@@ -94,14 +94,18 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 				if v.ID == "" {
 					return nil, fmt.Errorf("voter %d has no id", n)
 				}
-				row := []any{n, v.ID, v.Name, v.Email, v.Phone, v.Weight, v.CredentialHash, nil, nil, nil, nil}
+				var pc *string
+				if v.PublicCredential != "" {
+					pc = &v.PublicCredential
+				}
+				row := []any{n, v.ID, v.Name, v.Email, v.Phone, v.Weight, v.CredentialHash, pc, nil, nil, nil, nil}
 				if e.Letter != nil {
 					l := *e.Letter
 					l.VoterID = v.ID
 					if err := l.Check(); err != nil {
 						return nil, fmt.Errorf("voter %d's letter: %w", n, err)
 					}
-					row[7], row[8], row[9], row[10] = l.Kind, l.Channel, l.Sealed, l.NotAfter
+					row[8], row[9], row[10], row[11] = l.Kind, l.Channel, l.Sealed, l.NotAfter
 				}
 				return row, nil
 			}))
@@ -116,9 +120,12 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 		if _, err := tx.Exec(ctx, "DELETE FROM roll"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash)
-			SELECT voter_id, name, email, phone, weight, credential_hash FROM roll_import`); err != nil {
-			if code, _ := pgCode(err); code == "23505" {
+		if _, err := tx.Exec(ctx, `INSERT INTO roll (voter_id, name, email, phone, weight, credential_hash, public_credential)
+			SELECT voter_id, name, email, phone, weight, credential_hash, public_credential FROM roll_import`); err != nil {
+			switch code, constraint := pgCode(err); {
+			case code == "23505" && constraint == "roll_public_credential":
+				return errors.New("a public credential appears twice")
+			case code == "23505":
 				return errors.New("a voter id appears twice")
 			}
 			return err
@@ -149,9 +156,9 @@ func (s *Store) RollDigest(ctx context.Context) (string, error) {
 // Voter returns the roll's line for id, or store.ErrNotFound.
 func (s *Store) Voter(ctx context.Context, id string) (store.Voter, error) {
 	var v store.Voter
-	err := s.pool.QueryRow(ctx, `SELECT voter_id, name, email, phone, weight, credential_hash
-		FROM roll WHERE voter_id = $1`, id).
-		Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.CredentialHash)
+	err := s.pool.QueryRow(ctx, `SELECT voter_id, name, email, phone, weight, credential_hash,
+		coalesce(public_credential, '') FROM roll WHERE voter_id = $1`, id).
+		Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.CredentialHash, &v.PublicCredential)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Voter{}, store.ErrNotFound
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,4 +107,48 @@ func peakRSS(b *testing.B) int64 {
 	}
 	b.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// benchBallotSize is about a 2-question verifiable ballot's size (7 encrypted
+// slots with their proofs, and the signature).
+const benchBallotSize = 14_000
+
+// BenchCastVerifiable casts b.N verifiable ballots, from 16 goroutines, into a
+// migrated, set up and open store (open's) whose 1,000 voters re-vote round and
+// round, and reports the casts per second.
+func BenchCastVerifiable(b *testing.B, open func(b *testing.B) store.Store) {
+	const n = 1000
+	s := open(b)
+	ctx := b.Context()
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	vs := verifiableVoters(n)
+	if _, err := s.ImportRoll(ctx, "bench", Entries(vs)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.InitBoard(ctx, []byte(testSetup)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.SetSchedule(ctx, schedule(-time.Hour, time.Hour, 1)); err != nil {
+		b.Fatal(err)
+	}
+	filler := bytes.Repeat([]byte("7"), benchBallotSize)
+	var next atomic.Int64
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			k := next.Add(1)
+			v := vs[k%n]
+			tr := fmt.Sprintf("bench-%d", k)
+			body := append([]byte(tr+":"), filler...)
+			if err := s.CastVerifiable(ctx, v.ID, store.VerifiableBallot{Body: body, Credential: v.PublicCredential,
+				Weight: v.Weight, Tracker: tr}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "casts/s")
 }

@@ -109,6 +109,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("OutboxDumpHoldsNoSentContent", func(t *testing.T) { testOutboxErasesSealed(t, fresh(t)) })
 	t.Run("ImportRollWithLettersAllOrNothing", func(t *testing.T) { testImportRollWithLetters(t, fresh(t)) })
 	t.Run("ImportRollOnceAcrossProcesses", func(t *testing.T) { testImportRollOnce(t, fresh(t)) })
+	runBoard(t, fresh, migrated)
 }
 
 func testMigrateTwice(t *testing.T, s store.Store) {
@@ -340,7 +341,7 @@ func parallel(n int, f func(i int) error) []error {
 
 func sameVoter(a, b store.Voter) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Email == b.Email && a.Phone == b.Phone &&
-		a.Weight == b.Weight && bytes.Equal(a.CredentialHash, b.CredentialHash) &&
+		a.Weight == b.Weight && bytes.Equal(a.CredentialHash, b.CredentialHash) && a.PublicCredential == b.PublicCredential &&
 		(a.CredentialHash == nil) == (b.CredentialHash == nil)
 }
 
