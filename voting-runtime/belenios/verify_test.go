@@ -503,3 +503,20 @@ func TestVerifyAndBeleniosToolOnAThresholdBoard(t *testing.T) {
 		t.Error("Verify accepted a partial decryption under the wrong member")
 	}
 }
+
+// An election closed without a single ballot: the tally of nothing, decrypted to
+// zeros, passes both verifiers.
+func TestVerifyAndBeleniosToolOnABoardWithoutBallots(t *testing.T) {
+	s := newScrutinElection(t)
+	board := scrutinBoard(t, 1796203876, s.Election, s.Trustees, s.Credentials, s.Keys, nil, "result")
+	v := verifyBoth(t, board)
+	if !v.Tool.Passed() {
+		t.Fatalf("belenios-tool: exit %d\n%s", v.Tool.Code, v.Tool.Output)
+	}
+	if v.Err != nil {
+		t.Fatalf("Verify: %v", v.Err)
+	}
+	if r := v.Ours; r.Ballots != 0 || r.Counted != 0 || r.Result == nil || !sameResult(r.Result, &Result{Result: [][]int64{{0, 0, 0, 0}, {0, 0, 0}}}) {
+		t.Errorf("report: %d ballots, %d counted, result %+v", r.Ballots, r.Counted, r.Result)
+	}
+}
