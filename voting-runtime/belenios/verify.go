@@ -11,9 +11,10 @@ import (
 	"sync"
 )
 
-// Verify is Scrutin's own verifier of a board: it reads the archive once, as a
-// stream, and checks everything belenios-tool 2.0's `election verify` checks,
-// with this package's code:
+// Verify is Scrutin's own verifier of a board: it reads the archive as a stream
+// (twice when r is an io.ReadSeeker, such as a file: see run) and checks
+// everything belenios-tool 2.0's `election verify` checks, with this package's
+// code:
 //   - the archive itself (ArchiveReader: the records, their hashes, the chain);
 //   - the election record, the trustees (every proof of knowledge, the Pedersen
 //     certificates and commitments) and that the election's public key is
