@@ -83,6 +83,13 @@ bench-congress: tools ## The party congress: validate and import 140,000- and 1,
 	SCRUTIN_BENCH_CONGRESS=1 go test -count=1 -v -timeout 120m -run 'TestCongressImport|TestCongressLetters' $(BENCH_FLAGS) ./test/bench/congress
 	@echo "figures: _output/bench/congress.txt and _output/bench/congress-go-bench.txt"
 
+.PHONY: bench-verifiable
+bench-verifiable: ## The verifiable mode: ballots checked per second per core, Scrutin's verifier against belenios-tool's on 10,000 ballots, the close of 140,000 (about 15 minutes; the board is made once and cached).
+	@mkdir -p _output/bench
+	go test -run '^$$' -bench 'BenchmarkBoardVerifyBallot|BenchmarkVerifyBallot2Questions|BenchmarkNewBallot|BenchmarkTallyAdd' -cpu 1,2 -benchtime 3s ./voting-runtime/belenios | tee -a _output/bench/verifiable-go-bench.txt
+	go run ./test/bench/verifiable $(BENCH_FLAGS)
+	@echo "figures: _output/bench/verifiable.txt and _output/bench/verifiable-go-bench.txt"
+
 .PHONY: bench-provision
 bench-provision: tools manifests ## Apply 500 Elections at once on a local control plane and measure provisioning.
 	go run ./test/bench/provision $(BENCH_FLAGS)

@@ -11,9 +11,10 @@ import (
 	"sync"
 )
 
-// Verify is Scrutin's own verifier of a board: it reads the archive once, as a
-// stream, and checks everything belenios-tool 2.0's `election verify` checks,
-// with this package's code:
+// Verify is Scrutin's own verifier of a board: it reads the archive as a stream
+// (twice when r is an io.ReadSeeker, such as a file: see run) and checks
+// everything belenios-tool 2.0's `election verify` checks, with this package's
+// code:
 //   - the archive itself (ArchiveReader: the records, their hashes, the chain);
 //   - the election record, the trustees (every proof of knowledge, the Pedersen
 //     certificates and commitments) and that the election's public key is
@@ -102,6 +103,10 @@ type verifier struct {
 	workers  int
 	problems []string
 
+	// keep: ballots' ciphertexts are kept for the tally (one pass); false when
+	// the input can be read again.
+	keep bool
+
 	election *ElectionRecord
 	trustees Trustees
 	weights  map[string]int64 // public credential (decimal) -> weight
@@ -114,10 +119,12 @@ func (v *verifier) problem(format string, args ...any) {
 }
 
 // counted is the last ballot seen under one credential: its position on the
-// board and its ciphertexts (the proofs are not kept).
+// board, its tracker, and its ciphertexts (the proofs are not kept) unless the
+// input can be read twice (then the tally reads them again: see run).
 type counted struct {
-	index  int
-	ballot *Ballot
+	index   int
+	tracker string
+	ballot  *Ballot
 }
 
 // ballotJob is one ballot to check, ballotDone its outcome.
@@ -136,6 +143,19 @@ type ballotDone struct {
 }
 
 func (v *verifier) run(r io.Reader) error {
+	// A seekable input (a file) is read twice, so that memory does not grow
+	// with the ballots: the first pass checks everything and notes each
+	// credential's last ballot, the second reads those ballots again for the
+	// tally. Any other input is read once, keeping the counted ciphertexts.
+	seeker, _ := r.(io.ReadSeeker)
+	var start int64
+	if seeker != nil {
+		var err error
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			seeker = nil
+		}
+	}
+	v.keep = seeker == nil
 	ar, err := NewArchiveReader(r)
 	if err != nil {
 		return err
@@ -188,7 +208,7 @@ func (v *verifier) run(r io.Reader) error {
 			seen[d.tracker] = d.index
 			key := d.ballot.Credential.Big().Text(10)
 			if c, ok := last[key]; !ok || c.index < d.index {
-				last[key] = counted{index: d.index, ballot: d.ballot}
+				last[key] = counted{index: d.index, tracker: d.tracker, ballot: d.ballot}
 			}
 		}
 	}()
@@ -238,8 +258,19 @@ func (v *verifier) run(r io.Reader) error {
 	}
 	slices.SortFunc(order, func(a, b counted) int { return a.index - b.index })
 	tally := NewTally(v.election)
-	for _, c := range order {
-		tally.Add(c.ballot, v.weights[c.ballot.Credential.Big().Text(10)])
+	if v.keep {
+		bs, ws := make([]*Ballot, len(order)), make([]int64, len(order))
+		for i, c := range order {
+			bs[i], ws[i] = c.ballot, v.weights[c.ballot.Credential.Big().Text(10)]
+		}
+		tally.AddAll(bs, ws)
+	} else {
+		if _, err := seeker.Seek(start, io.SeekStart); err != nil {
+			return err
+		}
+		if err := v.tallyAgain(seeker, order, tally); err != nil {
+			return err
+		}
 	}
 	v.report.Counted, v.report.CountedWeight = tally.Count(), tally.TotalWeight()
 
@@ -300,13 +331,90 @@ func (v *verifier) checkBallot(j ballotJob) ballotDone {
 		d.err = &BallotError{Reason: "unknown-credential", Message: "the ballot's credential is not in the public credentials"}
 		return d
 	}
-	// Keep only what the tally needs.
-	kept := &Ballot{Credential: b.Credential, Answers: make([]Answer, len(b.Answers))}
-	for i, a := range b.Answers {
-		kept.Answers[i] = Answer{Choices: a.Choices}
+	// Keep the credential, and the ciphertexts when the tally needs them.
+	kept := &Ballot{Credential: b.Credential}
+	if v.keep {
+		kept.Answers = make([]Answer, len(b.Answers))
+		for i, a := range b.Answers {
+			kept.Answers[i] = Answer{Choices: a.Choices}
+		}
 	}
 	d.ballot, d.weight = kept, w
 	return d
+}
+
+// tallyAgain reads the archive again from r and adds the counted ballots
+// (order: their positions and trackers, from the first pass) to tally: they
+// are parsed on every core (ParseBallot: their proofs were checked in the
+// first pass) and added by one goroutine. The input must not have changed: each
+// counted ballot's tracker is compared with the first pass's.
+func (v *verifier) tallyAgain(r io.Reader, order []counted, tally *Tally) error {
+	ar, err := NewArchiveReader(r)
+	if err != nil {
+		return err
+	}
+	type job struct {
+		raw     []byte
+		tracker string
+	}
+	jobs := make(chan job, 2*v.workers)
+	parsed := make(chan *Ballot, 2*v.workers)
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		failure error
+	)
+	fail := func(err error) { errOnce.Do(func() { failure = err }) }
+	for range v.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if Tracker(j.raw) != j.tracker {
+					fail(errors.New("belenios: the board changed while it was read"))
+					continue
+				}
+				b, err := ParseBallot(j.raw)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				parsed <- b
+			}
+		}()
+	}
+	added := make(chan struct{})
+	go func() {
+		defer close(added)
+		for b := range parsed {
+			tally.Add(b, v.weights[b.Credential.Big().Text(10)])
+		}
+	}()
+	index, next := 0, 0
+	var readErr error
+	for next < len(order) {
+		step, err := ar.Next()
+		if err != nil {
+			readErr = fmt.Errorf("belenios: reading the board again: %w", err)
+			break
+		}
+		if step.Event.Type != EventBallot {
+			continue
+		}
+		if index == order[next].index {
+			jobs <- job{raw: step.Data[0], tracker: order[next].tracker}
+			next++
+		}
+		index++
+	}
+	close(jobs)
+	wg.Wait()
+	close(parsed)
+	<-added
+	if readErr != nil {
+		return readErr
+	}
+	return failure
 }
 
 // close checks what follows the ballots: EndBallots, the encrypted tally, the

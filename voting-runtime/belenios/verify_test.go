@@ -3,7 +3,10 @@ package belenios
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -501,5 +504,54 @@ func TestVerifyAndBeleniosToolOnAThresholdBoard(t *testing.T) {
 	}
 	if v.Err == nil {
 		t.Error("Verify accepted a partial decryption under the wrong member")
+	}
+}
+
+// An election closed without a single ballot: the tally of nothing, decrypted to
+// zeros, passes both verifiers.
+func TestVerifyAndBeleniosToolOnABoardWithoutBallots(t *testing.T) {
+	s := newScrutinElection(t)
+	board := scrutinBoard(t, 1796203876, s.Election, s.Trustees, s.Credentials, s.Keys, nil, "result")
+	v := verifyBoth(t, board)
+	if !v.Tool.Passed() {
+		t.Fatalf("belenios-tool: exit %d\n%s", v.Tool.Code, v.Tool.Output)
+	}
+	if v.Err != nil {
+		t.Fatalf("Verify: %v", v.Err)
+	}
+	if r := v.Ours; r.Ballots != 0 || r.Counted != 0 || r.Result == nil || !sameResult(r.Result, &Result{Result: [][]int64{{0, 0, 0, 0}, {0, 0, 0}}}) {
+		t.Errorf("report: %d ballots, %d counted, result %+v", r.Ballots, r.Counted, r.Result)
+	}
+}
+
+// onlyReader hides every method but Read: Verify reads it once.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// A seekable input (read twice, the counted ciphertexts not kept) and a plain
+// reader (read once, kept) give the same report and the same problems.
+func TestVerifyGivesTheSameVerdictReadOnceOrTwice(t *testing.T) {
+	e, a := readToolArchive(t)
+	dropped := rewritten(func(_ testing.TB, c *Archive) { c.Ballots = append(c.Ballots[:2], c.Ballots[3:]...) })(t, e.Archive, a)
+	badBallot := rewritten(func(t testing.TB, c *Archive) { c.Ballots[3] = changeDigit(t, c.Ballots[3], `"alpha":"`) })(t, e.Archive, a)
+	for name, board := range map[string][]byte{"good": e.Archive, "a counted ballot dropped": dropped, "a bad ballot": badBallot} {
+		t.Run(name, func(t *testing.T) {
+			twice, errTwice := Verify(bytes.NewReader(board))
+			once, errOnce := Verify(onlyReader{bytes.NewReader(board)})
+			if fmt.Sprint(errTwice) != fmt.Sprint(errOnce) {
+				t.Fatalf("read twice: %v\nread once: %v", errTwice, errOnce)
+			}
+			if !reflect.DeepEqual(twice, once) {
+				t.Fatalf("read twice: %+v\nread once: %+v", twice, once)
+			}
+			if name == "good" && (errTwice != nil || twice.Result == nil || twice.Counted != 3) {
+				t.Fatalf("good board: %v, %+v", errTwice, twice)
+			}
+			if name != "good" && errTwice == nil {
+				t.Fatal("a spoiled board verified")
+			}
+			t.Logf("%v", errTwice)
+		})
 	}
 }
