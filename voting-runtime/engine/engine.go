@@ -79,6 +79,9 @@ type Engine struct {
 	log     *slog.Logger
 	metrics *metrics
 	voters  *ratelimit.Keyed
+	// encryptedCasts is each voter's budget of encrypted ballots: checking one
+	// costs tens of milliseconds of CPU, refused or not.
+	encryptedCasts *ratelimit.Keyed
 	// wrongCodes is each client address's budget of wrong codes.
 	wrongCodes *ratelimit.Budget
 
@@ -92,6 +95,15 @@ type Engine struct {
 	// vf is the verifiable mode's state.
 	vf *verifiableState
 }
+
+// A voter may send encryptedCastBurst encrypted ballots at once (a vote, a
+// retry, a few re-votes), then one every encryptedCastEvery: one signed-in
+// session cannot keep the pod's cores busy checking proofs of ballots it
+// makes up.
+const (
+	encryptedCastBurst = 10
+	encryptedCastEvery = 6 * time.Second
+)
 
 // boxCache is how long the store's state read for pages is reused.
 const boxCache = time.Second
@@ -124,6 +136,7 @@ func New(cfg Config) (*Engine, error) {
 		every = 3 * time.Second
 	}
 	en.voters = ratelimit.New(rate.Every(every), burst)
+	en.encryptedCasts = ratelimit.New(rate.Every(encryptedCastEvery), encryptedCastBurst)
 	codes, codeEvery := cfg.AddressWrongCodes, cfg.AddressWrongCodeEvery
 	if codes == 0 {
 		codes = 30

@@ -50,12 +50,17 @@ func (e *ResendTooSoonError) Error() string {
 type RateLimitedError struct {
 	RetryAfter time.Duration
 	ByAddress  bool
+	// Ballots: the voter sent too many encrypted ballots in a short time.
+	Ballots bool
 }
 
 // Seconds is RetryAfter in whole seconds, rounded up: what to tell a person.
 func (e *RateLimitedError) Seconds() int { return max(1, int(math.Ceil(e.RetryAfter.Seconds()))) }
 
 func (e *RateLimitedError) Error() string {
+	if e.Ballots {
+		return fmt.Sprintf("too many ballots were sent for this voter in a short time: try again in %d seconds", e.Seconds())
+	}
 	if e.ByAddress {
 		return fmt.Sprintf("too many wrong codes were tried from your network: try again in %d seconds", e.Seconds())
 	}

@@ -389,6 +389,10 @@ func (en *Engine) CastEncrypted(ctx context.Context, voterID string, raw []byte)
 		en.metrics.rejected("closed")
 		return "", ErrVoteClosed
 	}
+	if ok, wait := en.encryptedCasts.Allow(voterID, en.now()); !ok {
+		en.metrics.limited.Inc()
+		return "", &RateLimitedError{RetryAfter: wait, Ballots: true}
+	}
 	s, err := en.board(ctx)
 	if errors.Is(err, ErrBoardNotReady) {
 		en.metrics.rejected("not-open")

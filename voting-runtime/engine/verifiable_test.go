@@ -222,3 +222,33 @@ func TestVerifiableOpeningFixesTheBoard(t *testing.T) {
 		t.Errorf("another roll after the opening: %v, want ErrRollLocked", err)
 	}
 }
+
+// TestEncryptedCastsBudgetPerVoter: checking an encrypted ballot costs tens of
+// milliseconds of CPU whether it is good or not, so a voter may send
+// encryptedCastBurst of them at once and is then told to wait, before any check;
+// another voter's budget is untouched.
+func TestEncryptedCastsBudgetPerVoter(t *testing.T) {
+	ctx := context.Background()
+	en, _ := externalEngineOpening(t, pubcredsOf(t, []string{"V-1", "V-2", "V-3"}, []int64{1, 2, 1}), time.Now().Add(-time.Minute))
+	if _, err := en.ImportRoll(ctx, strings.NewReader(enginetest.Roll)); err != nil {
+		t.Fatal(err)
+	}
+	if err := en.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	junk := []byte(`{"election_uuid":"x"}`)
+	for i := range encryptedCastBurst {
+		var be *belenios.BallotError
+		if _, err := en.CastEncrypted(ctx, "V-1", junk); !errors.As(err, &be) {
+			t.Fatalf("ballot %d of the burst: %v, want it checked and refused as a ballot", i+1, err)
+		}
+	}
+	var limited *RateLimitedError
+	if _, err := en.CastEncrypted(ctx, "V-1", junk); !errors.As(err, &limited) || !limited.Ballots || limited.RetryAfter <= 0 {
+		t.Fatalf("a ballot past the burst: %v, want a RateLimitedError for ballots with a wait", err)
+	}
+	var be *belenios.BallotError
+	if _, err := en.CastEncrypted(ctx, "V-2", junk); !errors.As(err, &be) {
+		t.Errorf("another voter's ballot: %v, want it checked", err)
+	}
+}
