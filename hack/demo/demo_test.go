@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"scrutin.dev/scrutin/internal/controlplane"
 )
@@ -38,5 +41,26 @@ func TestManifestIsAValidElection(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the manifest lacks %s:\n%s", want, b)
 		}
+	}
+}
+
+// TestControllerRuntimeLogsThroughTheDemo: once the demo has set its logger,
+// controller-runtime's errors come out as one plain line (no "SetLogger was never
+// called" stack trace) and its informational messages are dropped.
+func TestControllerRuntimeLogsThroughTheDemo(t *testing.T) {
+	var buf strings.Builder
+	setLogger(&buf)
+	l := ctrllog.Log.WithName("client")
+	l.Info("informational message")
+	l.Error(errors.New("connection refused"), "cannot reach the API server")
+	out := buf.String()
+	if strings.Contains(out, "informational message") {
+		t.Errorf("informational messages reach the demo's output:\n%s", out)
+	}
+	if !strings.Contains(out, "cannot reach the API server") || !strings.Contains(out, "connection refused") {
+		t.Errorf("controller-runtime's error is not in the demo's output:\n%s", out)
+	}
+	if strings.Contains(out, "goroutine") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("want one line, got:\n%s", out)
 	}
 }

@@ -72,6 +72,7 @@ func main() {
 	flag.DurationVar(&o.lasts, "lasts", 2*time.Hour, "how long the vote stays open")
 	flag.BoolVar(&o.down, "down", false, "stop the cluster and remove everything the demo made")
 	flag.Parse()
+	setLogger(os.Stderr)
 	root, err := controlplane.Root()
 	if err == nil {
 		if o.down {
