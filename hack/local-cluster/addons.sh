@@ -224,14 +224,15 @@ addons_cilium_up() {
     --enable-policy=default
   addons_log "cilium-agent started (pid $(cat "$S/cilium-agent.pid"), log $S/cilium-agent.log)"
 
+  # Healthy in seconds on an idle machine; a CI machine busy with builds can take minutes.
   local i state=
-  for i in $(seq 240); do
+  for i in $(seq 600); do
     addons_running cilium-agent || { tail -30 "$S/cilium-agent.log" >&2; echo "cilium-agent exited (log: $S/cilium-agent.log)" >&2; return 1; }
     state=$(addons_cilium_health | jq -r '.cilium.state // empty' 2>/dev/null || true)
     [ "$state" = Ok ] && break
     sleep 0.5
   done
-  [ "$state" = Ok ] || { tail -30 "$S/cilium-agent.log" >&2; echo "cilium-agent not healthy after 120s (state: ${state:-no answer}; log: $S/cilium-agent.log)" >&2; return 1; }
+  [ "$state" = Ok ] || { tail -30 "$S/cilium-agent.log" >&2; echo "cilium-agent not healthy after 300s (state: ${state:-no answer}; log: $S/cilium-agent.log)" >&2; return 1; }
   addons_log "cilium-agent healthy ($(addons_since "$t0"))"
 
   # CNI: cilium-cni where containerd looks, and the only conflist in its conf_dir.
@@ -477,10 +478,11 @@ spec:
   service: {name: metrics-server, namespace: kube-system, port: 443}
   caBundle: $(base64 -w0 <"$d/ca.crt")
 EOF
-  if ! addons_kc wait --for=condition=Available --timeout=60s apiservice/v1beta1.metrics.k8s.io >/dev/null; then
+  # Available in seconds on an idle machine; allow for a busy one.
+  if ! addons_kc wait --for=condition=Available --timeout=180s apiservice/v1beta1.metrics.k8s.io >/dev/null; then
     tail -20 "$S/metrics-server.log" >&2
     addons_kc get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[0].message}{"\n"}' >&2 || true
-    echo "APIService v1beta1.metrics.k8s.io not Available after 60s (log: $S/metrics-server.log)" >&2
+    echo "APIService v1beta1.metrics.k8s.io not Available after 180s (log: $S/metrics-server.log)" >&2
     return 1
   fi
   addons_log "metrics-server up, APIService Available in $(addons_since "$t0") (node metrics after its first scrapes, 15-30 s)"
