@@ -254,6 +254,9 @@ func TestBeleniosJSBallotsVerify(t *testing.T) {
 		belenios.Question{Answers: []string{"A", "B", "C", "D"}, Blank: true, Min: 2, Max: 3, Question: "Board (2 to 3)?"},
 		belenios.Question{Answers: []string{"P", "Q", "R"}, Min: 3, Max: 3, Question: "Rank all three?"},
 		belenios.Question{Answers: []string{"Yes", "No"}, Min: 1, Max: 1, Question: "Adopt the budget?"})
+	zero := newJSElection(t, "zero", 3,
+		belenios.Question{Answers: []string{"A", "B", "C"}, Blank: true, Min: 0, Max: 2, Question: "Up to two, or blank?"},
+		belenios.Question{Answers: []string{"U", "V"}, Min: 0, Max: 2, Question: "Any?"})
 	casts := map[*jsElection][]belenios.Plaintext{
 		two: {
 			{{0, 1, 0, 0}, {1, 0, 0}},
@@ -267,13 +270,18 @@ func TestBeleniosJSBallotsVerify(t *testing.T) {
 			{{0, 0, 1, 1, 1}, {1, 1, 1}, {0, 1}},
 			{{0, 1, 0, 1, 1}, {1, 1, 1}, {1, 0}},
 		},
+		zero: {
+			{{0, 0, 0, 0}, {0, 0}},
+			{{1, 0, 0, 0}, {1, 1}}, // blank
+			{{0, 1, 0, 1}, {0, 1}},
+		},
 	}
-	url := beleniosPage(t, two, three)
+	url := beleniosPage(t, two, three, zero)
 	ctx := browser.Start(t)
 	openBeleniosPage(t, ctx, url)
 	g := belenios.Belenios2048()
 
-	for _, e := range []*jsElection{two, three} {
+	for _, e := range []*jsElection{two, three, zero} {
 		var ballots [][]byte
 		for i, want := range casts[e] {
 			got := evalJS[jsBallot](t, ctx, makeBallotJS, e.name, e.creds[i], want)

@@ -8,8 +8,9 @@
    as the Go package voting-runtime/belenios writes it (NewBallot, Tracker), so
    that our VerifyBallot and belenios-tool accept it.
 
-   It defines window.Belenios only where BigInt and Web Crypto exist (a secure
-   context): without them the page keeps to what it can do without this file.
+   It needs BigInt, async functions and Web Crypto (a secure context): a
+   browser without the first two cannot parse it, and without Web Crypto it stops
+   at once; either way window.Belenios stays undefined, which the page checks.
    BigInt arithmetic is not constant-time; the secrets it handles are the
    voter's own, on the voter's device, for the few seconds a ballot takes. */
 (function () {
@@ -247,6 +248,11 @@
     })) {
       throw new Error("election record: the uuid is not Base58 of at least 14 characters");
     }
+    ["name", "description", "administrator", "credential_authority"].forEach(function (k) {
+      if (e[k] !== undefined && typeof e[k] !== "string") {
+        throw new Error("election record: " + k + " is not a string");
+      }
+    });
     if (typeof e.public_key !== "string" || !DECIMAL.test(e.public_key)) {
       throw new Error("election record: the public key is not a decimal string");
     }
@@ -265,6 +271,9 @@
       onlyFields(q, QUESTION_FIELDS, what);
       if (!Array.isArray(q.answers) || q.answers.length < 1) {
         throw new Error(what + ": a question needs answers");
+      }
+      if (!q.answers.every(function (a) { return typeof a === "string"; }) || typeof q.question !== "string") {
+        throw new Error(what + ": the question and its answers are strings");
       }
       if (q.blank !== undefined && typeof q.blank !== "boolean") {
         throw new Error(what + ": blank is true or false");
@@ -500,6 +509,10 @@
       pe.problems = problems;
       throw pe;
     }
+    // The page's arrays may change while the ballot is made: work on a copy.
+    choices = choices.map(function (m) {
+      return m.slice();
+    });
     var total = 0, done = 0;
     choices.forEach(function (m) {
       total += m.length;
