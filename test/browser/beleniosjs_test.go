@@ -413,6 +413,50 @@ func TestBeleniosJSBallotsVerify(t *testing.T) {
 		}
 	})
 
+	t.Run("election records", func(t *testing.T) {
+		raw := string(two.raw)
+		y := two.record.Election.PublicKey.Big().Text(10)
+		notElement := new(big.Int).Add(two.record.Election.PublicKey.Big(), big.NewInt(1)).Text(10)
+		cases := map[string]string{
+			"as published":              raw,
+			"with a trailing newline":   raw + "\n",
+			"version 2":                 strings.Replace(raw, `"version":1`, `"version":2`, 1),
+			"another group":             strings.Replace(raw, `"BELENIOS-2048"`, `"RFC-3526-2048"`, 1),
+			"a key outside the group":   strings.Replace(raw, y, notElement, 1),
+			"a key as a number":         strings.Replace(raw, `"`+y+`"`, "12", 1),
+			"an unknown field":          strings.Replace(raw, `"version":1`, `"version":1,"extra":1`, 1),
+			"a short uuid":              strings.Replace(raw, two.record.Election.UUID, two.record.Election.UUID[:13], 1),
+			"max above the answers":     strings.Replace(raw, `"min":1,"max":2`, `"min":1,"max":4`, 1),
+			"min above max":             strings.Replace(raw, `"min":1,"max":2`, `"min":2,"max":1`, 1),
+			"a question without answer": strings.Replace(raw, `["X","Y","Z"]`, `[]`, 1),
+			"no question":               raw[:strings.Index(raw, `"questions"`)] + `"questions":[],` + raw[strings.Index(raw, `"uuid"`):],
+		}
+		for name, text := range cases {
+			goRec, goErr := belenios.ParseElection([]byte(text))
+			got := evalJS[struct {
+				Error string `json:"error"`
+				Hash  string `json:"hash"`
+			}](t, ctx, `
+				try {
+					const e = window.Belenios.parseElection(a0);
+					return {error: "", hash: await window.Belenios.electionHash(e)};
+				} catch (err) {
+					return {error: String(err), hash: ""};
+				}`, text)
+			switch {
+			case goErr != nil && got.Error == "":
+				t.Errorf("%s: parseElection took a record Go refuses (%v)", name, goErr)
+			case goErr == nil && got.Error != "":
+				t.Errorf("%s: parseElection refused a record Go takes: %s", name, got.Error)
+			case goErr == nil && got.Hash != goRec.Fingerprint:
+				t.Errorf("%s: electionHash %s, Go's fingerprint %s", name, got.Hash, goRec.Fingerprint)
+			}
+			if want := name == "as published" || name == "with a trailing newline"; want != (goErr == nil) {
+				t.Errorf("%s: Go's ParseElection says %v", name, goErr)
+			}
+		}
+	})
+
 	if v := evalJS[[]string](t, ctx, `return window.cspViolations;`); len(v) > 0 {
 		t.Errorf("belenios.js broke the pages' Content-Security-Policy: %v", v)
 	}
