@@ -161,8 +161,8 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/controller-gen $@
 
-# helm, for charts/scrutin (make helm-lint, test/chart). Cold: 3 min of CPU, 6m40s wall on a
-# loaded 2-core machine (hack/build-helm.sh).
+# helm, for charts/scrutin (make helm-lint, test/chart). Cold: 3m40s of CPU (user+sys), 6m40s wall
+# on a 2-core machine loaded by other builds (hack/build-helm.sh); cached afterwards.
 $(HELM):
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh >/dev/null
 
