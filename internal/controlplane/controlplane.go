@@ -85,7 +85,14 @@ func AssetsDir(root string) string {
 // Start starts the control plane and installs the CRDs of config/crd/bases and the
 // admission policies of config/admission. It fails, never skips, when the binaries
 // are missing: run `make tools`.
-func Start() (*Env, error) {
+func Start() (*Env, error) { return start(true) }
+
+// StartEmpty starts a control plane with nothing of Scrutin in it (no CRD, no
+// admission policy), for the tests of an installer that creates them itself (the
+// Helm chart).
+func StartEmpty() (*Env, error) { return start(false) }
+
+func start(install bool) (*Env, error) {
 	root, err := Root()
 	if err != nil {
 		return nil, err
@@ -97,11 +104,10 @@ func Start() (*Env, error) {
 		}
 	}
 	scheme := Scheme()
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, Scheme: scheme}
+	if install {
+		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
+		env.ErrorIfCRDPathMissing = true
 	}
 	// Room for thousands of election Services (envtest's default range holds 253).
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
@@ -115,6 +121,9 @@ func Start() (*Env, error) {
 		return nil, fmt.Errorf("while creating a client: %w", err)
 	}
 	e := &Env{Environment: env, Config: cfg, Client: c, Scheme: scheme, Root: root}
+	if !install {
+		return e, nil
+	}
 	if err := e.installAdmissionPolicies(); err != nil {
 		_ = env.Stop()
 		return nil, err
