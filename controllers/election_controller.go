@@ -33,8 +33,12 @@ type ElectionReconciler struct {
 	client.Client
 	// APIReader reads from the API server: tenant Secrets and the election's keys.
 	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Options   Options
+	// Cache reads the manager's caches directly, for the Secrets' metadata (the
+	// Client sends typed Secret reads to the API server). Nil: Secrets are always
+	// applied.
+	Cache    client.Reader
+	Recorder events.EventRecorder
+	Options  Options
 	// Runtime talks to each election's voting-runtime.
 	Runtime RuntimeClient
 	// Databases creates and drops elections' own PostgreSQL databases.
@@ -66,6 +70,7 @@ func NewElectionReconciler(mgr ctrl.Manager, opts Options) *ElectionReconciler {
 	return &ElectionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Cache:     mgr.GetCache(),
 		Recorder:  mgr.GetEventRecorder("scrutin-controller"),
 		Options:   opts,
 		Runtime:   &HTTPRuntimeClient{HTTP: &http.Client{Timeout: 10 * time.Second}},

@@ -14,8 +14,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -160,20 +158,6 @@ func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (Keys, 
 			"The election's keys Secret was deleted and new keys were generated: open sessions ended, and credentials already sent no longer work")
 	}
 	return keys, nil
-}
-
-// apply server-side-applies obj as the controller's field manager, forcing
-// ownership of the fields it sets: whatever was edited by hand comes back.
-func (r *ElectionReconciler) apply(ctx context.Context, obj client.Object) error {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return err
-	}
-	delete(u, "status")
-	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
-	ac := client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u})
-	return r.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership)
 }
 
 // prunable are the kinds whose objects come and go with the spec (the roll copy, the
