@@ -734,7 +734,7 @@ func TestDashboard(t *testing.T) {
 		"scrutin_ballots_cast_total", "scrutin_signins_total", "scrutin_code_delivery_seconds_bucket",
 		"scrutin_codes_sent_total", "scrutin_delivery_backlog", "scrutin_requests_shed_total",
 		"scrutin_rate_limited_total", "scrutin_runtime_inflight_requests", "kube_deployment_status_replicas", "up",
-		"scrutin_elections", "controller_runtime_reconcile_errors_total",
+		"scrutin_elections", "scrutin_election_reconcile_errors_total",
 	} {
 		if !metrics[m] {
 			t.Errorf("no panel shows %s", m)
