@@ -233,7 +233,7 @@ func (r *ElectionReconciler) loadDelivery(ctx context.Context, in *Inputs) error
 }
 
 // tenantSecret reads a Secret of the Election's own namespace, straight from the
-// API server (the controller caches no Secret). A missing Secret is a problem for
+// API server (the controller caches no Secret's data). A missing Secret is a problem for
 // the tenant to fix, not an error to retry: its creation triggers a reconcile.
 func (r *ElectionReconciler) tenantSecret(ctx context.Context, in *Inputs, name, what string) (map[string][]byte, error) {
 	var s corev1.Secret
