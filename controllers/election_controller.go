@@ -13,7 +13,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -33,8 +35,12 @@ type ElectionReconciler struct {
 	client.Client
 	// APIReader reads from the API server: tenant Secrets and the election's keys.
 	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Options   Options
+	// Cache reads the manager's caches directly, for the Secrets' metadata (the
+	// Client sends typed Secret reads to the API server). Nil: Secrets are always
+	// applied.
+	Cache    client.Reader
+	Recorder events.EventRecorder
+	Options  Options
 	// Runtime talks to each election's voting-runtime.
 	Runtime RuntimeClient
 	// Databases creates and drops elections' own PostgreSQL databases.
@@ -57,6 +63,9 @@ type ElectionReconciler struct {
 	credentialsCopies sync.Map // types.NamespacedName -> string
 	// trusteeChecks remember, per Election, the last check of its trustees.
 	trusteeChecks trusteeChecks
+	// backoff spaces the retries of an Election whose reconciles fail.
+	backoff     workqueue.TypedRateLimiter[types.NamespacedName]
+	backoffOnce sync.Once
 }
 
 // NewElectionReconciler is the reconciler with its production parts: the manager's
@@ -66,6 +75,7 @@ func NewElectionReconciler(mgr ctrl.Manager, opts Options) *ElectionReconciler {
 	return &ElectionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Cache:     mgr.GetCache(),
 		Recorder:  mgr.GetEventRecorder("scrutin-controller"),
 		Options:   opts,
 		Runtime:   &HTTPRuntimeClient{HTTP: &http.Client{Timeout: 10 * time.Second}},
@@ -84,7 +94,6 @@ func NewElectionReconciler(mgr ctrl.Manager, opts Options) *ElectionReconciler {
 // Reconcile brings one Election's namespace and status to what its spec and the
 // clock say.
 func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
 	// Read live, not from the cache: a stale copy of an Election that was just
 	// finalized and removed must never provision its namespace again.
 	var e scrutinv1.Election
@@ -94,6 +103,7 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			r.credentialsSeen.Delete(req.NamespacedName)
 			r.credentialsCopies.Delete(req.NamespacedName)
 			r.trusteeChecks.drop(req.NamespacedName)
+			r.errorBackoff().Forget(req.NamespacedName)
 			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
 		}
 		return ctrl.Result{}, err
@@ -114,10 +124,37 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if serr := r.writeStatus(ctx, &e, before); serr != nil {
 		err = errors.Join(err, serr)
 	}
-	if err != nil {
-		log.Error(err, "Reconciled Election with errors", "phase", e.Status.Phase)
+	return r.retryOnError(ctx, &e, result, err), nil
+}
+
+// retryOnError is the Result of a reconcile that met err. controller-runtime drops
+// the Result of a Reconcile that returns an error and retries with its own backoff,
+// which grows to minutes: an error would push the opening or the closing past its
+// time. So an error is never returned: the Election is queued again at the earlier
+// of its next scheduled step and its own exponential backoff, and the error is
+// logged and counted (the Ready condition names what failed to provision).
+func (r *ElectionReconciler) retryOnError(ctx context.Context, e *scrutinv1.Election, result ctrl.Result, err error) ctrl.Result {
+	key := client.ObjectKeyFromObject(e)
+	if err == nil {
+		r.errorBackoff().Forget(key)
+		return result
 	}
-	return result, err
+	reconcileErrorsTotal.Inc()
+	retry := r.errorBackoff().When(key)
+	if result.RequeueAfter > 0 && result.RequeueAfter < retry {
+		retry = result.RequeueAfter
+	}
+	logf.FromContext(ctx).Error(err, "Reconciled Election with errors", "phase", e.Status.Phase, "retryIn", retry.String())
+	return ctrl.Result{RequeueAfter: retry}
+}
+
+// errorBackoff is the delay before each retry of an Election whose reconciles keep
+// failing: 5 ms, doubling up to 1,000 s, as controller-runtime's own.
+func (r *ElectionReconciler) errorBackoff() workqueue.TypedRateLimiter[types.NamespacedName] {
+	r.backoffOnce.Do(func() {
+		r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](5*time.Millisecond, 1000*time.Second)
+	})
+	return r.backoff
 }
 
 // reconcileElection provisions, then follows the schedule. It only changes e.Status;

@@ -14,8 +14,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -162,20 +160,6 @@ func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (Keys, 
 	return keys, nil
 }
 
-// apply server-side-applies obj as the controller's field manager, forcing
-// ownership of the fields it sets: whatever was edited by hand comes back.
-func (r *ElectionReconciler) apply(ctx context.Context, obj client.Object) error {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return err
-	}
-	delete(u, "status")
-	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
-	ac := client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u})
-	return r.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership)
-}
-
 // prunable are the kinds whose objects come and go with the spec (the roll copy, the
 // delivery and database Secrets). Volumes are never pruned.
 var prunable = []schema.GroupVersionKind{
@@ -249,7 +233,7 @@ func (r *ElectionReconciler) loadDelivery(ctx context.Context, in *Inputs) error
 }
 
 // tenantSecret reads a Secret of the Election's own namespace, straight from the
-// API server (the controller caches no Secret). A missing Secret is a problem for
+// API server (the controller caches no Secret's data). A missing Secret is a problem for
 // the tenant to fix, not an error to retry: its creation triggers a reconcile.
 func (r *ElectionReconciler) tenantSecret(ctx context.Context, in *Inputs, name, what string) (map[string][]byte, error) {
 	var s corev1.Secret

@@ -43,7 +43,7 @@ func RegisterMetrics(reader client.Reader) error {
 			"When an election not yet open opens (Unix time), for the alerts on what must be done before.",
 			[]string{"election_namespace", "election_name"}, nil),
 	}
-	for _, col := range []prometheus.Collector{c, d} {
+	for _, col := range []prometheus.Collector{c, d, appliesTotal, reconcileErrorsTotal} {
 		err := metrics.Registry.Register(col)
 		var already prometheus.AlreadyRegisteredError
 		if err != nil && !errors.As(err, &already) {
@@ -122,3 +122,18 @@ func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, counts[p], string(p))
 	}
 }
+
+// appliesTotal counts the server-side applies the controller sent, and those it
+// skipped because the live object was already as desired, by kind.
+var appliesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "scrutin_applies_total",
+	Help: "Server-side applies of the objects of elections' namespaces, by kind and result: sent, or skipped because the live object was already as desired.",
+}, []string{"kind", "result"})
+
+// reconcileErrorsTotal counts the Election reconciles that met an error. They are
+// retried by the controller itself (retryOnError), so controller-runtime's own
+// error count does not see them.
+var reconcileErrorsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "scrutin_election_reconcile_errors_total",
+	Help: "Election reconciles that met an error; each is retried at the earlier of its next scheduled step and an exponential backoff.",
+})

@@ -40,11 +40,14 @@ import (
 )
 
 var (
-	env     *controlplane.Env
-	k8s     client.Client // the administrator's, uncached
-	pg      *pgtest.Server
-	double  *runtimeDouble
-	testOpt = Options{
+	env    *controlplane.Env
+	k8s    client.Client // the administrator's, uncached
+	pg     *pgtest.Server
+	double *runtimeDouble
+	// reconciler is the manager's, its writes recorded in writes
+	reconciler *ElectionReconciler
+	writes     = newWriteLog()
+	testOpt    = Options{
 		RuntimeImage:           "scrutin.dev/voting-runtime:test",
 		OperatorNamespace:      "scrutin-system",
 		IngressNamespaceLabels: map[string]string{"scrutin.dev/ingress": "true"},
@@ -93,6 +96,8 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	r := NewElectionReconciler(mgr, testOpt)
+	r.Client = writes.wrap(r.Client)
+	reconciler = r
 	r.Runtime = &HTTPRuntimeClient{BaseURL: double.baseURL}
 	r.Resolver = staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}
 	if err := r.SetupWithManager(mgr); err != nil {

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -33,23 +32,6 @@ func managedKinds() []client.Object {
 		&appsv1.Deployment{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{},
 		&networkingv1.NetworkPolicy{},
 	}
-}
-
-// CacheOptions make the manager cache only Scrutin's own objects of the managed
-// kinds; Secrets are never cached whole (only their metadata is watched), so the
-// controller's memory does not grow with the cluster's Secrets.
-func CacheOptions() cache.Options {
-	own := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
-	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range managedKinds() {
-		byObject[o] = cache.ByObject{Label: own}
-	}
-	return cache.Options{ByObject: byObject}
-}
-
-// ClientOptions make typed Secret reads go to the API server, never to a cache.
-func ClientOptions() client.Options {
-	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
 }
 
 const secretRefIndex = "spec.secretRefs"

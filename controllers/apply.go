@@ -1,0 +1,200 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
+)
+
+// AppliedSHA256Annotation on every object the controller applies is the hex
+// SHA-256 of the object as it was last applied (this annotation aside).
+const AppliedSHA256Annotation = "elections.scrutin.dev/applied-sha256"
+
+// apply server-side-applies obj as the controller's field manager, forcing
+// ownership of the fields it sets: whatever was edited by hand comes back. An
+// object already as desired is not sent again (see upToDate).
+func (r *ElectionReconciler) apply(ctx context.Context, obj client.Object) error {
+	u, err := appliedForm(obj)
+	if err != nil {
+		return err
+	}
+	kind := u.GetKind()
+	if r.upToDate(ctx, u) {
+		appliesTotal.WithLabelValues(kind, "skipped").Inc()
+		return nil
+	}
+	appliesTotal.WithLabelValues(kind, "sent").Inc()
+	ac := client.ApplyConfigurationFromUnstructured(u)
+	return r.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// appliedForm is obj as it is applied: no status, no creation timestamps, and the
+// SHA-256 of all that in AppliedSHA256Annotation.
+func appliedForm(obj client.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	u := &unstructured.Unstructured{Object: m}
+	annotations := u.GetAnnotations()
+	if _, ok := annotations[AppliedSHA256Annotation]; ok {
+		delete(annotations, AppliedSHA256Annotation)
+		if len(annotations) == 0 {
+			annotations = nil
+		}
+		u.SetAnnotations(annotations)
+	}
+	b, err := json.Marshal(m) // map keys sorted: the same object, the same bytes
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AppliedSHA256Annotation] = hex.EncodeToString(sum[:])
+	u.SetAnnotations(annotations)
+	return u, nil
+}
+
+// upToDate reports whether the live object, as cached, is already what applying
+// u would make it, so the apply can be skipped. Two things must hold:
+//   - its AppliedSHA256Annotation is u's: the controller's last apply was this
+//     very object;
+//   - the fields the controller owns (its managedFields entry) are exactly the
+//     fields of u: nobody changed or removed any of them since, for any write by
+//     another manager that changes a field's value (kubectl edit, patch, another
+//     apply) takes that field from the controller's entry, and a field the
+//     controller stopped setting would still be in it.
+//
+// A cache that lags behind an edit only delays the repair: the edit's watch event
+// queues the Election again, and that reconcile reads the updated cache. Objects
+// not found in the cache (new, or of a kind not cached) are always applied.
+func (r *ElectionReconciler) upToDate(ctx context.Context, u *unstructured.Unstructured) bool {
+	live := r.cachedMetadata(ctx, u.GroupVersionKind(), client.ObjectKeyFromObject(u))
+	if live == nil || !live.GetDeletionTimestamp().IsZero() ||
+		live.GetAnnotations()[AppliedSHA256Annotation] != u.GetAnnotations()[AppliedSHA256Annotation] {
+		return false
+	}
+	owned := ownedFields(live.GetManagedFields(), u.GetAPIVersion())
+	if owned == nil {
+		return false
+	}
+	want, err := appliedFields(u)
+	return err == nil && owned.Equals(want)
+}
+
+// cachedMetadata is the cached object of that kind and key, or nil when it is not
+// cached: Secrets from the metadata-only cache, the managed kinds from theirs.
+// Nothing else is looked up, so no informer is ever started here.
+func (r *ElectionReconciler) cachedMetadata(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) metav1.Object {
+	if gvk == secretGVK {
+		if r.Cache == nil {
+			return nil
+		}
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(gvk)
+		if err := r.Cache.Get(ctx, key, m); err != nil {
+			return nil
+		}
+		return m
+	}
+	if r.Client == nil || !isManagedKind(r.Scheme(), gvk) {
+		return nil
+	}
+	o, err := r.Scheme().New(gvk)
+	if err != nil {
+		return nil
+	}
+	obj, ok := o.(client.Object)
+	if !ok || r.Get(ctx, key, obj) != nil {
+		return nil
+	}
+	return obj
+}
+
+var secretGVK = corev1.SchemeGroupVersion.WithKind("Secret")
+
+// isManagedKind reports whether gvk is one of managedKinds (cached by label).
+func isManagedKind(s *runtime.Scheme, gvk schema.GroupVersionKind) bool {
+	for _, o := range managedKinds() {
+		if k, err := apiutil.GVKForObject(o, s); err == nil && k == gvk {
+			return true
+		}
+	}
+	return false
+}
+
+// ownedFields are the fields the controller's server-side applies own, from the
+// object's managedFields; nil when it owns none.
+func ownedFields(entries []metav1.ManagedFieldsEntry, apiVersion string) *fieldpath.Set {
+	for _, mf := range entries {
+		if mf.Manager != FieldOwner || mf.Operation != metav1.ManagedFieldsOperationApply ||
+			mf.Subresource != "" || mf.APIVersion != apiVersion || mf.FieldsV1 == nil {
+			continue
+		}
+		s := &fieldpath.Set{}
+		if err := s.FromJSON(bytes.NewReader(mf.FieldsV1.Raw)); err != nil {
+			return nil
+		}
+		return s
+	}
+	return nil
+}
+
+// appliedFields are the fields the API server records as owned by an apply of u:
+// every field of u, as the object's schema names them, but the metadata it never
+// records as owned.
+func appliedFields(u *unstructured.Unstructured) (*fieldpath.Set, error) {
+	tv, err := typeConverter().ObjectToTyped(u, typed.AllowDuplicates)
+	if err != nil {
+		return nil, fmt.Errorf("while typing %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	set, err := tv.ToFieldSet()
+	if err != nil {
+		return nil, err
+	}
+	return set.Difference(neverOwned), nil
+}
+
+// typeConverter knows the schemas of Kubernetes' own kinds (built once: parsing
+// them takes a while).
+var typeConverter = sync.OnceValue(func() managedfields.TypeConverter {
+	return applyconfigurations.NewTypeConverter(clientgoscheme.Scheme)
+})
+
+// neverOwned are the fields the API server strips from every manager's set.
+var neverOwned = fieldpath.NewSet(
+	fieldpath.MakePathOrDie("apiVersion"),
+	fieldpath.MakePathOrDie("kind"),
+	fieldpath.MakePathOrDie("metadata"),
+	fieldpath.MakePathOrDie("metadata", "name"),
+	fieldpath.MakePathOrDie("metadata", "namespace"),
+	fieldpath.MakePathOrDie("metadata", "creationTimestamp"),
+	fieldpath.MakePathOrDie("metadata", "selfLink"),
+	fieldpath.MakePathOrDie("metadata", "uid"),
+	fieldpath.MakePathOrDie("metadata", "clusterName"),
+	fieldpath.MakePathOrDie("metadata", "generation"),
+	fieldpath.MakePathOrDie("metadata", "managedFields"),
+	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
+)

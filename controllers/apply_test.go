@@ -1,0 +1,174 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+func TestAppliedForm(t *testing.T) {
+	cm := func(data string, annotations map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "n", Name: "c", Annotations: annotations},
+			Data:       map[string]string{"k": data},
+		}
+	}
+	sum := func(o client.Object) string {
+		u, err := appliedForm(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := u.Object["status"]; ok {
+			t.Errorf("status is applied")
+		}
+		return u.GetAnnotations()[AppliedSHA256Annotation]
+	}
+	a := sum(cm("v", nil))
+	if len(a) != 64 {
+		t.Fatalf("annotation %q is not a hex SHA-256", a)
+	}
+	for name, tc := range map[string]struct {
+		obj  client.Object
+		same bool
+	}{
+		"the same object":                      {cm("v", nil), true},
+		"a stale annotation of its own":        {cm("v", map[string]string{AppliedSHA256Annotation: "old"}), true},
+		"another value":                        {cm("w", nil), false},
+		"another annotation":                   {cm("v", map[string]string{"x": "y"}), false},
+		"a creation timestamp (never applied)": {func() client.Object { c := cm("v", nil); c.CreationTimestamp = metav1.Now(); return c }(), true},
+	} {
+		if got := sum(tc.obj) == a; got != tc.same {
+			t.Errorf("%s: same annotation %v, want %v", name, got, tc.same)
+		}
+	}
+}
+
+// settledReconcile reconciles e directly until one reconcile sends no write to its
+// namespaces (the previous writes must reach the cache first), and returns how many
+// applies that reconcile skipped; the test fails if none comes within 15 s.
+func settledReconcile(t *testing.T, e *scrutinv1.Election) float64 {
+	t.Helper()
+	ctx := context.Background()
+	cur := getElection(t, e)
+	var last []string
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		before := len(writes.in(cur.Namespace, cur.Status.Namespace))
+		skipped := testutil.ToFloat64(appliesTotal.WithLabelValues("Deployment", "skipped")) +
+			testutil.ToFloat64(appliesTotal.WithLabelValues("Secret", "skipped"))
+		if _, err := reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(e)}); err != nil {
+			t.Fatal(err)
+		}
+		last = writes.in(cur.Namespace, cur.Status.Namespace)[before:]
+		if len(last) == 0 {
+			return testutil.ToFloat64(appliesTotal.WithLabelValues("Deployment", "skipped")) +
+				testutil.ToFloat64(appliesTotal.WithLabelValues("Secret", "skipped")) - skipped
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("every reconcile of the unchanged Election %s wrote; the last: %s", e.Name, strings.Join(last, ", "))
+	return 0
+}
+
+// TestApplySkipsUnchanged: once an Election's namespace is converged, reconciling it
+// again sends nothing to the API server; a field the controller owns, edited by
+// hand, comes back; and then reconciles send nothing again.
+func TestApplySkipsUnchanged(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := create(t, newElection(t, ns, "steady", time.Hour, 2*time.Hour))
+	cur := waitPhase(t, e, scrutinv1.PhaseScheduled, 15*time.Second)
+	if n := settledReconcile(t, e); n < 2 {
+		t.Errorf("a reconcile with no write skipped %v applies of the Deployment and Secrets, want at least the Deployment and the keys", n)
+	}
+	elNS := cur.Status.Namespace
+
+	// Hand edits of fields the controller owns: a ConfigMap's data, a Secret's data
+	// (its cache holds metadata only), the Deployment's image.
+	var cm corev1.ConfigMap
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: ConfigMapName}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	wantCM := fmt.Sprint(cm.Data)
+	for k := range cm.Data {
+		cm.Data[k] = "tampered"
+	}
+	if err := k8s.Update(ctx, &cm); err != nil {
+		t.Fatal(err)
+	}
+	var delivery corev1.Secret
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: DeliverySecretName}, &delivery); err != nil {
+		t.Fatal(err)
+	}
+	wantPassword := string(delivery.Data["smtp.password"])
+	delivery.Data["smtp.password"] = []byte("tampered")
+	if err := k8s.Update(ctx, &delivery); err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: RuntimeName}, &d); err != nil {
+		t.Fatal(err)
+	}
+	wantImage := d.Spec.Template.Spec.Containers[0].Image
+	d.Spec.Template.Spec.Containers[0].Image = "example.org/not-scrutin:1"
+	if err := k8s.Update(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, "the hand edits to be repaired", 15*time.Second, func() (bool, string) {
+		var cm corev1.ConfigMap
+		var s corev1.Secret
+		var d appsv1.Deployment
+		for _, o := range []struct {
+			name string
+			obj  client.Object
+		}{{ConfigMapName, &cm}, {DeliverySecretName, &s}, {RuntimeName, &d}} {
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: o.name}, o.obj); err != nil {
+				return false, err.Error()
+			}
+		}
+		image := d.Spec.Template.Spec.Containers[0].Image
+		return fmt.Sprint(cm.Data) == wantCM && string(s.Data["smtp.password"]) == wantPassword && image == wantImage,
+			fmt.Sprintf("ConfigMap repaired %v, password repaired %v, image %s", fmt.Sprint(cm.Data) == wantCM, string(s.Data["smtp.password"]) == wantPassword, image)
+	})
+	assertNamespaceIsBuilt(t, getElection(t, e))
+	settledReconcile(t, e)
+}
+
+// BenchmarkUpToDateCheck: the CPU an apply skip costs the controller, per
+// election, beyond its cache reads: the applied form, its SHA-256 and its field
+// set, for every object of a namespace.
+//
+//	go test ./controllers -run '^$' -bench UpToDateCheck
+func BenchmarkUpToDateCheck(b *testing.B) {
+	objs, err := DesiredObjects(testInputs(testElection("tenant", "board", "uid-1")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	typeConverter() // parsed once per process, not per check
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, o := range objs {
+			u, err := appliedForm(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := appliedFields(u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(objs)), "objects")
+}
