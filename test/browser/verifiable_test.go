@@ -299,6 +299,30 @@ func TestVerifiableVoteInTheBrowser(t *testing.T) {
 		}
 		c.page("vb-receipt")
 		votes = append(votes, vote{lang: lang, tracker: textOf(t, ctx, "#vb-tracker"), elapsed: sentAt.Sub(cast)})
+
+		// The ballot page again, with JavaScript off: the notice says how else to
+		// vote, and that a new ballot would replace this one.
+		noScript(t, ctx, true)
+		do(t, ctx, "the ballot page without JavaScript", chromedp.Navigate(base+"/ballot"), chromedp.WaitVisible(chromedp.CSS("#vb-nojs")))
+		if visible(t, ctx, "#vb-app") {
+			t.Error("without JavaScript the steps show")
+		}
+		nojs := textOf(t, ctx, "#main")
+		for _, w := range map[string][]string{
+			"fr": {"Cette page ne peut pas chiffrer", "kubectl scrutin vote --url " + base + " --voter-id " + runtimetest.VoterID(voter), "Vous avez déjà voté"},
+			"en": {"This page cannot encrypt", "kubectl scrutin vote --url " + base + " --voter-id " + runtimetest.VoterID(voter), "You have already voted"},
+		}[lang] {
+			if !strings.Contains(nojs, w) {
+				t.Errorf("without JavaScript the ballot page does not say %q:\n%s", w, nojs)
+			}
+		}
+		// axe-core runs once scripts are on again; the page, loaded without
+		// them, stays as it was
+		noScript(t, ctx, false)
+		c.page("vb-nojs")
+		if !visible(t, ctx, "#vb-nojs") {
+			t.Error("the no-JavaScript notice went away")
+		}
 	}
 	for _, v := range votes {
 		throttle := "CPU as is"
@@ -400,6 +424,17 @@ func clearCredential() chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Evaluate[bool](`(() => { document.querySelector("#vb-credential").value = ""; return true; })()`)(ctx, t)
 		return err
 	})
+}
+
+// noScript turns the page's scripts off (or on again).
+func noScript(t *testing.T, ctx context.Context, off bool) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: off})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // throttle slows the browser's CPU down by rate (1: as is).
