@@ -43,6 +43,9 @@ type recorder struct {
 	mu   sync.Mutex
 	reqs []recorded
 	srv  *httptest.Server
+	// busyOnce: the next ballot is answered 503, as an overloaded runtime
+	// does, without reaching the runtime.
+	busyOnce bool
 }
 
 func newRecorder(t *testing.T, target string) *recorder {
@@ -58,7 +61,18 @@ func newRecorder(t *testing.T, target string) *recorder {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, recorded{At: time.Now(), Method: r.Method, URI: r.URL.RequestURI(), Body: body})
+		busy := rec.busyOnce && r.Method == http.MethodPost && r.URL.Path == "/api/v1/ballot"
+		if busy {
+			rec.busyOnce = false
+		}
 		rec.mu.Unlock()
+		if busy {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"error":"busy","message":"many people are voting right now","retryAfterSeconds":2}`)
+			return
+		}
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(rec.srv.Close)
@@ -279,11 +293,29 @@ func TestVerifiableVoteInTheBrowser(t *testing.T) {
 		}
 		before := rec.count()
 		cast := time.Now()
-		do(t, ctx, "encrypt and cast", chromedp.SendKeys(chromedp.CSS("#vb-cast"), kb.Enter))
+		if lang == "en" {
+			// the runtime is overloaded at the first try: the voter is told to
+			// wait, then tries again
+			rec.mu.Lock()
+			rec.busyOnce = true
+			rec.mu.Unlock()
+			do(t, ctx, "encrypt and cast", chromedp.SendKeys(chromedp.CSS("#vb-cast"), kb.Enter))
+			waitLong(t, ctx, "the busy message", "#vb-cast-error")
+			if msg := textOf(t, ctx, "#vb-cast-error-text"); !strings.Contains(msg, "not recorded yet. Try again in 2 seconds") {
+				t.Errorf("an overloaded runtime is told %q", msg)
+			}
+			if id := focusedID(t, ctx); id != "vb-cast-error" {
+				t.Errorf("the cast's error does not have the focus (%q)", id)
+			}
+			c.page("vb-cast-busy")
+			do(t, ctx, "try again", chromedp.SendKeys(chromedp.CSS("#vb-retry"), kb.Enter))
+		} else {
+			do(t, ctx, "encrypt and cast", chromedp.SendKeys(chromedp.CSS("#vb-cast"), kb.Enter))
+		}
 		waitLong(t, ctx, "the receipt", "#vb-step-receipt")
 		var sentAt time.Time
 		for _, r := range rec.since(before) {
-			if r.Method == http.MethodPost && r.URI == "/api/v1/ballot" {
+			if r.Method == http.MethodPost && r.URI == "/api/v1/ballot" && sentAt.IsZero() {
 				sentAt = r.At
 			}
 		}
@@ -353,13 +385,15 @@ func TestVerifiableVoteInTheBrowser(t *testing.T) {
 				t.Errorf("a ballot was sent as %.200s, want {\"belenios\": \"…\"}", r.Body)
 				continue
 			}
-			ballots = append(ballots, []byte(ballot))
+			if len(ballots) == 0 || string(ballots[len(ballots)-1]) != ballot {
+				ballots = append(ballots, []byte(ballot)) // a retry sends the same ballot again
+			}
 		} else if bytes.Contains(r.Body, []byte("belenios")) {
 			t.Errorf("%s %s carries a ballot", r.Method, r.URI)
 		}
 	}
 	if len(ballots) != 2 {
-		t.Fatalf("%d ballots were sent; want 2", len(ballots))
+		t.Fatalf("%d ballots were sent; want 2 (the English voter's twice, once refused as busy)", len(ballots))
 	}
 	res, err := http.Get(base + "/api/v1/board.bel")
 	if err != nil {
