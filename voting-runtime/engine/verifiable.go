@@ -124,6 +124,8 @@ type verifiableState struct {
 	// tallySeq is the board's seq before its encrypted tally's (0: not seen yet):
 	// the records of the close are read from there, not from the first ballot.
 	tallySeq int64
+	// live is the board's trackers, for its page.
+	live liveBoard
 }
 
 // beleniosUUID is the election's uuid: the tenant's with External credentials,

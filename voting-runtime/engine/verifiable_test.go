@@ -26,6 +26,16 @@ func externalEngine(t *testing.T, pubcreds []byte) (*Engine, store.Store) {
 // externalEngineOpening is externalEngine opening at opens (for ten hours).
 func externalEngineOpening(t *testing.T, pubcreds []byte, opens time.Time) (*Engine, store.Store) {
 	t.Helper()
+	uuid, err := belenios.NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return externalEngineUUID(t, pubcreds, opens, uuid)
+}
+
+// externalEngineUUID is externalEngineOpening with the election's uuid.
+func externalEngineUUID(t *testing.T, pubcreds []byte, opens time.Time, uuid string) (*Engine, store.Store) {
+	t.Helper()
 	g := belenios.Belenios2048()
 	_, pub, err := belenios.NewTrusteeKey(g)
 	if err != nil {
@@ -51,10 +61,6 @@ func externalEngineOpening(t *testing.T, pubcreds []byte, opens time.Time) (*Eng
 	}
 	e.Default()
 	st, h := enginetest.Store(t)
-	uuid, err := belenios.NewUUID()
-	if err != nil {
-		t.Fatal(err)
-	}
 	en, err := New(Config{Election: e, Store: st, Hasher: h, Verifiable: Verifiable{UUID: uuid, Pubcreds: pubcreds}})
 	if err != nil {
 		t.Fatal(err)

@@ -105,7 +105,8 @@ func (p *Pages) sessionView(sess store.Session, ret string) *sessionView {
 // Minutes left, rounded up.
 func (s *sessionView) Minutes() int { return (s.Remaining + 59) / 60 }
 
-// canVote shows the page that says why the voter cannot vote now, if so.
+// canVote shows the page that says why the voter cannot vote now, if so. In
+// the verifiable mode a voter who has voted may vote again.
 func (p *Pages) canVote(w http.ResponseWriter, r *http.Request, sess store.Session) bool {
 	switch p.en.Phase() {
 	case engine.NotYetOpen:
@@ -114,6 +115,9 @@ func (p *Pages) canVote(w http.ResponseWriter, r *http.Request, sess store.Sessi
 	case engine.Closed:
 		p.renderClosed(w, r)
 		return false
+	}
+	if p.en.Verifiable() {
+		return true // a voter may vote again: the last ballot counts
 	}
 	voted, err := p.en.HasVoted(r.Context(), sess.VoterID)
 	if err != nil {
@@ -379,17 +383,22 @@ type questionView struct {
 	// First is the id of the question's first field (the error summary links
 	// to it).
 	First string
+	// Verifiable holds the messages the verifiable ballot page's script shows
+	// when the choices are out of the question's bounds (nil otherwise).
+	Verifiable *boundsMessages
 }
 
 // renderBallot shows the ballot with the voter's selections and the problems
 // found (both may be nil).
 func (p *Pages) renderBallot(w http.ResponseWriter, r *http.Request, status int, sess store.Session,
 	sels map[string]*selection, errs map[string]questionError, noticeKey string) {
+	if p.en.Verifiable() {
+		// the choices are made and encrypted on the voter's device
+		p.renderVerifiableBallot(w, r, status, sess, noticeKey)
+		return
+	}
 	v := p.view(w, r, "ballot").withForm("ballot-form", "/ballot")
 	v.Session = p.sessionView(sess, "ballot")
-	if noticeKey == "" && p.en.Verifiable() {
-		noticeKey = "ballot.notice_verifiable"
-	}
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
@@ -579,6 +588,10 @@ func (p *Pages) getBallot(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, err, "")
 		return
 	}
+	if p.en.Verifiable() {
+		p.getVerifiableBallot(w, r, sess)
+		return
+	}
 	if !p.canVote(w, r, sess) {
 		return
 	}
@@ -602,12 +615,15 @@ func (p *Pages) postBallot(w http.ResponseWriter, r *http.Request) {
 		p.renderBallot(w, r, http.StatusOK, sess, parseBallot(p.en.Questions(), fields).sels, nil, "")
 		return
 	}
-	if !p.canVote(w, r, sess) {
+	if p.en.Verifiable() {
+		// plain answers are refused: the ballot is encrypted on the voter's
+		// device (a voter who has voted may vote again)
+		if p.canVote(w, r, sess) {
+			p.renderVerifiableBallot(w, r, http.StatusUnprocessableEntity, sess, "vb.notice_plain")
+		}
 		return
 	}
-	if p.en.Verifiable() {
-		// plain answers are refused: the ballot is encrypted on the voter's device
-		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, parseBallot(p.en.Questions(), fields).sels, nil, "ballot.notice_verifiable")
+	if !p.canVote(w, r, sess) {
 		return
 	}
 	p.reviewOrBallot(w, r, sess, fields, "")
@@ -697,7 +713,7 @@ func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
 		p.renderAlreadyVoted(w, r, sess)
 		return
 	case errors.Is(err, engine.ErrEncryptedOnly):
-		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, nil, "ballot.notice_verifiable")
+		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, nil, "vb.notice_plain")
 		return
 	case errors.As(err, &notOpen):
 		p.renderNotOpen(w, r)

@@ -194,6 +194,7 @@ func New(cfg Config) (*Pages, error) {
 	mux.HandleFunc("GET /session/extend", p.redirectBallot)
 	mux.HandleFunc("POST /session/extend", p.postExtend)
 	mux.HandleFunc("GET /board", p.getBoard)
+	mux.HandleFunc("GET /board/check", p.getBoardCheck)
 	mux.HandleFunc("GET /results", p.getResults)
 	mux.HandleFunc("GET /scrutineer", p.getScrutineer)
 	mux.HandleFunc("POST /scrutineer", p.postScrutineer)

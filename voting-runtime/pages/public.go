@@ -34,17 +34,26 @@ type boardData struct {
 	Matches []string
 	// QueryError is a message when the query is not a tracker.
 	QueryError string
+	// Verifiable: the verifiable mode's board (verifiableBoardData).
+	Verifiable bool
 }
 
 // notYetData is the data of the board and results pages before they exist.
 type notYetData struct {
 	ClosesAt time.Time
 	Closed   bool
+	// Live: the verifiable mode's board, published from OpensAt.
+	Live    bool
+	OpensAt time.Time
 }
 
 // getBoard is the public bulletin board: every tracker once the vote is closed,
 // and a form that finds a voter's own.
 func (p *Pages) getBoard(w http.ResponseWriter, r *http.Request) {
+	if p.en.Verifiable() {
+		p.getVerifiableBoard(w, r)
+		return
+	}
 	trackers, err := p.en.Board(r.Context())
 	if errors.Is(err, engine.ErrNotClosed) {
 		v := p.view(w, r, "board-not-yet")

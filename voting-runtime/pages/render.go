@@ -32,7 +32,7 @@ var pageNames = []string{
 	"signin", "unknown-voter", "session-expired", "signed-out", "credential", "code",
 	"ballot", "review", "receipt", "already-voted", "not-open", "closed", "code-expired",
 	"too-many-attempts", "no-channel", "wait", "error", "forbidden", "not-found",
-	"board", "board-not-yet", "results", "results-not-yet", "scrutineer-signin", "scrutineer",
+	"board", "board-not-yet", "board-check", "ballot-verifiable", "results", "results-not-yet", "scrutineer-signin", "scrutineer",
 }
 
 var funcs = template.FuncMap{
@@ -115,6 +115,8 @@ type view struct {
 	Notice  string
 	Refresh template.HTML
 	CSS, JS string
+	// Scripts are the page's own scripts, after JS.
+	Scripts []string
 	Data    any
 	// err is the first message missing from the catalog (see msg).
 	err error

@@ -142,8 +142,23 @@ func samples(t *testing.T) map[string][]func(v *view) {
 			data(&boardData{Total: 1234, Total64: 1234, Start: 501, Trackers: []string{"ab"}, Page: 2, Pages: 3, PrevHref: "/board?page=1", NextHref: "/board?page=3", Looked: true, Found: true, Short: true, Matches: []string{"ab"}, Query: "ab"}),
 			data(&boardData{Total: 1, Total64: 1, Start: 1, Trackers: []string{"ab"}, Page: 1, Pages: 1, Looked: true, Query: "x"}),
 			withErr(&boardData{Page: 1, Pages: 1, QueryError: "Problem", Start: 1}, ""),
+			data(&verifiableBoardData{boardData: boardData{Verifiable: true, Total: 1234, Total64: 1234, Start: 501, Trackers: []string{"ab"}, Page: 2, Pages: 3, PrevHref: "/board?page=1", NextHref: "/board?page=3", Looked: true, Found: true, Short: true, Query: "abcdefghij"},
+				NumberedMatches: []numberedTracker{{N: 3, Tracker: "abcdefghijk"}}}),
+			data(&verifiableBoardData{boardData: boardData{Verifiable: true, Total: 1, Total64: 1, Start: 1, Trackers: []string{"ab"}, Page: 1, Pages: 1, Looked: true, Found: true, Query: "ab"}, Number: 1}),
+			data(&verifiableBoardData{boardData: boardData{Verifiable: true, Page: 1, Pages: 1, Start: 1, Looked: true, Query: "abcdefghij"}}),
+			withErr(&verifiableBoardData{boardData: boardData{Verifiable: true, Page: 1, Pages: 1, QueryError: "Problem", Start: 1}}, ""),
 		},
-		"board-not-yet":   {data(&notYetData{ClosesAt: now})},
+		"board-not-yet": {data(&notYetData{ClosesAt: now}), data(&notYetData{ClosesAt: now, OpensAt: now, Live: true})},
+		"board-check":   {data(&boardCheckData{BoardURL: "https://vote.example.org/api/v1/board.bel"})},
+		"ballot-verifiable": {func(v *view) {
+			vqs := append([]questionView(nil), qs[:3]...)
+			for i := range vqs {
+				vqs[i].Error = ""
+				vqs[i].Verifiable = boundsOf(v, &vqs[i])
+			}
+			signedIn("ballot", &verifiableBallotData{Questions: vqs, PublicCredential: "1234567890", VoterID: "V-1", SiteURL: "https://vote.example.org"})(v)
+			v.Notice = "Notice"
+		}},
 		"results-not-yet": {data(&notYetData{ClosesAt: now}), data(&notYetData{ClosesAt: now, Closed: true})},
 		"results": {data(&resultsData{Questions: []resultView{
 			{Number: 1, ID: "a", Prompt: "A?", Rows: []resultRow{{ID: "x", Label: "X", Votes: 3, Winner: true}}, Winners: []string{"X"}, Blank: 1},

@@ -56,6 +56,8 @@ type BoardRecord struct {
 	// Owner is the trustee (1-based) of a partial decryption, 0 otherwise.
 	Owner int
 	Body  []byte
+	// Tracker is a ballot's tracker, filled by BoardIndex ("" otherwise).
+	Tracker string
 }
 
 // VerifiableBallot is a ballot of the verifiable mode as the store keeps it.
@@ -93,6 +95,10 @@ type Board interface {
 	AppendBoard(ctx context.Context, key string, recs ...BoardRecord) (bool, error)
 	// BoardRecords calls fn with every record after seq after (0: all), in order.
 	BoardRecords(ctx context.Context, after int64, fn func(BoardRecord) error) error
+	// BoardIndex calls fn with every record after seq after (0: all), in order,
+	// without its body: Seq, Kind, Owner and, for a ballot, its Tracker. It
+	// reads no body, so following a large board costs little.
+	BoardIndex(ctx context.Context, after int64, fn func(BoardRecord) error) error
 	// VoterCredentials calls fn with every voter's public credential and weight
 	// (voters without one are skipped), in voter id order.
 	VoterCredentials(ctx context.Context, fn func(credential string, weight int64) error) error

@@ -202,6 +202,19 @@ func (s *Store) BoardRecords(ctx context.Context, after int64, fn func(store.Boa
 		})
 }
 
+// BoardIndex calls fn with every record after seq after, in seq order, without
+// its body; a ballot's tracker comes from its own column.
+func (s *Store) BoardIndex(ctx context.Context, after int64, fn func(store.BoardRecord) error) error {
+	return s.stream(ctx, "board index", "SELECT seq, kind, owner, COALESCE(tracker, '') FROM board WHERE seq > $1 ORDER BY seq",
+		[]any{after}, func(rows pgx.Rows) error {
+			var r store.BoardRecord
+			if err := rows.Scan(&r.Seq, &r.Kind, &r.Owner, &r.Tracker); err != nil {
+				return err
+			}
+			return fn(r)
+		})
+}
+
 // VoterCredentials calls fn with every voter's public credential and weight, in
 // voter id order.
 func (s *Store) VoterCredentials(ctx context.Context, fn func(credential string, weight int64) error) error {

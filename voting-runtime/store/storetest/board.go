@@ -29,6 +29,7 @@ func runBoard(t *testing.T, fresh, migrated func(*testing.T) store.Store) {
 	t.Run("VerifiableCastsRacingCloseAllOnBoard", func(t *testing.T) { testVerifiableRacingClose(t, migrated(t)) })
 	t.Run("AppendBoardOncePerKey", func(t *testing.T) { testAppendBoardOnce(t, migrated(t)) })
 	t.Run("BoardRecordsOrderAndAfter", func(t *testing.T) { testBoardRecordsAfter(t, migrated(t)) })
+	t.Run("BoardIndexTrackersWithoutBodies", func(t *testing.T) { testBoardIndex(t, migrated(t)) })
 	t.Run("BoardFollowersNeverMissARecord", func(t *testing.T) { testBoardFollowers(t, fresh(t)) })
 	t.Run("VoterCredentials", func(t *testing.T) { testVoterCredentials(t, fresh(t)) })
 	t.Run("ImportRollRepeatedPublicCredentialFails", func(t *testing.T) { testImportRepeatedPublicCredential(t, fresh(t)) })
@@ -550,6 +551,65 @@ func testBoardRecordsAfter(t *testing.T, s store.Store) {
 	})
 	if !errors.Is(err, stop) || seen != 2 {
 		t.Errorf("BoardRecords with a failing function: %v after %d records; want its error after 2", err, seen)
+	}
+}
+
+// testBoardIndex: BoardIndex gives the records of BoardRecords, in the same
+// order and after the same seq, each without its body, a ballot with its
+// tracker (a re-vote's both ballots included), and the records of the close
+// with their owner.
+func testBoardIndex(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	vs := verifiableVoters(3)
+	importRoll(t, s, vs, "d")
+	OpenBox(t, s)
+	initBoard(t, s)
+	for _, c := range []struct {
+		v  int
+		tr string
+	}{{1, "b-first"}, {0, "a-only"}, {1, "b-second"}, {2, "c-only"}} {
+		must(t, s.CastVerifiable(ctx, vs[c.v].ID, vballot(vs[c.v], c.tr)))
+	}
+	closeNow(t, s)
+	pd := store.BoardRecord{Kind: store.BoardPartialDecryption, Owner: 2, Body: []byte("pd")}
+	if _, err := s.AppendBoard(ctx, "close", store.BoardRecord{Kind: store.BoardEndBallots, Body: []byte{}}, pd); err != nil {
+		t.Fatalf("AppendBoard: %v", err)
+	}
+	all := records(t, s)
+	index := func(after int64) []store.BoardRecord {
+		var got []store.BoardRecord
+		must(t, s.BoardIndex(ctx, after, func(r store.BoardRecord) error { got = append(got, r); return nil }))
+		return got
+	}
+	got := index(0)
+	if len(got) != len(all) || len(all) != 7 {
+		t.Fatalf("BoardIndex gave %d records, BoardRecords %d; want 7 each", len(got), len(all))
+	}
+	var trackers []string
+	for i, r := range got {
+		w := all[i]
+		if r.Seq != w.Seq || r.Kind != w.Kind || r.Owner != w.Owner || r.Body != nil {
+			t.Errorf("index record %d = %+v; want seq %d, kind %s, owner %d and no body", i, r, w.Seq, w.Kind, w.Owner)
+		}
+		if (r.Kind == store.BoardBallot) != (r.Tracker != "") {
+			t.Errorf("index record %d (%s) has tracker %q", i, r.Kind, r.Tracker)
+		}
+		if r.Tracker != "" {
+			trackers = append(trackers, r.Tracker)
+		}
+	}
+	if want := trackersOf(all); !slices.Equal(trackers, want) {
+		t.Errorf("trackers of the index %v; want the ballots' %v in arrival order", trackers, want)
+	}
+	if tail := index(all[2].Seq); len(tail) != 4 || tail[0].Seq != all[3].Seq || tail[0].Tracker != "b-second" {
+		t.Errorf("BoardIndex after seq %d = %+v; want the 4 records from %d (b-second)", all[2].Seq, tail, all[3].Seq)
+	}
+	if tail := index(all[6].Seq); len(tail) != 0 {
+		t.Errorf("BoardIndex after the last seq = %+v; want nothing", tail)
+	}
+	stop := errors.New("enough")
+	if err := s.BoardIndex(ctx, 0, func(store.BoardRecord) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("BoardIndex with a failing function: %v; want its error", err)
 	}
 }
 
