@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -537,9 +538,13 @@ func gauge(t *testing.T, name string, labels map[string]string) float64 {
 // touch changes the Election's title, for a reconcile now.
 func touch(t *testing.T, e *scrutinv1.Election) {
 	t.Helper()
-	cur := getElection(t, e)
-	cur.Spec.Title = fmt.Sprintf("Vote %d", time.Now().UnixNano())
-	if err := k8s.Update(context.Background(), cur); err != nil {
+	// the controller may write the status between the read and the update
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := getElection(t, e)
+		cur.Spec.Title = fmt.Sprintf("Vote %d", time.Now().UnixNano())
+		return k8s.Update(context.Background(), cur)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
