@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -161,6 +163,35 @@ func TestHoldReason(t *testing.T) {
 			}
 			if got := holdReason(e, &Inputs{Now: tc.now}); got != tc.want {
 				t.Errorf("holdReason %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestQuotaAdmitsTheHeldTemplate: a template held back from a release whose pods
+// asked for more keeps fitting the namespace's quota (its pods are re-created when
+// a node goes); one that asked for less leaves this manager's share.
+func TestQuotaAdmitsTheHeldTemplate(t *testing.T) {
+	for name, tc := range map[string]struct {
+		heldLimit resource.Quantity
+		perPod    resource.Quantity
+	}{
+		"held asks for more": {resource.MustParse("1Gi"), resource.MustParse("1Gi")},
+		"held asks for less": {resource.MustParse("256Mi"), runtimeMemoryLimit},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := testElection("t", "v", "u")
+			e.Spec.Scaling.MaxReplicas = 3
+			in := testInputs(e)
+			held := buildPodTemplate(in)
+			held.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = tc.heldLimit
+			in.RuntimeTemplate = &held
+			q := buildResourceQuota(in)
+			if got := q.Spec.Hard[corev1.ResourceLimitsMemory]; got.Cmp(*resourceTimes(tc.perPod, 4)) != 0 {
+				t.Errorf("limits.memory %s, want 4 x %s", got.String(), tc.perPod.String())
+			}
+			if got := q.Spec.Hard[corev1.ResourceRequestsCPU]; got.Cmp(*resourceTimes(runtimeCPURequest, 4)) != 0 {
+				t.Errorf("requests.cpu %s, want 4 x %s", got.String(), runtimeCPURequest.String())
 			}
 		})
 	}
