@@ -127,6 +127,19 @@ func TestManagerUpgradeNeverTouchesAnOpenVote(t *testing.T) {
 	for _, e := range []*scrutinv1.Election{held, legacy, optIn, tallied} {
 		unchanged(e)
 	}
+	// the manager's gauge names the held ones, and them only
+	waitFor(t, "the held upgrades' gauge", 10*time.Second, func() (bool, string) {
+		gaugeOf := func(e *scrutinv1.Election, reason string) float64 {
+			labels := map[string]string{"election_namespace": ns, "election_name": e.Name}
+			if reason != "" {
+				labels["reason"] = reason
+			}
+			return gauge(t, "scrutin_election_runtime_upgrade_held", labels)
+		}
+		got := []float64{gaugeOf(held, scrutinv1.ReasonUpgradeHeldWhileOpen), gaugeOf(legacy, scrutinv1.ReasonUpgradeHeldWhileOpen),
+			gaugeOf(tallied, scrutinv1.ReasonKeptAfterClose), gaugeOf(scheduled, "")}
+		return slices.Equal(got, []float64{1, 1, 1, 0}), fmt.Sprintf("held, legacy, tallied, scheduled: %v", got)
+	})
 	waitFor(t, "events saying what was held and what was applied", 10*time.Second, func() (bool, string) {
 		h, s := eventReasons(t, held), eventReasons(t, scheduled)
 		return slices.Contains(h, scrutinv1.ReasonUpgradeHeldWhileOpen) && slices.Contains(s, scrutinv1.ReasonRuntimeUpgraded),
