@@ -52,33 +52,33 @@ func holdReason(e *scrutinv1.Election, in *Inputs) string {
 	return ""
 }
 
-// appliedTemplate is the template the Deployment was last given: from its record,
-// read from the API server (a cached copy may predate the last apply); or, for a
-// Deployment made before records existed, from the Deployment itself. nil when
-// there is neither.
-func (r *ElectionReconciler) appliedTemplate(ctx context.Context, in *Inputs) (*corev1.PodTemplateSpec, string, error) {
+// appliedTemplate is the template the Deployment was last given, with its digest:
+// from its record (recorded), read from the API server (a cached copy may predate
+// the last apply); or, for a Deployment made before records existed, from the
+// Deployment itself, as the API server completed it. nil when there is neither.
+func (r *ElectionReconciler) appliedTemplate(ctx context.Context, in *Inputs) (t *corev1.PodTemplateSpec, hash string, recorded bool, err error) {
 	var cm corev1.ConfigMap
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeTemplateName}, &cm)
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeTemplateName}, &cm)
 	if err == nil && cm.Labels[LabelElectionUID] == string(in.Election.UID) {
 		if t := readRuntimeTemplateRecord(&cm); t != nil {
-			return t, cm.Annotations[TemplateHashAnnotation], nil
+			return t, cm.Annotations[TemplateHashAnnotation], true, nil
 		}
 	} else if err != nil && !isNotFound(err) {
-		return nil, "", fmt.Errorf("while reading the runtime template's record: %w", err)
+		return nil, "", false, fmt.Errorf("while reading the runtime template's record: %w", err)
 	}
 	var d appsv1.Deployment
 	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d)
 	if isNotFound(err) || (err == nil && d.Labels[LabelElectionUID] != string(in.Election.UID)) {
-		return nil, "", nil
+		return nil, "", false, nil
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("while reading the voting Deployment: %w", err)
+		return nil, "", false, fmt.Errorf("while reading the voting Deployment: %w", err)
 	}
-	t := d.Spec.Template.DeepCopy()
+	t = d.Spec.Template.DeepCopy()
 	delete(t.Annotations, ConfigHashAnnotation)
 	t.CreationTimestamp = metav1.Time{}
-	hash, err := podTemplateHash(t)
-	return t, hash, err
+	hash, err = podTemplateHash(t)
+	return t, hash, false, err
 }
 
 // decideRuntime sets in.RuntimeTemplate, status.runtime and the RuntimeUpToDate
@@ -90,7 +90,7 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 	if err != nil {
 		return err
 	}
-	applied, appliedHash, err := r.appliedTemplate(ctx, in)
+	applied, appliedHash, recorded, err := r.appliedTemplate(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,9 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 		e.Status.Runtime = &scrutinv1.RuntimeState{Image: templateImage(&rendered), TemplateHash: renderedHash}
 		setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionTrue, scrutinv1.ReasonRuntimeUpToDate,
 			"The voting pods run the manager's runtime, image "+templateImage(&rendered))
-		if applied != nil && appliedHash != renderedHash {
+		// (a template read from a Deployment never matches a rendering: the API
+		// server completed it; no Event for that)
+		if recorded && appliedHash != renderedHash {
 			r.event(e, corev1.EventTypeNormal, scrutinv1.ReasonRuntimeUpgraded, "UpgradeRuntime",
 				fmt.Sprintf("Applied the manager's runtime (image %s, template %s) over image %s (template %s)",
 					templateImage(&rendered), renderedHash, templateImage(applied), appliedHash))
@@ -125,8 +127,8 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 	msg := fmt.Sprintf("The vote is open: the voting pods keep image %s (template %s); the manager's image %s (template %s) is held back until upgradePolicy is Immediate",
 		templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
 	if reason == scrutinv1.ReasonKeptAfterClose {
-		msg = fmt.Sprintf("The election is %s: it keeps the runtime that took its ballots, image %s (template %s); the manager's image %s (template %s) is not applied",
-			e.Status.Phase, templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
+		msg = fmt.Sprintf("The vote has closed: the election keeps the runtime that took its ballots, image %s (template %s); the manager's image %s (template %s) is not applied",
+			templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
 	}
 	setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionFalse, reason, msg)
 	if old.Reason != reason || oldPending != renderedHash {
