@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -538,15 +537,7 @@ func gauge(t *testing.T, name string, labels map[string]string) float64 {
 // touch changes the Election's title, for a reconcile now.
 func touch(t *testing.T, e *scrutinv1.Election) {
 	t.Helper()
-	// the controller may write the status between the read and the update
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := getElection(t, e)
-		cur.Spec.Title = fmt.Sprintf("Vote %d", time.Now().UnixNano())
-		return k8s.Update(context.Background(), cur)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	updateElection(t, e, func(cur *scrutinv1.Election) { cur.Spec.Title = fmt.Sprintf("Vote %d", time.Now().UnixNano()) })
 }
 
 // countingReader counts the whole Secrets read through it; with fail, every Get

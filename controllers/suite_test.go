@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -368,6 +369,20 @@ func getElection(t *testing.T, e *scrutinv1.Election) *scrutinv1.Election {
 		t.Fatalf("while reading Election %s/%s: %v", e.Namespace, e.Name, err)
 	}
 	return &cur
+}
+
+// updateElection applies change to the latest Election and updates it, again when
+// the controller wrote the status between the read and the update.
+func updateElection(t *testing.T, e *scrutinv1.Election, change func(*scrutinv1.Election)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := getElection(t, e)
+		change(cur)
+		return k8s.Update(context.Background(), cur)
+	})
+	if err != nil {
+		t.Fatalf("while updating Election %s/%s: %v", e.Namespace, e.Name, err)
+	}
 }
 
 // waitFor polls cond until it holds or timeout passes; the last reason is reported.

@@ -147,21 +147,17 @@ func TestManagerUpgradeNeverTouchesAnOpenVote(t *testing.T) {
 	})
 
 	// The tenant of opt-in opts in: its open vote moves to the new runtime.
-	cur = getElection(t, optIn)
-	cur.Spec.Runtime = &scrutinv1.RuntimeSpec{UpgradePolicy: scrutinv1.UpgradeImmediate}
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	updateElection(t, optIn, func(cur *scrutinv1.Election) {
+		cur.Spec.Runtime = &scrutinv1.RuntimeSpec{UpgradePolicy: scrutinv1.UpgradeImmediate}
+	})
 	waitRuntime(optIn, optsB.RuntimeImage, "", scrutinv1.ReasonRuntimeUpToDate)
 	upgraded(optIn)
 
 	// The held one closes: it is counted, and keeps serving its results, on the
 	// runtime that took its ballots.
-	cur = getElection(t, held)
-	cur.Spec.Schedule.ClosesAt = metav1.NewTime(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second))
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	updateElection(t, held, func(cur *scrutinv1.Election) {
+		cur.Spec.Schedule.ClosesAt = metav1.NewTime(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second))
+	})
 	waitPhase(t, held, scrutinv1.PhaseTallied, 20*time.Second)
 	waitRuntime(held, imageA, optsB.RuntimeImage, scrutinv1.ReasonKeptAfterClose)
 	unchanged(held)
