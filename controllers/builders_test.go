@@ -109,10 +109,11 @@ func TestDesiredObjectsAreTheElections(t *testing.T) {
 		}
 	}
 	// Secrets: the keys and the delivery settings; the roll's copy, part by part,
-	// is written by loadRoll
+	// is written by loadRoll. ConfigMaps: the runtime's settings and the record of
+	// its pod template.
 	want := map[string]int{
 		"ServiceAccount": 1, "NetworkPolicy": 4, "ResourceQuota": 1, "LimitRange": 1, "Secret": 2,
-		"ConfigMap": 1, "PersistentVolumeClaim": 1, "Service": 2, "Deployment": 1,
+		"ConfigMap": 2, "PersistentVolumeClaim": 1, "Service": 2, "Deployment": 1,
 		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 1,
 	}
 	for k, n := range want {

@@ -39,15 +39,21 @@ const (
 	runtimeUID           = 65532
 )
 
-// buildDeployment runs the voting-runtime. Replicas are left to the
-// HorizontalPodAutoscaler. Sessions are signed with the election's key and kept in
-// its store, so any pod serves any voter and a rollout loses no session.
+// buildDeployment runs the voting-runtime on the pod template decided for this
+// reconcile (in.RuntimeTemplate: the manager's own, or the one applied before and
+// held back, see election_runtime.go; the manager's own when unset), with the
+// settings' hash that restarts the pods when a setting they read at start changes.
+// Replicas are left to the HorizontalPodAutoscaler. Sessions are signed with the
+// election's key and kept in its store, so any pod serves any voter and a rollout
+// loses no session.
 func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
-	e := in.Election
-	store := "embedded:" + dataDir + "/election.db"
+	template := in.runtimeTemplate()
+	if template.Annotations == nil {
+		template.Annotations = map[string]string{}
+	}
+	template.Annotations[ConfigHashAnnotation] = configHash
 	strategy := appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
-	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
-		store = "postgres-file:" + databaseDir + "/dsn"
+	if in.Election.Spec.Store.Type == scrutinv1.StorePostgreSQL {
 		strategy = appsv1.DeploymentStrategy{
 			Type: appsv1.RollingUpdateDeploymentStrategyType,
 			RollingUpdate: &appsv1.RollingUpdateDeployment{
@@ -55,6 +61,36 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 				MaxSurge:       ptr.To(intstr.FromInt32(1)),
 			},
 		}
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(in, RuntimeName),
+		Spec: appsv1.DeploymentSpec{
+			Selector:             &metav1.LabelSelector{MatchLabels: runtimeSelector()},
+			Strategy:             strategy,
+			RevisionHistoryLimit: ptr.To(int32(3)),
+			Template:             template,
+		},
+	}
+}
+
+// runtimeTemplate is a copy of the pod template decided for this reconcile, or the
+// manager's own rendering when none was.
+func (in *Inputs) runtimeTemplate() corev1.PodTemplateSpec {
+	if in.RuntimeTemplate != nil {
+		return *in.RuntimeTemplate.DeepCopy()
+	}
+	return buildPodTemplate(in)
+}
+
+// buildPodTemplate is the voting-runtime's pod template as this manager renders it,
+// with its runtime image (in.Options.RuntimeImage), and without the settings' hash:
+// everything a manager upgrade can change in the pods.
+func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
+	e := in.Election
+	store := "embedded:" + dataDir + "/election.db"
+	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
+		store = "postgres-file:" + databaseDir + "/dsn"
 	}
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -103,67 +139,55 @@ func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
 	if in.Options.ClientIPHeader != "" {
 		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
 	}
-	return &appsv1.Deployment{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: objectMeta(in, RuntimeName),
-		Spec: appsv1.DeploymentSpec{
-			Selector:             &metav1.LabelSelector{MatchLabels: runtimeSelector()},
-			Strategy:             strategy,
-			RevisionHistoryLimit: ptr.To(int32(3)),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{
-					Labels:      labels,
-					Annotations: map[string]string{ConfigHashAnnotation: configHash},
-				},
-				Spec: corev1.PodSpec{
-					ServiceAccountName:            RuntimeName,
-					AutomountServiceAccountToken:  ptr.To(false),
-					EnableServiceLinks:            ptr.To(false),
-					TerminationGracePeriodSeconds: ptr.To(int64(30)),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To(int64(runtimeUID)),
-						RunAsGroup:     ptr.To(int64(runtimeUID)),
-						FSGroup:        ptr.To(int64(runtimeUID)),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
-					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
-						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
-						WhenUnsatisfiable: corev1.ScheduleAnyway,
-						LabelSelector:     &metav1.LabelSelector{MatchLabels: runtimeSelector()},
-					}},
-					Containers: []corev1.Container{{
-						Name:            RuntimeName,
-						Image:           in.Options.RuntimeImage,
-						ImagePullPolicy: corev1.PullIfNotPresent,
-						Args:            args,
-						Ports: []corev1.ContainerPort{
-							{Name: "http", ContainerPort: RuntimePort, Protocol: corev1.ProtocolTCP},
-							{Name: "ops", ContainerPort: OpsPort, Protocol: corev1.ProtocolTCP},
-						},
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: runtimeCPURequest, corev1.ResourceMemory: runtimeMemoryRequest},
-							Limits:   corev1.ResourceList{corev1.ResourceCPU: runtimeCPULimit, corev1.ResourceMemory: runtimeMemoryLimit},
-						},
-						// readiness (store and roll) is served on the operations port
-						// alone; liveness asks the voters' server itself. The startup
-						// probe gives the roll's import up to an hour (720 x 5 s)
-						// before liveness may restart the pod.
-						StartupProbe:   probe("ops", "/readyz", 5, startupProbeFailures),
-						ReadinessProbe: probe("ops", "/readyz", 5, 3),
-						LivenessProbe:  probe("http", "/healthz", 10, 3),
-						VolumeMounts:   mounts,
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							RunAsNonRoot:             ptr.To(true),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
-					}},
-					Volumes: volumes,
-				},
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{
+			ServiceAccountName:            RuntimeName,
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To(int64(30)),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To(int64(runtimeUID)),
+				RunAsGroup:     ptr.To(int64(runtimeUID)),
+				FSGroup:        ptr.To(int64(runtimeUID)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
+			TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+				MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
+				WhenUnsatisfiable: corev1.ScheduleAnyway,
+				LabelSelector:     &metav1.LabelSelector{MatchLabels: runtimeSelector()},
+			}},
+			Containers: []corev1.Container{{
+				Name:            RuntimeName,
+				Image:           in.Options.RuntimeImage,
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Args:            args,
+				Ports: []corev1.ContainerPort{
+					{Name: "http", ContainerPort: RuntimePort, Protocol: corev1.ProtocolTCP},
+					{Name: "ops", ContainerPort: OpsPort, Protocol: corev1.ProtocolTCP},
+				},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: runtimeCPURequest, corev1.ResourceMemory: runtimeMemoryRequest},
+					Limits:   corev1.ResourceList{corev1.ResourceCPU: runtimeCPULimit, corev1.ResourceMemory: runtimeMemoryLimit},
+				},
+				// readiness (store and roll) is served on the operations port
+				// alone; liveness asks the voters' server itself. The startup
+				// probe gives the roll's import up to an hour (720 x 5 s)
+				// before liveness may restart the pod.
+				StartupProbe:   probe("ops", "/readyz", 5, startupProbeFailures),
+				ReadinessProbe: probe("ops", "/readyz", 5, 3),
+				LivenessProbe:  probe("http", "/healthz", 10, 3),
+				VolumeMounts:   mounts,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					RunAsNonRoot:             ptr.To(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+			}},
+			Volumes: volumes,
 		},
 	}
 }

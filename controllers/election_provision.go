@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,15 +64,29 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 		r.ensureDatabase(ctx, in),
 	}
 	in.Egress = r.egressEndpoints(ctx, in)
+	if err := r.decideRuntime(ctx, in); err != nil {
+		// without knowing what the pods run, the Deployment is left as it is
+		in.addProblem("ProvisioningFailed", err.Error())
+		return in, err
+	}
 	objs, err := DesiredObjects(in)
 	if err != nil {
 		return in, err
 	}
+	deploymentApplied := false
 	for _, obj := range objs {
+		if obj.GetName() == RuntimeTemplateName && !deploymentApplied {
+			continue // the record says what the Deployment took, never more
+		}
 		if err := r.apply(ctx, obj); err != nil {
 			errs = append(errs, fmt.Errorf("while applying %T %s: %w", obj, obj.GetName(), err))
-		} else if _, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler); ok {
+			continue
+		}
+		switch obj.(type) {
+		case *autoscalingv2.HorizontalPodAutoscaler:
 			r.noteFloor(e, in.Now)
+		case *appsv1.Deployment:
+			deploymentApplied = true
 		}
 	}
 	errs = append(errs, r.applyScrutineerSecret(ctx, in))

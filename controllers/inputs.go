@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
@@ -74,6 +76,11 @@ type Inputs struct {
 	// Now is the reconcile's one reading of the controller's clock: the HPA's floor
 	// follows the schedule and the announced peaks.
 	Now time.Time
+	// RuntimeTemplate is the voting pods' template for this reconcile, settings'
+	// hash aside, decided in one place (decideRuntime, election_runtime.go): the
+	// manager's own rendering, or the one applied before when a newer one is held
+	// back. Unset: the manager's own.
+	RuntimeTemplate *corev1.PodTemplateSpec
 
 	// problems keep the election from being Ready; provisioned says every object was
 	// applied.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -43,7 +44,13 @@ func RegisterMetrics(reader client.Reader) error {
 			"When an election not yet open opens (Unix time), for the alerts on what must be done before.",
 			[]string{"election_namespace", "election_name"}, nil),
 	}
-	for _, col := range []prometheus.Collector{c, d, appliesTotal, reconcileErrorsTotal} {
+	rt := &runtimeCollector{
+		reader: reader,
+		held: prometheus.NewDesc("scrutin_election_runtime_upgrade_held",
+			"1 for an election whose voting pods keep their pod template while the manager renders another: reason UpgradeHeldWhileOpen (open vote) or KeptAfterClose (for good); absent otherwise.",
+			[]string{"election_namespace", "election_name", "reason"}, nil),
+	}
+	for _, col := range []prometheus.Collector{c, d, rt, appliesTotal, reconcileErrorsTotal} {
 		err := metrics.Registry.Register(col)
 		var already prometheus.AlreadyRegisteredError
 		if err != nil && !errors.As(err, &already) {
@@ -137,3 +144,32 @@ var reconcileErrorsTotal = prometheus.NewCounter(prometheus.CounterOpts{
 	Name: "scrutin_election_reconcile_errors_total",
 	Help: "Election reconciles that met an error; each is retried at the earlier of its next scheduled step and an exponential backoff.",
 })
+
+// runtimeCollector exports the elections whose runtime upgrade is held, from their
+// status.runtime and RuntimeUpToDate condition, read from the cache at each scrape.
+type runtimeCollector struct {
+	reader client.Reader
+	held   *prometheus.Desc
+}
+
+func (c *runtimeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.held }
+
+func (c *runtimeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var list scrutinv1.ElectionList
+	if err := c.reader.List(ctx, &list); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.held, err)
+		return
+	}
+	for _, e := range list.Items {
+		if e.Status.Runtime == nil || e.Status.Runtime.PendingTemplateHash == "" {
+			continue
+		}
+		reason := ""
+		if cond := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionRuntimeUpToDate); cond != nil {
+			reason = cond.Reason
+		}
+		ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, 1, e.Namespace, e.Name, reason)
+	}
+}

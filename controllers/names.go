@@ -40,7 +40,10 @@ const (
 	DeliverySecretName   = "delivery"
 	DatabaseSecretName   = "database"
 	ConfigMapName        = "runtime-config"
-	DataVolumeName       = "data"
+	// RuntimeTemplateName is the ConfigMap recording the pod template applied to
+	// the voting Deployment (election_runtime.go).
+	RuntimeTemplateName = "runtime-template"
+	DataVolumeName      = "data"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -30,10 +30,18 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	template := in.runtimeTemplate()
+	record, err := buildRuntimeTemplateRecord(in, &template)
+	if err != nil {
+		return nil, err
+	}
 	objs = append(objs,
 		buildService(in),
 		buildOpsService(in),
 		buildDeployment(in, in.configHash(runtimeCM.Data)),
+		// right after the Deployment: provision records a template only once
+		// the Deployment took it
+		record,
 		buildHPA(in),
 		buildPDB(in),
 	)
@@ -45,6 +53,8 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 //   - the election's autoscaler settings: the runtime reads none of them but its
 //     in-flight bound, and announcing a peak or raising maxReplicas during the vote
 //     must not roll every pod;
+//   - spec.runtime: the runtime reads nothing of it (and the election file
+//     leaves it out);
 //   - the schedule and the generation (its version): the runtimes follow the
 //     schedule recorded in their store, which the controller pushes through the
 //     control API and each pod feeds from its re-read election file, so
@@ -53,6 +63,7 @@ func forConfigHash(in *Inputs) *Inputs {
 	e := in.Election.DeepCopy()
 	e.Spec.Scaling = scrutinv1.Scaling{MaxInFlightRequestsPerPod: e.Spec.Scaling.MaxInFlightRequestsPerPod}
 	e.Spec.Schedule = scrutinv1.Schedule{}
+	e.Spec.Runtime = nil
 	e.Generation = 0
 	c := *in
 	c.Election = e

@@ -537,11 +537,7 @@ func gauge(t *testing.T, name string, labels map[string]string) float64 {
 // touch changes the Election's title, for a reconcile now.
 func touch(t *testing.T, e *scrutinv1.Election) {
 	t.Helper()
-	cur := getElection(t, e)
-	cur.Spec.Title = fmt.Sprintf("Vote %d", time.Now().UnixNano())
-	if err := k8s.Update(context.Background(), cur); err != nil {
-		t.Fatal(err)
-	}
+	updateElection(t, e, func(cur *scrutinv1.Election) { cur.Spec.Title = fmt.Sprintf("Vote %d", time.Now().UnixNano()) })
 }
 
 // countingReader counts the whole Secrets read through it; with fail, every Get

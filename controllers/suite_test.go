@@ -28,9 +28,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -61,8 +64,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	var err error
 	if env, err = controlplane.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -84,39 +86,105 @@ func runSuite(m *testing.M) int {
 		level = zapcore.InfoLevel
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
+	if err := startManager(testOpt); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := RegisterMetrics(managerReader{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if err := stopManager(); err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		code = 1
+	}
+	return code
+}
+
+// The manager running the controller under test. A test may stop it and start
+// another with other options, as an upgrade of the platform does.
+var suiteManager struct {
+	mu     sync.Mutex
+	mgr    ctrl.Manager
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startManager starts a manager running the Election controller with opts.
+func startManager(opts Options) error {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Cache:                  CacheOptions(),
 		Client:                 ClientOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// each manager registers its controller under the same name
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	r := NewElectionReconciler(mgr, testOpt)
+	r := NewElectionReconciler(mgr, opts)
 	r.Client = writes.wrap(r.Client)
 	reconciler = r
 	r.Runtime = &HTTPRuntimeClient{BaseURL: double.baseURL}
 	r.Resolver = staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}
 	if err := r.SetupWithManager(mgr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	if err := RegisterMetrics(mgr.GetClient()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	code := m.Run()
-	cancel()
-	if err := <-done; err != nil {
-		fmt.Fprintln(os.Stderr, "manager:", err)
-		code = 1
+	// its caches synced, so that stopping it right after is clean
+	syncCtx, cancelSync := context.WithTimeout(ctx, time.Minute)
+	defer cancelSync()
+	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
+		cancel()
+		return fmt.Errorf("the manager's caches did not sync: %w", <-done)
 	}
-	return code
+	suiteManager.mu.Lock()
+	suiteManager.mgr, suiteManager.cancel, suiteManager.done = mgr, cancel, done
+	suiteManager.mu.Unlock()
+	return nil
+}
+
+// stopManager stops the running manager and waits until it has.
+func stopManager() error {
+	suiteManager.mu.Lock()
+	cancel, done := suiteManager.cancel, suiteManager.done
+	suiteManager.mu.Unlock()
+	cancel()
+	return <-done
+}
+
+// restartManager replaces the running manager with one running opts, as an
+// upgrade of the platform does.
+func restartManager(t *testing.T, opts Options) {
+	t.Helper()
+	if err := stopManager(); err != nil {
+		t.Fatalf("while stopping the manager: %v", err)
+	}
+	if err := startManager(opts); err != nil {
+		t.Fatalf("while starting the manager: %v", err)
+	}
+}
+
+// managerReader reads through the running manager's client, for the metrics.
+type managerReader struct{}
+
+func (managerReader) client() client.Client {
+	suiteManager.mu.Lock()
+	defer suiteManager.mu.Unlock()
+	return suiteManager.mgr.GetClient()
+}
+
+func (m managerReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	return m.client().Get(ctx, key, obj, opts...)
+}
+
+func (m managerReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return m.client().List(ctx, list, opts...)
 }
 
 type staticResolver map[string][]string
@@ -306,6 +374,20 @@ func getElection(t *testing.T, e *scrutinv1.Election) *scrutinv1.Election {
 		t.Fatalf("while reading Election %s/%s: %v", e.Namespace, e.Name, err)
 	}
 	return &cur
+}
+
+// updateElection applies change to the latest Election and updates it, again when
+// the controller wrote the status between the read and the update.
+func updateElection(t *testing.T, e *scrutinv1.Election, change func(*scrutinv1.Election)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := getElection(t, e)
+		change(cur)
+		return k8s.Update(context.Background(), cur)
+	})
+	if err != nil {
+		t.Fatalf("while updating Election %s/%s: %v", e.Namespace, e.Name, err)
+	}
 }
 
 // waitFor polls cond until it holds or timeout passes; the last reason is reported.

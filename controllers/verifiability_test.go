@@ -267,11 +267,7 @@ func TestVerifiableElectionGetsATrusteeKey(t *testing.T) {
 	// off, then on again: the same key, kept all along
 	setMode := func(mode scrutinv1.VerifiabilityMode) {
 		t.Helper()
-		cur := getElection(t, e)
-		cur.Spec.Verifiability.Mode = mode
-		if err := k8s.Update(ctx, cur); err != nil {
-			t.Fatal(err)
-		}
+		updateElection(t, e, func(cur *scrutinv1.Election) { cur.Spec.Verifiability.Mode = mode })
 	}
 	setMode(scrutinv1.VerifiabilityNone)
 	waitFor(t, "the keys volume without the trustee key", 20*time.Second, func() (bool, string) {

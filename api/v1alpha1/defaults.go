@@ -75,6 +75,12 @@ func (e *Election) Default() {
 	if len(s.Scrutineers.ExportFields) == 0 {
 		s.Scrutineers.ExportFields = []ParticipationField{FieldVoterID, FieldName, FieldVoted}
 	}
+	if s.Runtime == nil {
+		s.Runtime = &RuntimeSpec{}
+	}
+	if s.Runtime.UpgradePolicy == "" {
+		s.Runtime.UpgradePolicy = UpgradeWhenNotOpen
+	}
 	if v := s.Verifiability; v != nil {
 		if v.Mode == "" {
 			v.Mode = VerifiabilityNone

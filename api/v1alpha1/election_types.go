@@ -21,6 +21,7 @@ const CancelledAnnotation = "elections.scrutin.dev/cancelled"
 // +kubebuilder:printcolumn:name="Turnout",type=string,JSONPath=`.status.turnout`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`,priority=1
+// +kubebuilder:printcolumn:name="Runtime",type=string,JSONPath=`.status.runtime.image`,priority=1
 // +kubebuilder:printcolumn:name="Min Pods",type=integer,JSONPath=`.status.minReplicas`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name: must be at most 63 characters (it labels the election's namespace)"
@@ -108,6 +109,51 @@ type ElectionSpec struct {
 	// Unset: mode None. It cannot change once the election is Open.
 	// +optional
 	Verifiability *Verifiability `json:"verifiability,omitempty"`
+
+	// Runtime says when a new voting-runtime, brought by an upgrade of the
+	// platform's manager, may replace this election's. The manager never rolls the
+	// runtime of a Closed or Tallied election: the runtime that took the ballots
+	// counts them and serves the results.
+	// +kubebuilder:default={upgradePolicy:WhenNotOpen}
+	// +optional
+	Runtime *RuntimeSpec `json:"runtime,omitempty"`
+}
+
+// UpgradePolicy says whether an upgrade of the platform's manager may restart an
+// open election's voting pods.
+// +kubebuilder:validation:Enum=WhenNotOpen;Immediate
+type UpgradePolicy string
+
+const (
+	// UpgradeWhenNotOpen: a new runtime (image, flags, probes, resources: the
+	// whole pod template the manager renders) reaches the election while it is not
+	// yet open; from the opening (the Open phase, or opensAt passed) the pod
+	// template stays as it was applied, and status.runtime.pendingImage shows what
+	// is held back. Settings the pods read at start (delivery Secrets, keys) still
+	// restart them, on the template they run.
+	UpgradeWhenNotOpen UpgradePolicy = "WhenNotOpen"
+	// Immediate: the election takes a new runtime at once, even while Open (its
+	// pods are replaced as for any rollout; sessions and ballots are in the store).
+	// It does not apply to a Closed or Tallied election, which keeps its runtime.
+	UpgradeImmediate UpgradePolicy = "Immediate"
+)
+
+// RuntimeSpec is how the election's voting-runtime follows upgrades of the platform.
+type RuntimeSpec struct {
+	// UpgradePolicy: WhenNotOpen (default) holds a new runtime back while the vote
+	// is open; Immediate lets it replace the running one even then. Neither
+	// changes the runtime of a Closed or Tallied election.
+	// +kubebuilder:default=WhenNotOpen
+	// +optional
+	UpgradePolicy UpgradePolicy `json:"upgradePolicy,omitempty"`
+}
+
+// EffectiveUpgradePolicy is spec.runtime.upgradePolicy with its default applied.
+func (s *ElectionSpec) EffectiveUpgradePolicy() UpgradePolicy {
+	if s.Runtime == nil || s.Runtime.UpgradePolicy == "" {
+		return UpgradeWhenNotOpen
+	}
+	return s.Runtime.UpgradePolicy
 }
 
 // Language of the voter pages.
@@ -582,6 +628,27 @@ const (
 	// (every credential letter and code sent); False while some wait or when
 	// some failed, with the counts per channel and state in the message.
 	ConditionDelivered = "Delivered"
+	// ConditionRuntimeUpToDate: True when the election's voting Deployment runs
+	// the pod template the manager renders now; False when a newer one is held
+	// back (reason UpgradeHeldWhileOpen) or will never be applied (reason
+	// KeptAfterClose), status.runtime saying which image waits.
+	ConditionRuntimeUpToDate = "RuntimeUpToDate"
+)
+
+// Reasons of the RuntimeUpToDate condition (and of the Events recorded with it).
+const (
+	// ReasonRuntimeUpToDate: the Deployment runs the manager's pod template.
+	ReasonRuntimeUpToDate = "UpToDate"
+	// ReasonUpgradeHeldWhileOpen: the vote is open and upgradePolicy is
+	// WhenNotOpen: the pod template stays as applied until the tenant sets
+	// Immediate (at the close it becomes KeptAfterClose).
+	ReasonUpgradeHeldWhileOpen = "UpgradeHeldWhileOpen"
+	// ReasonKeptAfterClose: the election is Closed or Tallied: it keeps the
+	// runtime that took its ballots, for good.
+	ReasonKeptAfterClose = "KeptAfterClose"
+	// ReasonRuntimeUpgraded is the Event recorded when a new pod template is
+	// applied over an older one.
+	ReasonRuntimeUpgraded = "RuntimeUpgraded"
 )
 
 // ElectionStatus is written by the controller only.
@@ -594,7 +661,7 @@ type ElectionStatus struct {
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 
-	// Conditions: Ready, RollValid, Open, Tallied, Delivered.
+	// Conditions: Ready, RollValid, Open, Tallied, Delivered, RuntimeUpToDate.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -644,6 +711,33 @@ type ElectionStatus struct {
 	// spec.scaling.minReplicas, raised ahead of the opening and of announced peaks.
 	// +optional
 	MinReplicas int32 `json:"minReplicas,omitempty"`
+
+	// Runtime is the voting-runtime the election's Deployment runs, and the one
+	// held back, if any.
+	// +optional
+	Runtime *RuntimeState `json:"runtime,omitempty"`
+}
+
+// RuntimeState is the runtime an election runs, as applied to its Deployment.
+type RuntimeState struct {
+	// Image the election's voting Deployment runs now.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// TemplateHash is a digest of the pod template applied (the image, flags,
+	// probes, resources, volumes: everything but the settings' hash that restarts
+	// the pods when a setting changes).
+	// +optional
+	TemplateHash string `json:"templateHash,omitempty"`
+	// PendingImage is the image of the pod template the manager renders now,
+	// when it differs from the one applied and is not applied (the
+	// RuntimeUpToDate condition says why, and whether it ever will be). It can be
+	// the same image as Image when only flags, probes or resources differ.
+	// +optional
+	PendingImage string `json:"pendingImage,omitempty"`
+	// PendingTemplateHash is that pod template's digest; empty when nothing is
+	// held back.
+	// +optional
+	PendingTemplateHash string `json:"pendingTemplateHash,omitempty"`
 }
 
 // QuestionResult is the count of one question. Counts are weighted by the roll's

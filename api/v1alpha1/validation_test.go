@@ -532,3 +532,44 @@ func TestOpenElectionDeleteNeedsCancel(t *testing.T) {
 		t.Fatalf("a Scheduled election must delete without ceremony: %v", err)
 	}
 }
+
+// TestUpgradePolicy: spec.runtime.upgradePolicy defaults to WhenNotOpen (with or
+// without spec.runtime), takes Immediate, refuses anything else naming the field,
+// and a tenant may opt in while the vote is Open.
+func TestUpgradePolicy(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	for name, runtime := range map[string]*v1.RuntimeSpec{"omitted": nil, "empty": {}} {
+		e := minimalElection(ns, "policy-"+name)
+		e.Spec.Runtime = runtime
+		if err := env.Client.Create(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		var got v1.Election
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Spec.Runtime == nil || got.Spec.Runtime.UpgradePolicy != v1.UpgradeWhenNotOpen {
+			t.Errorf("%s: spec.runtime %+v, want the default WhenNotOpen", name, got.Spec.Runtime)
+		}
+	}
+	bad := minimalElection(ns, "policy-bad")
+	bad.Spec.Runtime = &v1.RuntimeSpec{UpgradePolicy: "Always"}
+	if err := env.Client.Create(ctx, bad); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.runtime.upgradePolicy") {
+		t.Fatalf("want a refusal naming spec.runtime.upgradePolicy, got %v", err)
+	}
+
+	e := minimalElection(ns, "policy-open")
+	if err := env.Client.Create(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	setPhase(t, e, v1.PhaseOpen)
+	eventually(t, "opting in while Open", func() error {
+		var cur v1.Election
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(e), &cur); err != nil {
+			return err
+		}
+		cur.Spec.Runtime = &v1.RuntimeSpec{UpgradePolicy: v1.UpgradeImmediate}
+		return env.Client.Update(ctx, &cur)
+	})
+}

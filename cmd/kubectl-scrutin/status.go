@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -42,6 +43,18 @@ type statusView struct {
 	URL          string          `json:"url,omitempty"`
 	RuntimeNS    string          `json:"electionNamespace,omitempty"`
 	AuditHead    string          `json:"auditHead,omitempty"`
+	Runtime      *runtimeView    `json:"runtime,omitempty"`
+}
+
+// runtimeView is the voting-runtime the election runs, and the one a manager
+// upgrade brought that it does not run (yet, or ever).
+type runtimeView struct {
+	Image        string `json:"image"`
+	PendingImage string `json:"pendingImage,omitempty"`
+	// Pending: the manager renders another pod template, not applied.
+	Pending bool `json:"pending"`
+	// Why it is not applied: UpgradeHeldWhileOpen or KeptAfterClose.
+	Why string `json:"why,omitempty"`
 }
 
 type replicasView struct {
@@ -144,6 +157,12 @@ func (a *app) statusOf(ctx context.Context, c client.Client, e *scrutinv1.Electi
 		v.PhaseMeaning = phaseMeaning[scrutinv1.PhasePending]
 	}
 	v.Replicas = replicasOf(ctx, c, e)
+	if rt := e.Status.Runtime; rt != nil {
+		v.Runtime = &runtimeView{Image: rt.Image, PendingImage: rt.PendingImage, Pending: rt.PendingTemplateHash != ""}
+		if c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionRuntimeUpToDate); v.Runtime.Pending && c != nil {
+			v.Runtime.Why = c.Reason
+		}
+	}
 	for _, cond := range e.Status.Conditions {
 		v.Conditions = append(v.Conditions, explainCondition(e, cond))
 	}
@@ -213,6 +232,9 @@ func (a *app) printStatus(v statusView) {
 	if v.AuditHead != "" {
 		fmt.Fprintf(w, "Audit head:\t%s\n", v.AuditHead)
 	}
+	if v.Runtime != nil {
+		fmt.Fprintf(w, "Runtime:\t%s\n", runtimeLine(v.Runtime))
+	}
 	w.Flush()
 	if len(v.Conditions) == 0 {
 		fmt.Fprintln(a.stdout, "Conditions: none yet (the controller has not reported on this election)")
@@ -240,6 +262,25 @@ func (a *app) printStatus(v statusView) {
 			fmt.Fprintf(a.stdout, "  %s\n", d)
 		}
 	}
+}
+
+// runtimeLine says which runtime image the voting pods run and what a manager
+// upgrade left pending.
+func runtimeLine(r *runtimeView) string {
+	if !r.Pending {
+		return r.Image + " (up to date)"
+	}
+	pending := "upgrade pending to " + r.PendingImage
+	if r.PendingImage == r.Image {
+		pending = "upgrade pending (same image, new pod template)"
+	}
+	switch r.Why {
+	case scrutinv1.ReasonUpgradeHeldWhileOpen:
+		return r.Image + "; " + pending + ", held while the vote is open"
+	case scrutinv1.ReasonKeptAfterClose:
+		return r.Image + "; kept after the close (the manager's " + r.PendingImage + " is not applied)"
+	}
+	return r.Image + "; " + pending
 }
 
 func turnoutLine(cast, voters int64) string {
@@ -334,6 +375,10 @@ func explainCondition(e *scrutinv1.Election, c metav1.Condition) conditionView {
 		v.ToDo = "check the host name in the delivery Secret, and that the cluster's DNS resolves it"
 	case "ProvisioningFailed":
 		v.ToDo = "the controller retries by itself; if it lasts, give this message to your platform operators"
+	case scrutinv1.ReasonUpgradeHeldWhileOpen:
+		v.State, v.ToDo = "held", fmt.Sprintf("nothing to do: the voting pods keep their runtime while the vote is open; to take the new one now: kubectl patch election %s -n %s --type merge -p '{\"spec\":{\"runtime\":{\"upgradePolicy\":\"Immediate\"}}}'", name, ns)
+	case scrutinv1.ReasonKeptAfterClose:
+		v.State = "kept"
 	case "DeletionBlocked":
 		// The message says what to do.
 	default:

@@ -146,9 +146,9 @@ func (v *voter) cast(ctx context.Context) (receipt string, already bool, err err
 
 // upgradeRuntime upgrades Scrutin's runtime the way an operator does: the image
 // gets a new tag (in the node's containerd, as a registry would serve it) and the
-// manager's --runtime-image names it, so the manager restarts and rolls every
-// election's pods. The manager goes back to the first tag when the test ends. It
-// returns the new image.
+// manager's --runtime-image names it, so the manager restarts and rolls the pods
+// of every election that takes it (not yet open, or upgradePolicy Immediate). The
+// manager goes back to the first tag when the test ends. It returns the new image.
 func upgradeRuntime(t *testing.T) string {
 	t.Helper()
 	root, err := controlplane.Root()
@@ -204,13 +204,16 @@ func upgradeRuntime(t *testing.T) string {
 
 // TestFaultsDuringCasting: 2,000 voters holding sessions cast while a voting pod
 // is deleted, PostgreSQL stops at once and comes back, and Scrutin is upgraded to
-// a new runtime image tag, which rolls the election's Deployment.
+// a new runtime image tag, which rolls the election's Deployment (the election
+// opts in with upgradePolicy Immediate: by default an open vote keeps its runtime).
 // Every acknowledged ballot is counted, none twice, and no voter has to sign in
 // again.
 func TestFaultsDuringCasting(t *testing.T) {
 	const voters = 2000
 	ns := "e2e-faults"
-	congress(t, ns, voters, 2, 4, 45*time.Second, 20*time.Minute)
+	congress(t, ns, voters, 2, 4, 45*time.Second, 20*time.Minute, func(e *scrutinv1.Election) {
+		e.Spec.Runtime = &scrutinv1.RuntimeSpec{UpgradePolicy: scrutinv1.UpgradeImmediate}
+	})
 	e := waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 3*time.Minute)
 	enc := e.Status.Namespace
 	waitFor(t, "two voting pods Ready", 2*time.Minute, func() (bool, error) { return readyPods(t, enc) >= 2, nil })

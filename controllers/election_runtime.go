@@ -1,0 +1,138 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// An upgrade of the manager (a new --runtime-image, or a release whose builder
+// renders other flags, probes, resources...) changes the pod template it renders
+// for every election. decideRuntime chooses, in this one place, which template an
+// election's Deployment gets:
+//
+//   - not yet open (or Failed): the manager's own, at once;
+//   - open (the Open phase, or opensAt passed) with upgradePolicy WhenNotOpen: the
+//     template applied before, whole, as recorded in the runtime-template
+//     ConfigMap of its namespace: the image, the flags, the probes, the
+//     resources, the volumes are the ones the pods run, whatever this manager
+//     would render. Only the settings' hash is this reconcile's, so that a
+//     tenant's new delivery settings still restart the pods, on their template;
+//   - open with upgradePolicy Immediate: the manager's own;
+//   - Closed or Tallied: the template applied before, for good, whatever the
+//     policy: the runtime that took the ballots counts them and serves the
+//     results.
+//
+// The template held back is said in status.runtime.pendingImage and
+// pendingTemplateHash and in the RuntimeUpToDate condition, with an Event when it
+// is held and when a new template is applied over a recorded one.
+
+// holdReason is why the manager's template may not replace the one applied
+// (a RuntimeUpToDate reason), or "" when it may.
+func holdReason(e *scrutinv1.Election, in *Inputs) string {
+	switch {
+	case e.Status.Phase == scrutinv1.PhaseFailed:
+		return ""
+	case phaseAtLeast(e.Status.Phase, scrutinv1.PhaseClosed),
+		// the reconcile that closes it decides before the phase moves
+		phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) && !in.Now.Before(e.Spec.Schedule.ClosesAt.Time):
+		return scrutinv1.ReasonKeptAfterClose
+	case e.Spec.EffectiveUpgradePolicy() == scrutinv1.UpgradeImmediate:
+		return ""
+	case e.Status.Phase == scrutinv1.PhaseOpen || !in.Now.Before(e.Spec.Schedule.OpensAt.Time):
+		return scrutinv1.ReasonUpgradeHeldWhileOpen
+	}
+	return ""
+}
+
+// appliedTemplate is the template the Deployment was last given, with its digest:
+// from its record (recorded), read from the API server (a cached copy may predate
+// the last apply); or, for a Deployment made before records existed, from the
+// Deployment itself, as the API server completed it. nil when there is neither.
+func (r *ElectionReconciler) appliedTemplate(ctx context.Context, in *Inputs) (t *corev1.PodTemplateSpec, hash string, recorded bool, err error) {
+	var cm corev1.ConfigMap
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeTemplateName}, &cm)
+	if err == nil && cm.Labels[LabelElectionUID] == string(in.Election.UID) {
+		if t := readRuntimeTemplateRecord(&cm); t != nil {
+			return t, cm.Annotations[TemplateHashAnnotation], true, nil
+		}
+	} else if err != nil && !isNotFound(err) {
+		return nil, "", false, fmt.Errorf("while reading the runtime template's record: %w", err)
+	}
+	var d appsv1.Deployment
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d)
+	if isNotFound(err) || (err == nil && d.Labels[LabelElectionUID] != string(in.Election.UID)) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, fmt.Errorf("while reading the voting Deployment: %w", err)
+	}
+	t = d.Spec.Template.DeepCopy()
+	delete(t.Annotations, ConfigHashAnnotation)
+	t.CreationTimestamp = metav1.Time{}
+	hash, err = podTemplateHash(t)
+	return t, hash, false, err
+}
+
+// decideRuntime sets in.RuntimeTemplate, status.runtime and the RuntimeUpToDate
+// condition.
+func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) error {
+	e := in.Election
+	rendered := buildPodTemplate(in)
+	renderedHash, err := podTemplateHash(&rendered)
+	if err != nil {
+		return err
+	}
+	applied, appliedHash, recorded, err := r.appliedTemplate(ctx, in)
+	if err != nil {
+		return err
+	}
+	var old metav1.Condition
+	if c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionRuntimeUpToDate); c != nil {
+		old = *c
+	}
+	var oldPending string
+	if e.Status.Runtime != nil {
+		oldPending = e.Status.Runtime.PendingTemplateHash
+	}
+
+	reason := holdReason(e, in)
+	if applied == nil || appliedHash == renderedHash || reason == "" {
+		in.RuntimeTemplate = &rendered
+		e.Status.Runtime = &scrutinv1.RuntimeState{Image: templateImage(&rendered), TemplateHash: renderedHash}
+		setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionTrue, scrutinv1.ReasonRuntimeUpToDate,
+			"The voting pods run the manager's runtime, image "+templateImage(&rendered))
+		// (a template read from a Deployment never matches a rendering: the API
+		// server completed it; no Event for that)
+		if recorded && appliedHash != renderedHash {
+			r.event(e, corev1.EventTypeNormal, scrutinv1.ReasonRuntimeUpgraded, "UpgradeRuntime",
+				fmt.Sprintf("Applied the manager's runtime (image %s, template %s) over image %s (template %s)",
+					templateImage(&rendered), renderedHash, templateImage(applied), appliedHash))
+		}
+		return nil
+	}
+
+	in.RuntimeTemplate = applied
+	e.Status.Runtime = &scrutinv1.RuntimeState{
+		Image: templateImage(applied), TemplateHash: appliedHash,
+		PendingImage: templateImage(&rendered), PendingTemplateHash: renderedHash,
+	}
+	msg := fmt.Sprintf("The vote is open: the voting pods keep image %s (template %s); the manager's image %s (template %s) is held back until upgradePolicy is Immediate",
+		templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
+	if reason == scrutinv1.ReasonKeptAfterClose {
+		msg = fmt.Sprintf("The vote has closed: the election keeps the runtime that took its ballots, image %s (template %s); the manager's image %s (template %s) is not applied",
+			templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
+	}
+	setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionFalse, reason, msg)
+	if old.Reason != reason || oldPending != renderedHash {
+		r.event(e, corev1.EventTypeNormal, reason, "UpgradeRuntime", msg)
+	}
+	return nil
+}
