@@ -74,6 +74,9 @@ type Inputs struct {
 	// Now is the reconcile's one reading of the controller's clock: the HPA's floor
 	// follows the schedule and the announced peaks.
 	Now time.Time
+	// Retired: the election is past its retention.keepRunningFor (and tallied,
+	// and archived where asked): its runtime is scaled to zero, its store kept.
+	Retired bool
 
 	// problems keep the election from being Ready; provisioned says every object was
 	// applied.

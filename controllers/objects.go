@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -30,13 +31,15 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs = append(objs,
-		buildService(in),
-		buildOpsService(in),
-		buildDeployment(in, in.configHash(runtimeCM.Data)),
-		buildHPA(in),
-		buildPDB(in),
-	)
+	d := buildDeployment(in, in.configHash(runtimeCM.Data))
+	objs = append(objs, buildService(in), buildOpsService(in), d)
+	if in.Retired {
+		// past its retention: no pod, no autoscaler; the store stays
+		d.Spec.Replicas = ptr.To(int32(0))
+	} else {
+		objs = append(objs, buildHPA(in))
+	}
+	objs = append(objs, buildPDB(in))
 	return objs, nil
 }
 
