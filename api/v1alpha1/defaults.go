@@ -75,6 +75,9 @@ func (e *Election) Default() {
 	if len(s.Scrutineers.ExportFields) == 0 {
 		s.Scrutineers.ExportFields = []ParticipationField{FieldVoterID, FieldName, FieldVoted}
 	}
+	if s.Retention.ArchiveOnDelete == "" {
+		s.Retention.ArchiveOnDelete = ArchiveKeep
+	}
 	if v := s.Verifiability; v != nil {
 		if v.Mode == "" {
 			v.Mode = VerifiabilityNone
