@@ -132,4 +132,3 @@ func tail(b []byte) []byte {
 	}
 	return b
 }
-
