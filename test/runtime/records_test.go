@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"io"
+	"os"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -130,5 +131,55 @@ func TestRecordsArchiveFromTheControlAPI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecordsArchiveOfAVerifiableElection: in verifiable mode the archive also
+// holds the Belenios board, the same bytes as board.bel, which verifies; no
+// voter's credential is in it.
+func TestRecordsArchiveOfAVerifiableElection(t *testing.T) {
+	r := startVerifiable(t, "embedded", 2, "")
+	rec := electionRecord(t, newVoter(r.rt.URL, r.rec))
+	r.voters[0].cast(t, rec, voteAliceCarla.plain)
+	r.voters[1].cast(t, rec, voteBobDan.plain)
+	r.closeNow(t)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if status, _ := r.results(t); status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no results within a minute of the close")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	code, raw := fetchRecords(t, r.rt.OpsURL, r.token)
+	if code != http.StatusOK {
+		t.Fatalf("records: %d %s", code, raw)
+	}
+	a, err := records.Read(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Manifest.Election.Verifiable || rep.Belenios == nil || rep.Belenios.Ballots != 2 || rep.Trackers != 2 {
+		t.Fatalf("manifest %+v, report %+v", a.Manifest.Election, rep)
+	}
+	board, err := os.ReadFile(downloadBoard(t, r.rt.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(board, a.Members[records.BeleniosName]) {
+		t.Error("the archive's board.bel is not the board the runtime serves")
+	}
+	for name, data := range a.Members {
+		for _, v := range r.voters {
+			if strings.Contains(string(data), v.credential) {
+				t.Errorf("member %s holds voter %s's credential", name, v.id)
+			}
+		}
 	}
 }
