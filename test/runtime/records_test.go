@@ -3,8 +3,8 @@ package runtime
 import (
 	"bytes"
 	"io"
-	"os"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
