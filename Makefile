@@ -43,6 +43,10 @@ test: tools manifests api-docs vet ## Run every test: unit, envtest against a re
 	go test $(TEST_FLAGS) -count=1 ./...
 	@if [ "$(E2E)" = 1 ]; then $(MAKE) e2e; else echo "end-to-end tests skipped (E2E=0): make e2e runs them"; fi
 
+.PHONY: test-archive
+test-archive: ## Records archives against a real S3-compatible server: builds SeaweedFS on first use (about 25 min cold on 2 cores, then cached in bin/).
+	SCRUTIN_SEAWEEDFS=$$(hack/build-seaweedfs.sh) go test $(TEST_FLAGS) -count=1 -run 'TestArchiveFetch' ./cmd/kubectl-scrutin
+
 # The end-to-end tests need root (network namespaces, containerd); E2E=0 skips them.
 E2E ?= 1
 

@@ -43,6 +43,8 @@ type ElectionReconciler struct {
 	Options  Options
 	// Runtime talks to each election's voting-runtime.
 	Runtime RuntimeClient
+	// Archives writes tallied elections' records archives to their buckets.
+	Archives ArchiveStore
 	// Databases creates and drops elections' own PostgreSQL databases.
 	Databases Databases
 	// Resolver turns the election's mail, SMS and database hosts into addresses for
@@ -66,6 +68,8 @@ type ElectionReconciler struct {
 	// backoff spaces the retries of an Election whose reconciles fail.
 	backoff     workqueue.TypedRateLimiter[types.NamespacedName]
 	backoffOnce sync.Once
+	// archiveAttempts count failed archive uploads, per Election, for the backoff.
+	archiveAttempts archiveAttempts
 }
 
 // NewElectionReconciler is the reconciler with its production parts: the manager's
@@ -80,6 +84,7 @@ func NewElectionReconciler(mgr ctrl.Manager, opts Options) *ElectionReconciler {
 		Options:   opts,
 		Runtime:   &HTTPRuntimeClient{HTTP: &http.Client{Timeout: 10 * time.Second}},
 		Databases: PostgreSQL{},
+		Archives:  S3Archives{},
 		Resolver:  net.DefaultResolver,
 	}
 }
@@ -104,6 +109,7 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			r.credentialsCopies.Delete(req.NamespacedName)
 			r.trusteeChecks.drop(req.NamespacedName)
 			r.errorBackoff().Forget(req.NamespacedName)
+			r.archiveAttempts.drop(req.NamespacedName)
 			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
 		}
 		return ctrl.Result{}, err

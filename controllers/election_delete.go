@@ -35,6 +35,13 @@ func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election
 		r.event(e, corev1.EventTypeWarning, "DeletionBlocked", "Delete", msg)
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, e, before))
 	}
+	if err := r.deleteArchive(ctx, e); err != nil {
+		before := e.Status.DeepCopy()
+		msg := fmt.Sprintf("The Election is being deleted but its archive cannot be deleted as retention.archiveOnDelete asks: %v. Retrying; to keep the archive and let the Election go, set spec.retention.archiveOnDelete to Keep", err)
+		setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, "DeletionBlocked", msg)
+		r.event(e, corev1.EventTypeWarning, "DeletionBlocked", "Delete", msg)
+		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, e, before))
+	}
 	if err := r.holdAdminSecret(ctx, e, false); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -98,6 +98,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		}
 		setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "Closed", "Closed at "+closes.UTC().Format(time.RFC3339))
 		if e.Status.Phase == scrutinv1.PhaseTallied {
+			result.RequeueAfter = r.afterTally(ctx, e, in, now)
 			break
 		}
 		r.setPhase(e, scrutinv1.PhaseClosed, "Closed", "The election closed; counting")
@@ -121,6 +122,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		setCondition(e, scrutinv1.ConditionTallied, metav1.ConditionTrue, "Tallied",
 			fmt.Sprintf("%d ballots counted (%s turnout)", res.BallotsCast, e.Status.Turnout))
 		r.setPhase(e, scrutinv1.PhaseTallied, "Tallied", "Results are in status.results")
+		result.RequeueAfter = r.afterTally(ctx, e, in, now)
 	}
 
 	// delivery counts are refreshed while the runtime runs: often while
@@ -141,6 +143,26 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	}
 	errs = append(errs, r.setReady(ctx, e, in))
 	return result, errors.Join(errs...)
+}
+
+// afterTally archives the election's records (once) and records its runtime's
+// retirement, and returns when to look again: the next archive attempt, or the
+// end of retention.keepRunningFor.
+func (r *ElectionReconciler) afterTally(ctx context.Context, e *scrutinv1.Election, in *Inputs, now time.Time) time.Duration {
+	var next time.Duration
+	if in.provisioned {
+		next = r.archive(ctx, e, in)
+	}
+	if in.Retired && in.provisioned && !e.Status.Retired {
+		e.Status.Retired = true
+		r.event(e, corev1.EventTypeNormal, "Retired", "ScaleDown",
+			"The voting-runtime was scaled to zero at the end of retention.keepRunningFor; its store is kept")
+	}
+	if at := retireAt(e); !at.IsZero() && !e.Status.Retired && next == 0 {
+		// at the end of keepRunningFor; at once when it is past and the archive just landed
+		next = max(at.Sub(now), time.Second)
+	}
+	return next
 }
 
 // pushSchedule sends the runtime the Election's schedule when its store records an
@@ -181,6 +203,11 @@ func (r *ElectionReconciler) setReady(ctx context.Context, e *scrutinv1.Election
 	if len(in.problems) > 0 {
 		p := in.problems[0]
 		r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionFalse, p.reason, p.message)
+		return nil
+	}
+	if in.Retired {
+		r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, "Retired",
+			"The voting-runtime is scaled to zero at the end of retention.keepRunningFor; its store is kept")
 		return nil
 	}
 	var d appsv1.Deployment

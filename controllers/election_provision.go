@@ -39,6 +39,7 @@ type problem struct{ reason, message string }
 // retry.
 func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Election) (*Inputs, error) {
 	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: r.Options, Now: r.Now()}
+	in.Retired = retired(e, in.Now)
 	e.Status.Namespace = in.Namespace
 	e.Status.URL = r.voterURL(in.Namespace)
 
@@ -180,6 +181,8 @@ func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (Keys, 
 var prunable = []schema.GroupVersionKind{
 	{Version: "v1", Kind: "Secret"},
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+	// the autoscaler goes when the runtime is retired (scaled to zero)
+	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"},
 }
 
 // prune deletes the election's objects of the prunable kinds that are no longer

@@ -81,6 +81,9 @@ type Inputs struct {
 	// manager's own rendering, or the one applied before when a newer one is held
 	// back. Unset: the manager's own.
 	RuntimeTemplate *corev1.PodTemplateSpec
+	// Retired: the election is past its retention.keepRunningFor (and tallied,
+	// and archived where asked): its runtime is scaled to zero, its store kept.
+	Retired bool
 
 	// problems keep the election from being Ready; provisioned says every object was
 	// applied.

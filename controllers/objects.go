@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -35,16 +36,23 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	d := buildDeployment(in, in.configHash(runtimeCM.Data))
+	if in.Retired {
+		// past its retention: no pod, no autoscaler; the store stays
+		d.Spec.Replicas = ptr.To(int32(0))
+	}
 	objs = append(objs,
 		buildService(in),
 		buildOpsService(in),
-		buildDeployment(in, in.configHash(runtimeCM.Data)),
+		d,
 		// right after the Deployment: provision records a template only once
 		// the Deployment took it
 		record,
-		buildHPA(in),
-		buildPDB(in),
 	)
+	if !in.Retired {
+		objs = append(objs, buildHPA(in))
+	}
+	objs = append(objs, buildPDB(in))
 	return objs, nil
 }
 

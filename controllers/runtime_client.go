@@ -24,6 +24,7 @@ import (
 //	POST /control/v1/schedule {opensAt, closesAt, version} -> 200; 409 once closed
 //	     (the runtime records it in its store if version, the Election's
 //	     metadata.generation, is newer than the store's: every replica follows it)
+//	GET  /control/v1/records  -> the records archive (tar.gz); 409 until tallied
 const controlPrefix = "/control/v1/"
 
 // RuntimeStatus is what the runtime says of the vote in progress.
@@ -74,6 +75,9 @@ type RuntimeClient interface {
 	Close(ctx context.Context, t RuntimeTarget) error
 	Results(ctx context.Context, t RuntimeTarget) (*RuntimeResults, error)
 	SetSchedule(ctx context.Context, t RuntimeTarget, s RuntimeSchedule) error
+	// Records writes the election's records archive to w (ErrNotTallied before
+	// the tally).
+	Records(ctx context.Context, t RuntimeTarget, w io.Writer) error
 }
 
 // HTTPRuntimeClient reaches each runtime through its ops Service.
@@ -106,15 +110,54 @@ func (c *HTTPRuntimeClient) SetSchedule(ctx context.Context, t RuntimeTarget, s 
 	return c.doBody(ctx, t, http.MethodPost, "schedule", s, nil)
 }
 
+// recordsTimeout bounds the download of a records archive.
+const recordsTimeout = 10 * time.Minute
+
+func (c *HTTPRuntimeClient) Records(ctx context.Context, t RuntimeTarget, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, recordsTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base(t)+controlPrefix+"records", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.Token)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	// the client's own timeout is for the short calls: the archive may take longer
+	hc = &http.Client{Transport: hc.Transport}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("runtime unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusConflict:
+		return ErrNotTallied
+	case resp.StatusCode != http.StatusOK:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("runtime answered %s to GET records: %s", resp.Status, body)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("while reading the records archive: %w", err)
+	}
+	return nil
+}
+
+func (c *HTTPRuntimeClient) base(t RuntimeTarget) string {
+	if c.BaseURL != nil {
+		return c.BaseURL(t.Namespace)
+	}
+	return fmt.Sprintf("http://%s.%s.svc:%d", OpsServiceName, t.Namespace, OpsPort)
+}
+
 func (c *HTTPRuntimeClient) do(ctx context.Context, t RuntimeTarget, method, path string, out any) error {
 	return c.doBody(ctx, t, method, path, nil, out)
 }
 
 func (c *HTTPRuntimeClient) doBody(ctx context.Context, t RuntimeTarget, method, path string, in, out any) error {
-	base := fmt.Sprintf("http://%s.%s.svc:%d", OpsServiceName, t.Namespace, OpsPort)
-	if c.BaseURL != nil {
-		base = c.BaseURL(t.Namespace)
-	}
+	base := c.base(t)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var body io.Reader

@@ -7,8 +7,11 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -129,6 +132,8 @@ func startManager(opts Options) error {
 	r.Client = writes.wrap(r.Client)
 	reconciler = r
 	r.Runtime = &HTTPRuntimeClient{BaseURL: double.baseURL}
+	archives = newArchiveDouble()
+	r.Archives = archives
 	r.Resolver = staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -258,6 +263,12 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		w.WriteHeader(http.StatusOK)
+	case "records":
+		if !closed {
+			http.Error(w, "not tallied", http.StatusConflict)
+			return
+		}
+		_, _ = w.Write(recordsOf(ns))
 	case "open", "close":
 		w.WriteHeader(http.StatusNoContent)
 	case "status":
@@ -608,4 +619,69 @@ func debugEvents(t *testing.T, e *scrutinv1.Election) string {
 		fmt.Fprintf(&b, "\n%s %s %s %s %q", ev.Regarding.Kind, ev.Regarding.Name, ev.Reason, ev.Action, ev.Note)
 	}
 	return b.String()
+}
+
+// recordsOf is the records archive the runtime double gives for namespace ns.
+func recordsOf(ns string) []byte { return []byte("records of the election of " + ns) }
+
+// archiveDouble is a bucket in memory: it checks what it is given against its
+// digest, and fails the next uploads when told to.
+type archiveDouble struct {
+	mu      sync.Mutex
+	objects map[string][]byte // bucket/key -> bytes
+	fail    map[string]int    // bucket/key -> uploads still to fail
+	puts    map[string]int    // bucket/key -> uploads tried
+}
+
+var archives *archiveDouble
+
+func newArchiveDouble() *archiveDouble {
+	return &archiveDouble{objects: map[string][]byte{}, fail: map[string]int{}, puts: map[string]int{}}
+}
+
+func (a *archiveDouble) Put(_ context.Context, dest *scrutinv1.S3Archive, secret map[string][]byte, key string, r io.Reader, size int64, digest string) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if string(secret["accessKeyID"]) == "" {
+		return fmt.Errorf("no access key")
+	}
+	sum := sha256.Sum256(data)
+	if int64(len(data)) != size || "sha256:"+hex.EncodeToString(sum[:]) != digest {
+		return fmt.Errorf("the upload does not match its size and digest")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := dest.Bucket + "/" + key
+	a.puts[k]++
+	if a.fail[k] > 0 {
+		a.fail[k]--
+		return fmt.Errorf("the bucket answered 503 Slow Down")
+	}
+	if old, ok := a.objects[k]; ok && string(old) != string(data) {
+		return fmt.Errorf("another archive stands under %s", k)
+	}
+	a.objects[k] = data
+	return nil
+}
+
+func (a *archiveDouble) Delete(_ context.Context, dest *scrutinv1.S3Archive, _ map[string][]byte, key string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.objects, dest.Bucket+"/"+key)
+	return nil
+}
+
+func (a *archiveDouble) get(k string) ([]byte, bool, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	d, ok := a.objects[k]
+	return d, ok, a.puts[k]
+}
+
+func (a *archiveDouble) failNext(k string, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fail[k] = n
 }

@@ -81,6 +81,9 @@ func (e *Election) Default() {
 	if s.Runtime.UpgradePolicy == "" {
 		s.Runtime.UpgradePolicy = UpgradeWhenNotOpen
 	}
+	if s.Retention.ArchiveOnDelete == "" {
+		s.Retention.ArchiveOnDelete = ArchiveKeep
+	}
 	if v := s.Verifiability; v != nil {
 		if v.Mode == "" {
 			v.Mode = VerifiabilityNone

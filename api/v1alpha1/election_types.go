@@ -117,6 +117,19 @@ type ElectionSpec struct {
 	// +kubebuilder:default={upgradePolicy:WhenNotOpen}
 	// +optional
 	Runtime *RuntimeSpec `json:"runtime,omitempty"`
+
+	// Archive is where the election's records go once it is Tallied: one file
+	// holding the results, the board and its trackers, the audit log with its
+	// head, the participation list (the columns of scrutineers.exportFields) and,
+	// in verifiable mode, the Belenios archive. Unset: nothing is archived.
+	// +optional
+	Archive *Archive `json:"archive,omitempty"`
+
+	// Retention says how long the voting-runtime keeps serving after the close and
+	// what deleting the Election does to the archive.
+	// +kubebuilder:default={archiveOnDelete:Keep}
+	// +optional
+	Retention Retention `json:"retention"`
 }
 
 // UpgradePolicy says whether an upgrade of the platform's manager may restart an
@@ -154,6 +167,89 @@ func (s *ElectionSpec) EffectiveUpgradePolicy() UpgradePolicy {
 		return UpgradeWhenNotOpen
 	}
 	return s.Runtime.UpgradePolicy
+}
+
+// Archive is the destination of an election's records. Today: an S3-compatible
+// bucket.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.s3)",message="give s3: the bucket the archive is written to"
+type Archive struct {
+	// S3 is an S3-compatible bucket (AWS S3, SeaweedFS, Ceph RGW, MinIO...).
+	// +optional
+	S3 *S3Archive `json:"s3,omitempty"`
+}
+
+// S3Archive is an S3-compatible bucket. The archive's key is
+// <prefix><election's namespace>/<election>-<uid>.tar.gz: the same for every
+// attempt, so that an upload is done once.
+type S3Archive struct {
+	// Endpoint is the server's URL, e.g. https://s3.eu-west-3.amazonaws.com;
+	// http:// only for a server inside the cluster.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^/?#]+/?$`
+	Endpoint string `json:"endpoint"`
+
+	// Bucket name.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`
+	Bucket string `json:"bucket"`
+
+	// Prefix put before the key, e.g. "elections/" (a trailing slash is kept as
+	// given).
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[-._/a-zA-Z0-9]*$`
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+
+	// Region of the bucket, where the server needs one.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// CredentialsSecretRef names a Secret, in the Election's namespace, with the
+	// keys accessKeyID and secretAccessKey. The controller reads it when it
+	// uploads; the voting-runtime never receives it.
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// CABundle is the PEM of the certificate authorities the server's certificate
+	// is checked against, for a server with a private CA; unset: the system's.
+	// +kubebuilder:validation:MaxLength=65536
+	// +optional
+	CABundle string `json:"caBundle,omitempty"`
+}
+
+// ArchiveOnDelete says what deleting the Election does to its archive.
+// +kubebuilder:validation:Enum=Keep;Delete
+type ArchiveOnDelete string
+
+const (
+	// ArchiveKeep: the archive stays; the controller never deletes an object of
+	// the bucket.
+	ArchiveKeep ArchiveOnDelete = "Keep"
+	// ArchiveDelete: deleting the Election deletes its archive from the bucket.
+	ArchiveDelete ArchiveOnDelete = "Delete"
+)
+
+// Retention of an election after its close.
+type Retention struct {
+	// KeepRunningFor is how long after closesAt the voting-runtime keeps serving
+	// (the results, the board, the scrutineers' export); then, once the election
+	// is Tallied and archived (where spec.archive asks for it), its Deployment is
+	// scaled to zero and its autoscaler removed. The store (volume or database) is
+	// kept. Unset: the runtime keeps running until the Election is deleted.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	KeepRunningFor *metav1.Duration `json:"keepRunningFor,omitempty"`
+
+	// ArchiveOnDelete: Keep (the default) leaves the archive in the bucket when the
+	// Election is deleted; Delete removes it.
+	// +kubebuilder:default=Keep
+	// +optional
+	ArchiveOnDelete ArchiveOnDelete `json:"archiveOnDelete,omitempty"`
 }
 
 // Language of the voter pages.
@@ -624,6 +720,10 @@ const (
 	ConditionRollValid = "RollValid"
 	ConditionOpen      = "Open"
 	ConditionTallied   = "Tallied"
+	// ConditionArchived: True once the archive is in its destination and its
+	// digest checked there; False while it is being made or uploaded, or when it
+	// cannot be, with the reason.
+	ConditionArchived = "Archived"
 	// ConditionDelivered: True when no message waits to be sent and none failed
 	// (every credential letter and code sent); False while some wait or when
 	// some failed, with the counts per channel and state in the message.
@@ -661,7 +761,7 @@ type ElectionStatus struct {
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 
-	// Conditions: Ready, RollValid, Open, Tallied, Delivered, RuntimeUpToDate.
+	// Conditions: Ready, RollValid, Open, Tallied, Delivered, RuntimeUpToDate, Archived.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -716,6 +816,15 @@ type ElectionStatus struct {
 	// held back, if any.
 	// +optional
 	Runtime *RuntimeState `json:"runtime,omitempty"`
+
+	// Archive is the election's archive, once it is in its destination.
+	// +optional
+	Archive *ArchiveStatus `json:"archive,omitempty"`
+
+	// Retired: the voting-runtime was scaled to zero at the end of
+	// spec.retention.keepRunningFor; its store is kept.
+	// +optional
+	Retired bool `json:"retired,omitempty"`
 }
 
 // RuntimeState is the runtime an election runs, as applied to its Deployment.
@@ -738,6 +847,18 @@ type RuntimeState struct {
 	// held back.
 	// +optional
 	PendingTemplateHash string `json:"pendingTemplateHash,omitempty"`
+}
+
+// ArchiveStatus says where the archive is and what it holds.
+type ArchiveStatus struct {
+	// Location is the archive's URL, e.g. s3://bucket/prefix/ns/name-uid.tar.gz.
+	Location string `json:"location"`
+	// Digest is "sha256:" and the hex SHA-256 of the archive file.
+	Digest string `json:"digest"`
+	// Size of the archive file in bytes.
+	Size int64 `json:"size"`
+	// ArchivedAt is when the upload was checked.
+	ArchivedAt metav1.Time `json:"archivedAt"`
 }
 
 // QuestionResult is the count of one question. Counts are weighted by the roll's

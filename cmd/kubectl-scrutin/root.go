@@ -124,6 +124,7 @@ It uses kubectl's configuration: --kubeconfig, $KUBECONFIG, --context and
 		a.boardCommand(),
 		a.verifyCommand(),
 		a.voteCommand(),
+		a.archiveCommand(),
 	)
 	return root
 }

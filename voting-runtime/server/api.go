@@ -406,6 +406,38 @@ func (s *Server) controlResults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, controlResults{Voters: st.Voters, BallotsCast: st.BallotsCast, AuditHead: st.AuditHead, Results: results})
 }
 
+// controlRecords: GET /control/v1/records, the election's records archive
+// (package records, a tar.gz) once it is tallied; 409 not-tallied before. The
+// controller uploads it to the Election's spec.archive. The body is streamed:
+// an error past its first bytes aborts the response, which the controller sees
+// as a truncated archive.
+func (s *Server) controlRecords(w http.ResponseWriter, r *http.Request) {
+	st, err := s.en.Status(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	if !st.Closed {
+		s.engineError(w, r, engine.ErrNotTallied)
+		return
+	}
+	if _, err := s.en.Results(r.Context()); err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/gzip")
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(boardStall))
+	bw := bufio.NewWriterSize(&progressWriter{w: w, rc: rc}, 64<<10)
+	if err := s.en.WriteRecords(r.Context(), bw); err != nil {
+		s.log.Error("The records archive could not be written out", "error", err)
+		panic(http.ErrAbortHandler)
+	}
+	if err := bw.Flush(); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+}
+
 // controlVoter: GET /control/v1/voters/{id}, what the hotline may see of a voter's
 // sign-in (engine.VoterState: never a code nor a hash); 404 unknown-voter.
 func (s *Server) controlVoter(w http.ResponseWriter, r *http.Request) {

@@ -192,6 +192,7 @@ func New(cfg Config) *Server {
 	o.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
 	o.HandleFunc("POST /control/v1/schedule", s.bearer(func() string { return cfg.ControlToken }, s.controlSchedule))
 	o.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
+	o.HandleFunc("GET /control/v1/records", s.bearer(func() string { return cfg.ControlToken }, s.controlRecords))
 	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
 	o.HandleFunc("POST /control/v1/voters/{id}/unlock", s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
 	o.HandleFunc("POST /control/v1/voters/{id}/resend", s.bearer(func() string { return cfg.ControlToken }, s.controlResend))

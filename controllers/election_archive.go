@@ -1,0 +1,201 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/s3archive"
+)
+
+// Reasons of the Archived condition.
+const (
+	ReasonArchived           = "Archived"
+	ReasonArchiveWaiting     = "WaitingForTally"
+	ReasonArchiveNotReady    = "RuntimeNotReady"
+	ReasonArchiveCredentials = "CredentialsInvalid"
+	ReasonArchiveUpload      = "UploadFailed"
+	ReasonArchiveConflict    = "ArchiveConflict"
+)
+
+// ArchiveStore writes archives to their destination bucket.
+type ArchiveStore interface {
+	Put(ctx context.Context, dest *scrutinv1.S3Archive, secret map[string][]byte, key string, r io.Reader, size int64, digest string) error
+	Delete(ctx context.Context, dest *scrutinv1.S3Archive, secret map[string][]byte, key string) error
+}
+
+// S3Archives is the ArchiveStore of S3-compatible buckets.
+type S3Archives struct{}
+
+func (S3Archives) Put(ctx context.Context, dest *scrutinv1.S3Archive, secret map[string][]byte, key string, r io.Reader, size int64, digest string) error {
+	b, err := s3archive.Open(dest, secret)
+	if err != nil {
+		return err
+	}
+	return b.Put(ctx, key, r, size, digest)
+}
+
+func (S3Archives) Delete(ctx context.Context, dest *scrutinv1.S3Archive, secret map[string][]byte, key string) error {
+	b, err := s3archive.Open(dest, secret)
+	if err != nil {
+		return err
+	}
+	return b.Delete(ctx, key)
+}
+
+// archiveBackoff is the wait before the next attempt after n failed ones: 10 s,
+// doubled each time, at most 10 minutes.
+func archiveBackoff(n int) time.Duration {
+	d := 10 * time.Second
+	for i := 1; i < n && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Minute)
+}
+
+// archiveAttempts counts, per Election, the failed uploads since the last
+// success (for the backoff; a restart of the manager starts again at 10 s).
+type archiveAttempts struct{ m sync.Map }
+
+func (a *archiveAttempts) fail(k types.NamespacedName) int {
+	n := 1
+	if v, ok := a.m.Load(k); ok {
+		n = v.(int) + 1
+	}
+	a.m.Store(k, n)
+	return n
+}
+
+func (a *archiveAttempts) drop(k types.NamespacedName) { a.m.Delete(k) }
+
+// archiveKey is the Election's archive key in its bucket.
+func archiveKey(e *scrutinv1.Election) string {
+	return s3archive.Key(e.Spec.Archive.S3, e.Namespace, e.Name, string(e.UID))
+}
+
+// archive uploads the tallied election's records archive, once: it reads the
+// archive from the runtime's control API into a temporary file (digest and
+// size), puts it under its key (the same key every time: an archive already
+// there with the same digest is not uploaded again) and reads it back to check
+// the digest. It returns when to try again (zero: nothing more to do).
+func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election, in *Inputs) time.Duration {
+	if e.Spec.Archive == nil || e.Spec.Archive.S3 == nil {
+		return 0
+	}
+	if e.Status.Archive != nil {
+		return 0
+	}
+	if e.Status.Phase != scrutinv1.PhaseTallied {
+		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, ReasonArchiveWaiting, "The records are archived once the election is tallied")
+		return 0
+	}
+	k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
+	fail := func(reason, msg string) time.Duration {
+		n := r.archiveAttempts.fail(k)
+		wait := archiveBackoff(n)
+		r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, reason,
+			fmt.Sprintf("%s; attempt %d, next in %s", msg, n, wait))
+		return wait
+	}
+	dest := e.Spec.Archive.S3
+	secret, err := r.archiveSecret(ctx, e)
+	if err != nil {
+		return fail(ReasonArchiveCredentials, err.Error())
+	}
+	f, err := os.CreateTemp("", "records-*.tar.gz")
+	if err != nil {
+		return fail(ReasonArchiveNotReady, "no room for the archive: "+err.Error())
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	h := sha256.New()
+	target := RuntimeTarget{Namespace: in.Namespace, Token: in.Keys.ControlToken}
+	if err := r.Runtime.Records(ctx, target, io.MultiWriter(f, h)); err != nil {
+		return fail(ReasonArchiveNotReady, "the runtime did not give its records: "+err.Error())
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return fail(ReasonArchiveNotReady, err.Error())
+	}
+	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	key := archiveKey(e)
+	if err := r.Archives.Put(ctx, dest, secret, key, f, size, digest); err != nil {
+		reason := ReasonArchiveUpload
+		if errors.Is(err, s3archive.ErrConflict) {
+			reason = ReasonArchiveConflict
+		}
+		return fail(reason, err.Error())
+	}
+	r.archiveAttempts.drop(k)
+	loc := s3archive.Location(dest, key)
+	e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(r.Now().UTC())}
+	r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, ReasonArchived,
+		fmt.Sprintf("Archived to %s (%d bytes, %s), checked after upload", loc, size, digest))
+	return 0
+}
+
+// archiveSecret reads the tenant's credentials Secret of spec.archive.s3.
+func (r *ElectionReconciler) archiveSecret(ctx context.Context, e *scrutinv1.Election) (map[string][]byte, error) {
+	name := e.Spec.Archive.S3.CredentialsSecretRef.Name
+	var s corev1.Secret
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: name}, &s); err != nil {
+		return nil, fmt.Errorf("while reading Secret %s/%s: %w", e.Namespace, name, err)
+	}
+	if len(s.Data[s3archive.AccessKeyID]) == 0 || len(s.Data[s3archive.SecretAccessKey]) == 0 {
+		return nil, fmt.Errorf("secret %s/%s needs the keys %s and %s", e.Namespace, name, s3archive.AccessKeyID, s3archive.SecretAccessKey)
+	}
+	return s.Data, nil
+}
+
+// deleteArchive removes the archive when the Election asks it to
+// (retention.archiveOnDelete: Delete); with Keep it does nothing.
+func (r *ElectionReconciler) deleteArchive(ctx context.Context, e *scrutinv1.Election) error {
+	if e.Spec.Archive == nil || e.Spec.Archive.S3 == nil || e.Status.Archive == nil ||
+		e.Spec.Retention.ArchiveOnDelete != scrutinv1.ArchiveDelete {
+		return nil
+	}
+	secret, err := r.archiveSecret(ctx, e)
+	if err != nil {
+		return err
+	}
+	if err := r.Archives.Delete(ctx, e.Spec.Archive.S3, secret, archiveKey(e)); err != nil {
+		return err
+	}
+	r.event(e, corev1.EventTypeNormal, "ArchiveDeleted", "Delete", "Deleted the archive "+e.Status.Archive.Location+", as retention.archiveOnDelete asks")
+	return nil
+}
+
+// retireAt is when the runtime scales to zero: retention.keepRunningFor past
+// closesAt (zero: never).
+func retireAt(e *scrutinv1.Election) time.Time {
+	if e.Spec.Retention.KeepRunningFor == nil {
+		return time.Time{}
+	}
+	return e.Spec.Schedule.ClosesAt.Add(e.Spec.Retention.KeepRunningFor.Duration)
+}
+
+// retired says whether the runtime is to be scaled to zero now: once tallied,
+// archived where spec.archive asks for it, and keepRunningFor past the close.
+// It never goes back.
+func retired(e *scrutinv1.Election, now time.Time) bool {
+	if e.Status.Retired {
+		return true
+	}
+	at := retireAt(e)
+	return !at.IsZero() && !now.Before(at) && e.Status.Phase == scrutinv1.PhaseTallied &&
+		(e.Spec.Archive == nil || e.Status.Archive != nil)
+}
