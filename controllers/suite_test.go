@@ -50,6 +50,11 @@ var (
 		IngressNamespaceLabels: map[string]string{"scrutin.dev/ingress": "true"},
 		DNSNamespace:           "kube-system",
 		DNSPodLabels:           map[string]string{"k8s-app": "kube-dns"},
+		BaseDomain:             "vote.test",
+		Route: RouteOptions{
+			Gateway:    GatewayRef{Namespace: "gateway-system", Name: "voters", SectionName: "https"},
+			CertIssuer: IssuerRef{Kind: "ClusterIssuer", Name: "platform-ca"},
+		},
 	}
 )
 
@@ -60,8 +65,17 @@ func TestMain(m *testing.M) {
 func runSuite(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var err error
-	if env, err = controlplane.Start(); err != nil {
+	root, err := controlplane.Root()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	routeCRDs, err := controlplane.RouteCRDs(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if env, err = controlplane.Start(routeCRDs...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -41,10 +44,41 @@ func managedKinds() []client.Object {
 func CacheOptions() cache.Options {
 	own := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range managedKinds() {
+	for _, o := range append(managedKinds(), allRouteKinds()...) {
 		byObject[o] = cache.ByObject{Label: own}
 	}
 	return cache.Options{ByObject: byObject}
+}
+
+// allRouteKinds are the route kinds the controller may make, by the platform's
+// options. Their caches start only when watched (routeObjects): the cluster may
+// lack the Gateway API's or cert-manager's kinds.
+func allRouteKinds() []client.Object {
+	return routeObjects(RouteOptions{Gateway: GatewayRef{Name: "all"}, CertIssuer: IssuerRef{Name: "all"}},
+		RouteOptions{IngressClass: "all"})
+}
+
+// routeObjects are empty objects of the kinds routeKinds names.
+func routeObjects(opts ...RouteOptions) []client.Object {
+	var out []client.Object
+	seen := map[schema.GroupVersionKind]bool{}
+	for _, o := range opts {
+		for _, gvk := range routeKinds(o) {
+			if seen[gvk] {
+				continue
+			}
+			seen[gvk] = true
+			switch gvk.Kind {
+			case "HTTPRoute":
+				out = append(out, &gatewayv1.HTTPRoute{})
+			case "Ingress":
+				out = append(out, &networkingv1.Ingress{})
+			case cmapi.CertificateKind:
+				out = append(out, &cmapi.Certificate{})
+			}
+		}
+	}
+	return out
 }
 
 // ClientOptions make typed Secret reads go to the API server, never to a cache.
@@ -103,9 +137,12 @@ func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
 		Named("election").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&scrutinv1.Election{}, builder.WithPredicates(electionChanged))
-	for _, o := range managedKinds() {
+	for _, o := range append(managedKinds(), routeObjects(r.Options.Route)...) {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toElection), builder.WithPredicates(notOwnCreation))
 	}
+	// a host released or newly served is looked at again by the Elections
+	// waiting for it
+	b = b.Watches(&scrutinv1.Election{}, handler.EnqueueRequestsFromMapFunc(r.electionsSharingHost))
 	b = b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToElections),
 		builder.OnlyMetadata, builder.WithPredicates(notOwnCreation))
 	return b.Complete(r)

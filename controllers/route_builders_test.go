@@ -1,0 +1,105 @@
+package controllers
+
+import (
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+func TestElectionHost(t *testing.T) {
+	for name, tc := range map[string]struct {
+		name, ns, hostname, base string
+		want, problem            string
+	}{
+		"readable":            {name: "board", ns: "acme", base: "vote.example", want: "board.acme.vote.example"},
+		"spec.hostname":       {name: "board", ns: "acme", hostname: "vote.acme.org", base: "vote.example", want: "vote.acme.org"},
+		"spec.hostname alone": {name: "board", ns: "acme", hostname: "vote.acme.org", want: "vote.acme.org"},
+		"no base domain":      {name: "board", ns: "acme"},
+		"a dotted name":       {name: "board.2026", ns: "acme", base: "vote.example", problem: ReasonHostnameNeeded},
+		"a 64-character name": {name: strings.Repeat("b", 64), ns: "acme", base: "vote.example", problem: ReasonHostnameNeeded},
+		"longer than 253":     {name: strings.Repeat("b", 63), ns: strings.Repeat("n", 63), base: strings.Repeat("d", 63) + "." + strings.Repeat("e", 63), problem: ReasonHostnameNeeded},
+		"exactly 253":         {name: strings.Repeat("b", 63), ns: strings.Repeat("n", 63), base: strings.Repeat("d", 63) + "." + strings.Repeat("e", 61), want: strings.Repeat("b", 63) + "." + strings.Repeat("n", 63) + "." + strings.Repeat("d", 63) + "." + strings.Repeat("e", 61)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: tc.ns}}
+			e.Spec.Hostname = tc.hostname
+			got, p := electionHost(e, tc.base)
+			if got != tc.want {
+				t.Errorf("host %q, want %q", got, tc.want)
+			}
+			switch {
+			case tc.problem == "" && p != nil:
+				t.Errorf("problem %+v", p)
+			case tc.problem != "" && (p == nil || p.reason != tc.problem || !strings.Contains(p.message, "spec.hostname")):
+				t.Errorf("problem %+v, want %s asking for spec.hostname", p, tc.problem)
+			}
+		})
+	}
+}
+
+func TestPrecedes(t *testing.T) {
+	old := metav1.Unix(1000, 0)
+	young := metav1.Unix(2000, 0)
+	mk := func(uid string, created metav1.Time, url string) *scrutinv1.Election {
+		e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{UID: k8stypes.UID("uid-" + uid), CreationTimestamp: created}}
+		e.Status.URL = url
+		return e
+	}
+	const host = "vote.example.org"
+	for name, tc := range map[string]struct {
+		a, b *scrutinv1.Election
+		want bool
+	}{
+		"the older claimant":             {mk("a", old, ""), mk("b", young, ""), true},
+		"the younger claimant":           {mk("a", young, ""), mk("b", old, ""), false},
+		"the one serving keeps it":       {mk("a", young, "https://"+host+"/"), mk("b", old, ""), true},
+		"against the one serving":        {mk("a", old, ""), mk("b", young, "https://"+host+"/"), false},
+		"both serving: the older":        {mk("a", old, "https://"+host+"/"), mk("b", young, "https://"+host+"/"), true},
+		"same second: the smaller uid":   {mk("a", old, ""), mk("b", old, ""), true},
+		"same second: not the larger":    {mk("b", old, ""), mk("a", old, ""), false},
+		"another host served is no hold": {mk("a", young, "https://other.example.org/"), mk("b", old, ""), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := precedes(tc.a, tc.b, host); got != tc.want {
+				t.Errorf("precedes = %v, want %v", got, tc.want)
+			}
+			if tc.a.UID != tc.b.UID && precedes(tc.b, tc.a, host) == precedes(tc.a, tc.b, host) {
+				t.Error("both (or neither) keep the host")
+			}
+		})
+	}
+}
+
+func TestParseGatewayAndIssuer(t *testing.T) {
+	for in, want := range map[string]GatewayRef{
+		"edge/voters": {Namespace: "edge", Name: "voters", SectionName: "https"},
+		"voters":      {Namespace: "scrutin-system", Name: "voters", SectionName: "https"},
+	} {
+		got, err := ParseGateway(in, "scrutin-system", "https")
+		if err != nil || got != want {
+			t.Errorf("ParseGateway(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"Edge/voters", "edge/", "a/b/c"} {
+		if _, err := ParseGateway(bad, "scrutin-system", ""); err == nil {
+			t.Errorf("ParseGateway(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]IssuerRef{
+		"ClusterIssuer/letsencrypt": {Kind: "ClusterIssuer", Name: "letsencrypt"},
+		"Issuer/ca":                 {Kind: "Issuer", Name: "ca"},
+		"letsencrypt":               {Kind: "ClusterIssuer", Name: "letsencrypt"},
+	} {
+		got, err := ParseIssuer(in)
+		if err != nil || got != want {
+			t.Errorf("ParseIssuer(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	if _, err := ParseIssuer("Secret/ca"); err == nil {
+		t.Error("ParseIssuer accepted a Secret")
+	}
+}
