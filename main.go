@@ -135,7 +135,7 @@ func main() {
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(opts.Route),
 		Client:                 controllers.ClientOptions(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,

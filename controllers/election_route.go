@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -42,9 +43,9 @@ func servedHost(e *scrutinv1.Election) string {
 }
 
 // precedes reports whether a keeps host from b: an Election that already serves
-// it keeps it; among those that claim it without serving it yet, the oldest
-// (creationTimestamp, then uid) wins. Both sides reach the same answer whatever
-// order they are reconciled in.
+// it keeps it; among those that claim it without serving it yet (or that both
+// serve it, after a race), the oldest (creationTimestamp, then uid) wins. Both
+// sides reach the same answer whatever order they are reconciled in.
 func precedes(a, b *scrutinv1.Election, host string) bool {
 	if aServes, bServes := servedHost(a) == host, servedHost(b) == host; aServes != bServes {
 		return aServes
@@ -67,6 +68,9 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 			"The election keeps its host %s until it is deleted: its voters were given that address", served))
 		host, p = served, nil
 	}
+	// until a host is settled, the voter URL is the in-cluster Service's; the
+	// election's own claim (its status as read) is kept for the comparison
+	self := e.DeepCopy()
 	in.Host, e.Status.URL = "", inClusterURL(in.Namespace)
 	if p != nil {
 		in.addProblem(p.reason, p.message)
@@ -80,8 +84,21 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 		return fmt.Errorf("while listing the Elections claiming host %s: %w", host, err)
 	}
 	for i := range claimants.Items {
-		other := &claimants.Items[i]
-		if other.UID != e.UID && precedes(other, e, host) {
+		if claimants.Items[i].UID == e.UID {
+			continue
+		}
+		// the cache may lag the other's status by a moment: read it live, so
+		// that an Election serving the host is seen as serving it
+		other := &scrutinv1.Election{}
+		err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(&claimants.Items[i]), other)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("while reading Election %s/%s, which claims host %s: %w",
+				claimants.Items[i].Namespace, claimants.Items[i].Name, host, err)
+		}
+		if other.UID != e.UID && slices.Contains(r.indexHosts(other), host) && precedes(other, self, host) {
 			msg := fmt.Sprintf("host %s belongs to Election %s/%s; no route was made for this one: choose another spec.hostname",
 				host, other.Namespace, other.Name)
 			in.addProblem(ReasonHostnameTaken, msg)

@@ -1,11 +1,15 @@
 package controllers
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -101,5 +105,37 @@ func TestParseGatewayAndIssuer(t *testing.T) {
 	}
 	if _, err := ParseIssuer("Secret/ca"); err == nil {
 		t.Error("ParseIssuer accepted a Secret")
+	}
+}
+
+// A manager without routing names no route kind to its cache: the cluster may
+// have neither the Gateway API nor cert-manager, and the cache would fail to start.
+func TestCacheNamesOnlyTheRouteKindsInUse(t *testing.T) {
+	for name, tc := range map[string]struct {
+		route RouteOptions
+		want  []string
+	}{
+		"no route":                   {RouteOptions{}, nil},
+		"gateway":                    {RouteOptions{Gateway: GatewayRef{Namespace: "edge", Name: "voters"}}, []string{"HTTPRoute"}},
+		"ingress":                    {RouteOptions{IngressClass: "nginx"}, []string{"Ingress"}},
+		"gateway with a certificate": {RouteOptions{Gateway: GatewayRef{Namespace: "edge", Name: "voters"}, CertIssuer: IssuerRef{Kind: "ClusterIssuer", Name: "ca"}}, []string{"Certificate", "HTTPRoute"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for o := range CacheOptions(tc.route).ByObject {
+				switch o.(type) {
+				case *gatewayv1.HTTPRoute:
+					got = append(got, "HTTPRoute")
+				case *networkingv1.Ingress:
+					got = append(got, "Ingress")
+				case *cmapi.Certificate:
+					got = append(got, "Certificate")
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("route kinds cached %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -119,7 +119,9 @@ func TestHostnameTakenAcrossTenants(t *testing.T) {
 	waitFor(t, "the second Election to be refused the host", 30*time.Second, func() (bool, string) {
 		b = getElection(t, b)
 		c := condition(b, scrutinv1.ConditionReady)
-		return c.Status == metav1.ConditionFalse && c.Reason == ReasonHostnameTaken, fmt.Sprintf("Ready %+v", c)
+		first := getElection(t, a)
+		return c.Status == metav1.ConditionFalse && c.Reason == ReasonHostnameTaken, fmt.Sprintf("Ready %+v; url %s; first: %s %s uid %s, second created %s uid %s",
+			c, b.Status.URL, first.Status.URL, first.CreationTimestamp, first.UID, b.CreationTimestamp, b.UID)
 	})
 	if msg := condition(b, scrutinv1.ConditionReady).Message; !strings.Contains(msg, nsA+"/council") || !strings.Contains(msg, host) {
 		t.Errorf("the condition does not name the host and the Election holding it: %q", msg)

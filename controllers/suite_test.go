@@ -97,7 +97,7 @@ func runSuite(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
-		Cache:                  CacheOptions(),
+		Cache:                  CacheOptions(testOpt.Route),
 		Client:                 ClientOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -384,6 +384,9 @@ func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	t.Helper()
 	ctx := context.Background()
 	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt, Now: time.Now()}
+	if in.Host = servedHost(e); in.Host != "" {
+		in.PublicURL = e.Status.URL
+	}
 	var keys corev1.Secret
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: KeysSecretName}, &keys); err != nil {
 		t.Fatalf("keys of %s: %v", e.Name, err)
@@ -467,7 +470,7 @@ func assertNamespaceIsBuilt(t *testing.T, e *scrutinv1.Election) {
 			t.Errorf("live object differs from the builder's at %s", path)
 		}
 	}
-	gvks := append([]schema.GroupVersionKind{}, prunable...)
+	gvks := append(append([]schema.GroupVersionKind{}, prunable...), routeKinds(testOpt.Route)...)
 	for _, o := range managedKinds() {
 		gvk, err := apiutil.GVKForObject(o, env.Scheme)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -39,43 +38,30 @@ func managedKinds() []client.Object {
 }
 
 // CacheOptions make the manager cache only Scrutin's own objects of the managed
-// kinds; Secrets are never cached whole (only their metadata is watched), so the
-// controller's memory does not grow with the cluster's Secrets.
-func CacheOptions() cache.Options {
+// kinds and of the route kinds the platform's options make (route); Secrets are
+// never cached whole (only their metadata is watched), so the controller's memory
+// does not grow with the cluster's Secrets. A route kind the options do not
+// make is not named: the cluster may not have it.
+func CacheOptions(route RouteOptions) cache.Options {
 	own := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range append(managedKinds(), allRouteKinds()...) {
+	for _, o := range append(managedKinds(), routeObjects(route)...) {
 		byObject[o] = cache.ByObject{Label: own}
 	}
 	return cache.Options{ByObject: byObject}
 }
 
-// allRouteKinds are the route kinds the controller may make, by the platform's
-// options. Their caches start only when watched (routeObjects): the cluster may
-// lack the Gateway API's or cert-manager's kinds.
-func allRouteKinds() []client.Object {
-	return routeObjects(RouteOptions{Gateway: GatewayRef{Name: "all"}, CertIssuer: IssuerRef{Name: "all"}},
-		RouteOptions{IngressClass: "all"})
-}
-
 // routeObjects are empty objects of the kinds routeKinds names.
-func routeObjects(opts ...RouteOptions) []client.Object {
+func routeObjects(o RouteOptions) []client.Object {
 	var out []client.Object
-	seen := map[schema.GroupVersionKind]bool{}
-	for _, o := range opts {
-		for _, gvk := range routeKinds(o) {
-			if seen[gvk] {
-				continue
-			}
-			seen[gvk] = true
-			switch gvk.Kind {
-			case "HTTPRoute":
-				out = append(out, &gatewayv1.HTTPRoute{})
-			case "Ingress":
-				out = append(out, &networkingv1.Ingress{})
-			case cmapi.CertificateKind:
-				out = append(out, &cmapi.Certificate{})
-			}
+	for _, gvk := range routeKinds(o) {
+		switch gvk.Kind {
+		case "HTTPRoute":
+			out = append(out, &gatewayv1.HTTPRoute{})
+		case "Ingress":
+			out = append(out, &networkingv1.Ingress{})
+		case cmapi.CertificateKind:
+			out = append(out, &cmapi.Certificate{})
 		}
 	}
 	return out
