@@ -210,3 +210,36 @@ func TestIngressRoute(t *testing.T) {
 		})
 	}
 }
+
+// Two Elections of two tenants written at once with one host: exactly one gets the
+// route and keeps it, whatever order they were reconciled in.
+func TestHostnameClaimedAtOnce(t *testing.T) {
+	nsA, nsB := newTenant(t), newTenant(t)
+	host := "race-" + strings.TrimPrefix(nsA, "tenant-") + ".example.org"
+	a, b := newElection(t, nsA, "race", time.Hour, 2*time.Hour), newElection(t, nsB, "race", time.Hour, 2*time.Hour)
+	a.Spec.Hostname, b.Spec.Hostname = host, host
+	create(t, a)
+	create(t, b)
+	waitFor(t, "one Election to hold the host and the other to be refused it", 30*time.Second, func() (bool, string) {
+		a, b = getElection(t, a), getElection(t, b)
+		_, errA := getRoute(a.Status.Namespace)
+		_, errB := getRoute(b.Status.Namespace)
+		holdsA, holdsB := errA == nil && servedHost(a) == host, errB == nil && servedHost(b) == host
+		takenA := condition(a, scrutinv1.ConditionReady).Reason == ReasonHostnameTaken
+		takenB := condition(b, scrutinv1.ConditionReady).Reason == ReasonHostnameTaken
+		return holdsA != holdsB && takenA == holdsB && takenB == holdsA,
+			fmt.Sprintf("a: route %v url %s taken %v; b: route %v url %s taken %v", errA == nil, a.Status.URL, takenA, errB == nil, b.Status.URL, takenB)
+	})
+	// and it stays so: the one refused does not take the host back
+	winner := a
+	if servedHost(b) == host {
+		winner = b
+	}
+	time.Sleep(2 * time.Second)
+	if w := getElection(t, winner); servedHost(w) != host {
+		t.Errorf("%s/%s lost the host it held: status.url %s", w.Namespace, w.Name, w.Status.URL)
+	}
+	if r, err := getRoute(winner.Status.Namespace); err != nil || string(r.Spec.Hostnames[0]) != host {
+		t.Errorf("the holder's route is gone: %v", err)
+	}
+}
