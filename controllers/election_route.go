@@ -123,8 +123,10 @@ func (r *ElectionReconciler) runtimePublicURL(ctx context.Context, in *Inputs) (
 	if !phaseAtLeast(in.Election.Status.Phase, scrutinv1.PhaseOpen) {
 		return want, nil
 	}
+	// read live: a cached copy a moment old could put back an argument the
+	// running pods do not have, and restart them
 	var d appsv1.Deployment
-	err := r.Get(ctx, types.NamespacedName{Namespace: in.Namespace, Name: RuntimeName}, &d)
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: in.Namespace, Name: RuntimeName}, &d)
 	if isNotFound(err) {
 		return want, nil
 	}

@@ -243,3 +243,63 @@ func TestHostnameClaimedAtOnce(t *testing.T) {
 		t.Errorf("the holder's route is gone: %v", err)
 	}
 }
+
+// During the vote the election keeps the host its voters were given, and its pods
+// the arguments they run with: neither a new spec.hostname nor a manager that
+// would add --public-url restarts them.
+func TestOpenElectionKeepsItsHostAndPods(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	e := create(t, newElection(t, ns, "open", -time.Minute, time.Hour))
+	cur := waitPhase(t, e, scrutinv1.PhaseOpen, 20*time.Second)
+	url := cur.Status.URL
+	if url != "https://open."+ns+".vote.test/" {
+		t.Fatalf("status.url %q", url)
+	}
+	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}
+	var d appsv1.Deployment
+	if err := k8s.Get(ctx, key, &d); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, publicURLFlag+url) {
+		t.Fatalf("runtime args %v, want %s%s", d.Spec.Template.Spec.Containers[0].Args, publicURLFlag, url)
+	}
+
+	// a new host during the vote: kept for later, said by an Event
+	cur.Spec.Hostname = "moved-" + strings.TrimPrefix(ns, "tenant-") + ".example.org"
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the HostnameKept Event", 10*time.Second, func() (bool, string) {
+		r := eventReasons(t, e)
+		return slices.Contains(r, "HostnameKept"), fmt.Sprint(r)
+	})
+	if cur = getElection(t, e); cur.Status.URL != url {
+		t.Errorf("status.url moved to %q during the vote", cur.Status.URL)
+	}
+	if r, err := getRoute(cur.Status.Namespace); err != nil || string(r.Spec.Hostnames[0]) != "open."+ns+".vote.test" {
+		t.Errorf("the route moved during the vote: %v %v", err, r.Spec.Hostnames)
+	}
+	var after appsv1.Deployment
+	if err := k8s.Get(ctx, key, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Generation != d.Generation {
+		t.Errorf("the Deployment changed (generation %d to %d): its pods would restart", d.Generation, after.Generation)
+	}
+
+	// pods started by a manager that gave no --public-url keep running without it
+	time.Sleep(time.Second) // the reconciles of the host change are over
+	args := after.Spec.Template.Spec.Containers[0].Args
+	after.Spec.Template.Spec.Containers[0].Args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, publicURLFlag) })
+	if err := k8s.Update(ctx, &after); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the update is a watched change: the controller has reconciled
+	if err := k8s.Get(ctx, key, &after); err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(after.Spec.Template.Spec.Containers[0].Args, func(a string) bool { return strings.HasPrefix(a, publicURLFlag) }) {
+		t.Errorf("the controller added --public-url to an open election's pods: %v", after.Spec.Template.Spec.Containers[0].Args)
+	}
+}
