@@ -94,10 +94,6 @@ func main() {
 			log.Error(err, "Invalid --gateway")
 			os.Exit(2)
 		}
-		if len(opts.IngressNamespaceLabels) == 0 {
-			// the Gateway's own namespace, where most implementations run its proxies
-			opts.IngressNamespaceLabels = map[string]string{"kubernetes.io/metadata.name": opts.Route.Gateway.Namespace}
-		}
 	}
 	if issuer != "" {
 		if opts.Route.CertIssuer, err = controllers.ParseIssuer(issuer); err != nil {
@@ -105,6 +101,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	opts.AdmitGatewayNamespace()
 	if opts.Route.Enabled() && opts.BaseDomain == "" {
 		log.Info("No --base-domain: only Elections with a spec.hostname get a route")
 	}

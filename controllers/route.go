@@ -61,6 +61,15 @@ func ParseGateway(s, defaultNamespace, section string) (GatewayRef, error) {
 	return GatewayRef{Namespace: ns, Name: name, SectionName: section}, nil
 }
 
+// AdmitGatewayNamespace makes the voting pods' ingress policy admit the
+// Gateway's own namespace, where most implementations run its proxies, when the
+// platform named a Gateway and no ingress namespaces of its own.
+func (o *Options) AdmitGatewayNamespace() {
+	if o.Route.Gateway.Name != "" && len(o.IngressNamespaceLabels) == 0 {
+		o.IngressNamespaceLabels = map[string]string{namespaceNameLabel: o.Route.Gateway.Namespace}
+	}
+}
+
 // ParseIssuer reads "ClusterIssuer/name", "Issuer/name" or "name" (a
 // ClusterIssuer: an Issuer would have to stand in every election's namespace).
 func ParseIssuer(s string) (IssuerRef, error) {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -135,6 +136,47 @@ func TestCacheNamesOnlyTheRouteKindsInUse(t *testing.T) {
 			slices.Sort(got)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("route kinds cached %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The Gateway's namespace reaches the voters' port, never the operations port.
+func TestGatewayNamespaceAdmitted(t *testing.T) {
+	for name, tc := range map[string]struct {
+		labels map[string]string
+		want   map[string]string
+	}{
+		"no ingress labels: the Gateway's namespace": {nil, map[string]string{namespaceNameLabel: "edge"}},
+		"the platform's own labels are kept":         {map[string]string{"ingress": "true"}, map[string]string{"ingress": "true"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := Options{OperatorNamespace: "scrutin-system", IngressNamespaceLabels: tc.labels,
+				Route: RouteOptions{Gateway: GatewayRef{Namespace: "edge", Name: "voters"}}}
+			o.AdmitGatewayNamespace()
+			e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "board", UID: "u1"}}
+			var voters, ops []map[string]string
+			for _, np := range buildNetworkPolicies(&Inputs{Election: e, Namespace: "scrutin-board-x", Options: o}) {
+				for _, rule := range np.Spec.Ingress {
+					for _, p := range rule.Ports {
+						for _, from := range rule.From {
+							if from.NamespaceSelector == nil {
+								continue
+							}
+							if p.Port.IntValue() == RuntimePort {
+								voters = append(voters, from.NamespaceSelector.MatchLabels)
+							} else if p.Port.IntValue() == OpsPort {
+								ops = append(ops, from.NamespaceSelector.MatchLabels)
+							}
+						}
+					}
+				}
+			}
+			if !slices.ContainsFunc(voters, func(m map[string]string) bool { return maps.Equal(m, tc.want) }) {
+				t.Errorf("voters' port admits %v, want %v among them", voters, tc.want)
+			}
+			if slices.ContainsFunc(ops, func(m map[string]string) bool { return maps.Equal(m, tc.want) }) {
+				t.Errorf("the operations port admits %v", tc.want)
 			}
 		})
 	}
