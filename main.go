@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/controllers"
@@ -27,6 +29,8 @@ var scheme = runtime.NewScheme()
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(scrutinv1.AddToScheme(scheme))
+	utilruntime.Must(gatewayv1.Install(scheme))
+	utilruntime.Must(cmapi.AddToScheme(scheme))
 }
 
 func main() {
@@ -41,6 +45,10 @@ func main() {
 		promPodLabels string
 		dnsLabels     string
 		concurrency   int
+		gateway       string
+		gatewayNS     string
+		gatewaySect   string
+		issuer        string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint (HTTPS with authentication unless --metrics-secure=false); 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to authenticated and authorized clients only.")
@@ -53,7 +61,12 @@ func main() {
 	flag.StringVar(&opts.DNSNamespace, "dns-namespace", "kube-system", "Namespace of the cluster DNS the voting pods may query.")
 	flag.StringVar(&dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "Labels (k=v,k=v) of the cluster DNS pods.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "How many Elections are reconciled at once.")
-	flag.StringVar(&opts.BaseDomain, "base-domain", "", "When set, the voter URL is https://<election namespace>.<base-domain>/.")
+	flag.StringVar(&opts.BaseDomain, "base-domain", "", "When set, an election's host is <election>.<its namespace>.<base-domain> (or its spec.hostname) and its voter URL https://<host>/.")
+	flag.StringVar(&gateway, "gateway", "", "Gateway (namespace/name, or name with --gateway-namespace) each election's HTTPRoute attaches to; empty: no HTTPRoute.")
+	flag.StringVar(&gatewayNS, "gateway-namespace", "", "Namespace of --gateway when it names no namespace (default: the manager's own).")
+	flag.StringVar(&gatewaySect, "gateway-listener", "", "Listener (sectionName) of --gateway the routes attach to; empty: any listener that admits them.")
+	flag.StringVar(&opts.Route.IngressClass, "ingress-class", "", "IngressClass of each election's Ingress, where the cluster has no Gateway API; empty: no Ingress. Not with --gateway.")
+	flag.StringVar(&issuer, "cert-manager-issuer", "", "cert-manager issuer (ClusterIssuer/name, Issuer/name, or name for a ClusterIssuer) of one Certificate per election host; empty: the Gateway's or the ingress class's own certificate serves the hosts.")
 	flag.StringVar(&opts.ClientIPHeader, "runtime-client-ip-header", "", "Header in which the cluster's ingress passes the voter's address (e.g. X-Forwarded-For), for the runtimes' per-address sign-in limit; empty: the connection's address. Set it only behind an ingress that sets it.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
@@ -68,6 +81,32 @@ func main() {
 	if opts.IngressNamespaceLabels, err = parseLabels(ingressLabels); err != nil {
 		log.Error(err, "Invalid --ingress-namespace-labels")
 		os.Exit(2)
+	}
+	if gateway != "" && opts.Route.IngressClass != "" {
+		log.Error(nil, "--gateway and --ingress-class exclude each other")
+		os.Exit(2)
+	}
+	if gateway != "" {
+		if gatewayNS == "" {
+			gatewayNS = opts.OperatorNamespace
+		}
+		if opts.Route.Gateway, err = controllers.ParseGateway(gateway, gatewayNS, gatewaySect); err != nil {
+			log.Error(err, "Invalid --gateway")
+			os.Exit(2)
+		}
+	}
+	if issuer != "" {
+		if opts.Route.CertIssuer, err = controllers.ParseIssuer(issuer); err != nil {
+			log.Error(err, "Invalid --cert-manager-issuer")
+			os.Exit(2)
+		}
+	}
+	opts.AdmitGatewayNamespace()
+	if opts.Route.Enabled() && opts.BaseDomain == "" {
+		log.Info("No --base-domain: only Elections with a spec.hostname get a route")
+	}
+	if opts.Route.IngressClass != "" && len(opts.IngressNamespaceLabels) == 0 {
+		log.Info("No --ingress-namespace-labels: the network policies admit no ingress controller to the voting pods")
 	}
 	if opts.PrometheusNamespaceLabels, err = parseLabels(promNSLabels); err != nil {
 		log.Error(err, "Invalid --prometheus-namespace-labels")
@@ -93,7 +132,7 @@ func main() {
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(opts.Route),
 		Client:                 controllers.ClientOptions(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,

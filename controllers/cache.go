@@ -11,14 +11,15 @@ import (
 )
 
 // CacheOptions make the manager cache only Scrutin's own objects of the managed
-// kinds, and of Secrets only their metadata (every Secret of the cluster: a
+// kinds and of the route kinds the platform's options make (a route kind the
+// options do not make is not named: the cluster may not have it), and of Secrets only their metadata (every Secret of the cluster: a
 // tenant's roll parts carry no label of ours), so the controller's memory grows
 // with neither the cluster's Secrets nor their data. What the controller never
 // reads from its caches is dropped before it is stored (trimCached).
-func CacheOptions() cache.Options {
+func CacheOptions(route RouteOptions) cache.Options {
 	own := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range managedKinds() {
+	for _, o := range append(managedKinds(), routeObjects(route)...) {
 		byObject[o] = cache.ByObject{Label: own, Transform: trimCached}
 	}
 	byObject[&corev1.Secret{}] = cache.ByObject{Transform: trimCachedSecret}

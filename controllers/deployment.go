@@ -136,6 +136,9 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 		mounts = append(mounts, corev1.VolumeMount{Name: "credentials", MountPath: credentialsDir, ReadOnly: true})
 		args = append(args, "--credentials-dir="+credentialsDir)
 	}
+	if in.PublicURL != "" {
+		args = append(args, publicURLFlag+in.PublicURL)
+	}
 	if in.Options.ClientIPHeader != "" {
 		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
 	}
@@ -191,6 +194,9 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 		},
 	}
 }
+
+// publicURLFlag gives the runtime the voter URL it writes in its letters.
+const publicURLFlag = "--public-url="
 
 // startupProbeFailures x 5 s is how long a pod may take to import its roll.
 const startupProbeFailures = 720

@@ -94,7 +94,9 @@ func NewElectionReconciler(mgr ctrl.Manager, opts Options) *ElectionReconciler {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile brings one Election's namespace and status to what its spec and the
 // clock say.
@@ -194,6 +196,9 @@ func (r *ElectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &scrutinv1.Election{}, rollSelectorIndex, indexRollSelector); err != nil {
 		return fmt.Errorf("while indexing Elections by roll selector: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &scrutinv1.Election{}, hostIndex, r.indexHosts); err != nil {
+		return fmt.Errorf("while indexing Elections by host: %w", err)
 	}
 	return r.setupWatches(mgr)
 }

@@ -41,11 +41,18 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: r.Options, Now: r.Now()}
 	in.Retired = retired(e, in.Now)
 	e.Status.Namespace = in.Namespace
-	e.Status.URL = r.voterURL(in.Namespace)
+	if err := r.resolveHost(ctx, in); err != nil {
+		return in, err
+	}
 
 	if err := r.ensureNamespace(ctx, in); err != nil {
 		return in, err
 	}
+	publicURL, err := r.runtimePublicURL(ctx, in)
+	if err != nil {
+		return in, err
+	}
+	in.PublicURL = publicURL
 	keys, err := r.ensureKeys(ctx, in)
 	if err != nil {
 		return in, err
@@ -177,7 +184,8 @@ func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (Keys, 
 }
 
 // prunable are the kinds whose objects come and go with the spec (the roll copy, the
-// delivery and database Secrets). Volumes are never pruned.
+// delivery and database Secrets), with the route kinds of the platform's options
+// (routeKinds: a route goes when its host does). Volumes are never pruned.
 var prunable = []schema.GroupVersionKind{
 	{Version: "v1", Kind: "Secret"},
 	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
@@ -203,7 +211,7 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 		want["Secret/"+CredentialsSecretName] = true
 	}
 	var errs []error
-	for _, gvk := range prunable {
+	for _, gvk := range append(prunable, routeKinds(r.Options.Route)...) {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := r.APIReader.List(ctx, list, client.InNamespace(in.Namespace),
@@ -333,14 +341,6 @@ func portOr(s string, def int32) int32 {
 		return int32(p)
 	}
 	return def
-}
-
-// voterURL is where voters go.
-func (r *ElectionReconciler) voterURL(namespace string) string {
-	if r.Options.BaseDomain != "" {
-		return "https://" + namespace + "." + r.Options.BaseDomain + "/"
-	}
-	return "http://" + RuntimeName + "." + namespace + ".svc/"
 }
 
 func (in *Inputs) addProblem(reason, message string) {

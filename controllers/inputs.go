@@ -31,8 +31,13 @@ type Options struct {
 	// DNSNamespace and DNSPodLabels select the cluster DNS the runtime may query.
 	DNSNamespace string
 	DNSPodLabels map[string]string
-	// BaseDomain, when set, makes the voter URL https://<namespace>.<BaseDomain>/.
+	// BaseDomain, when set, makes an election's host <election>.<its namespace>.
+	// <BaseDomain> (unless its spec.hostname names one) and its voter URL
+	// https://<host>/.
 	BaseDomain string
+	// Route says how voters reach the elections: through a Gateway, an Ingress
+	// class, or (zero) a path the platform makes itself.
+	Route RouteOptions
 	// ClientIPHeader names the header in which the cluster's ingress passes the
 	// voter's address (X-Forwarded-For), for the runtime's per-address sign-in
 	// limit; empty: the connection's address. A property of the platform's ingress,
@@ -70,6 +75,11 @@ type Inputs struct {
 	Credentials *CredentialsCopy
 	// Database is nil for the Embedded store.
 	Database *DatabaseInfo
+	// Host is the election's host (see electionHost); "" when it has none or
+	// another Election holds it: then no route is made.
+	Host string
+	// PublicURL is the voter URL the runtime writes in its letters.
+	PublicURL string
 	// Egress lists the mail, SMS and database endpoints the runtime may reach.
 	Egress  []Endpoint
 	Options Options

@@ -53,6 +53,7 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 		objs = append(objs, buildHPA(in))
 	}
 	objs = append(objs, buildPDB(in))
+	objs = append(objs, buildRoute(in)...)
 	return objs, nil
 }
 
@@ -66,12 +67,16 @@ func DesiredObjects(in *Inputs) ([]client.Object, error) {
 //   - the schedule and the generation (its version): the runtimes follow the
 //     schedule recorded in their store, which the controller pushes through the
 //     control API and each pod feeds from its re-read election file, so
-//     `kubectl scrutin extend/close/open` reach running pods without a restart.
+//     `kubectl scrutin extend/close/open` reach running pods without a restart;
+//   - spec.hostname: the runtime's public URL is its own argument.
 func forConfigHash(in *Inputs) *Inputs {
 	e := in.Election.DeepCopy()
 	e.Spec.Scaling = scrutinv1.Scaling{MaxInFlightRequestsPerPod: e.Spec.Scaling.MaxInFlightRequestsPerPod}
 	e.Spec.Schedule = scrutinv1.Schedule{}
 	e.Spec.Runtime = nil
+	// the host reaches the runtime as --public-url, which the controller keeps
+	// unchanged while the election is open (publicURL)
+	e.Spec.Hostname = ""
 	e.Generation = 0
 	c := *in
 	c.Election = e

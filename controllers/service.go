@@ -15,6 +15,9 @@ const (
 	OpsPort     = 9090
 )
 
+// voterServicePort is the voters' Service's port, the routes' only backend.
+const voterServicePort = 80
+
 // OpsServiceName is the Service of the runtime's operations port.
 const OpsServiceName = RuntimeName + "-ops"
 
@@ -28,7 +31,7 @@ func buildService(in *Inputs) *corev1.Service {
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: runtimeSelector(),
 			Ports: []corev1.ServicePort{{
-				Name: "http", Port: 80, Protocol: corev1.ProtocolTCP,
+				Name: "http", Port: voterServicePort, Protocol: corev1.ProtocolTCP,
 				TargetPort: intstr.FromString("http"),
 			}},
 		},

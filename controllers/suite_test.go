@@ -59,6 +59,11 @@ var (
 		IngressNamespaceLabels: map[string]string{"scrutin.dev/ingress": "true"},
 		DNSNamespace:           "kube-system",
 		DNSPodLabels:           map[string]string{"k8s-app": "kube-dns"},
+		BaseDomain:             "vote.test",
+		Route: RouteOptions{
+			Gateway:    GatewayRef{Namespace: "gateway-system", Name: "voters", SectionName: "https"},
+			CertIssuer: IssuerRef{Kind: "ClusterIssuer", Name: "platform-ca"},
+		},
 	}
 )
 
@@ -68,8 +73,17 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	ctx := context.Background()
-	var err error
-	if env, err = controlplane.Start(); err != nil {
+	root, err := controlplane.Root()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	routeCRDs, err := controlplane.RouteCRDs(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if env, err = controlplane.Start(routeCRDs...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -118,7 +132,7 @@ var suiteManager struct {
 func startManager(opts Options) error {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
-		Cache:                  CacheOptions(),
+		Cache:                  CacheOptions(testOpt.Route),
 		Client:                 ClientOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -468,6 +482,9 @@ func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	t.Helper()
 	ctx := context.Background()
 	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt, Now: time.Now()}
+	if in.Host = servedHost(e); in.Host != "" {
+		in.PublicURL = e.Status.URL
+	}
 	var keys corev1.Secret
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: KeysSecretName}, &keys); err != nil {
 		t.Fatalf("keys of %s: %v", e.Name, err)
@@ -551,7 +568,7 @@ func assertNamespaceIsBuilt(t *testing.T, e *scrutinv1.Election) {
 			t.Errorf("live object differs from the builder's at %s", path)
 		}
 	}
-	gvks := append([]schema.GroupVersionKind{}, prunable...)
+	gvks := append(append([]schema.GroupVersionKind{}, prunable...), routeKinds(testOpt.Route)...)
 	for _, o := range managedKinds() {
 		gvk, err := apiutil.GVKForObject(o, env.Scheme)
 		if err != nil {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -32,6 +34,22 @@ func managedKinds() []client.Object {
 		&appsv1.Deployment{}, &autoscalingv2.HorizontalPodAutoscaler{}, &policyv1.PodDisruptionBudget{},
 		&networkingv1.NetworkPolicy{},
 	}
+}
+
+// routeObjects are empty objects of the kinds routeKinds names.
+func routeObjects(o RouteOptions) []client.Object {
+	var out []client.Object
+	for _, gvk := range routeKinds(o) {
+		switch gvk.Kind {
+		case "HTTPRoute":
+			out = append(out, &gatewayv1.HTTPRoute{})
+		case "Ingress":
+			out = append(out, &networkingv1.Ingress{})
+		case cmapi.CertificateKind:
+			out = append(out, &cmapi.Certificate{})
+		}
+	}
+	return out
 }
 
 const secretRefIndex = "spec.secretRefs"
@@ -85,9 +103,12 @@ func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
 		Named("election").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&scrutinv1.Election{}, builder.WithPredicates(electionChanged))
-	for _, o := range managedKinds() {
+	for _, o := range append(managedKinds(), routeObjects(r.Options.Route)...) {
 		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toElection), builder.WithPredicates(notOwnCreation))
 	}
+	// a host released or newly served is looked at again by the Elections
+	// waiting for it
+	b = b.Watches(&scrutinv1.Election{}, handler.EnqueueRequestsFromMapFunc(r.electionsSharingHost))
 	b = b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToElections),
 		builder.OnlyMetadata, builder.WithPredicates(notOwnCreation))
 	return b.Complete(r)

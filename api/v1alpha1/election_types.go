@@ -53,6 +53,17 @@ type ElectionSpec struct {
 	// +kubebuilder:validation:MaxLength=200
 	Organization string `json:"organization"`
 
+	// Hostname is the host voters reach the election at, instead of the
+	// platform's <election>.<namespace>.<base domain>: a lower-case DNS name of
+	// at most 253 characters, labels of at most 63. It must be unique across the
+	// cluster: a host another Election already serves (or claimed first) is not
+	// routed to this one, which then says so in its Ready condition
+	// (HostnameTaken).
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$')",message="must be a lower-case DNS name of two labels or more (letters, digits and '-', at most 63 characters a label), such as vote.example.org"
+	// +optional
+	Hostname string `json:"hostname,omitempty"`
+
 	// Languages of the voter pages; the browser's preference picks among them.
 	// +kubebuilder:default={fr,en}
 	// +kubebuilder:validation:MinItems=1

@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -52,7 +55,48 @@ func Scheme() *runtime.Scheme {
 	if err := scrutinv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
+	if err := gatewayv1.Install(s); err != nil {
+		panic(err)
+	}
+	if err := cmapi.AddToScheme(s); err != nil {
+		panic(err)
+	}
 	return s
+}
+
+// RouteCRDs are the CRD files of the kinds the controller makes for routing, from
+// the Go modules that ship them: the Gateway API's Gateway and HTTPRoute
+// (config/crd/standard) and cert-manager's Certificate (deploy/crds). A running
+// Gateway implementation or cert-manager is not part of them.
+func RouteCRDs(root string) ([]string, error) {
+	gw, err := ModuleDir(root, "sigs.k8s.io/gateway-api")
+	if err != nil {
+		return nil, err
+	}
+	cm, err := ModuleDir(root, "github.com/cert-manager/cert-manager")
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		filepath.Join(gw, "config", "crd", "standard", "gateway.networking.k8s.io_gateways.yaml"),
+		filepath.Join(gw, "config", "crd", "standard", "gateway.networking.k8s.io_httproutes.yaml"),
+		filepath.Join(cm, "deploy", "crds", "cert-manager.io_certificates.yaml"),
+	}, nil
+}
+
+// ModuleDir is the directory of a required module in the module cache.
+func ModuleDir(root, module string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("while locating module %s (go mod download fetches it): %w", module, err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("module %s is not in the module cache: run go mod download", module)
+	}
+	return dir, nil
 }
 
 // Root finds the module's root directory from the working directory.
@@ -82,17 +126,18 @@ func AssetsDir(root string) string {
 	return filepath.Join(root, "bin", "k8s", KubeVersion)
 }
 
-// Start starts the control plane and installs the CRDs of config/crd/bases and the
-// admission policies of config/admission. It fails, never skips, when the binaries
-// are missing: run `make tools`.
-func Start() (*Env, error) { return start(true) }
+// Start starts the control plane and installs the CRDs of config/crd/bases, those
+// of extraCRDs (files or directories, such as RouteCRDs) and the admission
+// policies of config/admission. It fails, never skips, when the binaries are
+// missing: run `make tools`.
+func Start(extraCRDs ...string) (*Env, error) { return start(true, extraCRDs...) }
 
 // StartEmpty starts a control plane with nothing of Scrutin in it (no CRD, no
 // admission policy), for the tests of an installer that creates them itself (the
 // Helm chart).
 func StartEmpty() (*Env, error) { return start(false) }
 
-func start(install bool) (*Env, error) {
+func start(install bool, extraCRDs ...string) (*Env, error) {
 	root, err := Root()
 	if err != nil {
 		return nil, err
@@ -106,7 +151,7 @@ func start(install bool) (*Env, error) {
 	scheme := Scheme()
 	env := &envtest.Environment{BinaryAssetsDirectory: assets, Scheme: scheme}
 	if install {
-		env.CRDDirectoryPaths = []string{filepath.Join(root, "config", "crd", "bases")}
+		env.CRDDirectoryPaths = append([]string{filepath.Join(root, "config", "crd", "bases")}, extraCRDs...)
 		env.ErrorIfCRDPathMissing = true
 	}
 	// Room for thousands of election Services (envtest's default range holds 253).

@@ -53,6 +53,9 @@ type Config struct {
 	// Verifiable configures the verifiable mode (spec.verifiability.mode:
 	// Belenios): the platform trustee's key, the tenant's public credentials.
 	Verifiable Verifiable
+	// PublicURL is where voters reach the election (https://host/), written in
+	// their letters; empty: the letters name no address.
+	PublicURL string
 }
 
 type clientAddressKey struct{}
@@ -71,14 +74,15 @@ func ClientAddress(ctx context.Context) string {
 
 // Engine runs one election.
 type Engine struct {
-	e       *scrutinv1.Election
-	st      store.Store
-	hasher  auth.Hasher
-	outbox  *delivery.Outbox
-	now     func() time.Time
-	log     *slog.Logger
-	metrics *metrics
-	voters  *ratelimit.Keyed
+	e         *scrutinv1.Election
+	publicURL string
+	st        store.Store
+	hasher    auth.Hasher
+	outbox    *delivery.Outbox
+	now       func() time.Time
+	log       *slog.Logger
+	metrics   *metrics
+	voters    *ratelimit.Keyed
 	// encryptedCasts is each voter's budget of encrypted ballots: checking one
 	// costs tens of milliseconds of CPU, refused or not.
 	encryptedCasts *ratelimit.Keyed
@@ -120,7 +124,7 @@ func New(cfg Config) (*Engine, error) {
 	en := &Engine{
 		e: cfg.Election, st: cfg.Store, hasher: cfg.Hasher, outbox: cfg.Outbox,
 		now: cfg.Now, log: cfg.Log, metrics: newMetrics(cfg.Registerer), wake: make(chan struct{}, 1),
-		vf: &verifiableState{cfg: cfg.Verifiable},
+		vf: &verifiableState{cfg: cfg.Verifiable}, publicURL: cfg.PublicURL,
 	}
 	if PlatformTrustee(cfg.Election) && cfg.Verifiable.TrusteeKey == nil {
 		return nil, errors.New("engine: the platform is a trustee of this verifiable election and has no key")

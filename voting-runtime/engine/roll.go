@@ -309,8 +309,17 @@ func (en *Engine) credentialMessage(v store.Voter, credential string) delivery.M
 
 // letter is a voter's letter: their sign-in credential (the Credential
 // method), their Belenios credential (the verifiable mode's, with a Platform
-// credential authority), or both.
+// credential authority), or both; with the address to vote at, when the
+// runtime knows its public URL.
 func (en *Engine) letter(v store.Voter, credential, beleniosCredential string) delivery.Message {
+	m := en.letterBody(v, credential, beleniosCredential)
+	if en.publicURL != "" {
+		m.Body += fmt.Sprintf("\n\nPour voter / To vote: %s\n", en.publicURL)
+	}
+	return m
+}
+
+func (en *Engine) letterBody(v store.Voter, credential, beleniosCredential string) delivery.Message {
 	if beleniosCredential == "" {
 		return en.credentialMessage(v, credential)
 	}

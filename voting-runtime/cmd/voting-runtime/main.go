@@ -107,6 +107,7 @@ type flags struct {
 	scrutineerTokenFile, controlTokenF string
 	maxInFlight                        int
 	clientIPHeader                     string
+	publicURL                          string
 	signInRatePerAddress               float64
 	signInBurstPerAddress              int
 	ratePerAddress                     float64
@@ -140,6 +141,7 @@ func main() {
 	flag.StringVar(&f.scrutineerTokenFile, "scrutineer-token-file", "", "file holding the scrutineers' token; written with a new token when it does not exist")
 	flag.StringVar(&f.controlTokenF, "control-token-file", "", "file holding the controller's token (local runs); written when it does not exist")
 	flag.IntVar(&f.maxInFlight, "max-in-flight", -1, "requests served at once; past it, by priority (casts last), voters get the wait page at once; -1: the Election's spec.scaling.maxInFlightRequestsPerPod; 0: no bound (an override for local runs)")
+	flag.StringVar(&f.publicURL, "public-url", "", "the voters' address of the election (https://host/), written in their letters; empty: the letters name none")
 	flag.StringVar(&f.clientIPHeader, "client-ip-header", "", "header whose last address (the one the proxy appended) is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
 	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
@@ -196,7 +198,7 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Outbox: outbox, Log: log, Registerer: reg, Verifiable: vf})
+	en, err := engine.New(engine.Config{Election: e, Store: st, Hasher: hasher, Outbox: outbox, Log: log, Registerer: reg, Verifiable: vf, PublicURL: f.publicURL})
 	if err != nil {
 		return err
 	}
