@@ -10,6 +10,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -288,14 +289,29 @@ func TestOpenElectionKeepsItsHostAndPods(t *testing.T) {
 		t.Errorf("the Deployment changed (generation %d to %d): its pods would restart", d.Generation, after.Generation)
 	}
 
-	// pods started by a manager that gave no --public-url keep running without it
+	// pods started by a manager that gave no --public-url (and kept no record of
+	// the pod template it applied) keep running without it: while the manager is
+	// stopped, the Deployment loses the flag and the record goes, as after an
+	// upgrade from such a release
 	time.Sleep(time.Second) // the reconciles of the host change are over
+	if err := stopManager(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, key, &after); err != nil {
+		t.Fatal(err)
+	}
 	args := after.Spec.Template.Spec.Containers[0].Args
 	after.Spec.Template.Spec.Containers[0].Args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, publicURLFlag) })
 	if err := k8s.Update(ctx, &after); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // the update is a watched change: the controller has reconciled
+	if err := k8s.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: RuntimeTemplateName}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := startManager(testOpt); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the new manager has reconciled the election
 	if err := k8s.Get(ctx, key, &after); err != nil {
 		t.Fatal(err)
 	}
