@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,8 +42,56 @@ func (r *ElectionReconciler) apply(ctx context.Context, obj client.Object) error
 		return nil
 	}
 	appliesTotal.WithLabelValues(kind, "sent").Inc()
+	record := u.GetAnnotations()[AppliedSHA256Annotation]
 	ac := client.ApplyConfigurationFromUnstructured(u)
-	return r.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership)
+	if err := r.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return err
+	}
+	if r.isRouteKind(u.GroupVersionKind()) {
+		// the apply's answer is in u: its resourceVersion is the object's as applied
+		r.routesApplied.Store(routeKey(u), appliedRoute{resourceVersion: u.GetResourceVersion(), record: record})
+	}
+	return nil
+}
+
+// appliedRoute is a route object as the controller's last apply left it.
+type appliedRoute struct{ resourceVersion, record string }
+
+func routeKey(o client.Object) string {
+	return o.GetObjectKind().GroupVersionKind().Kind + "/" + o.GetNamespace() + "/" + o.GetName()
+}
+
+// isRouteKind reports whether gvk is one of the route kinds this manager makes.
+func (r *ElectionReconciler) isRouteKind(gvk schema.GroupVersionKind) bool {
+	return slices.Contains(routeKinds(r.Options.Route), gvk)
+}
+
+// routeUpToDate: the route kinds are custom resources (HTTPRoute, Certificate),
+// whose schemas the controller does not hold to compute the fields an apply owns.
+// Their cached copy is as desired when it is still at the resourceVersion the
+// controller's own last apply of the same desired object returned: any other write
+// since (an edit by hand, another controller) has moved it, and the next reconcile
+// applies again. A manager that starts remembers nothing, so it applies each route
+// once.
+func (r *ElectionReconciler) routeUpToDate(ctx context.Context, u *unstructured.Unstructured) bool {
+	v, ok := r.routesApplied.Load(routeKey(u))
+	if !ok || v.(appliedRoute).record != u.GetAnnotations()[AppliedSHA256Annotation] {
+		return false
+	}
+	if r.Client == nil {
+		return false
+	}
+	// read from the label-filtered cache of that kind (CacheOptions), typed as it is
+	// cached, so that no other informer is started
+	o, err := r.Scheme().New(u.GroupVersionKind())
+	if err != nil {
+		return false
+	}
+	live, ok := o.(client.Object)
+	if !ok || r.Get(ctx, client.ObjectKeyFromObject(u), live) != nil {
+		return false
+	}
+	return live.GetDeletionTimestamp().IsZero() && live.GetResourceVersion() == v.(appliedRoute).resourceVersion
 }
 
 // appliedForm is obj as it is applied: no status, no creation timestamps, and the
@@ -91,6 +140,9 @@ func appliedForm(obj client.Object) (*unstructured.Unstructured, error) {
 // queues the Election again, and that reconcile reads the updated cache. Objects
 // not found in the cache (new, or of a kind not cached) are always applied.
 func (r *ElectionReconciler) upToDate(ctx context.Context, u *unstructured.Unstructured) bool {
+	if r.isRouteKind(u.GroupVersionKind()) {
+		return r.routeUpToDate(ctx, u)
+	}
 	live := r.cachedMetadata(ctx, u.GroupVersionKind(), client.ObjectKeyFromObject(u))
 	if live == nil || !live.GetDeletionTimestamp().IsZero() ||
 		live.GetAnnotations()[AppliedSHA256Annotation] != u.GetAnnotations()[AppliedSHA256Annotation] {

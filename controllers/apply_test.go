@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -127,7 +128,21 @@ func TestApplySkipsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// and the route, a custom resource whose up-to-date check is its resourceVersion
+	route, err := getRoute(elNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHosts := fmt.Sprint(route.Spec.Hostnames)
+	route.Spec.Hostnames = []gatewayv1.Hostname{"elsewhere.example.org"}
+	if err := k8s.Update(ctx, route); err != nil {
+		t.Fatal(err)
+	}
+
 	waitFor(t, "the hand edits to be repaired", 15*time.Second, func() (bool, string) {
+		if r, err := getRoute(elNS); err != nil || fmt.Sprint(r.Spec.Hostnames) != wantHosts {
+			return false, fmt.Sprintf("route hosts %v (err %v), want %s", r.Spec.Hostnames, err, wantHosts)
+		}
 		var cm corev1.ConfigMap
 		var s corev1.Secret
 		var d appsv1.Deployment

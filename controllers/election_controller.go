@@ -70,6 +70,10 @@ type ElectionReconciler struct {
 	backoffOnce sync.Once
 	// archiveAttempts count failed archive uploads, per Election, for the backoff.
 	archiveAttempts archiveAttempts
+	// routesApplied remember the resourceVersion each route object (HTTPRoute,
+	// Ingress, Certificate) had right after the controller's last apply of it, with
+	// that apply's record: see upToDate.
+	routesApplied sync.Map // string (kind/namespace/name) -> appliedRoute
 }
 
 // NewElectionReconciler is the reconciler with its production parts: the manager's
