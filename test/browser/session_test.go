@@ -294,10 +294,18 @@ func TestMorePages(t *testing.T) {
 // (the old page stays on screen while the new one comes).
 func submitAndWait(t *testing.T, ctx context.Context, button string) {
 	t.Helper()
-	do(t, ctx, "mark the page", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	actAndWait(t, ctx, "click "+button, chromedp.Click(chromedp.CSS(button)))
+}
+
+// actAndWait runs actions that send a form and waits for the next page to be
+// loaded: it marks the page shown, and waits for a page without the mark.
+func actAndWait(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	mark := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Evaluate[bool](`window.__old = true`)(ctx, tg)
 		return err
-	}), chromedp.Click(chromedp.CSS(button)))
+	})
+	do(t, ctx, what, append([]chromedp.Action[chromedp.Void]{mark}, actions...)...)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		fresh, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__old === undefined && document.readyState === "complete"`))
@@ -305,7 +313,7 @@ func submitAndWait(t *testing.T, ctx context.Context, button string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no new page after clicking %s (%v)", button, err)
+			t.Fatalf("no new page after %s (%v)", what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -115,7 +115,7 @@ func samples(t *testing.T) map[string][]func(v *view) {
 		}
 	}
 	signin := func(m scrutinv1.AuthMethod) *signInData { return &signInData{signInState: st, Method: m} }
-	return map[string][]func(v *view){
+	all := map[string][]func(v *view){
 		"signin":          {data(signin(scrutinv1.EmailCode)), data(signin(scrutinv1.SMSCode)), withErr(&signInData{signInState: st, Method: scrutinv1.Credential, FieldError: "Problem"}, "signin-form")},
 		"unknown-voter":   {withErr(&signInData{signInState: st, Method: scrutinv1.EmailCode, FieldError: "Problem"}, "signin-form")},
 		"session-expired": {data(signin(scrutinv1.EmailCode)), data(&signInData{Method: scrutinv1.SMSCode})},
@@ -171,6 +171,19 @@ func samples(t *testing.T) map[string][]func(v *view) {
 			Fields: []scrutinv1.ParticipationField{scrutinv1.FieldVoterID, scrutinv1.FieldName, scrutinv1.FieldEmail, scrutinv1.FieldPhone, scrutinv1.FieldWeight, scrutinv1.FieldVoted}}),
 			data(&scrutineerData{Enabled: true, Phase: "NotYetOpen"}), data(&scrutineerData{Enabled: true, Phase: "Closed"})},
 	}
+	// The pages that keep what the voter typed or chose in a form, with that form
+	// as their handlers give it.
+	for name, form := range map[string][2]string{
+		"signin": {"signin-form", "/sign-in"}, "unknown-voter": {"signin-form", "/sign-in"}, "session-expired": {"signin-form", "/sign-in"},
+		"signed-out": {"signin-form", "/sign-in"}, "credential": {"credential-form", "/sign-in/code"}, "code": {"code-form", "/sign-in/code"},
+		"code-expired": {"newcode-form", "/sign-in"}, "too-many-attempts": {"newcode-form", "/sign-in"},
+		"ballot": {"ballot-form", "/ballot"}, "review": {"review-form", "/ballot/change"}, "receipt": {"receipt-form", "/receipt"},
+	} {
+		for i, fill := range all[name] {
+			all[name][i] = func(v *view) { fill(v); v.withForm(form[0], form[1]) }
+		}
+	}
+	return all
 }
 
 var (
