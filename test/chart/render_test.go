@@ -12,10 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// TestLint: helm lint --strict passes, with the default values and with monitoring on.
+// TestLint: helm lint --strict passes, with the default values, with monitoring on,
+// and with a route.
 func TestLint(t *testing.T) {
 	runHelm(t, "lint", "--strict", "charts/scrutin")
 	runHelm(t, "lint", "--strict", "charts/scrutin", "--set", "monitoring.enabled=true")
+	runHelm(t, "lint", "--strict", "charts/scrutin", "--set", "route.gateway=edge/voters",
+		"--set", "route.gatewayListener=https", "--set", "route.certManagerIssuer=ClusterIssuer/letsencrypt")
 }
 
 // TestCopiedFilesMatchConfig: what the chart holds as copies (make chart-files, run
