@@ -51,9 +51,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runHelm runs helm with its caches and configuration in a temporary directory, and
-// returns its standard output.
-func runHelm(t *testing.T, args ...string) []byte {
+// helmCommand is helm with its caches and configuration in a temporary directory.
+func helmCommand(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	home := t.TempDir()
 	cmd := exec.Command(helm, args...)
@@ -64,11 +63,30 @@ func runHelm(t *testing.T, args ...string) []byte {
 		"HELM_DATA_HOME="+filepath.Join(home, "data"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	return cmd, &stderr
+}
+
+// runHelm runs helm and returns its standard output.
+func runHelm(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd, stderr := helmCommand(t, args...)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
 	return out
+}
+
+// helmFails runs helm, which must exit with an error, and returns its standard error.
+func helmFails(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd, stderr := helmCommand(t, args...)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("helm %s: %v, want an exit with an error\n%s", strings.Join(args, " "), err, out)
+	}
+	return stderr.String()
 }
 
 // render is `helm template` of the chart as the README installs it (release scrutin

@@ -21,8 +21,9 @@ import (
 
 // TestInstallUpgradeUninstall installs the chart as the README says on a real
 // kube-apiserver with nothing of Scrutin in it: every object the chart renders is
-// created and accepted. An upgrade with another runtime image reaches the manager's
-// Deployment. The manager's credentials are confined as config/default confines them.
+// created and accepted. An upgrade with another runtime image and a Gateway reaches
+// the manager's Deployment; the notes helm prints follow the route values. The
+// manager's credentials are confined as config/default confines them.
 // helm uninstall removes every templated object and leaves the CRD, as
 // helm does with its crds/ directory (an uninstall never deletes the Elections).
 // The manager's pods never run here (no kubelet): the Deployment is only stored.
@@ -38,7 +39,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	runHelm(t, "install", "scrutin", "charts/scrutin", "-n", "scrutin-system", "--create-namespace", "--kubeconfig", kubeconfig)
+	notes := string(runHelm(t, "install", "scrutin", "charts/scrutin", "-n", "scrutin-system", "--create-namespace", "--kubeconfig", kubeconfig))
+	if !strings.Contains(notes, "the manager makes no route") {
+		t.Errorf("helm install's notes do not say that no route is made:\n%s", notes)
+	}
 	objs := render(t)
 	for _, o := range objs {
 		live := &unstructured.Unstructured{}
@@ -74,8 +78,18 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	managerConfined(t, env)
 
 	const image = "registry.example/scrutin/voting-runtime:2.0.0"
-	runHelm(t, "upgrade", "scrutin", "charts/scrutin", "-n", "scrutin-system", "--kubeconfig", kubeconfig,
-		"--set", "runtimeImage.repository=registry.example/scrutin/voting-runtime", "--set", "runtimeImage.tag=2.0.0")
+	notes = string(runHelm(t, "upgrade", "scrutin", "charts/scrutin", "-n", "scrutin-system", "--kubeconfig", kubeconfig,
+		"--set", "runtimeImage.repository=registry.example/scrutin/voting-runtime", "--set", "runtimeImage.tag=2.0.0",
+		"--set", "route.gateway=edge/voters", "--set", "route.gatewayListener=https"))
+	for _, want := range []string{
+		"HTTPRoute attached to the Gateway\nedge/voters (listener https)",
+		"only Elections with a spec.hostname get a route",
+		"the voting pods admit the Gateway's\nnamespace (edge)",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("helm upgrade's notes do not say %q:\n%s", want, notes)
+		}
+	}
 	d := &unstructured.Unstructured{}
 	d.SetAPIVersion("apps/v1")
 	d.SetKind("Deployment")
@@ -84,8 +98,10 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	}
 	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
-	if !slices.Contains(args, "--runtime-image="+image) {
-		t.Errorf("after helm upgrade, manager arguments %q: want --runtime-image=%s", args, image)
+	for _, want := range []string{"--runtime-image=" + image, "--gateway=edge/voters", "--gateway-listener=https"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("after helm upgrade, manager arguments %q: want %s", args, want)
+		}
 	}
 
 	runHelm(t, "uninstall", "scrutin", "-n", "scrutin-system", "--kubeconfig", kubeconfig)

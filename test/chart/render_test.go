@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -11,10 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// TestLint: helm lint --strict passes, with the default values and with monitoring on.
+// TestLint: helm lint --strict passes, with the default values, with monitoring on,
+// and with a route.
 func TestLint(t *testing.T) {
 	runHelm(t, "lint", "--strict", "charts/scrutin")
 	runHelm(t, "lint", "--strict", "charts/scrutin", "--set", "monitoring.enabled=true")
+	runHelm(t, "lint", "--strict", "charts/scrutin", "--set", "route.gateway=edge/voters",
+		"--set", "route.gatewayListener=https", "--set", "route.certManagerIssuer=ClusterIssuer/letsencrypt")
 }
 
 // TestCopiedFilesMatchConfig: what the chart holds as copies (make chart-files, run
@@ -112,6 +116,28 @@ func setManagerArgs(t *testing.T, d *unstructured.Unstructured, args []string) {
 	}
 }
 
+// TestTemplateFlagsDefined: every flag the manager's template can write is one that
+// main.go defines (the manager exits on an unknown flag).
+func TestTemplateFlagsDefined(t *testing.T) {
+	tpl, err := os.ReadFile(filepath.Join(root, "charts", "scrutin", "templates", "manager.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^\s*- --([a-z0-9-]+)`).FindAllSubmatch(tpl, -1)
+	if len(flags) < 10 {
+		t.Fatalf("found %d flags in templates/manager.yaml: the pattern no longer matches it", len(flags))
+	}
+	for _, f := range flags {
+		if !strings.Contains(string(src), `"`+string(f[1])+`", `) {
+			t.Errorf("templates/manager.yaml writes --%s, which main.go does not define", f[1])
+		}
+	}
+}
+
 // TestValues: each value changes what it should.
 func TestValues(t *testing.T) {
 	container := func(t *testing.T, objs map[string]*unstructured.Unstructured, key string) map[string]any {
@@ -129,6 +155,16 @@ func TestValues(t *testing.T) {
 		for _, w := range want {
 			if !slices.Contains(args, w) {
 				t.Errorf("manager arguments %q: want %s", args, w)
+			}
+		}
+	}
+	// lacksFlags: no argument sets any of these flags.
+	lacksFlags := func(t *testing.T, objs map[string]*unstructured.Unstructured, flags ...string) {
+		t.Helper()
+		for _, a := range managerArgs(t, objs, "scrutin-manager") {
+			name, _, _ := strings.Cut(a, "=")
+			if slices.Contains(flags, name) {
+				t.Errorf("manager argument %s, want none of %v", a, flags)
 			}
 		}
 	}
@@ -189,6 +225,31 @@ func TestValues(t *testing.T) {
 				if got, _, _ := unstructured.NestedFieldNoCopy(objs["Deployment scrutin-system/scrutin-manager"].Object, "spec", "replicas"); fmt.Sprint(got) != "2" {
 					t.Errorf("replicas %v, want 2", got)
 				}
+			},
+		},
+		"route through a Gateway of another namespace": {
+			set: []string{"route.gateway=voters", "route.gatewayNamespace=edge", "route.gatewayListener=https",
+				"route.certManagerIssuer=ClusterIssuer/letsencrypt", "manager.baseDomain=vote.example.org"},
+			check: func(t *testing.T, objs map[string]*unstructured.Unstructured) {
+				hasArgs(t, objs, "--gateway=voters", "--gateway-namespace=edge", "--gateway-listener=https",
+					"--cert-manager-issuer=ClusterIssuer/letsencrypt", "--base-domain=vote.example.org")
+				lacksFlags(t, objs, "--ingress-class")
+			},
+		},
+		"route through a Gateway named with its namespace": {
+			set: []string{"route.gateway=edge/voters"},
+			check: func(t *testing.T, objs map[string]*unstructured.Unstructured) {
+				hasArgs(t, objs, "--gateway=edge/voters")
+				lacksFlags(t, objs, "--gateway-namespace", "--gateway-listener", "--ingress-class", "--cert-manager-issuer")
+			},
+		},
+		"route through an Ingress": {
+			set: []string{"route.ingressClass=nginx", "route.certManagerIssuer=Issuer/ca",
+				`networkPolicy.ingressNamespaceLabels.kubernetes\.io/metadata\.name=ingress-nginx`},
+			check: func(t *testing.T, objs map[string]*unstructured.Unstructured) {
+				hasArgs(t, objs, "--ingress-class=nginx", "--cert-manager-issuer=Issuer/ca",
+					"--ingress-namespace-labels=kubernetes.io/metadata.name=ingress-nginx")
+				lacksFlags(t, objs, "--gateway", "--gateway-namespace", "--gateway-listener")
 			},
 		},
 		"another release in another namespace": {
@@ -281,6 +342,43 @@ func TestValues(t *testing.T) {
 				args = append(args, "--set", s)
 			}
 			tc.check(t, byKey(t, template(t, release, namespace, args...)))
+		})
+	}
+}
+
+// TestRouteValuesRefused: route values the manager would refuse (it exits at start) or
+// silently ignore make helm fail, naming the values.
+func TestRouteValuesRefused(t *testing.T) {
+	tests := map[string]struct {
+		set  []string
+		want string
+	}{
+		"a Gateway and an ingress class": {
+			set:  []string{"route.gateway=edge/voters", "route.ingressClass=nginx"},
+			want: "route.gateway and route.ingressClass exclude each other",
+		},
+		"a listener without a Gateway": {
+			set:  []string{"route.gatewayListener=https"},
+			want: "route.gatewayNamespace and route.gatewayListener need route.gateway",
+		},
+		"a Gateway namespace without a Gateway": {
+			set:  []string{"route.gatewayNamespace=edge", "route.ingressClass=nginx"},
+			want: "route.gatewayNamespace and route.gatewayListener need route.gateway",
+		},
+		"an issuer without a route": {
+			set:  []string{"route.certManagerIssuer=ClusterIssuer/letsencrypt"},
+			want: "route.certManagerIssuer needs route.gateway or route.ingressClass",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"template", "scrutin", "charts/scrutin", "-n", "scrutin-system"}
+			for _, s := range tc.set {
+				args = append(args, "--set", s)
+			}
+			if stderr := helmFails(t, args...); !strings.Contains(stderr, tc.want) {
+				t.Errorf("helm template --set %v: %q, want an error saying %q", tc.set, stderr, tc.want)
+			}
 		})
 	}
 }

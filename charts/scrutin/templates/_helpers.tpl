@@ -57,3 +57,29 @@ appVersion). Argument: (list $image $). */}}
 {{- end -}}
 {{- join "," $pairs -}}
 {{- end -}}
+
+{{/* The route values that the manager would refuse (it exits) or ignore, refused at
+install time instead. */}}
+{{- define "scrutin.checkRoute" -}}
+{{- $r := .Values.route -}}
+{{- if and $r.gateway $r.ingressClass -}}
+{{- fail "route.gateway and route.ingressClass exclude each other (--gateway, --ingress-class): set one" -}}
+{{- end -}}
+{{- if and (not $r.gateway) (or $r.gatewayNamespace $r.gatewayListener) -}}
+{{- fail "route.gatewayNamespace and route.gatewayListener need route.gateway" -}}
+{{- end -}}
+{{- if and $r.certManagerIssuer (not (or $r.gateway $r.ingressClass)) -}}
+{{- fail "route.certManagerIssuer needs route.gateway or route.ingressClass: the manager makes certificates only for its routes" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The namespace of route.gateway: its own "namespace/", else route.gatewayNamespace,
+else the release's (the manager's, as --gateway-namespace defaults to). */}}
+{{- define "scrutin.gatewayNamespace" -}}
+{{- $r := .Values.route -}}
+{{- if contains "/" $r.gateway -}}
+{{- index (splitList "/" $r.gateway) 0 -}}
+{{- else -}}
+{{- default .Release.Namespace $r.gatewayNamespace -}}
+{{- end -}}
+{{- end -}}
