@@ -3,7 +3,6 @@ package pages
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"scrutin.dev/scrutin/voting-runtime/engine"
@@ -54,21 +53,9 @@ func (p *Pages) getVerifiableBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := p.view(w, r, "board")
-	d := &verifiableBoardData{boardData: boardData{Verifiable: true, Total: len(trackers),
-		Pages: max(1, (len(trackers)+boardPageSize-1)/boardPageSize)}}
-	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
-	d.Page = min(max(d.Page, 1), d.Pages)
-	d.Trackers = trackers[(d.Page-1)*boardPageSize : min(len(trackers), d.Page*boardPageSize)]
-	d.Start, d.Total64 = (d.Page-1)*boardPageSize+1, int64(len(trackers))
-	if d.Page > 1 {
-		d.PrevHref = "/board?page=" + strconv.Itoa(d.Page-1)
-	}
-	if d.Page < d.Pages {
-		d.NextHref = "/board?page=" + strconv.Itoa(d.Page+1)
-	}
-	if q, ok := r.URL.Query()["tracker"]; ok {
-		d.Looked = true
-		d.Query = strings.TrimSpace(q[0])
+	d := &verifiableBoardData{boardData: boardData{Verifiable: true}}
+	d.page(r, trackers)
+	if d.Looked {
 		findVerifiableTracker(v, d, trackers)
 	}
 	v.Data = d

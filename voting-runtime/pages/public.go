@@ -70,20 +70,9 @@ func (p *Pages) getBoard(w http.ResponseWriter, r *http.Request) {
 		sort.Strings(trackers)
 	}
 	v := p.view(w, r, "board")
-	d := &boardData{Total: len(trackers), Pages: max(1, (len(trackers)+boardPageSize-1)/boardPageSize)}
-	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
-	d.Page = min(max(d.Page, 1), d.Pages)
-	d.Trackers = trackers[(d.Page-1)*boardPageSize : min(len(trackers), d.Page*boardPageSize)]
-	d.Start, d.Total64 = (d.Page-1)*boardPageSize+1, int64(len(trackers))
-	if d.Page > 1 {
-		d.PrevHref = "/board?page=" + strconv.Itoa(d.Page-1)
-	}
-	if d.Page < d.Pages {
-		d.NextHref = "/board?page=" + strconv.Itoa(d.Page+1)
-	}
-	if q, ok := r.URL.Query()["tracker"]; ok {
-		d.Looked = true
-		d.Query = strings.TrimSpace(q[0])
+	d := &boardData{}
+	d.page(r, trackers)
+	if d.Looked {
 		p.findTracker(v, d, trackers)
 	}
 	v.Data = d
@@ -217,4 +206,26 @@ func (p *Pages) getResults(w http.ResponseWriter, r *http.Request) {
 	v := p.view(w, r, "results")
 	v.Data = d
 	p.render(w, r, http.StatusOK, v)
+}
+
+// page fills d with the page of trackers the request asks for (?page=N, clamped to
+// the pages there are), its links to the pages before and after, and the query
+// (?tracker=) when there is one (d.Looked).
+func (d *boardData) page(r *http.Request, trackers []string) {
+	d.Total, d.Total64 = len(trackers), int64(len(trackers))
+	d.Pages = max(1, (len(trackers)+boardPageSize-1)/boardPageSize)
+	d.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	d.Page = min(max(d.Page, 1), d.Pages)
+	d.Trackers = trackers[(d.Page-1)*boardPageSize : min(len(trackers), d.Page*boardPageSize)]
+	d.Start = (d.Page-1)*boardPageSize + 1
+	if d.Page > 1 {
+		d.PrevHref = "/board?page=" + strconv.Itoa(d.Page-1)
+	}
+	if d.Page < d.Pages {
+		d.NextHref = "/board?page=" + strconv.Itoa(d.Page+1)
+	}
+	if q, ok := r.URL.Query()["tracker"]; ok {
+		d.Looked = true
+		d.Query = strings.TrimSpace(q[0])
+	}
 }
