@@ -126,6 +126,13 @@ func createNodes(ctx context.Context, c client.Client, n, podsPerNode int) error
 		if err := c.Create(ctx, node); err != nil {
 			return fmt.Errorf("while creating node %s: %w", node.Name, err)
 		}
+		// The API server taints a new node not-ready; the node lifecycle
+		// controller, which would lift it, is not run (it would also want
+		// heartbeats kwok's fast stages do not send).
+		node.Spec.Taints = nil
+		if err := c.Update(ctx, node); err != nil {
+			return fmt.Errorf("while untainting node %s: %w", node.Name, err)
+		}
 		room := corev1.ResourceList{
 			corev1.ResourceCPU:    resource.MustParse("10000"),
 			corev1.ResourceMemory: resource.MustParse("100Ti"),

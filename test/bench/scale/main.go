@@ -59,6 +59,7 @@ type Result struct {
 	Checkpoints                  []Checkpoint
 	PodsRunning, Pods            int
 	ClaimsBound, Claims          int
+	Waiting                      string // one pod not Running, and why
 }
 
 func main() {
@@ -72,7 +73,6 @@ func main() {
 	flag.DurationVar(&c.Rest, "rest", 30*time.Second, "how long the idle manager's requests are counted, before and after the burst")
 	flag.DurationVar(&c.Timeout, "timeout", 60*time.Minute, "how long every Election has to be Scheduled")
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	res, err := Run(context.Background(), c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -94,6 +94,7 @@ func main() {
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	root, err := controlplane.Root()
 	if err != nil {
 		return nil, err
@@ -287,7 +288,7 @@ func rate(c *requestCounter, d time.Duration) float64 {
 
 // countWorkloads counts the voting pods kwok runs and the claims bound.
 func (r *Result) countWorkloads(ctx context.Context, c client.Client) error {
-	r.Pods, r.PodsRunning, r.Claims, r.ClaimsBound = 0, 0, 0, 0
+	r.Pods, r.PodsRunning, r.Claims, r.ClaimsBound, r.Waiting = 0, 0, 0, 0, ""
 	var pods corev1.PodList
 	if err := c.List(ctx, &pods); err != nil {
 		return err
@@ -296,6 +297,13 @@ func (r *Result) countWorkloads(ctx context.Context, c client.Client) error {
 		r.Pods++
 		if p.Status.Phase == corev1.PodRunning {
 			r.PodsRunning++
+		} else if r.Waiting == "" {
+			r.Waiting = fmt.Sprintf("%s/%s on node %q: %s", p.Namespace, p.Name, p.Spec.NodeName, p.Status.Phase)
+			for _, c := range p.Status.Conditions {
+				if c.Status != corev1.ConditionTrue {
+					r.Waiting += fmt.Sprintf(", %s %s: %s", c.Type, c.Reason, c.Message)
+				}
+			}
 		}
 	}
 	var claims corev1.PersistentVolumeClaimList
@@ -339,6 +347,9 @@ func (r *Result) Table() string {
 	fmt.Fprintf(&b, "| reconcile p50 / p99 (%d reconciles, from the histogram) | %s / %s |\n", r.Reconciles, seconds(r.P50), seconds(r.P99))
 	fmt.Fprintf(&b, "| manager API requests/s: at rest before, during the burst, at rest after (%s windows) | %.1f / %.1f / %.1f |\n", c.Rest, r.RestBefore, r.Burst, r.RestAfter)
 	fmt.Fprintf(&b, "| voting pods Running (kwok) | %d of %d |\n", r.PodsRunning, r.Pods)
+	if r.Waiting != "" {
+		fmt.Fprintf(&b, "| a pod not Running | %s |\n", r.Waiting)
+	}
 	if r.AllRunning > 0 {
 		fmt.Fprintf(&b, "| all voting pods Running on Bound claims | %s after the first apply |\n", r.AllRunning.Round(time.Second))
 	}

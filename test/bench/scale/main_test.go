@@ -25,7 +25,7 @@ func TestFiveElections(t *testing.T) {
 	}
 	res, err := Run(context.Background(), Config{
 		Elections: 5, Tenants: 2, Nodes: 2, Workers: 2, Concurrency: 2, Checkpoint: 2,
-		Rest: time.Second, Timeout: 3 * time.Minute,
+		Rest: time.Second, Timeout: 90 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestFiveElections(t *testing.T) {
 		t.Errorf("all Scheduled after %s with %d reconciles", res.AllScheduled, res.Reconciles)
 	}
 	if res.Pods < 5 || res.PodsRunning != res.Pods || res.Claims != 5 || res.ClaimsBound != 5 || res.AllRunning <= 0 {
-		t.Errorf("%d of %d pods Running, %d of %d claims Bound", res.PodsRunning, res.Pods, res.ClaimsBound, res.Claims)
+		t.Errorf("%d of %d pods Running, %d of %d claims Bound; %s", res.PodsRunning, res.Pods, res.ClaimsBound, res.Claims, res.Waiting)
 	}
 	if res.Burst <= 0 || res.P50 <= 0 || res.P99 < res.P50 {
 		t.Errorf("burst %.1f requests/s, reconcile p50 %.3fs p99 %.3fs", res.Burst, res.P50, res.P99)
