@@ -79,8 +79,9 @@ func startProcess(logPath, bin string, args ...string) (stop func(), err error) 
 }
 
 // startCluster starts, around the API server of kubeconfig, what makes pods of
-// Deployments "run": kube-controller-manager (Deployments, ReplicaSets, and the
-// binding of PersistentVolumeClaims to PersistentVolumes), kube-scheduler, and kwok
+// Deployments "run": kube-controller-manager (Deployments, ReplicaSets, the
+// binding of PersistentVolumeClaims to PersistentVolumes, and the usage of
+// ResourceQuotas, without which quota admission refuses pods), kube-scheduler, and kwok
 // faking the nodes' kubelets with its "fast" stages (nodes Ready at once, pods
 // Running and Ready as soon as they are bound).
 func startCluster(b binaries, kubeconfig, logDir string) (stop func(), err error) {
@@ -101,7 +102,7 @@ func startCluster(b binaries, kubeconfig, logDir string) (stop func(), err error
 		args      []string
 	}{
 		{"kube-controller-manager", b.ControllerManager, []string{"--kubeconfig=" + kubeconfig, "--leader-elect=false", "--secure-port=0",
-			"--controllers=deployment-controller,replicaset-controller,persistentvolume-binder-controller"}},
+			"--controllers=deployment-controller,replicaset-controller,persistentvolume-binder-controller,resourcequota-controller"}},
 		{"kube-scheduler", b.Scheduler, []string{"--kubeconfig=" + kubeconfig, "--leader-elect=false", "--secure-port=0"}},
 		{"kwok", b.Kwok, kwokArgs},
 	} {
@@ -129,8 +130,9 @@ func createNodes(ctx context.Context, c client.Client, n, podsPerNode int) error
 		// The API server taints a new node not-ready; the node lifecycle
 		// controller, which would lift it, is not run (it would also want
 		// heartbeats kwok's fast stages do not send).
+		base := node.DeepCopy()
 		node.Spec.Taints = nil
-		if err := c.Update(ctx, node); err != nil {
+		if err := c.Patch(ctx, node, client.MergeFrom(base)); err != nil {
 			return fmt.Errorf("while untainting node %s: %w", node.Name, err)
 		}
 		room := corev1.ResourceList{
@@ -138,8 +140,9 @@ func createNodes(ctx context.Context, c client.Client, n, podsPerNode int) error
 			corev1.ResourceMemory: resource.MustParse("100Ti"),
 			corev1.ResourcePods:   *resource.NewQuantity(int64(podsPerNode), resource.DecimalSI),
 		}
+		base = node.DeepCopy()
 		node.Status.Capacity, node.Status.Allocatable = room, room
-		if err := c.Status().Update(ctx, node); err != nil {
+		if err := c.Status().Patch(ctx, node, client.MergeFrom(base)); err != nil { // kwok writes the status too
 			return fmt.Errorf("while sizing node %s: %w", node.Name, err)
 		}
 	}
