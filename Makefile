@@ -100,6 +100,12 @@ bench-verifiable: ## The verifiable mode: ballots checked per second per core, S
 bench-provision: tools manifests ## Apply 500 Elections at once on a local control plane and measure provisioning.
 	go run ./test/bench/provision $(BENCH_FLAGS)
 
+.PHONY: bench-scale
+bench-scale: k8s-binaries ## 10,000 Elections over 500 tenants on one control plane with kwok's fake nodes: time to Scheduled, reconcile p50/p99, API requests/s, RSS (BENCH_FLAGS="-elections 100 -tenants 10" for a smoke run).
+	KUBE_VERSION=$(KUBE_VERSION) hack/build-k8s.sh kube-controller-manager kube-scheduler
+	hack/build-kwok.sh >/dev/null
+	go run ./test/bench/scale $(BENCH_FLAGS)
+
 ##@ Development
 
 .PHONY: manifests
