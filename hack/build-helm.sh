@@ -8,20 +8,7 @@
 # has no replace directives), so no tools module is needed and the root go.mod is left alone.
 # Cold: 3m40s of CPU (user+sys), 6m40s wall on 2 cores busy with other builds.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
-bin="$root/bin/helm-$HELM_VERSION"
-if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-
-start=$(date +%s)
-echo ">> building helm $HELM_VERSION from the Go module proxy (once)" >&2
-mkdir -p "$root/bin"
-tmp=$(mktemp -d "$root/bin/.helm-build.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 # helm prints its version from internal/version; the ldflags set it as its own Makefile does.
-CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath \
-  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-  "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-mv "$tmp/helm" "$bin"
-echo ">> built $bin in $(( $(date +%s) - start ))s" >&2
-echo "$bin"
+exec "$(dirname "$0")/go-install-bin.sh" helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+  "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"

@@ -10,20 +10,7 @@
 # Cold: 2m20s of CPU (user+sys), 3m47s wall on 2 cores busy with other tests (one package at a
 # time, nice 19).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
-bin="$root/bin/kwok-$KWOK_VERSION"
-if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
-
-start=$(date +%s)
-echo ">> building kwok $KWOK_VERSION from the Go module proxy (once)" >&2
-mkdir -p "$root/bin"
-tmp=$(mktemp -d "$root/bin/.kwok-build.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 # kwok prints its version from pkg/consts; the ldflags set it as its own Makefile does.
-CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath \
-  -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" \
-  "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-mv "$tmp/kwok" "$bin"
-echo ">> built $bin in $(( $(date +%s) - start ))s" >&2
-echo "$bin"
+exec "$(dirname "$0")/go-install-bin.sh" kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
+  "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
