@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/belenios"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
@@ -117,19 +116,9 @@ func (r *verifiableRuntime) results(t *testing.T) (int, map[string]map[string]in
 	if status != http.StatusOK {
 		return status, nil
 	}
-	var res struct {
-		Results []scrutinv1.QuestionResult `json:"results"`
-	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		t.Fatalf("results: %v: %s", err, body)
-	}
-	out := map[string]map[string]int64{}
-	for _, q := range res.Results {
-		m := map[string]int64{"blank": q.Blank}
-		for _, o := range q.Options {
-			m[o.ID] = o.Votes
-		}
-		out[q.QuestionID] = m
+	out, err := runtimetest.ResultCounts(body)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return status, out
 }

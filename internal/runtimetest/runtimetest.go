@@ -5,6 +5,7 @@ package runtimetest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/controlplane"
 )
 
@@ -375,4 +377,24 @@ func PeakRSSOf(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// ResultCounts decodes the control API's GET /control/v1/results answer into
+// question id -> option id (or "blank") -> votes.
+func ResultCounts(body []byte) (map[string]map[string]int64, error) {
+	var res struct {
+		Results []scrutinv1.QuestionResult `json:"results"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, fmt.Errorf("results: %w: %s", err, body)
+	}
+	out := map[string]map[string]int64{}
+	for _, q := range res.Results {
+		m := map[string]int64{"blank": q.Blank}
+		for _, o := range q.Options {
+			m[o.ID] = o.Votes
+		}
+		out[q.QuestionID] = m
+	}
+	return out, nil
 }

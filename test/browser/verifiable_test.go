@@ -23,7 +23,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/browser"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/voting-runtime/belenios"
@@ -533,19 +532,9 @@ func waitVerifiableResults(t *testing.T, ops, token string) map[string]map[strin
 	for {
 		status, body := control(t, ops, token, http.MethodGet, "/control/v1/results", nil)
 		if status == http.StatusOK {
-			var res struct {
-				Results []scrutinv1.QuestionResult `json:"results"`
-			}
-			if err := json.Unmarshal(body, &res); err != nil {
-				t.Fatalf("results: %v: %s", err, body)
-			}
-			out := map[string]map[string]int64{}
-			for _, q := range res.Results {
-				m := map[string]int64{"blank": q.Blank}
-				for _, o := range q.Options {
-					m[o.ID] = o.Votes
-				}
-				out[q.QuestionID] = m
+			out, err := runtimetest.ResultCounts(body)
+			if err != nil {
+				t.Fatal(err)
 			}
 			return out
 		}
