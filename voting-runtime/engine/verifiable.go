@@ -77,6 +77,10 @@ type Verifiable struct {
 // Verifiable reports whether the election runs in the verifiable mode.
 func (en *Engine) Verifiable() bool { return IsVerifiable(en.e) }
 
+// PublicURL is where voters reach the election (Config.PublicURL, the URL their
+// letters give), or "" when the runtime was given none.
+func (en *Engine) PublicURL() string { return en.publicURL }
+
 // IsVerifiable reports whether e runs in the verifiable mode.
 func IsVerifiable(e *scrutinv1.Election) bool { return e.Spec.IsVerifiable() }
 

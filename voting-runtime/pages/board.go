@@ -98,7 +98,13 @@ func (p *Pages) getBoardCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := p.view(w, r, "board-check")
-	v.Data = &boardCheckData{BoardURL: siteURL(r) + "/api/v1/board.bel"}
+	// the election's public URL when the runtime has one (the letters' URL), so the
+	// command names the address voters use, whatever Host this request came with
+	site := strings.TrimSuffix(p.en.PublicURL(), "/")
+	if site == "" {
+		site = siteURL(r)
+	}
+	v.Data = &boardCheckData{BoardURL: site + "/api/v1/board.bel"}
 	p.render(w, r, http.StatusOK, v)
 }
 

@@ -62,6 +62,8 @@ type fixtureOptions struct {
 	// verifiable: the verifiable mode (Belenios, the platform's credentials and
 	// key), without the Ranked question it cannot hold.
 	verifiable bool
+	// publicURL: the runtime's --public-url.
+	publicURL string
 }
 
 func testElection(o fixtureOptions) *scrutinv1.Election {
@@ -110,7 +112,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	if o.verifiable {
 		vf.TrusteeKey = big.NewInt(20300501) // the key never serves in the pages' tests
 	}
-	f.en, err = engine.New(engine.Config{Election: testElection(o), Store: st, Hasher: h, Outbox: f.mail, Now: f.clock.Now, Log: log, Verifiable: vf})
+	f.en, err = engine.New(engine.Config{Election: testElection(o), Store: st, Hasher: h, Outbox: f.mail, Now: f.clock.Now, Log: log, Verifiable: vf, PublicURL: o.publicURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +210,10 @@ func (c *client) do(method, path string, form url.Values, hdr ...string) page {
 		req.Header[k] = v
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" { // the transport takes the Host from the request, not its header
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	for _, ck := range c.jar {

@@ -230,6 +230,15 @@ func TestBoardCheckPage(t *testing.T) {
 		has(t, "What your tracker proves", "it cannot prove how you voted", "Check that the board only grew")
 	plain := newFixture(t, fixtureOptions{})
 	plain.client(t).get("/board/check").want(t, http.StatusNotFound, "not-found")
+
+	// with a public URL (the letters' one), the command names it, not the Host the
+	// request came with
+	routed := newFixture(t, fixtureOptions{verifiable: true, publicURL: "https://board.tenant.vote.example/"})
+	page := routed.client(t).get("/board/check", "Host", "evil.example").want(t, http.StatusOK, "board-check")
+	page.has(t, "curl -O https://board.tenant.vote.example/api/v1/board.bel")
+	if strings.Contains(page.body, "evil.example") {
+		t.Errorf("the check page names the request's Host:\n%s", page.body)
+	}
 }
 
 var codeBlockRe = regexp.MustCompile(`(?s)<code id="(cmd-[a-z]+)">(.*?)</code>`)
