@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,19 @@ func TestArchiveThenRetire(t *testing.T) {
 	})
 	if cur := getElection(t, e); cur.Status.Retired || cur.Status.Archive != nil {
 		t.Fatalf("retired or archived before the archive is in: %+v", cur.Status)
+	}
+	// a reconcile during the backoff (here, an edit of the Election) does not fetch
+	// and upload again before the backoff's time
+	recordsCalls := func() int {
+		return len(slices.DeleteFunc(double.callsTo(getElection(t, e).Status.Namespace), func(op string) bool { return op != "records" }))
+	}
+	readsBefore := recordsCalls()
+	updateElection(t, e, func(cur *scrutinv1.Election) {
+		cur.Annotations = map[string]string{"example.org/touched": "during the backoff"}
+	})
+	time.Sleep(2 * time.Second)
+	if n := recordsCalls(); n != readsBefore {
+		t.Errorf("the runtime's records were read %d times during the backoff, want none", n-readsBefore)
 	}
 	var cur *scrutinv1.Election
 	waitFor(t, "Archived True", 30*time.Second, func() (bool, string) {

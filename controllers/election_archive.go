@@ -65,16 +65,34 @@ func archiveBackoff(n int) time.Duration {
 }
 
 // archiveAttempts counts, per Election, the failed uploads since the last
-// success (for the backoff; a restart of the manager starts again at 10 s).
-type archiveAttempts struct{ m sync.Map }
+// success, and when the next may start (for the backoff; a restart of the manager
+// starts again at 10 s). Any reconcile may come before that time (a watched
+// change, the schedule's requeue): it must not download and upload again.
+type archiveAttempts struct{ m sync.Map } // types.NamespacedName -> archiveFailures
 
-func (a *archiveAttempts) fail(k types.NamespacedName) int {
+type archiveFailures struct {
+	n    int
+	next time.Time
+}
+
+// fail records a failed attempt at now and returns how many there were since the
+// last success, and the wait before the next.
+func (a *archiveAttempts) fail(k types.NamespacedName, now time.Time) (int, time.Duration) {
 	n := 1
 	if v, ok := a.m.Load(k); ok {
-		n = v.(int) + 1
+		n = v.(archiveFailures).n + 1
 	}
-	a.m.Store(k, n)
-	return n
+	wait := archiveBackoff(n)
+	a.m.Store(k, archiveFailures{n: n, next: now.Add(wait)})
+	return n, wait
+}
+
+// wait is how long until the next attempt may start (zero: now).
+func (a *archiveAttempts) wait(k types.NamespacedName, now time.Time) time.Duration {
+	if v, ok := a.m.Load(k); ok {
+		return max(0, v.(archiveFailures).next.Sub(now))
+	}
+	return 0
 }
 
 func (a *archiveAttempts) drop(k types.NamespacedName) { a.m.Delete(k) }
@@ -101,9 +119,11 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 		return 0
 	}
 	k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
+	if wait := r.archiveAttempts.wait(k, r.Now()); wait > 0 {
+		return wait // the condition still says why the last attempt failed
+	}
 	fail := func(reason, msg string) time.Duration {
-		n := r.archiveAttempts.fail(k)
-		wait := archiveBackoff(n)
+		n, wait := r.archiveAttempts.fail(k, r.Now())
 		r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, reason,
 			fmt.Sprintf("%s; attempt %d, next in %s", msg, n, wait))
 		return wait

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"k8s.io/apimachinery/pkg/types"
 	"testing"
 	"time"
 
@@ -89,5 +90,32 @@ func TestArchiveBackoff(t *testing.T) {
 		if got := archiveBackoff(n); got != want {
 			t.Errorf("after %d failures: %s, want %s", n, got, want)
 		}
+	}
+}
+
+// TestArchiveAttemptsWait: after a failed upload, no attempt may start before the
+// backoff's time, whatever reconciles come meanwhile; a success forgets it.
+func TestArchiveAttemptsWait(t *testing.T) {
+	var a archiveAttempts
+	k := types.NamespacedName{Namespace: "tenant", Name: "board"}
+	now := time.Date(2027, 3, 14, 20, 0, 0, 0, time.UTC)
+	if w := a.wait(k, now); w != 0 {
+		t.Fatalf("before any failure: wait %s", w)
+	}
+	if n, w := a.fail(k, now); n != 1 || w != 10*time.Second {
+		t.Fatalf("first failure: %d, %s", n, w)
+	}
+	if w := a.wait(k, now.Add(4*time.Second)); w != 6*time.Second {
+		t.Errorf("4 s after: wait %s, want 6s", w)
+	}
+	if w := a.wait(k, now.Add(10*time.Second)); w != 0 {
+		t.Errorf("10 s after: wait %s, want 0", w)
+	}
+	if n, w := a.fail(k, now.Add(10*time.Second)); n != 2 || w != 20*time.Second {
+		t.Errorf("second failure: %d, %s", n, w)
+	}
+	a.drop(k)
+	if w := a.wait(k, now.Add(11*time.Second)); w != 0 {
+		t.Errorf("after a success: wait %s", w)
 	}
 }
