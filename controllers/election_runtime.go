@@ -90,6 +90,16 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 	if err != nil {
 		return err
 	}
+	reason := holdReason(e, in)
+	if reason == "" && e.Status.Runtime != nil && e.Status.Runtime.TemplateHash == renderedHash && e.Status.Runtime.PendingTemplateHash == "" {
+		// settled: the last decision was this very template, nothing is held, and
+		// nothing would hold it now; the record need not be read again (two
+		// uncached reads per reconcile, at a platform's thousands of elections)
+		in.RuntimeTemplate = &rendered
+		setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionTrue, scrutinv1.ReasonRuntimeUpToDate,
+			"The voting pods run the manager's runtime, image "+templateImage(&rendered))
+		return nil
+	}
 	applied, appliedHash, recorded, err := r.appliedTemplate(ctx, in)
 	if err != nil {
 		return err
@@ -103,7 +113,6 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 		oldPending = e.Status.Runtime.PendingTemplateHash
 	}
 
-	reason := holdReason(e, in)
 	if applied == nil || appliedHash == renderedHash || reason == "" {
 		in.RuntimeTemplate = &rendered
 		e.Status.Runtime = &scrutinv1.RuntimeState{Image: templateImage(&rendered), TemplateHash: renderedHash}

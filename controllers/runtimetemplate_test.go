@@ -1,13 +1,18 @@
 package controllers
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -194,5 +199,49 @@ func TestQuotaAdmitsTheHeldTemplate(t *testing.T) {
 				t.Errorf("requests.cpu %s, want 4 x %s", got.String(), runtimeCPURequest.String())
 			}
 		})
+	}
+}
+
+// unreachableReader fails every read, as an API server that cannot be reached.
+type unreachableReader struct{ client.Reader }
+
+func (unreachableReader) Get(context.Context, client.ObjectKey, client.Object, ...client.GetOption) error {
+	return errors.New("the API server is unreachable")
+}
+
+// TestSettledRuntimeIsNotReadAgain: an election whose last decision was the
+// manager's own template, with nothing held, decides again without reading the
+// template's record from the API server; one with a new template to apply, or
+// one whose upgrade is held, reads it.
+func TestSettledRuntimeIsNotReadAgain(t *testing.T) {
+	r := &ElectionReconciler{APIReader: unreachableReader{}, Options: testOpt}
+	e := testElection("tenant", "board", "uid-1")
+	in := testInputs(e)
+	in.Now = e.Spec.Schedule.OpensAt.Add(-time.Hour)
+	rendered := buildPodTemplate(in)
+	hash, err := podTemplateHash(&rendered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Status.Runtime = &scrutinv1.RuntimeState{Image: templateImage(&rendered), TemplateHash: hash}
+	if err := r.decideRuntime(context.Background(), in); err != nil {
+		t.Fatalf("a settled election read the API server: %v", err)
+	}
+	if in.RuntimeTemplate == nil || templateImage(in.RuntimeTemplate) != in.Options.RuntimeImage {
+		t.Fatalf("decided template %v, want the manager's", in.RuntimeTemplate)
+	}
+	if c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionRuntimeUpToDate); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("RuntimeUpToDate %+v, want True", c)
+	}
+
+	for name, status := range map[string]*scrutinv1.RuntimeState{
+		"another template decided last": {Image: "scrutin.dev/voting-runtime:old", TemplateHash: "old"},
+		"an upgrade held":               {Image: "scrutin.dev/voting-runtime:old", TemplateHash: hash, PendingImage: "x", PendingTemplateHash: "new"},
+		"no decision yet":               nil,
+	} {
+		e.Status.Runtime = status
+		if err := r.decideRuntime(context.Background(), in); err == nil {
+			t.Errorf("%s: decided without reading the applied template", name)
+		}
 	}
 }
