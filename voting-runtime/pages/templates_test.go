@@ -62,10 +62,12 @@ func TestCatalogsComplete(t *testing.T) {
 			t.Errorf("%q is in English only", k)
 		}
 	}
-	// Keys named literally in templates and Go code.
+	// Keys named literally in templates and Go code, and those a template hands to
+	// a shared one as a dict's value (board-find's "Hint" "board.find_hint").
 	keyRe := regexp.MustCompile(`\.(T|TN|msg|msgN) "([A-Za-z0-9_.\-]+)"`)
+	dictKeyRe := regexp.MustCompile(`"[A-Z][A-Za-z]*" "()([a-z][a-z0-9_]*\.[a-z0-9_.]+)"`)
 	check := func(where, text string) {
-		for _, m := range keyRe.FindAllStringSubmatch(text, -1) {
+		for _, m := range append(keyRe.FindAllStringSubmatch(text, -1), dictKeyRe.FindAllStringSubmatch(text, -1)...) {
 			keys := []string{m[2]}
 			if m[1] == "TN" || m[1] == "msgN" {
 				keys = []string{m[2] + ".one", m[2] + ".other"}
