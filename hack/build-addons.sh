@@ -46,7 +46,9 @@ build() { # name version module-dir package ldflags [tags]
   if [ ! -x "$bin" ]; then
     echo ">> building $name $version ($pkg) from the Go module proxy" >&2
     local start; start=$(date +%s)
-    (cd "$mod" && CGO_ENABLED=0 go build -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$bin.tmp" "$pkg")
+    local total; total=$(cd "$mod" && go list -deps ${tags:+-tags "$tags"} "$pkg" | wc -l)
+    (cd "$mod" && CGO_ENABLED=0 go build -v -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$bin.tmp" "$pkg") 2>&1 |
+      "$root/hack/build-progress.sh" "$name" "$total"
     mv "$bin.tmp" "$bin"
     echo ">> built $bin in $(( $(date +%s) - start ))s" >&2
   fi

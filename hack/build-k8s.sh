@@ -33,7 +33,9 @@ for c in "$@"; do
   esac
   echo ">> building $c ($pkg, Kubernetes $KUBE_VERSION) from the Go module proxy ($hint)" >&2
   start=$(date +%s)
-  (cd "$mod" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$c.tmp" "$pkg")
+  total=$(cd "$mod" && go list -deps "$pkg" | wc -l)
+  (cd "$mod" && CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$out/$c.tmp" "$pkg") 2>&1 |
+    "$root/hack/build-progress.sh" "$c" "$total"
   mv "$out/$c.tmp" "$out/$c"
   echo ">> built $out/$c in $(( $(date +%s) - start ))s" >&2
 done

@@ -23,7 +23,9 @@ dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/seaweedfs/seaweedfs@$SE
 mkdir -p "$root/bin"
 (
   cd "$dir"
-  CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$bin.tmp" ./weed
+  total=$(GOFLAGS=-mod=mod go list -deps ./weed | wc -l)
+  CGO_ENABLED=0 GOFLAGS=-mod=mod go build -v -trimpath -ldflags "-s -w" -o "$bin.tmp" ./weed 2>&1 |
+    "$root/hack/build-progress.sh" seaweedfs "$total"
 )
 mv "$bin.tmp" "$bin"
 echo ">> built $bin in $(( $(date +%s) - start ))s" >&2

@@ -19,7 +19,8 @@ echo ">> building $name $version from the Go module proxy (once)" >&2
 mkdir -p "$root/bin"
 tmp=$(mktemp -d "$root/bin/.$name-build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -ldflags "-s -w $ldflags" "$pkg@$version"
+CGO_ENABLED=0 GOBIN="$tmp" go install -v -trimpath -ldflags "-s -w $ldflags" "$pkg@$version" 2>&1 |
+  "$root/hack/build-progress.sh" "$name"
 mv "$tmp/$(basename "$pkg")" "$bin"
 echo ">> built $bin in $(( $(date +%s) - start ))s" >&2
 echo "$bin"

@@ -191,7 +191,9 @@ build_coredns() {
   [ ! -x "$COREDNS_BIN" ] || return 0
   log "building CoreDNS $COREDNS_VERSION from the Go module proxy (hack/tools/coredns)"
   mkdir -p "$(dirname "$COREDNS_BIN")"
-  (cd "$root/hack/tools/coredns" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$COREDNS_BIN.tmp" github.com/coredns/coredns)
+  local total; total=$(cd "$root/hack/tools/coredns" && go list -deps github.com/coredns/coredns | wc -l)
+  (cd "$root/hack/tools/coredns" && CGO_ENABLED=0 go build -v -trimpath -ldflags "-s -w" -o "$COREDNS_BIN.tmp" github.com/coredns/coredns) 2>&1 |
+    "$root/hack/build-progress.sh" coredns "$total"
   mv "$COREDNS_BIN.tmp" "$COREDNS_BIN"
 }
 
