@@ -118,7 +118,7 @@ addons_start() {
   rm -f "$S/$name.pid"
   setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$S/$name.pid" nsenter --net="$NS_PATH" "$@" >"$S/$name.log" 2>&1 </dev/null 9>&- &
   local i
-  for i in $(seq 50); do [ -s "$S/$name.pid" ] && break; sleep 0.1; done
+  for i in $(seq 300); do [ -s "$S/$name.pid" ] && break; sleep 0.1; done
 }
 # The PID recorded for NAME, if that process still runs NAME (a reused PID is left alone).
 addons_pid() {
@@ -128,6 +128,10 @@ addons_pid() {
   grep -qaF -- "$1" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 addons_running() { addons_pid "$1" >/dev/null; }
+# addons_exited NAME: NAME's process is gone, by two looks a second apart: one read of
+# /proc/PID/cmdline can come back empty while the process is between its execs
+# (sh, nsenter, env, the add-on) on a busy machine, which once failed a healthy start.
+addons_exited() { ! addons_running "$1" && sleep 1 && ! addons_running "$1"; }
 addons_stop() {
   local name=$1 pid i
   [ -f "$S/$name.pid" ] || return 0
@@ -227,7 +231,7 @@ addons_cilium_up() {
   # Healthy in seconds on an idle machine; a CI machine busy with builds can take minutes.
   local i state=
   for i in $(seq 600); do
-    addons_running cilium-agent || { tail -30 "$S/cilium-agent.log" >&2; echo "cilium-agent exited (log: $S/cilium-agent.log)" >&2; return 1; }
+    ! addons_exited cilium-agent || { tail -30 "$S/cilium-agent.log" >&2; echo "cilium-agent exited (log: $S/cilium-agent.log)" >&2; return 1; }
     state=$(addons_cilium_health | jq -r '.cilium.state // empty' 2>/dev/null || true)
     [ "$state" = Ok ] && break
     sleep 0.5
