@@ -3,7 +3,8 @@
 # from the Go module proxy into bin/seaweedfs-<version>, cached: a binary already
 # there is kept, so a second run costs nothing.
 #
-#   hack/build-seaweedfs.sh        prints the binary's path on stdout, progress on stderr
+#   hack/build-seaweedfs.sh         prints the binary's path on stdout, progress on stderr
+#   hack/build-seaweedfs.sh --path  prints where the binary is or would be; builds nothing
 #
 # SeaweedFS's go.mod has a replace directive (go-bip39), which `go install` refuses:
 # the binary is built inside the module's own directory in the module cache, where
@@ -14,6 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 SEAWEEDFS_VERSION=${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}
 bin="$root/bin/seaweedfs-$SEAWEEDFS_VERSION"
+if [ "${1:-}" = --path ]; then echo "$bin"; exit 0; fi
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
 start=$(date +%s)

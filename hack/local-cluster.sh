@@ -6,7 +6,8 @@
 #   hack/local-cluster.sh up       start a fresh cluster (about 10 s once the binaries are built)
 #   hack/local-cluster.sh down     stop it and remove what it made (binaries stay cached)
 #   hack/local-cluster.sh status   processes, node, kubeconfig, memory
-#   hack/local-cluster.sh images   build Scrutin's images (hack/images) and import them
+#   hack/local-cluster.sh images   build Scrutin's images (hack/images) and import them (and
+#                                  SeaweedFS's, for the archive test, when bin/ holds it)
 #   hack/local-cluster.sh deploy   images, then config/default with them; waits for the manager
 #
 # Why a namespace: the node gets a real, non-loopback IP (the kubelet refuses loopback)
@@ -197,18 +198,21 @@ build_coredns() {
   mv "$COREDNS_BIN.tmp" "$COREDNS_BIN"
 }
 
-# coredns_image: its image (hack/images -binary), made again only for another binary:
-# images/coredns.sha256 holds the digest of the binary that images/coredns.tar holds.
-coredns_image() {
-  local sum
-  sum=$(sha256sum <"$COREDNS_BIN") sum=${sum%% *}
-  if [ -f "$IMAGES/coredns.tar" ] && [ "$(cat "$IMAGES/coredns.sha256" 2>/dev/null)" = "$sum" ] &&
-    grep -q '^COREDNS_IMAGE=' "$LC_STATE/images.env" 2>/dev/null; then
+# binary_image NAME FILE: the image of a ready binary (hack/images -binary), made again
+# only for another binary: images/NAME.sha256 holds the digest of the binary that
+# images/NAME.tar holds.
+binary_image() {
+  local name=$1 file=$2 var sum
+  var=$(tr 'a-z-' 'A-Z_' <<<"$name")_IMAGE
+  sum=$(sha256sum <"$file") sum=${sum%% *}
+  if [ -f "$IMAGES/$name.tar" ] && [ "$(cat "$IMAGES/$name.sha256" 2>/dev/null)" = "$sum" ] &&
+    grep -q "^$var=" "$LC_STATE/images.env" 2>/dev/null; then
     return 0
   fi
-  build_images -binary "coredns=$COREDNS_BIN"
-  echo "$sum" >"$IMAGES/coredns.sha256"
+  build_images -binary "$name=$file"
+  echo "$sum" >"$IMAGES/$name.sha256"
 }
+coredns_image() { binary_image coredns "$COREDNS_BIN"; }
 
 # ---------------------------------------------------------------- network
 
@@ -784,6 +788,17 @@ cmd_images() {
   # the end-to-end tests' network probe and forwarder (test/e2e/probe)
   build_images probe=./test/e2e/probe
   import_image probe
+  # SeaweedFS, the S3-compatible server of the archive test, only where it is built
+  # (make e2e-archive builds it: its cold build is too long for every run); without
+  # it, images.env names no SEAWEEDFS_IMAGE and the test is skipped.
+  local weed
+  weed=$("$root/hack/build-seaweedfs.sh" --path)
+  if [ -x "$weed" ]; then
+    binary_image seaweedfs "$weed"
+    import_image seaweedfs
+  else
+    sed -i '/^SEAWEEDFS_IMAGE=/d' "$LC_STATE/images.env"
+  fi
   phase "images built and imported"
   cat "$LC_STATE/images.env"
 }
