@@ -67,7 +67,7 @@ func TestArchiveToPVC(t *testing.T) {
 	// the Job fails: a different file holds the name
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: job.Name + "-x1",
-			Labels: map[string]string{batchv1.JobNameLabel: job.Name},
+			Labels:          map[string]string{batchv1.JobNameLabel: job.Name},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID, Controller: ptr.To(true)}}},
 		Spec: job.Spec.Template.Spec,
 	}
