@@ -120,7 +120,8 @@ func archiveKey(e *scrutinv1.Election) string {
 // archive from the runtime's control API into a temporary file (digest and
 // size), puts it under its key (the same key every time: an archive already
 // there with the same digest is not uploaded again) and reads it back to check
-// the digest. It returns when to try again (zero: nothing more to do).
+// the digest; for spec.archive.pvc, a Job of the Election's namespace copies it
+// (archiveToPVC). It returns when to look again (zero: nothing more to do).
 func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election, in *Inputs) time.Duration {
 	if e.Spec.Archive == nil || (e.Spec.Archive.S3 == nil && e.Spec.Archive.PVC == nil) {
 		return 0
