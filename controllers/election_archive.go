@@ -73,18 +73,32 @@ type archiveAttempts struct{ m sync.Map } // types.NamespacedName -> archiveFail
 type archiveFailures struct {
 	n    int
 	next time.Time
+	// job is the failed archive Job (spec.archive.pvc) the last failure counted,
+	// kept for its logs until the next attempt.
+	job types.UID
 }
 
 // fail records a failed attempt at now and returns how many there were since the
 // last success, and the wait before the next.
 func (a *archiveAttempts) fail(k types.NamespacedName, now time.Time) (int, time.Duration) {
+	return a.failJob(k, now, "")
+}
+
+// failJob records a failed attempt, that of the archive Job job when not empty.
+func (a *archiveAttempts) failJob(k types.NamespacedName, now time.Time, job types.UID) (int, time.Duration) {
 	n := 1
 	if v, ok := a.m.Load(k); ok {
 		n = v.(archiveFailures).n + 1
 	}
 	wait := archiveBackoff(n)
-	a.m.Store(k, archiveFailures{n: n, next: now.Add(wait)})
+	a.m.Store(k, archiveFailures{n: n, next: now.Add(wait), job: job})
 	return n, wait
+}
+
+// counted says whether the failure of the archive Job job was counted already.
+func (a *archiveAttempts) counted(k types.NamespacedName, job types.UID) bool {
+	v, ok := a.m.Load(k)
+	return ok && job != "" && v.(archiveFailures).job == job
 }
 
 // wait is how long until the next attempt may start (zero: now).
@@ -106,9 +120,10 @@ func archiveKey(e *scrutinv1.Election) string {
 // archive from the runtime's control API into a temporary file (digest and
 // size), puts it under its key (the same key every time: an archive already
 // there with the same digest is not uploaded again) and reads it back to check
-// the digest. It returns when to try again (zero: nothing more to do).
+// the digest; for spec.archive.pvc, a Job of the Election's namespace copies it
+// (archiveToPVC). It returns when to look again (zero: nothing more to do).
 func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election, in *Inputs) time.Duration {
-	if e.Spec.Archive == nil || e.Spec.Archive.S3 == nil {
+	if e.Spec.Archive == nil || (e.Spec.Archive.S3 == nil && e.Spec.Archive.PVC == nil) {
 		return 0
 	}
 	if e.Status.Archive != nil {
@@ -122,11 +137,15 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 	if wait := r.archiveAttempts.wait(k, r.Now()); wait > 0 {
 		return wait // the condition still says why the last attempt failed
 	}
-	fail := func(reason, msg string) time.Duration {
-		n, wait := r.archiveAttempts.fail(k, r.Now())
+	failJob := func(reason, msg string, job types.UID) time.Duration {
+		n, wait := r.archiveAttempts.failJob(k, r.Now(), job)
 		r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, reason,
 			fmt.Sprintf("%s; attempt %d, next in %s", msg, n, wait))
 		return wait
+	}
+	fail := func(reason, msg string) time.Duration { return failJob(reason, msg, "") }
+	if e.Spec.Archive.PVC != nil {
+		return r.archiveToPVC(ctx, e, in, failJob)
 	}
 	dest := e.Spec.Archive.S3
 	secret, err := r.archiveSecret(ctx, e)

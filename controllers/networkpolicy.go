@@ -11,8 +11,9 @@ import (
 const namespaceNameLabel = "kubernetes.io/metadata.name"
 
 // buildNetworkPolicies deny all traffic in and out of the election's namespace, then
-// allow in: the ingress path and the operator, to the voters' port; the operator
-// and Prometheus (by its own namespace and pod labels), to the operations port;
+// allow in: the ingress path and the operator, to the voters' port; the operator,
+// Prometheus (by its own namespace and pod labels) and, with spec.archive.pvc,
+// the archive Job's pods of the Election's namespace, to the operations port;
 // out: the cluster DNS, and the election's own database, mail and SMS endpoints.
 // The ingress path never reaches the operations port.
 func buildNetworkPolicies(in *Inputs) []*networkingv1.NetworkPolicy {
@@ -37,6 +38,14 @@ func buildNetworkPolicies(in *Inputs) []*networkingv1.NetworkPolicy {
 			prometheus.PodSelector = &metav1.LabelSelector{MatchLabels: in.Options.PrometheusPodLabels}
 		}
 		opsFrom = append(opsFrom, prometheus)
+	}
+	if e := in.Election; e.Spec.Archive != nil && e.Spec.Archive.PVC != nil {
+		// the archive Job's pods, in the Election's namespace alone; the records
+		// still need the scrutineers' token, every other control call the control token
+		opsFrom = append(opsFrom, networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{namespaceNameLabel: e.Namespace}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: archiveCopySelector(e)},
+		})
 	}
 	egress := []networkingv1.NetworkPolicyEgressRule{{
 		To: []networkingv1.NetworkPolicyPeer{{

@@ -244,6 +244,30 @@ func TestManagerCredentialsConfinedToElectionNamespaces(t *testing.T) {
 		t.Errorf("taking its finalizer off the admin Secret: %v", err)
 	}
 	refused("deleting the admin Secret", mgr.Delete(ctx, admin))
+
+	// the archive Job of spec.archive.pvc, and nothing else of its kind
+	e.Spec.Archive = &scrutinv1.Archive{PVC: &scrutinv1.PVCArchive{ClaimName: "records"}}
+	in := &Inputs{Election: e, Namespace: e.Status.Namespace, Options: Options{RuntimeImage: "scrutin.dev/voting-runtime:test"}}
+	other := buildArchiveJob(in, "sha256:00", 1)
+	other.Name = "other"
+	other.Spec.Template.Spec.Containers[0].Command = []string{"/bin/sh", "-c", "id"}
+	refused("a Job running another command in a tenant's namespace", mgr.Create(ctx, other))
+	other = buildArchiveJob(in, "sha256:00", 1)
+	other.Name = "other"
+	other.Spec.Template.Spec.AutomountServiceAccountToken = nil
+	refused("a Job with a service account token in a tenant's namespace", mgr.Create(ctx, other))
+	other = buildArchiveJob(in, "sha256:00", 1)
+	other.Name = "other"
+	other.Spec.Template.Spec.Volumes = append(other.Spec.Template.Spec.Volumes, corev1.Volume{Name: "host",
+		VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+	refused("a Job mounting a host path in a tenant's namespace", mgr.Create(ctx, other))
+	job := buildArchiveJob(in, "sha256:00", 1)
+	if err := mgr.Create(ctx, job); err != nil {
+		t.Errorf("creating the archive Job: %v", err)
+	}
+	if err := mgr.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Errorf("deleting the archive Job: %v", err)
+	}
 }
 
 // TestManagerScopeNamesTheInstalledManager: manager-scope's user name is the

@@ -25,6 +25,7 @@ import (
 //	     (the runtime records it in its store if version, the Election's
 //	     metadata.generation, is newer than the store's: every replica follows it)
 //	GET  /control/v1/records  -> the records archive (tar.gz); 409 until tallied
+//	     (also to the scrutineers' token, for the archive Job of spec.archive.pvc)
 const controlPrefix = "/control/v1/"
 
 // RuntimeStatus is what the runtime says of the vote in progress.

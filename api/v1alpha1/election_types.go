@@ -42,6 +42,7 @@ type Election struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.delivery.fallback) || !self.delivery.fallback || self.authentication.method != 'Credential'",fieldPath=".delivery.fallback",message="applies to codes (EmailCode, SMSCode); credential letters go by mail only"
 // +kubebuilder:validation:XValidation:rule="self.authentication.method == 'SMSCode' || has(self.delivery.smtp)",fieldPath=".delivery.smtp",message="is required when authentication.method is EmailCode or Credential: codes and credentials are sent by mail"
 // +kubebuilder:validation:XValidation:rule="!has(self.verifiability) || self.verifiability.mode != 'Belenios' || self.questions.all(q, q.kind != 'Ranked')",fieldPath=".questions",message="kind: Ranked questions cannot be counted when verifiability.mode is Belenios: its tally is homomorphic (SingleChoice and MultipleChoice only)"
+// +kubebuilder:validation:XValidation:rule="!has(self.archive) || !has(self.archive.pvc) || !has(self.retention) || !has(self.retention.archiveOnDelete) || self.retention.archiveOnDelete == 'Keep'",fieldPath=".retention.archiveOnDelete",message="must be Keep with archive.pvc: the volume is the tenant's and the controller never deletes a file in it"
 type ElectionSpec struct {
 	// Title of the vote, shown to voters.
 	// +kubebuilder:validation:MinLength=1
@@ -180,14 +181,40 @@ func (s *ElectionSpec) EffectiveUpgradePolicy() UpgradePolicy {
 	return s.Runtime.UpgradePolicy
 }
 
-// Archive is the destination of an election's records. Today: an S3-compatible
-// bucket.
+// Archive is the destination of an election's records: an S3-compatible bucket
+// or a PersistentVolumeClaim of the Election's namespace.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.s3)",message="give s3: the bucket the archive is written to"
+// +kubebuilder:validation:XValidation:rule="[has(self.s3), has(self.pvc)].filter(x, x).size() == 1",message="give exactly one of s3 (a bucket) or pvc (a PersistentVolumeClaim of the Election's namespace)"
 type Archive struct {
 	// S3 is an S3-compatible bucket (AWS S3, SeaweedFS, Ceph RGW, MinIO...).
 	// +optional
 	S3 *S3Archive `json:"s3,omitempty"`
+
+	// PVC is a PersistentVolumeClaim of the Election's namespace: a Job the
+	// controller starts there copies the archive into it.
+	// +optional
+	PVC *PVCArchive `json:"pvc,omitempty"`
+}
+
+// PVCArchive is a PersistentVolumeClaim of the Election's namespace, the tenant's
+// own: the controller never creates, owns nor deletes it, nor any file in it. At
+// Tallied, a Job of the Election's namespace mounts it and writes
+// <directory>/<election>-<uid>-<sha256 hex>.tar.gz: a file once written is never
+// overwritten.
+type PVCArchive struct {
+	// ClaimName is the PersistentVolumeClaim, in the Election's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	ClaimName string `json:"claimName"`
+
+	// Directory in the volume the archive is written to, relative (e.g.
+	// "elections/2027"); created when missing. Unset: the volume's root.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[-_.a-zA-Z0-9]+(/[-_.a-zA-Z0-9]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="must not hold '.' or '..' segments: it stays inside the volume"
+	// +optional
+	Directory string `json:"directory,omitempty"`
 }
 
 // S3Archive is an S3-compatible bucket. The archive's key is
@@ -257,7 +284,8 @@ type Retention struct {
 	KeepRunningFor *metav1.Duration `json:"keepRunningFor,omitempty"`
 
 	// ArchiveOnDelete: Keep (the default) leaves the archive in the bucket when the
-	// Election is deleted; Delete removes it.
+	// Election is deleted; Delete removes it. With archive.pvc only Keep is
+	// allowed: the volume is the tenant's.
 	// +kubebuilder:default=Keep
 	// +optional
 	ArchiveOnDelete ArchiveOnDelete `json:"archiveOnDelete,omitempty"`
@@ -862,7 +890,8 @@ type RuntimeState struct {
 
 // ArchiveStatus says where the archive is and what it holds.
 type ArchiveStatus struct {
-	// Location is the archive's URL, e.g. s3://bucket/prefix/ns/name-uid.tar.gz.
+	// Location is the archive's URL, e.g. s3://bucket/prefix/ns/name-uid.tar.gz,
+	// or pvc://claim/directory/name-uid-<sha256 hex>.tar.gz.
 	Location string `json:"location"`
 	// Digest is "sha256:" and the hex SHA-256 of the archive file.
 	Digest string `json:"digest"`

@@ -192,7 +192,11 @@ func New(cfg Config) *Server {
 	o.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
 	o.HandleFunc("POST /control/v1/schedule", s.bearer(func() string { return cfg.ControlToken }, s.controlSchedule))
 	o.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
-	o.HandleFunc("GET /control/v1/records", s.bearer(func() string { return cfg.ControlToken }, s.controlRecords))
+	// the records also to the scrutineers' token, which the tenant holds: the
+	// archive copy Job of its namespace reads them with it (never the control
+	// token, which opens, closes and reads voters' sign-ins)
+	o.HandleFunc("GET /control/v1/records", s.bearer(func() string { return cfg.ControlToken }, s.controlRecords,
+		func() string { return cfg.ScrutineerToken }))
 	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
 	o.HandleFunc("POST /control/v1/voters/{id}/unlock", s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
 	o.HandleFunc("POST /control/v1/voters/{id}/resend", s.bearer(func() string { return cfg.ControlToken }, s.controlResend))
@@ -327,12 +331,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// bearer admits requests carrying the token, compared in constant time.
-func (s *Server) bearer(token func() string, next http.HandlerFunc) http.HandlerFunc {
+// bearer admits requests carrying the token or one of others, compared in
+// constant time.
+func (s *Server) bearer(token func() string, next http.HandlerFunc, others ...func() string) http.HandlerFunc {
+	tokens := append([]func() string{token}, others...)
 	return func(w http.ResponseWriter, r *http.Request) {
-		want := token()
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if want == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		valid := false
+		for _, t := range tokens {
+			if want := t(); ok && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+				valid = true
+			}
+		}
+		if !valid {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 			return
 		}

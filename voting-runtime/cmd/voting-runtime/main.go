@@ -31,6 +31,13 @@
 // (the Election's status.auditHead). --export also writes the log it read as JSON
 // Lines (audit.WriteLog; "-" for standard output), for `kubectl scrutin audit
 // verify NAME --log FILE` to check elsewhere.
+//
+// And it copies a tallied election's records archive to a file, once:
+//
+//	SCRUTIN_RECORDS_TOKEN=... voting-runtime archive-copy --url OPS-URL \
+//	    --file PATH --sha256 sha256:HEX --size N
+//
+// (archive_copy.go; the controller's archive Job for spec.archive.pvc).
 package main
 
 import (
@@ -125,6 +132,9 @@ type flags struct {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "verify-audit" {
 		os.Exit(verifyAudit(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "archive-copy" {
+		os.Exit(archiveCopy(os.Args[2:]))
 	}
 	var f flags
 	flag.StringVar(&f.election, "election", "", "the Election manifest (YAML), exactly as its tenant wrote it")

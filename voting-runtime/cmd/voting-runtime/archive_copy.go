@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"scrutin.dev/scrutin/voting-runtime/records"
+)
+
+// archiveCopyTokenEnv holds the bearer token archive-copy reads the records
+// with (the scrutineers' token, from the tenant's Secret).
+const archiveCopyTokenEnv = "SCRUTIN_RECORDS_TOKEN"
+
+// Exit codes of archive-copy: a different file under the name is exitConflict.
+const (
+	exitFailed   = 1
+	exitUsage    = 2
+	exitConflict = 3
+)
+
+// archiveCopy is `voting-runtime archive-copy --url OPS-URL --file PATH
+// --sha256 DIGEST --size N`: it reads the tallied election's records archive
+// from the runtime's control API (GET /control/v1/records, with the token of
+// $SCRUTIN_RECORDS_TOKEN) and writes it to PATH once (records.SaveFile): only
+// bytes of that digest and size, never over a different file. The Job the
+// controller starts in the tenant's namespace runs it to copy the archive into
+// the tenant's PersistentVolumeClaim. It exits 0 when the file is there with
+// those bytes, 3 when a different file holds the name, 1 on any other failure,
+// saying why on standard error (the Job's termination message).
+func archiveCopy(args []string) int {
+	fs := flag.NewFlagSet("archive-copy", flag.ContinueOnError)
+	url := fs.String("url", "", "the runtime's operations base URL, e.g. http://voting-runtime-ops.NS.svc:9090")
+	path := fs.String("file", "", "where to write the archive")
+	digest := fs.String("sha256", "", "the archive's digest, sha256:HEX, as the controller read it")
+	size := fs.Int64("size", -1, "the archive's size in bytes")
+	timeout := fs.Duration("timeout", 10*time.Minute, "bound of the whole copy")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	token := os.Getenv(archiveCopyTokenEnv)
+	if *url == "" || *path == "" || !strings.HasPrefix(*digest, "sha256:") || *size < 0 || token == "" {
+		fmt.Fprintf(os.Stderr, "archive-copy: --url, --file, --sha256 sha256:HEX, --size and $%s are required\n", archiveCopyTokenEnv)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	if err := copyRecords(ctx, *url, token, *path, *digest, *size); err != nil {
+		fmt.Fprintln(os.Stderr, "archive-copy:", err)
+		if errors.Is(err, records.ErrConflict) {
+			return exitConflict
+		}
+		return exitFailed
+	}
+	fmt.Printf("The archive is in %s (%d bytes, %s)\n", *path, *size, *digest)
+	return 0
+}
+
+func copyRecords(ctx context.Context, url, token, path, digest string, size int64) error {
+	if ok, err := records.Present(path, digest, size); ok || err != nil {
+		return err // already copied, or a conflict: the runtime is not asked
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+"/control/v1/records", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("the runtime is unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("the runtime answered %s to GET /control/v1/records: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return records.SaveFile(path, resp.Body, digest, size)
+}
