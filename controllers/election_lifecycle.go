@@ -35,114 +35,107 @@ func phaseAtLeast(p, min scrutinv1.Phase) bool {
 	return ok && o >= phaseOrder[min]
 }
 
-// followSchedule moves the election through its phases by the clock and asks to be
-// called again at the exact next transition, or at the next change of the voting
-// pods' floor if it comes first. The runtime enforces the schedule by itself too, so
-// a late or stopped controller never keeps a vote open.
+// followSchedule moves the election through its phases: it observes the cluster
+// and the runtime, lets decide (phase.go) rebuild the phase from what they say,
+// gives the runtime the nudges decided (the runtime also opens and closes by
+// itself on its schedule, so a late or stopped controller never keeps a vote
+// open), fetches the results when asked and decides again with them, then writes
+// the decision into the status. It asks to be called again at the exact next
+// transition, or at the next change of the voting pods' floor if it comes first.
 func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.Election, in *Inputs, provisionErr error) (ctrl.Result, error) {
 	now := in.Now // the clock the objects were built with: no floor change falls between
-	opens, closes := e.Spec.Schedule.OpensAt.Time, e.Spec.Schedule.ClosesAt.Time
 	target := RuntimeTarget{Namespace: in.Namespace, Token: in.Keys.ControlToken}
 	errs := []error{provisionErr}
-	var result ctrl.Result
 
-	// The runtime follows the schedule its store records: bring it this
-	// Election's, without restarting a pod (each pod also re-reads its mounted
-	// election file, which the kubelet updates within a minute or two).
-	// Before the opening, only once its pods are available: a runtime not yet
-	// started would cost each reconcile a timeout.
-	var st *RuntimeStatus
-	if in.provisioned && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseTallied) &&
-		(!now.Before(opens) || r.runtimeAvailable(ctx, in)) {
-		st = r.pushSchedule(ctx, e, target)
+	o := r.observe(ctx, e, in, target, now)
+	if o.Runtime != nil {
+		r.setDelivery(e, o.Runtime.Delivery)
 	}
-	if st != nil {
-		r.setDelivery(e, st.Delivery)
+	d := decide(now, e, o)
+
+	// act: the nudges, then the results when they are due
+	acted := true
+	if d.OpenRuntime {
+		if err := r.Runtime.Open(ctx, target); err != nil {
+			in.addProblem("RuntimeUnreachable", err.Error())
+			acted = false
+		}
 	}
-	// The phase never moves backwards: once Closed, whatever the schedule says
-	// (a closesAt moved after the close, which admission refuses anyway), the
-	// election stays closed and the runtime's store, which refuses every ballot
-	// after its close, decides.
-	closed := phaseAtLeast(e.Status.Phase, scrutinv1.PhaseClosed)
-
-	switch {
-	case !closed && now.Before(opens) && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen):
-		if in.provisioned && in.Roll != nil {
-			r.setPhase(e, scrutinv1.PhaseScheduled, "Provisioned",
-				fmt.Sprintf("Namespace %s is ready; the election opens at %s", in.Namespace, opens.UTC().Format(time.RFC3339)))
-		}
-		setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "NotYetOpen", "Opens at "+opens.UTC().Format(time.RFC3339))
-		result.RequeueAfter = opens.Sub(now)
-
-	case !closed && now.Before(closes):
-		if in.Roll == nil {
-			// No valid roll: the runtime has none and cannot open.
-			setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "RollInvalid", "The election cannot open until its roll is valid")
-		} else {
-			r.setPhase(e, scrutinv1.PhaseOpen, "Opened", "The election is open until "+closes.UTC().Format(time.RFC3339))
-			setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionTrue, "Opened", "Open until "+closes.UTC().Format(time.RFC3339))
-			if err := r.Runtime.Open(ctx, target); err != nil {
-				in.addProblem("RuntimeUnreachable", err.Error())
-			} else if st, err := r.Runtime.Status(ctx, target); err == nil {
-				setTurnout(e, st.Voters, st.BallotsCast)
-				e.Status.AuditHead = st.AuditHead
-				r.setDelivery(e, st.Delivery)
-			}
-		}
-		result.RequeueAfter = min(closes.Sub(now), turnoutRefresh)
-
-	default:
-		if !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
-			r.setPhase(e, scrutinv1.PhaseFailed, "NeverOpened", "The closing time passed and the election never opened")
-			break
-		}
-		setCondition(e, scrutinv1.ConditionOpen, metav1.ConditionFalse, "Closed", "Closed at "+closes.UTC().Format(time.RFC3339))
-		if e.Status.Phase == scrutinv1.PhaseTallied {
-			result.RequeueAfter = r.afterTally(ctx, e, in, now)
-			break
-		}
-		r.setPhase(e, scrutinv1.PhaseClosed, "Closed", "The election closed; counting")
+	if d.CloseRuntime {
 		if err := r.Runtime.Close(ctx, target); err != nil {
 			in.addProblem("RuntimeUnreachable", err.Error())
-			result.RequeueAfter = resultsRetry
-			break
+			acted = false
 		}
+	}
+	if d.FetchResults && acted {
 		res, err := r.Runtime.Results(ctx, target)
-		if err != nil {
-			if !errors.Is(err, ErrNotTallied) {
-				in.addProblem("RuntimeUnreachable", err.Error())
+		switch {
+		case err == nil:
+			// the phase passes through the first decision's (Closed), with its Event
+			if d.Phase != "" {
+				r.setPhase(e, d.Phase, d.PhaseReason, d.PhaseMessage)
 			}
-			setCondition(e, scrutinv1.ConditionTallied, metav1.ConditionFalse, "Counting", "Waiting for the tally")
-			result.RequeueAfter = resultsRetry
-			break
+			o.Results = res
+			d = decide(now, e, o)
+		case !errors.Is(err, ErrNotTallied):
+			in.addProblem("RuntimeUnreachable", err.Error())
 		}
+	}
+
+	// apply the decision to the status
+	if d.Problem.reason != "" {
+		in.addProblem(d.Problem.reason, d.Problem.message)
+	}
+	if d.RecordTurnout && acted && o.Runtime != nil {
+		setTurnout(e, o.Runtime.Voters, o.Runtime.BallotsCast)
+		e.Status.AuditHead = o.Runtime.AuditHead
+	}
+	if res := d.Results; res != nil {
 		e.Status.Results = res.Results
 		e.Status.AuditHead = res.AuditHead
 		setTurnout(e, res.Voters, res.BallotsCast)
-		setCondition(e, scrutinv1.ConditionTallied, metav1.ConditionTrue, "Tallied",
-			fmt.Sprintf("%d ballots counted (%s turnout)", res.BallotsCast, e.Status.Turnout))
-		r.setPhase(e, scrutinv1.PhaseTallied, "Tallied", "Results are in status.results")
-		result.RequeueAfter = r.afterTally(ctx, e, in, now)
 	}
-
-	// delivery counts are refreshed while the runtime runs: often while
-	// messages wait, every minute otherwise
-	if st != nil && !phaseAtLeast(e.Status.Phase, scrutinv1.PhaseClosed) {
-		d := turnoutRefresh
-		if queued, _ := deliveryTotals(e.Status.Delivery); queued > 0 {
-			d = deliveryRefresh
-		}
-		if result.RequeueAfter == 0 || d < result.RequeueAfter {
-			result.RequeueAfter = d
-		}
+	for _, c := range d.Conditions {
+		setCondition(e, c.Type, c.Status, c.Reason, c.Message)
 	}
-	if _, _, next := effectiveMinReplicas(&e.Spec, now); !next.IsZero() {
-		if d := next.Sub(now); result.RequeueAfter == 0 || d < result.RequeueAfter {
-			result.RequeueAfter = d
+	if d.Phase != "" {
+		r.setPhase(e, d.Phase, d.PhaseReason, d.PhaseMessage)
+	}
+	result := ctrl.Result{RequeueAfter: d.RequeueAfter}
+	if d.AfterTally {
+		if next := r.afterTally(ctx, e, in, now); next != 0 && (result.RequeueAfter == 0 || next < result.RequeueAfter) {
+			result.RequeueAfter = next
 		}
 	}
 	errs = append(errs, r.setReady(ctx, e, in))
 	return result, errors.Join(errs...)
+}
+
+// observe reads what decide needs: the runtime's status (pushing the Election's
+// schedule to it on the way), unless the election is Tallied. Before the opening,
+// only once its pods are available: a runtime not yet started would cost each
+// reconcile a timeout. After the close, even when this reconcile could not bring
+// every object to its desired state: the runtime's word decides whether a vote
+// took place.
+func (r *ElectionReconciler) observe(ctx context.Context, e *scrutinv1.Election, in *Inputs, target RuntimeTarget, now time.Time) Observed {
+	o := Observed{Phase: e.Status.Phase, Provisioned: in.provisioned, RollValid: in.Roll != nil}
+	if phaseAtLeast(e.Status.Phase, scrutinv1.PhaseTallied) {
+		return o
+	}
+	var err error
+	switch {
+	case in.provisioned && (!now.Before(e.Spec.Schedule.OpensAt.Time) || r.runtimeAvailable(ctx, in)):
+		// The runtime follows the schedule its store records: bring it this
+		// Election's, without restarting a pod (each pod also re-reads its
+		// mounted election file, which the kubelet updates within a minute or two).
+		o.Runtime, err = r.pushSchedule(ctx, e, target)
+	case !now.Before(e.Spec.Schedule.ClosesAt.Time) && target.Token != "":
+		o.Runtime, err = r.Runtime.Status(ctx, target)
+	}
+	if err != nil {
+		o.Runtime, o.RuntimeErr = nil, err.Error()
+	}
+	return o
 }
 
 // afterTally archives the election's records (once) and records its runtime's
@@ -167,16 +160,15 @@ func (r *ElectionReconciler) afterTally(ctx context.Context, e *scrutinv1.Electi
 
 // pushSchedule sends the runtime the Election's schedule when its store records an
 // older version (the Election's generation) and has not closed, and returns the
-// runtime's status (nil when it did not answer). Errors are left to the open and
-// close calls to report; the pods' own re-read of their election file is the
-// fallback.
-func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Election, target RuntimeTarget) *RuntimeStatus {
+// runtime's status (an error when it did not answer). An error of the push itself
+// is only logged: the pods' own re-read of their election file is the fallback.
+func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Election, target RuntimeTarget) (*RuntimeStatus, error) {
 	st, err := r.Runtime.Status(ctx, target)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	if st.Closed || st.ScheduleVersion >= e.Generation {
-		return st
+		return st, nil
 	}
 	err = r.Runtime.SetSchedule(ctx, target, RuntimeSchedule{
 		OpensAt: e.Spec.Schedule.OpensAt.Time, ClosesAt: e.Spec.Schedule.ClosesAt.Time, Version: e.Generation,
@@ -184,7 +176,7 @@ func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Elec
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("Could not push the schedule to the runtime; its pods will read it from their file", "error", err.Error())
 	}
-	return st
+	return st, nil
 }
 
 // runtimeAvailable reports whether the election's voting Deployment has pods
@@ -229,6 +221,6 @@ func setTurnout(e *scrutinv1.Election, voters, cast int64) {
 	e.Status.BallotsCast = cast
 	if voters > 0 {
 		e.Status.Voters = voters
-		e.Status.Turnout = fmt.Sprintf("%.1f%%", 100*float64(cast)/float64(voters))
+		e.Status.Turnout = turnoutOf(voters, cast)
 	}
 }

@@ -34,8 +34,13 @@ type RuntimeStatus struct {
 	Voters      int64  `json:"voters"`
 	BallotsCast int64  `json:"ballotsCast"`
 	AuditHead   string `json:"auditHead"`
+	// Opened: the runtime's store has recorded the opening (by the runtime on its
+	// own schedule, or at the controller's nudge).
+	Opened bool `json:"opened"`
 	// Closed: the runtime's store has recorded the close.
 	Closed bool `json:"closed"`
+	// Tallied: the runtime's store holds the results.
+	Tallied bool `json:"tallied"`
 	// ScheduleVersion is the version (an Election generation) of the schedule the
 	// runtime's store records.
 	ScheduleVersion int64 `json:"scheduleVersion"`

@@ -226,10 +226,14 @@ type runtimeDouble struct {
 	schedules map[string][]RuntimeSchedule
 	// delivery is what the status reports of delivery, by namespace (none when nil)
 	delivery map[string]*scrutinv1.DeliveryStatus
+	// ran are the namespaces whose runtime opened, closed and counted by itself,
+	// on its schedule, unasked
+	ran map[string]bool
 }
 
 func newRuntimeDouble(c client.Client) *runtimeDouble {
-	d := &runtimeDouble{k8s: c, calls: map[string][]string{}, schedules: map[string][]RuntimeSchedule{}, delivery: map[string]*scrutinv1.DeliveryStatus{}}
+	d := &runtimeDouble{k8s: c, calls: map[string][]string{}, schedules: map[string][]RuntimeSchedule{}, delivery: map[string]*scrutinv1.DeliveryStatus{},
+		ran: map[string]bool{}}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	return d
 }
@@ -257,8 +261,9 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	d.mu.Lock()
 	d.calls[ns] = append(d.calls[ns], op)
-	closed := false
+	opened, closed := d.ran[ns], d.ran[ns]
 	for _, c := range d.calls[ns] {
+		opened = opened || c == "open"
 		closed = closed || c == "close"
 	}
 	if op == "schedule" && !closed {
@@ -286,7 +291,7 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	case "open", "close":
 		w.WriteHeader(http.StatusNoContent)
 	case "status":
-		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Closed: closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double", ScheduleVersion: version, Delivery: delivery})
+		_ = json.NewEncoder(w).Encode(RuntimeStatus{Open: !closed, Opened: opened, Closed: closed, Tallied: closed, Voters: 4, BallotsCast: 3, AuditHead: "sha256:double", ScheduleVersion: version, Delivery: delivery})
 	case "results":
 		if !closed {
 			http.Error(w, "not closed", http.StatusConflict)
@@ -310,6 +315,14 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	default:
 		http.NotFound(w, req)
 	}
+}
+
+// runBySchedule makes the runtime of namespace ns say it opened, closed and
+// counted by itself, as a runtime does on its schedule when no controller asks.
+func (d *runtimeDouble) runBySchedule(ns string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ran[ns] = true
 }
 
 // setDelivery makes the runtime of namespace ns report these delivery counts.

@@ -37,7 +37,7 @@ func TestControllerContract(t *testing.T) {
 		t.Fatal("the control API answered a wrong token")
 	}
 	st, err := client.Status(ctx, target)
-	if err != nil || st.Open || st.Voters != 3 || st.BallotsCast != 0 || !strings.HasPrefix(st.AuditHead, "sha256:") {
+	if err != nil || st.Open || st.Opened || st.Closed || st.Tallied || st.Voters != 3 || st.BallotsCast != 0 || !strings.HasPrefix(st.AuditHead, "sha256:") {
 		t.Fatalf("status before opening: %+v, %v", st, err)
 	}
 	if err := client.Open(ctx, target); err == nil {
@@ -52,7 +52,7 @@ func TestControllerContract(t *testing.T) {
 	if status, _ := v.call(http.MethodPost, "/api/v1/ballot", sampleAnswers, nil); status != http.StatusCreated {
 		t.Fatalf("cast: %d", status)
 	}
-	if st, err = client.Status(ctx, target); err != nil || !st.Open || st.BallotsCast != 1 {
+	if st, err = client.Status(ctx, target); err != nil || !st.Open || !st.Opened || st.Closed || st.Tallied || st.BallotsCast != 1 {
 		t.Fatalf("status while open: %+v, %v", st, err)
 	}
 	if _, err := client.Results(ctx, target); !errors.Is(err, controllers.ErrNotTallied) {
@@ -69,6 +69,9 @@ func TestControllerContract(t *testing.T) {
 	if res.BallotsCast != 1 || res.Voters != 3 || len(res.Results) != 2 || res.Results[0].QuestionID != "chair" ||
 		res.Results[0].Options[0].Votes != 1 || res.Results[1].Winners[0] != "m2" {
 		t.Fatalf("results: %+v", res)
+	}
+	if st, err = client.Status(ctx, target); err != nil || st.Open || !st.Opened || !st.Closed || !st.Tallied {
+		t.Fatalf("status after the tally: %+v, %v", st, err)
 	}
 	rt.Stop()
 

@@ -290,9 +290,15 @@ func (en *Engine) forget() {
 
 // Status is what the controller reads while the vote goes on, with the schedule
 // the store records (so that the controller sees whether its latest reached it).
+// Opened, Closed and Tallied are what the store recorded, whoever did it (this
+// runtime on its own schedule, or the controller's nudge): the controller rebuilds
+// the election's phase from them, even after missing the whole window.
 type Status struct {
-	Open            bool   `json:"open"`
-	Closed          bool   `json:"closed"`
+	Open   bool `json:"open"`
+	Opened bool `json:"opened"`
+	Closed bool `json:"closed"`
+	// Tallied: the store holds the results.
+	Tallied         bool   `json:"tallied"`
 	Voters          int64  `json:"voters"`
 	BallotsCast     int64  `json:"ballotsCast"`
 	AuditHead       string `json:"auditHead"`
@@ -312,7 +318,7 @@ func (en *Engine) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	st := en.state(ctx, true)
-	out := Status{Open: en.phaseOf(st, en.now()) == Open, Closed: st.Closed, Voters: voters, BallotsCast: cast, AuditHead: head,
+	out := Status{Open: en.phaseOf(st, en.now()) == Open, Opened: st.Opened, Closed: st.Closed, Tallied: st.Results != nil, Voters: voters, BallotsCast: cast, AuditHead: head,
 		ScheduleVersion: st.Schedule.Version}
 	if !st.Schedule.IsZero() {
 		out.OpensAt = st.Schedule.OpensAt.UTC().Format(time.RFC3339)

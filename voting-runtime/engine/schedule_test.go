@@ -69,3 +69,52 @@ func TestEngineFollowsTheStoresScheduleNotItsFile(t *testing.T) {
 		t.Errorf("results %+v, %v; want alice with 3 votes", res, err)
 	}
 }
+
+// TestStatusSaysWhatTheStoreRecorded: the control status reports the opening, the
+// close and the tally as the store records them, so that a controller that missed
+// the window still learns whether a vote took place; a box closed without ever
+// opening says so.
+func TestStatusSaysWhatTheStoreRecorded(t *testing.T) {
+	ctx := context.Background()
+	status := func(t *testing.T, en *Engine) Status {
+		t.Helper()
+		st, err := en.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	type flags struct{ opened, closed, tallied bool }
+	of := func(st Status) flags { return flags{st.Opened, st.Closed, st.Tallied} }
+
+	f := newFixture(t, "EmailCode")
+	if got := of(status(t, f.en)); got != (flags{}) {
+		t.Errorf("before the opening: %+v", got)
+	}
+	f.clock.Add(time.Hour)
+	if err := f.en.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, f.en); of(st) != (flags{opened: true}) || !st.Open {
+		t.Errorf("after the opening: %+v", st)
+	}
+	f.clock.Add(10*time.Hour + time.Minute)
+	if err := f.en.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, f.en); of(st) != (flags{true, true, true}) || st.Open {
+		t.Errorf("after the close: %+v", st)
+	}
+
+	never := newFixture(t, "EmailCode")
+	never.clock.Add(11*time.Hour + time.Minute) // the runtime was down through the window
+	if got := of(status(t, never.en)); got != (flags{}) {
+		t.Errorf("after the window, before the close: %+v", got)
+	}
+	if err := never.en.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := of(status(t, never.en)); got != (flags{closed: true, tallied: true}) {
+		t.Errorf("a box closed without opening: %+v", got)
+	}
+}
