@@ -38,7 +38,7 @@ func TestArchiveToPVC(t *testing.T) {
 	waitPhase(t, e, scrutinv1.PhaseTallied, 20*time.Second)
 	waitFor(t, "Archived False, the claim missing", 10*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionArchived)
-		return c.Reason == ReasonArchiveClaimLost && strings.Contains(c.Message, "records"), c.Reason + ": " + c.Message
+		return c.Reason == scrutinv1.ReasonArchiveClaimLost && strings.Contains(c.Message, "records"), c.Reason + ": " + c.Message
 	})
 	claim := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "records"},
@@ -61,7 +61,7 @@ func TestArchiveToPVC(t *testing.T) {
 	}
 	waitFor(t, "Archived False, Copying", 10*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionArchived)
-		return c.Reason == ReasonArchiveCopying && strings.Contains(c.Message, digest), c.Reason + ": " + c.Message
+		return c.Reason == scrutinv1.ReasonArchiveCopying && strings.Contains(c.Message, digest), c.Reason + ": " + c.Message
 	})
 
 	// the Job fails: a different file holds the name
@@ -84,7 +84,7 @@ func TestArchiveToPVC(t *testing.T) {
 	finishJob(t, job, false)
 	waitFor(t, "Archived False, ArchiveConflict", 10*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionArchived)
-		return c.Reason == ReasonArchiveConflict && strings.Contains(c.Message, "never overwritten") && strings.Contains(c.Message, "kubectl logs"),
+		return c.Reason == scrutinv1.ReasonArchiveConflict && strings.Contains(c.Message, "never overwritten") && strings.Contains(c.Message, "kubectl logs"),
 			c.Reason + ": " + c.Message
 	})
 	if getElection(t, e).Status.Archive != nil {

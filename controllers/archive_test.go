@@ -41,7 +41,7 @@ func TestArchiveThenRetire(t *testing.T) {
 	waitPhase(t, e, scrutinv1.PhaseTallied, 20*time.Second)
 	waitFor(t, "Archived False after the failed upload", 10*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionArchived)
-		return c.Status == metav1.ConditionFalse && c.Reason == ReasonArchiveUpload && strings.Contains(c.Message, "503"), c.Reason + ": " + c.Message
+		return c.Status == metav1.ConditionFalse && c.Reason == scrutinv1.ReasonArchiveUpload && strings.Contains(c.Message, "503"), c.Reason + ": " + c.Message
 	})
 	if cur := getElection(t, e); cur.Status.Retired || cur.Status.Archive != nil {
 		t.Fatalf("retired or archived before the archive is in: %+v", cur.Status)
@@ -131,7 +131,7 @@ func TestArchiveKeptOnDelete(t *testing.T) {
 	waitPhase(t, e, scrutinv1.PhaseTallied, 20*time.Second)
 	waitFor(t, "Archived False, credentials missing", 10*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionArchived)
-		return c.Status == metav1.ConditionFalse && c.Reason == ReasonArchiveCredentials && strings.Contains(c.Message, "s3"), c.Reason + ": " + c.Message
+		return c.Status == metav1.ConditionFalse && c.Reason == scrutinv1.ReasonArchiveCredentials && strings.Contains(c.Message, "s3"), c.Reason + ": " + c.Message
 	})
 	createSecret(t, ns, "s3", map[string]string{"accessKeyID": "k", "secretAccessKey": "s"})
 	key := "records/" + ns + "/kept-" + string(e.UID) + ".tar.gz"

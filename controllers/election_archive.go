@@ -19,16 +19,6 @@ import (
 	"scrutin.dev/scrutin/internal/s3archive"
 )
 
-// Reasons of the Archived condition.
-const (
-	ReasonArchived           = "Archived"
-	ReasonArchiveWaiting     = "WaitingForTally"
-	ReasonArchiveNotReady    = "RuntimeNotReady"
-	ReasonArchiveCredentials = "CredentialsInvalid"
-	ReasonArchiveUpload      = "UploadFailed"
-	ReasonArchiveConflict    = "ArchiveConflict"
-)
-
 // ArchiveStore writes archives to their destination bucket.
 type ArchiveStore interface {
 	Put(ctx context.Context, dest *scrutinv1.S3Archive, secret map[string][]byte, key string, r io.Reader, size int64, digest string) error
@@ -130,7 +120,7 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 		return 0
 	}
 	if e.Status.Phase != scrutinv1.PhaseTallied {
-		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, ReasonArchiveWaiting, "The records are archived once the election is tallied")
+		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, scrutinv1.ReasonArchiveWaiting, "The records are archived once the election is tallied")
 		return 0
 	}
 	k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
@@ -150,39 +140,39 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 	dest := e.Spec.Archive.S3
 	secret, err := r.archiveSecret(ctx, e)
 	if err != nil {
-		return fail(ReasonArchiveCredentials, err.Error())
+		return fail(scrutinv1.ReasonArchiveCredentials, err.Error())
 	}
 	f, err := os.CreateTemp("", "records-*.tar.gz")
 	if err != nil {
-		return fail(ReasonArchiveNotReady, "no room for the archive: "+err.Error())
+		return fail(scrutinv1.ReasonArchiveNotReady, "no room for the archive: "+err.Error())
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
 	h := sha256.New()
 	target := RuntimeTarget{Namespace: in.Namespace, Token: in.Keys.ControlToken}
 	if err := r.Runtime.Records(ctx, target, io.MultiWriter(f, h)); err != nil {
-		return fail(ReasonArchiveNotReady, "the runtime did not give its records: "+err.Error())
+		return fail(scrutinv1.ReasonArchiveNotReady, "the runtime did not give its records: "+err.Error())
 	}
 	size, err := f.Seek(0, io.SeekCurrent)
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		return fail(ReasonArchiveNotReady, err.Error())
+		return fail(scrutinv1.ReasonArchiveNotReady, err.Error())
 	}
 	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	key := archiveKey(e)
 	if err := r.Archives.Put(ctx, dest, secret, key, f, size, digest); err != nil {
-		reason := ReasonArchiveUpload
+		reason := scrutinv1.ReasonArchiveUpload
 		if errors.Is(err, s3archive.ErrConflict) {
-			reason = ReasonArchiveConflict
+			reason = scrutinv1.ReasonArchiveConflict
 		}
 		return fail(reason, err.Error())
 	}
 	r.archiveAttempts.drop(k)
 	loc := s3archive.Location(dest, key)
 	e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(r.Now().UTC())}
-	r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, ReasonArchived,
+	r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, scrutinv1.ReasonArchived,
 		fmt.Sprintf("Archived to %s (%d bytes, %s), checked after upload", loc, size, digest))
 	return 0
 }

@@ -21,13 +21,6 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// Reasons of the Archived condition for spec.archive.pvc.
-const (
-	ReasonArchiveCopying   = "Copying"
-	ReasonArchiveCopy      = "CopyFailed"
-	ReasonArchiveClaimLost = "ClaimNotFound"
-)
-
 // archiveJobPoll is how often the controller looks at a running archive Job (it
 // reads Jobs from the API server, without a watch: there is one per tallied
 // Election, for minutes).
@@ -53,9 +46,9 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 	case apierrors.IsNotFound(err):
 		return r.startArchiveJob(ctx, e, in, fail)
 	case err != nil:
-		return fail(ReasonArchiveCopy, fmt.Sprintf("while reading Job %s/%s: %v", e.Namespace, ArchiveJobName(e), err), "")
+		return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("while reading Job %s/%s: %v", e.Namespace, ArchiveJobName(e), err), "")
 	case !metav1.IsControlledBy(&job, e):
-		return fail(ReasonArchiveConflict, fmt.Sprintf("Job %s/%s is not this Election's: delete or rename it", e.Namespace, job.Name), "")
+		return fail(scrutinv1.ReasonArchiveConflict, fmt.Sprintf("Job %s/%s is not this Election's: delete or rename it", e.Namespace, job.Name), "")
 	case job.DeletionTimestamp != nil:
 		return time.Second
 	}
@@ -65,7 +58,7 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 		size, err := strconv.ParseInt(job.Annotations[AnnotationArchiveSize], 10, 64)
 		if err != nil || digest == "" || file == "" {
 			r.deleteArchiveJob(ctx, &job)
-			return fail(ReasonArchiveCopy, fmt.Sprintf("Job %s/%s lacks its archive annotations; it is started again", e.Namespace, job.Name), "")
+			return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("Job %s/%s lacks its archive annotations; it is started again", e.Namespace, job.Name), "")
 		}
 		at := r.Now().UTC()
 		if job.Status.CompletionTime != nil {
@@ -74,7 +67,7 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 		r.archiveAttempts.drop(k)
 		loc := pvcLocation(dest, file)
 		e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(at)}
-		r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, ReasonArchived,
+		r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, scrutinv1.ReasonArchived,
 			fmt.Sprintf("Archived to %s (%d bytes, %s) by Job %s, which wrote only bytes of the digest the controller read and read them back", loc, size, digest, job.Name))
 		r.deleteArchiveJob(ctx, &job)
 		return 0
@@ -85,9 +78,9 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 			return time.Second
 		}
 		msg, conflict := r.archiveJobFailure(ctx, &job)
-		reason := ReasonArchiveCopy
+		reason := scrutinv1.ReasonArchiveCopy
 		if conflict {
-			reason = ReasonArchiveConflict
+			reason = scrutinv1.ReasonArchiveConflict
 		}
 		return fail(reason, fmt.Sprintf("Job %s/%s failed: %s (its logs: kubectl logs -n %s job/%s)", e.Namespace, job.Name, msg, e.Namespace, job.Name), job.UID)
 	}
@@ -101,9 +94,9 @@ func (r *ElectionReconciler) startArchiveJob(ctx context.Context, e *scrutinv1.E
 	dest := e.Spec.Archive.PVC
 	var claim corev1.PersistentVolumeClaim
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: dest.ClaimName}, &claim); err != nil {
-		reason := ReasonArchiveCopy
+		reason := scrutinv1.ReasonArchiveCopy
 		if apierrors.IsNotFound(err) {
-			reason = ReasonArchiveClaimLost
+			reason = scrutinv1.ReasonArchiveClaimLost
 		}
 		return fail(reason, fmt.Sprintf("while reading PersistentVolumeClaim %s/%s: %v", e.Namespace, dest.ClaimName, err), "")
 	}
@@ -111,14 +104,14 @@ func (r *ElectionReconciler) startArchiveJob(ctx context.Context, e *scrutinv1.E
 	counter := &countingWriter{w: h}
 	target := RuntimeTarget{Namespace: in.Namespace, Token: in.Keys.ControlToken}
 	if err := r.Runtime.Records(ctx, target, counter); err != nil {
-		return fail(ReasonArchiveNotReady, "the runtime did not give its records: "+err.Error(), "")
+		return fail(scrutinv1.ReasonArchiveNotReady, "the runtime did not give its records: "+err.Error(), "")
 	}
 	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	job := buildArchiveJob(in, digest, counter.n)
 	if err := r.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fail(ReasonArchiveCopy, fmt.Sprintf("while creating Job %s/%s: %v", job.Namespace, job.Name, err), "")
+		return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("while creating Job %s/%s: %v", job.Namespace, job.Name, err), "")
 	}
-	r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, ReasonArchiveCopying,
+	r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, scrutinv1.ReasonArchiveCopying,
 		fmt.Sprintf("Job %s copies the archive (%d bytes, %s) into PersistentVolumeClaim %s", job.Name, counter.n, digest, dest.ClaimName))
 	return archiveJobPoll
 }

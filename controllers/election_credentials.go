@@ -96,7 +96,7 @@ func (r *ElectionReconciler) readCredentials(ctx context.Context, e *scrutinv1.E
 	var s corev1.Secret
 	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: name}, &s)
 	if isNotFound(err) {
-		return nil, nil, &problem{"PublicCredentialsSecretMissing", fmt.Sprintf(
+		return nil, nil, &problem{scrutinv1.ReasonPublicCredentialsSecretMissing, fmt.Sprintf(
 			"spec.verifiability.publicCredentials: Secret %s not found in namespace %s "+
 				"(kubectl scrutin credentials generate writes its keys uuid and public-credentials)", name, e.Namespace)}, nil
 	}
@@ -105,21 +105,21 @@ func (r *ElectionReconciler) readCredentials(ctx context.Context, e *scrutinv1.E
 	}
 	for _, key := range []string{scrutinv1.PublicCredentialsUUIDKey, scrutinv1.PublicCredentialsKey} {
 		if _, ok := s.Data[key]; !ok {
-			return nil, nil, &problem{"PublicCredentialsKeyMissing", fmt.Sprintf(
+			return nil, nil, &problem{scrutinv1.ReasonPublicCredentialsKeyMissing, fmt.Sprintf(
 				"spec.verifiability.publicCredentials: Secret %s has no key %q", name, key)}, nil
 		}
 	}
 	uuid, creds = s.Data[scrutinv1.PublicCredentialsUUIDKey], s.Data[scrutinv1.PublicCredentialsKey]
 	switch {
 	case !uuidPattern.Match(uuid):
-		return nil, nil, &problem{"PublicCredentialsInvalid", fmt.Sprintf(
+		return nil, nil, &problem{scrutinv1.ReasonPublicCredentialsInvalid, fmt.Sprintf(
 			"spec.verifiability.publicCredentials: Secret %s, key %q: not a Belenios election uuid (14 to 64 Base58 characters, as kubectl scrutin credentials generate writes it)",
 			name, scrutinv1.PublicCredentialsUUIDKey)}, nil
 	case len(creds) == 0:
-		return nil, nil, &problem{"PublicCredentialsInvalid", fmt.Sprintf(
+		return nil, nil, &problem{scrutinv1.ReasonPublicCredentialsInvalid, fmt.Sprintf(
 			"spec.verifiability.publicCredentials: Secret %s, key %q is empty", name, scrutinv1.PublicCredentialsKey)}, nil
 	case len(uuid)+len(creds) > maxPublicCredentialsBytes:
-		return nil, nil, &problem{"PublicCredentialsInvalid", fmt.Sprintf(
+		return nil, nil, &problem{scrutinv1.ReasonPublicCredentialsInvalid, fmt.Sprintf(
 			"spec.verifiability.publicCredentials: Secret %s, key %q holds %d bytes, more than the %d a copy can hold",
 			name, scrutinv1.PublicCredentialsKey, len(creds), maxPublicCredentialsBytes-len(uuid))}, nil
 	}
@@ -142,7 +142,7 @@ func (r *ElectionReconciler) keepFrozenCredentials(ctx context.Context, in *Inpu
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: CredentialsSecretName}, &copied)
 	if isNotFound(err) {
 		msg := fmt.Sprintf("the election opened without its copy of the public credentials (Secret %s in namespace %s): ballots cannot be checked against them", CredentialsSecretName, in.Namespace)
-		in.addProblem("PublicCredentialsCopyMissing", msg)
+		in.addProblem(scrutinv1.ReasonPublicCredentialsCopyMissing, msg)
 		return nil
 	}
 	if err != nil {

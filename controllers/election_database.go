@@ -66,7 +66,7 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 	}
 	dsn, err := runtimeDSN(adminDSN, electionDatabase(e), in.Keys.DatabasePassword)
 	if err != nil {
-		in.addProblem("DatabaseSecretInvalid", err.Error())
+		in.addProblem(scrutinv1.ReasonDatabaseSecretInvalid, err.Error())
 		return nil
 	}
 	if err := r.Databases.Provision(ctx, adminDSN, electionDatabase(e), in.Keys.DatabasePassword); err != nil {
@@ -93,11 +93,11 @@ func databaseFailure(ctx context.Context, e *scrutinv1.Election, op string, err 
 	if errors.As(err, &ce) {
 		logf.FromContext(ctx).Info("Could not connect to an election's PostgreSQL server",
 			"election", e.Namespace+"/"+e.Name, "address", ce.Address, "cause", ce.Cause().Error())
-		return "DatabaseUnreachable", fmt.Sprintf("could not connect to the database given in spec.store.postgreSQL.adminSecretRef (Secret %s, key %q) to %s database %s; "+
+		return scrutinv1.ReasonDatabaseUnreachable, fmt.Sprintf("could not connect to the database given in spec.store.postgreSQL.adminSecretRef (Secret %s, key %q) to %s database %s; "+
 			"check its host, port and credentials, and that the platform lets the operator reach that server; retrying (details in the operator's log)",
 			e.Spec.Store.PostgreSQL.AdminSecretRef.Name, AdminDSNKey, op, electionDatabase(e).Name)
 	}
-	return "DatabaseProvisioningFailed", fmt.Sprintf("cannot %s database %s: %v; retrying", op, electionDatabase(e).Name, err)
+	return scrutinv1.ReasonDatabaseProvisioningFailed, fmt.Sprintf("cannot %s database %s: %v; retrying", op, electionDatabase(e).Name, err)
 }
 
 // adminSecretFinalizer is the finalizer an Election keeps on its tenant's PostgreSQL
@@ -144,13 +144,13 @@ func (r *ElectionReconciler) holdAdminSecret(ctx context.Context, e *scrutinv1.E
 // adminDSN reads the admin connection from the tenant's Secret; "" when missing.
 func (r *ElectionReconciler) adminDSN(ctx context.Context, in *Inputs) (string, error) {
 	name := in.Election.Spec.Store.PostgreSQL.AdminSecretRef.Name
-	data, err := r.tenantSecret(ctx, in, name, "Database")
+	data, err := r.tenantSecret(ctx, in, name, scrutinv1.ReasonDatabaseSecretMissing)
 	if err != nil || data == nil {
 		return "", err
 	}
 	dsn := string(data[AdminDSNKey])
 	if dsn == "" {
-		in.addProblem("DatabaseSecretInvalid", fmt.Sprintf("Secret %s has no key %q", name, AdminDSNKey))
+		in.addProblem(scrutinv1.ReasonDatabaseSecretInvalid, fmt.Sprintf("Secret %s has no key %q", name, AdminDSNKey))
 	}
 	return dsn, nil
 }

@@ -23,7 +23,7 @@ func (r *ElectionReconciler) setDelivery(e *scrutinv1.Election, d *scrutinv1.Del
 	counts := describeDelivery(d)
 	switch {
 	case failed > 0:
-		r.setConditionWithEvent(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, "SomeFailed",
+		r.setConditionWithEvent(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSomeFailed,
 			fmt.Sprintf("%d message(s) failed for good: those voters got no code or letter (%s); "+
 				"`kubectl scrutin delivery` lists them, `kubectl scrutin resend` sends again", failed, counts))
 	case queued > 0:
@@ -31,9 +31,9 @@ func (r *ElectionReconciler) setDelivery(e *scrutinv1.Election, d *scrutinv1.Del
 		if d.OldestQueuedAt != nil {
 			msg += "; the oldest queued at " + d.OldestQueuedAt.UTC().Format(time.RFC3339)
 		}
-		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, "Sending", msg)
+		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSending, msg)
 	default:
-		r.setConditionWithEvent(e, scrutinv1.ConditionDelivered, metav1.ConditionTrue, "AllSent",
+		r.setConditionWithEvent(e, scrutinv1.ConditionDelivered, metav1.ConditionTrue, scrutinv1.ReasonAllSent,
 			fmt.Sprintf("every message sent (%s)", counts))
 	}
 }

@@ -57,13 +57,13 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	acted := true
 	if d.OpenRuntime {
 		if err := r.Runtime.Open(ctx, target); err != nil {
-			in.addProblem("RuntimeUnreachable", err.Error())
+			in.addProblem(scrutinv1.ReasonRuntimeUnreachable, err.Error())
 			acted = false
 		}
 	}
 	if d.CloseRuntime {
 		if err := r.Runtime.Close(ctx, target); err != nil {
-			in.addProblem("RuntimeUnreachable", err.Error())
+			in.addProblem(scrutinv1.ReasonRuntimeUnreachable, err.Error())
 			acted = false
 		}
 	}
@@ -78,7 +78,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 			o.Results = res
 			d = decide(now, e, o)
 		case !errors.Is(err, ErrNotTallied):
-			in.addProblem("RuntimeUnreachable", err.Error())
+			in.addProblem(scrutinv1.ReasonRuntimeUnreachable, err.Error())
 		}
 	}
 
@@ -148,7 +148,7 @@ func (r *ElectionReconciler) afterTally(ctx context.Context, e *scrutinv1.Electi
 	}
 	if in.Retired && in.provisioned && !e.Status.Retired {
 		e.Status.Retired = true
-		r.event(e, corev1.EventTypeNormal, "Retired", "ScaleDown",
+		r.event(e, corev1.EventTypeNormal, scrutinv1.ReasonRetired, "ScaleDown",
 			"The voting-runtime was scaled to zero at the end of retention.keepRunningFor; its store is kept")
 	}
 	if at := retireAt(e); !at.IsZero() && !e.Status.Retired && next == 0 {
@@ -198,7 +198,7 @@ func (r *ElectionReconciler) setReady(ctx context.Context, e *scrutinv1.Election
 		return nil
 	}
 	if in.Retired {
-		r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, "Retired",
+		r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, scrutinv1.ReasonRetired,
 			"The voting-runtime is scaled to zero at the end of retention.keepRunningFor; its store is kept")
 		return nil
 	}
@@ -208,12 +208,12 @@ func (r *ElectionReconciler) setReady(ctx context.Context, e *scrutinv1.Election
 	}
 	for _, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-			r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, "RuntimeAvailable",
+			r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, scrutinv1.ReasonRuntimeAvailable,
 				fmt.Sprintf("%d of %d voting pods ready", d.Status.ReadyReplicas, d.Status.Replicas))
 			return nil
 		}
 	}
-	setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, "RuntimeStarting", "Waiting for the voting pods to be available")
+	setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, scrutinv1.ReasonRuntimeStarting, "Waiting for the voting pods to be available")
 	return nil
 }
 

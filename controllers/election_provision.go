@@ -74,7 +74,7 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 	in.Egress = r.egressEndpoints(ctx, in)
 	if err := r.decideRuntime(ctx, in); err != nil {
 		// without knowing what the pods run, the Deployment is left as it is
-		in.addProblem("ProvisioningFailed", err.Error())
+		in.addProblem(scrutinv1.ReasonProvisioningFailed, err.Error())
 		return in, err
 	}
 	objs, err := DesiredObjects(in)
@@ -100,7 +100,7 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 	errs = append(errs, r.applyScrutineerSecret(ctx, in))
 	errs = append(errs, r.prune(ctx, in, objs))
 	if err := errors.Join(errs...); err != nil {
-		in.addProblem("ProvisioningFailed", err.Error())
+		in.addProblem(scrutinv1.ReasonProvisioningFailed, err.Error())
 		return in, err
 	}
 	in.provisioned = true
@@ -116,8 +116,8 @@ func (r *ElectionReconciler) applyScrutineerSecret(ctx context.Context, in *Inpu
 	switch {
 	case err == nil && existing.Labels[LabelElectionUID] != string(e.UID):
 		msg := fmt.Sprintf("Secret %s already exists and is not this election's; the scrutineers' token was not written there", ScrutineerSecretName(e))
-		in.addProblem("ScrutineerSecretConflict", msg)
-		r.event(e, corev1.EventTypeWarning, "ScrutineerSecretConflict", "Provision", msg)
+		in.addProblem(scrutinv1.ReasonScrutineerSecretConflict, msg)
+		r.event(e, corev1.EventTypeWarning, scrutinv1.ReasonScrutineerSecretConflict, "Provision", msg)
 		return nil
 	case err != nil && !isNotFound(err):
 		return fmt.Errorf("while reading the scrutineers' Secret: %w", err)
@@ -143,11 +143,11 @@ func (r *ElectionReconciler) ensureNamespace(ctx context.Context, in *Inputs) er
 		return fmt.Errorf("while reading namespace %s: %w", in.Namespace, err)
 	case ns.Labels[LabelElectionUID] != string(in.Election.UID):
 		msg := fmt.Sprintf("namespace %s exists and does not belong to this Election; Scrutin will not adopt it", in.Namespace)
-		setCondition(in.Election, scrutinv1.ConditionReady, metav1.ConditionFalse, "NamespaceConflict", msg)
-		r.event(in.Election, corev1.EventTypeWarning, "NamespaceConflict", "Provision", msg)
+		setCondition(in.Election, scrutinv1.ConditionReady, metav1.ConditionFalse, scrutinv1.ReasonNamespaceConflict, msg)
+		r.event(in.Election, corev1.EventTypeWarning, scrutinv1.ReasonNamespaceConflict, "Provision", msg)
 		return errConflict
 	case !ns.DeletionTimestamp.IsZero():
-		in.addProblem("NamespaceTerminating", fmt.Sprintf("namespace %s is being deleted; it will be re-created once it is gone", in.Namespace))
+		in.addProblem(scrutinv1.ReasonNamespaceTerminating, fmt.Sprintf("namespace %s is being deleted; it will be re-created once it is gone", in.Namespace))
 		return fmt.Errorf("namespace %s is terminating", in.Namespace)
 	}
 	if err := r.apply(ctx, buildNamespace(in)); err != nil {
@@ -239,15 +239,16 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 func (r *ElectionReconciler) loadDelivery(ctx context.Context, in *Inputs) error {
 	d := in.Election.Spec.Delivery
 	channels := []struct {
-		prefix, name string // name: in the Ready condition's reason, e.g. DeliverySMTPSecretMissing
-		ch           *scrutinv1.DeliveryChannel
-	}{{"smtp.", "SMTP", d.SMTP}, {"sms.", "SMS", d.SMS}}
+		prefix  string
+		missing string // the Ready condition's reason when the Secret is missing
+		ch      *scrutinv1.DeliveryChannel
+	}{{"smtp.", scrutinv1.ReasonDeliverySMTPSecretMissing, d.SMTP}, {"sms.", scrutinv1.ReasonDeliverySMSSecretMissing, d.SMS}}
 	in.Delivery = map[string][]byte{}
 	for _, c := range channels {
 		if c.ch == nil {
 			continue
 		}
-		data, err := r.tenantSecret(ctx, in, c.ch.SecretRef.Name, "Delivery"+c.name)
+		data, err := r.tenantSecret(ctx, in, c.ch.SecretRef.Name, c.missing)
 		if err != nil || data == nil {
 			return err
 		}
@@ -260,12 +261,13 @@ func (r *ElectionReconciler) loadDelivery(ctx context.Context, in *Inputs) error
 
 // tenantSecret reads a Secret of the Election's own namespace, straight from the
 // API server (the controller caches no Secret's data). A missing Secret is a problem for
-// the tenant to fix, not an error to retry: its creation triggers a reconcile.
-func (r *ElectionReconciler) tenantSecret(ctx context.Context, in *Inputs, name, what string) (map[string][]byte, error) {
+// the tenant to fix, not an error to retry (reason missing on Ready): its
+// creation triggers a reconcile.
+func (r *ElectionReconciler) tenantSecret(ctx context.Context, in *Inputs, name, missing string) (map[string][]byte, error) {
 	var s corev1.Secret
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Election.Namespace, Name: name}, &s)
 	if isNotFound(err) {
-		in.addProblem(what+"SecretMissing", fmt.Sprintf("Secret %s not found in namespace %s", name, in.Election.Namespace))
+		in.addProblem(missing, fmt.Sprintf("Secret %s not found in namespace %s", name, in.Election.Namespace))
 		return nil, nil
 	}
 	if err != nil {
@@ -307,7 +309,7 @@ func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []
 			addrs, err = r.Resolver.LookupHost(lctx, t.host)
 			cancel()
 			if err != nil {
-				in.addProblem("EgressUnresolved", fmt.Sprintf("cannot resolve %s for the egress policy: %v", t.host, err))
+				in.addProblem(scrutinv1.ReasonEgressUnresolved, fmt.Sprintf("cannot resolve %s for the egress policy: %v", t.host, err))
 				continue
 			}
 		}

@@ -205,7 +205,7 @@ func (r *ElectionReconciler) readRoll(ctx context.Context, in *Inputs) error {
 	if len(parts) > 1 {
 		msg = fmt.Sprintf("%d voters on the roll, in %d parts (%s)", s.Voters, len(parts), s.Digest)
 	}
-	r.setRollValid(in, metav1.ConditionTrue, "RollValid", msg+describeRollWarnings(s)+describeUnreachable(e, s))
+	r.setRollValid(in, metav1.ConditionTrue, scrutinv1.ReasonRollValid, msg+describeRollWarnings(s)+describeUnreachable(e, s))
 	copies, err := r.copyRoll(ctx, in, parts, memo)
 	if err != nil {
 		// a copy left half-written is never mounted
@@ -264,14 +264,14 @@ func (r *ElectionReconciler) listRollParts(ctx context.Context, e *scrutinv1.Ele
 			parts = append(parts, tenantPart{Index: i + 1, Secret: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion})
 		}
 		if len(missing) > 0 {
-			return nil, &rollProblem{"RollPartMissing", listed(missing)}, nil
+			return nil, &rollProblem{scrutinv1.ReasonRollPartMissing, listed(missing)}, nil
 		}
 		return parts, nil, nil
 
 	case vr.Selector != nil:
 		return r.selectRollParts(ctx, e)
 	}
-	return nil, &rollProblem{"RollInvalid", "spec.voterRoll names no Secret: give secretRef, parts or selector"}, nil
+	return nil, &rollProblem{scrutinv1.ReasonRollInvalid, "spec.voterRoll names no Secret: give secretRef, parts or selector"}, nil
 }
 
 // selectRollParts lists the Secrets the selector matches and orders them by their
@@ -281,7 +281,7 @@ func (r *ElectionReconciler) selectRollParts(ctx context.Context, e *scrutinv1.E
 	vr := e.Spec.VoterRoll
 	sel, err := metav1.LabelSelectorAsSelector(vr.Selector)
 	if err != nil {
-		return nil, &rollProblem{"RollSelectorInvalid", "spec.voterRoll.selector: " + err.Error()}, nil
+		return nil, &rollProblem{scrutinv1.ReasonRollSelectorInvalid, "spec.voterRoll.selector: " + err.Error()}, nil
 	}
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
@@ -325,17 +325,17 @@ func (r *ElectionReconciler) selectRollParts(ctx context.Context, e *scrutinv1.E
 	}
 	switch {
 	case len(dup) > 0:
-		return nil, &rollProblem{"RollPartDuplicate", listed(append(dup, append(missing, extra...)...))}, nil
+		return nil, &rollProblem{scrutinv1.ReasonRollPartDuplicate, listed(append(dup, append(missing, extra...)...))}, nil
 	case len(missing) > 0:
-		return nil, &rollProblem{"RollPartMissing", listed(append(missing, extra...))}, nil
+		return nil, &rollProblem{scrutinv1.ReasonRollPartMissing, listed(append(missing, extra...))}, nil
 	case len(extra) > 0:
-		return nil, &rollProblem{"RollPartExtra", listed(extra)}, nil
+		return nil, &rollProblem{scrutinv1.ReasonRollPartExtra, listed(extra)}, nil
 	}
 	return parts, nil, nil
 }
 
 func missingSecret(e *scrutinv1.Election, name string) *rollProblem {
-	return &rollProblem{"RollSecretMissing", fmt.Sprintf("Secret %s not found in namespace %s", name, e.Namespace)}
+	return &rollProblem{scrutinv1.ReasonRollSecretMissing, fmt.Sprintf("Secret %s not found in namespace %s", name, e.Namespace)}
 }
 
 // listed joins at most maxListedInStatus lines, and says how many more there are.
@@ -374,7 +374,7 @@ func (r *ElectionReconciler) readPart(ctx context.Context, e *scrutinv1.Election
 		if e.Spec.VoterRoll.SecretRef == nil {
 			msg = fmt.Sprintf("part %d (Secret %s) has no key %q", p.Index, p.Secret, e.Spec.VoterRoll.Key)
 		}
-		return nil, &rollProblem{"RollKeyMissing", msg}, nil
+		return nil, &rollProblem{scrutinv1.ReasonRollKeyMissing, msg}, nil
 	}
 	return data, nil, nil
 }
@@ -407,7 +407,7 @@ func (r *ElectionReconciler) validateRoll(ctx context.Context, e *scrutinv1.Elec
 	}
 	digest := "sha256:" + hexSum(all)
 	if want := e.Spec.VoterRoll.Digest; want != "" && want != digest {
-		memo.problem = &rollProblem{"RollDigestMismatch", fmt.Sprintf(
+		memo.problem = &rollProblem{scrutinv1.ReasonRollDigestMismatch, fmt.Sprintf(
 			"the %d parts' digest is %s, spec.voterRoll.digest says %s: a part is missing, extra, out of order or changed "+
 				"(the digest is `cat part-*.csv | sha256sum` over the parts in order)", len(parts), digest, want)}
 		return memo, nil
@@ -416,10 +416,10 @@ func (r *ElectionReconciler) validateRoll(ctx context.Context, e *scrutinv1.Elec
 	var lineErrs *roll.Errors
 	switch {
 	case errors.As(err, &lineErrs):
-		memo.problem = &rollProblem{"RollInvalid", describeRollErrors(lineErrs)}
+		memo.problem = &rollProblem{scrutinv1.ReasonRollInvalid, describeRollErrors(lineErrs)}
 		return memo, nil
 	case err != nil:
-		memo.problem = &rollProblem{"RollInvalid", err.Error()}
+		memo.problem = &rollProblem{scrutinv1.ReasonRollInvalid, err.Error()}
 		return memo, nil
 	}
 	memo.summary = summary

@@ -101,8 +101,8 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 		if other.UID != e.UID && slices.Contains(r.indexHosts(other), host) && precedes(other, self, host) {
 			msg := fmt.Sprintf("host %s belongs to Election %s/%s; no route was made for this one: choose another spec.hostname",
 				host, other.Namespace, other.Name)
-			in.addProblem(ReasonHostnameTaken, msg)
-			r.event(e, corev1.EventTypeWarning, ReasonHostnameTaken, "Route", msg)
+			in.addProblem(scrutinv1.ReasonHostnameTaken, msg)
+			r.event(e, corev1.EventTypeWarning, scrutinv1.ReasonHostnameTaken, "Route", msg)
 			return nil
 		}
 	}

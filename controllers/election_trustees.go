@@ -30,7 +30,7 @@ func checkTrustees(e *scrutinv1.Election) *problem {
 	v := e.Spec.Verifiability
 	g, err := belenios.GroupByName(string(v.Group))
 	if err != nil {
-		return &problem{"TrusteesInvalid", "spec.verifiability.group: " + err.Error()}
+		return &problem{scrutinv1.ReasonTrusteesInvalid, "spec.verifiability.group: " + err.Error()}
 	}
 	if v.Trustees == nil {
 		return nil
@@ -43,14 +43,14 @@ func checkTrustees(e *scrutinv1.Election) *problem {
 			if err == nil {
 				err = fmt.Errorf("pok and public_key are required")
 			}
-			return &problem{"TrusteesInvalid", fmt.Sprintf("%s: not a trustee public key (the JSON kubectl scrutin trustee keygen prints): %v", field, err)}
+			return &problem{scrutinv1.ReasonTrusteesInvalid, fmt.Sprintf("%s: not a trustee public key (the JSON kubectl scrutin trustee keygen prints): %v", field, err)}
 		}
 		if err := belenios.VerifyTrusteeKey(g, k); err != nil {
-			return &problem{"TrusteesInvalid", fmt.Sprintf("%s: does not check (a key of group %s with its proof of knowledge): %v", field, g.Name, err)}
+			return &problem{scrutinv1.ReasonTrusteesInvalid, fmt.Sprintf("%s: does not check (a key of group %s with its proof of knowledge): %v", field, g.Name, err)}
 		}
 		y := k.PublicKey.Big().String()
 		if other, dup := seen[y]; dup {
-			return &problem{"TrusteesInvalid", fmt.Sprintf("%s: the same key as trustee %s: each trustee needs a key of their own", field, other)}
+			return &problem{scrutinv1.ReasonTrusteesInvalid, fmt.Sprintf("%s: the same key as trustee %s: each trustee needs a key of their own", field, other)}
 		}
 		seen[y] = t.Name
 	}
@@ -58,13 +58,13 @@ func checkTrustees(e *scrutinv1.Election) *problem {
 		const field = "spec.verifiability.trustees.threshold.trustees"
 		entry, err := belenios.ParseTrusteeEntry([]byte(th.Trustees))
 		if err != nil {
-			return &problem{"TrusteesInvalid", fmt.Sprintf("%s: not a trustees entry (what kubectl scrutin trustee ceremony prints): %v", field, err)}
+			return &problem{scrutinv1.ReasonTrusteesInvalid, fmt.Sprintf("%s: not a trustees entry (what kubectl scrutin trustee ceremony prints): %v", field, err)}
 		}
 		if entry.Pedersen == nil {
-			return &problem{"TrusteesInvalid", field + ": not a Pedersen entry"}
+			return &problem{scrutinv1.ReasonTrusteesInvalid, field + ": not a Pedersen entry"}
 		}
 		if err := (belenios.Trustees{entry}).Verify(g); err != nil {
-			return &problem{"TrusteesInvalid", fmt.Sprintf("%s: does not check: %v", field, err)}
+			return &problem{scrutinv1.ReasonTrusteesInvalid, fmt.Sprintf("%s: does not check: %v", field, err)}
 		}
 	}
 	return nil

@@ -87,7 +87,7 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 
 	switch {
 	case phaseAtLeast(o.Phase, scrutinv1.PhaseTallied):
-		d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, "Closed", "Closed at "+stamp(closes))
+		d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, scrutinv1.ReasonClosed, "Closed at "+stamp(closes))
 		d.AfterTally = true
 
 	case closed:
@@ -96,10 +96,10 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 	case opened:
 		if !o.RollValid {
 			// No valid roll: the runtime has none and cannot open.
-			d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, "RollInvalid", "The election cannot open until its roll is valid")
+			d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, scrutinv1.ReasonRollInvalid, "The election cannot open until its roll is valid")
 		} else {
-			d.phase(scrutinv1.PhaseOpen, "Opened", "The election is open until "+stamp(closes))
-			d.condition(scrutinv1.ConditionOpen, metav1.ConditionTrue, "Opened", "Open until "+stamp(closes))
+			d.phase(scrutinv1.PhaseOpen, scrutinv1.ReasonOpened, "The election is open until "+stamp(closes))
+			d.condition(scrutinv1.ConditionOpen, metav1.ConditionTrue, scrutinv1.ReasonOpened, "Open until "+stamp(closes))
 			d.OpenRuntime = st == nil || !st.Opened
 			d.RecordTurnout = true
 		}
@@ -107,10 +107,10 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 
 	default:
 		if o.Provisioned && o.RollValid {
-			d.phase(scrutinv1.PhaseScheduled, "Provisioned",
+			d.phase(scrutinv1.PhaseScheduled, scrutinv1.ReasonProvisioned,
 				fmt.Sprintf("Namespace %s is ready; the election opens at %s", NamespaceName(e), stamp(opens)))
 		}
-		d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, "NotYetOpen", "Opens at "+stamp(opens))
+		d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, scrutinv1.ReasonNotYetOpen, "Opens at "+stamp(opens))
 		d.RequeueAfter = opens.Sub(now)
 	}
 
@@ -139,7 +139,7 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 // provisioned, or no valid roll, and no runtime answering).
 func decideAfterClose(d *Decision, e *scrutinv1.Election, o Observed, closes time.Time) {
 	st := o.Runtime
-	d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, "Closed", "Closed at "+stamp(closes))
+	d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, scrutinv1.ReasonClosed, "Closed at "+stamp(closes))
 	voted := phaseAtLeast(o.Phase, scrutinv1.PhaseOpen) || (st != nil && st.Opened)
 
 	switch {
@@ -150,21 +150,21 @@ func decideAfterClose(d *Decision, e *scrutinv1.Election, o Observed, closes tim
 			turnout = turnoutOf(res.Voters, res.BallotsCast)
 		}
 		d.Results = res
-		d.condition(scrutinv1.ConditionTallied, metav1.ConditionTrue, "Tallied",
+		d.condition(scrutinv1.ConditionTallied, metav1.ConditionTrue, scrutinv1.ReasonTallied,
 			fmt.Sprintf("%d ballots counted (%s turnout)", res.BallotsCast, turnout))
-		d.phase(scrutinv1.PhaseTallied, "Tallied", "Results are in status.results")
+		d.phase(scrutinv1.PhaseTallied, scrutinv1.ReasonTallied, "Results are in status.results")
 		d.AfterTally = true
 
 	case !voted && st != nil && st.Closed:
-		d.phase(scrutinv1.PhaseFailed, "NeverOpened", "The closing time passed and the election never opened")
+		d.phase(scrutinv1.PhaseFailed, scrutinv1.ReasonNeverOpened, "The closing time passed and the election never opened")
 
 	case !voted && st == nil && (!o.Provisioned || !o.RollValid):
 		// no runtime answers, and none could have run the vote
-		d.phase(scrutinv1.PhaseFailed, "NeverOpened", "The closing time passed and the election never opened")
+		d.phase(scrutinv1.PhaseFailed, scrutinv1.ReasonNeverOpened, "The closing time passed and the election never opened")
 
 	case !voted && st == nil:
 		// the runtime may have run the vote: wait for its word
-		d.Problem = problem{"RuntimeUnreachable", "The closing time passed; waiting for the voting runtime to say whether the election opened" + because(o.RuntimeErr)}
+		d.Problem = problem{scrutinv1.ReasonRuntimeUnreachable, "The closing time passed; waiting for the voting runtime to say whether the election opened" + because(o.RuntimeErr)}
 		d.RequeueAfter = resultsRetry
 
 	case !voted:
@@ -173,16 +173,16 @@ func decideAfterClose(d *Decision, e *scrutinv1.Election, o Observed, closes tim
 		d.RequeueAfter = resultsRetry
 
 	default:
-		d.phase(scrutinv1.PhaseClosed, "Closed", "The election closed; counting")
+		d.phase(scrutinv1.PhaseClosed, scrutinv1.ReasonClosed, "The election closed; counting")
 		msg := "Waiting for the tally"
 		if st != nil && st.Tallied {
 			msg = "The runtime has counted; reading its results"
 		}
-		d.condition(scrutinv1.ConditionTallied, metav1.ConditionFalse, "Counting", msg)
+		d.condition(scrutinv1.ConditionTallied, metav1.ConditionFalse, scrutinv1.ReasonCounting, msg)
 		d.CloseRuntime = st == nil || !st.Closed
 		d.FetchResults = true
 		if st == nil {
-			d.Problem = problem{"RuntimeUnreachable", "The voting runtime did not answer" + because(o.RuntimeErr)}
+			d.Problem = problem{scrutinv1.ReasonRuntimeUnreachable, "The voting runtime did not answer" + because(o.RuntimeErr)}
 		}
 		d.RequeueAfter = resultsRetry
 	}

@@ -86,15 +86,6 @@ func ParseIssuer(s string) (IssuerRef, error) {
 	return IssuerRef{Kind: kind, Name: name}, nil
 }
 
-// Reasons of the Ready condition about the host.
-const (
-	// ReasonHostnameNeeded: the platform's host would not be a DNS name; the
-	// Election must name one in spec.hostname.
-	ReasonHostnameNeeded = "HostnameNeeded"
-	// ReasonHostnameTaken: another Election serves or claimed the host first.
-	ReasonHostnameTaken = "HostnameTaken"
-)
-
 // electionHost is the host voters reach the election at: spec.hostname, or
 // <election>.<namespace>.<baseDomain>; "" without either. The readable host
 // must be a DNS name (each label at most 63 characters, 253 in all): when it
@@ -108,11 +99,11 @@ func electionHost(e *scrutinv1.Election, baseDomain string) (string, *problem) {
 	}
 	host := e.Name + "." + e.Namespace + "." + baseDomain
 	if errs := validation.IsDNS1123Label(e.Name); len(errs) > 0 {
-		return "", &problem{ReasonHostnameNeeded, fmt.Sprintf(
+		return "", &problem{scrutinv1.ReasonHostnameNeeded, fmt.Sprintf(
 			"the election's name %q cannot be one label of its host %s (%s): set spec.hostname", e.Name, host, strings.Join(errs, "; "))}
 	}
 	if len(host) > validation.DNS1123SubdomainMaxLength {
-		return "", &problem{ReasonHostnameNeeded, fmt.Sprintf(
+		return "", &problem{scrutinv1.ReasonHostnameNeeded, fmt.Sprintf(
 			"the host %s would be %d characters long, more than DNS allows (%d): set spec.hostname",
 			host, len(host), validation.DNS1123SubdomainMaxLength)}
 	}

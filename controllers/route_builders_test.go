@@ -24,9 +24,9 @@ func TestElectionHost(t *testing.T) {
 		"spec.hostname":       {name: "board", ns: "acme", hostname: "vote.acme.org", base: "vote.example", want: "vote.acme.org"},
 		"spec.hostname alone": {name: "board", ns: "acme", hostname: "vote.acme.org", want: "vote.acme.org"},
 		"no base domain":      {name: "board", ns: "acme"},
-		"a dotted name":       {name: "board.2026", ns: "acme", base: "vote.example", problem: ReasonHostnameNeeded},
-		"a 64-character name": {name: strings.Repeat("b", 64), ns: "acme", base: "vote.example", problem: ReasonHostnameNeeded},
-		"longer than 253":     {name: strings.Repeat("b", 63), ns: strings.Repeat("n", 63), base: strings.Repeat("d", 63) + "." + strings.Repeat("e", 63), problem: ReasonHostnameNeeded},
+		"a dotted name":       {name: "board.2026", ns: "acme", base: "vote.example", problem: scrutinv1.ReasonHostnameNeeded},
+		"a 64-character name": {name: strings.Repeat("b", 64), ns: "acme", base: "vote.example", problem: scrutinv1.ReasonHostnameNeeded},
+		"longer than 253":     {name: strings.Repeat("b", 63), ns: strings.Repeat("n", 63), base: strings.Repeat("d", 63) + "." + strings.Repeat("e", 63), problem: scrutinv1.ReasonHostnameNeeded},
 		"exactly 253":         {name: strings.Repeat("b", 63), ns: strings.Repeat("n", 63), base: strings.Repeat("d", 63) + "." + strings.Repeat("e", 61), want: strings.Repeat("b", 63) + "." + strings.Repeat("n", 63) + "." + strings.Repeat("d", 63) + "." + strings.Repeat("e", 61)},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -121,7 +121,7 @@ func TestHostnameTakenAcrossTenants(t *testing.T) {
 		b = getElection(t, b)
 		c := condition(b, scrutinv1.ConditionReady)
 		first := getElection(t, a)
-		return c.Status == metav1.ConditionFalse && c.Reason == ReasonHostnameTaken, fmt.Sprintf("Ready %+v; url %s; first: %s %s uid %s, second created %s uid %s",
+		return c.Status == metav1.ConditionFalse && c.Reason == scrutinv1.ReasonHostnameTaken, fmt.Sprintf("Ready %+v; url %s; first: %s %s uid %s, second created %s uid %s",
 			c, b.Status.URL, first.Status.URL, first.CreationTimestamp, first.UID, b.CreationTimestamp, b.UID)
 	})
 	if msg := condition(b, scrutinv1.ConditionReady).Message; !strings.Contains(msg, nsA+"/council") || !strings.Contains(msg, host) {
@@ -226,8 +226,8 @@ func TestHostnameClaimedAtOnce(t *testing.T) {
 		_, errA := getRoute(a.Status.Namespace)
 		_, errB := getRoute(b.Status.Namespace)
 		holdsA, holdsB := errA == nil && servedHost(a) == host, errB == nil && servedHost(b) == host
-		takenA := condition(a, scrutinv1.ConditionReady).Reason == ReasonHostnameTaken
-		takenB := condition(b, scrutinv1.ConditionReady).Reason == ReasonHostnameTaken
+		takenA := condition(a, scrutinv1.ConditionReady).Reason == scrutinv1.ReasonHostnameTaken
+		takenB := condition(b, scrutinv1.ConditionReady).Reason == scrutinv1.ReasonHostnameTaken
 		return holdsA != holdsB && takenA == holdsB && takenB == holdsA,
 			fmt.Sprintf("a: route %v url %s taken %v; b: route %v url %s taken %v", errA == nil, a.Status.URL, takenA, errB == nil, b.Status.URL, takenB)
 	})
