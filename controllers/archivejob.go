@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/records"
 )
 
@@ -83,11 +84,11 @@ func buildArchiveJob(in *Inputs, digest string, size int64) *batchv1.Job {
 	for k, v := range archiveCopySelector(e) {
 		labels[k] = v
 	}
-	args := []string{"archive-copy",
-		fmt.Sprintf("--url=http://%s.%s.svc:%d", OpsServiceName, in.Namespace, OpsPort),
-		"--file=" + path.Join(archiveMountPath, file),
-		"--sha256=" + digest,
-		"--size=" + strconv.FormatInt(size, 10),
+	args := []string{contract.ArchiveCopyCommand,
+		contract.Arg(contract.FlagArchiveURL, fmt.Sprintf("http://%s.%s.svc:%d", OpsServiceName, in.Namespace, OpsPort)),
+		contract.Arg(contract.FlagArchiveFile, path.Join(archiveMountPath, file)),
+		contract.Arg(contract.FlagArchiveSHA256, digest),
+		contract.Arg(contract.FlagArchiveSize, strconv.FormatInt(size, 10)),
 	}
 	return &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},

@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 )
 
 // The runtime's resources per pod; the quota of the namespace follows from them.
@@ -123,24 +124,24 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	}
 	labels := runtimeLabels(e)
 	args := []string{
-		"--election=" + configDir + "/" + ElectionFileKey,
-		"--roll=" + rollDir,
-		"--keys-dir=" + keysDir,
-		"--delivery-dir=" + deliveryDir,
-		"--store=" + store,
-		fmt.Sprintf("--listen=:%d", RuntimePort),
-		fmt.Sprintf("--ops-listen=:%d", OpsPort),
+		contract.Arg(contract.FlagElection, configDir+"/"+ElectionFileKey),
+		contract.Arg(contract.FlagRoll, rollDir),
+		contract.Arg(contract.FlagKeysDir, keysDir),
+		contract.Arg(contract.FlagDeliveryDir, deliveryDir),
+		contract.Arg(contract.FlagStore, store),
+		contract.Arg(contract.FlagListen, fmt.Sprintf(":%d", RuntimePort)),
+		contract.Arg(contract.FlagOpsListen, fmt.Sprintf(":%d", OpsPort)),
 	}
 	if e.Spec.ExternalCredentials() {
 		volumes = append(volumes, credentialsVolume(in))
 		mounts = append(mounts, corev1.VolumeMount{Name: "credentials", MountPath: credentialsDir, ReadOnly: true})
-		args = append(args, "--credentials-dir="+credentialsDir)
+		args = append(args, contract.Arg(contract.FlagCredentialsDir, credentialsDir))
 	}
 	if in.PublicURL != "" {
-		args = append(args, publicURLFlag+in.PublicURL)
+		args = append(args, contract.Arg(contract.FlagPublicURL, in.PublicURL))
 	}
 	if in.Options.ClientIPHeader != "" {
-		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
+		args = append(args, contract.Arg(contract.FlagClientIPHeader, in.Options.ClientIPHeader))
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},
@@ -196,7 +197,7 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 }
 
 // publicURLFlag gives the runtime the voter URL it writes in its letters.
-const publicURLFlag = "--public-url="
+const publicURLFlag = "--" + contract.FlagPublicURL + "="
 
 // startupProbeFailures x 5 s is how long a pod may take to import its roll.
 const startupProbeFailures = 720

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/records"
 )
 
@@ -35,12 +36,8 @@ const (
 // those bytes, 3 when a different file holds the name, 1 on any other failure,
 // saying why on standard error (the Job's termination message).
 func archiveCopy(args []string) int {
-	fs := flag.NewFlagSet("archive-copy", flag.ContinueOnError)
-	url := fs.String("url", "", "the runtime's operations base URL, e.g. http://voting-runtime-ops.NS.svc:9090")
-	path := fs.String("file", "", "where to write the archive")
-	digest := fs.String("sha256", "", "the archive's digest, sha256:HEX, as the controller read it")
-	size := fs.Int64("size", -1, "the archive's size in bytes")
-	timeout := fs.Duration("timeout", 10*time.Minute, "bound of the whole copy")
+	fs, a := archiveCopyFlags()
+	url, path, digest, size, timeout := &a.url, &a.path, &a.digest, &a.size, &a.timeout
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -60,6 +57,26 @@ func archiveCopy(args []string) int {
 	}
 	fmt.Printf("The archive is in %s (%d bytes, %s)\n", *path, *size, *digest)
 	return 0
+}
+
+// archiveCopyArgs are archive-copy's flags.
+type archiveCopyArgs struct {
+	url, path, digest string
+	size              int64
+	timeout           time.Duration
+}
+
+// archiveCopyFlags defines archive-copy's flags; the names the controller
+// passes are internal/contract's.
+func archiveCopyFlags() (*flag.FlagSet, *archiveCopyArgs) {
+	a := &archiveCopyArgs{}
+	fs := flag.NewFlagSet(contract.ArchiveCopyCommand, flag.ContinueOnError)
+	fs.StringVar(&a.url, contract.FlagArchiveURL, "", "the runtime's operations base URL, e.g. http://voting-runtime-ops.NS.svc:9090")
+	fs.StringVar(&a.path, contract.FlagArchiveFile, "", "where to write the archive")
+	fs.StringVar(&a.digest, contract.FlagArchiveSHA256, "", "the archive's digest, sha256:HEX, as the controller read it")
+	fs.Int64Var(&a.size, contract.FlagArchiveSize, -1, "the archive's size in bytes")
+	fs.DurationVar(&a.timeout, "timeout", 10*time.Minute, "bound of the whole copy")
+	return fs, a
 }
 
 func copyRecords(ctx context.Context, url, token, path, digest string, size int64) error {

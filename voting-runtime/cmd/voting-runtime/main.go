@@ -66,6 +66,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/audit"
 	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/belenios"
@@ -133,38 +134,11 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "verify-audit" {
 		os.Exit(verifyAudit(os.Args[2:]))
 	}
-	if len(os.Args) > 1 && os.Args[1] == "archive-copy" {
+	if len(os.Args) > 1 && os.Args[1] == contract.ArchiveCopyCommand {
 		os.Exit(archiveCopy(os.Args[2:]))
 	}
 	var f flags
-	flag.StringVar(&f.election, "election", "", "the Election manifest (YAML), exactly as its tenant wrote it")
-	flag.StringVar(&f.roll, "roll", "", "the voter roll (CSV: voter_id,name,email,phone[,weight]), or a directory of its parts (*.csv, in lexical order: part-0001.csv, part-0002.csv ...); imported in the background at start when present, the ports served meanwhile (/readyz and the voters' routes 503 until it is in)")
-	flag.StringVar(&f.storeSpec, "store", "", "embedded:PATH, postgres:DSN or postgres-file:PATH (a file holding the DSN)")
-	flag.StringVar(&f.listen, "listen", ":8080", "address to serve the voters on (pages, API, /healthz)")
-	flag.StringVar(&f.opsListen, "ops-listen", ":9090", "address to serve the controller, probes and Prometheus on (/control/v1, /readyz, /metrics, /healthz); never the voters' address")
-	flag.StringVar(&f.keysDir, "keys-dir", "", "directory with session-key, hash-key and control-token (in a cluster); keys are generated and kept in the store when empty")
-	flag.StringVar(&f.credentialsDir, "credentials-dir", "", "directory with the verifiable mode's uuid and public-credentials files (spec.verifiability.credentialAuthority: External)")
-	flag.StringVar(&f.deliveryDir, "delivery-dir", "", "directory with the smtp.* and sms.* settings files (in a cluster)")
-	flag.StringVar(&f.smtp, "smtp", "", "HOST:PORT of a mail server without authentication (local runs)")
-	flag.StringVar(&f.smtpFrom, "smtp-from", "Scrutin <vote@localhost>", "sender of mail (with --smtp)")
-	flag.StringVar(&f.smsGateway, "sms-gateway", "", "URL of the SMS gateway (local runs; its token in $SCRUTIN_SMS_TOKEN)")
-	flag.StringVar(&f.scrutineerTokenFile, "scrutineer-token-file", "", "file holding the scrutineers' token; written with a new token when it does not exist")
-	flag.StringVar(&f.controlTokenF, "control-token-file", "", "file holding the controller's token (local runs); written when it does not exist")
-	flag.IntVar(&f.maxInFlight, "max-in-flight", -1, "requests served at once; past it, by priority (casts last), voters get the wait page at once; -1: the Election's spec.scaling.maxInFlightRequestsPerPod; 0: no bound (an override for local runs)")
-	flag.StringVar(&f.publicURL, "public-url", "", "the voters' address of the election (https://host/), written in their letters; empty: the letters name none")
-	flag.StringVar(&f.clientIPHeader, "client-ip-header", "", "header whose last address (the one the proxy appended) is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
-	flag.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
-	flag.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
-	flag.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "codes each channel (mail, SMS) may have queued in the outbox and not yet sent, across replicas; past it, a voter asking for a code is told to try again in a moment")
-	flag.DurationVar(&f.deliveryAttemptTimeout, "delivery-attempt-timeout", 30*time.Second, "how long one send to the mail server or SMS gateway may take; a message whose worker died is claimed again twice this plus 15 s after its claim")
-	flag.Float64Var(&f.ratePerAddress, "rate-per-address", 100, "requests a second one client address may sustain on the voters' routes, pages and API (0: no limit); generous, for many voters behind one NAT")
-	flag.IntVar(&f.burstPerAddress, "burst-per-address", 3000, "requests one client address may send at once on the voters' routes (0: no limit)")
-	flag.DurationVar(&f.bodyReadTimeout, "body-read-timeout", bodyReadTimeout, "how long a voter request's body may take to arrive once admitted (a ballot is a few kilobytes)")
-	flag.DurationVar(&f.signInBodyReadTimeout, "sign-in-body-read-timeout", signInBodyReadTimeout, "how long the body of a sign-in step (sign-in, code, resend; 4 KiB at most) may take to arrive once admitted")
-	flag.IntVar(&f.maxInFlightPerAddress, "max-in-flight-per-address", -1, "requests of one client address served at once; past it, 429 (the wait page for a person); -1: a sixteenth of the in-flight bound, at least 4 (16 at the default bound of 256); 0: no bound")
-	flag.IntVar(&f.maxInFlightPerSession, "max-in-flight-per-session", 2, "requests carrying one session cookie served at once; past it, 429 (the wait page for a person); 0: no bound")
-	flag.DurationVar(&f.electionReread, "election-reread", 10*time.Second, "how often the election file is read again for a new schedule (the kubelet updates a mounted ConfigMap in place); 0: never")
-	flag.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
+	defineFlags(flag.CommandLine, &f)
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -673,4 +647,37 @@ func servePprof(addr string) error {
 	}
 	go func() { _ = (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln) }()
 	return nil
+}
+
+// defineFlags defines the runtime's flags on fs; the names the controller
+// passes are internal/contract's.
+func defineFlags(fs *flag.FlagSet, f *flags) {
+	fs.StringVar(&f.election, contract.FlagElection, "", "the Election manifest (YAML), exactly as its tenant wrote it")
+	fs.StringVar(&f.roll, contract.FlagRoll, "", "the voter roll (CSV: voter_id,name,email,phone[,weight]), or a directory of its parts (*.csv, in lexical order: part-0001.csv, part-0002.csv ...); imported in the background at start when present, the ports served meanwhile (/readyz and the voters' routes 503 until it is in)")
+	fs.StringVar(&f.storeSpec, contract.FlagStore, "", "embedded:PATH, postgres:DSN or postgres-file:PATH (a file holding the DSN)")
+	fs.StringVar(&f.listen, contract.FlagListen, ":8080", "address to serve the voters on (pages, API, /healthz)")
+	fs.StringVar(&f.opsListen, contract.FlagOpsListen, ":9090", "address to serve the controller, probes and Prometheus on (/control/v1, /readyz, /metrics, /healthz); never the voters' address")
+	fs.StringVar(&f.keysDir, contract.FlagKeysDir, "", "directory with session-key, hash-key and control-token (in a cluster); keys are generated and kept in the store when empty")
+	fs.StringVar(&f.credentialsDir, contract.FlagCredentialsDir, "", "directory with the verifiable mode's uuid and public-credentials files (spec.verifiability.credentialAuthority: External)")
+	fs.StringVar(&f.deliveryDir, contract.FlagDeliveryDir, "", "directory with the smtp.* and sms.* settings files (in a cluster)")
+	fs.StringVar(&f.smtp, "smtp", "", "HOST:PORT of a mail server without authentication (local runs)")
+	fs.StringVar(&f.smtpFrom, "smtp-from", "Scrutin <vote@localhost>", "sender of mail (with --smtp)")
+	fs.StringVar(&f.smsGateway, "sms-gateway", "", "URL of the SMS gateway (local runs; its token in $SCRUTIN_SMS_TOKEN)")
+	fs.StringVar(&f.scrutineerTokenFile, "scrutineer-token-file", "", "file holding the scrutineers' token; written with a new token when it does not exist")
+	fs.StringVar(&f.controlTokenF, "control-token-file", "", "file holding the controller's token (local runs); written when it does not exist")
+	fs.IntVar(&f.maxInFlight, "max-in-flight", -1, "requests served at once; past it, by priority (casts last), voters get the wait page at once; -1: the Election's spec.scaling.maxInFlightRequestsPerPod; 0: no bound (an override for local runs)")
+	fs.StringVar(&f.publicURL, contract.FlagPublicURL, "", "the voters' address of the election (https://host/), written in their letters; empty: the letters name none")
+	fs.StringVar(&f.clientIPHeader, contract.FlagClientIPHeader, "", "header whose last address (the one the proxy appended) is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
+	fs.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
+	fs.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
+	fs.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "codes each channel (mail, SMS) may have queued in the outbox and not yet sent, across replicas; past it, a voter asking for a code is told to try again in a moment")
+	fs.DurationVar(&f.deliveryAttemptTimeout, "delivery-attempt-timeout", 30*time.Second, "how long one send to the mail server or SMS gateway may take; a message whose worker died is claimed again twice this plus 15 s after its claim")
+	fs.Float64Var(&f.ratePerAddress, "rate-per-address", 100, "requests a second one client address may sustain on the voters' routes, pages and API (0: no limit); generous, for many voters behind one NAT")
+	fs.IntVar(&f.burstPerAddress, "burst-per-address", 3000, "requests one client address may send at once on the voters' routes (0: no limit)")
+	fs.DurationVar(&f.bodyReadTimeout, "body-read-timeout", bodyReadTimeout, "how long a voter request's body may take to arrive once admitted (a ballot is a few kilobytes)")
+	fs.DurationVar(&f.signInBodyReadTimeout, "sign-in-body-read-timeout", signInBodyReadTimeout, "how long the body of a sign-in step (sign-in, code, resend; 4 KiB at most) may take to arrive once admitted")
+	fs.IntVar(&f.maxInFlightPerAddress, "max-in-flight-per-address", -1, "requests of one client address served at once; past it, 429 (the wait page for a person); -1: a sixteenth of the in-flight bound, at least 4 (16 at the default bound of 256); 0: no bound")
+	fs.IntVar(&f.maxInFlightPerSession, "max-in-flight-per-session", 2, "requests carrying one session cookie served at once; past it, 429 (the wait page for a person); 0: no bound")
+	fs.DurationVar(&f.electionReread, "election-reread", 10*time.Second, "how often the election file is read again for a new schedule (the kubelet updates a mounted ConfigMap in place); 0: never")
+	fs.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
 }

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"testing"
+
+	"scrutin.dev/scrutin/internal/contract"
+)
+
+// The controller passes the flags of internal/contract; the runtime must
+// define every one of them, or its pods would exit at start.
+func TestRuntimeDefinesTheContractFlags(t *testing.T) {
+	fs := flag.NewFlagSet("voting-runtime", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var f flags
+	defineFlags(fs, &f)
+	args := make([]string, 0, len(contract.ServeFlags))
+	for _, name := range contract.ServeFlags {
+		if fs.Lookup(name) == nil {
+			t.Errorf("voting-runtime defines no flag --%s", name)
+		}
+		args = append(args, contract.Arg(name, "x"))
+	}
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("the controller's arguments do not parse: %v", err)
+	}
+	if f.election != "x" || f.publicURL != "x" || f.opsListen != "x" {
+		t.Errorf("parsed %+v", f)
+	}
+
+	afs, a := archiveCopyFlags()
+	afs.SetOutput(io.Discard)
+	args = args[:0]
+	for _, name := range contract.ArchiveCopyFlags {
+		if afs.Lookup(name) == nil {
+			t.Errorf("voting-runtime %s defines no flag --%s", contract.ArchiveCopyCommand, name)
+		}
+		args = append(args, contract.Arg(name, "7"))
+	}
+	if err := afs.Parse(args); err != nil {
+		t.Fatalf("the archive Job's arguments do not parse: %v", err)
+	}
+	if a.url != "7" || a.size != 7 {
+		t.Errorf("parsed %+v", a)
+	}
+}
