@@ -208,6 +208,7 @@ func (r *ElectionReconciler) setReady(ctx context.Context, e *scrutinv1.Election
 	}
 	for _, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+			e.Status.Replicas, e.Status.ReadyReplicas = d.Status.Replicas, d.Status.ReadyReplicas
 			r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, scrutinv1.ReasonRuntimeAvailable,
 				fmt.Sprintf("%d of %d voting pods ready", d.Status.ReadyReplicas, d.Status.Replicas))
 			return nil

@@ -851,6 +851,15 @@ type ElectionStatus struct {
 	// +optional
 	MinReplicas int32 `json:"minReplicas,omitempty"`
 
+	// Replicas: voting pods the election's Deployment had when the controller
+	// last found it available (Ready's reason RuntimeAvailable); ReadyReplicas
+	// of them were ready. Both say the same as the Ready condition's message,
+	// for tools and for tenants who may not read the Deployment.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
 	// Runtime is the voting-runtime the election's Deployment runs, and the one
 	// held back, if any.
 	// +optional

@@ -36,7 +36,7 @@ func TestDeliveryShowsCountsUnreachableAndTheCondition(t *testing.T) {
 			},
 			OldestQueuedAt: &oldest,
 		}
-		s.Conditions = append(s.Conditions, cond(scrutinv1.ConditionDelivered, metav1.ConditionFalse, "Queued",
+		s.Conditions = append(s.Conditions, cond(scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSending,
 			"1203 messages wait to be sent, 54 failed"))
 	})
 	r = kubectlScrutin(t, tenant, "delivery", "congress")
@@ -70,7 +70,7 @@ func TestDeliveryShowsCountsUnreachableAndTheCondition(t *testing.T) {
 		s.Delivery = &scrutinv1.DeliveryStatus{Channels: []scrutinv1.ChannelDelivery{{Channel: "mail", Sent: 140000}}}
 		for i := range s.Conditions {
 			if s.Conditions[i].Type == scrutinv1.ConditionDelivered {
-				s.Conditions[i] = cond(scrutinv1.ConditionDelivered, metav1.ConditionTrue, "AllSent", "140000 messages sent")
+				s.Conditions[i] = cond(scrutinv1.ConditionDelivered, metav1.ConditionTrue, scrutinv1.ReasonAllSent, "140000 messages sent")
 			}
 		}
 	})

@@ -33,11 +33,11 @@ func TestStatus(t *testing.T) {
 		s.URL = "https://vote.example.org/scrutin-board-0123abcd/"
 		s.Voters, s.BallotsCast, s.Turnout = 1000, 812, "81.2%"
 		s.Conditions = []metav1.Condition{
-			cond(scrutinv1.ConditionReady, metav1.ConditionFalse, "DeliverySMTPSecretMissing", "Secret board-smtp not found in namespace "+ns),
-			cond(scrutinv1.ConditionRollValid, metav1.ConditionFalse, "RollInvalid",
+			cond(scrutinv1.ConditionReady, metav1.ConditionFalse, scrutinv1.ReasonDeliverySMTPSecretMissing, "Secret board-smtp not found in namespace "+ns),
+			cond(scrutinv1.ConditionRollValid, metav1.ConditionFalse, scrutinv1.ReasonRollInvalid,
 				"2 problems in the roll; the election cannot open until the roll is fixed:\nline 3: email: not a valid email address\nline 9: name: missing: every voter needs a name"),
-			cond(scrutinv1.ConditionOpen, metav1.ConditionTrue, "Opened", "Open until 2027-03-14T18:00:00Z"),
-			cond(scrutinv1.ConditionTallied, metav1.ConditionFalse, "Counting", "Waiting for the tally"),
+			cond(scrutinv1.ConditionOpen, metav1.ConditionTrue, scrutinv1.ReasonOpened, "Open until 2027-03-14T18:00:00Z"),
+			cond(scrutinv1.ConditionTallied, metav1.ConditionFalse, scrutinv1.ReasonCounting, "Waiting for the tally"),
 		}
 	})
 	r := kubectlScrutin(t, ns, "status", "board")
@@ -84,21 +84,25 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// The replicas come from the status the controller writes with Ready's reason
+// RuntimeAvailable, and the opening time from the spec: never from a message.
 func TestStatusReplicasFromTheReadyCondition(t *testing.T) {
 	ns := newTenant(t)
 	e := election(t, ns, "agm", time.Hour, 2*time.Hour, scrutinv1.PhaseScheduled)
+	opens := e.Spec.Schedule.OpensAt.UTC().Format(time.RFC3339)
 	setStatus(t, e, func(s *scrutinv1.ElectionStatus) {
 		s.Namespace = "scrutin-agm-0123abcd"
+		s.Replicas, s.ReadyReplicas = 3, 2
 		s.Conditions = []metav1.Condition{
-			cond(scrutinv1.ConditionReady, metav1.ConditionTrue, "RuntimeAvailable", "2 of 3 voting pods ready"),
-			cond(scrutinv1.ConditionOpen, metav1.ConditionFalse, "NotYetOpen", "Opens at 2027-03-14T08:00:00Z"),
+			cond(scrutinv1.ConditionReady, metav1.ConditionTrue, scrutinv1.ReasonRuntimeAvailable, "2 of 3 voting pods ready"),
+			cond(scrutinv1.ConditionOpen, metav1.ConditionFalse, scrutinv1.ReasonNotYetOpen, "Opens at "+opens),
 		}
 	})
 	r := kubectlScrutin(t, ns, "status", "agm")
 	mustContain(t, "status", r.stdout,
 		"Replicas:   3 running, 2 ready (scaling 1), as of ",
 		"Ready  ok       2 of 3 voting pods ready",
-		"Open   waiting  not open yet: opens at 2027-03-14T08:00:00Z",
+		"Open   waiting  not open yet: opens at "+opens,
 		"Phase:      Scheduled: ready; waiting for the opening time")
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -169,10 +168,9 @@ func (a *app) statusOf(ctx context.Context, c client.Client, e *scrutinv1.Electi
 	return v
 }
 
-var podsReady = regexp.MustCompile(`^([0-9]+) of ([0-9]+) voting pods ready`)
-
 // replicasOf reads the voting pods' Deployment in the election's namespace; a
-// tenant usually may not, and then the Ready condition says how many were ready.
+// tenant usually may not, and then the status says how many were ready when
+// the controller last found them available (Ready's reason RuntimeAvailable).
 func replicasOf(ctx context.Context, c client.Client, e *scrutinv1.Election) replicasView {
 	r := replicasView{Min: e.Spec.Scaling.MinReplicas, Max: e.Spec.Scaling.MaxReplicas}
 	if e.Status.Namespace == "" {
@@ -185,17 +183,10 @@ func replicasOf(ctx context.Context, c client.Client, e *scrutinv1.Election) rep
 		r.Current, r.Ready = &d.Status.Replicas, &d.Status.ReadyReplicas
 		return r
 	}
-	for _, cond := range e.Status.Conditions {
-		if cond.Type != scrutinv1.ConditionReady {
-			continue
-		}
-		if m := podsReady.FindStringSubmatch(cond.Message); m != nil {
-			ready, _ := strconv.ParseInt(m[1], 10, 32)
-			cur, _ := strconv.ParseInt(m[2], 10, 32)
-			r.Ready, r.Current = ptr32(int32(ready)), ptr32(int32(cur))
-			r.Note = "as of " + cond.LastTransitionTime.UTC().Format(time.RFC3339) + " (from the Ready condition; the Deployment is not readable: " + shortReason(err) + ")"
-			return r
-		}
+	if cond := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionReady); cond != nil && cond.Reason == scrutinv1.ReasonRuntimeAvailable {
+		r.Ready, r.Current = ptr32(e.Status.ReadyReplicas), ptr32(e.Status.Replicas)
+		r.Note = "as of " + cond.LastTransitionTime.UTC().Format(time.RFC3339) + " (from the Ready condition; the Deployment is not readable: " + shortReason(err) + ")"
+		return r
 	}
 	r.Note = "unknown: the Deployment " + e.Status.Namespace + "/" + runtimeName + " is not readable (" + shortReason(err) + ")"
 	return r
@@ -332,61 +323,60 @@ func explainCondition(e *scrutinv1.Election, c metav1.Condition) conditionView {
 	// False.
 	v.State = "PROBLEM"
 	switch c.Reason {
-	case "NotYetOpen":
+	case scrutinv1.ReasonNotYetOpen:
 		v.State, v.Says = "waiting", "not open yet"
-		if at, ok := strings.CutPrefix(msg, "Opens at "); ok {
-			v.Says += ": opens at " + at
+		if at := e.Spec.Schedule.OpensAt; !at.IsZero() {
+			v.Says += ": opens at " + at.UTC().Format(time.RFC3339)
 		}
-	case "Closed":
+	case scrutinv1.ReasonClosed:
 		v.State = "closed"
-	case "Counting":
+	case scrutinv1.ReasonCounting:
 		v.State, v.ToDo = "waiting", "the runtime is counting; results appear in a few seconds"
-	case "RuntimeStarting":
+	case scrutinv1.ReasonRuntimeStarting:
 		v.State, v.ToDo = "waiting", "nothing to do unless it lasts; then check the pods in namespace "+e.Status.Namespace
-	case "NamespaceTerminating":
+	case scrutinv1.ReasonNamespaceTerminating:
 		v.State, v.ToDo = "waiting", "nothing to do: the controller re-creates it by itself"
-	case "RollInvalid":
+	case scrutinv1.ReasonRollInvalid:
 		if c.Type == scrutinv1.ConditionOpen {
 			v.ToDo = "fix the roll (see RollValid)"
 		} else {
 			v.ToDo = fmt.Sprintf("fix the lines below in the roll file, check it with `kubectl scrutin roll check FILE`, then replace Secret %s in namespace %s (key %s)", roll, ns, e.Spec.VoterRoll.Key)
 		}
-	case "RollPartMissing", "RollPartExtra", "RollPartDuplicate", "RollDigestMismatch":
+	case scrutinv1.ReasonRollPartMissing, scrutinv1.ReasonRollPartExtra, scrutinv1.ReasonRollPartDuplicate, scrutinv1.ReasonRollDigestMismatch:
 		v.ToDo = "cut the roll again with `kubectl scrutin roll split FILE`, which writes every part with its annotation, partCount and digest, and replace the parts named above"
-	case "SomeFailed":
+	case scrutinv1.ReasonSomeFailed:
 		v.ToDo = fmt.Sprintf("see who was not reached with `kubectl scrutin delivery %s -n %s`, fix the address or the channel, then `kubectl scrutin resend VOTER_ID`", name, ns)
-	case "Sending":
+	case scrutinv1.ReasonSending:
 		v.State, v.ToDo = "waiting", "messages are being sent; nothing to do unless the oldest stays queued"
-	case "RollSecretMissing":
+	case scrutinv1.ReasonRollSecretMissing:
 		v.ToDo = fmt.Sprintf("create it from the roll file: kubectl create secret generic %s -n %s --from-file=%s=FILE", roll, ns, e.Spec.VoterRoll.Key)
-	case "RollKeyMissing":
+	case scrutinv1.ReasonRollKeyMissing:
 		v.ToDo = fmt.Sprintf("put the roll under key %s in Secret %s, or set spec.voterRoll.key", e.Spec.VoterRoll.Key, roll)
-	case "DatabaseSecretInvalid":
+	case scrutinv1.ReasonDatabaseSecretInvalid:
 		v.ToDo = "the admin Secret needs key dsn, a postgres:// URL allowed to create databases and roles"
-	case "DatabaseUnreachable":
+	case scrutinv1.ReasonDatabaseUnreachable:
 		v.ToDo = "check the PostgreSQL server and the admin Secret's dsn; the controller retries by itself"
-	case "RuntimeUnreachable":
+	case scrutinv1.ReasonRuntimeUnreachable:
 		v.ToDo = "the controller cannot reach the voting pods: check them in namespace " + e.Status.Namespace + "; it retries by itself"
-	case "ScrutineerSecretConflict":
+	case scrutinv1.ReasonScrutineerSecretConflict:
 		v.ToDo = fmt.Sprintf("Secret %s-scrutineer in namespace %s is not Scrutin's: rename or delete it", name, ns)
-	case "NamespaceConflict":
+	case scrutinv1.ReasonNamespaceConflict:
 		v.ToDo = "a namespace with that name exists and is not this election's: ask your platform operators"
-	case "EgressUnresolved":
+	case scrutinv1.ReasonEgressUnresolved:
 		v.ToDo = "check the host name in the delivery Secret, and that the cluster's DNS resolves it"
-	case "ProvisioningFailed":
+	case scrutinv1.ReasonProvisioningFailed:
 		v.ToDo = "the controller retries by itself; if it lasts, give this message to your platform operators"
 	case scrutinv1.ReasonUpgradeHeldWhileOpen:
 		v.State, v.ToDo = "held", fmt.Sprintf("nothing to do: the voting pods keep their runtime while the vote is open; to take the new one now: kubectl patch election %s -n %s --type merge -p '{\"spec\":{\"runtime\":{\"upgradePolicy\":\"Immediate\"}}}'", name, ns)
 	case scrutinv1.ReasonKeptAfterClose:
 		v.State = "kept"
-	case "DeletionBlocked":
+	case scrutinv1.ReasonDeletionBlocked:
 		// The message says what to do.
+	case scrutinv1.ReasonDeliverySMTPSecretMissing, scrutinv1.ReasonDeliverySMSSecretMissing,
+		scrutinv1.ReasonDatabaseSecretMissing, scrutinv1.ReasonPublicCredentialsSecretMissing:
+		v.ToDo = "create this Secret in namespace " + ns + " (see spec.delivery), or fix the name in the Election"
 	default:
-		if strings.HasSuffix(c.Reason, "SecretMissing") {
-			v.ToDo = "create this Secret in namespace " + ns + " (see spec.delivery), or fix the name in the Election"
-		} else {
-			v.ToDo = "see kubectl describe election " + name + " -n " + ns
-		}
+		v.ToDo = "see kubectl describe election " + name + " -n " + ns
 	}
 	return v
 }

@@ -16,10 +16,10 @@ func TestStatusExplainsRollInParts(t *testing.T) {
 	e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant", Name: "congress"}}
 	e.Spec.VoterRoll = scrutinv1.VoterRoll{Key: "roll.csv", Parts: []scrutinv1.SecretReference{{Name: "congress-1"}, {Name: "congress-2"}}}
 	cases := map[string]string{
-		"RollPartMissing":    "kubectl scrutin roll split",
-		"RollDigestMismatch": "kubectl scrutin roll split",
-		"RollInvalid":        "the part named above",
-		"SomeFailed":         "kubectl scrutin delivery congress -n tenant",
+		scrutinv1.ReasonRollPartMissing:    "kubectl scrutin roll split",
+		scrutinv1.ReasonRollDigestMismatch: "kubectl scrutin roll split",
+		scrutinv1.ReasonRollInvalid:        "the part named above",
+		scrutinv1.ReasonSomeFailed:         "kubectl scrutin delivery congress -n tenant",
 	}
 	for reason, want := range cases {
 		v := explainCondition(e, metav1.Condition{Type: scrutinv1.ConditionRollValid, Status: metav1.ConditionFalse, Reason: reason, Message: "part 2 of 2: something"})
