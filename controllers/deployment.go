@@ -91,7 +91,7 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	e := in.Election
 	store := "embedded:" + dataDir + "/election.db"
 	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
-		store = "postgres-file:" + databaseDir + "/dsn"
+		store = "postgres-file:" + databaseDir + "/" + contract.KeyDSN
 	}
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{

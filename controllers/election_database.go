@@ -12,6 +12,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/internal/pgadmin"
 )
 
@@ -33,7 +34,7 @@ func (PostgreSQL) Drop(ctx context.Context, adminDSN string, db pgadmin.Database
 }
 
 // AdminDSNKey is the key of the admin connection in the tenant's Secret.
-const AdminDSNKey = "dsn"
+const AdminDSNKey = contract.KeyDSN
 
 func electionDatabase(e *scrutinv1.Election) pgadmin.Database {
 	name := DatabaseName(e)
@@ -53,8 +54,8 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 	}
 	var existing corev1.Secret
 	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: DatabaseSecretName}, &existing)
-	if err == nil && len(existing.Data["dsn"]) > 0 {
-		in.Database = &DatabaseInfo{DSN: string(existing.Data["dsn"])}
+	if err == nil && len(existing.Data[contract.KeyDSN]) > 0 {
+		in.Database = &DatabaseInfo{DSN: string(existing.Data[contract.KeyDSN])}
 		return nil
 	}
 	if err != nil && !isNotFound(err) {

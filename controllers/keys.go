@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/belenios"
 )
 
@@ -36,14 +37,14 @@ type Keys struct {
 }
 
 const (
-	keySession    = "session-key"
-	keyHash       = "hash-key"
-	keyControl    = "control-token"
+	keySession    = contract.KeySessionKey
+	keyHash       = contract.KeyHashKey
+	keyControl    = contract.KeyControlToken
 	keyDBPassword = "database-password"
-	keyScrutineer = "scrutineer-token"
+	keyScrutineer = contract.KeyScrutineerToken
 	// KeyTrustee is the key of the platform trustee's private key in its
 	// Secret, and its file in the runtime's keys directory.
-	KeyTrustee     = "belenios-trustee-key"
+	KeyTrustee     = contract.KeyTrusteeKey
 	keyBytesLength = 32
 )
 

@@ -6,6 +6,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 )
 
 // buildSecrets are the election's own Secrets: its keys; its mail and SMS
@@ -22,7 +23,7 @@ func buildSecrets(in *Inputs) []*corev1.Secret {
 		secrets = append(secrets, secret(in, DeliverySecretName, in.Delivery))
 	}
 	if in.Database != nil {
-		secrets = append(secrets, secret(in, DatabaseSecretName, map[string][]byte{"dsn": []byte(in.Database.DSN)}))
+		secrets = append(secrets, secret(in, DatabaseSecretName, map[string][]byte{contract.KeyDSN: []byte(in.Database.DSN)}))
 	}
 	return secrets
 }

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/hotline"
 )
 
@@ -24,7 +25,7 @@ import (
 // key; a test checks they agree).
 const (
 	keysSecretName  = "election-keys"
-	controlTokenKey = "control-token"
+	controlTokenKey = contract.KeyControlToken
 )
 
 // voterView is what the runtime says of a voter's sign-in

@@ -465,24 +465,24 @@ func loadKeys(ctx context.Context, f flags, st store.Store) (keys, error) {
 		return st.Keys(ctx, name, func() ([]byte, error) {
 			b := make([]byte, n)
 			_, err := rand.Read(b)
-			if name != "hash-key" {
+			if name != contract.KeyHashKey {
 				b = []byte(base64.RawURLEncoding.EncodeToString(b))
 			}
 			return b, err
 		})
 	}
 	var err error
-	if k.hash, err = read("hash-key", 32); err != nil {
+	if k.hash, err = read(contract.KeyHashKey, 32); err != nil {
 		return k, fmt.Errorf("while reading the hash key: %w", err)
 	}
-	if k.session, err = read("session-key", 32); err != nil {
+	if k.session, err = read(contract.KeySessionKey, 32); err != nil {
 		return k, fmt.Errorf("while reading the session key: %w", err)
 	}
-	control, err := read("control-token", 32)
+	control, err := read(contract.KeyControlToken, 32)
 	if err != nil {
 		return k, fmt.Errorf("while reading the control token: %w", err)
 	}
-	scrutineer, err := read("scrutineer-token", 32)
+	scrutineer, err := read(contract.KeyScrutineerToken, 32)
 	if err != nil {
 		return k, fmt.Errorf("while reading the scrutineers' token: %w", err)
 	}
@@ -514,13 +514,13 @@ func loadVerifiable(ctx context.Context, f flags, e *scrutinv1.Election, st stor
 		var raw []byte
 		var err error
 		if f.keysDir != "" {
-			raw, err = os.ReadFile(filepath.Join(f.keysDir, "belenios-trustee-key"))
+			raw, err = os.ReadFile(filepath.Join(f.keysDir, contract.KeyTrusteeKey))
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return v, fmt.Errorf("while reading the trustee key: %w", err)
 			}
 		}
 		if raw == nil {
-			raw, err = st.Keys(ctx, "belenios-trustee-key", func() ([]byte, error) {
+			raw, err = st.Keys(ctx, contract.KeyTrusteeKey, func() ([]byte, error) {
 				x, err := belenios.Belenios2048().RandomScalar()
 				if err != nil {
 					return nil, err
@@ -542,9 +542,9 @@ func loadVerifiable(ctx context.Context, f flags, e *scrutinv1.Election, st stor
 		if f.credentialsDir == "" {
 			return v, errors.New("an External credential authority needs --credentials-dir (uuid, public-credentials)")
 		}
-		uuid, err := os.ReadFile(filepath.Join(f.credentialsDir, "uuid"))
+		uuid, err := os.ReadFile(filepath.Join(f.credentialsDir, scrutinv1.PublicCredentialsUUIDKey))
 		if err == nil {
-			v.Pubcreds, err = os.ReadFile(filepath.Join(f.credentialsDir, "public-credentials"))
+			v.Pubcreds, err = os.ReadFile(filepath.Join(f.credentialsDir, scrutinv1.PublicCredentialsKey))
 		}
 		if errors.Is(err, os.ErrNotExist) {
 			return v, fmt.Errorf("the tenant's public credentials are not there (yet): --credentials-dir %s needs the files uuid and public-credentials: %w", f.credentialsDir, err)
