@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 )
 
 // errConflict: something the controller does not own stands where an election's
@@ -242,7 +243,7 @@ func (r *ElectionReconciler) loadDelivery(ctx context.Context, in *Inputs) error
 		prefix  string
 		missing string // the Ready condition's reason when the Secret is missing
 		ch      *scrutinv1.DeliveryChannel
-	}{{"smtp.", scrutinv1.ReasonDeliverySMTPSecretMissing, d.SMTP}, {"sms.", scrutinv1.ReasonDeliverySMSSecretMissing, d.SMS}}
+	}{{contract.DeliverySMTPPrefix, scrutinv1.ReasonDeliverySMTPSecretMissing, d.SMTP}, {contract.DeliverySMSPrefix, scrutinv1.ReasonDeliverySMSSecretMissing, d.SMS}}
 	in.Delivery = map[string][]byte{}
 	for _, c := range channels {
 		if c.ch == nil {
@@ -284,10 +285,10 @@ func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []
 		port int32
 	}
 	var targets []hostPort
-	if h := strings.TrimSpace(string(in.Delivery["smtp.host"])); h != "" {
-		targets = append(targets, hostPort{h, portOr(string(in.Delivery["smtp.port"]), 587)})
+	if h := strings.TrimSpace(string(in.Delivery[contract.SettingSMTPHost])); h != "" {
+		targets = append(targets, hostPort{h, portOr(string(in.Delivery[contract.SettingSMTPPort]), contract.SMTPSubmissionPort)})
 	}
-	if u, err := url.Parse(strings.TrimSpace(string(in.Delivery["sms.url"]))); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(strings.TrimSpace(string(in.Delivery[contract.SettingSMSURL]))); err == nil && u.Hostname() != "" {
 		def := int32(443)
 		if u.Scheme == "http" {
 			def = 80

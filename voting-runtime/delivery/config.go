@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"scrutin.dev/scrutin/internal/contract"
 )
 
 // SMTP TLS modes (the smtp.tls setting).
@@ -24,7 +26,7 @@ const (
 
 // DefaultSMTPPort is the port used when smtp.port is not set, whatever smtp.tls
 // says: the controller's egress NetworkPolicy assumes the same.
-const DefaultSMTPPort = 587
+const DefaultSMTPPort = contract.SMTPSubmissionPort
 
 // Default timeouts of one attempt.
 const (
@@ -173,8 +175,8 @@ func LoadDir(dir string) (*SMTPConfig, *SMSConfig, error) {
 	}
 
 	var smtpCfg *SMTPConfig
-	host, hasHost := read("smtp.host", false)
-	port, hasPort := read("smtp.port", false)
+	host, hasHost := read(contract.SettingSMTPHost, false)
+	port, hasPort := read(contract.SettingSMTPPort, false)
 	user, hasUser := read("smtp.username", false)
 	pass, hasPass := read("smtp.password", true)
 	from, hasFrom := read("smtp.from", false)
@@ -205,7 +207,7 @@ func LoadDir(dir string) (*SMTPConfig, *SMSConfig, error) {
 	}
 
 	var smsCfg *SMSConfig
-	u, hasURL := read("sms.url", false)
+	u, hasURL := read(contract.SettingSMSURL, false)
 	token, hasToken := read("sms.token", true)
 	sender, hasSender := read("sms.sender", false)
 	switch {
