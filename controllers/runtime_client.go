@@ -8,62 +8,25 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
-	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 )
 
 // The control API every voting-runtime serves to the controller on its operations
 // port (OpsPort, through the ops Service), authenticated with the election's
-// control token (Authorization: Bearer):
-//
-//	GET  /control/v1/status   -> RuntimeStatus
-//	POST /control/v1/open     -> 204 (the runtime also opens by itself at opensAt)
-//	POST /control/v1/close    -> 204 (the runtime also closes by itself at closesAt)
-//	GET  /control/v1/results  -> RuntimeResults; 409 until the tally is done
-//	POST /control/v1/schedule {opensAt, closesAt, version} -> 200; 409 once closed
-//	     (the runtime records it in its store if version, the Election's
-//	     metadata.generation, is newer than the store's: every replica follows it)
-//	GET  /control/v1/records  -> the records archive (tar.gz); 409 until tallied
-//	     (also to the scrutineers' token, for the archive Job of spec.archive.pvc)
-const controlPrefix = "/control/v1/"
+// control token (Authorization: Bearer): its paths and wire types are
+// internal/contract's, shared with the runtime's server.
 
 // RuntimeStatus is what the runtime says of the vote in progress.
-type RuntimeStatus struct {
-	Open        bool   `json:"open"`
-	Voters      int64  `json:"voters"`
-	BallotsCast int64  `json:"ballotsCast"`
-	AuditHead   string `json:"auditHead"`
-	// Opened: the runtime's store has recorded the opening (by the runtime on its
-	// own schedule, or at the controller's nudge).
-	Opened bool `json:"opened"`
-	// Closed: the runtime's store has recorded the close.
-	Closed bool `json:"closed"`
-	// Tallied: the runtime's store holds the results.
-	Tallied bool `json:"tallied"`
-	// ScheduleVersion is the version (an Election generation) of the schedule the
-	// runtime's store records.
-	ScheduleVersion int64 `json:"scheduleVersion"`
-	// Delivery counts the election's codes and credential letters per channel
-	// and state, as its store's outbox records them; nil from a runtime that
-	// does not report it.
-	Delivery *scrutinv1.DeliveryStatus `json:"delivery,omitempty"`
-}
+type RuntimeStatus = contract.RuntimeStatus
 
 // RuntimeSchedule is a schedule pushed to a runtime.
-type RuntimeSchedule struct {
-	OpensAt  time.Time `json:"opensAt"`
-	ClosesAt time.Time `json:"closesAt"`
-	Version  int64     `json:"version"`
-}
+type RuntimeSchedule = contract.RuntimeSchedule
 
 // RuntimeResults is the tally, after close.
-type RuntimeResults struct {
-	Voters      int64                      `json:"voters"`
-	BallotsCast int64                      `json:"ballotsCast"`
-	AuditHead   string                     `json:"auditHead"`
-	Results     []scrutinv1.QuestionResult `json:"results"`
-}
+type RuntimeResults = contract.RuntimeResults
 
 // ErrNotTallied: the runtime has not finished its tally yet.
 var ErrNotTallied = errors.New("the tally is not ready yet")
@@ -96,24 +59,24 @@ type HTTPRuntimeClient struct {
 
 func (c *HTTPRuntimeClient) Status(ctx context.Context, t RuntimeTarget) (*RuntimeStatus, error) {
 	var s RuntimeStatus
-	return &s, c.do(ctx, t, http.MethodGet, "status", &s)
+	return &s, c.do(ctx, t, http.MethodGet, contract.ControlStatus, &s)
 }
 
 func (c *HTTPRuntimeClient) Open(ctx context.Context, t RuntimeTarget) error {
-	return c.do(ctx, t, http.MethodPost, "open", nil)
+	return c.do(ctx, t, http.MethodPost, contract.ControlOpen, nil)
 }
 
 func (c *HTTPRuntimeClient) Close(ctx context.Context, t RuntimeTarget) error {
-	return c.do(ctx, t, http.MethodPost, "close", nil)
+	return c.do(ctx, t, http.MethodPost, contract.ControlClose, nil)
 }
 
 func (c *HTTPRuntimeClient) Results(ctx context.Context, t RuntimeTarget) (*RuntimeResults, error) {
 	var res RuntimeResults
-	return &res, c.do(ctx, t, http.MethodGet, "results", &res)
+	return &res, c.do(ctx, t, http.MethodGet, contract.ControlResults, &res)
 }
 
 func (c *HTTPRuntimeClient) SetSchedule(ctx context.Context, t RuntimeTarget, s RuntimeSchedule) error {
-	return c.doBody(ctx, t, http.MethodPost, "schedule", s, nil)
+	return c.doBody(ctx, t, http.MethodPost, contract.ControlSchedule, s, nil)
 }
 
 // recordsTimeout bounds the download of a records archive.
@@ -122,7 +85,7 @@ const recordsTimeout = 10 * time.Minute
 func (c *HTTPRuntimeClient) Records(ctx context.Context, t RuntimeTarget, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, recordsTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base(t)+controlPrefix+"records", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base(t)+contract.ControlRecords, nil)
 	if err != nil {
 		return err
 	}
@@ -174,7 +137,7 @@ func (c *HTTPRuntimeClient) doBody(ctx context.Context, t RuntimeTarget, method,
 		}
 		body = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, base+controlPrefix+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return err
 	}
@@ -192,11 +155,11 @@ func (c *HTTPRuntimeClient) doBody(ctx context.Context, t RuntimeTarget, method,
 	}
 	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusConflict && path == "results":
+	case resp.StatusCode == http.StatusConflict && path == contract.ControlResults:
 		return ErrNotTallied
 	case resp.StatusCode >= 300:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("runtime answered %s to %s %s: %s", resp.Status, method, path, body)
+		return fmt.Errorf("runtime answered %s to %s %s: %s", resp.Status, method, strings.TrimPrefix(path, contract.ControlPrefix), body)
 	case out == nil:
 		return nil
 	}

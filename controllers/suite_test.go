@@ -41,6 +41,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/internal/controlplane"
 	"scrutin.dev/scrutin/internal/pgtest"
 )
@@ -242,7 +243,7 @@ func (d *runtimeDouble) baseURL(namespace string) string { return d.srv.URL + "/
 
 func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	rest, _ := strings.CutPrefix(req.URL.Path, "/ns/")
-	ns, op, _ := strings.Cut(rest, controlPrefix)
+	ns, op, _ := strings.Cut(rest, contract.ControlPrefix)
 	var keys corev1.Secret
 	if err := d.k8s.Get(req.Context(), client.ObjectKey{Namespace: ns, Name: KeysSecretName}, &keys); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)

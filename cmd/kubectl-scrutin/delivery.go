@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/hotline"
 )
 
@@ -106,7 +107,7 @@ namespace, or --runtime-url).`,
 // unreached asks the election's runtime for the voters not reached.
 func (a *app) unreached(ctx context.Context, name, runtimeURL string, limit int) ([]unreachedVoter, error) {
 	resp, where, check, done, err := a.controlCall(ctx, name, runtimeURL, func(base string) (string, string, io.Reader) {
-		return http.MethodGet, base + "/control/v1/deliveries/unreached?limit=" + strconv.Itoa(limit), nil
+		return http.MethodGet, base + contract.ControlUnreached + "?limit=" + strconv.Itoa(limit), nil
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"net/url"
 
 	"github.com/spf13/cobra"
+
+	"scrutin.dev/scrutin/internal/contract"
 )
 
 // addUnlockFlag adds --unlock to the voter command.
@@ -30,13 +32,13 @@ const (
 // unlock them, or resend (which answer the same state, afterwards); a resend
 // carries who asked for it.
 func voterRequest(base, voterID string, act voterAction, requestedBy string) (method, target string, body io.Reader) {
-	target = base + "/control/v1/voters/" + url.PathEscape(voterID)
+	target = base + contract.ControlVoters + url.PathEscape(voterID)
 	switch act {
 	case voterUnlock:
-		return http.MethodPost, target + "/unlock", nil
+		return http.MethodPost, target + contract.ControlUnlock, nil
 	case voterResend:
 		b, _ := json.Marshal(map[string]string{"requestedBy": requestedBy})
-		return http.MethodPost, target + "/resend", bytes.NewReader(b)
+		return http.MethodPost, target + contract.ControlResend, bytes.NewReader(b)
 	}
 	return http.MethodGet, target, nil
 }

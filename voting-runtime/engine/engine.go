@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/auth"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/ratelimit"
@@ -293,19 +294,10 @@ func (en *Engine) forget() {
 // Opened, Closed and Tallied are what the store recorded, whoever did it (this
 // runtime on its own schedule, or the controller's nudge): the controller rebuilds
 // the election's phase from them, even after missing the whole window.
-type Status struct {
-	Open   bool `json:"open"`
-	Opened bool `json:"opened"`
-	Closed bool `json:"closed"`
-	// Tallied: the store holds the results.
-	Tallied         bool   `json:"tallied"`
-	Voters          int64  `json:"voters"`
-	BallotsCast     int64  `json:"ballotsCast"`
-	AuditHead       string `json:"auditHead"`
-	OpensAt         string `json:"opensAt,omitempty"`
-	ClosesAt        string `json:"closesAt,omitempty"`
-	ScheduleVersion int64  `json:"scheduleVersion"`
-}
+//
+// It is the control API's RuntimeStatus (internal/contract), without Delivery,
+// which the server adds.
+type Status = contract.RuntimeStatus
 
 // Status reads the counts, the audit head and the store's schedule.
 func (en *Engine) Status(ctx context.Context) (Status, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/store"
@@ -315,14 +316,6 @@ func (s *Server) participation(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// controlStatusBody is GET /control/v1/status: the engine's status, and the
-// delivery counts per channel and state that the controller copies into the
-// Election's status.delivery.
-type controlStatusBody struct {
-	engine.Status
-	Delivery scrutinv1.DeliveryStatus `json:"delivery"`
-}
-
 func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.en.Status(r.Context())
 	if err != nil {
@@ -334,7 +327,10 @@ func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request) {
 		s.engineError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, controlStatusBody{Status: st, Delivery: d})
+	// with the delivery counts per channel and state that the controller
+	// copies into the Election's status.delivery
+	st.Delivery = &d
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) controlOpen(w http.ResponseWriter, r *http.Request) {
@@ -357,18 +353,13 @@ func (s *Server) controlClose(w http.ResponseWriter, r *http.Request) {
 
 // scheduleRequest is the schedule the controller pushes: the Election's, its
 // version the Election's metadata.generation.
-type scheduleRequest struct {
-	OpensAt  time.Time `json:"opensAt"`
-	ClosesAt time.Time `json:"closesAt"`
-	Version  int64     `json:"version"`
-}
 
 // controlSchedule: POST /control/v1/schedule records a newer schedule in the
 // store, which every replica follows at once, without a restart (200 with
 // applied: false for a version not newer than the recorded one; 409 closed once
 // the box is closed).
 func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request) {
-	var req scheduleRequest
+	var req contract.RuntimeSchedule
 	if !decodeBody(w, r, &req, signInBytes) {
 		return
 	}
@@ -385,13 +376,6 @@ func (s *Server) controlSchedule(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"applied": applied, "status": st})
 }
 
-type controlResults struct {
-	Voters      int64                      `json:"voters"`
-	BallotsCast int64                      `json:"ballotsCast"`
-	AuditHead   string                     `json:"auditHead"`
-	Results     []scrutinv1.QuestionResult `json:"results"`
-}
-
 func (s *Server) controlResults(w http.ResponseWriter, r *http.Request) {
 	results, err := s.en.Results(r.Context())
 	if err != nil {
@@ -403,7 +387,7 @@ func (s *Server) controlResults(w http.ResponseWriter, r *http.Request) {
 		s.engineError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, controlResults{Voters: st.Voters, BallotsCast: st.BallotsCast, AuditHead: st.AuditHead, Results: results})
+	writeJSON(w, http.StatusOK, contract.RuntimeResults{Voters: st.Voters, BallotsCast: st.BallotsCast, AuditHead: st.AuditHead, Results: results})
 }
 
 // controlRecords: GET /control/v1/records, the election's records archive

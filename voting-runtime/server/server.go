@@ -25,6 +25,7 @@ import (
 	"golang.org/x/time/rate"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/belenios"
 	"scrutin.dev/scrutin/voting-runtime/engine"
@@ -187,20 +188,20 @@ func New(cfg Config) *Server {
 	// The operations port alone serves the controller, the probes and Prometheus:
 	// on the voters' port these paths fall through to the pages' 404.
 	o := s.ops
-	o.HandleFunc("GET /control/v1/status", s.bearer(func() string { return cfg.ControlToken }, s.controlStatus))
-	o.HandleFunc("POST /control/v1/open", s.bearer(func() string { return cfg.ControlToken }, s.controlOpen))
-	o.HandleFunc("POST /control/v1/close", s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
-	o.HandleFunc("POST /control/v1/schedule", s.bearer(func() string { return cfg.ControlToken }, s.controlSchedule))
-	o.HandleFunc("GET /control/v1/results", s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
+	o.HandleFunc("GET "+contract.ControlStatus, s.bearer(func() string { return cfg.ControlToken }, s.controlStatus))
+	o.HandleFunc("POST "+contract.ControlOpen, s.bearer(func() string { return cfg.ControlToken }, s.controlOpen))
+	o.HandleFunc("POST "+contract.ControlClose, s.bearer(func() string { return cfg.ControlToken }, s.controlClose))
+	o.HandleFunc("POST "+contract.ControlSchedule, s.bearer(func() string { return cfg.ControlToken }, s.controlSchedule))
+	o.HandleFunc("GET "+contract.ControlResults, s.bearer(func() string { return cfg.ControlToken }, s.controlResults))
 	// the records also to the scrutineers' token, which the tenant holds: the
 	// archive copy Job of its namespace reads them with it (never the control
 	// token, which opens, closes and reads voters' sign-ins)
-	o.HandleFunc("GET /control/v1/records", s.bearer(func() string { return cfg.ControlToken }, s.controlRecords,
+	o.HandleFunc("GET "+contract.ControlRecords, s.bearer(func() string { return cfg.ControlToken }, s.controlRecords,
 		func() string { return cfg.ScrutineerToken }))
-	o.HandleFunc("GET /control/v1/voters/{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
-	o.HandleFunc("POST /control/v1/voters/{id}/unlock", s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
-	o.HandleFunc("POST /control/v1/voters/{id}/resend", s.bearer(func() string { return cfg.ControlToken }, s.controlResend))
-	o.HandleFunc("GET /control/v1/deliveries/unreached", s.bearer(func() string { return cfg.ControlToken }, s.controlUnreached))
+	o.HandleFunc("GET "+contract.ControlVoters+"{id}", s.bearer(func() string { return cfg.ControlToken }, s.controlVoter))
+	o.HandleFunc("POST "+contract.ControlVoters+"{id}"+contract.ControlUnlock, s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
+	o.HandleFunc("POST "+contract.ControlVoters+"{id}"+contract.ControlResend, s.bearer(func() string { return cfg.ControlToken }, s.controlResend))
+	o.HandleFunc("GET "+contract.ControlUnreached, s.bearer(func() string { return cfg.ControlToken }, s.controlUnreached))
 	o.HandleFunc("GET /healthz", healthz)
 	o.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {

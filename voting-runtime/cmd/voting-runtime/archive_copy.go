@@ -83,7 +83,7 @@ func copyRecords(ctx context.Context, url, token, path, digest string, size int6
 	if ok, err := records.Present(path, digest, size); ok || err != nil {
 		return err // already copied, or a conflict: the runtime is not asked
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+"/control/v1/records", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+contract.ControlRecords, nil)
 	if err != nil {
 		return err
 	}

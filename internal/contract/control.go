@@ -1,0 +1,81 @@
+package contract
+
+import (
+	"time"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+)
+
+// The control API every voting-runtime serves on its operations port (--ops-listen),
+// with the election's control token (Authorization: Bearer): the controller
+// and the plugin call it, the runtime's server routes it.
+const (
+	// ControlPrefix is the control API's root.
+	ControlPrefix = "/control/v1/"
+	// ControlStatus: GET -> RuntimeStatus.
+	ControlStatus = ControlPrefix + "status"
+	// ControlOpen: POST -> 204 (the runtime also opens by itself at opensAt).
+	ControlOpen = ControlPrefix + "open"
+	// ControlClose: POST -> 204 (the runtime also closes by itself at closesAt).
+	ControlClose = ControlPrefix + "close"
+	// ControlSchedule: POST RuntimeSchedule -> 200; 409 once closed.
+	ControlSchedule = ControlPrefix + "schedule"
+	// ControlResults: GET -> RuntimeResults; 409 until the tally is done.
+	ControlResults = ControlPrefix + "results"
+	// ControlRecords: GET -> the records archive (tar.gz); 409 until tallied.
+	ControlRecords = ControlPrefix + "records"
+	// ControlVoters + ID: GET a voter's sign-in state; + ID + ControlUnlock or
+	// ControlResend: POST.
+	ControlVoters = ControlPrefix + "voters/"
+	// ControlUnlock ends a voter's lockout (after ControlVoters + ID).
+	ControlUnlock = "/unlock"
+	// ControlResend sends a voter's credential letter again (after
+	// ControlVoters + ID).
+	ControlResend = "/resend"
+	// ControlUnreached: GET the voters no message reached.
+	ControlUnreached = ControlPrefix + "deliveries/unreached"
+)
+
+// RuntimeStatus is what the runtime says of the vote in progress
+// (ControlStatus's body, and the status in ControlSchedule's answer).
+type RuntimeStatus struct {
+	// Open: the vote is open now.
+	Open bool `json:"open"`
+	// Opened: the runtime's store has recorded the opening (by the runtime on its
+	// own schedule, or at the controller's nudge).
+	Opened bool `json:"opened"`
+	// Closed: the runtime's store has recorded the close.
+	Closed bool `json:"closed"`
+	// Tallied: the runtime's store holds the results.
+	Tallied     bool   `json:"tallied"`
+	Voters      int64  `json:"voters"`
+	BallotsCast int64  `json:"ballotsCast"`
+	AuditHead   string `json:"auditHead"`
+	// OpensAt and ClosesAt are the store's schedule (RFC 3339), when it has one.
+	OpensAt  string `json:"opensAt,omitempty"`
+	ClosesAt string `json:"closesAt,omitempty"`
+	// ScheduleVersion is the version (an Election generation) of the schedule the
+	// runtime's store records.
+	ScheduleVersion int64 `json:"scheduleVersion"`
+	// Delivery counts the election's codes and credential letters per channel
+	// and state, as its store's outbox records them (ControlStatus only); nil
+	// from a runtime that does not report it.
+	Delivery *scrutinv1.DeliveryStatus `json:"delivery,omitempty"`
+}
+
+// RuntimeSchedule is a schedule pushed to a runtime (ControlSchedule's body):
+// the runtime records it in its store if Version, the Election's
+// metadata.generation, is newer than the store's.
+type RuntimeSchedule struct {
+	OpensAt  time.Time `json:"opensAt"`
+	ClosesAt time.Time `json:"closesAt"`
+	Version  int64     `json:"version"`
+}
+
+// RuntimeResults is the tally, after close (ControlResults's body).
+type RuntimeResults struct {
+	Voters      int64                      `json:"voters"`
+	BallotsCast int64                      `json:"ballotsCast"`
+	AuditHead   string                     `json:"auditHead"`
+	Results     []scrutinv1.QuestionResult `json:"results"`
+}
