@@ -14,9 +14,8 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// SkipDatabaseCleanupAnnotation, set to "true", lets an Election go even though its
-// database cannot be dropped (the server is gone for good); the database is left.
-const SkipDatabaseCleanupAnnotation = "elections.scrutin.dev/skip-database-cleanup"
+// SkipDatabaseCleanupAnnotation is the API's (scrutinv1.SkipDatabaseCleanupAnnotation).
+const SkipDatabaseCleanupAnnotation = scrutinv1.SkipDatabaseCleanupAnnotation
 
 // finalize drops the election's database, releases its admin Secret and deletes
 // its namespace, then lets the Election go. It never waits silently: while the

@@ -15,11 +15,11 @@ const (
 	LabelPartOf            = "app.kubernetes.io/part-of"
 	LabelName              = "app.kubernetes.io/name"
 	LabelComponent         = "app.kubernetes.io/component"
-	LabelElectionNamespace = "elections.scrutin.dev/election-namespace"
-	LabelElectionName      = "elections.scrutin.dev/election-name"
-	LabelElectionUID       = "elections.scrutin.dev/election-uid"
+	LabelElectionNamespace = scrutinv1.LabelElectionNamespace
+	LabelElectionName      = scrutinv1.LabelElectionName
+	LabelElectionUID       = scrutinv1.LabelElectionUID
 
-	ManagedBy = "scrutin-controller"
+	ManagedBy = scrutinv1.ManagedByController
 	// FieldOwner is the controller's field manager for server-side apply.
 	FieldOwner = "scrutin-controller"
 	// Finalizer removes an election's namespace and database before its Election goes.

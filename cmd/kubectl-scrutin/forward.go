@@ -21,6 +21,8 @@ import (
 	"k8s.io/klog/v2"
 	streamhttp "k8s.io/streaming/pkg/httpstream"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
 // The voting-runtime's pods in an election's namespace carry these labels (the
@@ -29,7 +31,7 @@ import (
 const (
 	labelName           = "app.kubernetes.io/name"
 	labelManagedBy      = "app.kubernetes.io/managed-by"
-	controllerManagedBy = "scrutin-controller"
+	controllerManagedBy = scrutinv1.ManagedByController
 )
 
 // The runtime's container ports: the control API is on the port named "ops" where

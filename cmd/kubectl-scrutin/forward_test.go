@@ -38,7 +38,7 @@ func runtimePodOf(t *testing.T, ns, name string, ports map[string]int32, readySi
 	}
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{
-			labelName: runtimeName, labelManagedBy: controllerManagedBy, "elections.scrutin.dev/election-name": "board"}},
+			labelName: runtimeName, labelManagedBy: controllerManagedBy, scrutinv1.LabelElectionName: "board"}},
 		Spec: corev1.PodSpec{
 			AutomountServiceAccountToken: new(bool),
 			Containers:                   []corev1.Container{{Name: runtimeName, Image: "scrutin.dev/voting-runtime:test", Ports: cps}},
