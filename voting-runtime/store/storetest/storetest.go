@@ -110,6 +110,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ImportRollWithLettersAllOrNothing", func(t *testing.T) { testImportRollWithLetters(t, fresh(t)) })
 	t.Run("ImportRollOnceAcrossProcesses", func(t *testing.T) { testImportRollOnce(t, fresh(t)) })
 	runBoard(t, fresh, migrated)
+	runEngineRules(t, fresh, migrated)
 }
 
 func testMigrateTwice(t *testing.T, s store.Store) {
