@@ -191,3 +191,50 @@ func TestIsSentinel(t *testing.T) {
 		t.Error("another error, or nil, is a sentinel")
 	}
 }
+
+func TestGuardMaySend(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := map[string]struct {
+		guard Guard
+		want  bool
+	}{
+		"never sent":                {want: true},
+		"sent within the cooldown":  {guard: Guard{LastSentAt: now.Add(-59 * time.Second)}},
+		"the cooldown just over":    {guard: Guard{LastSentAt: now.Add(-time.Minute)}, want: true},
+		"locked out":                {guard: Guard{LockedUntil: now.Add(time.Second)}},
+		"a lockout over, long sent": {guard: Guard{LockedUntil: now, LastSentAt: now.Add(-time.Hour)}, want: true},
+	}
+	for name, tc := range tests {
+		if got := tc.guard.MaySend(now, time.Minute); got != tc.want {
+			t.Errorf("%s: MaySend = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+func TestGenerateKeys(t *testing.T) {
+	if v, err := GenerateKeys("k", func() ([]byte, error) { return nil, nil }); err != nil || v == nil || len(v) != 0 {
+		t.Errorf("GenerateKeys of nil = %v, %v; want empty, not nil", v, err)
+	}
+	boom := errors.New("no entropy")
+	if _, err := GenerateKeys("k", func() ([]byte, error) { return nil, boom }); !errors.Is(err, boom) || !strings.Contains(err.Error(), `"k"`) {
+		t.Errorf("GenerateKeys with a failing gen: %v; want it named, wrapping %v", err, boom)
+	}
+}
+
+func TestBoardInputChecks(t *testing.T) {
+	if CheckSetup(nil) == nil || CheckSetup([]byte("{}")) != nil {
+		t.Error("CheckSetup: want an empty setup refused, another taken")
+	}
+	for name, tc := range map[string]struct {
+		b  VerifiableBallot
+		ok bool
+	}{
+		"whole":      {b: VerifiableBallot{Body: []byte("{}"), Tracker: "t"}, ok: true},
+		"no body":    {b: VerifiableBallot{Tracker: "t"}},
+		"no tracker": {b: VerifiableBallot{Body: []byte("{}")}},
+	} {
+		if err := tc.b.Check(); (err == nil) != tc.ok {
+			t.Errorf("%s: Check = %v, want ok=%v", name, err, tc.ok)
+		}
+	}
+}

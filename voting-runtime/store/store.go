@@ -136,6 +136,12 @@ type Guard struct {
 // Locked reports whether the voter is locked out at now.
 func (g Guard) Locked(now time.Time) bool { return now.Before(g.LockedUntil) }
 
+// MaySend is the rule of ReserveCode: a code may be sent at now unless the voter
+// is locked out or the last one was sent less than cooldown before.
+func (g Guard) MaySend(now time.Time, cooldown time.Duration) bool {
+	return !g.Locked(now) && (g.LastSentAt.IsZero() || !now.Before(g.LastSentAt.Add(cooldown)))
+}
+
 // LockoutPolicy says when wrong codes lock a voter out, and for how long.
 type LockoutPolicy struct {
 	// MaxFailures wrong codes in a row start a lockout.

@@ -22,12 +22,9 @@ func (s *Store) Keys(ctx context.Context, name string, gen func() ([]byte, error
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, wrap("keys", err)
 	}
-	nv, err := gen()
+	nv, err := store.GenerateKeys(name, gen)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: generating keys %q: %w", name, err)
-	}
-	if nv == nil {
-		nv = []byte{}
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	// Another process may have created them meanwhile: its value wins.
 	err = s.write(ctx, "keys", func(tx *sql.Tx) error {

@@ -144,7 +144,7 @@ func (s *Store) ReserveCode(ctx context.Context, voterID string, now time.Time, 
 		if g, err = readGuard(ctx, tx, voterID); err != nil {
 			return err
 		}
-		if ok = !g.Locked(now) && (g.LastSentAt.IsZero() || !now.Before(g.LastSentAt.Add(cooldown))); !ok {
+		if ok = g.MaySend(now, cooldown); !ok {
 			return nil
 		}
 		next := g

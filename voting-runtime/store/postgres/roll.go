@@ -22,12 +22,9 @@ func (s *Store) Keys(ctx context.Context, name string, gen func() ([]byte, error
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, wrap("keys", err)
 	}
-	nv, err := gen()
+	nv, err := store.GenerateKeys(name, gen)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: generating keys %q: %w", name, err)
-	}
-	if nv == nil {
-		nv = []byte{}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	// Whoever inserts first wins; everyone reads the winner's value back.
 	if _, err := s.pool.Exec(ctx, "INSERT INTO keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",

@@ -137,7 +137,7 @@ func (s *Store) ReserveCode(ctx context.Context, voterID string, now time.Time, 
 		if g, err = lockGuard(ctx, tx, voterID); err != nil {
 			return err
 		}
-		if ok = !g.Locked(now) && (g.LastSentAt.IsZero() || !now.Before(g.LastSentAt.Add(cooldown))); !ok {
+		if ok = g.MaySend(now, cooldown); !ok {
 			return nil
 		}
 		_, err = tx.Exec(ctx, "UPDATE sign_in_guards SET last_sent_at = $2 WHERE voter_id = $1", voterID, now)
