@@ -27,6 +27,7 @@ func runEngineRules(t *testing.T, fresh, migrated func(*testing.T) store.Store) 
 	t.Run("AuditChainAcrossReplicas", func(t *testing.T) { testAuditAcrossReplicas(t, fresh(t)) })
 	t.Run("KeysAcrossReplicasOneValue", func(t *testing.T) { testKeysAcrossReplicas(t, fresh(t)) })
 	t.Run("SessionOutlivesItsCode", func(t *testing.T) { testSessionOutlivesItsCode(t, fresh(t)) })
+	t.Run("TheScheduleAloneOpensAndClosesTheBox", func(t *testing.T) { testScheduleAlone(t, migrated(t)) })
 }
 
 // replicas returns n Stores on s's database: s, then Stores reopened on it (at
@@ -337,4 +338,26 @@ func testSessionOutlivesItsCode(t *testing.T, s store.Store) {
 	alive("the hotline's unlock")
 	must(t, s.DeleteSignIn(ctx, id))
 	alive("the sign-in's deletion")
+}
+
+// testScheduleAlone: the recorded schedule alone opens the box and lets it be
+// closed: a vote runs, and closes, when no replica recorded the opening (the
+// controller and every replica's opening step may have been down across the
+// window). A cast does not record the opening either.
+func testScheduleAlone(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	vs := voters(2)
+	importRoll(t, s, vs, "d")
+	must(t, mustApply(s.SetSchedule(ctx, schedule(-time.Hour, 300*time.Millisecond, 1))))
+	must(t, s.Cast(ctx, vs[0].ID, ballot("t0")))
+	if st := recorded(t, s); st.Opened {
+		t.Errorf("State after a cast = %+v; want the opening not recorded", st)
+	}
+	closeWhenDue(t, s)
+	if st := recorded(t, s); st.Opened || !st.Closed {
+		t.Errorf("State after the close = %+v; want closed, the opening still not recorded", st)
+	}
+	if bs, err := s.Ballots(ctx); err != nil || len(bs) != 1 || bs[0].Tracker != "t0" {
+		t.Errorf("Ballots = %+v, %v; want t0", bs, err)
+	}
 }
