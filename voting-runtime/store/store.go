@@ -3,6 +3,17 @@
 // (package store/embedded, SQLite) for one. Both pass the same suite
 // (store/storetest).
 //
+// Store is composed of roles, one interface each, so that a consumer can take
+// only the one it uses: Schema, Keyring, Roll, SignIns, Sessions, BallotBox,
+// Audit, Lifecycle, Outbox (the delivery workers take only this one) and Board
+// (the verifiable mode). The rules both stores follow that no database decides
+// are functions of this package, which each store calls inside its own
+// transaction: RollChange (the roll-lock rule), CheckRollEntry, Guard.Attempt
+// (a sign-in attempt), Guard.MaySend (the resend cooldown), ApplyMigrations (the
+// migration loop), GenerateKeys, CheckSetup, CheckCloseRecords and IsSentinel
+// (the errors returned as they are). Each store keeps only its SQL and the locks
+// that make those rules hold across processes.
+//
 // Guarantees:
 //   - Identity and ballots live apart. A Ballot holds no voter id, no session id, no
 //     timestamp, and its id is random: nothing in it sorts ballots by arrival or
