@@ -49,8 +49,13 @@ addons_gateway_up() {
 
   crds=$(cd "$ADDONS_ROOT" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/standard
   addons_kc apply --server-side --force-conflicts -f "$crds" >/dev/null
-  addons_kc wait --for=condition=Established --timeout=120s -f "$crds" >/dev/null 2>&1 ||
-    addons_kc wait --for=condition=Established --timeout=120s crd -l gateway.networking.k8s.io/bundle-version >/dev/null
+  # (the directory also holds a ValidatingAdmissionPolicy, which has no Established)
+  local f names=()
+  for f in "$crds"/gateway.networking.k8s.io_*.yaml; do
+    f=$(basename "$f" .yaml)
+    [[ "$f" == *_vap_* ]] || names+=("crd/${f#gateway.networking.k8s.io_}.gateway.networking.k8s.io")
+  done
+  addons_kc wait --for=condition=Established --timeout=120s "${names[@]}" >/dev/null
   addons_log "Gateway API CRDs established ($(addons_since "$t0"))"
 
   gateway_cert "$d"
