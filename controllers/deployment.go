@@ -141,6 +141,9 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	}
 	if in.Options.ClientIPHeader != "" {
 		args = append(args, "--client-ip-header="+in.Options.ClientIPHeader)
+		if in.Options.ClientIPTrustedProxies != "" {
+			args = append(args, "--client-ip-trusted-proxies="+in.Options.ClientIPTrustedProxies)
+		}
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},
