@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -68,6 +69,7 @@ func main() {
 	flag.StringVar(&opts.Route.IngressClass, "ingress-class", "", "IngressClass of each election's Ingress, where the cluster has no Gateway API; empty: no Ingress. Not with --gateway.")
 	flag.StringVar(&issuer, "cert-manager-issuer", "", "cert-manager issuer (ClusterIssuer/name, Issuer/name, or name for a ClusterIssuer) of one Certificate per election host; empty: the Gateway's or the ingress class's own certificate serves the hosts.")
 	flag.StringVar(&opts.ClientIPHeader, "runtime-client-ip-header", "", "Header in which the cluster's ingress passes the voter's address (e.g. X-Forwarded-For), for the runtimes' per-address sign-in limit; empty: the connection's address. Set it only behind an ingress that sets it.")
+	flag.StringVar(&opts.ClientIPTrustedProxies, "runtime-client-ip-trusted-proxies", "", "Addresses or CIDRs (comma-separated) of proxies in front of the ingress, such as a load balancer, whose entries in --runtime-client-ip-header the runtimes skip to find the voter's address; only with --runtime-client-ip-header.")
 	zopts := zap.Options{}
 	zopts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -81,6 +83,21 @@ func main() {
 	if opts.IngressNamespaceLabels, err = parseLabels(ingressLabels); err != nil {
 		log.Error(err, "Invalid --ingress-namespace-labels")
 		os.Exit(2)
+	}
+	if opts.ClientIPTrustedProxies != "" && opts.ClientIPHeader == "" {
+		log.Error(nil, "--runtime-client-ip-trusted-proxies needs --runtime-client-ip-header")
+		os.Exit(2)
+	}
+	for _, p := range strings.Split(opts.ClientIPTrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				log.Error(nil, "Invalid --runtime-client-ip-trusted-proxies: neither an address nor a CIDR", "entry", p)
+				os.Exit(2)
+			}
+		}
 	}
 	if gateway != "" && opts.Route.IngressClass != "" {
 		log.Error(nil, "--gateway and --ingress-class exclude each other")

@@ -233,6 +233,21 @@ func TestClientIPHeaderPassedOn(t *testing.T) {
 	if !has(buildDeployment(in, "h")) {
 		t.Fatal("the option does not reach the runtime")
 	}
+	trusts := func(d *appsv1.Deployment) string {
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+			if v, ok := strings.CutPrefix(a, "--client-ip-trusted-proxies="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	if got := trusts(buildDeployment(in, "h")); got != "" {
+		t.Fatalf("trusted proxies %q without the option", got)
+	}
+	in.Options.ClientIPTrustedProxies = "10.10.0.1/32"
+	if got := trusts(buildDeployment(in, "h")); got != "10.10.0.1/32" {
+		t.Fatalf("trusted proxies %q, want 10.10.0.1/32", got)
+	}
 }
 
 func TestConfigHashFollowsSettings(t *testing.T) {

@@ -142,6 +142,9 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	}
 	if in.Options.ClientIPHeader != "" {
 		args = append(args, contract.Arg(contract.FlagClientIPHeader, in.Options.ClientIPHeader))
+		if in.Options.ClientIPTrustedProxies != "" {
+			args = append(args, contract.Arg(contract.FlagClientIPTrustedProxies, in.Options.ClientIPTrustedProxies))
+		}
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},

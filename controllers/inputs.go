@@ -43,6 +43,10 @@ type Options struct {
 	// limit; empty: the connection's address. A property of the platform's ingress,
 	// the same for every election.
 	ClientIPHeader string
+	// ClientIPTrustedProxies are addresses or CIDRs (comma-separated) of proxies in
+	// front of the ingress, such as a load balancer, whose entries in
+	// ClientIPHeader the runtime skips; only with ClientIPHeader.
+	ClientIPTrustedProxies string
 }
 
 // Endpoint is a destination the runtime may reach: an address block and a TCP port.

@@ -38,6 +38,9 @@ export LC_NETNS=${LC_NETNS:-scrutin-node}
 # Namespaces with these labels are the ingress path to voting pods (the manager's
 # --ingress-namespace-labels): the end-to-end tests' voters come through one.
 export LC_INGRESS_LABELS=${LC_INGRESS_LABELS:-scrutin.dev/ingress=true}
+# The domain of the Gateway's wildcard listener (add-on `gateway`), the manager's --base-domain:
+# an election's voters reach it at https://<election>.<its namespace>.$LC_BASE_DOMAIN/.
+export LC_BASE_DOMAIN=${LC_BASE_DOMAIN:-scrutin.test}
 export LC_NODE_NAME=${LC_NODE_NAME:-scrutin-node}
 export LC_NODE_IP=${LC_NODE_IP:-10.10.0.2}
 export LC_NODE_DEV=eth0 # the node's end of the veth, inside the namespace
@@ -785,7 +788,7 @@ cmd_images() {
   build_images -ca-bundle /etc/ssl/certs/ca-certificates.crt manager=. voting-runtime=./voting-runtime/cmd/voting-runtime
   import_image manager
   import_image voting-runtime
-  # the end-to-end tests' network probe and forwarder (test/e2e/probe)
+  # the end-to-end tests' network probe (test/e2e/probe)
   build_images probe=./test/e2e/probe
   import_image probe
   # SeaweedFS, the S3-compatible server of the archive test, only where it is built
@@ -807,10 +810,19 @@ cmd_deploy() {
   cmd_images
   # shellcheck source=/dev/null
   . "$LC_STATE/images.env"
-  local dir=$LC_STATE/deploy
+  local dir=$LC_STATE/deploy gateway=()
   mkdir -p "$dir"
+  # Each election's HTTPRoute on the Gateway of the add-on `gateway`, when it runs.
+  if [ -f "$LC_STATE/gateway.env" ]; then
+    # shellcheck source=/dev/null
+    . "$LC_STATE/gateway.env"
+    # The tests on the host play the load balancer in front of Traefik: the runtimes skip
+    # the host's entry in X-Forwarded-For, and count each simulated voter's own address.
+    gateway=("--gateway=$GATEWAY" "--gateway-listener=$GATEWAY_LISTENER" "--base-domain=$GATEWAY_BASE_DOMAIN"
+      "--runtime-client-ip-trusted-proxies=$LC_HOST_IP/32")
+  fi
   "$root/hack/overlay.sh" "$dir" "$MANAGER_IMAGE" "$VOTING_RUNTIME_IMAGE" \
-    "--ingress-namespace-labels=$LC_INGRESS_LABELS" --runtime-client-ip-header=X-Forwarded-For
+    "--ingress-namespace-labels=$LC_INGRESS_LABELS" --runtime-client-ip-header=X-Forwarded-For "${gateway[@]}"
   kc apply --server-side --force-conflicts -k "$dir" >/dev/null
   kc -n scrutin-system rollout status deployment/scrutin-manager --timeout=180s
   phase "deployed, manager available"

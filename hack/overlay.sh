@@ -18,7 +18,7 @@ resources:
 images:
 - name: scrutin.dev/manager
   newName: ${manager%:*}
-  newTag: ${manager##*:}
+  newTag: "${manager##*:}"
 patches:
 - target: {group: apps, version: v1, kind: Deployment, name: scrutin-manager}
   patch: |-

@@ -6,6 +6,12 @@
 // prints where to vote, where to read the voters' codes, the scrutineers' page and
 // the kubectl commands to watch the vote.
 //
+// Voters reach the election through the local cluster's Gateway (Traefik, over
+// HTTPS, at the election's status.url); since a browser on this machine resolves
+// no host of the cluster's domain and does not trust its CA, the demo serves a
+// small bridge on 127.0.0.1 that passes every request to the Gateway with the
+// election's host name, checking the Gateway's certificate against the local CA.
+//
 // Ctrl-C stops what the demo runs on the host (the mail catcher and the web
 // bridge); the cluster keeps running, so a second `make demo` starts a new election
 // in seconds. `make demo-down` (demo --down) removes everything.
@@ -25,6 +31,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,7 +40,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -56,9 +62,7 @@ type options struct {
 
 // Names the demo gives things in the cluster.
 const (
-	electionName     = "board-2027"
-	ingressNamespace = "scrutin-demo-ingress"
-	ingressLabel     = "scrutin.dev/ingress" // hack/local-cluster.sh's LC_INGRESS_LABELS
+	electionName = "board-2027"
 )
 
 func main() {
@@ -105,6 +109,9 @@ func run(root string, o options) error {
 	if first := missingBuilds(root); len(first) > 0 {
 		step("First run: building %s from the Go module proxy into bin/.", strings.Join(first, ", "))
 		fmt.Println("    On 2 cores this takes about 15 minutes, once (14 measured on a fresh machine); later runs start in about a minute.")
+		if slices.Contains(first, "Traefik") {
+			fmt.Println("    Traefik, the cluster's Gateway, takes longer still: 15 minutes measured on a busy 2-core machine (14 CPU-minutes).")
+		}
 	}
 	step("Starting the local cluster (hack/local-cluster.sh up)")
 	if err := script(ctx, root, "hack/local-cluster.sh", "up"); err != nil {
@@ -112,10 +119,6 @@ func run(root string, o options) error {
 	}
 	step("Installing Scrutin from config/default (hack/local-cluster.sh deploy)")
 	if err := script(ctx, root, "hack/local-cluster.sh", "deploy"); err != nil {
-		return err
-	}
-	images, err := readEnv(filepath.Join(root, "_output", "local-cluster", "images.env"))
-	if err != nil {
 		return err
 	}
 	kubeconfig := filepath.Join(root, "_output", "local-cluster", "kubeconfig")
@@ -154,23 +157,30 @@ func run(root string, o options) error {
 		return err
 	}
 	step("Waiting for the controller to provision the election's namespace and pod")
-	e, err := waitElection(ctx, k8s, o.tenant)
+	if _, err := waitElection(ctx, k8s, o.tenant); err != nil {
+		return err
+	}
+	gw, err := localcluster.LoadGateway(filepath.Join(root, "_output", "local-cluster"))
 	if err != nil {
 		return err
 	}
-	step("Starting the web bridge: %s → an ingress pod in %s → the election's Service", o.listen, ingressNamespace)
-	upstream, err := ingress(ctx, k8s, images["PROBE_IMAGE"], e.Status.Namespace)
+	public, err := electionURL(ctx, k8s, o.tenant)
 	if err != nil {
 		return err
 	}
-	bridge, err := serveBridge(o.listen, upstream)
+	// the tenant's listener and certificate on the Gateway, as a platform gives each tenant
+	if err := gw.AddTenant(ctx, k8s, o.tenant); err != nil {
+		return err
+	}
+	step("Starting the web bridge: %s → the cluster's Gateway (Traefik, %s) → %s", o.listen, gw.Address, public)
+	bridge, err := serveBridge(o.listen, public, gw)
 	if err != nil {
 		return err
 	}
 	defer bridge.Close()
-	// the Service sends only to Ready pods: /healthz through it answers once one is
+	// the route answers once the Gateway has it and a voting pod is Ready
 	if err := waitHTTP(ctx, "http://"+o.listen+"/healthz", 3*time.Minute); err != nil {
-		return fmt.Errorf("the election's pods through the bridge: %w", err)
+		return fmt.Errorf("the election through the Gateway: %w", err)
 	}
 
 	voterURL := "http://" + o.listen + "/"
@@ -181,6 +191,7 @@ Scrutin's demo is up (%s). The election opens at %s UTC, in %s, and closes %s la
 
   1. Vote:           %s
                      as voter A-0001, A-0002, A-0003 or A-0004
+                     (the election's own URL, %s, is served by the cluster's Gateway)
   2. Voters' codes:  http://%s/
                      the mail catcher: every code the election mails
   3. Scrutineers:    http://%s/scrutineer
@@ -194,7 +205,7 @@ Scrutin's demo is up (%s). The election opens at %s UTC, in %s, and closes %s la
 The Election applied: %s
 Ctrl-C stops the mail catcher and the bridge; the cluster keeps running (make demo-down removes everything).
 `, time.Since(start).Round(time.Second), opens.Format("15:04:05"), time.Until(opens).Round(time.Second), o.lasts,
-		voterURL, o.mailListen, o.listen, o.tenant, electionName, env, o.tenant, in, in, in, in, manifest)
+		voterURL, public, o.mailListen, o.listen, o.tenant, electionName, env, o.tenant, in, in, in, in, manifest)
 
 	select {
 	case <-ctx.Done():
@@ -212,6 +223,7 @@ func missingBuilds(root string) []string {
 		{"Kubernetes", filepath.Join(controlplane.AssetsDir(root), "kubelet")},
 		{"Cilium", filepath.Join(root, "bin", "addons", "cilium-agent")},
 		{"metrics-server", filepath.Join(root, "bin", "addons", "metrics-server")},
+		{"Traefik", filepath.Join(root, "bin", "addons", "traefik")},
 	} {
 		if _, err := os.Stat(b.path); err != nil {
 			missing = append(missing, b.name)
@@ -250,20 +262,6 @@ func output(ctx context.Context, root, path string, args ...string) (string, err
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	return string(b), nil
-}
-
-func readEnv(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	env := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
-			env[k] = v
-		}
-	}
-	return env, nil
 }
 
 func connect(kubeconfig string) (client.Client, error) {
@@ -416,63 +414,42 @@ func waitElection(ctx context.Context, k8s client.Client, tenant string) (*scrut
 	return &e, err
 }
 
-// ingress starts, in a namespace labelled as the manager's ingress
-// (--ingress-namespace-labels), a forwarder pod to the election's Service
-// (localcluster.ForwardPod), as an ingress controller would; it returns the pod's
-// address, which the host reaches over the cluster network. The election's
-// NetworkPolicy lets in only such namespaces: the host itself is outside.
-func ingress(ctx context.Context, k8s client.Client, image, electionNS string) (string, error) {
-	if image == "" {
-		return "", errors.New("no PROBE_IMAGE in _output/local-cluster/images.env: run hack/local-cluster.sh deploy")
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ingressNamespace, Labels: map[string]string{ingressLabel: "true"}}}
-	if err := k8s.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", err
-	}
-	var svc corev1.Service
-	if err := poll(ctx, "the election's Service", time.Minute, func() (bool, error) {
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: electionNS, Name: "voting-runtime"}, &svc)
-		return err == nil, err
-	}); err != nil {
-		return "", err
-	}
-	target := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port)))
-	pod := localcluster.ForwardPod(ingressNamespace, "forward", image, target)
-	// a previous run's pod points at a previous election's Service
-	if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
-		return "", err
-	}
-	if err := poll(ctx, "the previous ingress pod gone", time.Minute, func() (bool, error) {
-		err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
-		return apierrors.IsNotFound(err), err
-	}); err != nil {
-		return "", err
-	}
-	if err := k8s.Create(ctx, pod); err != nil {
-		return "", err
-	}
-	var addr string
-	err := poll(ctx, "the ingress pod Ready", 2*time.Minute, func() (bool, error) {
-		var p corev1.Pod
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), &p); err != nil {
+// electionURL waits for the tenant's Election's status.url, where its HTTPRoute
+// on the cluster's Gateway serves it (hack/local-cluster.sh deploy gives the
+// manager --gateway and --base-domain).
+func electionURL(ctx context.Context, k8s client.Client, tenant string) (*url.URL, error) {
+	var u *url.URL
+	err := poll(ctx, "the election's URL (status.url)", 2*time.Minute, func() (bool, error) {
+		var e scrutinv1.Election
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: tenant, Name: electionName}, &e); err != nil {
 			return false, err
 		}
-		if p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
-			return false, fmt.Errorf("phase %s", p.Status.Phase)
+		if !strings.HasPrefix(e.Status.URL, "https://") {
+			return false, fmt.Errorf("status.url %q", e.Status.URL)
 		}
-		addr = net.JoinHostPort(p.Status.PodIP, "8080")
-		return true, nil
+		var err error
+		u, err = url.Parse(e.Status.URL)
+		return err == nil, err
 	})
-	return addr, err
+	return u, err
 }
 
-// serveBridge serves, on listen, a reverse proxy to the ingress pod.
-func serveBridge(listen, upstream string) (io.Closer, error) {
+// serveBridge serves, on listen, a reverse proxy to the election at public
+// through the Gateway gw: each request goes to the Gateway over HTTPS with the
+// election's host name, and the Gateway's certificate is checked against the
+// local cluster's CA.
+func serveBridge(listen string, public *url.URL, gw *localcluster.Gateway) (io.Closer, error) {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("%s is taken: stop what uses it, or choose another address with DEMO_FLAGS=-listen=127.0.0.1:PORT (%w)", listen, err)
 	}
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: upstream})
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(&url.URL{Scheme: "https", Host: public.Host})
+			pr.Out.Host = public.Host
+		},
+		Transport: gw.Transport(),
+	}
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return srv, nil

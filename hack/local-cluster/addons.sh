@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Add-ons of the local cluster (hack/local-cluster.sh): Cilium, so that NetworkPolicies are
-# enforced (the bridge CNI ignores them), and metrics-server, so that `kubectl top` and the
-# HorizontalPodAutoscaler's CPU metrics work.
+# enforced (the bridge CNI ignores them), metrics-server, so that `kubectl top` and the
+# HorizontalPodAutoscaler's CPU metrics work, and the Gateway scrutin-gateway/voters served by
+# Traefik, through which voters reach the elections over HTTPS (hack/local-cluster/gateway.sh).
 #
 #   hack/local-cluster/addons.sh up      after the node is Ready (cluster and node network up)
 #   hack/local-cluster/addons.sh down    before the cluster is torn down
@@ -23,10 +24,16 @@
 #   LC_CNI_CONF_DIR   containerd's CNI conf_dir                ($LC_STATE/cni/net.d)
 #   LC_CNI_BIN_DIR    containerd's CNI bin_dir                 (/usr/lib/cni)
 #   LC_BIN            dir of kubectl (Kubernetes binaries)     (bin/k8s/v1.37.2)
-#   LC_ADDONS         add-ons to run                           ("cilium metrics-server"; "" for none)
+#   LC_ADDONS         add-ons to run                           ("cilium metrics-server gateway"; "" for none)
+#   LC_BASE_DOMAIN    the Gateway's wildcard domain            (scrutin.test)
+#   LC_HOST_IP        the host's end of the veth               (10.10.0.1)
+#   LC_INGRESS_LABELS labels of the Gateway's namespace        (scrutin.dev/ingress=true)
+#   LC_CONTAINERD_SOCK containerd's socket, to import images   ($LC_STATE/containerd/containerd.sock)
 #
-# Outputs: $LC_STATE/addons/ (logs, PIDs, certificates, the bridge CNI config set aside).
-# The binaries come from hack/build-addons.sh (run here when missing: about 8 minutes cold).
+# Outputs: $LC_STATE/addons/ (logs, PIDs, certificates, the bridge CNI config set aside), and
+# $LC_STATE/gateway.env (the Gateway's address and CA, for the tests and the demo).
+# The binaries come from hack/build-addons.sh (run here when missing: about 8 minutes cold for
+# Cilium and metrics-server, plus Traefik's build).
 #
 # metrics-server needs the API server's aggregation layer: kube-apiserver started with
 # --requestheader-client-ca-file, --requestheader-allowed-names=front-proxy-client,
@@ -67,7 +74,11 @@ addons_main() {
   LC_CNI_CONF_DIR=${LC_CNI_CONF_DIR:-$LC_STATE/cni/net.d}
   LC_CNI_BIN_DIR=${LC_CNI_BIN_DIR:-/usr/lib/cni}
   LC_BIN=${LC_BIN:-$root/bin/k8s/v1.37.2}
-  LC_ADDONS=${LC_ADDONS-cilium metrics-server}
+  LC_ADDONS=${LC_ADDONS-cilium metrics-server gateway}
+  LC_BASE_DOMAIN=${LC_BASE_DOMAIN:-scrutin.test}
+  LC_HOST_IP=${LC_HOST_IP:-10.10.0.1}
+  LC_INGRESS_LABELS=${LC_INGRESS_LABELS:-scrutin.dev/ingress=true}
+  LC_CONTAINERD_SOCK=${LC_CONTAINERD_SOCK:-$LC_STATE/containerd/containerd.sock}
   ADDONS_ROOT=$root
   ADDONS_BIN=$root/bin/addons
   S=$LC_STATE/addons
@@ -80,11 +91,13 @@ addons_main() {
       addons_lock
       if addons_has cilium; then addons_cilium_up; fi
       if addons_has metrics-server; then addons_metrics_up; fi
+      if addons_has gateway; then addons_gateway_up; fi
       ;;
     down)
       [ ! -d "$S" ] || addons_lock
       # Best effort: go on past a failing step, so that everything started is stopped.
       set +e
+      addons_gateway_down
       addons_metrics_down
       addons_cilium_down
       set -e
@@ -513,10 +526,16 @@ addons_status() {
   if addons_running cilium-agent; then
     printf '%-15s %s\n' cilium "$(addons_cilium_health | jq -r '"state \(.cilium.state), \(.controllers // [] | length) controllers, cni \(."cni-file".msg // "?")"' 2>/dev/null || echo 'no answer')"
   fi
+  if [ -f "$LC_STATE/gateway.env" ]; then
+    printf '%-15s %s\n' gateway "$(tr '\n' ' ' <"$LC_STATE/gateway.env")"
+  fi
   if addons_running metrics-server; then
     printf '%-15s %s\n' apiservice "$(addons_kc get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status} {.status.conditions[?(@.type=="Available")].message}' 2>/dev/null || echo '?')"
   fi
 }
+
+# shellcheck source=hack/local-cluster/gateway.sh
+. "$(dirname "${BASH_SOURCE[0]}")/gateway.sh"
 
 if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
   # Sourced: run in a subshell, so that set -e, variables and exit stay here.

@@ -27,12 +27,16 @@ const (
 	FlagPublicURL = "public-url"
 	// FlagClientIPHeader: the header naming the client's address behind a proxy.
 	FlagClientIPHeader = "client-ip-header"
+	// FlagClientIPTrustedProxies: proxies in front of the ingress whose entries
+	// in the client-ip-header are skipped.
+	FlagClientIPTrustedProxies = "client-ip-trusted-proxies"
 )
 
 // ServeFlags are the flags the controller may pass to `voting-runtime`.
 var ServeFlags = []string{
 	FlagElection, FlagRoll, FlagStore, FlagListen, FlagOpsListen, FlagKeysDir,
 	FlagCredentialsDir, FlagDeliveryDir, FlagPublicURL, FlagClientIPHeader,
+	FlagClientIPTrustedProxies,
 }
 
 // ArchiveCopyCommand is the runtime's subcommand that copies a tallied

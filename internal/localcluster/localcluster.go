@@ -1,7 +1,7 @@
 // Package localcluster holds what the demo (hack/demo) and the end-to-end tests
-// (test/e2e) both do on the local single-node cluster of hack/local-cluster.sh: the
-// forwarder pod that plays the ingress, and cancelling a tenant's Elections before
-// its namespace is deleted.
+// (test/e2e) both do on the local single-node cluster of hack/local-cluster.sh:
+// reaching voters' hosts through the cluster's Gateway (gateway.go), and cancelling
+// a tenant's Elections before its namespace is deleted.
 package localcluster
 
 import (
@@ -18,7 +18,7 @@ import (
 )
 
 // ProbePod is a pod, in namespace, running the image built from test/e2e/probe
-// with args (tcp, get or forward), as restricted Pod Security asks.
+// with args (tcp or get), as restricted Pod Security asks.
 func ProbePod(namespace, name, image string, args ...string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
@@ -33,14 +33,6 @@ func ProbePod(namespace, name, image string, args ...string) *corev1.Pod {
 			}},
 		},
 	}
-}
-
-// ForwardPod is the probe's forward mode: an HTTP reverse proxy on :8080 to target
-// (host:port) that appends the client's address to X-Forwarded-For, as an ingress
-// controller would. Its namespace must carry the labels the manager lets into
-// elections (--ingress-namespace-labels).
-func ForwardPod(namespace, name, image, target string) *corev1.Pod {
-	return ProbePod(namespace, name, image, "forward", ":8080", target)
 }
 
 // CancelElections annotates every Election in namespace as cancelled, which the

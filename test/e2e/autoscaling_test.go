@@ -49,7 +49,8 @@ func TestAutoscalingUnderLoad(t *testing.T) {
 
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
-	target := &load.Target{URL: ingressURL(t, enc), Phones: phone, Answers: load.DefaultAnswers, MaxRetries: 10, SameAddress: true, ForwardedFor: true}
+	target := &load.Target{URL: ingressURL(t, enc), Phones: phone, Answers: load.DefaultAnswers, MaxRetries: 10, SameAddress: true, ForwardedFor: true,
+		Dial: gateway.DialContext, TLS: gateway.TLSConfig()}
 	stats := load.NewStats()
 	done := make(chan struct{})
 	go func() {

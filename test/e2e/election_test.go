@@ -72,7 +72,8 @@ func TestElectionThroughTheService(t *testing.T) {
 	waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 2*time.Minute)
 
 	url := ingressURL(t, e.Status.Namespace)
-	target := &load.Target{URL: url, Phones: phone, Answers: load.DefaultAnswers, MaxRetries: 5, SameAddress: true, ForwardedFor: true}
+	target := &load.Target{URL: url, Phones: phone, Answers: load.DefaultAnswers, MaxRetries: 5, SameAddress: true, ForwardedFor: true,
+		Dial: gateway.DialContext, TLS: gateway.TLSConfig()}
 	stats := load.NewStats()
 	target.Run(t.Context(), load.Constant(20, voters/20*time.Second), 1, 0, stats)
 	res := stats.Result()

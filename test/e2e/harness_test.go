@@ -43,11 +43,16 @@ var hostIP = envOr("SCRUTIN_E2E_HOST_IP", "10.10.0.1")
 // podCIDR is where pods come from, for PostgreSQL's pg_hba.
 var podCIDR = envOr("SCRUTIN_E2E_POD_CIDR", "10.244.0.0/16")
 
+// gatewayNamespace holds the local cluster's Gateway (scrutin-gateway/voters,
+// served by Traefik), through which voters reach the elections.
+const gatewayNamespace = "scrutin-gateway"
+
 var (
-	k8s   client.Client
-	kube  *kubernetes.Clientset
-	pg    *pgtest.Server
-	phone *load.Phones
+	gateway *localcluster.Gateway
+	k8s     client.Client
+	kube    *kubernetes.Clientset
+	pg      *pgtest.Server
+	phone   *load.Phones
 )
 
 func envOr(k, def string) string {
@@ -65,12 +70,21 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	kubeconfig := envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(root, "_output/local-cluster/kubeconfig"))
+	state := envOr("SCRUTIN_E2E_STATE", filepath.Join(root, "_output/local-cluster"))
+	kubeconfig := envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(state, "kubeconfig"))
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: no cluster (%v): run make e2e, which starts one with hack/local-cluster.sh\n", err)
 		return 1
 	}
+	// Voters' hosts are under the Gateway's domain, in no resolver: every client
+	// using http.DefaultTransport (http.Get among them) goes through the Gateway,
+	// trusting the local cluster's CA.
+	if gateway, err = localcluster.LoadGateway(state); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	http.DefaultTransport = gateway.Transport()
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = scrutinv1.AddToScheme(scheme)

@@ -137,12 +137,12 @@ func TestTwoTenantsIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// the ingress path reaches the voters' port, never the operations port, and
+	// the Gateway's namespace reaches the voters' port, never the operations port, and
 	// the voters' port serves none of the operations routes
-	if ok, out := probe(t, ingressNamespace, nil, "tcp", bPod); !ok {
+	if ok, out := probe(t, gatewayNamespace, nil, "tcp", bPod); !ok {
 		t.Errorf("the ingress namespace cannot reach B's voting pod %s: %s", bPod, out)
 	}
-	if ok, out := probe(t, ingressNamespace, nil, "tcp", bOps); ok {
+	if ok, out := probe(t, gatewayNamespace, nil, "tcp", bOps); ok {
 		t.Errorf("the ingress namespace reached B's operations port %s: %s", bOps, out)
 	}
 	for _, path := range []string{"/metrics", "/readyz", "/control/v1/status"} {
@@ -177,46 +177,39 @@ func TestTwoTenantsIsolated(t *testing.T) {
 	}
 }
 
-// ingressNamespace holds the tests' ingress: a namespace carrying the labels the
-// manager admits (hack/local-cluster.sh deploy sets --ingress-namespace-labels).
-const ingressNamespace = "e2e-ingress"
-
-var ingressLabel = envOr("SCRUTIN_E2E_INGRESS_LABEL", "scrutin.dev/ingress=true")
-
-// ingressURL is where voters reach an election: a forwarder pod in the ingress
-// namespace relaying to the election's Service, as an ingress controller would.
-// The host reaches the pod over the cluster's network; the election's own
-// NetworkPolicies refuse anyone else.
+// ingressURL is where voters reach the election whose namespace is electionNS:
+// its status.url (https://<election>.<tenant>.<base domain>), served by the
+// local cluster's Gateway (Traefik) through the HTTPRoute the manager made, over
+// HTTPS with the local cluster's CA; http.DefaultTransport sends the base
+// domain's hosts to the Gateway (see run). The election's tenant gets its
+// listener and certificate first (localcluster.Gateway.AddTenant), as a platform
+// gives each tenant. It waits until the route answers. No trailing slash.
 func ingressURL(t *testing.T, electionNS string) string {
 	t.Helper()
-	k, v, _ := strings.Cut(ingressLabel, "=")
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ingressNamespace, Labels: map[string]string{k: v}}}
-	if _, err := kube.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	target := strings.TrimPrefix(serviceURL(t, electionNS), "http://")
-	pod := localcluster.ForwardPod(ingressNamespace, "", probeImage, target)
-	pod.GenerateName = "forward-"
-	created, err := kube.CoreV1().Pods(ingressNamespace).Create(t.Context(), pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = kube.CoreV1().Pods(ingressNamespace).Delete(context.Background(), created.Name, metav1.DeleteOptions{})
-	})
-	var url string
-	waitFor(t, "the ingress to "+electionNS+" answering", 2*time.Minute, func() (bool, error) {
-		p, err := kube.CoreV1().Pods(ingressNamespace).Get(t.Context(), created.Name, metav1.GetOptions{})
-		if err != nil || p.Status.PodIP == "" {
+	var url, tenant string
+	waitFor(t, "the https status.url of the election of "+electionNS, 3*time.Minute, func() (bool, error) {
+		var list scrutinv1.ElectionList
+		if err := k8s.List(t.Context(), &list); err != nil {
 			return false, err
 		}
-		url = "http://" + net.JoinHostPort(p.Status.PodIP, "8080")
+		url = ""
+		for _, e := range list.Items {
+			if e.Status.Namespace == electionNS {
+				url, tenant = strings.TrimSuffix(e.Status.URL, "/"), e.Namespace
+			}
+		}
+		return strings.HasPrefix(url, "https://"), fmt.Errorf("status.url %q", url)
+	})
+	if err := gateway.AddTenant(t.Context(), k8s, tenant); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Gateway's route to "+url+" answering", 3*time.Minute, func() (bool, error) {
 		resp, err := http.Get(url + "/healthz")
 		if err != nil {
 			return false, err
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("%s/healthz: HTTP %d", url, resp.StatusCode)
 	})
 	return url
 }

@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,11 @@ type Target struct {
 	// through a proxy that trusts the load generator as its load balancer (the
 	// end-to-end tests' ingress), where every connection comes from one host.
 	ForwardedFor bool
+	// Dial, when set, wraps the voter's dialer: where its connections go (a
+	// Gateway serving host names no resolver knows). TLS, when set, is the
+	// voters' TLS configuration for https URLs (trusting a private CA).
+	Dial func(*net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error)
+	TLS  *tls.Config
 	// Encrypted, in the verifiable mode, holds every voter's ballot, encrypted
 	// before the run: voter i posts Encrypted.Ballot(i) as {"belenios": …}
 	// rather than Answers, and its receipt must be the ballot's tracker.
@@ -86,6 +92,12 @@ func (t *Target) newVoter(i int, stats *Stats) *voter {
 		d.LocalAddr = &net.TCPAddr{IP: sourceAddr(i)}
 	}
 	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	if t.Dial != nil {
+		tr.DialContext = t.Dial(d)
+	}
+	if t.TLS != nil {
+		tr.TLSClientConfig = t.TLS.Clone()
+	}
 	return &voter{t: t, stats: stats, addr: sourceAddr(i).String(), n: i, id: runtimetest.VoterID(i), phone: runtimetest.VoterPhone(i),
 		client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
 }

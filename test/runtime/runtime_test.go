@@ -174,7 +174,7 @@ func storm(t *testing.T, rt *runtimetest.Instance, smtp *sink.SMTPSink, n int, d
 }
 
 // checkBox: every acknowledged ballot is in the box, every voter exactly once.
-func checkBox(t *testing.T, st store.Store, receipts map[string]string, n int) {
+func checkBox(t *testing.T, st store.BallotBox, receipts map[string]string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	ballots, err := st.Ballots(ctx)

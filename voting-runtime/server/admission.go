@@ -97,9 +97,10 @@ func isSignInStep(r *http.Request) bool {
 	return false
 }
 
-// clientAddress keys the per-address limit: the connection's address, or the first
-// of ClientIPHeader when set and valid. An IPv6 client counts by its /64, which one
-// host commonly holds whole.
+// clientAddress keys the per-address limit: the connection's address, or, with
+// ClientIPHeader, the header's last address that is not one of TrustedProxies
+// (when valid). An IPv6 client counts by its /64, which one host commonly holds
+// whole.
 func (s *Server) clientAddress(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -107,15 +108,7 @@ func (s *Server) clientAddress(r *http.Request) string {
 	}
 	a, err := netip.ParseAddr(host)
 	if s.cfg.ClientIPHeader != "" {
-		// The last address is the one the ingress itself saw and appended; those
-		// before it are whatever the client chose to send, and spoofable.
-		values := r.Header.Values(s.cfg.ClientIPHeader)
-		var last string
-		if len(values) > 0 {
-			parts := strings.Split(values[len(values)-1], ",")
-			last = parts[len(parts)-1]
-		}
-		if fa, ferr := netip.ParseAddr(strings.TrimSpace(last)); ferr == nil {
+		if fa, ok := forwardedClient(r.Header.Values(s.cfg.ClientIPHeader), s.cfg.TrustedProxies); ok {
 			a, err = fa, nil
 		}
 	}
@@ -127,6 +120,38 @@ func (s *Server) clientAddress(r *http.Request) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+// forwardedClient is the client's address in a forwarding header's values: the
+// last address is the one the ingress itself saw and appended; those before it
+// are whatever the connection's client chose to send, and spoofable, unless that
+// client is a trusted proxy (a load balancer in front of the ingress), whose own
+// entry is then skipped. An entry that is no address ends the walk: nothing.
+func forwardedClient(values []string, trusted []netip.Prefix) (netip.Addr, bool) {
+	var parts []string
+	for _, v := range values {
+		parts = append(parts, strings.Split(v, ",")...)
+	}
+	for i := len(parts) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		if i == 0 || !isTrusted(a, trusted) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // rateLimited answers a request over its limit: the wait page for a person (it

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -278,6 +279,42 @@ func TestClientAddress(t *testing.T) {
 		if got := s.clientAddress(r); got != tc.want {
 			t.Errorf("%s with %q: %q, want %q", tc.remote, tc.header, got, tc.want)
 		}
+	}
+}
+
+// TestClientAddressTrustedProxies: behind a load balancer the ingress trusts,
+// the header ends with the balancer's address (appended by the ingress): the
+// client is the last address that is not a trusted proxy's. An address a client
+// wrote is never skipped unless it is a trusted proxy's, and nothing before an
+// entry that is no address counts.
+func TestClientAddressTrustedProxies(t *testing.T) {
+	s := &Server{cfg: Config{ClientIPHeader: "X-Forwarded-For",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.10.0.1/32"), netip.MustParsePrefix("192.168.0.0/24")}}}
+	cases := map[string]struct {
+		headers []string
+		want    string
+	}{
+		"the balancer's declared client":    {[]string{"203.0.113.7, 10.10.0.1"}, "203.0.113.7"},
+		"two trusted hops":                  {[]string{"203.0.113.7, 192.168.0.4, 10.10.0.1"}, "203.0.113.7"},
+		"a spoofed entry before the client": {[]string{"198.51.100.1, 203.0.113.7, 10.10.0.1"}, "203.0.113.7"},
+		"a client straight to the ingress":  {[]string{"203.0.113.8"}, "203.0.113.8"},
+		"the balancer itself":               {[]string{"10.10.0.1"}, "10.10.0.1"},
+		"only trusted entries":              {[]string{"192.168.0.4, 10.10.0.1"}, "192.168.0.4"},
+		"over two header lines":             {[]string{"203.0.113.7", "10.10.0.1"}, "203.0.113.7"},
+		"no address behind the balancer":    {[]string{"not-an-address, 10.10.0.1"}, "192.0.2.1"},
+		"a mapped IPv4 balancer":            {[]string{"203.0.113.7, ::ffff:10.10.0.1"}, "203.0.113.7"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/sign-in", nil)
+			r.RemoteAddr = "192.0.2.1:4000"
+			for _, h := range tc.headers {
+				r.Header.Add("X-Forwarded-For", h)
+			}
+			if got := s.clientAddress(r); got != tc.want {
+				t.Errorf("%q: %q, want %q", tc.headers, got, tc.want)
+			}
+		})
 	}
 }
 

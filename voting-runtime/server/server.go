@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,11 @@ type Config struct {
 	// X-Forwarded-For); empty: the connection's address. Only behind a proxy that
 	// sets it: anyone else can write any address in it.
 	ClientIPHeader string
+	// TrustedProxies are the addresses of proxies in front of the one that appends
+	// to ClientIPHeader (a load balancer before the ingress), whose own entries
+	// are skipped: the client is the last address of the header that is not one
+	// of them. Empty: the last address, whatever it is.
+	TrustedProxies []netip.Prefix
 }
 
 // Server routes requests to the engine.

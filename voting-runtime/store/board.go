@@ -104,6 +104,22 @@ type Board interface {
 	VoterCredentials(ctx context.Context, fn func(credential string, weight int64) error) error
 }
 
+// CheckSetup checks what InitBoard is given: a setup.
+func CheckSetup(setup []byte) error {
+	if len(setup) == 0 {
+		return errors.New("the setup is empty")
+	}
+	return nil
+}
+
+// Check checks a ballot CastVerifiable is given: a body and a tracker.
+func (b VerifiableBallot) Check() error {
+	if b.Tracker == "" || len(b.Body) == 0 {
+		return errors.New("a ballot needs a body and a tracker")
+	}
+	return nil
+}
+
 // CheckCloseRecords checks what AppendBoard is given: a key and at least one
 // record, each of a kind that follows the close. Both stores call it first.
 func CheckCloseRecords(key string, recs []BoardRecord) error {

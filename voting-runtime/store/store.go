@@ -3,6 +3,17 @@
 // (package store/embedded, SQLite) for one. Both pass the same suite
 // (store/storetest).
 //
+// Store is composed of roles, one interface each, so that a consumer can take
+// only the one it uses: Schema, Keyring, Roll, SignIns, Sessions, BallotBox,
+// Audit, Lifecycle, Outbox (the delivery workers take only this one) and Board
+// (the verifiable mode). The rules both stores follow that no database decides
+// are functions of this package, which each store calls inside its own
+// transaction: RollChange (the roll-lock rule), CheckRollEntry, Guard.Attempt
+// (a sign-in attempt), Guard.MaySend (the resend cooldown), ApplyMigrations (the
+// migration loop), GenerateKeys, CheckSetup, CheckCloseRecords and IsSentinel
+// (the errors returned as they are). Each store keeps only its SQL and the locks
+// that make those rules hold across processes.
+//
 // Guarantees:
 //   - Identity and ballots live apart. A Ballot holds no voter id, no session id, no
 //     timestamp, and its id is random: nothing in it sorts ballots by arrival or
@@ -34,9 +45,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -139,6 +147,12 @@ type Guard struct {
 // Locked reports whether the voter is locked out at now.
 func (g Guard) Locked(now time.Time) bool { return now.Before(g.LockedUntil) }
 
+// MaySend is the rule of ReserveCode: a code may be sent at now unless the voter
+// is locked out or the last one was sent less than cooldown before.
+func (g Guard) MaySend(now time.Time, cooldown time.Duration) bool {
+	return !g.Locked(now) && (g.LastSentAt.IsZero() || !now.Before(g.LastSentAt.Add(cooldown)))
+}
+
 // LockoutPolicy says when wrong codes lock a voter out, and for how long.
 type LockoutPolicy struct {
 	// MaxFailures wrong codes in a row start a lockout.
@@ -212,6 +226,43 @@ func (g Guard) Unlocked() Guard {
 	return g
 }
 
+// Attempt is the rule of AttemptSignIn, applied once the voter's guard g is
+// held: while the voter is locked out at now, the attempt is refused (Locked) and
+// neither pending nor check is called; otherwise check judges the pending
+// sign-in (pending's, nil when there is none) and g records the verdict. It
+// reports whether the guard changed (a verdict other than NothingToCheck: the
+// store writes it) and whether the pending sign-in ends (a right code, or a wrong
+// one that starts a lockout: the store deletes it, so its codes no longer work).
+func (g Guard) Attempt(now time.Time, policy LockoutPolicy, pending func() (*PendingSignIn, error),
+	check func(p *PendingSignIn) Verdict) (a Attempt, record, endSignIn bool, err error) {
+	if g.Locked(now) {
+		return Attempt{Locked: true, Guard: g}, false, false, nil
+	}
+	cur, err := pending()
+	if err != nil {
+		return Attempt{}, false, false, err
+	}
+	a.Verdict = check(cur)
+	a.Guard = g.Record(a.Verdict, now, policy)
+	if a.Verdict == NothingToCheck {
+		return a, false, false, nil
+	}
+	return a, true, a.Verdict == Right || a.Guard.Locked(now), nil
+}
+
+// OrNone is what a store's read of a pending sign-in means to f in UpdateSignIn
+// and to check in AttemptSignIn: the sign-in read, nil when there is none
+// (ErrNotFound), or err.
+func OrNone(p PendingSignIn, err error) (*PendingSignIn, error) {
+	switch {
+	case err == nil:
+		return &p, nil
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	}
+	return nil, err
+}
+
 // Session is a signed-in voter's session. Its id is itself a random secret: the store
 // keeps only its keyed hash.
 type Session struct {
@@ -260,32 +311,59 @@ type State struct {
 	Schedule Schedule
 }
 
-// Store is the runtime's storage. Every method is safe for concurrent use by many
-// goroutines, and for PostgreSQL by many processes.
+// Store is the runtime's storage: every role below, composed. Every method is
+// safe for concurrent use by many goroutines, and for PostgreSQL by many
+// processes. A consumer that needs one role takes that role's interface.
 type Store interface {
+	Schema
+	Keyring
+	Roll
+	SignIns
+	Sessions
+	BallotBox
+	Audit
+	Lifecycle
+	Outbox
+	Board
+}
+
+// Schema is the store's own life: its tables and its connections.
+type Schema interface {
 	// Migrate creates or upgrades the schema; safe when several pods start at once.
 	Migrate(ctx context.Context) error
 	Close() error
+}
 
+// Keyring keeps the election's keys.
+type Keyring interface {
 	// Keys returns the election's keys stored under name, creating them with gen the
-	// first time (local runs, where no keys are given).
+	// first time (local runs, where no keys are given). When several processes
+	// create them at once, one value wins and every caller gets it.
 	Keys(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+}
 
+// Roll is the electoral roll.
+type Roll interface {
 	// ImportRoll replaces the roll with entries, all or nothing, enqueueing each
 	// entry's Letter in the same transaction, and records digest; it reports
 	// whether this call imported it. Imports run one at a time across processes:
 	// when digest is already imported (by this replica or another, even one that
 	// finished while this call waited), it returns false without reading entries.
 	// A different digest replaces the roll and withdraws the old roll's queued
-	// credential letters, or fails with ErrRollLocked once any ballot is cast. An
-	// entry with an empty or repeated voter id, or an error from entries, fails
-	// the import and leaves everything as it was.
+	// credential letters, or fails with ErrRollLocked once any ballot is cast
+	// (see RollChange). An entry with an empty or repeated voter id, or an error
+	// from entries, fails the import and leaves everything as it was (see
+	// CheckRollEntry).
 	ImportRoll(ctx context.Context, digest string, entries RollEntries) (bool, error)
 	// RollDigest is the digest of the roll imported, "" when none: a caller can
 	// skip preparing a roll already imported (ImportRoll checks again anyway).
 	RollDigest(ctx context.Context) (string, error)
 	Voter(ctx context.Context, id string) (Voter, error)
+}
 
+// SignIns are the voters' pending sign-ins and the guard that counts their
+// attempts.
+type SignIns interface {
 	// PutSignIn creates or replaces a voter's pending sign-in.
 	PutSignIn(ctx context.Context, p PendingSignIn) error
 	SignIn(ctx context.Context, voterID string) (PendingSignIn, error)
@@ -303,7 +381,8 @@ type Store interface {
 	// guard: while the voter is locked out at now, it refuses (Locked) without
 	// calling check; otherwise it calls check with the pending sign-in (nil when
 	// there is none) and records its verdict (Guard.Record). A Wrong one that starts
-	// a lockout, and a Right one, end the pending sign-in: its codes no longer work.
+	// a lockout, and a Right one, end the pending sign-in: its codes no longer work
+	// (see Guard.Attempt). Sessions are not touched.
 	AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy LockoutPolicy,
 		check func(p *PendingSignIn) Verdict) (Attempt, error)
 	// ReserveCode records at now that a code is being sent, unless the voter is
@@ -318,17 +397,25 @@ type Store interface {
 	// Unlock ends a voter's lockout and forgets their failures and escalation (the
 	// hotline's action); it returns the guard as it was before.
 	Unlock(ctx context.Context, voterID string) (Guard, error)
+}
 
+// Sessions are the signed-in voters' sessions. A session outlives the sign-in
+// that opened it: ending or replacing a pending sign-in, or a lockout, leaves it.
+type Sessions interface {
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, idHash []byte) (Session, error)
-	// TouchSession records activity (sliding idle timeout).
+	// TouchSession records activity (sliding idle timeout); it never moves the
+	// last activity back.
 	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// DeleteSessionsBefore removes sessions idle since before t; it returns how many.
 	DeleteSessionsBefore(ctx context.Context, t time.Time) (int, error)
 	// ActiveSessions counts the sessions seen since t.
 	ActiveSessions(ctx context.Context, since time.Time) (int64, error)
+}
 
+// BallotBox is the ballot box and the participation record beside it.
+type BallotBox interface {
 	// Cast marks voterID as having voted and stores b, in one durable transaction,
 	// if the box is open by the recorded schedule and not closed (ErrNotOpen,
 	// ErrClosed otherwise, storing nothing), checked in that transaction.
@@ -348,38 +435,32 @@ type Store interface {
 	Ballots(ctx context.Context) ([]Ballot, error)
 	// Participation returns the roll with who voted, sorted by voter id.
 	Participation(ctx context.Context) ([]ParticipationRow, error)
+}
 
+// Audit is the election's hash-chained audit log.
+type Audit interface {
 	// AppendAudit adds entries at the head of the chain, in one transaction (the store
 	// fills Seq, PrevHash and Hash with audit.Hash); concurrent appends are serialised.
 	AppendAudit(ctx context.Context, entries ...AuditRecord) ([]AuditEntry, error)
 	AuditLog(ctx context.Context) ([]AuditEntry, error)
+	// AuditHead is the hash of the last entry (audit.Genesis when the log is empty).
 	AuditHead(ctx context.Context) (string, error)
+}
 
+// Lifecycle is the election's schedule and its steps: opened, closed, tallied.
+type Lifecycle interface {
 	State(ctx context.Context) (State, error)
 	// SetSchedule records s if its Version is greater than the recorded one's, and
 	// reports whether it did; once the box is closed it fails with ErrClosed. An old
 	// process holding a stale schedule can never move the box's schedule back.
 	SetSchedule(ctx context.Context, s Schedule) (bool, error)
 	// SetOpened, SetClosed and SetResults record a step once: they report whether
-	// this call made it, so that among replicas exactly one audits it.
+	// this call made it, so that among replicas exactly one audits it. A recorded
+	// step is never changed (the first results stay).
 	SetOpened(ctx context.Context) (bool, error)
 	// SetClosed closes the box, only once the recorded closesAt has passed by the
 	// store's clock (ErrNotDue before). When it returns, no Cast can commit any
 	// more: Ballots read afterwards holds every ballot ever acknowledged.
 	SetClosed(ctx context.Context) (bool, error)
 	SetResults(ctx context.Context, results []byte) (bool, error)
-
-	Outbox
-	Board
-}
-
-// MigrationVersion is the number a migration file's name starts with
-// ("0001_init.sql": 1), for both stores' embedded migrations.
-func MigrationVersion(file string) (int, error) {
-	num, _, _ := strings.Cut(path.Base(file), "_")
-	v, err := strconv.Atoi(num)
-	if err != nil {
-		return 0, fmt.Errorf("migration %s: the name must start with its number", path.Base(file))
-	}
-	return v, nil
 }

@@ -52,6 +52,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -115,6 +116,7 @@ type flags struct {
 	scrutineerTokenFile, controlTokenF string
 	maxInFlight                        int
 	clientIPHeader                     string
+	trustedProxies                     string
 	publicURL                          string
 	signInRatePerAddress               float64
 	signInBurstPerAddress              int
@@ -223,11 +225,16 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	trusted, err := parsePrefixes(f.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--client-ip-trusted-proxies: %w", err)
+	}
 	srv := server.New(server.Config{
 		Engine: en, ControlToken: keys.control, ScrutineerToken: keys.scrutineer,
 		Gatherer: reg, Registerer: reg, Log: log, Pages: pg,
 		MaxInFlight: maxInFlight, WaitPage: pg.WaitPage,
 		SignInRatePerAddress: f.signInRatePerAddress, SignInBurstPerAddress: f.signInBurstPerAddress, ClientIPHeader: f.clientIPHeader,
+		TrustedProxies: trusted,
 		RatePerAddress: f.ratePerAddress, BurstPerAddress: f.burstPerAddress, BodyReadTimeout: f.bodyReadTimeout,
 		SignInBodyReadTimeout: f.signInBodyReadTimeout, MaxInFlightPerAddress: perAddress, MaxInFlightPerSession: f.maxInFlightPerSession,
 		Forbidden:    pg.Forbidden,
@@ -668,6 +675,7 @@ func defineFlags(fs *flag.FlagSet, f *flags) {
 	fs.IntVar(&f.maxInFlight, "max-in-flight", -1, "requests served at once; past it, by priority (casts last), voters get the wait page at once; -1: the Election's spec.scaling.maxInFlightRequestsPerPod; 0: no bound (an override for local runs)")
 	fs.StringVar(&f.publicURL, contract.FlagPublicURL, "", "the voters' address of the election (https://host/), written in their letters; empty: the letters name none")
 	fs.StringVar(&f.clientIPHeader, contract.FlagClientIPHeader, "", "header whose last address (the one the proxy appended) is the client's, such as X-Forwarded-For, for the per-address sign-in limit; only behind a proxy that sets it (empty: the connection's address)")
+	fs.StringVar(&f.trustedProxies, contract.FlagClientIPTrustedProxies, "", "comma-separated addresses or CIDRs of proxies in front of the ingress (load balancers) whose entries in --client-ip-header are skipped: the client is the header's last address that is not one of them (empty: its last address)")
 	fs.Float64Var(&f.signInRatePerAddress, "sign-in-rate-per-address", 20, "sign-in and code requests a second one client address may sustain (0: no limit)")
 	fs.IntVar(&f.signInBurstPerAddress, "sign-in-burst-per-address", 300, "sign-in and code requests one client address may send at once (0: no limit)")
 	fs.IntVar(&f.deliveryBuffer, "delivery-buffer", 10000, "codes each channel (mail, SMS) may have queued in the outbox and not yet sent, across replicas; past it, a voter asking for a code is told to try again in a moment")
@@ -680,4 +688,24 @@ func defineFlags(fs *flag.FlagSet, f *flags) {
 	fs.IntVar(&f.maxInFlightPerSession, "max-in-flight-per-session", 2, "requests carrying one session cookie served at once; past it, 429 (the wait page for a person); 0: no bound")
 	fs.DurationVar(&f.electionReread, "election-reread", 10*time.Second, "how often the election file is read again for a new schedule (the kubelet updates a mounted ConfigMap in place); 0: never")
 	fs.StringVar(&f.pprofListen, "pprof-listen", "", "a loopback address (127.0.0.1:PORT) to serve Go's profiles on, for benchmarks; empty: none")
+}
+
+// parsePrefixes reads comma-separated addresses (as /32 or /128) and CIDRs.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -18,8 +18,8 @@ import (
 // InitBoard records setup as the board's first record (seq 1) unless a setup is
 // recorded already, and returns the recorded one.
 func (s *Store) InitBoard(ctx context.Context, setup []byte) ([]byte, error) {
-	if len(setup) == 0 {
-		return nil, errors.New("embedded: init board: the setup is empty")
+	if err := store.CheckSetup(setup); err != nil {
+		return nil, fmt.Errorf("embedded: init board: %w", err)
 	}
 	var got []byte
 	err := s.write(ctx, "init board", func(tx *sql.Tx) error {
@@ -46,8 +46,8 @@ func (s *Store) BoardSetup(ctx context.Context) ([]byte, error) {
 // makes b the voter's counted ballot, in one BEGIN IMMEDIATE transaction that
 // first checks, as Cast does, that the box is open by the store's clock.
 func (s *Store) CastVerifiable(ctx context.Context, voterID string, b store.VerifiableBallot) error {
-	if b.Tracker == "" || len(b.Body) == 0 {
-		return errors.New("embedded: cast verifiable: a ballot needs a body and a tracker")
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("embedded: cast verifiable: %w", err)
 	}
 	return s.write(ctx, "cast verifiable", func(tx *sql.Tx) error {
 		b0, err := readBox(ctx, tx)

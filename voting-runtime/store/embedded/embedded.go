@@ -21,9 +21,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -93,42 +90,23 @@ func (s *Store) Close() error {
 // Migrate applies the embedded migrations not yet recorded in schema_migrations,
 // in one BEGIN IMMEDIATE transaction: processes migrating at once take turns.
 func (s *Store) Migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("embedded: migrate: %w", err)
-	}
-	sort.Strings(files)
 	return s.write(ctx, "migrate", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version INTEGER NOT NULL PRIMARY KEY,
 			applied_at INTEGER NOT NULL DEFAULT (unixepoch()))`); err != nil {
 			return err
 		}
-		for _, f := range files {
-			v, err := store.MigrationVersion(f)
-			if err != nil {
-				return err
-			}
-			var done bool
-			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)",
-				v).Scan(&done); err != nil {
-				return err
-			}
-			if done {
-				continue
-			}
-			sql, err := migrations.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, string(sql)); err != nil {
-				return fmt.Errorf("%s: %w", path.Base(f), err)
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES (?)", v); err != nil {
-				return err
-			}
+		applied := func(v int) (done bool, err error) {
+			err = tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)", v).Scan(&done)
+			return done, err
 		}
-		return nil
+		return store.ApplyMigrations(migrations, applied, func(m store.Migration) error {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version) VALUES (?)", m.Version)
+			return err
+		})
 	})
 }
 
@@ -177,13 +155,7 @@ func (s *Store) query(ctx context.Context, q string, args []any, scan func(*sql.
 // wrap prefixes err with the operation, leaving nil and the store's sentinel
 // errors unchanged.
 func wrap(op string, err error) error {
-	switch {
-	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
-		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
-		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue),
-		errors.Is(err, store.ErrLockedOut), errors.Is(err, store.ErrNoBoard), errors.Is(err, store.ErrBoardFinished),
-		errors.Is(err, store.ErrNotClosedYet), errors.Is(err, store.ErrBallotOnBoard),
-		errors.Is(err, store.ErrNotVotersCredential):
+	if err == nil || store.IsSentinel(err) || errors.Is(err, errTrackerTaken) {
 		return err
 	}
 	return fmt.Errorf("embedded: %s: %w", op, err)

@@ -1,13 +1,10 @@
 package embedded
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,29 +32,7 @@ func TestCastSurvivesKill9(t *testing.T) {
 	storetest.OpenBox(t, s)
 	s.Close()
 
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperCaster$")
-	cmd.Env = append(os.Environ(), casterEnv+"="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	acked := map[string]bool{}
-	lines := bufio.NewScanner(out)
-	for lines.Scan() && len(acked) < 300 {
-		if id, ok := strings.CutPrefix(lines.Text(), "cast "); ok {
-			acked[id] = true
-		}
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if len(acked) < 300 {
-		t.Fatalf("the caster acknowledged only %d casts before it ended", len(acked))
-	}
+	acked := storetest.KillAfterAcks(t, "TestHelperCaster", casterEnv, path, 300)
 
 	s = openFile(t, path)
 	ps, err := s.Participation(t.Context())

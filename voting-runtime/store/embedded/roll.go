@@ -22,12 +22,9 @@ func (s *Store) Keys(ctx context.Context, name string, gen func() ([]byte, error
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, wrap("keys", err)
 	}
-	nv, err := gen()
+	nv, err := store.GenerateKeys(name, gen)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: generating keys %q: %w", name, err)
-	}
-	if nv == nil {
-		nv = []byte{}
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	// Another process may have created them meanwhile: its value wins.
 	err = s.write(ctx, "keys", func(tx *sql.Tx) error {
@@ -50,18 +47,15 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 	err := s.write(ctx, "import roll", func(tx *sql.Tx) error {
 		var current string
 		err := tx.QueryRowContext(ctx, "SELECT digest FROM roll_meta").Scan(&current)
-		if err == nil && current == digest {
-			return nil
-		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var locked bool
-		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM participation)").Scan(&locked); err != nil {
+		change, err := store.RollChange(current, err == nil, digest, func() (cast bool, err error) {
+			err = tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM participation)").Scan(&cast)
+			return cast, err
+		})
+		if !change || err != nil {
 			return err
-		}
-		if locked {
-			return store.ErrRollLocked
 		}
 		now := s.now().UnixMicro()
 		// The old roll's letters will never be sent: the new roll brings its own.
@@ -80,16 +74,8 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 				return err
 			}
 			n++
-			if e.Voter.ID == "" {
-				return fmt.Errorf("voter %d has no id", n)
-			}
-			if e.Letter != nil {
-				l := *e.Letter
-				l.VoterID = e.Voter.ID
-				if err := l.Check(); err != nil {
-					return fmt.Errorf("voter %d's letter: %w", n, err)
-				}
-				e.Letter = &l
+			if e, err = store.CheckRollEntry(n, e); err != nil {
+				return err
 			}
 			if err := b.add(ctx, e, n); err != nil {
 				return err

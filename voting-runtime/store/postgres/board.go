@@ -24,8 +24,8 @@ import (
 // any process, the first to insert board_head wins; the others wait for its
 // commit and read its setup.
 func (s *Store) InitBoard(ctx context.Context, setup []byte) ([]byte, error) {
-	if len(setup) == 0 {
-		return nil, errors.New("postgres: init board: the setup is empty")
+	if err := store.CheckSetup(setup); err != nil {
+		return nil, fmt.Errorf("postgres: init board: %w", err)
 	}
 	var got []byte
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -62,8 +62,8 @@ func (s *Store) BoardSetup(ctx context.Context) ([]byte, error) {
 // other in seq order, and the counted row of a voter is always that of their
 // latest cast. When nothing is inserted, castRefused says why.
 func (s *Store) CastVerifiable(ctx context.Context, voterID string, b store.VerifiableBallot) error {
-	if b.Tracker == "" || len(b.Body) == 0 {
-		return errors.New("postgres: cast verifiable: a ballot needs a body and a tracker")
+	if err := b.Check(); err != nil {
+		return fmt.Errorf("postgres: cast verifiable: %w", err)
 	}
 	tag, err := s.pool.Exec(ctx, `WITH box AS (
 			SELECT 1 FROM state WHERE NOT closed AND opens_at <= now() AND now() < closes_at FOR SHARE),

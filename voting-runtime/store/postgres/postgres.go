@@ -19,10 +19,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
 	"runtime"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -94,11 +91,6 @@ func (s *Store) Close() error {
 // all in one transaction holding an advisory lock: pods starting at once wait for
 // each other, and the last ones find nothing to do.
 func (s *Store) Migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	sort.Strings(files)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
 			return err
@@ -117,26 +109,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 		for _, v := range applied {
 			done[v] = true
 		}
-		for _, f := range files {
-			v, err := store.MigrationVersion(f)
-			if err != nil {
+		return store.ApplyMigrations(migrations, func(v int) (bool, error) { return done[v], nil },
+			func(m store.Migration) error {
+				if _, err := tx.Exec(ctx, m.SQL); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", m.Version)
 				return err
-			}
-			if done[v] {
-				continue
-			}
-			sql, err := migrations.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return fmt.Errorf("%s: %w", path.Base(f), err)
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v); err != nil {
-				return err
-			}
-		}
-		return nil
+			})
 	}, "migrate")
 }
 
@@ -167,13 +147,7 @@ func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error, op string) error
 // wrap prefixes err with the operation, leaving nil and the store's sentinel
 // errors unchanged.
 func wrap(op string, err error) error {
-	switch {
-	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyVoted),
-		errors.Is(err, store.ErrRollLocked), errors.Is(err, errTrackerTaken),
-		errors.Is(err, store.ErrNotOpen), errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrNotDue),
-		errors.Is(err, store.ErrLockedOut), errors.Is(err, store.ErrNoBoard), errors.Is(err, store.ErrBoardFinished),
-		errors.Is(err, store.ErrNotClosedYet), errors.Is(err, store.ErrBallotOnBoard),
-		errors.Is(err, store.ErrNotVotersCredential):
+	if err == nil || store.IsSentinel(err) || errors.Is(err, errTrackerTaken) {
 		return err
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)

@@ -22,12 +22,9 @@ func (s *Store) Keys(ctx context.Context, name string, gen func() ([]byte, error
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, wrap("keys", err)
 	}
-	nv, err := gen()
+	nv, err := store.GenerateKeys(name, gen)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: generating keys %q: %w", name, err)
-	}
-	if nv == nil {
-		nv = []byte{}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	// Whoever inserts first wins; everyone reads the winner's value back.
 	if _, err := s.pool.Exec(ctx, "INSERT INTO keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
@@ -55,18 +52,15 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 		}
 		var current string
 		err := tx.QueryRow(ctx, "SELECT digest FROM roll_meta").Scan(&current)
-		if err == nil && current == digest {
-			return nil
-		}
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		var locked bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT FROM participation)").Scan(&locked); err != nil {
+		change, err := store.RollChange(current, err == nil, digest, func() (cast bool, err error) {
+			err = tx.QueryRow(ctx, "SELECT EXISTS (SELECT FROM participation)").Scan(&cast)
+			return cast, err
+		})
+		if !change || err != nil {
 			return err
-		}
-		if locked {
-			return store.ErrRollLocked
 		}
 		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE roll_import (
 				n bigint NOT NULL, voter_id text COLLATE "C" NOT NULL, name text NOT NULL, email text NOT NULL,
@@ -90,21 +84,16 @@ func (s *Store) ImportRoll(ctx context.Context, digest string, entries store.Rol
 					return nil, err
 				}
 				n++
-				v := e.Voter
-				if v.ID == "" {
-					return nil, fmt.Errorf("voter %d has no id", n)
+				if e, err = store.CheckRollEntry(int(n), e); err != nil {
+					return nil, err
 				}
+				v := e.Voter
 				var pc *string
 				if v.PublicCredential != "" {
 					pc = &v.PublicCredential
 				}
 				row := []any{n, v.ID, v.Name, v.Email, v.Phone, v.Weight, v.CredentialHash, pc, nil, nil, nil, nil}
-				if e.Letter != nil {
-					l := *e.Letter
-					l.VoterID = v.ID
-					if err := l.Check(); err != nil {
-						return nil, fmt.Errorf("voter %d's letter: %w", n, err)
-					}
+				if l := e.Letter; l != nil {
 					row[8], row[9], row[10], row[11] = l.Kind, l.Channel, l.Sealed, l.NotAfter
 				}
 				return row, nil

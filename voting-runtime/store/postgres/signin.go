@@ -84,12 +84,8 @@ func (s *Store) UpdateSignIn(ctx context.Context, voterID string, now time.Time,
 		if g.Locked(now) {
 			return store.ErrLockedOut
 		}
-		var cur *store.PendingSignIn
-		p, err := readSignIn(ctx, tx, voterID)
-		switch {
-		case err == nil:
-			cur = &p
-		case !errors.Is(err, store.ErrNotFound):
+		cur, err := store.OrNone(readSignIn(ctx, tx, voterID))
+		if err != nil {
 			return err
 		}
 		next := f(cur)
@@ -113,29 +109,16 @@ func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time
 	check func(p *store.PendingSignIn) store.Verdict) (store.Attempt, error) {
 	var a store.Attempt
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		a = store.Attempt{}
 		g, err := lockGuard(ctx, tx, voterID)
 		if err != nil {
 			return err
 		}
-		if g.Locked(now) {
-			a.Locked, a.Guard = true, g
-			return nil
-		}
-		var cur *store.PendingSignIn
-		p, err := readSignIn(ctx, tx, voterID)
-		switch {
-		case err == nil:
-			cur = &p
-		case !errors.Is(err, store.ErrNotFound):
+		pending := func() (*store.PendingSignIn, error) { return store.OrNone(readSignIn(ctx, tx, voterID)) }
+		var record, end bool
+		if a, record, end, err = g.Attempt(now, policy, pending, check); !record || err != nil {
 			return err
 		}
-		a.Verdict = check(cur)
-		a.Guard = g.Record(a.Verdict, now, policy)
-		if a.Verdict == store.NothingToCheck {
-			return nil
-		}
-		if a.Verdict == store.Right || a.Guard.Locked(now) {
+		if end {
 			if _, err := tx.Exec(ctx, "DELETE FROM sign_ins WHERE voter_id = $1", voterID); err != nil {
 				return err
 			}
@@ -154,7 +137,7 @@ func (s *Store) ReserveCode(ctx context.Context, voterID string, now time.Time, 
 		if g, err = lockGuard(ctx, tx, voterID); err != nil {
 			return err
 		}
-		if ok = !g.Locked(now) && (g.LastSentAt.IsZero() || !now.Before(g.LastSentAt.Add(cooldown))); !ok {
+		if ok = g.MaySend(now, cooldown); !ok {
 			return nil
 		}
 		_, err = tx.Exec(ctx, "UPDATE sign_in_guards SET last_sent_at = $2 WHERE voter_id = $1", voterID, now)

@@ -1,12 +1,9 @@
 package storetest
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -760,29 +757,7 @@ func CastVerifiableKilled9(t *testing.T, helper, db string, s store.Store, reope
 	importRoll(t, s, vs, "d")
 	initBoard(t, s)
 	OpenBox(t, s)
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+helper+"$")
-	cmd.Env = append(os.Environ(), VerifiableCasterEnv+"="+db)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	acked := map[string]bool{}
-	lines := bufio.NewScanner(out)
-	for lines.Scan() && len(acked) < 300 {
-		if tr, ok := strings.CutPrefix(lines.Text(), "cast "); ok {
-			acked[tr] = true
-		}
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if len(acked) < 300 {
-		t.Fatalf("the caster acknowledged only %d casts before it ended", len(acked))
-	}
+	acked := KillAfterAcks(t, helper, VerifiableCasterEnv, db, 300)
 
 	s = reopen(t)
 	closeNow(t, s)

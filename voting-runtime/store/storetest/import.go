@@ -1,11 +1,8 @@
 package storetest
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -228,24 +225,9 @@ const importKillVoters = 20_000
 // digest, and imports the roll again: once, with every letter queued once.
 func ImportKilled9(t *testing.T, helper, db string, reopen func(t *testing.T) store.Store) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+helper+"$")
-	cmd.Env = append(os.Environ(), ImporterEnv+"="+db)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(out)
-	written := false
-	for !written && lines.Scan() {
-		written = lines.Text() == fmt.Sprintf("written %d", importKillVoters)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	written := killHelper(t, helper, ImporterEnv, db, func(line string) bool {
+		return line == fmt.Sprintf("written %d", importKillVoters)
+	})
 	if !written {
 		t.Fatal("the importer ended before writing its entries")
 	}

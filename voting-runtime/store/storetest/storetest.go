@@ -1,5 +1,10 @@
 // Package storetest is the conformance suite every store.Store passes: Run it from
-// the implementation's tests.
+// the implementation's tests. Besides each method's contract, it checks the rules
+// the engine relies on when replicas share a store (engine_rules.go): each step
+// recorded once, one ballot per voter, a cast after the close refused by the
+// store itself, the roll locked by the first ballot, one audit chain, one value
+// of the keys, a session that outlives its code, a box that the schedule alone
+// opens and lets close.
 //
 // A store may also implement:
 //   - Reopener, to open the same database again (as another process would): the
@@ -110,6 +115,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ImportRollWithLettersAllOrNothing", func(t *testing.T) { testImportRollWithLetters(t, fresh(t)) })
 	t.Run("ImportRollOnceAcrossProcesses", func(t *testing.T) { testImportRollOnce(t, fresh(t)) })
 	runBoard(t, fresh, migrated)
+	runEngineRules(t, fresh, migrated)
 }
 
 func testMigrateTwice(t *testing.T, s store.Store) {
