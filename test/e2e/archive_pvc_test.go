@@ -64,10 +64,13 @@ func watchArchiveJob(t *testing.T, ns string) *archiveJobSeen {
 				continue
 			}
 			for ev := range w.ResultChan() {
-				if m, ok := ev.Object.(metav1.Object); ok && ev.Type != watch.Error {
-					rv = m.GetResourceVersion()
-					record(ev)
+				m, ok := ev.Object.(metav1.Object)
+				if ev.Type == watch.Error || !ok {
+					rv = "" // expired: start again from the current state
+					continue
 				}
+				rv = m.GetResourceVersion()
+				record(ev)
 			}
 			w.Stop()
 		}
