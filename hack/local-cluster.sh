@@ -255,8 +255,11 @@ net_up() {
 net_down() {
   fence
   if [ -e "$NS_PATH" ]; then ip netns del "$LC_NETNS"; fi
-  # The routes go with the host's end of the veth.
-  if ip link show "$HOST_DEV" >/dev/null 2>&1; then ip link del "$HOST_DEV"; fi
+  # The routes go with the host's end of the veth. Deleting the namespace removes it
+  # too, a moment later: gone between the look and the delete is gone.
+  if ip link show "$HOST_DEV" >/dev/null 2>&1; then
+    ip link del "$HOST_DEV" 2>/dev/null || ! ip link show "$HOST_DEV" >/dev/null 2>&1 || ip link del "$HOST_DEV"
+  fi
   while iptables -D FORWARD -i "$HOST_DEV" -m comment --comment scrutin-local-cluster -j DROP 2>/dev/null; do :; done
   while iptables -D FORWARD -o "$HOST_DEV" -m comment --comment scrutin-local-cluster -j DROP 2>/dev/null; do :; done
   return 0

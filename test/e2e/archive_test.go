@@ -139,27 +139,8 @@ func TestArchiveOnTheCluster(t *testing.T) {
 		e.Spec.Archive = &scrutinv1.Archive{S3: dest}
 	})
 
-	e := waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 3*time.Minute)
-	url := ingressURL(t, e.Status.Namespace)
-	var receipts []string
-	for i := 1; i <= voters; i++ {
-		v := newVoter(url, i)
-		if err := v.signIn(t.Context()); err != nil {
-			t.Fatalf("%s: %v", v.id, err)
-		}
-		r, _, err := v.cast(t.Context())
-		if err != nil || r == "" {
-			t.Fatalf("%s: receipt %q: %v", v.id, r, err)
-		}
-		receipts = append(receipts, r)
-	}
-
-	e = waitPhase(t, ns, "congress", scrutinv1.PhaseTallied, 5*time.Minute)
-	waitFor(t, "the election Archived", 3*time.Minute, func() (bool, error) {
-		e = election(t, ns, "congress")
-		c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionArchived)
-		return c != nil && c.Status == metav1.ConditionTrue && e.Status.Archive != nil, fmt.Errorf("Archived %+v", c)
-	})
+	receipts := voteAll(t, ns, "congress", voters)
+	e := waitArchived(t, ns, "congress")
 	st := e.Status.Archive
 	key := s3archive.Key(dest, ns, e.Name, string(e.UID))
 	if st.Location != "s3://"+bucket+"/"+key || !strings.HasPrefix(st.Digest, "sha256:") || st.Size <= 0 {
@@ -223,6 +204,40 @@ func TestArchiveOnTheCluster(t *testing.T) {
 	if _, err := os.Stat(bad); !os.IsNotExist(err) {
 		t.Errorf("archive fetch wrote the altered archive (%v)", err)
 	}
+}
+
+// voteAll waits for the Election to open and has its first n voters sign in and
+// vote through the ingress; it returns their receipts.
+func voteAll(t *testing.T, ns, name string, n int) []string {
+	t.Helper()
+	e := waitPhase(t, ns, name, scrutinv1.PhaseOpen, 3*time.Minute)
+	url := ingressURL(t, e.Status.Namespace)
+	var receipts []string
+	for i := 1; i <= n; i++ {
+		v := newVoter(url, i)
+		if err := v.signIn(t.Context()); err != nil {
+			t.Fatalf("%s: %v", v.id, err)
+		}
+		r, _, err := v.cast(t.Context())
+		if err != nil || r == "" {
+			t.Fatalf("%s: receipt %q: %v", v.id, r, err)
+		}
+		receipts = append(receipts, r)
+	}
+	return receipts
+}
+
+// waitArchived waits for the Election to be Tallied, then Archived with a
+// status.archive, and returns it.
+func waitArchived(t *testing.T, ns, name string) *scrutinv1.Election {
+	t.Helper()
+	e := waitPhase(t, ns, name, scrutinv1.PhaseTallied, 5*time.Minute)
+	waitFor(t, "the election Archived", 3*time.Minute, func() (bool, error) {
+		e = election(t, ns, name)
+		c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionArchived)
+		return c != nil && c.Status == metav1.ConditionTrue && e.Status.Archive != nil, fmt.Errorf("Archived %+v", c)
+	})
+	return e
 }
 
 // gunzip is the tar inside a records archive, whose members are read as bytes.
