@@ -40,7 +40,7 @@ demo-down: ## Stop the demo and the local cluster, and remove what they made.
 
 .PHONY: test
 test: tools manifests api-docs vet ## Run every test: unit, envtest against a real kube-apiserver and etcd, then end to end on the local cluster (E2E=0 skips it).
-	go test $(TEST_FLAGS) -count=1 ./...
+	go test -count=1 -timeout 30m $(TEST_FLAGS) ./...
 	@if [ "$(E2E)" = 1 ]; then $(MAKE) e2e; else echo "end-to-end tests skipped (E2E=0): make e2e runs them"; fi
 
 .PHONY: test-archive
