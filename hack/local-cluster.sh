@@ -881,14 +881,11 @@ YAML
 }
 
 cmd_deploy() {
+  [[ $LC_INSTALL == kustomize || $LC_INSTALL == helm ]] || die "LC_INSTALL=$LC_INSTALL: kustomize or helm"
   cmd_images
   # shellcheck source=/dev/null
   . "$LC_STATE/images.env"
-  case $LC_INSTALL in
-    kustomize) ;;
-    helm) deploy_helm; return ;;
-    *) die "LC_INSTALL=$LC_INSTALL: kustomize or helm" ;;
-  esac
+  [ "$LC_INSTALL" = kustomize ] || { deploy_helm; return; }
   local dir=$LC_STATE/deploy gateway=()
   mkdir -p "$dir"
   # Each election's HTTPRoute on the Gateway of the add-on `gateway`, when it runs.
