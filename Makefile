@@ -59,6 +59,15 @@ e2e: ## End to end on a local single-node cluster: up, deploy Scrutin's images, 
 	  go test -tags e2e -count=1 -timeout 45m $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
 	[ -n "$(KEEP_CLUSTER)" ] || hack/local-cluster.sh down; exit $$rc
 
+.PHONY: e2e-helm
+e2e-helm: $(HELM) ## End to end with Scrutin installed by its Helm chart (charts/scrutin) instead of config/default: a full vote and two isolated tenants.
+	hack/local-cluster.sh up
+	LC_INSTALL=helm HELM_VERSION=$(HELM_VERSION) hack/local-cluster.sh deploy
+	set -a; . _output/local-cluster/images.env; set +a; \
+	SCRUTIN_E2E_INSTALL=helm HELM_VERSION=$(HELM_VERSION) SCRUTIN_E2E_PROBE_IMAGE=$$PROBE_IMAGE \
+	  go test -tags e2e -count=1 -timeout 30m -run 'TestInstalledWithHelm|TestElectionThroughTheService|TestTwoTenantsIsolated' -v $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
+	[ -n "$(KEEP_CLUSTER)" ] || hack/local-cluster.sh down; exit $$rc
+
 .PHONY: e2e-archive
 e2e-archive: ## Records archived to a SeaweedFS pod on the local cluster and verified by kubectl scrutin (builds SeaweedFS first: about 25 min cold, then cached in bin/).
 	hack/build-seaweedfs.sh >/dev/null

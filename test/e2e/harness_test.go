@@ -47,6 +47,9 @@ var podCIDR = envOr("SCRUTIN_E2E_POD_CIDR", "10.244.0.0/16")
 // served by Traefik), through which voters reach the elections.
 const gatewayNamespace = "scrutin-gateway"
 
+// kubeconfigFile is the local cluster's kubeconfig, for the programs a test runs.
+var kubeconfigFile string
+
 var (
 	gateway *localcluster.Gateway
 	k8s     client.Client
@@ -71,8 +74,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	state := envOr("SCRUTIN_E2E_STATE", filepath.Join(root, "_output/local-cluster"))
-	kubeconfig := envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(state, "kubeconfig"))
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	kubeconfigFile = envOr("SCRUTIN_E2E_KUBECONFIG", filepath.Join(state, "kubeconfig"))
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigFile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: no cluster (%v): run make e2e, which starts one with hack/local-cluster.sh\n", err)
 		return 1
