@@ -56,7 +56,7 @@ e2e: ## End to end on a local single-node cluster: up, deploy Scrutin's images, 
 	hack/local-cluster.sh deploy
 	set -a; . _output/local-cluster/images.env; set +a; \
 	SCRUTIN_E2E_PROBE_IMAGE=$$PROBE_IMAGE SCRUTIN_E2E_SEAWEEDFS_IMAGE=$${SEAWEEDFS_IMAGE:-} \
-	  go test -tags e2e -count=1 -timeout 45m $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
+	  go test -tags e2e -count=1 -timeout 60m $(TEST_FLAGS) ./test/e2e && rc=0 || rc=$$?; \
 	[ -n "$(KEEP_CLUSTER)" ] || hack/local-cluster.sh down; exit $$rc
 
 .PHONY: e2e-helm
