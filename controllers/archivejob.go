@@ -113,13 +113,7 @@ func buildArchiveJob(in *Inputs, digest string, size int64) *batchv1.Job {
 					RestartPolicy:                corev1.RestartPolicyNever,
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To(int64(runtimeUID)),
-						RunAsGroup:     ptr.To(int64(runtimeUID)),
-						FSGroup:        ptr.To(int64(runtimeUID)),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:              runtimePodSecurity(),
 					Containers: []corev1.Container{{
 						Name:            ArchiveComponent,
 						Image:           in.Options.RuntimeImage,
@@ -138,13 +132,7 @@ func buildArchiveJob(in *Inputs, digest string, size int64) *batchv1.Job {
 						},
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						VolumeMounts:             []corev1.VolumeMount{{Name: "archive", MountPath: archiveMountPath}},
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							RunAsNonRoot:             ptr.To(true),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
+						SecurityContext:          runtimeContainerSecurity(),
 					}},
 					Volumes: []corev1.Volume{{
 						Name: "archive",

@@ -153,13 +153,7 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To(int64(30)),
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   ptr.To(true),
-				RunAsUser:      ptr.To(int64(runtimeUID)),
-				RunAsGroup:     ptr.To(int64(runtimeUID)),
-				FSGroup:        ptr.To(int64(runtimeUID)),
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-			},
+			SecurityContext:               runtimePodSecurity(),
 			TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
 				MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
 				WhenUnsatisfiable: corev1.ScheduleAnyway,
@@ -182,17 +176,11 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 				// alone; liveness asks the voters' server itself. The startup
 				// probe gives the roll's import up to an hour (720 x 5 s)
 				// before liveness may restart the pod.
-				StartupProbe:   probe("ops", "/readyz", 5, startupProbeFailures),
-				ReadinessProbe: probe("ops", "/readyz", 5, 3),
-				LivenessProbe:  probe("http", "/healthz", 10, 3),
-				VolumeMounts:   mounts,
-				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: ptr.To(false),
-					ReadOnlyRootFilesystem:   ptr.To(true),
-					RunAsNonRoot:             ptr.To(true),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				},
+				StartupProbe:    probe("ops", "/readyz", 5, startupProbeFailures),
+				ReadinessProbe:  probe("ops", "/readyz", 5, 3),
+				LivenessProbe:   probe("http", "/healthz", 10, 3),
+				VolumeMounts:    mounts,
+				SecurityContext: runtimeContainerSecurity(),
 			}},
 			Volumes: volumes,
 		},
@@ -245,4 +233,29 @@ func keysVolume(in *Inputs) corev1.Volume {
 		},
 		DefaultMode: ptr.To(int32(0o440)),
 	}}}
+}
+
+// runtimePodSecurity is the pod security context of every pod that runs the
+// voting-runtime image (its Deployment, the archive Job): the image's non-root
+// user, as Pod Security's restricted profile asks.
+func runtimePodSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To(int64(runtimeUID)),
+		RunAsGroup:     ptr.To(int64(runtimeUID)),
+		FSGroup:        ptr.To(int64(runtimeUID)),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// runtimeContainerSecurity is the security context of the voting-runtime
+// image's container: no privilege, a read-only root, no capability.
+func runtimeContainerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
 }
