@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -36,6 +38,7 @@ import (
 type Config struct {
 	Elections, Tenants, Nodes, Workers, Concurrency, Checkpoint int
 	Rest                                                        time.Duration // how long the manager is watched at rest
+	Profiles                                                    string        // a directory for a heap profile at every checkpoint, or ""
 	Timeout                                                     time.Duration // for every Election to be Scheduled
 }
 
@@ -73,6 +76,7 @@ func main() {
 	flag.IntVar(&c.Checkpoint, "checkpoint", 1000, "record memory every this many Scheduled Elections")
 	flag.DurationVar(&c.Rest, "rest", 30*time.Second, "how long the idle manager's requests are counted, before and after the burst")
 	flag.DurationVar(&c.Timeout, "timeout", 60*time.Minute, "how long every Election has to be Scheduled")
+	flag.StringVar(&c.Profiles, "heap-profiles", "", "write a heap profile (go tool pprof) at every checkpoint into this directory")
 	flag.Parse()
 	res, err := Run(context.Background(), c)
 	if err != nil {
@@ -173,11 +177,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	time.Sleep(5 * time.Second) // the caches sync
 	res.RestBefore = rate(&requests, cfg.Rest)
 
-	w, err := c.Watch(ctx, &scrutinv1.ElectionList{})
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
 	var (
 		mu          sync.Mutex
 		scheduled   = map[string]bool{}
@@ -188,34 +187,41 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	checkpoint := func(n int) {
 		heap, rss := memory()
 		_, samples := reconcileQuantile(0.5)
-		checkpoints = append(checkpoints, Checkpoint{Scheduled: n, At: time.Since(start), HeapMiB: heap, RSSMiB: rss,
-			ManagerRequests: requests.n.Load(), ReconcileSamples: samples})
+		cp := Checkpoint{Scheduled: n, At: time.Since(start), HeapMiB: heap, RSSMiB: rss,
+			ManagerRequests: requests.n.Load(), ReconcileSamples: samples}
+		checkpoints = append(checkpoints, cp)
+		// as it comes, for a run of an hour
+		fmt.Printf("%s  %d Scheduled, heap %.0f MiB, RSS %.0f MiB, %d manager requests, %d reconciles\n",
+			cp.At.Round(time.Second), n, heap, rss, cp.ManagerRequests, samples)
+		if cfg.Profiles != "" {
+			if err := writeHeapProfile(cfg.Profiles, n); err != nil {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+			}
+		}
 	}
 	startRequests := requests.n.Load()
 	mu.Lock()
 	start = time.Now()
 	checkpoint(0)
 	mu.Unlock()
-	go func() {
-		for ev := range w.ResultChan() {
-			e, ok := ev.Object.(*scrutinv1.Election)
-			if !ok || ev.Type == watch.Deleted || e.Status.Phase != scrutinv1.PhaseScheduled {
-				continue
-			}
-			mu.Lock()
-			if key := e.Namespace + "/" + e.Name; !scheduled[key] {
-				scheduled[key] = true
-				n := len(scheduled)
-				if n%cfg.Checkpoint == 0 || n == cfg.Elections {
-					checkpoint(n)
-				}
-				if n == cfg.Elections {
-					close(allDone)
-				}
-			}
-			mu.Unlock()
+	seen := func(e *scrutinv1.Election) {
+		if e.Status.Phase != scrutinv1.PhaseScheduled {
+			return
 		}
-	}()
+		mu.Lock()
+		defer mu.Unlock()
+		if key := e.Namespace + "/" + e.Name; !scheduled[key] {
+			scheduled[key] = true
+			n := len(scheduled)
+			if n%cfg.Checkpoint == 0 || n == cfg.Elections {
+				checkpoint(n)
+			}
+			if n == cfg.Elections {
+				close(allDone)
+			}
+		}
+	}
+	go followElections(ctx, c, seen)
 
 	fmt.Printf("Applying %d Elections over %d tenants (%d clients), --max-concurrent-reconciles=%d...\n",
 		cfg.Elections, cfg.Tenants, cfg.Workers, cfg.Concurrency)
@@ -282,6 +288,52 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Checkpoints = append(res.Checkpoints, Checkpoint{Scheduled: cfg.Elections, At: time.Since(start), HeapMiB: heap, RSSMiB: rss,
 		ManagerRequests: requests.n.Load(), ReconcileSamples: res.Reconciles})
 	return res, nil
+}
+
+// followElections calls seen with every Election as it changes. The API server
+// closes a watch that falls behind a burst (and at its timeout): the watch is then
+// made again from the last version seen, or from a fresh list when that version
+// is gone, so that no transition is missed.
+func followElections(ctx context.Context, c client.WithWatch, seen func(*scrutinv1.Election)) {
+	rv, watches := "", 0
+	for ctx.Err() == nil {
+		if rv == "" {
+			var list scrutinv1.ElectionList
+			if err := c.List(ctx, &list); err != nil {
+				time.Sleep(time.Second)
+				continue
+			}
+			for i := range list.Items {
+				seen(&list.Items[i])
+			}
+			rv = list.ResourceVersion
+		}
+		w, err := c.Watch(ctx, &scrutinv1.ElectionList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		if watches++; watches > 1 {
+			fmt.Printf("(the Elections' watch was made again, %d times so far)\n", watches-1)
+		}
+		began, events := time.Now(), 0
+		for ev := range w.ResultChan() {
+			events++
+			if ev.Type == watch.Error {
+				if st, ok := ev.Object.(*metav1.Status); !ok || st.Code != http.StatusGone {
+					fmt.Printf("(the Elections' watch: %v)\n", apierrors.FromObject(ev.Object))
+				}
+				rv = "" // list again
+				break
+			}
+			if e, ok := ev.Object.(*scrutinv1.Election); ok && ev.Type != watch.Deleted {
+				rv = e.ResourceVersion
+				seen(e)
+			}
+		}
+		w.Stop()
+		fmt.Printf("(the Elections' watch ended after %s and %d events)\n", time.Since(began).Round(time.Millisecond), events)
+	}
 }
 
 // rate counts the manager's requests per second over d.

@@ -8,7 +8,9 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,4 +176,22 @@ func vmRSSKiB() int64 {
 		}
 	}
 	return 0
+}
+
+// writeHeapProfile writes the live heap as of the last collection, after one
+// more, to dir/heap-<n>.pprof (go tool pprof -sample_index=inuse_space).
+func writeHeapProfile(dir string, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%05d.pprof", n)))
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
