@@ -12,9 +12,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"net/http"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,7 @@ type Result struct {
 	PodsRunning, Pods            int
 	ClaimsBound, Claims          int
 	Waiting                      string // one pod not Running, and why
+	RestAfterKinds               string // the requests most sent at rest after, by verb and resource
 }
 
 func main() {
@@ -282,7 +284,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.PodsStarting = float64(requests.n.Load()-scheduledRequests) / time.Since(scheduledAt).Seconds()
 	// at rest with every Election Scheduled: their pods run (kwok) and each one
 	// waits for its opening, a month away
+	before := requests.snapshot()
 	res.RestAfter = rate(&requests, cfg.Rest)
+	res.RestAfterKinds = topKinds(before, requests.snapshot(), 6)
 	_, res.Reconciles = reconcileQuantile(0.5)
 	heap, rss := memory()
 	res.Checkpoints = append(res.Checkpoints, Checkpoint{Scheduled: cfg.Elections, At: time.Since(start), HeapMiB: heap, RSSMiB: rss,
@@ -334,6 +338,26 @@ func followElections(ctx context.Context, c client.WithWatch, seen func(*scrutin
 		w.Stop()
 		fmt.Printf("(the Elections' watch ended after %s and %d events)\n", time.Since(began).Round(time.Millisecond), events)
 	}
+}
+
+// topKinds names the n kinds of request sent most between two snapshots.
+func topKinds(before, after map[string]int64, n int) string {
+	type kc struct {
+		kind string
+		n    int64
+	}
+	var all []kc
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			all = append(all, kc{k, d})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || all[i].n == all[j].n && all[i].kind < all[j].kind })
+	var out []string
+	for i := 0; i < len(all) && i < n; i++ {
+		out = append(out, fmt.Sprintf("%s %d", all[i].kind, all[i].n))
+	}
+	return strings.Join(out, ", ")
 }
 
 // rate counts the manager's requests per second over d.
@@ -405,6 +429,9 @@ func (r *Result) Table() string {
 	fmt.Fprintf(&b, "| reconciles in all, at the end | %d |\n", r.Reconciles)
 	fmt.Fprintf(&b, "| manager API requests/s: at rest before, during the burst, while the pods start, at rest after (%s windows at rest) | %.1f / %.1f / %.1f / %.1f |\n",
 		c.Rest, r.RestBefore, r.Burst, r.PodsStarting, r.RestAfter)
+	if r.RestAfterKinds != "" {
+		fmt.Fprintf(&b, "| requests most sent at rest after | %s |\n", r.RestAfterKinds)
+	}
 	fmt.Fprintf(&b, "| voting pods Running (kwok) | %d of %d |\n", r.PodsRunning, r.Pods)
 	if r.Waiting != "" {
 		fmt.Fprintf(&b, "| a pod not Running | %s |\n", r.Waiting)

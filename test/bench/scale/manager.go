@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -26,16 +27,64 @@ import (
 	"scrutin.dev/scrutin/internal/controlplane"
 )
 
-// requestCounter counts the HTTP requests a rest.Config's clients send.
-type requestCounter struct{ n atomic.Int64 }
+// requestCounter counts the HTTP requests a rest.Config's clients send, in all
+// and by verb and resource.
+type requestCounter struct {
+	n      atomic.Int64
+	mu     sync.Mutex
+	byKind map[string]int64
+}
 
 func (c *requestCounter) wrap(cfg *rest.Config) {
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			c.n.Add(1)
+			kind := requestKind(r)
+			c.mu.Lock()
+			if c.byKind == nil {
+				c.byKind = map[string]int64{}
+			}
+			c.byKind[kind]++
+			c.mu.Unlock()
 			return rt.RoundTrip(r)
 		})
 	})
+}
+
+// snapshot is a copy of the counts by verb and resource.
+func (c *requestCounter) snapshot() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.byKind)
+}
+
+// requestKind is a request's verb and resource: "GET secrets", "PATCH
+// elections/status", "WATCH deployments"...
+func requestKind(r *http.Request) string {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// /api/v1/..., /apis/group/version/...
+	if len(parts) > 0 && parts[0] == "apis" && len(parts) > 2 {
+		parts = parts[3:]
+	} else if len(parts) > 1 {
+		parts = parts[2:]
+	}
+	if len(parts) >= 2 && parts[0] == "namespaces" && len(parts) > 2 {
+		parts = parts[2:]
+	}
+	resource := ""
+	if len(parts) > 0 {
+		resource = parts[0]
+	}
+	if len(parts) > 2 {
+		resource += "/" + parts[2]
+	}
+	verb := r.Method
+	if r.URL.Query().Get("watch") == "true" {
+		verb = "WATCH"
+	} else if r.Method == http.MethodGet && len(parts) == 1 {
+		verb = "LIST"
+	}
+	return verb + " " + resource
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
