@@ -1,13 +1,21 @@
 package controllers
 
 import (
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
 // CacheOptions make the manager cache only Scrutin's own objects of the managed
@@ -23,6 +31,7 @@ func CacheOptions(route RouteOptions) cache.Options {
 		byObject[o] = cache.ByObject{Label: own, Transform: trimCached}
 	}
 	byObject[&corev1.Secret{}] = cache.ByObject{Transform: trimCachedSecret}
+	byObject[&scrutinv1.Election{}] = cache.ByObject{Transform: trimCachedElection}
 	return cache.Options{ByObject: byObject}
 }
 
@@ -35,8 +44,17 @@ func ClientOptions() client.Options {
 // object (of a Secret, its data).
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// trimCached keeps, of an object's managedFields, only the controller's own apply
-// entry (what the apply skip compares), and drops kubectl's copy of the object.
+// trimCached keeps of an object of the managed and route kinds what the
+// controller reads from its cache, and nothing else:
+//   - its metadata, with of its managedFields only the controller's own apply
+//     entry (what the apply skip compares) and without kubectl's copy of the
+//     object: the apply skip (upToDate) and the watches' mapping read no more;
+//   - of a Deployment, its status as well (are the voting pods available, how many
+//     are ready: runtimeAvailable, setReady).
+//
+// Specs, data and the other statuses go: whatever reads them must read the API
+// server (APIReader), as the provisioning steps do. At 10,000 Elections this is
+// most of the manager's memory (make bench-scale).
 var trimCached toolscache.TransformFunc = func(in any) (any, error) {
 	o, err := meta.Accessor(in)
 	if err != nil {
@@ -46,6 +64,51 @@ var trimCached toolscache.TransformFunc = func(in any) (any, error) {
 	if a := o.GetAnnotations(); a[lastAppliedAnnotation] != "" {
 		delete(a, lastAppliedAnnotation)
 		o.SetAnnotations(a)
+	}
+	switch o := in.(type) {
+	case *appsv1.Deployment:
+		o.Spec = appsv1.DeploymentSpec{}
+	case *corev1.Namespace:
+		o.Spec, o.Status = corev1.NamespaceSpec{}, corev1.NamespaceStatus{}
+	case *corev1.PersistentVolumeClaim:
+		o.Spec, o.Status = corev1.PersistentVolumeClaimSpec{}, corev1.PersistentVolumeClaimStatus{}
+	case *corev1.ConfigMap:
+		o.Data, o.BinaryData, o.Immutable = nil, nil, nil
+	case *corev1.ServiceAccount:
+		o.Secrets, o.ImagePullSecrets, o.AutomountServiceAccountToken = nil, nil, nil
+	case *corev1.Service:
+		o.Spec, o.Status = corev1.ServiceSpec{}, corev1.ServiceStatus{}
+	case *corev1.ResourceQuota:
+		o.Spec, o.Status = corev1.ResourceQuotaSpec{}, corev1.ResourceQuotaStatus{}
+	case *corev1.LimitRange:
+		o.Spec = corev1.LimitRangeSpec{}
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		o.Spec, o.Status = autoscalingv2.HorizontalPodAutoscalerSpec{}, autoscalingv2.HorizontalPodAutoscalerStatus{}
+	case *policyv1.PodDisruptionBudget:
+		o.Spec, o.Status = policyv1.PodDisruptionBudgetSpec{}, policyv1.PodDisruptionBudgetStatus{}
+	case *networkingv1.NetworkPolicy:
+		o.Spec = networkingv1.NetworkPolicySpec{}
+	case *networkingv1.Ingress:
+		o.Spec, o.Status = networkingv1.IngressSpec{}, networkingv1.IngressStatus{}
+	case *gatewayv1.HTTPRoute:
+		o.Spec, o.Status = gatewayv1.HTTPRouteSpec{}, gatewayv1.HTTPRouteStatus{}
+	case *cmapi.Certificate:
+		o.Spec, o.Status = cmapi.CertificateSpec{}, cmapi.CertificateStatus{}
+	}
+	return in, nil
+}
+
+// trimCachedElection drops of a cached Election its managedFields and kubectl's
+// copy: the cache of Elections serves the watches, the host index and the
+// metrics, and a reconcile reads its Election from the API server.
+var trimCachedElection toolscache.TransformFunc = func(in any) (any, error) {
+	e, ok := in.(*scrutinv1.Election)
+	if !ok {
+		return in, nil
+	}
+	e.ManagedFields = nil
+	if e.Annotations[lastAppliedAnnotation] != "" {
+		delete(e.Annotations, lastAppliedAnnotation)
 	}
 	return in, nil
 }
