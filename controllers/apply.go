@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -130,8 +129,8 @@ func appliedForm(obj client.Object) (*unstructured.Unstructured, error) {
 // u would make it, so the apply can be skipped. Two things must hold:
 //   - its AppliedSHA256Annotation is u's: the controller's last apply was this
 //     very object;
-//   - the fields the controller owns (its managedFields entry) are exactly the
-//     fields of u: nobody changed or removed any of them since, for any write by
+//   - the fields the controller owns (its managedFields entry, of which the cache
+//     keeps a digest: ownedFieldsAnnotation) are exactly the fields of u: nobody changed or removed any of them since, for any write by
 //     another manager that changes a field's value (kubectl edit, patch, another
 //     apply) takes that field from the controller's entry, and a field the
 //     controller stopped setting would still be in it.
@@ -148,12 +147,16 @@ func (r *ElectionReconciler) upToDate(ctx context.Context, u *unstructured.Unstr
 		live.GetAnnotations()[AppliedSHA256Annotation] != u.GetAnnotations()[AppliedSHA256Annotation] {
 		return false
 	}
-	owned := ownedFields(live.GetManagedFields(), u.GetAPIVersion())
-	if owned == nil {
+	owned := live.GetAnnotations()[ownedFieldsAnnotation] // the cache's digest of its managedFields entry
+	if owned == "" {
 		return false
 	}
 	want, err := appliedFields(u)
-	return err == nil && owned.Equals(want)
+	if err != nil {
+		return false
+	}
+	d, err := ownedFieldsDigest(u.GetAPIVersion(), want)
+	return err == nil && d == owned
 }
 
 // cachedMetadata is the cached object of that kind and key, or nil when it is not
@@ -195,23 +198,6 @@ func isManagedKind(s *runtime.Scheme, gvk schema.GroupVersionKind) bool {
 		}
 	}
 	return false
-}
-
-// ownedFields are the fields the controller's server-side applies own, from the
-// object's managedFields; nil when it owns none.
-func ownedFields(entries []metav1.ManagedFieldsEntry, apiVersion string) *fieldpath.Set {
-	for _, mf := range entries {
-		if mf.Manager != FieldOwner || mf.Operation != metav1.ManagedFieldsOperationApply ||
-			mf.Subresource != "" || mf.APIVersion != apiVersion || mf.FieldsV1 == nil {
-			continue
-		}
-		s := &fieldpath.Set{}
-		if err := s.FromJSON(bytes.NewReader(mf.FieldsV1.Raw)); err != nil {
-			return nil
-		}
-		return s
-	}
-	return nil
 }
 
 // appliedFields are the fields the API server records as owned by an apply of u:
