@@ -25,7 +25,7 @@ func TestFiveElections(t *testing.T) {
 	}
 	res, err := Run(context.Background(), Config{
 		Elections: 5, Tenants: 2, Nodes: 2, Workers: 2, Concurrency: 2, Checkpoint: 2,
-		Rest: time.Second, Timeout: 90 * time.Second,
+		Rest: time.Second, Timeout: 90 * time.Second, Drain: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
