@@ -130,10 +130,11 @@ func appliedForm(obj client.Object) (*unstructured.Unstructured, error) {
 //   - its AppliedSHA256Annotation is u's: the controller's last apply was this
 //     very object;
 //   - the fields the controller owns (its managedFields entry, of which the cache
-//     keeps a digest: ownedFieldsAnnotation) are exactly the fields of u: nobody changed or removed any of them since, for any write by
-//     another manager that changes a field's value (kubectl edit, patch, another
-//     apply) takes that field from the controller's entry, and a field the
-//     controller stopped setting would still be in it.
+//     keeps a digest: ownedFieldsAnnotation) are exactly the fields of u: nobody
+//     changed or removed any of them since, for any write by another manager
+//     that changes a field's value (kubectl edit, patch, another apply) takes
+//     that field from the controller's entry, and a field the controller stopped
+//     setting would still be in it.
 //
 // A cache that lags behind an edit only delays the repair: the edit's watch event
 // queues the Election again, and that reconcile reads the updated cache. Objects

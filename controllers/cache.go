@@ -67,7 +67,7 @@ var trimCached toolscache.TransformFunc = func(in any) (any, error) {
 	}
 	trimMetadata(o)
 	kept := map[string]string{}
-	for _, k := range []string{LabelManagedBy, LabelElectionNamespace, LabelElectionName} {
+	for _, k := range electionMappingLabels {
 		if v, ok := o.GetLabels()[k]; ok {
 			kept[k] = v
 		}
@@ -115,9 +115,7 @@ var trimCachedElection toolscache.TransformFunc = func(in any) (any, error) {
 		return in, nil
 	}
 	e.ManagedFields = nil
-	if e.Annotations[lastAppliedAnnotation] != "" {
-		delete(e.Annotations, lastAppliedAnnotation)
-	}
+	delete(e.Annotations, lastAppliedAnnotation)
 	return in, nil
 }
 
@@ -137,6 +135,10 @@ var trimCachedSecret toolscache.TransformFunc = func(in any) (any, error) {
 	trimMetadata(o)
 	return in, nil
 }
+
+// electionMappingLabels are the labels by which toElection maps an object to its
+// Election: all the cache keeps of an applied object's labels.
+var electionMappingLabels = []string{LabelManagedBy, LabelElectionNamespace, LabelElectionName}
 
 // ownedFieldsAnnotation exists only in the manager's cache: the SHA-256 of the
 // fields the controller's server-side applies own (ownedFieldsDigest), which

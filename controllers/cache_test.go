@@ -119,7 +119,7 @@ func TestCacheKeepsWhatTheControllerReads(t *testing.T) {
 			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{}}`)}}})
 		name, record := o.GetName(), o.GetAnnotations()[AppliedSHA256Annotation]
 		labels := map[string]string{}
-		for _, k := range []string{LabelManagedBy, LabelElectionNamespace, LabelElectionName} {
+		for _, k := range electionMappingLabels {
 			labels[k] = o.GetLabels()[k]
 		}
 		out, err := trimCached(o)

@@ -321,7 +321,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // made again from the last version seen, or from a fresh list when that version
 // is gone, so that no transition is missed.
 func followElections(ctx context.Context, c client.WithWatch, seen func(*scrutinv1.Election)) {
-	rv, watches := "", 0
+	rv := ""
 	for ctx.Err() == nil {
 		if rv == "" {
 			var list scrutinv1.ElectionList
@@ -339,9 +339,6 @@ func followElections(ctx context.Context, c client.WithWatch, seen func(*scrutin
 			time.Sleep(time.Second)
 			continue
 		}
-		if watches++; watches > 1 {
-			fmt.Printf("(the Elections' watch was made again, %d times so far)\n", watches-1)
-		}
 		began, events := time.Now(), 0
 		for ev := range w.ResultChan() {
 			events++
@@ -358,7 +355,9 @@ func followElections(ctx context.Context, c client.WithWatch, seen func(*scrutin
 			}
 		}
 		w.Stop()
-		fmt.Printf("(the Elections' watch ended after %s and %d events)\n", time.Since(began).Round(time.Millisecond), events)
+		if ctx.Err() == nil {
+			fmt.Printf("(the Elections' watch ended after %s and %d events: made again)\n", time.Since(began).Round(time.Millisecond), events)
+		}
 	}
 }
 
