@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"maps"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -98,13 +99,54 @@ var notOwnCreation = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool 
 	return e.Object.GetLabels()[LabelManagedBy] != ManagedBy
 }}
 
+// ownChange passes the updates of the controller's own objects that can matter to
+// their Election, as its cache keeps them (trimCached): a change of the fields
+// the controller owns (another writer that changes one takes it from the
+// controller's managedFields entry, whose digest the cache keeps), of the object's
+// apply record or its election labels, a deletion that starts, and of a
+// Deployment, the pod counts and availability the Election's status shows. The
+// status writes of other controllers (a Deployment's rollout bookkeeping, a
+// ResourceQuota's usage, a claim's binding) do not bring the Election back: at a
+// platform's thousands of elections, the pods' start alone kept the manager busy
+// for over ten minutes (make bench-scale).
+var ownChange = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	before, after := e.ObjectOld, e.ObjectNew
+	if !maps.Equal(before.GetAnnotations(), after.GetAnnotations()) || !maps.Equal(before.GetLabels(), after.GetLabels()) ||
+		before.GetDeletionTimestamp().IsZero() != after.GetDeletionTimestamp().IsZero() {
+		return true
+	}
+	if b, ok := before.(*appsv1.Deployment); ok {
+		if a, ok := after.(*appsv1.Deployment); ok {
+			return deploymentShown(b) != deploymentShown(a)
+		}
+	}
+	return false
+}}
+
+// deploymentShown is what the Election's status shows of its voting Deployment
+// (setReady, runtimeAvailable).
+type shownDeployment struct {
+	replicas, ready, available int32
+	availableCondition         corev1.ConditionStatus
+}
+
+func deploymentShown(d *appsv1.Deployment) shownDeployment {
+	s := shownDeployment{replicas: d.Status.Replicas, ready: d.Status.ReadyReplicas, available: d.Status.AvailableReplicas}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			s.availableCondition = c.Status
+		}
+	}
+	return s
+}
+
 func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("election").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&scrutinv1.Election{}, builder.WithPredicates(electionChanged))
 	for _, o := range append(managedKinds(), routeObjects(r.Options.Route)...) {
-		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toElection), builder.WithPredicates(notOwnCreation))
+		b = b.Watches(o, handler.EnqueueRequestsFromMapFunc(toElection), builder.WithPredicates(notOwnCreation, ownChange))
 	}
 	// a host released or newly served is looked at again by the Elections
 	// waiting for it
