@@ -12,9 +12,9 @@
 # (github.com/traefik/traefik/v3, repeating the replace lines of Traefik's go.mod); the root
 # go.mod is left alone. Cold wall times on 2 cores: cilium-agent about 6 minutes, cilium-cni
 # about 1 minute, metrics-server about 1-2 minutes, traefik (v3.6.12, not
-# v3.7: see hack/tools/traefik/go.mod) 15 minutes measured with an empty build cache on a
-# busy 2-core machine (680 s user, 137 s sys; 3 GiB peak RSS; a 178 MB binary), plus about
-# 2 minutes to download its modules. Output: bin/addons/<name>-<version>, plus a
+# v3.7: see hack/tools/traefik/go.mod) 8.4 minutes measured with empty Go caches on an
+# idle 2-core machine, its module downloads included, 15 on a busy one (680 s user, 137 s
+# sys; 3 GiB peak RSS; a 178 MB binary). Output: bin/addons/<name>-<version>, plus a
 # bin/addons/<name> symlink to it, so that changing a version rebuilds. cilium-agent also
 # stages what the agent reads at run time from the module: bin/addons/cilium-data-<version>/
 # bpf/ (the BPF C sources it compiles with clang, copied under its --lib-dir) and crds/ (the

@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -31,9 +32,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/template"
 	"time"
@@ -108,10 +109,9 @@ func run(root string, o options) error {
 
 	if first := missingBuilds(root); len(first) > 0 {
 		step("First run: building %s from the Go module proxy into bin/.", strings.Join(first, ", "))
-		fmt.Println("    On 2 cores this takes about 15 minutes, once (14 measured on a fresh machine); later runs start in about a minute.")
-		if slices.Contains(first, "Traefik") {
-			fmt.Println("    Traefik, the cluster's Gateway, takes longer still: 15 minutes measured on a busy 2-core machine (14 CPU-minutes).")
-		}
+		fmt.Println("    On 2 cores the whole first build takes about 40 minutes, once (39 measured on an idle fresh machine:")
+		fmt.Println("    Kubernetes 10, Traefik 8.5, Cilium 6.5, Scrutin's images 5, CoreDNS and metrics-server 2.5 each);")
+		fmt.Println("    each long build prints how far it has come; later runs start in about a minute.")
 	}
 	step("Starting the local cluster (hack/local-cluster.sh up)")
 	if err := script(ctx, root, "hack/local-cluster.sh", "up"); err != nil {
@@ -182,6 +182,7 @@ func run(root string, o options) error {
 	if err := waitHTTP(ctx, "http://"+o.listen+"/healthz", 3*time.Minute); err != nil {
 		return fmt.Errorf("the election through the Gateway: %w", err)
 	}
+	bridge.up.Store(true)
 
 	voterURL := "http://" + o.listen + "/"
 	env := fmt.Sprintf("export KUBECONFIG=%s PATH=%s:%s:$PATH", kubeconfig, kubectlDir, filepath.Join(root, "bin"))
@@ -438,21 +439,38 @@ func electionURL(ctx context.Context, k8s client.Client, tenant string) (*url.UR
 // through the Gateway gw: each request goes to the Gateway over HTTPS with the
 // election's host name, and the Gateway's certificate is checked against the
 // local cluster's CA.
-func serveBridge(listen string, public *url.URL, gw *localcluster.Gateway) (io.Closer, error) {
+func serveBridge(listen string, public *url.URL, gw *localcluster.Gateway) (*bridge, error) {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("%s is taken: stop what uses it, or choose another address with DEMO_FLAGS=-listen=127.0.0.1:PORT (%w)", listen, err)
 	}
+	b := &bridge{}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&url.URL{Scheme: "https", Host: public.Host})
 			pr.Out.Host = public.Host
 		},
 		Transport: gw.Transport(),
+		// Until the Gateway serves the tenant's listener it answers with its
+		// default certificate, which the bridge refuses: the demo waits for that
+		// (waitHTTP), without printing each refusal. Once the demo is up, a
+		// failure is one line that says where it happened.
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if b.up.Load() {
+				fmt.Fprintf(os.Stderr, "bridge: %s %s: the Gateway did not answer: %v\n", r.Method, r.URL.Path, err)
+			}
+			http.Error(w, "The election is not reachable through the cluster's Gateway: "+err.Error(), http.StatusBadGateway)
+		},
 	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	return srv, nil
+	b.Server = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = b.Serve(l) }()
+	return b, nil
+}
+
+// bridge is the demo's web bridge; up is set once the demo has printed its pages.
+type bridge struct {
+	*http.Server
+	up atomic.Bool
 }
 
 func waitHTTP(ctx context.Context, u string, timeout time.Duration) error {

@@ -97,8 +97,15 @@ func TestDemo(t *testing.T) {
 		t.Fatal("the demo was not ready after 15 minutes")
 	}
 
-	// What the demo printed, in the order the README promises.
+	// What the demo printed, in the order the README promises, and nothing a
+	// newcomer would take for a failure: no proxy error while the Gateway took up
+	// the tenant's certificate, no stack trace.
 	text := printed.String()
+	for _, noise := range []string{"proxy error", "goroutine ", "panic"} {
+		if strings.Contains(text, noise) {
+			t.Errorf("the demo printed %q before it was up", noise)
+		}
+	}
 	voterURL := find(t, text, `1\. Vote:\s+(\S+)`)
 	voterID := find(t, text, `as voter (A-\d+)`)
 	mailURL := find(t, text, `2\. Voters' codes:\s+(\S+)`)
