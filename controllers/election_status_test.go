@@ -1,13 +1,18 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -134,5 +139,77 @@ func TestAnnounce(t *testing.T) {
 	r.announce(e, held, nil)
 	if got := drain(); !slices.Equal(got, []string{"Normal UpgradeHeldWhileOpen held: b", "Normal UpgradeHeldWhileOpen held: c"}) {
 		t.Errorf("held upgrades: %q", got)
+	}
+}
+
+// TestStatusSaidOnceAndRanked, against the API server: an Election whose roll is
+// bad and whose scrutineers' Secret name is taken is first seen Pending (written
+// before anything is provisioned), then Ready names the conflict, which a person
+// must resolve first, though the roll was read before it; the conflict's Event is
+// recorded once however many reconciles find it again.
+func TestStatusSaidOnceAndRanked(t *testing.T) {
+	ctx := context.Background()
+	ns := newTenant(t)
+	createSecret(t, ns, "ranked-scrutineer", map[string]string{"token": "the tenant's own"})
+
+	w, err := client.NewWithWatch(env.Config, client.Options{Scheme: k8s.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := w.Watch(ctx, &scrutinv1.ElectionList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Stop()
+	var phases []scrutinv1.Phase
+	seen := make(chan struct{})
+	go func() {
+		defer close(seen)
+		for ev := range watch.ResultChan() {
+			if e, ok := ev.Object.(*scrutinv1.Election); ok && (len(phases) == 0 || phases[len(phases)-1] != e.Status.Phase) {
+				phases = append(phases, e.Status.Phase)
+			}
+		}
+	}()
+
+	e := create(t, newElectionWithRoll(t, ns, "ranked", time.Hour, 2*time.Hour, "voter_id,name,email\n,No Id,x@example.org\n",
+		map[string]string{"host": "192.0.2.25", "port": "2525", "password": "smtp-ranked"}))
+	waitFor(t, "Ready=False ScrutineerSecretConflict", 15*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionReady)
+		return c.Reason == scrutinv1.ReasonScrutineerSecretConflict && strings.Contains(c.Message, "(also: RollInvalid"), fmt.Sprintf("%+v", c)
+	})
+	if c := condition(getElection(t, e), scrutinv1.ConditionRollValid); c.Reason != scrutinv1.ReasonRollInvalid {
+		t.Errorf("RollValid: %+v", c)
+	}
+	// three more reconciles that find the same conflict
+	for i := range 3 {
+		updateElection(t, e, func(cur *scrutinv1.Election) {
+			cur.Spec.Schedule.ClosesAt = metav1.NewTime(cur.Spec.Schedule.ClosesAt.Add(time.Minute))
+		})
+		waitFor(t, fmt.Sprintf("reconcile %d of the moved close", i+1), 15*time.Second, func() (bool, string) {
+			cur := getElection(t, e)
+			return cur.Status.ObservedGeneration == cur.Generation, fmt.Sprintf("observed %d of %d", cur.Status.ObservedGeneration, cur.Generation)
+		})
+	}
+	var list eventsv1.EventList
+	if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	conflicts := 0
+	for _, ev := range list.Items {
+		if ev.Regarding.Name == e.Name && ev.Reason == scrutinv1.ReasonScrutineerSecretConflict {
+			conflicts++
+			if ev.Series != nil {
+				t.Errorf("the conflict was recorded %d times", ev.Series.Count)
+			}
+		}
+	}
+	if conflicts != 1 {
+		t.Errorf("%d ScrutineerSecretConflict events, want 1: %v", conflicts, eventReasons(t, e))
+	}
+	watch.Stop()
+	<-seen
+	if len(phases) < 2 || phases[0] != "" && phases[0] != scrutinv1.PhasePending || !slices.Contains(phases, scrutinv1.PhasePending) {
+		t.Errorf("phases seen %q: Pending was never written", phases)
 	}
 }
