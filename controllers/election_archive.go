@@ -129,7 +129,7 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 	}
 	failJob := func(reason, msg string, job types.UID) time.Duration {
 		n, wait := r.archiveAttempts.failJob(k, r.Now(), job)
-		r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, reason,
+		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, reason,
 			fmt.Sprintf("%s; attempt %d, next in %s", msg, n, wait))
 		return wait
 	}
@@ -172,7 +172,7 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 	r.archiveAttempts.drop(k)
 	loc := s3archive.Location(dest, key)
 	e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(r.Now().UTC())}
-	r.setConditionWithEvent(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, scrutinv1.ReasonArchived,
+	setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, scrutinv1.ReasonArchived,
 		fmt.Sprintf("Archived to %s (%d bytes, %s), checked after upload", loc, size, digest))
 	return 0
 }

@@ -9,10 +9,7 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -131,9 +128,18 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 	}
 
+	if e.Status.Phase == "" {
+		// accepted: written and announced before anything is provisioned
+		before := e.Status.DeepCopy()
+		var moves []phaseNote
+		setPhase(&e, &moves, scrutinv1.PhasePending, "Pending", "Election accepted; provisioning its namespace")
+		if err := r.writeStatus(ctx, &e, before, moves); err != nil {
+			return r.retryOnError(ctx, &e, ctrl.Result{}, err), nil
+		}
+	}
 	before := e.Status.DeepCopy()
-	result, err := r.reconcileElection(ctx, &e)
-	if serr := r.writeStatus(ctx, &e, before); serr != nil {
+	result, moves, err := r.reconcileElection(ctx, &e)
+	if serr := r.writeStatus(ctx, &e, before, moves); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	return r.retryOnError(ctx, &e, result, err), nil
@@ -169,24 +175,23 @@ func (r *ElectionReconciler) errorBackoff() workqueue.TypedRateLimiter[types.Nam
 	return r.backoff
 }
 
-// reconcileElection provisions, then follows the schedule. It only changes e.Status;
-// writeStatus persists it.
-func (r *ElectionReconciler) reconcileElection(ctx context.Context, e *scrutinv1.Election) (ctrl.Result, error) {
-	if e.Status.Phase == "" {
-		e.Status.Phase = scrutinv1.PhasePending
-		r.event(e, corev1.EventTypeNormal, "Pending", "Accepted", "Election accepted; provisioning its namespace")
-	}
+// reconcileElection provisions, then follows the schedule. It only changes e.Status,
+// and returns the moves of its phase; writeStatus persists and announces them.
+func (r *ElectionReconciler) reconcileElection(ctx context.Context, e *scrutinv1.Election) (ctrl.Result, []phaseNote, error) {
 	if e.Status.Phase == scrutinv1.PhasePending {
-		e.Status.Phase = scrutinv1.PhaseProvisioning
+		e.Status.Phase = scrutinv1.PhaseProvisioning // a step on the way to Scheduled, not announced
 	}
 	in, err := r.provision(ctx, e)
 	if errors.Is(err, errConflict) {
 		// Something we do not own stands where the election's objects go: never
-		// overwrite it, say so, and wait for a person.
-		e.Status.Phase = scrutinv1.PhaseFailed
-		return ctrl.Result{}, nil
+		// overwrite it, say so (Ready), and wait for a person.
+		c := readyCondition(readyObserved{problems: in.problems})
+		setCondition(e, c.Type, c.Status, c.Reason, c.Message)
+		setPhase(e, &in.moves, scrutinv1.PhaseFailed, c.Reason, c.Message)
+		return ctrl.Result{}, in.moves, nil
 	}
-	return r.followSchedule(ctx, e, in, err)
+	result, err := r.followSchedule(ctx, e, in, err)
+	return result, in.moves, err
 }
 
 // SetupWithManager registers the controller and what it watches: Elections, and the
@@ -205,13 +210,6 @@ func (r *ElectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("while indexing Elections by host: %w", err)
 	}
 	return r.setupWatches(mgr)
-}
-
-// condition sets one condition with the Election's generation.
-func setCondition(e *scrutinv1.Election, typ string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&e.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: e.Generation,
-	})
 }
 
 // event records a Kubernetes Event on the Election; its reason reuses the

@@ -73,7 +73,6 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 	if err := r.Databases.Provision(ctx, adminDSN, electionDatabase(e), in.Keys.DatabasePassword); err != nil {
 		reason, msg := databaseFailure(ctx, e, "create", err)
 		in.addProblem(reason, msg)
-		r.event(e, corev1.EventTypeWarning, reason, "Provision", msg)
 		return fmt.Errorf("while provisioning the election's database: %w", err)
 	}
 	r.event(e, corev1.EventTypeNormal, "DatabaseProvisioned", "Provision",

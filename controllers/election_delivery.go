@@ -23,7 +23,7 @@ func (r *ElectionReconciler) setDelivery(e *scrutinv1.Election, d *scrutinv1.Del
 	counts := describeDelivery(d)
 	switch {
 	case failed > 0:
-		r.setConditionWithEvent(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSomeFailed,
+		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSomeFailed,
 			fmt.Sprintf("%d message(s) failed for good: those voters got no code or letter (%s); "+
 				"`kubectl scrutin delivery` lists them, `kubectl scrutin resend` sends again", failed, counts))
 	case queued > 0:
@@ -33,7 +33,7 @@ func (r *ElectionReconciler) setDelivery(e *scrutinv1.Election, d *scrutinv1.Del
 		}
 		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSending, msg)
 	default:
-		r.setConditionWithEvent(e, scrutinv1.ConditionDelivered, metav1.ConditionTrue, scrutinv1.ReasonAllSent,
+		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionTrue, scrutinv1.ReasonAllSent,
 			fmt.Sprintf("every message sent (%s)", counts))
 	}
 }

@@ -3,12 +3,10 @@ package controllers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -73,7 +71,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		case err == nil:
 			// the phase passes through the first decision's (Closed), with its Event
 			if d.Phase != "" {
-				r.setPhase(e, d.Phase, d.PhaseReason, d.PhaseMessage)
+				setPhase(e, &in.moves, d.Phase, d.PhaseReason, d.PhaseMessage)
 			}
 			o.Results = res
 			d = decide(now, e, o)
@@ -99,7 +97,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		setCondition(e, c.Type, c.Status, c.Reason, c.Message)
 	}
 	if d.Phase != "" {
-		r.setPhase(e, d.Phase, d.PhaseReason, d.PhaseMessage)
+		setPhase(e, &in.moves, d.Phase, d.PhaseReason, d.PhaseMessage)
 	}
 	result := ctrl.Result{RequeueAfter: d.RequeueAfter}
 	if d.AfterTally {
@@ -189,32 +187,24 @@ func (r *ElectionReconciler) runtimeAvailable(ctx context.Context, in *Inputs) b
 	return d.Status.AvailableReplicas > 0
 }
 
-// setReady: Ready is True when every object is applied, nothing keeps the election
-// from working, and its runtime answers.
+// setReady sets Ready from the problems this reconcile met, the retirement, and
+// the voting Deployment as the cache shows it (readyCondition), and the replica
+// counts the status shows once the Deployment is available.
 func (r *ElectionReconciler) setReady(ctx context.Context, e *scrutinv1.Election, in *Inputs) error {
-	if len(in.problems) > 0 {
-		p := in.problems[0]
-		r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionFalse, p.reason, p.message)
-		return nil
-	}
-	if in.Retired {
-		r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, scrutinv1.ReasonRetired,
-			"The voting-runtime is scaled to zero at the end of retention.keepRunningFor; its store is kept")
-		return nil
-	}
-	var d appsv1.Deployment
-	if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
+	o := readyObserved{problems: in.problems, retired: in.Retired}
+	if len(in.problems) == 0 && !in.Retired {
+		var d appsv1.Deployment
+		if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		shown := deploymentShown(&d)
+		o.deployment = &shown
+		if shown.availableCondition == corev1.ConditionTrue {
 			e.Status.Replicas, e.Status.ReadyReplicas = d.Status.Replicas, d.Status.ReadyReplicas
-			r.setConditionWithEvent(e, scrutinv1.ConditionReady, metav1.ConditionTrue, scrutinv1.ReasonRuntimeAvailable,
-				fmt.Sprintf("%d of %d voting pods ready", d.Status.ReadyReplicas, d.Status.Replicas))
-			return nil
 		}
 	}
-	setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, scrutinv1.ReasonRuntimeStarting, "Waiting for the voting pods to be available")
+	c := readyCondition(o)
+	setCondition(e, c.Type, c.Status, c.Reason, c.Message)
 	return nil
 }
 

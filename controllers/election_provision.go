@@ -118,7 +118,6 @@ func (r *ElectionReconciler) applyScrutineerSecret(ctx context.Context, in *Inpu
 	case err == nil && existing.Labels[LabelElectionUID] != string(e.UID):
 		msg := fmt.Sprintf("Secret %s already exists and is not this election's; the scrutineers' token was not written there", ScrutineerSecretName(e))
 		in.addProblem(scrutinv1.ReasonScrutineerSecretConflict, msg)
-		r.event(e, corev1.EventTypeWarning, scrutinv1.ReasonScrutineerSecretConflict, "Provision", msg)
 		return nil
 	case err != nil && !isNotFound(err):
 		return fmt.Errorf("while reading the scrutineers' Secret: %w", err)
@@ -144,8 +143,7 @@ func (r *ElectionReconciler) ensureNamespace(ctx context.Context, in *Inputs) er
 		return fmt.Errorf("while reading namespace %s: %w", in.Namespace, err)
 	case ns.Labels[LabelElectionUID] != string(in.Election.UID):
 		msg := fmt.Sprintf("namespace %s exists and does not belong to this Election; Scrutin will not adopt it", in.Namespace)
-		setCondition(in.Election, scrutinv1.ConditionReady, metav1.ConditionFalse, scrutinv1.ReasonNamespaceConflict, msg)
-		r.event(in.Election, corev1.EventTypeWarning, scrutinv1.ReasonNamespaceConflict, "Provision", msg)
+		in.addProblem(scrutinv1.ReasonNamespaceConflict, msg)
 		return errConflict
 	case !ns.DeletionTimestamp.IsZero():
 		in.addProblem(scrutinv1.ReasonNamespaceTerminating, fmt.Sprintf("namespace %s is being deleted; it will be re-created once it is gone", in.Namespace))

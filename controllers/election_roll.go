@@ -712,7 +712,7 @@ func describeRollErrors(errs *roll.Errors) string {
 
 // setRollValid sets RollValid, with an Event when it changes.
 func (r *ElectionReconciler) setRollValid(in *Inputs, status metav1.ConditionStatus, reason, message string) {
-	r.setConditionWithEvent(in.Election, scrutinv1.ConditionRollValid, status, reason, message)
+	setCondition(in.Election, scrutinv1.ConditionRollValid, status, reason, message)
 	if status != metav1.ConditionTrue {
 		in.addProblem(reason, message)
 	}

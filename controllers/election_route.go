@@ -64,8 +64,11 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 	e := in.Election
 	host, p := electionHost(e, r.Options.BaseDomain)
 	if served := servedHost(e); served != "" && served != host && phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
-		r.event(e, corev1.EventTypeWarning, "HostnameKept", "Route", fmt.Sprintf(
-			"The election keeps its host %s until it is deleted: its voters were given that address", served))
+		if e.Generation != e.Status.ObservedGeneration {
+			// said once, when the spec that asks for another host is first seen
+			r.event(e, corev1.EventTypeWarning, "HostnameKept", "Route", fmt.Sprintf(
+				"The election keeps its host %s until it is deleted: its voters were given that address", served))
+		}
 		host, p = served, nil
 	}
 	// until a host is settled, the voter URL is the in-cluster Service's; the
@@ -102,7 +105,6 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 			msg := fmt.Sprintf("host %s belongs to Election %s/%s; no route was made for this one: choose another spec.hostname",
 				host, other.Namespace, other.Name)
 			in.addProblem(scrutinv1.ReasonHostnameTaken, msg)
-			r.event(e, corev1.EventTypeWarning, scrutinv1.ReasonHostnameTaken, "Route", msg)
 			return nil
 		}
 	}

@@ -6,7 +6,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -104,15 +103,6 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 	if err != nil {
 		return err
 	}
-	var old metav1.Condition
-	if c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionRuntimeUpToDate); c != nil {
-		old = *c
-	}
-	var oldPending string
-	if e.Status.Runtime != nil {
-		oldPending = e.Status.Runtime.PendingTemplateHash
-	}
-
 	if applied == nil || appliedHash == renderedHash || reason == "" {
 		in.RuntimeTemplate = &rendered
 		e.Status.Runtime = &scrutinv1.RuntimeState{Image: templateImage(&rendered), TemplateHash: renderedHash}
@@ -140,8 +130,5 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 			templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
 	}
 	setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionFalse, reason, msg)
-	if old.Reason != reason || oldPending != renderedHash {
-		r.event(e, corev1.EventTypeNormal, reason, "UpgradeRuntime", msg)
-	}
 	return nil
 }

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -14,9 +16,35 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// writeStatus persists e.Status when it differs from before, re-reading and retrying
-// on conflict. observedGeneration always says which spec it describes.
-func (r *ElectionReconciler) writeStatus(ctx context.Context, e *scrutinv1.Election, before *scrutinv1.ElectionStatus) error {
+// The Election's status and the Events that announce it, in one place.
+//
+// A reconcile changes the status of its copy of the Election in memory: the
+// phase (setPhase, which keeps the reason and message of each move), the
+// conditions (setCondition; Ready from readyCondition), the counts. Nothing is
+// announced while it works. At its end writeStatus patches the status onto a
+// fresh copy of the Election, and only once it is written does announce emit one
+// Event per transition between the status read at the start and the status
+// written: each move of the phase, with the reason its step gave, and each
+// condition whose status or reason changed, with the condition's reason. A
+// state that repeats at every reconcile (a conflict that waits for a person, a
+// database that does not answer) is therefore announced once, when it begins,
+// and a state that was never written is never announced. Events of things the
+// controller did, which no condition records (a namespace deleted, the floor of
+// the voting pods raised, keys made again), are emitted where they are done, once.
+
+// phaseNote is a move of the phase in this reconcile, with the reason and message
+// of its Event.
+type phaseNote struct {
+	phase           scrutinv1.Phase
+	reason, message string
+}
+
+// writeStatus patches e.Status onto a fresh copy of the Election when it differs
+// from before (the status read at the start of the reconcile), re-reading and
+// patching again on conflict, then announces the transitions. observedGeneration
+// always says which spec the status describes. Nothing is announced when the
+// status could not be written: the next reconcile finds the same transitions.
+func (r *ElectionReconciler) writeStatus(ctx context.Context, e *scrutinv1.Election, before *scrutinv1.ElectionStatus, moves []phaseNote) error {
 	e.Status.ObservedGeneration = e.Generation
 	if equality.Semantic.DeepEqual(before, &e.Status) {
 		return nil
@@ -26,17 +54,88 @@ func (r *ElectionReconciler) writeStatus(ctx context.Context, e *scrutinv1.Elect
 		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(e), &cur); err != nil {
 			return err
 		}
+		if equality.Semantic.DeepEqual(cur.Status, e.Status) {
+			return nil
+		}
+		patch := client.MergeFromWithOptions(cur.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		cur.Status = e.Status
-		return r.Status().Update(ctx, &cur)
+		return r.Status().Patch(ctx, &cur, patch)
 	})
-	if err != nil && !isNotFound(err) {
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("while writing the status: %w", err)
 	}
+	r.announce(e, before, moves)
 	return nil
 }
 
-// setPhase moves the election to phase, with an Event naming the transition.
-func (r *ElectionReconciler) setPhase(e *scrutinv1.Election, phase scrutinv1.Phase, reason, note string) {
+// announce emits the Events of the transitions from before to e.Status (see the
+// top of this file).
+func (r *ElectionReconciler) announce(e *scrutinv1.Election, before *scrutinv1.ElectionStatus, moves []phaseNote) {
+	var said []string // reasons announced by a move of the phase: not said twice
+	if e.Status.Phase != before.Phase {
+		for _, m := range moves {
+			if m.phase == before.Phase {
+				continue
+			}
+			eventType := corev1.EventTypeNormal
+			if m.phase == scrutinv1.PhaseFailed {
+				eventType = corev1.EventTypeWarning
+			}
+			r.event(e, eventType, m.reason, string(m.phase), m.message)
+			said = append(said, m.reason)
+		}
+	}
+	for _, c := range e.Status.Conditions {
+		old := meta.FindStatusCondition(before.Conditions, c.Type)
+		changed := old == nil || old.Status != c.Status || old.Reason != c.Reason
+		if c.Type == scrutinv1.ConditionRuntimeUpToDate && c.Status == metav1.ConditionFalse &&
+			pendingTemplate(before) != pendingTemplate(&e.Status) {
+			changed = true // another image held back, for the same reason
+		}
+		if !changed || quietCondition(c) || slices.Contains(said, c.Reason) {
+			continue
+		}
+		eventType := corev1.EventTypeNormal
+		if c.Status == metav1.ConditionFalse && !slices.Contains(progressReasons, c.Reason) {
+			eventType = corev1.EventTypeWarning
+		}
+		r.event(e, eventType, c.Reason, c.Type, c.Message)
+	}
+}
+
+func pendingTemplate(s *scrutinv1.ElectionStatus) string {
+	if s.Runtime == nil {
+		return ""
+	}
+	return s.Runtime.PendingTemplateHash
+}
+
+// quietCondition: the condition states that are not news. The Open and Tallied
+// conditions mirror the phase, whose own Events say when the vote opens, closes
+// and is counted; the others are steps on the way to a state that is announced.
+func quietCondition(c metav1.Condition) bool {
+	switch c.Type {
+	case scrutinv1.ConditionOpen, scrutinv1.ConditionTallied:
+		return true
+	}
+	switch c.Reason {
+	case scrutinv1.ReasonRuntimeStarting, scrutinv1.ReasonArchiveWaiting, scrutinv1.ReasonSending, scrutinv1.ReasonRuntimeUpToDate,
+		scrutinv1.ReasonRetired: // the ScaleDown Event says it (afterTally)
+		return true
+	}
+	return false
+}
+
+// progressReasons are the reasons of a False condition that say the controller is
+// doing what was asked, not that something is wrong: Normal Events, not Warnings.
+var progressReasons = []string{scrutinv1.ReasonArchiveCopying, scrutinv1.ReasonUpgradeHeldWhileOpen, scrutinv1.ReasonKeptAfterClose}
+
+// setPhase moves the election to phase and keeps the move, with its reason and
+// message, for the Event that announces it once written (moves).
+func setPhase(e *scrutinv1.Election, moves *[]phaseNote, phase scrutinv1.Phase, reason, message string) {
 	if e.Status.Phase == phase {
 		return
 	}
@@ -45,28 +144,75 @@ func (r *ElectionReconciler) setPhase(e *scrutinv1.Election, phase scrutinv1.Pha
 		return
 	}
 	e.Status.Phase = phase
-	eventType := corev1.EventTypeNormal
-	if phase == scrutinv1.PhaseFailed {
-		eventType = corev1.EventTypeWarning
-	}
-	r.event(e, eventType, reason, string(phase), note)
+	*moves = append(*moves, phaseNote{phase, reason, message})
 }
 
-// setConditionWithEvent sets a condition and records an Event when its status or
-// reason changes (Warning when it turns False), so events say what happened without
-// repeating at every reconcile.
-func (r *ElectionReconciler) setConditionWithEvent(e *scrutinv1.Election, typ string, status metav1.ConditionStatus, reason, message string) {
-	var old metav1.Condition // a copy: SetStatusCondition updates the slice in place
-	if c := meta.FindStatusCondition(e.Status.Conditions, typ); c != nil {
-		old = *c
+// setCondition sets one condition with the Election's generation; announce says
+// so when its status or reason changed.
+func setCondition(e *scrutinv1.Election, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&e.Status.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: e.Generation,
+	})
+}
+
+// The Ready condition, from what the reconcile observed: the problems it met,
+// whether the runtime is retired, and the voting Deployment as the cache shows it.
+
+// readyObserved is what Ready is computed from.
+type readyObserved struct {
+	problems []problem
+	retired  bool
+	// deployment is the voting Deployment's shown state; nil when there is none yet.
+	deployment *shownDeployment
+}
+
+// problemRank orders the problems that keep an election from being Ready, so
+// that Ready names the one a person must act on first, whatever the order the
+// reconcile met them in: something that is not this election's stands in its
+// way (0); the election's own inputs are wrong or missing, which its organiser
+// fixes (1); the platform fails (a database, a name, the API server), which is
+// retried (2); the runtime does not answer, which it does by itself (3).
+func problemRank(reason string) int {
+	switch reason {
+	case scrutinv1.ReasonNamespaceConflict, scrutinv1.ReasonScrutineerSecretConflict, scrutinv1.ReasonHostnameTaken,
+		scrutinv1.ReasonHostnameNeeded, scrutinv1.ReasonDeletionBlocked:
+		return 0
+	case scrutinv1.ReasonDatabaseUnreachable, scrutinv1.ReasonDatabaseProvisioningFailed, scrutinv1.ReasonEgressUnresolved,
+		scrutinv1.ReasonNamespaceTerminating, scrutinv1.ReasonProvisioningFailed:
+		return 2
+	case scrutinv1.ReasonRuntimeUnreachable:
+		return 3
 	}
-	setCondition(e, typ, status, reason, message)
-	if old.Status == status && old.Reason == reason {
-		return
+	return 1 // the roll, the credentials, the trustees, the tenant's Secrets
+}
+
+// readyCondition is Ready as o says it: False with the first problem by rank
+// (naming the others' reasons), True when the runtime is retired or its
+// Deployment available, False while its pods start.
+func readyCondition(o readyObserved) metav1.Condition {
+	if len(o.problems) > 0 {
+		ps := slices.Clone(o.problems)
+		slices.SortStableFunc(ps, func(a, b problem) int { return problemRank(a.reason) - problemRank(b.reason) })
+		msg := ps[0].message
+		var others []string
+		for _, p := range ps[1:] {
+			if p.reason != ps[0].reason && !slices.Contains(others, p.reason) {
+				others = append(others, p.reason)
+			}
+		}
+		if len(others) > 0 {
+			msg += " (also: " + strings.Join(others, ", ") + ")"
+		}
+		return metav1.Condition{Type: scrutinv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ps[0].reason, Message: msg}
 	}
-	eventType := corev1.EventTypeNormal
-	if status == metav1.ConditionFalse {
-		eventType = corev1.EventTypeWarning
+	if o.retired {
+		return metav1.Condition{Type: scrutinv1.ConditionReady, Status: metav1.ConditionTrue, Reason: scrutinv1.ReasonRetired,
+			Message: "The voting-runtime is scaled to zero at the end of retention.keepRunningFor; its store is kept"}
 	}
-	r.event(e, eventType, reason, typ, message)
+	if d := o.deployment; d != nil && d.availableCondition == corev1.ConditionTrue {
+		return metav1.Condition{Type: scrutinv1.ConditionReady, Status: metav1.ConditionTrue, Reason: scrutinv1.ReasonRuntimeAvailable,
+			Message: fmt.Sprintf("%d of %d voting pods ready", d.ready, d.replicas)}
+	}
+	return metav1.Condition{Type: scrutinv1.ConditionReady, Status: metav1.ConditionFalse, Reason: scrutinv1.ReasonRuntimeStarting,
+		Message: "Waiting for the voting pods to be available"}
 }

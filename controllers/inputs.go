@@ -103,6 +103,9 @@ type Inputs struct {
 	// applied.
 	problems    []problem
 	provisioned bool
+	// moves are the phase's moves in this reconcile, for their Events
+	// (writeStatus announces them once written).
+	moves []phaseNote
 	// keepRollCopies: the roll could not be read this time; whatever copy stands
 	// is kept, not pruned.
 	keepRollCopies bool

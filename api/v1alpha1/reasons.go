@@ -4,8 +4,17 @@ package v1alpha1
 // them. The controller sets them; tools (kubectl scrutin, scripts, alerts)
 // switch on them, never on a condition's message, which is for people.
 
-// Reasons of the Ready condition. When Ready is False its reason is the first
-// problem found; the reasons of RollValid (Roll*) can be Ready's too.
+// Reasons of the Ready condition. When Ready is False its reason is the problem
+// a person must act on first, whatever the order they were found in: a conflict
+// with something that is not the Election's (NamespaceConflict,
+// ScrutineerSecretConflict, HostnameTaken, HostnameNeeded, DeletionBlocked), then
+// the Election's own inputs (the roll, whose reasons Roll* can be Ready's too, the
+// credentials, the trustees, the tenant's Secrets), then the platform's failures,
+// which are retried (DatabaseUnreachable, DatabaseProvisioningFailed,
+// EgressUnresolved, NamespaceTerminating, ProvisioningFailed), then
+// RuntimeUnreachable; its message ends with the other problems' reasons, as
+// "(also: RollInvalid, ProvisioningFailed)". An Event with the reason is
+// recorded when Ready's status or reason changes, not at every reconcile.
 const (
 	// ReasonRuntimeAvailable (True): the voting pods' Deployment is available.
 	ReasonRuntimeAvailable = "RuntimeAvailable"
