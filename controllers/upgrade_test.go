@@ -78,7 +78,10 @@ func TestManagerUpgradeNeverTouchesAnOpenVote(t *testing.T) {
 	waitRuntime := func(e *scrutinv1.Election, image, pending, reason string) *scrutinv1.Election {
 		t.Helper()
 		var cur *scrutinv1.Election
-		waitFor(t, fmt.Sprintf("%s to run %s (pending %q, %s)", e.Name, image, pending, reason), time.Minute, func() (bool, string) {
+		// the restarted manager reconciles every Election the suite's API server
+		// holds, those of the earlier tests too, in no particular order: on a
+		// busy machine this one may come minutes after its start
+		waitFor(t, fmt.Sprintf("%s to run %s (pending %q, %s)", e.Name, image, pending, reason), 3*time.Minute, func() (bool, string) {
 			cur = getElection(t, e)
 			c := condition(cur, scrutinv1.ConditionRuntimeUpToDate)
 			st := cur.Status.Runtime
@@ -111,7 +114,7 @@ func TestManagerUpgradeNeverTouchesAnOpenVote(t *testing.T) {
 	}
 	upgraded := func(e *scrutinv1.Election) {
 		t.Helper()
-		waitFor(t, e.Name+"'s Deployment on the new runtime", time.Minute, func() (bool, string) {
+		waitFor(t, e.Name+"'s Deployment on the new runtime", 3*time.Minute, func() (bool, string) {
 			c := deployment(e).Spec.Template.Spec.Containers[0]
 			return c.Image == optsB.RuntimeImage && slices.Contains(c.Args, "--client-ip-header=X-Forwarded-For"),
 				fmt.Sprintf("image %s, args %v", c.Image, c.Args)
