@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -475,6 +476,10 @@ func (r *Result) Table() string {
 	return b.String()
 }
 
+// seconds prints a duration in seconds; "-" when there is none (no reconcile yet).
 func seconds(s float64) string {
+	if math.IsNaN(s) {
+		return "-"
+	}
 	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
 }
