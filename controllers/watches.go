@@ -123,8 +123,8 @@ var ownChange = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	return false
 }}
 
-// deploymentShown is what the Election's status shows of its voting Deployment
-// (setReady, runtimeAvailable).
+// shownDeployment is what the Election's status shows of its voting Deployment
+// (setReady), which ownChange compares before and after an update.
 type shownDeployment struct {
 	replicas, ready, available int32
 	availableCondition         corev1.ConditionStatus
