@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -47,6 +48,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 
 	o := r.observe(ctx, e, in, target, now)
 	if o.Runtime != nil {
+		o.DeliveryMoved = o.Runtime.Delivery != nil && !equality.Semantic.DeepEqual(o.Runtime.Delivery, e.Status.Delivery)
 		r.setDelivery(e, o.Runtime.Delivery)
 	}
 	d := decide(now, e, o)

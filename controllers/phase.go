@@ -36,6 +36,9 @@ type Observed struct {
 	// not answer (RuntimeErr then says why, when it was asked).
 	Runtime    *RuntimeStatus
 	RuntimeErr string
+	// DeliveryMoved: the runtime's delivery counts differ from those the
+	// status held (messages sent, delivered or bounced since the last read).
+	DeliveryMoved bool
 	// Results are the runtime's results when they were fetched.
 	Results *RuntimeResults
 }
@@ -114,18 +117,23 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 		d.RequeueAfter = opens.Sub(now)
 	}
 
-	// delivery counts are refreshed while the runtime runs: often while
-	// messages wait, every minute otherwise
+	// Delivery counts are refreshed while they can change by themselves: often
+	// while messages wait, every minute while reports still arrive (the last
+	// read moved them). Once they hold still, the Election is left alone until
+	// its opening (turnout is read every minute while it is Open, the counts
+	// with it) or until something else brings it back (a spec change, its pods):
+	// a poll per Election every minute keeps a manager of 10,000 Elections busy
+	// for good. `kubectl scrutin delivery` asks the runtime directly.
 	if st != nil && !phaseAtLeast(d.phaseOr(o.Phase), scrutinv1.PhaseClosed) {
 		delivery := st.Delivery
 		if delivery == nil {
 			delivery = e.Status.Delivery
 		}
-		every := turnoutRefresh
 		if queued, _ := deliveryTotals(delivery); queued > 0 {
-			every = deliveryRefresh
+			d.wakeWithin(deliveryRefresh)
+		} else if o.DeliveryMoved {
+			d.wakeWithin(turnoutRefresh)
 		}
-		d.wakeWithin(every)
 	}
 	if _, _, next := effectiveMinReplicas(&e.Spec, now); !next.IsZero() {
 		d.wakeWithin(next.Sub(now))

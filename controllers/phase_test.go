@@ -25,6 +25,7 @@ func TestDecide(t *testing.T) {
 	ranTheVote := &RuntimeStatus{Opened: true, Closed: true, Tallied: true, Voters: 4, BallotsCast: 3}
 	closedUnopened := &RuntimeStatus{Closed: true, Tallied: true, Voters: 4}
 	neverOpenedYet := &RuntimeStatus{Voters: 4}
+	sent := &RuntimeStatus{Voters: 4, Delivery: &scrutinv1.DeliveryStatus{Channels: []scrutinv1.ChannelDelivery{{Channel: "mail", Sent: 4, Delivered: 3}}}}
 	results := &RuntimeResults{Voters: 4, BallotsCast: 3, AuditHead: "sha256:t"}
 
 	ready := func(phase scrutinv1.Phase, st *RuntimeStatus) Observed {
@@ -36,6 +37,7 @@ func TestDecide(t *testing.T) {
 		return o
 	}
 	withResults := func(o Observed) Observed { o.Results = results; return o }
+	moved := func(o Observed) Observed { o.DeliveryMoved = true; return o }
 
 	type want struct {
 		phase        scrutinv1.Phase
@@ -69,9 +71,17 @@ func TestDecide(t *testing.T) {
 			now: before, observed: Observed{Phase: scrutinv1.PhaseProvisioning, Provisioned: true},
 			want: want{open: "NotYetOpen", requeueAfter: time.Hour},
 		},
-		"before the opening, the runtime answers: turnout refresh first": {
+		"before the opening, the runtime answers, counts still: wake at the opening": {
 			now: before, observed: ready(scrutinv1.PhaseScheduled, idle),
+			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", requeueAfter: time.Hour},
+		},
+		"before the opening, nothing queued, counts moved: refresh in a minute": {
+			now: before, observed: moved(ready(scrutinv1.PhaseScheduled, sent)),
 			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", requeueAfter: turnoutRefresh},
+		},
+		"before the opening, sent and delivered, counts still: wake at the opening": {
+			now: before, observed: ready(scrutinv1.PhaseScheduled, sent),
+			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", requeueAfter: time.Hour},
 		},
 		"before the opening, messages queued: delivery refresh": {
 			now: before, observed: ready(scrutinv1.PhaseScheduled, queued),
@@ -138,8 +148,12 @@ func TestDecide(t *testing.T) {
 			now: after, observed: Observed{Phase: scrutinv1.PhaseScheduled, Provisioned: true, Runtime: ranTheVote},
 			want: want{phase: scrutinv1.PhaseClosed, reason: "Closed", open: "Closed", tallied: "Counting", fetch: true, requeueAfter: resultsRetry},
 		},
-		"after the close, the store closed without opening: Failed, its delivery counts still read": {
+		"after the close, the store closed without opening: Failed, counts still: no wake": {
 			now: after, observed: ready(scrutinv1.PhaseScheduled, closedUnopened),
+			want: want{phase: scrutinv1.PhaseFailed, reason: "NeverOpened", open: "Closed"},
+		},
+		"after the close, the store closed without opening: Failed, counts still moving: read again": {
+			now: after, observed: moved(ready(scrutinv1.PhaseScheduled, closedUnopened)),
 			want: want{phase: scrutinv1.PhaseFailed, reason: "NeverOpened", open: "Closed", requeueAfter: turnoutRefresh},
 		},
 		"after the close, the store neither opened nor closed yet: nudge the close, wait": {

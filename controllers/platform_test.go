@@ -48,19 +48,21 @@ func TestDatabaseDSNNoPortScanner(t *testing.T) {
 			messages[name] = c.Message
 			return c.Reason == "DatabaseUnreachable", fmt.Sprintf("%+v", c)
 		})
-		var events eventsv1.EventList
-		if err := k8s.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
-		texts := []string{messages[name]}
-		for _, ev := range events.Items {
-			if ev.Regarding.Name == name && ev.Reason == "DatabaseUnreachable" {
-				texts = append(texts, ev.Note)
+		// the Event follows the status write, through the recorder's queue
+		var texts []string
+		waitFor(t, name+": a DatabaseUnreachable event", 30*time.Second, func() (bool, string) {
+			var events eventsv1.EventList
+			if err := k8s.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+				return false, err.Error()
 			}
-		}
-		if len(texts) < 2 {
-			t.Errorf("%s: no DatabaseUnreachable event", name)
-		}
+			texts = []string{messages[name]}
+			for _, ev := range events.Items {
+				if ev.Regarding.Name == name && ev.Reason == "DatabaseUnreachable" {
+					texts = append(texts, ev.Note)
+				}
+			}
+			return len(texts) >= 2, fmt.Sprintf("%d events", len(events.Items))
+		})
 		for _, text := range texts {
 			for _, word := range []string{"Canary", "HTTP", "400", "127.0.0.1", strconv.Itoa(port), "refused", "EOF", "dial", "body length"} {
 				if strings.Contains(text, word) {
