@@ -23,6 +23,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/controllers"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 var scheme = runtime.NewScheme()
@@ -40,7 +41,7 @@ func main() {
 		probeAddr     string
 		secureMetrics bool
 		leaderElect   bool
-		opts          controllers.Options
+		opts          specs.Options
 		ingressLabels string
 		promNSLabels  string
 		promPodLabels string
@@ -107,13 +108,13 @@ func main() {
 		if gatewayNS == "" {
 			gatewayNS = opts.OperatorNamespace
 		}
-		if opts.Route.Gateway, err = controllers.ParseGateway(gateway, gatewayNS, gatewaySect); err != nil {
+		if opts.Route.Gateway, err = specs.ParseGateway(gateway, gatewayNS, gatewaySect); err != nil {
 			log.Error(err, "Invalid --gateway")
 			os.Exit(2)
 		}
 	}
 	if issuer != "" {
-		if opts.Route.CertIssuer, err = controllers.ParseIssuer(issuer); err != nil {
+		if opts.Route.CertIssuer, err = specs.ParseIssuer(issuer); err != nil {
 			log.Error(err, "Invalid --cert-manager-issuer")
 			os.Exit(2)
 		}

@@ -21,6 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
+
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // AppliedSHA256Annotation on every object the controller applies is the hex
@@ -62,7 +64,7 @@ func routeKey(o client.Object) string {
 
 // isRouteKind reports whether gvk is one of the route kinds this manager makes.
 func (r *ElectionReconciler) isRouteKind(gvk schema.GroupVersionKind) bool {
-	return slices.Contains(routeKinds(r.Options.Route), gvk)
+	return slices.Contains(specs.RouteKinds(r.Options.Route), gvk)
 }
 
 // routeUpToDate: the route kinds are custom resources (HTTPRoute, Certificate),

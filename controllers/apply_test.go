@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -99,7 +101,7 @@ func TestApplySkipsUnchanged(t *testing.T) {
 	// Hand edits of fields the controller owns: a ConfigMap's data, a Secret's data
 	// (its cache holds metadata only), the Deployment's image.
 	var cm corev1.ConfigMap
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: ConfigMapName}, &cm); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: specs.ConfigMapName}, &cm); err != nil {
 		t.Fatal(err)
 	}
 	wantCM := fmt.Sprint(cm.Data)
@@ -110,7 +112,7 @@ func TestApplySkipsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var delivery corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: DeliverySecretName}, &delivery); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: specs.DeliverySecretName}, &delivery); err != nil {
 		t.Fatal(err)
 	}
 	wantPassword := string(delivery.Data["smtp.password"])
@@ -119,7 +121,7 @@ func TestApplySkipsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d appsv1.Deployment
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: RuntimeName}, &d); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: specs.RuntimeName}, &d); err != nil {
 		t.Fatal(err)
 	}
 	wantImage := d.Spec.Template.Spec.Containers[0].Image
@@ -149,7 +151,7 @@ func TestApplySkipsUnchanged(t *testing.T) {
 		for _, o := range []struct {
 			name string
 			obj  client.Object
-		}{{ConfigMapName, &cm}, {DeliverySecretName, &s}, {RuntimeName, &d}} {
+		}{{specs.ConfigMapName, &cm}, {specs.DeliverySecretName, &s}, {specs.RuntimeName, &d}} {
 			if err := k8s.Get(ctx, client.ObjectKey{Namespace: elNS, Name: o.name}, o.obj); err != nil {
 				return false, err.Error()
 			}
@@ -168,7 +170,7 @@ func TestApplySkipsUnchanged(t *testing.T) {
 //
 //	go test ./controllers -run '^$' -bench UpToDateCheck
 func BenchmarkUpToDateCheck(b *testing.B) {
-	objs, err := DesiredObjects(testInputs(testElection("tenant", "board", "uid-1")))
+	objs, err := specs.DesiredObjects(&testInputs(testElection("tenant", "board", "uid-1")).Inputs)
 	if err != nil {
 		b.Fatal(err)
 	}

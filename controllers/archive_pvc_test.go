@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -55,7 +57,7 @@ func TestArchiveToPVC(t *testing.T) {
 	sum := sha256.Sum256(recordsOf(cur.Status.Namespace))
 	digest, size := "sha256:"+hex.EncodeToString(sum[:]), len(recordsOf(cur.Status.Namespace))
 	job := waitArchiveJob(t, e, "")
-	if job.Annotations[AnnotationArchiveDigest] != digest || job.Annotations[AnnotationArchiveSize] != strconv.Itoa(size) ||
+	if job.Annotations[specs.AnnotationArchiveDigest] != digest || job.Annotations[specs.AnnotationArchiveSize] != strconv.Itoa(size) ||
 		!metav1.IsControlledBy(job, cur) || job.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "records" {
 		t.Fatalf("job %+v; want the digest %s and size %d of the runtime's records", job.ObjectMeta, digest, size)
 	}
@@ -75,8 +77,8 @@ func TestArchiveToPVC(t *testing.T) {
 		t.Fatal(err)
 	}
 	pod.Status.Phase = corev1.PodFailed
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: ArchiveComponent, Image: pod.Spec.Containers[0].Image,
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: archiveCopyConflict,
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: specs.ArchiveComponent, Image: pod.Spec.Containers[0].Image,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: specs.ArchiveCopyConflict,
 			Message: "archive-copy: /archive/elections/2027/x.tar.gz holds 5 bytes: a different file is already there; it is never overwritten\n"}}}}
 	if err := k8s.Status().Update(ctx, pod); err != nil {
 		t.Fatal(err)
@@ -92,8 +94,8 @@ func TestArchiveToPVC(t *testing.T) {
 	}
 	// the failed Job stays for its logs during the backoff, then a new one starts
 	next := waitArchiveJob(t, e, job.UID)
-	if next.Annotations[AnnotationArchiveDigest] != digest {
-		t.Fatalf("the new Job's digest %s", next.Annotations[AnnotationArchiveDigest])
+	if next.Annotations[specs.AnnotationArchiveDigest] != digest {
+		t.Fatalf("the new Job's digest %s", next.Annotations[specs.AnnotationArchiveDigest])
 	}
 	finishJob(t, next, true)
 	waitFor(t, "Archived True", 10*time.Second, func() (bool, string) {
@@ -106,7 +108,7 @@ func TestArchiveToPVC(t *testing.T) {
 		t.Fatalf("status.archive %+v, want %s", a, wantLoc)
 	}
 	waitFor(t, "the Job deleted", 10*time.Second, func() (bool, string) {
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: ArchiveJobName(e)}, &batchv1.Job{})
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.ArchiveJobName(e)}, &batchv1.Job{})
 		return isNotFound(err), "still there"
 	})
 }
@@ -116,7 +118,7 @@ func waitArchiveJob(t *testing.T, e *scrutinv1.Election, not types.UID) *batchv1
 	t.Helper()
 	var job batchv1.Job
 	waitFor(t, "the archive Job", 40*time.Second, func() (bool, string) {
-		err := k8s.Get(context.Background(), client.ObjectKey{Namespace: e.Namespace, Name: ArchiveJobName(e)}, &job)
+		err := k8s.Get(context.Background(), client.ObjectKey{Namespace: e.Namespace, Name: specs.ArchiveJobName(e)}, &job)
 		if err != nil {
 			return false, err.Error()
 		}

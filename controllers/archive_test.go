@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -78,11 +80,11 @@ func TestArchiveThenRetire(t *testing.T) {
 	waitFor(t, "the runtime retired", 20*time.Second, func() (bool, string) {
 		cur = getElection(t, e)
 		var d appsv1.Deployment
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}, &d); err != nil {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}, &d); err != nil {
 			return false, err.Error()
 		}
 		var hpa autoscalingv2.HorizontalPodAutoscaler
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}, &hpa)
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}, &hpa)
 		return cur.Status.Retired && d.Spec.Replicas != nil && *d.Spec.Replicas == 0 && isNotFound(err),
 			"retired " + map[bool]string{true: "yes", false: "no"}[cur.Status.Retired]
 	})
@@ -90,7 +92,7 @@ func TestArchiveThenRetire(t *testing.T) {
 		t.Errorf("Ready once retired: %+v", c)
 	}
 	var pvc corev1.PersistentVolumeClaim
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: DataVolumeName}, &pvc); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.DataVolumeName}, &pvc); err != nil {
 		t.Errorf("the store's volume went with the retirement: %v", err)
 	}
 	// a later reconcile uploads nothing again

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // CacheOptions make the manager cache only Scrutin's own objects of the managed
@@ -29,8 +30,8 @@ import (
 // tenant's roll parts carry no label of ours), so the controller's memory grows
 // with neither the cluster's Secrets nor their data. What the controller never
 // reads from its caches is dropped before it is stored (trimCached).
-func CacheOptions(route RouteOptions) cache.Options {
-	own := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
+func CacheOptions(route specs.RouteOptions) cache.Options {
+	own := labels.SelectorFromSet(labels.Set{specs.LabelManagedBy: scrutinv1.ManagedByController})
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range append(managedKinds(), routeObjects(route)...) {
 		byObject[o] = cache.ByObject{Label: own, Transform: trimCached}
@@ -138,7 +139,7 @@ var trimCachedSecret toolscache.TransformFunc = func(in any) (any, error) {
 
 // electionMappingLabels are the labels by which toElection maps an object to its
 // Election: all the cache keeps of an applied object's labels.
-var electionMappingLabels = []string{LabelManagedBy, LabelElectionNamespace, LabelElectionName}
+var electionMappingLabels = []string{specs.LabelManagedBy, scrutinv1.LabelElectionNamespace, scrutinv1.LabelElectionName}
 
 // ownedFieldsAnnotation exists only in the manager's cache: the SHA-256 of the
 // fields the controller's server-side applies own (ownedFieldsDigest), which

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,21 +91,21 @@ func TestTrimCached(t *testing.T) {
 func TestCacheKeepsWhatTheControllerReads(t *testing.T) {
 	in := testInputs(testElection("t1", "vote", "u1"))
 	in.Host = "vote.t1.example.org"
-	in.Options.Route = RouteOptions{Gateway: GatewayRef{Namespace: "edge", Name: "voters"}, IngressClass: "nginx",
-		CertIssuer: IssuerRef{Kind: "ClusterIssuer", Name: "ca"}}
-	cm, err := buildConfigMap(in)
+	in.Options.Route = specs.RouteOptions{Gateway: specs.GatewayRef{Namespace: "edge", Name: "voters"}, IngressClass: "nginx",
+		CertIssuer: specs.IssuerRef{Kind: "ClusterIssuer", Name: "ca"}}
+	cm, err := specs.ConfigMap(&in.Inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, pvc := buildNamespace(in), buildPVC(in)
+	ns, pvc := specs.Namespace(&in.Inputs), specs.PVC(&in.Inputs)
 	ns.Status.Phase, pvc.Status.Phase = corev1.NamespaceActive, corev1.ClaimBound
-	d := buildDeployment(in, "hash")
+	d := specs.Deployment(&in.Inputs, "hash")
 	d.Status = appsv1.DeploymentStatus{Replicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
 		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}}
-	objects := []client.Object{ns, buildServiceAccount(in), cm, buildService(in), buildOpsService(in),
-		pvc, buildResourceQuota(in), buildLimitRange(in), d, buildHPA(in), buildPDB(in),
-		buildHTTPRoute(in), buildIngress(in), buildCertificate(in)}
-	for _, np := range buildNetworkPolicies(in) {
+	objects := []client.Object{ns, specs.ServiceAccount(&in.Inputs), cm, specs.Service(&in.Inputs), specs.OpsService(&in.Inputs),
+		pvc, specs.ResourceQuota(&in.Inputs), specs.LimitRange(&in.Inputs), d, specs.HPA(&in.Inputs), specs.PDB(&in.Inputs),
+		specs.HTTPRoute(&in.Inputs), specs.Ingress(&in.Inputs), specs.Certificate(&in.Inputs)}
+	for _, np := range specs.NetworkPolicies(&in.Inputs) {
 		objects = append(objects, np)
 	}
 	covered := map[reflect.Type]bool{}

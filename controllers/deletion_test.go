@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,7 +70,7 @@ func TestDeleteDuringProvisioning(t *testing.T) {
 	}
 	for _, e := range elections {
 		waitGone(t, e, 10*time.Second)
-		namespaceDeleted(t, NamespaceName(getUID(t, e)))
+		namespaceDeleted(t, specs.NamespaceName(getUID(t, e)))
 	}
 }
 
@@ -114,7 +116,7 @@ func TestPostgreSQLStore(t *testing.T) {
 	assertNamespaceIsBuilt(t, e)
 
 	var dbSecret corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: e.Status.Namespace, Name: DatabaseSecretName}, &dbSecret); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: e.Status.Namespace, Name: specs.DatabaseSecretName}, &dbSecret); err != nil {
 		t.Fatal(err)
 	}
 	dsn := string(dbSecret.Data["dsn"])
@@ -130,15 +132,15 @@ func TestPostgreSQLStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
-	if user != DatabaseName(e) || db != DatabaseName(e) {
-		t.Errorf("runtime connects as %s to %s, want %s", user, db, DatabaseName(e))
+	if user != specs.DatabaseName(e) || db != specs.DatabaseName(e) {
+		t.Errorf("runtime connects as %s to %s, want %s", user, db, specs.DatabaseName(e))
 	}
 
 	if err := k8s.Delete(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, e, 15*time.Second)
-	if databaseExists(t, DatabaseName(e)) {
+	if databaseExists(t, specs.DatabaseName(e)) {
 		t.Error("the election's database was not dropped")
 	}
 }
@@ -173,7 +175,7 @@ func TestAdminSecretDeletedFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, first, 20*time.Second)
-	if databaseExists(t, DatabaseName(first)) {
+	if databaseExists(t, specs.DatabaseName(first)) {
 		t.Error("the first election's database was not dropped")
 	}
 	if err := k8s.Get(ctx, key, secret); err != nil {
@@ -187,7 +189,7 @@ func TestAdminSecretDeletedFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, second, 20*time.Second)
-	if databaseExists(t, DatabaseName(second)) {
+	if databaseExists(t, specs.DatabaseName(second)) {
 		t.Error("the second election's database was not dropped")
 	}
 	waitFor(t, "the admin Secret gone", 10*time.Second, func() (bool, string) {
@@ -238,10 +240,10 @@ func TestOrphanNamespaceOfEarlierElection(t *testing.T) {
 	ctx := context.Background()
 	tenant := newTenant(t)
 	orphan := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "scrutin-ghost-leftover", Labels: map[string]string{
-		LabelManagedBy: ManagedBy, LabelElectionNamespace: tenant, LabelElectionName: "ghost", LabelElectionUID: "an-earlier-uid",
+		specs.LabelManagedBy: scrutinv1.ManagedByController, scrutinv1.LabelElectionNamespace: tenant, scrutinv1.LabelElectionName: "ghost", scrutinv1.LabelElectionUID: "an-earlier-uid",
 	}}}
 	neighbour := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "scrutin-neighbour-" + tenant, Labels: map[string]string{
-		LabelManagedBy: ManagedBy, LabelElectionNamespace: tenant, LabelElectionName: "ghost-2", LabelElectionUID: "another-uid",
+		specs.LabelManagedBy: scrutinv1.ManagedByController, scrutinv1.LabelElectionNamespace: tenant, scrutinv1.LabelElectionName: "ghost-2", scrutinv1.LabelElectionUID: "another-uid",
 	}}}
 	for _, ns := range []*corev1.Namespace{orphan, neighbour} {
 		if err := k8s.Create(ctx, ns); err != nil {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // archiveJobPoll is how often the controller looks at a running archive Job (it
@@ -41,12 +42,12 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 	dest := e.Spec.Archive.PVC
 	k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
 	var job batchv1.Job
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: ArchiveJobName(e)}, &job)
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: specs.ArchiveJobName(e)}, &job)
 	switch {
 	case apierrors.IsNotFound(err):
 		return r.startArchiveJob(ctx, e, in, fail)
 	case err != nil:
-		return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("while reading Job %s/%s: %v", e.Namespace, ArchiveJobName(e), err), "")
+		return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("while reading Job %s/%s: %v", e.Namespace, specs.ArchiveJobName(e), err), "")
 	case !metav1.IsControlledBy(&job, e):
 		return fail(scrutinv1.ReasonArchiveConflict, fmt.Sprintf("Job %s/%s is not this Election's: delete or rename it", e.Namespace, job.Name), "")
 	case job.DeletionTimestamp != nil:
@@ -54,8 +55,8 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 	}
 	switch {
 	case jobCondition(&job, batchv1.JobComplete):
-		digest, file := job.Annotations[AnnotationArchiveDigest], job.Annotations[AnnotationArchiveFile]
-		size, err := strconv.ParseInt(job.Annotations[AnnotationArchiveSize], 10, 64)
+		digest, file := job.Annotations[specs.AnnotationArchiveDigest], job.Annotations[specs.AnnotationArchiveFile]
+		size, err := strconv.ParseInt(job.Annotations[specs.AnnotationArchiveSize], 10, 64)
 		if err != nil || digest == "" || file == "" {
 			r.deleteArchiveJob(ctx, &job)
 			return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("Job %s/%s lacks its archive annotations; it is started again", e.Namespace, job.Name), "")
@@ -65,7 +66,7 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 			at = job.Status.CompletionTime.UTC()
 		}
 		r.archiveAttempts.drop(k)
-		loc := pvcLocation(dest, file)
+		loc := specs.PVCLocation(dest, file)
 		e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(at)}
 		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, scrutinv1.ReasonArchived,
 			fmt.Sprintf("Archived to %s (%d bytes, %s) by Job %s, which wrote only bytes of the digest the controller read and read them back", loc, size, digest, job.Name))
@@ -107,7 +108,7 @@ func (r *ElectionReconciler) startArchiveJob(ctx context.Context, e *scrutinv1.E
 		return fail(scrutinv1.ReasonArchiveNotReady, "the runtime did not give its records: "+err.Error(), "")
 	}
 	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	job := buildArchiveJob(in, digest, counter.n)
+	job := specs.ArchiveJob(&in.Inputs, digest, counter.n)
 	if err := r.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("while creating Job %s/%s: %v", job.Namespace, job.Name, err), "")
 	}
@@ -134,7 +135,7 @@ func (r *ElectionReconciler) archiveJobFailure(ctx context.Context, job *batchv1
 					if msg == "" {
 						msg = fmt.Sprintf("exit code %d (%s)", t.ExitCode, t.Reason)
 					}
-					return msg, t.ExitCode == archiveCopyConflict
+					return msg, t.ExitCode == specs.ArchiveCopyConflict
 				}
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // ElectionReconciler keeps each Election's namespace converged and moves the Election
@@ -37,7 +38,7 @@ type ElectionReconciler struct {
 	// applied.
 	Cache    client.Reader
 	Recorder events.EventRecorder
-	Options  Options
+	Options  specs.Options
 	// Runtime talks to each election's voting-runtime.
 	Runtime RuntimeClient
 	// Archives writes tallied elections' records archives to their buckets.
@@ -76,7 +77,7 @@ type ElectionReconciler struct {
 // NewElectionReconciler is the reconciler with its production parts: the manager's
 // clients and event recorder, the runtime's control API over HTTP, real PostgreSQL
 // servers and the system's DNS resolver.
-func NewElectionReconciler(mgr ctrl.Manager, opts Options) *ElectionReconciler {
+func NewElectionReconciler(mgr ctrl.Manager, opts specs.Options) *ElectionReconciler {
 	return &ElectionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

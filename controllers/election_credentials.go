@@ -6,12 +6,11 @@ import (
 	"regexp"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // The election's copy of the tenant's public credentials (verifiable mode,
@@ -19,11 +18,6 @@ import (
 // public-credentials, their SHA-256 in an annotation, mounted in the runtime's pods
 // and given to it by --credentials-dir.
 const (
-	CredentialsSecretName = "public-credentials"
-	// CredentialsSHA256Annotation on the copy is the hex SHA-256 of its uuid, a
-	// zero byte, and its public credentials.
-	CredentialsSHA256Annotation = "elections.scrutin.dev/public-credentials-sha256"
-	credentialsDir              = "/etc/scrutin/credentials"
 	// maxPublicCredentialsBytes bounds the public credentials: a Secret's own bound
 	// (about 1,400 voters of BELENIOS-2048 credentials, each line some 700 bytes).
 	maxPublicCredentialsBytes = corev1.MaxSecretSize
@@ -31,11 +25,6 @@ const (
 
 // uuidPattern is a Belenios election uuid: at least 14 Base58 characters.
 var uuidPattern = regexp.MustCompile(`^[1-9A-HJ-NP-Za-km-z]{14,64}$`)
-
-// CredentialsCopy is the election's copy of its public credentials.
-type CredentialsCopy struct {
-	SHA256 string
-}
 
 // loadCredentials reads the tenant's public credentials Secret of an External
 // verifiable election, checks it and copies it into the election's namespace.
@@ -56,7 +45,7 @@ func (r *ElectionReconciler) loadCredentials(ctx context.Context, in *Inputs) er
 		// a passing error: the pods keep the copy standing, if any, rather than
 		// restart without credentials
 		if sha, _, ok := r.credentialsCopySHA256(ctx, in); ok {
-			in.Credentials = &CredentialsCopy{SHA256: sha}
+			in.Credentials = &specs.CredentialsCopy{SHA256: sha}
 		}
 		return err
 	}
@@ -71,11 +60,11 @@ func (r *ElectionReconciler) loadCredentials(ctx context.Context, in *Inputs) er
 	// a copy edited since it was last written (its annotation kept) is written again
 	known, _ := r.credentialsCopies.Load(client.ObjectKeyFromObject(e))
 	if !ok || existing != sha || (known != nil && known.(string) != version) {
-		s := secret(in, CredentialsSecretName, map[string][]byte{
+		s := specs.SecretOf(&in.Inputs, specs.CredentialsSecretName, map[string][]byte{
 			scrutinv1.PublicCredentialsUUIDKey: uuid,
 			scrutinv1.PublicCredentialsKey:     creds,
 		})
-		s.Annotations = map[string]string{CredentialsSHA256Annotation: sha}
+		s.Annotations = map[string]string{specs.CredentialsSHA256Annotation: sha}
 		if err := r.apply(ctx, s); err != nil {
 			return fmt.Errorf("while copying the public credentials: %w", err)
 		}
@@ -85,7 +74,7 @@ func (r *ElectionReconciler) loadCredentials(ctx context.Context, in *Inputs) er
 	}
 	r.credentialsCopies.Store(client.ObjectKeyFromObject(e), version)
 	in.keepCredentialsCopy = false
-	in.Credentials = &CredentialsCopy{SHA256: sha}
+	in.Credentials = &specs.CredentialsCopy{SHA256: sha}
 	return nil
 }
 
@@ -139,17 +128,17 @@ func (r *ElectionReconciler) keepFrozenCredentials(ctx context.Context, in *Inpu
 	in.keepCredentialsCopy = true
 	var copied metav1.PartialObjectMetadata
 	copied.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: CredentialsSecretName}, &copied)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.CredentialsSecretName}, &copied)
 	if isNotFound(err) {
-		msg := fmt.Sprintf("the election opened without its copy of the public credentials (Secret %s in namespace %s): ballots cannot be checked against them", CredentialsSecretName, in.Namespace)
+		msg := fmt.Sprintf("the election opened without its copy of the public credentials (Secret %s in namespace %s): ballots cannot be checked against them", specs.CredentialsSecretName, in.Namespace)
 		in.addProblem(scrutinv1.ReasonPublicCredentialsCopyMissing, msg)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("while reading the copy of the public credentials: %w", err)
 	}
-	sha := copied.Annotations[CredentialsSHA256Annotation]
-	in.Credentials = &CredentialsCopy{SHA256: sha}
+	sha := copied.Annotations[specs.CredentialsSHA256Annotation]
+	in.Credentials = &specs.CredentialsCopy{SHA256: sha}
 
 	name := e.Spec.Verifiability.PublicCredentials.Name
 	var tenant metav1.PartialObjectMetadata
@@ -188,24 +177,14 @@ func (r *ElectionReconciler) keepFrozenCredentials(ctx context.Context, in *Inpu
 	return nil
 }
 
-// credentialsVolume is the election's copy of its public credentials; an empty
-// directory while there is none (the runtime then cannot import the roll).
-func credentialsVolume(in *Inputs) corev1.Volume {
-	if in.Credentials == nil {
-		return corev1.Volume{Name: "credentials", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			SizeLimit: ptr.To(resource.MustParse("1Mi"))}}}
-	}
-	return secretVolume("credentials", CredentialsSecretName, false)
-}
-
 // credentialsCopySHA256 is the SHA-256 annotated on the election's copy of its
 // public credentials and the copy's resourceVersion, and whether a copy was read.
 func (r *ElectionReconciler) credentialsCopySHA256(ctx context.Context, in *Inputs) (sha, version string, ok bool) {
 	var m metav1.PartialObjectMetadata
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: CredentialsSecretName}, &m); err != nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.CredentialsSecretName}, &m); err != nil {
 		return "", "", false
 	}
-	sha = m.Annotations[CredentialsSHA256Annotation]
+	sha = m.Annotations[specs.CredentialsSHA256Annotation]
 	return sha, m.ResourceVersion, sha != ""
 }

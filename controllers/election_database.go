@@ -14,6 +14,7 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/internal/pgadmin"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // Databases creates and drops elections' own databases and roles.
@@ -37,7 +38,7 @@ func (PostgreSQL) Drop(ctx context.Context, adminDSN string, db pgadmin.Database
 const AdminDSNKey = contract.KeyDSN
 
 func electionDatabase(e *scrutinv1.Election) pgadmin.Database {
-	name := DatabaseName(e)
+	name := specs.DatabaseName(e)
 	return pgadmin.Database{Name: name, Role: name}
 }
 
@@ -53,9 +54,9 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 		return err
 	}
 	var existing corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: DatabaseSecretName}, &existing)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.DatabaseSecretName}, &existing)
 	if err == nil && len(existing.Data[contract.KeyDSN]) > 0 {
-		in.Database = &DatabaseInfo{DSN: string(existing.Data[contract.KeyDSN])}
+		in.Database = &specs.DatabaseInfo{DSN: string(existing.Data[contract.KeyDSN])}
 		return nil
 	}
 	if err != nil && !isNotFound(err) {
@@ -77,7 +78,7 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 	}
 	r.event(e, corev1.EventTypeNormal, "DatabaseProvisioned", "Provision",
 		fmt.Sprintf("Created database and role %s", electionDatabase(e).Name))
-	in.Database = &DatabaseInfo{DSN: dsn}
+	in.Database = &specs.DatabaseInfo{DSN: dsn}
 	return nil
 }
 

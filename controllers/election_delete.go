@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // SkipDatabaseCleanupAnnotation is the API's (scrutinv1.SkipDatabaseCleanupAnnotation).
@@ -43,14 +44,14 @@ func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election
 		return ctrl.Result{}, err
 	}
 
-	ns := NamespaceName(e)
+	ns := specs.NamespaceName(e)
 	var n corev1.Namespace
 	err := r.APIReader.Get(ctx, client.ObjectKey{Name: ns}, &n)
 	switch {
 	case isNotFound(err):
 	case err != nil:
 		return ctrl.Result{}, fmt.Errorf("while reading namespace %s: %w", ns, err)
-	case n.Labels[LabelElectionUID] != string(e.UID):
+	case n.Labels[scrutinv1.LabelElectionUID] != string(e.UID):
 		// Not ours: never delete it.
 	case n.DeletionTimestamp.IsZero():
 		if err := r.Delete(ctx, &n); client.IgnoreNotFound(err) != nil {
@@ -74,10 +75,10 @@ func (r *ElectionReconciler) dropDatabase(ctx context.Context, e *scrutinv1.Elec
 	}
 	if e.Annotations[SkipDatabaseCleanupAnnotation] == "true" {
 		r.event(e, corev1.EventTypeWarning, "DatabaseLeft", "Delete",
-			fmt.Sprintf("Database %s was not dropped, as the %s annotation asks", DatabaseName(e), SkipDatabaseCleanupAnnotation))
+			fmt.Sprintf("Database %s was not dropped, as the %s annotation asks", specs.DatabaseName(e), SkipDatabaseCleanupAnnotation))
 		return nil
 	}
-	in := &Inputs{Election: e}
+	in := &Inputs{Inputs: specs.Inputs{Election: e}}
 	adminDSN, err := r.adminDSN(ctx, in)
 	if err != nil {
 		return err
@@ -89,7 +90,7 @@ func (r *ElectionReconciler) dropDatabase(ctx context.Context, e *scrutinv1.Elec
 		_, msg := databaseFailure(ctx, e, "drop", err)
 		return errors.New(msg)
 	}
-	r.event(e, corev1.EventTypeNormal, "DatabaseDropped", "Delete", "Dropped database and role "+DatabaseName(e))
+	r.event(e, corev1.EventTypeNormal, "DatabaseDropped", "Delete", "Dropped database and role "+specs.DatabaseName(e))
 	return nil
 }
 
@@ -100,14 +101,14 @@ func (r *ElectionReconciler) deleteOrphanNamespaces(ctx context.Context, namespa
 	var list metav1.PartialObjectMetadataList
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
 	if err := r.APIReader.List(ctx, &list, client.MatchingLabels{
-		LabelManagedBy: ManagedBy, LabelElectionNamespace: namespace, LabelElectionName: name,
+		specs.LabelManagedBy: scrutinv1.ManagedByController, scrutinv1.LabelElectionNamespace: namespace, scrutinv1.LabelElectionName: name,
 	}); err != nil {
 		return fmt.Errorf("while listing namespaces left by %s/%s: %w", namespace, name, err)
 	}
 	var errs []error
 	for i := range list.Items {
 		ns := &list.Items[i]
-		if ns.Labels[LabelElectionUID] == keepUID || !ns.DeletionTimestamp.IsZero() {
+		if ns.Labels[scrutinv1.LabelElectionUID] == keepUID || !ns.DeletionTimestamp.IsZero() {
 			continue
 		}
 		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 const (
@@ -183,7 +184,7 @@ func (r *ElectionReconciler) pushSchedule(ctx context.Context, e *scrutinv1.Elec
 // available (from the cache).
 func (r *ElectionReconciler) runtimeAvailable(ctx context.Context, in *Inputs) bool {
 	var d appsv1.Deployment
-	if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.RuntimeName}, &d); err != nil {
 		return false
 	}
 	return d.Status.AvailableReplicas > 0
@@ -196,7 +197,7 @@ func (r *ElectionReconciler) setReady(ctx context.Context, e *scrutinv1.Election
 	o := readyObserved{problems: in.problems, retired: in.Retired}
 	if len(in.problems) == 0 && !in.Retired {
 		var d appsv1.Deployment
-		if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d); err != nil {
+		if err := r.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.RuntimeName}, &d); err != nil {
 			return client.IgnoreNotFound(err)
 		}
 		shown := deploymentShown(&d)

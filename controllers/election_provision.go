@@ -20,6 +20,7 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/contract"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // errConflict: something the controller does not own stands where an election's
@@ -39,7 +40,7 @@ type problem struct{ reason, message string }
 // the inputs it built them from, with the problems it met, and the errors worth a
 // retry.
 func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Election) (*Inputs, error) {
-	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: r.Options, Now: r.Now()}
+	in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: specs.NamespaceName(e), Options: r.Options, Now: r.Now()}}
 	in.Retired = retired(e, in.Now)
 	e.Status.Namespace = in.Namespace
 	if err := r.resolveHost(ctx, in); err != nil {
@@ -78,13 +79,13 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 		in.addProblem(scrutinv1.ReasonProvisioningFailed, err.Error())
 		return in, err
 	}
-	objs, err := DesiredObjects(in)
+	objs, err := specs.DesiredObjects(&in.Inputs)
 	if err != nil {
 		return in, err
 	}
 	deploymentApplied := false
 	for _, obj := range objs {
-		if obj.GetName() == RuntimeTemplateName && !deploymentApplied {
+		if obj.GetName() == specs.RuntimeTemplateName && !deploymentApplied {
 			continue // the record says what the Deployment took, never more
 		}
 		if err := r.apply(ctx, obj); err != nil {
@@ -113,16 +114,16 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 func (r *ElectionReconciler) applyScrutineerSecret(ctx context.Context, in *Inputs) error {
 	e := in.Election
 	var existing corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: ScrutineerSecretName(e)}, &existing)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: e.Namespace, Name: specs.ScrutineerSecretName(e)}, &existing)
 	switch {
-	case err == nil && existing.Labels[LabelElectionUID] != string(e.UID):
-		msg := fmt.Sprintf("Secret %s already exists and is not this election's; the scrutineers' token was not written there", ScrutineerSecretName(e))
+	case err == nil && existing.Labels[scrutinv1.LabelElectionUID] != string(e.UID):
+		msg := fmt.Sprintf("Secret %s already exists and is not this election's; the scrutineers' token was not written there", specs.ScrutineerSecretName(e))
 		in.addProblem(scrutinv1.ReasonScrutineerSecretConflict, msg)
 		return nil
 	case err != nil && !isNotFound(err):
 		return fmt.Errorf("while reading the scrutineers' Secret: %w", err)
 	}
-	if err := r.apply(ctx, buildScrutineerSecret(in, e.Status.URL)); err != nil {
+	if err := r.apply(ctx, specs.ScrutineerSecret(&in.Inputs, e.Status.URL)); err != nil {
 		return fmt.Errorf("while applying the scrutineers' Secret: %w", err)
 	}
 	return nil
@@ -141,7 +142,7 @@ func (r *ElectionReconciler) ensureNamespace(ctx context.Context, in *Inputs) er
 		}
 	case err != nil:
 		return fmt.Errorf("while reading namespace %s: %w", in.Namespace, err)
-	case ns.Labels[LabelElectionUID] != string(in.Election.UID):
+	case ns.Labels[scrutinv1.LabelElectionUID] != string(in.Election.UID):
 		msg := fmt.Sprintf("namespace %s exists and does not belong to this Election; Scrutin will not adopt it", in.Namespace)
 		in.addProblem(scrutinv1.ReasonNamespaceConflict, msg)
 		return errConflict
@@ -149,7 +150,7 @@ func (r *ElectionReconciler) ensureNamespace(ctx context.Context, in *Inputs) er
 		in.addProblem(scrutinv1.ReasonNamespaceTerminating, fmt.Sprintf("namespace %s is being deleted; it will be re-created once it is gone", in.Namespace))
 		return fmt.Errorf("namespace %s is terminating", in.Namespace)
 	}
-	if err := r.apply(ctx, buildNamespace(in)); err != nil {
+	if err := r.apply(ctx, specs.Namespace(&in.Inputs)); err != nil {
 		return fmt.Errorf("while applying namespace %s: %w", in.Namespace, err)
 	}
 	return nil
@@ -158,22 +159,22 @@ func (r *ElectionReconciler) ensureNamespace(ctx context.Context, in *Inputs) er
 // ensureKeys reads the election's keys, generating them the first time. Keys lost
 // after voters were given credentials cannot be recovered: the new ones are
 // announced by a Warning event.
-func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (Keys, error) {
+func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (specs.Keys, error) {
 	var s corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: KeysSecretName}, &s)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.KeysSecretName}, &s)
 	if err == nil {
-		return KeysFromSecret(&s)
+		return specs.KeysFromSecret(&s)
 	}
 	if !isNotFound(err) {
-		return Keys{}, fmt.Errorf("while reading the election's keys: %w", err)
+		return specs.Keys{}, fmt.Errorf("while reading the election's keys: %w", err)
 	}
-	keys, err := NewKeys()
+	keys, err := specs.NewKeys()
 	if err != nil {
-		return Keys{}, err
+		return specs.Keys{}, err
 	}
 	in.Keys = keys
-	if err := r.apply(ctx, buildSecrets(in)[0]); err != nil {
-		return Keys{}, fmt.Errorf("while storing the election's keys: %w", err)
+	if err := r.apply(ctx, specs.Secrets(&in.Inputs)[0]); err != nil {
+		return specs.Keys{}, fmt.Errorf("while storing the election's keys: %w", err)
 	}
 	if phaseAtLeast(in.Election.Status.Phase, scrutinv1.PhaseOpen) {
 		r.event(in.Election, corev1.EventTypeWarning, "KeysRegenerated", "Provision",
@@ -205,23 +206,23 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 		}
 	}
 	// the platform trustee's key, once made, is never pruned (ensureTrusteeKey)
-	want["Secret/"+TrusteeKeySecretName] = true
+	want["Secret/"+specs.TrusteeKeySecretName] = true
 	if in.Credentials != nil || in.keepCredentialsCopy {
-		want["Secret/"+CredentialsSecretName] = true
+		want["Secret/"+specs.CredentialsSecretName] = true
 	}
 	var errs []error
-	for _, gvk := range append(prunable, routeKinds(r.Options.Route)...) {
+	for _, gvk := range append(prunable, specs.RouteKinds(r.Options.Route)...) {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := r.APIReader.List(ctx, list, client.InNamespace(in.Namespace),
-			client.MatchingLabels{LabelElectionUID: string(in.Election.UID)}); err != nil {
+			client.MatchingLabels{scrutinv1.LabelElectionUID: string(in.Election.UID)}); err != nil {
 			errs = append(errs, fmt.Errorf("while listing %ss to prune: %w", gvk.Kind, err))
 			continue
 		}
 		for i := range list.Items {
 			item := &list.Items[i]
 			if want[gvk.Kind+"/"+item.Name] ||
-				(in.keepRollCopies && gvk.Kind == "Secret" && (item.Name == RollSecretName || isRollCopyName(item.Name))) {
+				(in.keepRollCopies && gvk.Kind == "Secret" && (item.Name == specs.RollSecretName || isRollCopyName(item.Name))) {
 				continue
 			}
 			item.SetGroupVersionKind(gvk)
@@ -277,7 +278,7 @@ func (r *ElectionReconciler) tenantSecret(ctx context.Context, in *Inputs, name,
 
 // egressEndpoints are the addresses of the election's mail server, SMS gateway and
 // database, for its egress NetworkPolicy, sorted so the policy is stable.
-func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []Endpoint {
+func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []specs.Endpoint {
 	type hostPort struct {
 		host string
 		port int32
@@ -298,8 +299,8 @@ func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []
 			targets = append(targets, hostPort{u.Hostname(), portOr(u.Port(), 5432)})
 		}
 	}
-	seen := map[Endpoint]bool{}
-	var eps []Endpoint
+	seen := map[specs.Endpoint]bool{}
+	var eps []specs.Endpoint
 	for _, t := range targets {
 		addrs := []string{t.host}
 		if net.ParseIP(t.host) == nil {
@@ -321,7 +322,7 @@ func (r *ElectionReconciler) egressEndpoints(ctx context.Context, in *Inputs) []
 			if ip.To4() == nil {
 				bits = 128
 			}
-			ep := Endpoint{CIDR: fmt.Sprintf("%s/%d", ip.String(), bits), Port: t.port}
+			ep := specs.Endpoint{CIDR: fmt.Sprintf("%s/%d", ip.String(), bits), Port: t.port}
 			if !seen[ep] {
 				seen[ep] = true
 				eps = append(eps, ep)

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/voting-runtime/roll"
 )
 
@@ -30,33 +31,6 @@ const maxRollErrorsInStatus = 50
 // maxListedInStatus bounds how many missing, extra or changed parts, or unreachable
 // voters' lines, a message names.
 const maxListedInStatus = 10
-
-// The election's copy of its roll: one Secret per part, voter-roll-0001, ...,
-// each with the part under rollCopyKey and the part's SHA-256 in an annotation,
-// mounted in the runtime's pods as part-0001.csv, ... (lexical order is roll order).
-const (
-	rollCopyKey = "part.csv"
-	// RollPartSHA256Annotation on a copied part is the hex SHA-256 of its bytes.
-	RollPartSHA256Annotation = "elections.scrutin.dev/roll-part-sha256"
-)
-
-// RollCopyName is the name of the election's copy of part index (from 1).
-func RollCopyName(index int) string { return fmt.Sprintf("%s-%04d", RollSecretName, index) }
-
-// rollFileName is the file of part index (from 1) in the runtime's roll directory.
-func rollFileName(index int) string { return fmt.Sprintf("part-%04d.csv", index) }
-
-// RollCopy is the validated roll as the election's namespace holds it.
-type RollCopy struct {
-	Parts []RollCopyPart // in roll order
-}
-
-// RollCopyPart is one Secret of the election's copy.
-type RollCopyPart struct {
-	Name   string // voter-roll-0001, ...
-	Key    string // of the part inside it
-	SHA256 string // hex, of the part's bytes
-}
 
 // tenantPart is one part of the tenant's roll, as listed (metadata only).
 type tenantPart struct {
@@ -146,7 +120,7 @@ func (r *ElectionReconciler) loadRoll(ctx context.Context, in *Inputs) error {
 // lastValidatedCopy is the copy standing in the election's namespace when it is
 // exactly the roll last validated (every part, each with its SHA-256); nil
 // otherwise.
-func (r *ElectionReconciler) lastValidatedCopy(ctx context.Context, in *Inputs) *RollCopy {
+func (r *ElectionReconciler) lastValidatedCopy(ctx context.Context, in *Inputs) *specs.RollCopy {
 	memo := r.rollMemos.get(in.Election)
 	if memo == nil || memo.summary == nil || memo.problem != nil {
 		return nil
@@ -155,13 +129,13 @@ func (r *ElectionReconciler) lastValidatedCopy(ctx context.Context, in *Inputs) 
 	if err != nil || len(existing) != len(memo.shas) {
 		return nil
 	}
-	c := &RollCopy{}
+	c := &specs.RollCopy{}
 	for i, sha := range memo.shas {
-		name := RollCopyName(i + 1)
+		name := specs.RollCopyName(i + 1)
 		if existing[name] != sha {
 			return nil
 		}
-		c.Parts = append(c.Parts, RollCopyPart{Name: name, Key: rollCopyKey, SHA256: sha})
+		c.Parts = append(c.Parts, specs.RollCopyPart{Name: name, Key: specs.RollCopyKey, SHA256: sha})
 	}
 	return c
 }
@@ -432,16 +406,16 @@ func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 // those whose copy differs (by its SHA-256 annotation, or edited since it was
 // last written or checked), and returns the copy. It raises the namespace's Secret
 // quota first, so a roll of many parts fits.
-func (r *ElectionReconciler) copyRoll(ctx context.Context, in *Inputs, parts []tenantPart, memo *rollMemo) (*RollCopy, error) {
+func (r *ElectionReconciler) copyRoll(ctx context.Context, in *Inputs, parts []tenantPart, memo *rollMemo) (*specs.RollCopy, error) {
 	existing, versions, err := r.listRollCopies(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	c := &RollCopy{}
+	c := &specs.RollCopy{}
 	for i, p := range parts {
-		c.Parts = append(c.Parts, RollCopyPart{Name: RollCopyName(p.Index), Key: rollCopyKey, SHA256: memo.shas[i]})
+		c.Parts = append(c.Parts, specs.RollCopyPart{Name: specs.RollCopyName(p.Index), Key: specs.RollCopyKey, SHA256: memo.shas[i]})
 	}
-	if err := r.apply(ctx, buildResourceQuota(in)); err != nil {
+	if err := r.apply(ctx, specs.ResourceQuota(&in.Inputs)); err != nil {
 		return nil, fmt.Errorf("while raising the Secret quota for the roll's copy: %w", err)
 	}
 	wrote := false
@@ -461,8 +435,8 @@ func (r *ElectionReconciler) copyRoll(ctx context.Context, in *Inputs, parts []t
 		if err != nil {
 			return nil, err
 		}
-		s := secret(in, cp.Name, map[string][]byte{rollCopyKey: data})
-		s.Annotations = map[string]string{RollPartSHA256Annotation: cp.SHA256, scrutinv1.RollPartAnnotation: strconv.Itoa(p.Index)}
+		s := specs.SecretOf(&in.Inputs, cp.Name, map[string][]byte{specs.RollCopyKey: data})
+		s.Annotations = map[string]string{specs.RollPartSHA256Annotation: cp.SHA256, scrutinv1.RollPartAnnotation: strconv.Itoa(p.Index)}
 		if err := r.apply(ctx, s); err != nil {
 			return nil, fmt.Errorf("while copying the roll's part %d: %w", p.Index, err)
 		}
@@ -495,13 +469,13 @@ func (r *ElectionReconciler) listRollCopies(ctx context.Context, in *Inputs) (sh
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
 	if err := r.APIReader.List(ctx, list, client.InNamespace(in.Namespace),
-		client.MatchingLabels{LabelElectionUID: string(in.Election.UID)}); err != nil {
+		client.MatchingLabels{scrutinv1.LabelElectionUID: string(in.Election.UID)}); err != nil {
 		return nil, nil, fmt.Errorf("while listing the roll's copy: %w", err)
 	}
 	shas, versions = map[string]string{}, map[string]string{}
 	for _, m := range list.Items {
 		if isRollCopyName(m.Name) {
-			shas[m.Name] = m.Annotations[RollPartSHA256Annotation]
+			shas[m.Name] = m.Annotations[specs.RollPartSHA256Annotation]
 			versions[m.Name] = m.ResourceVersion
 		}
 	}
@@ -510,7 +484,7 @@ func (r *ElectionReconciler) listRollCopies(ctx context.Context, in *Inputs) (sh
 
 // isRollCopyName: voter-roll-NNNN.
 func isRollCopyName(name string) bool {
-	rest, ok := strings.CutPrefix(name, RollSecretName+"-")
+	rest, ok := strings.CutPrefix(name, specs.RollSecretName+"-")
 	if !ok || len(rest) < 4 {
 		return false
 	}
@@ -527,18 +501,18 @@ func (r *ElectionReconciler) keepFrozenRoll(ctx context.Context, in *Inputs) err
 	if err != nil {
 		return err
 	}
-	c := &RollCopy{}
-	for _, name := range sortedKeys(copies) {
-		c.Parts = append(c.Parts, RollCopyPart{Name: name, Key: rollCopyKey, SHA256: copies[name]})
+	c := &specs.RollCopy{}
+	for _, name := range specs.SortedKeys(copies) {
+		c.Parts = append(c.Parts, specs.RollCopyPart{Name: name, Key: specs.RollCopyKey, SHA256: copies[name]})
 	}
 	if len(c.Parts) == 0 {
 		// an election opened before rolls came in parts: its one copy
 		var s metav1.PartialObjectMetadata
 		s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RollSecretName}, &s); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.RollSecretName}, &s); err != nil {
 			return fmt.Errorf("while reading the election's roll: %w", err)
 		}
-		c.Parts = []RollCopyPart{{Name: RollSecretName, Key: "roll.csv"}}
+		c.Parts = []specs.RollCopyPart{{Name: specs.RollSecretName, Key: "roll.csv"}}
 	}
 	in.Roll = c
 
@@ -568,7 +542,7 @@ const changedMarker = "\nchanged after the election opened, not applied (the rol
 
 // changedSinceOpening names the tenant's parts that differ from the copy the
 // election opened with ("" when none), with a Warning event when that list changes.
-func (r *ElectionReconciler) changedSinceOpening(ctx context.Context, e *scrutinv1.Election, c *RollCopy) (string, error) {
+func (r *ElectionReconciler) changedSinceOpening(ctx context.Context, e *scrutinv1.Election, c *specs.RollCopy) (string, error) {
 	parts, problem, err := r.listRollParts(ctx, e)
 	if err != nil {
 		return "", err
@@ -594,7 +568,7 @@ func (r *ElectionReconciler) changedSinceOpening(ctx context.Context, e *scrutin
 			return "", err
 		}
 		var s corev1.Secret
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: NamespaceName(e), Name: RollSecretName}, &s); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: specs.NamespaceName(e), Name: specs.RollSecretName}, &s); err != nil {
 			return "", err
 		}
 		if p != nil || len(parts) != 1 || !bytes.Equal(data, s.Data["roll.csv"]) {

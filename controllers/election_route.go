@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // hostIndex indexes Elections by every host they claim: the one their spec and
@@ -23,7 +24,7 @@ const hostIndex = "host"
 func (r *ElectionReconciler) indexHosts(o client.Object) []string {
 	e := o.(*scrutinv1.Election)
 	var hosts []string
-	if h, _ := electionHost(e, r.Options.BaseDomain); h != "" {
+	if h, _ := specs.ElectionHost(e, r.Options.BaseDomain); h != "" {
 		hosts = append(hosts, h)
 	}
 	if h := servedHost(e); h != "" && (len(hosts) == 0 || hosts[0] != h) {
@@ -62,7 +63,7 @@ func precedes(a, b *scrutinv1.Election, host string) bool {
 // so (HostnameTaken). Without a host the voter URL is the in-cluster Service.
 func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error {
 	e := in.Election
-	host, p := electionHost(e, r.Options.BaseDomain)
+	host, p := specs.ElectionHost(e, r.Options.BaseDomain)
 	if served := servedHost(e); served != "" && served != host && phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
 		if e.Generation != e.Status.ObservedGeneration {
 			// said once, when the spec that asks for another host is first seen
@@ -74,9 +75,9 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 	// until a host is settled, the voter URL is the in-cluster Service's; the
 	// election's own claim (its status as read) is kept for the comparison
 	self := e.DeepCopy()
-	in.Host, e.Status.URL = "", inClusterURL(in.Namespace)
+	in.Host, e.Status.URL = "", specs.InClusterURL(in.Namespace)
 	if p != nil {
-		in.addProblem(p.reason, p.message)
+		in.addProblem(p.Reason, p.Message)
 		return nil
 	}
 	if host == "" {
@@ -108,7 +109,7 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 			return nil
 		}
 	}
-	in.Host, e.Status.URL = host, hostURL(host)
+	in.Host, e.Status.URL = host, specs.HostURL(host)
 	return nil
 }
 
@@ -128,7 +129,7 @@ func (r *ElectionReconciler) runtimePublicURL(ctx context.Context, in *Inputs) (
 	// read live: a cached copy a moment old could put back an argument the
 	// running pods do not have, and restart them
 	var d appsv1.Deployment
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: in.Namespace, Name: RuntimeName}, &d)
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: in.Namespace, Name: specs.RuntimeName}, &d)
 	if isNotFound(err) {
 		return want, nil
 	}
@@ -136,11 +137,11 @@ func (r *ElectionReconciler) runtimePublicURL(ctx context.Context, in *Inputs) (
 		return "", fmt.Errorf("while reading the runtime's Deployment: %w", err)
 	}
 	for _, c := range d.Spec.Template.Spec.Containers {
-		if c.Name != RuntimeName {
+		if c.Name != specs.RuntimeName {
 			continue
 		}
 		for _, a := range c.Args {
-			if v, ok := strings.CutPrefix(a, publicURLFlag); ok {
+			if v, ok := strings.CutPrefix(a, specs.PublicURLFlag); ok {
 				return v, nil
 			}
 		}

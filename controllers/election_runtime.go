@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // An upgrade of the manager (a new --runtime-image, or a release whose builder
@@ -57,26 +58,26 @@ func holdReason(e *scrutinv1.Election, in *Inputs) string {
 // Deployment itself, as the API server completed it. nil when there is neither.
 func (r *ElectionReconciler) appliedTemplate(ctx context.Context, in *Inputs) (t *corev1.PodTemplateSpec, hash string, recorded bool, err error) {
 	var cm corev1.ConfigMap
-	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeTemplateName}, &cm)
-	if err == nil && cm.Labels[LabelElectionUID] == string(in.Election.UID) {
-		if t := readRuntimeTemplateRecord(&cm); t != nil {
-			return t, cm.Annotations[TemplateHashAnnotation], true, nil
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.RuntimeTemplateName}, &cm)
+	if err == nil && cm.Labels[scrutinv1.LabelElectionUID] == string(in.Election.UID) {
+		if t := specs.ReadRuntimeTemplateRecord(&cm); t != nil {
+			return t, cm.Annotations[specs.TemplateHashAnnotation], true, nil
 		}
 	} else if err != nil && !isNotFound(err) {
 		return nil, "", false, fmt.Errorf("while reading the runtime template's record: %w", err)
 	}
 	var d appsv1.Deployment
-	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RuntimeName}, &d)
-	if isNotFound(err) || (err == nil && d.Labels[LabelElectionUID] != string(in.Election.UID)) {
+	err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.RuntimeName}, &d)
+	if isNotFound(err) || (err == nil && d.Labels[scrutinv1.LabelElectionUID] != string(in.Election.UID)) {
 		return nil, "", false, nil
 	}
 	if err != nil {
 		return nil, "", false, fmt.Errorf("while reading the voting Deployment: %w", err)
 	}
 	t = d.Spec.Template.DeepCopy()
-	delete(t.Annotations, ConfigHashAnnotation)
+	delete(t.Annotations, specs.ConfigHashAnnotation)
 	t.CreationTimestamp = metav1.Time{}
-	hash, err = podTemplateHash(t)
+	hash, err = specs.PodTemplateHash(t)
 	return t, hash, false, err
 }
 
@@ -84,8 +85,8 @@ func (r *ElectionReconciler) appliedTemplate(ctx context.Context, in *Inputs) (t
 // condition.
 func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) error {
 	e := in.Election
-	rendered := buildPodTemplate(in)
-	renderedHash, err := podTemplateHash(&rendered)
+	rendered := specs.PodTemplate(&in.Inputs)
+	renderedHash, err := specs.PodTemplateHash(&rendered)
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 		// uncached reads per reconcile, at a platform's thousands of elections)
 		in.RuntimeTemplate = &rendered
 		setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionTrue, scrutinv1.ReasonRuntimeUpToDate,
-			"The voting pods run the manager's runtime, image "+templateImage(&rendered))
+			"The voting pods run the manager's runtime, image "+specs.TemplateImage(&rendered))
 		return nil
 	}
 	applied, appliedHash, recorded, err := r.appliedTemplate(ctx, in)
@@ -105,29 +106,29 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 	}
 	if applied == nil || appliedHash == renderedHash || reason == "" {
 		in.RuntimeTemplate = &rendered
-		e.Status.Runtime = &scrutinv1.RuntimeState{Image: templateImage(&rendered), TemplateHash: renderedHash}
+		e.Status.Runtime = &scrutinv1.RuntimeState{Image: specs.TemplateImage(&rendered), TemplateHash: renderedHash}
 		setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionTrue, scrutinv1.ReasonRuntimeUpToDate,
-			"The voting pods run the manager's runtime, image "+templateImage(&rendered))
+			"The voting pods run the manager's runtime, image "+specs.TemplateImage(&rendered))
 		// (a template read from a Deployment never matches a rendering: the API
 		// server completed it; no Event for that)
 		if recorded && appliedHash != renderedHash {
 			r.event(e, corev1.EventTypeNormal, scrutinv1.ReasonRuntimeUpgraded, "UpgradeRuntime",
 				fmt.Sprintf("Applied the manager's runtime (image %s, template %s) over image %s (template %s)",
-					templateImage(&rendered), renderedHash, templateImage(applied), appliedHash))
+					specs.TemplateImage(&rendered), renderedHash, specs.TemplateImage(applied), appliedHash))
 		}
 		return nil
 	}
 
 	in.RuntimeTemplate = applied
 	e.Status.Runtime = &scrutinv1.RuntimeState{
-		Image: templateImage(applied), TemplateHash: appliedHash,
-		PendingImage: templateImage(&rendered), PendingTemplateHash: renderedHash,
+		Image: specs.TemplateImage(applied), TemplateHash: appliedHash,
+		PendingImage: specs.TemplateImage(&rendered), PendingTemplateHash: renderedHash,
 	}
 	msg := fmt.Sprintf("The vote is open: the voting pods keep image %s (template %s); the manager's image %s (template %s) is held back until upgradePolicy is Immediate",
-		templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
+		specs.TemplateImage(applied), appliedHash, specs.TemplateImage(&rendered), renderedHash)
 	if reason == scrutinv1.ReasonKeptAfterClose {
 		msg = fmt.Sprintf("The vote has closed: the election keeps the runtime that took its ballots, image %s (template %s); the manager's image %s (template %s) is not applied",
-			templateImage(applied), appliedHash, templateImage(&rendered), renderedHash)
+			specs.TemplateImage(applied), appliedHash, specs.TemplateImage(&rendered), renderedHash)
 	}
 	setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionFalse, reason, msg)
 	return nil

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/voting-runtime/belenios"
 )
 
@@ -145,23 +146,23 @@ func (r *ElectionReconciler) ensureTrusteeKey(ctx context.Context, in *Inputs) e
 		return nil
 	}
 	var s corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: TrusteeKeySecretName}, &s)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.TrusteeKeySecretName}, &s)
 	switch {
 	case err == nil:
-		k := string(s.Data[KeyTrustee])
-		if err := checkTrusteeKey(k); err != nil {
-			return fmt.Errorf("the platform trustee's key, Secret %s/%s, key %s: %w", in.Namespace, TrusteeKeySecretName, KeyTrustee, err)
+		k := string(s.Data[specs.KeyTrustee])
+		if err := specs.CheckTrusteeKey(k); err != nil {
+			return fmt.Errorf("the platform trustee's key, Secret %s/%s, key %s: %w", in.Namespace, specs.TrusteeKeySecretName, specs.KeyTrustee, err)
 		}
 		in.Keys.TrusteeKey = k
 		return nil
 	case !isNotFound(err):
 		return fmt.Errorf("while reading the platform trustee's key: %w", err)
 	}
-	k, err := newTrusteeKey()
+	k, err := specs.NewTrusteeKey()
 	if err != nil {
 		return err
 	}
-	ts := secret(in, TrusteeKeySecretName, map[string][]byte{KeyTrustee: []byte(k)})
+	ts := specs.SecretOf(&in.Inputs, specs.TrusteeKeySecretName, map[string][]byte{specs.KeyTrustee: []byte(k)})
 	ts.Immutable = ptr.To(true)
 	if err := r.apply(ctx, ts); err != nil {
 		return fmt.Errorf("while storing the platform trustee's key: %w", err)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,13 +19,13 @@ import (
 // deploymentHash is the config hash on the pod template of objs' Deployment.
 func deploymentHash(t *testing.T, in *Inputs) string {
 	t.Helper()
-	objs, err := DesiredObjects(in)
+	objs, err := specs.DesiredObjects(&in.Inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
 		if d, ok := o.(*appsv1.Deployment); ok {
-			return d.Spec.Template.Annotations[ConfigHashAnnotation]
+			return d.Spec.Template.Annotations[specs.ConfigHashAnnotation]
 		}
 	}
 	t.Fatal("no Deployment")
@@ -43,12 +45,12 @@ func TestScheduleMovesDoNotRollPods(t *testing.T) {
 	if h2 := deploymentHash(t, in); h2 != h {
 		t.Errorf("moving the schedule rolls the pods: config hash %s -> %s", h, h2)
 	}
-	cm, err := buildConfigMap(in)
+	cm, err := specs.ConfigMap(&in.Inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc scrutinv1.Election
-	if err := yaml.Unmarshal([]byte(cm.Data[ElectionFileKey]), &doc); err != nil {
+	if err := yaml.Unmarshal([]byte(cm.Data[specs.ElectionFileKey]), &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.Generation != 5 || !doc.Spec.Schedule.ClosesAt.Equal(&e.Spec.Schedule.ClosesAt) {
@@ -68,13 +70,13 @@ func TestScheduleMoveReachesRuntimeWithoutRestart(t *testing.T) {
 	ns := newTenant(t)
 	e := create(t, newElection(t, ns, "extended", time.Second, time.Hour))
 	cur := waitPhase(t, e, scrutinv1.PhaseOpen, 20*time.Second)
-	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}
+	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}
 	hash := func() string {
 		var d appsv1.Deployment
 		if err := k8s.Get(ctx, key, &d); err != nil {
 			t.Fatal(err)
 		}
-		return d.Spec.Template.Annotations[ConfigHashAnnotation]
+		return d.Spec.Template.Annotations[specs.ConfigHashAnnotation]
 	}
 	before := hash()
 	closes := cur.Spec.Schedule.ClosesAt.Add(time.Hour)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -115,7 +117,7 @@ func TestIsolationProperty(t *testing.T) {
 			if other.UID == e.UID {
 				continue
 			}
-			for _, mark := range []string{other.Status.Namespace, string(other.UID), DatabaseName(other)} {
+			for _, mark := range []string{other.Status.Namespace, string(other.UID), specs.DatabaseName(other)} {
 				if strings.Contains(dump, mark) {
 					t.Errorf("namespace %s holds %q of election %s/%s", e.Status.Namespace, mark, other.Namespace, other.Name)
 				}
@@ -138,8 +140,8 @@ func TestIsolationProperty(t *testing.T) {
 	}
 	waitFor(t, "the changed election's ConfigMap to follow", 10*time.Second, func() (bool, string) {
 		var cm corev1.ConfigMap
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: changed.Status.Namespace, Name: ConfigMapName}, &cm)
-		return err == nil && strings.Contains(cm.Data[ElectionFileKey], "Changed title"), fmt.Sprint(err)
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: changed.Status.Namespace, Name: specs.ConfigMapName}, &cm)
+		return err == nil && strings.Contains(cm.Data[specs.ElectionFileKey], "Changed title"), fmt.Sprint(err)
 	})
 	time.Sleep(2 * time.Second) // room for any wrong reconcile to show
 	assertNamespaceIsBuilt(t, getElection(t, changed))

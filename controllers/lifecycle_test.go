@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -26,8 +28,8 @@ func TestLifecycle(t *testing.T) {
 	e := create(t, newElection(t, ns, "board", 4*time.Second, 8*time.Second))
 
 	cur := waitPhase(t, e, scrutinv1.PhaseScheduled, 15*time.Second)
-	if cur.Status.Namespace != NamespaceName(cur) {
-		t.Errorf("status.namespace %q, want %q", cur.Status.Namespace, NamespaceName(cur))
+	if cur.Status.Namespace != specs.NamespaceName(cur) {
+		t.Errorf("status.namespace %q, want %q", cur.Status.Namespace, specs.NamespaceName(cur))
 	}
 	if c := condition(cur, scrutinv1.ConditionRollValid); c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "3 voters") {
 		t.Errorf("RollValid: %+v", c)
@@ -40,7 +42,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	assertNamespaceIsBuilt(t, cur)
 	var scrutineers corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: ScrutineerSecretName(cur)}, &scrutineers); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.ScrutineerSecretName(cur)}, &scrutineers); err != nil {
 		t.Fatalf("the tenant has no scrutineers' Secret: %v", err)
 	}
 	if keys := inputsFromCluster(t, cur).Keys; string(scrutineers.Data["token"]) != keys.ScrutineerToken ||
@@ -50,7 +52,7 @@ func TestLifecycle(t *testing.T) {
 
 	// Play the kube-controller-manager: the Deployment becomes available.
 	var d appsv1.Deployment
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}, &d); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}, &d); err != nil {
 		t.Fatal(err)
 	}
 	d.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{{
@@ -143,7 +145,7 @@ func TestRollErrorsReportLineNumbers(t *testing.T) {
 		t.Errorf("Open condition: %+v", c)
 	}
 	var copied corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(1)}, &copied); !isNotFound(err) {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RollCopyName(1)}, &copied); !isNotFound(err) {
 		t.Errorf("an invalid roll was copied to the election (err=%v)", err)
 	}
 	if !slices.Contains(eventReasons(t, e), "RollInvalid") {
@@ -156,7 +158,7 @@ func TestRollErrorsReportLineNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur = waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(1)}, &copied); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RollCopyName(1)}, &copied); err != nil {
 		t.Errorf("the fixed roll was not copied: %v", err)
 	}
 }
@@ -208,21 +210,21 @@ func TestDriftRepair(t *testing.T) {
 	key := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: ens, Name: name} }
 
 	var cm corev1.ConfigMap
-	if err := k8s.Get(ctx, key(ConfigMapName), &cm); err != nil {
+	if err := k8s.Get(ctx, key(specs.ConfigMapName), &cm); err != nil {
 		t.Fatal(err)
 	}
 	if err := k8s.Delete(ctx, &cm); err != nil {
 		t.Fatal(err)
 	}
 	var svc corev1.Service
-	if err := k8s.Get(ctx, key(RuntimeName), &svc); err != nil {
+	if err := k8s.Get(ctx, key(specs.RuntimeName), &svc); err != nil {
 		t.Fatal(err)
 	}
 	if err := k8s.Delete(ctx, &svc); err != nil {
 		t.Fatal(err)
 	}
 	var d appsv1.Deployment
-	if err := k8s.Get(ctx, key(RuntimeName), &d); err != nil {
+	if err := k8s.Get(ctx, key(specs.RuntimeName), &d); err != nil {
 		t.Fatal(err)
 	}
 	d.Spec.Template.Spec.Containers[0].Image = "attacker.example/runtime:evil"
@@ -240,13 +242,13 @@ func TestDriftRepair(t *testing.T) {
 	}
 
 	waitFor(t, "drift repaired", 10*time.Second, func() (bool, string) {
-		if err := k8s.Get(ctx, key(ConfigMapName), &cm); err != nil {
+		if err := k8s.Get(ctx, key(specs.ConfigMapName), &cm); err != nil {
 			return false, "configmap: " + err.Error()
 		}
-		if err := k8s.Get(ctx, key(RuntimeName), &svc); err != nil {
+		if err := k8s.Get(ctx, key(specs.RuntimeName), &svc); err != nil {
 			return false, "service: " + err.Error()
 		}
-		if err := k8s.Get(ctx, key(RuntimeName), &d); err != nil || d.Spec.Template.Spec.Containers[0].Image != testOpt.RuntimeImage ||
+		if err := k8s.Get(ctx, key(specs.RuntimeName), &d); err != nil || d.Spec.Template.Spec.Containers[0].Image != testOpt.RuntimeImage ||
 			*d.Spec.Template.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation {
 			return false, "deployment not restored"
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -24,7 +26,7 @@ func downDuring(t *testing.T, e *scrutinv1.Election) {
 	if err := stopManager(); err != nil {
 		t.Fatalf("while stopping the manager: %v", err)
 	}
-	double.runBySchedule(NamespaceName(e))
+	double.runBySchedule(specs.NamespaceName(e))
 	time.Sleep(time.Until(e.Spec.Schedule.ClosesAt.Time) + time.Second)
 	if err := startManager(testOpt); err != nil {
 		t.Fatalf("while starting the manager: %v", err)
@@ -98,7 +100,7 @@ func TestRuntimeTalliedBeforeAsked(t *testing.T) {
 	ns := newTenant(t)
 	e := create(t, newElection(t, ns, "early-tally", 2*time.Second, 6*time.Second))
 	waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
-	double.runBySchedule(NamespaceName(e))
+	double.runBySchedule(specs.NamespaceName(e))
 	cur := assertTalliedFromTheRuntime(t, e)
 	calls := double.callsTo(cur.Status.Namespace)
 	if slices.Contains(calls, "close") || !slices.Contains(calls, "results") {

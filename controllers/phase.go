@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // The election's phase machine. decide is pure: it reads the clock it is given,
@@ -111,7 +112,7 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 	default:
 		if o.Provisioned && o.RollValid {
 			d.phase(scrutinv1.PhaseScheduled, scrutinv1.ReasonProvisioned,
-				fmt.Sprintf("Namespace %s is ready; the election opens at %s", NamespaceName(e), stamp(opens)))
+				fmt.Sprintf("Namespace %s is ready; the election opens at %s", specs.NamespaceName(e), stamp(opens)))
 		}
 		d.condition(scrutinv1.ConditionOpen, metav1.ConditionFalse, scrutinv1.ReasonNotYetOpen, "Opens at "+stamp(opens))
 		d.RequeueAfter = opens.Sub(now)
@@ -135,7 +136,7 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 			d.wakeWithin(turnoutRefresh)
 		}
 	}
-	if _, _, next := effectiveMinReplicas(&e.Spec, now); !next.IsZero() {
+	if _, _, next := specs.EffectiveMinReplicas(&e.Spec, now); !next.IsZero() {
 		d.wakeWithin(next.Sub(now))
 	}
 	return d

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -228,7 +230,7 @@ func TestDecideMessages(t *testing.T) {
 		Spec:       scrutinv1.ElectionSpec{Schedule: scrutinv1.Schedule{OpensAt: metav1.NewTime(opens), ClosesAt: metav1.NewTime(closes)}},
 	}
 	d := decide(opens.Add(-time.Hour), e, Observed{Provisioned: true, RollValid: true})
-	if want := "Namespace " + NamespaceName(e) + " is ready; the election opens at 2030-05-01T08:00:00Z"; d.PhaseMessage != want {
+	if want := "Namespace " + specs.NamespaceName(e) + " is ready; the election opens at 2030-05-01T08:00:00Z"; d.PhaseMessage != want {
 		t.Errorf("Scheduled: %q, want %q", d.PhaseMessage, want)
 	}
 	d = decide(closes.Add(time.Minute), e, Observed{Phase: scrutinv1.PhaseOpen, Provisioned: true, RollValid: true,

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -161,7 +163,7 @@ func TestManagerCredentialsConfinedToElectionNamespaces(t *testing.T) {
 	// An election namespace it creates, and writes in
 	uid := "uid-" + tenant
 	electionNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "scrutin-scope-", Labels: map[string]string{
-		LabelManagedBy: ManagedBy, LabelElectionUID: uid}}}
+		specs.LabelManagedBy: scrutinv1.ManagedByController, scrutinv1.LabelElectionUID: uid}}}
 	if err := mgr.Create(ctx, electionNS); err != nil {
 		t.Fatalf("the manager creating an election namespace: %v", err)
 	}
@@ -169,7 +171,7 @@ func TestManagerCredentialsConfinedToElectionNamespaces(t *testing.T) {
 	if err := mgr.Create(ctx, testDeployment(electionNS.Name)); err != nil {
 		t.Errorf("a Deployment in the election namespace it created: %v", err)
 	}
-	if err := mgr.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: electionNS.Name, Name: RuntimeName}}); err != nil {
+	if err := mgr.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: electionNS.Name, Name: specs.RuntimeName}}); err != nil {
 		t.Errorf("a ServiceAccount in the election namespace it created: %v", err)
 	}
 
@@ -179,7 +181,7 @@ func TestManagerCredentialsConfinedToElectionNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	patch := client.MergeFrom(kubeSystem.DeepCopy())
-	kubeSystem.Labels[LabelManagedBy], kubeSystem.Labels[LabelElectionUID] = ManagedBy, uid
+	kubeSystem.Labels[specs.LabelManagedBy], kubeSystem.Labels[scrutinv1.LabelElectionUID] = scrutinv1.ManagedByController, uid
 	refused("labelling kube-system as an election namespace", mgr.Patch(ctx, &kubeSystem, patch))
 	refused("deleting a tenant's namespace", mgr.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tenant}}))
 
@@ -201,19 +203,19 @@ func TestManagerCredentialsConfinedToElectionNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("another user creating a namespace labelled as an election namespace", user.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		GenerateName: "fake-election-", Labels: map[string]string{LabelManagedBy: ManagedBy, LabelElectionUID: "x"}}}))
+		GenerateName: "fake-election-", Labels: map[string]string{specs.LabelManagedBy: scrutinv1.ManagedByController, scrutinv1.LabelElectionUID: "x"}}}))
 	var own corev1.Namespace
 	if err := user.Get(ctx, client.ObjectKey{Name: tenant}, &own); err != nil {
 		t.Fatal(err)
 	}
 	patch = client.MergeFrom(own.DeepCopy())
-	own.Labels[LabelManagedBy], own.Labels[LabelElectionUID] = ManagedBy, "x"
+	own.Labels[specs.LabelManagedBy], own.Labels[scrutinv1.LabelElectionUID] = scrutinv1.ManagedByController, "x"
 	refused("another user labelling a namespace as an election namespace", user.Patch(ctx, &own, patch))
 
 	// What an Election needs in its tenant's namespace
 	e := waitPhase(t, create(t, newElection(t, tenant, "scoped", time.Hour, 2*time.Hour)), scrutinv1.PhaseScheduled, 15*time.Second)
 	var scrutineer corev1.Secret
-	if err := mgr.Get(ctx, client.ObjectKey{Namespace: tenant, Name: ScrutineerSecretName(e)}, &scrutineer); err != nil {
+	if err := mgr.Get(ctx, client.ObjectKey{Namespace: tenant, Name: specs.ScrutineerSecretName(e)}, &scrutineer); err != nil {
 		t.Fatal(err)
 	}
 	patch = client.MergeFrom(scrutineer.DeepCopy())
@@ -249,21 +251,21 @@ func TestManagerCredentialsConfinedToElectionNamespaces(t *testing.T) {
 
 	// the archive Job of spec.archive.pvc, and nothing else of its kind
 	e.Spec.Archive = &scrutinv1.Archive{PVC: &scrutinv1.PVCArchive{ClaimName: "records"}}
-	in := &Inputs{Election: e, Namespace: e.Status.Namespace, Options: Options{RuntimeImage: "scrutin.dev/voting-runtime:test"}}
-	other := buildArchiveJob(in, "sha256:00", 1)
+	in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: e.Status.Namespace, Options: specs.Options{RuntimeImage: "scrutin.dev/voting-runtime:test"}}}
+	other := specs.ArchiveJob(&in.Inputs, "sha256:00", 1)
 	other.Name = "other"
 	other.Spec.Template.Spec.Containers[0].Command = []string{"/bin/sh", "-c", "id"}
 	refused("a Job running another command in a tenant's namespace", mgr.Create(ctx, other))
-	other = buildArchiveJob(in, "sha256:00", 1)
+	other = specs.ArchiveJob(&in.Inputs, "sha256:00", 1)
 	other.Name = "other"
 	other.Spec.Template.Spec.AutomountServiceAccountToken = nil
 	refused("a Job with a service account token in a tenant's namespace", mgr.Create(ctx, other))
-	other = buildArchiveJob(in, "sha256:00", 1)
+	other = specs.ArchiveJob(&in.Inputs, "sha256:00", 1)
 	other.Name = "other"
 	other.Spec.Template.Spec.Volumes = append(other.Spec.Template.Spec.Volumes, corev1.Volume{Name: "host",
 		VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
 	refused("a Job mounting a host path in a tenant's namespace", mgr.Create(ctx, other))
-	job := buildArchiveJob(in, "sha256:00", 1)
+	job := specs.ArchiveJob(&in.Inputs, "sha256:00", 1)
 	if err := mgr.Create(ctx, job); err != nil {
 		t.Errorf("creating the archive Job: %v", err)
 	}

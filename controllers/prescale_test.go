@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	eventsv1 "k8s.io/api/events/v1"
@@ -65,7 +67,7 @@ func TestEffectiveMinReplicas(t *testing.T) {
 	spec := prescaleSpec()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			n, reason, next := effectiveMinReplicas(spec, tc.now)
+			n, reason, next := specs.EffectiveMinReplicas(spec, tc.now)
 			if n != tc.want || reason != tc.reason || !next.Equal(tc.next) {
 				t.Errorf("at %s: got (%d, %q, %s), want (%d, %q, %s)", tc.now.Format("15:04:05"),
 					n, reason, next.Format(time.RFC3339), tc.want, tc.reason, tc.next.Format(time.RFC3339))
@@ -76,7 +78,7 @@ func TestEffectiveMinReplicas(t *testing.T) {
 	t.Run("nothing announced", func(t *testing.T) {
 		s := prescaleSpec()
 		s.Scaling.Peaks, s.Scaling.OpeningMinReplicas = nil, nil
-		if n, reason, next := effectiveMinReplicas(s, at(7, 55, 0)); n != 2 || reason != "" || !next.IsZero() {
+		if n, reason, next := specs.EffectiveMinReplicas(s, at(7, 55, 0)); n != 2 || reason != "" || !next.IsZero() {
 			t.Errorf("got (%d, %q, %s), want spec.scaling.minReplicas and no change ever", n, reason, next)
 		}
 	})
@@ -86,7 +88,7 @@ func TestEffectiveMinReplicas(t *testing.T) {
 		s.Scaling.Peaks[0].Duration = nil     // 1h
 		s.Scaling.Peaks = s.Scaling.Peaks[:1] // noon, 6 pods
 		s.Scaling.OpeningMinReplicas = nil
-		if n, _, next := effectiveMinReplicas(s, at(11, 50, 0)); n != 6 || !next.Equal(at(13, 0, 0)) {
+		if n, _, next := specs.EffectiveMinReplicas(s, at(11, 50, 0)); n != 6 || !next.Equal(at(13, 0, 0)) {
 			t.Errorf("got (%d, %s), want 6 until 13:00", n, next)
 		}
 	})
@@ -94,14 +96,14 @@ func TestEffectiveMinReplicas(t *testing.T) {
 		s := prescaleSpec()
 		s.Schedule.ClosesAt = metav1.NewTime(at(18, 0, 0).Add(48 * time.Hour))
 		s.Scaling.Peaks = []scrutinv1.Peak{{At: metav1.NewTime(at(0, 5, 0).Add(24 * time.Hour)), MinReplicas: 5}}
-		if _, reason, _ := effectiveMinReplicas(s, at(23, 58, 0)); reason != "ahead of the peak at 2030-05-02 00:05 UTC" {
+		if _, reason, _ := specs.EffectiveMinReplicas(s, at(23, 58, 0)); reason != "ahead of the peak at 2030-05-02 00:05 UTC" {
 			t.Errorf("reason %q", reason)
 		}
 	})
 	t.Run("a floor no higher than minReplicas changes nothing", func(t *testing.T) {
 		s := prescaleSpec()
 		s.Scaling.OpeningMinReplicas = ptr.To(int32(2))
-		if n, reason, next := effectiveMinReplicas(s, at(7, 0, 0)); n != 2 || reason != "" || !next.Equal(at(11, 50, 0)) {
+		if n, reason, next := specs.EffectiveMinReplicas(s, at(7, 0, 0)); n != 2 || reason != "" || !next.Equal(at(11, 50, 0)) {
 			t.Errorf("got (%d, %q, %s), want 2 until the noon peak's lead", n, reason, next)
 		}
 	})
@@ -122,8 +124,8 @@ func TestFloorChangeInWords(t *testing.T) {
 		{at(10, 0), 3, "MinReplicasLowered", "Lowered the voting pods' floor to 2 (was 3)"}, // minReplicas edited
 	}
 	for _, tc := range tests {
-		n, reason, _ := effectiveMinReplicas(spec, tc.now)
-		gotReason, note := floorChange(spec, tc.now, tc.was, n, reason)
+		n, reason, _ := specs.EffectiveMinReplicas(spec, tc.now)
+		gotReason, note := specs.FloorChange(spec, tc.now, tc.was, n, reason)
 		if gotReason != tc.reason || note != tc.note {
 			t.Errorf("at %s from %d: got %s %q, want %s %q", tc.now.Format("15:04"), tc.was, gotReason, note, tc.reason, tc.note)
 		}
@@ -145,7 +147,7 @@ func TestPreScaling(t *testing.T) {
 		Peaks: []scrutinv1.Peak{{At: metav1.NewTime(t0.Add(-40 * time.Second)), Duration: &metav1.Duration{Duration: time.Minute}, MinReplicas: 3}},
 	}
 	e = waitPhase(t, create(t, e), scrutinv1.PhaseScheduled, 20*time.Second)
-	key := client.ObjectKey{Namespace: e.Status.Namespace, Name: RuntimeName}
+	key := client.ObjectKey{Namespace: e.Status.Namespace, Name: specs.RuntimeName}
 	hpaFloor := func() int32 {
 		var h autoscalingv2.HorizontalPodAutoscaler
 		if err := k8s.Get(ctx, key, &h); err != nil {
@@ -165,7 +167,7 @@ func TestPreScaling(t *testing.T) {
 		if err := k8s.Get(ctx, key, &d); err != nil {
 			t.Fatal(err)
 		}
-		return d.Spec.Template.Annotations[ConfigHashAnnotation]
+		return d.Spec.Template.Annotations[specs.ConfigHashAnnotation]
 	}
 
 	waitFloor("the floor of the peak under way", 3, time.Until(t0.Add(19*time.Second)))

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -88,7 +90,7 @@ func TestTenantRBAC(t *testing.T) {
 		t.Errorf("create a roll Secret in its own namespace: %v", err)
 	}
 	waitFor(t, "the tenant to read its scrutineers' Secret", 15*time.Second, func() (bool, string) {
-		err := tenant.Get(ctx, client.ObjectKey{Namespace: tenantA, Name: ScrutineerSecretName(own)}, &corev1.Secret{})
+		err := tenant.Get(ctx, client.ObjectKey{Namespace: tenantA, Name: specs.ScrutineerSecretName(own)}, &corev1.Secret{})
 		return err == nil, fmt.Sprint(err)
 	})
 	ev := &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: tenantA, GenerateName: "own-"}, EventTime: metav1.NowMicro(),
@@ -100,7 +102,7 @@ func TestTenantRBAC(t *testing.T) {
 
 	forbidden := map[string]func() error{
 		"read Secrets of another tenant": func() error {
-			return tenant.Get(ctx, client.ObjectKey{Namespace: tenantB, Name: ScrutineerSecretName(other)}, &corev1.Secret{})
+			return tenant.Get(ctx, client.ObjectKey{Namespace: tenantB, Name: specs.ScrutineerSecretName(other)}, &corev1.Secret{})
 		},
 		"list another tenant's Elections": func() error {
 			return tenant.List(ctx, &scrutinv1.ElectionList{}, client.InNamespace(tenantB))
@@ -111,13 +113,13 @@ func TestTenantRBAC(t *testing.T) {
 		"delete another tenant's Election": func() error { return tenant.Delete(ctx, other.DeepCopy()) },
 		"list Elections cluster-wide":      func() error { return tenant.List(ctx, &scrutinv1.ElectionList{}) },
 		"read its own election's keys": func() error {
-			return tenant.Get(ctx, client.ObjectKey{Namespace: seen.Status.Namespace, Name: KeysSecretName}, &corev1.Secret{})
+			return tenant.Get(ctx, client.ObjectKey{Namespace: seen.Status.Namespace, Name: specs.KeysSecretName}, &corev1.Secret{})
 		},
 		"list Secrets of its own election's namespace": func() error {
 			return tenant.List(ctx, &corev1.SecretList{}, client.InNamespace(seen.Status.Namespace))
 		},
 		"read another election's Secrets": func() error {
-			return tenant.Get(ctx, client.ObjectKey{Namespace: other.Status.Namespace, Name: KeysSecretName}, &corev1.Secret{})
+			return tenant.Get(ctx, client.ObjectKey{Namespace: other.Status.Namespace, Name: specs.KeysSecretName}, &corev1.Secret{})
 		},
 		"write its Election's status": func() error {
 			e := seen.DeepCopy()

@@ -1,9 +1,12 @@
 package controllers
 
 import (
-	"k8s.io/apimachinery/pkg/types"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"scrutin.dev/scrutin/internal/specs"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -56,12 +59,12 @@ func TestRetired(t *testing.T) {
 // everything else (the volume of its store included) as before.
 func TestRetiredObjects(t *testing.T) {
 	in := testInputs(testElection("tenant", "board", "u1"))
-	running, err := DesiredObjects(in)
+	running, err := specs.DesiredObjects(&in.Inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Retired = true
-	retiredObjs, err := DesiredObjects(in)
+	retiredObjs, err := specs.DesiredObjects(&in.Inputs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +24,8 @@ func TestScheduleKeptThroughErrors(t *testing.T) {
 	ctx := context.Background()
 	ns := newTenant(t)
 	e := newElection(t, ns, "flaky", 14*time.Second, time.Minute)
-	writes.failApplies(ns, ScrutineerSecretName(e), true)
-	defer writes.failApplies(ns, ScrutineerSecretName(e), false)
+	writes.failApplies(ns, specs.ScrutineerSecretName(e), true)
+	defer writes.failApplies(ns, specs.ScrutineerSecretName(e), false)
 	errorsBefore := testutil.ToFloat64(reconcileErrorsTotal)
 	create(t, e)
 	opens := e.Spec.Schedule.OpensAt.Time
@@ -47,10 +49,10 @@ func TestScheduleKeptThroughErrors(t *testing.T) {
 		t.Errorf("%v failed reconciles counted, want the retries before the opening and the opening's", n)
 	}
 
-	writes.failApplies(ns, ScrutineerSecretName(e), false)
+	writes.failApplies(ns, specs.ScrutineerSecretName(e), false)
 	waitFor(t, "the scrutineers' Secret once the failure passed", 25*time.Second, func() (bool, string) {
 		var s corev1.Secret
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: ScrutineerSecretName(e)}, &s)
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.ScrutineerSecretName(e)}, &s)
 		if err != nil {
 			return false, err.Error()
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,22 +108,22 @@ func assertRollMounted(t *testing.T, cur *scrutinv1.Election, parts []string) {
 	ctx := context.Background()
 	for i, p := range parts {
 		var s corev1.Secret
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(i + 1)}, &s); err != nil {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RollCopyName(i + 1)}, &s); err != nil {
 			t.Fatalf("copy of part %d: %v", i+1, err)
 		}
-		if string(s.Data[rollCopyKey]) != p {
+		if string(s.Data[specs.RollCopyKey]) != p {
 			t.Errorf("copy of part %d differs from the tenant's part", i+1)
 		}
-		if got := s.Annotations[RollPartSHA256Annotation]; got != sha256Hex([]byte(p)) {
+		if got := s.Annotations[specs.RollPartSHA256Annotation]; got != sha256Hex([]byte(p)) {
 			t.Errorf("copy of part %d annotated sha256 %q, want %q", i+1, got, sha256Hex([]byte(p)))
 		}
 	}
 	var extra corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(len(parts) + 1)}, &extra); !isNotFound(err) {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RollCopyName(len(parts) + 1)}, &extra); !isNotFound(err) {
 		t.Errorf("a copy beyond the last part exists (err=%v)", err)
 	}
 	var d appsv1.Deployment
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}, &d); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}, &d); err != nil {
 		t.Fatal(err)
 	}
 	pod := d.Spec.Template.Spec
@@ -139,21 +141,21 @@ func assertRollMounted(t *testing.T, cur *scrutinv1.Election, parts []string) {
 	}
 	for i, src := range vol.Projected.Sources {
 		want := fmt.Sprintf("part-%04d.csv", i+1)
-		if src.Secret == nil || src.Secret.Name != RollCopyName(i+1) || len(src.Secret.Items) != 1 ||
-			src.Secret.Items[0].Key != rollCopyKey || src.Secret.Items[0].Path != want {
-			t.Errorf("roll source %d is %+v, want Secret %s key %s as %s", i, src.Secret, RollCopyName(i+1), rollCopyKey, want)
+		if src.Secret == nil || src.Secret.Name != specs.RollCopyName(i+1) || len(src.Secret.Items) != 1 ||
+			src.Secret.Items[0].Key != specs.RollCopyKey || src.Secret.Items[0].Path != want {
+			t.Errorf("roll source %d is %+v, want Secret %s key %s as %s", i, src.Secret, specs.RollCopyName(i+1), specs.RollCopyKey, want)
 		}
 	}
 	c := pod.Containers[0]
-	if !slices.Contains(c.Args, "--roll="+rollDir) {
+	if !slices.Contains(c.Args, "--roll="+specs.RollDir) {
 		t.Errorf("the runtime is not given the roll directory: %v", c.Args)
 	}
 	mounted := false
 	for _, m := range c.VolumeMounts {
-		mounted = mounted || (m.Name == "roll" && m.MountPath == rollDir)
+		mounted = mounted || (m.Name == "roll" && m.MountPath == specs.RollDir)
 	}
 	if !mounted {
-		t.Errorf("the roll volume is not mounted at %s: %+v", rollDir, c.VolumeMounts)
+		t.Errorf("the roll volume is not mounted at %s: %+v", specs.RollDir, c.VolumeMounts)
 	}
 }
 
@@ -180,11 +182,11 @@ func TestRollInPartsAccepted(t *testing.T) {
 	// a copy edited in the election's namespace (its annotation kept) is put back
 	ctx := context.Background()
 	var cp corev1.Secret
-	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(2)}
+	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RollCopyName(2)}
 	if err := k8s.Get(ctx, key, &cp); err != nil {
 		t.Fatal(err)
 	}
-	cp.Data[rollCopyKey] = []byte(rollPartCSV(2, 1))
+	cp.Data[specs.RollCopyKey] = []byte(rollPartCSV(2, 1))
 	if err := k8s.Update(ctx, &cp); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +194,7 @@ func TestRollInPartsAccepted(t *testing.T) {
 		if err := k8s.Get(ctx, key, &cp); err != nil {
 			return false, err.Error()
 		}
-		return string(cp.Data[rollCopyKey]) == parts[1], "still edited"
+		return string(cp.Data[specs.RollCopyKey]) == parts[1], "still edited"
 	})
 }
 
@@ -337,7 +339,7 @@ func TestRollDigestMismatch(t *testing.T) {
 		t.Errorf("RollValid message %q does not give both digests", msg)
 	}
 	var s corev1.Secret
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: cur.Status.Namespace, Name: RollCopyName(1)}, &s); !isNotFound(err) {
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RollCopyName(1)}, &s); !isNotFound(err) {
 		t.Errorf("a roll refused for its digest was copied (err=%v)", err)
 	}
 }
@@ -574,7 +576,7 @@ func TestUnchangedRollIsNotReadAgain(t *testing.T) {
 	e.UID = types.UID("memo-" + ns)
 	reader := &countingReader{Reader: k8s}
 	r := &ElectionReconciler{Client: k8s, APIReader: reader, Options: testOpt}
-	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt, Now: time.Now()}
+	in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: specs.NamespaceName(e), Options: testOpt, Now: time.Now()}}
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: in.Namespace}}); err != nil {
 		t.Fatal(err)
 	}
@@ -613,10 +615,10 @@ func TestUnchangedRollIsNotReadAgain(t *testing.T) {
 		t.Errorf("status.voters %d after the edit, want 7", e.Status.Voters)
 	}
 	var copy2 corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RollCopyName(2)}, &copy2); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.RollCopyName(2)}, &copy2); err != nil {
 		t.Fatal(err)
 	}
-	if string(copy2.Data[rollCopyKey]) != rollPartCSV(2, 5) {
+	if string(copy2.Data[specs.RollCopyKey]) != rollPartCSV(2, 5) {
 		t.Error("the edited part's copy was not rewritten")
 	}
 	if r.rollMemos.len() != 1 {
@@ -654,7 +656,7 @@ func TestHalfCopiedRollIsNotMounted(t *testing.T) {
 	e.UID = types.UID("half-" + ns)
 	reader := &countingReader{Reader: k8s}
 	r := &ElectionReconciler{Client: k8s, APIReader: reader, Options: testOpt}
-	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt, Now: time.Now()}
+	in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: specs.NamespaceName(e), Options: testOpt, Now: time.Now()}}
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: in.Namespace}}); err != nil {
 		t.Fatal(err)
 	}
@@ -678,10 +680,10 @@ func TestHalfCopiedRollIsNotMounted(t *testing.T) {
 		t.Fatal("loadRoll hid the failed copy")
 	}
 	var first corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: RollCopyName(1)}, &first); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.RollCopyName(1)}, &first); err != nil {
 		t.Fatal(err)
 	}
-	if string(first.Data[rollCopyKey]) != rollPartCSV(1, 3) {
+	if string(first.Data[specs.RollCopyKey]) != rollPartCSV(1, 3) {
 		t.Fatal("the test did not fail the copy half-way: part 1 was not rewritten")
 	}
 	if in.Roll != nil {

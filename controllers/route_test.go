@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,7 +27,7 @@ import (
 
 func getRoute(ns string) (*gatewayv1.HTTPRoute, error) {
 	var r gatewayv1.HTTPRoute
-	err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: RouteName}, &r)
+	err := k8s.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: specs.RouteName}, &r)
 	return &r, err
 }
 
@@ -65,32 +67,32 @@ func TestElectionGetsItsRoute(t *testing.T) {
 			backends = append(backends, fmt.Sprintf("%s:%d", b.Name, *b.Port))
 		}
 	}
-	if want := []string{fmt.Sprintf("%s:%d", RuntimeName, voterServicePort)}; !slices.Equal(backends, want) {
+	if want := []string{fmt.Sprintf("%s:%d", specs.RuntimeName, specs.VoterServicePort)}; !slices.Equal(backends, want) {
 		t.Errorf("backends %v, want %v", backends, want)
 	}
 	for _, b := range backends {
-		if strings.Contains(b, OpsServiceName) || strings.HasSuffix(b, fmt.Sprintf(":%d", OpsPort)) {
+		if strings.Contains(b, specs.OpsServiceName) || strings.HasSuffix(b, fmt.Sprintf(":%d", specs.OpsPort)) {
 			t.Errorf("the operations port is routed: %s", b)
 		}
 	}
 
 	// cert-manager's Certificate for the host
 	var cert cmapi.Certificate
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: rns, Name: RouteName}, &cert); err != nil {
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: rns, Name: specs.RouteName}, &cert); err != nil {
 		t.Fatalf("no Certificate: %v", err)
 	}
-	if !slices.Equal(cert.Spec.DNSNames, []string{host}) || cert.Spec.SecretName != TLSSecretName ||
+	if !slices.Equal(cert.Spec.DNSNames, []string{host}) || cert.Spec.SecretName != specs.TLSSecretName ||
 		cert.Spec.IssuerRef.Kind != "ClusterIssuer" || cert.Spec.IssuerRef.Name != "platform-ca" || cert.Spec.IssuerRef.Group != "cert-manager.io" {
 		t.Errorf("Certificate spec %+v", cert.Spec)
 	}
 
 	// the runtime writes the same URL in its letters
 	var d appsv1.Deployment
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: rns, Name: RuntimeName}, &d); err != nil {
+	if err := k8s.Get(ctx, types.NamespacedName{Namespace: rns, Name: specs.RuntimeName}, &d); err != nil {
 		t.Fatal(err)
 	}
-	if args := d.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, publicURLFlag+e.Status.URL) {
-		t.Errorf("runtime args %v, want %s%s", args, publicURLFlag, e.Status.URL)
+	if args := d.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, specs.PublicURLFlag+e.Status.URL) {
+		t.Errorf("runtime args %v, want %s%s", args, specs.PublicURLFlag, e.Status.URL)
 	}
 
 	// a deleted route comes back
@@ -175,12 +177,12 @@ func TestHostnameValidation(t *testing.T) {
 func TestIngressRoute(t *testing.T) {
 	ns := newTenant(t)
 	e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "board", UID: "u1"}}
-	for name, issuer := range map[string]IssuerRef{"class certificate": {}, "cert-manager": {Kind: "ClusterIssuer", Name: "ca"}} {
+	for name, issuer := range map[string]specs.IssuerRef{"class certificate": {}, "cert-manager": {Kind: "ClusterIssuer", Name: "ca"}} {
 		t.Run(name, func(t *testing.T) {
 			opts := testOpt
-			opts.Route = RouteOptions{IngressClass: "traefik", CertIssuer: issuer}
-			in := &Inputs{Election: e, Namespace: ns, Options: opts, Host: "board." + ns + ".vote.test"}
-			objs := buildRoute(in)
+			opts.Route = specs.RouteOptions{IngressClass: "traefik", CertIssuer: issuer}
+			in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: ns, Options: opts, Host: "board." + ns + ".vote.test"}}
+			objs := specs.Route(&in.Inputs)
 			ing, ok := objs[0].(*networkingv1.Ingress)
 			if !ok {
 				t.Fatalf("first route object %T, want an Ingress", objs[0])
@@ -193,8 +195,8 @@ func TestIngressRoute(t *testing.T) {
 			}
 			paths := ing.Spec.Rules[0].HTTP.Paths
 			if len(paths) != 1 || paths[0].Path != "/" || *paths[0].PathType != networkingv1.PathTypePrefix ||
-				paths[0].Backend.Service.Name != RuntimeName || paths[0].Backend.Service.Port.Number != voterServicePort {
-				t.Errorf("paths %+v, want / to %s:%d", paths, RuntimeName, voterServicePort)
+				paths[0].Backend.Service.Name != specs.RuntimeName || paths[0].Backend.Service.Port.Number != specs.VoterServicePort {
+				t.Errorf("paths %+v, want / to %s:%d", paths, specs.RuntimeName, specs.VoterServicePort)
 			}
 			tls := ing.Spec.TLS
 			if len(tls) != 1 || !slices.Equal(tls[0].Hosts, []string{in.Host}) {
@@ -204,8 +206,8 @@ func TestIngressRoute(t *testing.T) {
 				t.Errorf("without cert-manager: secret %q and %d objects, want the class's certificate and no Certificate", tls[0].SecretName, len(objs))
 			}
 			if issuer.Name != "" {
-				if tls[0].SecretName != TLSSecretName || len(objs) != 2 {
-					t.Errorf("with cert-manager: secret %q and %d objects, want %s and a Certificate", tls[0].SecretName, len(objs), TLSSecretName)
+				if tls[0].SecretName != specs.TLSSecretName || len(objs) != 2 {
+					t.Errorf("with cert-manager: secret %q and %d objects, want %s and a Certificate", tls[0].SecretName, len(objs), specs.TLSSecretName)
 				}
 			}
 		})
@@ -257,13 +259,13 @@ func TestOpenElectionKeepsItsHostAndPods(t *testing.T) {
 	if url != "https://open."+ns+".vote.test/" {
 		t.Fatalf("status.url %q", url)
 	}
-	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: RuntimeName}
+	key := client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}
 	var d appsv1.Deployment
 	if err := k8s.Get(ctx, key, &d); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, publicURLFlag+url) {
-		t.Fatalf("runtime args %v, want %s%s", d.Spec.Template.Spec.Containers[0].Args, publicURLFlag, url)
+	if !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, specs.PublicURLFlag+url) {
+		t.Fatalf("runtime args %v, want %s%s", d.Spec.Template.Spec.Containers[0].Args, specs.PublicURLFlag, url)
 	}
 
 	// a new host during the vote: kept for later, said by an Event
@@ -301,11 +303,11 @@ func TestOpenElectionKeepsItsHostAndPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := after.Spec.Template.Spec.Containers[0].Args
-	after.Spec.Template.Spec.Containers[0].Args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, publicURLFlag) })
+	after.Spec.Template.Spec.Containers[0].Args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, specs.PublicURLFlag) })
 	if err := k8s.Update(ctx, &after); err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: RuntimeTemplateName}}); err != nil {
+	if err := k8s.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: specs.RuntimeTemplateName}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := startManager(testOpt); err != nil {
@@ -315,7 +317,7 @@ func TestOpenElectionKeepsItsHostAndPods(t *testing.T) {
 	if err := k8s.Get(ctx, key, &after); err != nil {
 		t.Fatal(err)
 	}
-	if slices.ContainsFunc(after.Spec.Template.Spec.Containers[0].Args, func(a string) bool { return strings.HasPrefix(a, publicURLFlag) }) {
+	if slices.ContainsFunc(after.Spec.Template.Spec.Containers[0].Args, func(a string) bool { return strings.HasPrefix(a, specs.PublicURLFlag) }) {
 		t.Errorf("the controller added --public-url to an open election's pods: %v", after.Spec.Template.Spec.Containers[0].Args)
 	}
 }

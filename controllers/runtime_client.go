@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"scrutin.dev/scrutin/internal/contract"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // The control API every voting-runtime serves to the controller on its operations
@@ -118,7 +119,7 @@ func (c *HTTPRuntimeClient) base(t RuntimeTarget) string {
 	if c.BaseURL != nil {
 		return c.BaseURL(t.Namespace)
 	}
-	return fmt.Sprintf("http://%s.%s.svc:%d", OpsServiceName, t.Namespace, OpsPort)
+	return fmt.Sprintf("http://%s.%s.svc:%d", specs.OpsServiceName, t.Namespace, specs.OpsPort)
 }
 
 func (c *HTTPRuntimeClient) do(ctx context.Context, t RuntimeTarget, method, path string, out any) error {

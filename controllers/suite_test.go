@@ -22,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+	"scrutin.dev/scrutin/internal/specs/specstest"
+
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
@@ -54,16 +57,16 @@ var (
 	// reconciler is the manager's, its writes recorded in writes
 	reconciler *ElectionReconciler
 	writes     = newWriteLog()
-	testOpt    = Options{
+	testOpt    = specs.Options{
 		RuntimeImage:           "scrutin.dev/voting-runtime:test",
 		OperatorNamespace:      "scrutin-system",
 		IngressNamespaceLabels: map[string]string{"scrutin.dev/ingress": "true"},
 		DNSNamespace:           "kube-system",
 		DNSPodLabels:           map[string]string{"k8s-app": "kube-dns"},
 		BaseDomain:             "vote.test",
-		Route: RouteOptions{
-			Gateway:    GatewayRef{Namespace: "gateway-system", Name: "voters", SectionName: "https"},
-			CertIssuer: IssuerRef{Kind: "ClusterIssuer", Name: "platform-ca"},
+		Route: specs.RouteOptions{
+			Gateway:    specs.GatewayRef{Namespace: "gateway-system", Name: "voters", SectionName: "https"},
+			CertIssuer: specs.IssuerRef{Kind: "ClusterIssuer", Name: "platform-ca"},
 		},
 	}
 )
@@ -130,7 +133,7 @@ var suiteManager struct {
 }
 
 // startManager starts a manager running the Election controller with opts.
-func startManager(opts Options) error {
+func startManager(opts specs.Options) error {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Cache:                  CacheOptions(testOpt.Route),
@@ -180,7 +183,7 @@ func stopManager() error {
 
 // restartManager replaces the running manager with one running opts, as an
 // upgrade of the platform does.
-func restartManager(t *testing.T, opts Options) {
+func restartManager(t *testing.T, opts specs.Options) {
 	t.Helper()
 	if err := stopManager(); err != nil {
 		t.Fatalf("while stopping the manager: %v", err)
@@ -245,11 +248,11 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 	rest, _ := strings.CutPrefix(req.URL.Path, "/ns/")
 	ns, op, _ := strings.Cut(rest, contract.ControlPrefix)
 	var keys corev1.Secret
-	if err := d.k8s.Get(req.Context(), client.ObjectKey{Namespace: ns, Name: KeysSecretName}, &keys); err != nil {
+	if err := d.k8s.Get(req.Context(), client.ObjectKey{Namespace: ns, Name: specs.KeysSecretName}, &keys); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
-	if req.Header.Get("Authorization") != "Bearer "+string(keys.Data[keyControl]) {
+	if req.Header.Get("Authorization") != "Bearer "+string(keys.Data[contract.KeyControlToken]) {
 		http.Error(w, "wrong control token", http.StatusUnauthorized)
 		return
 	}
@@ -301,7 +304,7 @@ func (d *runtimeDouble) serve(w http.ResponseWriter, req *http.Request) {
 		var nsObj corev1.Namespace
 		_ = d.k8s.Get(req.Context(), client.ObjectKey{Name: ns}, &nsObj)
 		var e scrutinv1.Election
-		_ = d.k8s.Get(req.Context(), client.ObjectKey{Namespace: nsObj.Labels[LabelElectionNamespace], Name: nsObj.Labels[LabelElectionName]}, &e)
+		_ = d.k8s.Get(req.Context(), client.ObjectKey{Namespace: nsObj.Labels[scrutinv1.LabelElectionNamespace], Name: nsObj.Labels[scrutinv1.LabelElectionName]}, &e)
 		res := RuntimeResults{Voters: 4, BallotsCast: 3, AuditHead: "sha256:tallied"}
 		for _, q := range e.Spec.Questions {
 			qr := scrutinv1.QuestionResult{QuestionID: q.ID, Blank: 1, Winners: []string{q.Options[0].ID}}
@@ -495,16 +498,16 @@ func pgURL(t *testing.T) string {
 func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	t.Helper()
 	ctx := context.Background()
-	in := &Inputs{Election: e, Namespace: NamespaceName(e), Options: testOpt, Now: time.Now()}
+	in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: specs.NamespaceName(e), Options: testOpt, Now: time.Now()}}
 	if in.Host = servedHost(e); in.Host != "" {
 		in.PublicURL = e.Status.URL
 	}
 	var keys corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: KeysSecretName}, &keys); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.KeysSecretName}, &keys); err != nil {
 		t.Fatalf("keys of %s: %v", e.Name, err)
 	}
 	var err error
-	if in.Keys, err = KeysFromSecret(&keys); err != nil {
+	if in.Keys, err = specs.KeysFromSecret(&keys); err != nil {
 		t.Fatal(err)
 	}
 	var copies corev1.SecretList
@@ -514,9 +517,9 @@ func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	for _, s := range copies.Items {
 		if isRollCopyName(s.Name) {
 			if in.Roll == nil {
-				in.Roll = &RollCopy{}
+				in.Roll = &specs.RollCopy{}
 			}
-			in.Roll.Parts = append(in.Roll.Parts, RollCopyPart{Name: s.Name, Key: rollCopyKey, SHA256: sha256Hex(s.Data[rollCopyKey])})
+			in.Roll.Parts = append(in.Roll.Parts, specs.RollCopyPart{Name: s.Name, Key: specs.RollCopyKey, SHA256: sha256Hex(s.Data[specs.RollCopyKey])})
 		}
 	}
 	in.Delivery = map[string][]byte{}
@@ -534,10 +537,10 @@ func inputsFromCluster(t *testing.T, e *scrutinv1.Election) *Inputs {
 	}
 	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
 		var db corev1.Secret
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: DatabaseSecretName}, &db); err != nil {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: in.Namespace, Name: specs.DatabaseSecretName}, &db); err != nil {
 			t.Fatal(err)
 		}
-		in.Database = &DatabaseInfo{DSN: string(db.Data["dsn"])}
+		in.Database = &specs.DatabaseInfo{DSN: string(db.Data["dsn"])}
 	}
 	r := &ElectionReconciler{Resolver: staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}}
 	in.Egress = r.egressEndpoints(ctx, in)
@@ -551,11 +554,11 @@ func assertNamespaceIsBuilt(t *testing.T, e *scrutinv1.Election) {
 	t.Helper()
 	ctx := context.Background()
 	in := inputsFromCluster(t, e)
-	desired, err := DesiredObjects(in)
+	desired, err := specs.DesiredObjects(&in.Inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	desired = append(desired, buildNamespace(in))
+	desired = append(desired, specs.Namespace(&in.Inputs))
 	want := map[string]bool{}
 	if in.Roll != nil {
 		for _, p := range in.Roll.Parts {
@@ -582,7 +585,7 @@ func assertNamespaceIsBuilt(t *testing.T, e *scrutinv1.Election) {
 			t.Errorf("live object differs from the builder's at %s", path)
 		}
 	}
-	gvks := append(append([]schema.GroupVersionKind{}, prunable...), routeKinds(testOpt.Route)...)
+	gvks := append(append([]schema.GroupVersionKind{}, prunable...), specs.RouteKinds(testOpt.Route)...)
 	for _, o := range managedKinds() {
 		gvk, err := apiutil.GVKForObject(o, env.Scheme)
 		if err != nil {
@@ -716,3 +719,9 @@ func (a *archiveDouble) failNext(k string, n int) {
 	defer a.mu.Unlock()
 	a.fail[k] = n
 }
+
+// testElection is a small Election opening in 2030, built by no API server.
+func testElection(ns, name, uid string) *scrutinv1.Election { return specstest.Election(ns, name, uid) }
+
+// testInputs are e's inputs as a reconcile would give them (specstest.Inputs).
+func testInputs(e *scrutinv1.Election) *Inputs { return &Inputs{Inputs: *specstest.Inputs(e)} }

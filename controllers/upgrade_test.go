@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -44,7 +46,7 @@ func TestManagerUpgradeNeverTouchesAnOpenVote(t *testing.T) {
 	deployment := func(e *scrutinv1.Election) *appsv1.Deployment {
 		t.Helper()
 		var d appsv1.Deployment
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: NamespaceName(getElection(t, e)), Name: RuntimeName}, &d); err != nil {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: specs.NamespaceName(getElection(t, e)), Name: specs.RuntimeName}, &d); err != nil {
 			t.Fatal(err)
 		}
 		return &d
@@ -67,7 +69,7 @@ func TestManagerUpgradeNeverTouchesAnOpenVote(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := k8s.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Namespace: NamespaceName(getElection(t, legacy)), Name: RuntimeTemplateName}}); err != nil {
+		Namespace: specs.NamespaceName(getElection(t, legacy)), Name: specs.RuntimeTemplateName}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := startManager(optsB); err != nil {

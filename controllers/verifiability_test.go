@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -44,31 +46,31 @@ func isScalarString(s string) bool {
 // [1, q) of BELENIOS-2048, fresh each time; anything else is refused when read
 // back; the election's other keys never hold it.
 func TestTrusteeKeyIsAScalar(t *testing.T) {
-	a, err := newTrusteeKey()
+	a, err := specs.NewTrusteeKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := newTrusteeKey()
+	b, _ := specs.NewTrusteeKey()
 	if !isScalarString(a) || !isScalarString(b) {
 		t.Fatalf("trustee keys %q, %q: want decimal scalars in [1, q)", a, b)
 	}
 	if a == b {
 		t.Fatal("trustee keys repeat")
 	}
-	if err := checkTrusteeKey(a); err != nil {
+	if err := specs.CheckTrusteeKey(a); err != nil {
 		t.Errorf("a fresh key refused: %v", err)
 	}
 	q := belenios.Belenios2048().Q
 	for _, bad := range []string{"", "0", "-5", "0012", "abc", q.String(), new(big.Int).Add(q, big.NewInt(1)).String()} {
-		if err := checkTrusteeKey(bad); err == nil {
+		if err := specs.CheckTrusteeKey(bad); err == nil {
 			t.Errorf("trustee key %q accepted", bad)
 		}
 	}
-	k, err := NewKeys()
+	k, err := specs.NewKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, in := k.secretData()[KeyTrustee]; in || k.TrusteeKey != "" {
+	if _, in := k.SecretData()[specs.KeyTrustee]; in || k.TrusteeKey != "" {
 		t.Error("the election's keys Secret holds a trustee key")
 	}
 }
@@ -77,11 +79,11 @@ func TestTrusteeKeyIsAScalar(t *testing.T) {
 // it is ever made again), and no key hashes apart from any key.
 func TestTrusteeKeyInConfigHash(t *testing.T) {
 	in := testInputs(testElection("t", "v", "u"))
-	without := in.configHash(nil)
+	without := in.ConfigHash(nil)
 	in.Keys.TrusteeKey = "12345"
-	with := in.configHash(nil)
+	with := in.ConfigHash(nil)
 	in.Keys.TrusteeKey = "12346"
-	if in.configHash(nil) == with || with == without {
+	if in.ConfigHash(nil) == with || with == without {
 		t.Error("the trustee key is not in the config hash")
 	}
 }
@@ -91,21 +93,21 @@ func TestTrusteeKeyInConfigHash(t *testing.T) {
 // belenios-trustee-key; without, the keys Secret alone, as before.
 func TestKeysVolumeProjectsTheTrusteeKey(t *testing.T) {
 	in := testInputs(testElection("t", "v", "u"))
-	if v := keysVolume(in); v.Secret == nil || v.Secret.SecretName != KeysSecretName {
+	if v := specs.KeysVolume(&in.Inputs); v.Secret == nil || v.Secret.SecretName != specs.KeysSecretName {
 		t.Fatalf("without a trustee key: %+v", v.VolumeSource)
 	}
 	in.Keys.TrusteeKey = "12345"
-	v := keysVolume(in)
+	v := specs.KeysVolume(&in.Inputs)
 	if v.Projected == nil || len(v.Projected.Sources) != 2 {
 		t.Fatalf("with a trustee key: %+v", v.VolumeSource)
 	}
 	keys, trustee := v.Projected.Sources[0].Secret, v.Projected.Sources[1].Secret
-	if keys == nil || keys.Name != KeysSecretName || len(keys.Items) != 0 {
+	if keys == nil || keys.Name != specs.KeysSecretName || len(keys.Items) != 0 {
 		t.Errorf("first source %+v, want the whole keys Secret", keys)
 	}
-	if trustee == nil || trustee.Name != TrusteeKeySecretName || len(trustee.Items) != 1 ||
-		trustee.Items[0].Key != KeyTrustee || trustee.Items[0].Path != KeyTrustee {
-		t.Errorf("second source %+v, want %s's %s as %s", trustee, TrusteeKeySecretName, KeyTrustee, KeyTrustee)
+	if trustee == nil || trustee.Name != specs.TrusteeKeySecretName || len(trustee.Items) != 1 ||
+		trustee.Items[0].Key != specs.KeyTrustee || trustee.Items[0].Path != specs.KeyTrustee {
+		t.Errorf("second source %+v, want %s's %s as %s", trustee, specs.TrusteeKeySecretName, specs.KeyTrustee, specs.KeyTrustee)
 	}
 	if m := v.Projected.DefaultMode; m == nil || *m != 0o440 {
 		t.Errorf("mode %v, want 0440", m)
@@ -143,14 +145,14 @@ func volumeNamed(d *appsv1.Deployment, name string) *corev1.Volume {
 func TestDeploymentCredentialsDir(t *testing.T) {
 	for name, c := range map[string]struct {
 		v     *scrutinv1.Verifiability
-		copy  *CredentialsCopy
+		copy  *specs.CredentialsCopy
 		want  bool
 		empty bool
 	}{
 		"plain":                {nil, nil, false, false},
 		"platform credentials": {&scrutinv1.Verifiability{}, nil, false, false},
 		"external, no copy":    {&scrutinv1.Verifiability{CredentialAuthority: scrutinv1.CredentialAuthorityExternal, PublicCredentials: &scrutinv1.SecretReference{Name: "pc"}}, nil, true, true},
-		"external":             {&scrutinv1.Verifiability{CredentialAuthority: scrutinv1.CredentialAuthorityExternal, PublicCredentials: &scrutinv1.SecretReference{Name: "pc"}}, &CredentialsCopy{SHA256: "ab"}, true, false},
+		"external":             {&scrutinv1.Verifiability{CredentialAuthority: scrutinv1.CredentialAuthorityExternal, PublicCredentials: &scrutinv1.SecretReference{Name: "pc"}}, &specs.CredentialsCopy{SHA256: "ab"}, true, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := testElection("t", "v", "u")
@@ -159,11 +161,11 @@ func TestDeploymentCredentialsDir(t *testing.T) {
 			}
 			in := testInputs(e)
 			in.Credentials = c.copy
-			d := buildDeployment(in, "h")
-			hasFlag := slices.Contains(runtimeArgs(d), "--credentials-dir="+credentialsDir)
+			d := specs.Deployment(&in.Inputs, "h")
+			hasFlag := slices.Contains(runtimeArgs(d), "--credentials-dir="+specs.CredentialsDir)
 			vol := volumeNamed(d, "credentials")
 			mounted := slices.ContainsFunc(d.Spec.Template.Spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool {
-				return m.Name == "credentials" && m.MountPath == credentialsDir && m.ReadOnly
+				return m.Name == "credentials" && m.MountPath == specs.CredentialsDir && m.ReadOnly
 			})
 			if hasFlag != c.want || (vol != nil) != c.want || mounted != c.want {
 				t.Fatalf("flag %v, volume %v, mounted %v; want all %v", hasFlag, vol != nil, mounted, c.want)
@@ -174,13 +176,13 @@ func TestDeploymentCredentialsDir(t *testing.T) {
 			switch {
 			case c.empty && vol.EmptyDir == nil:
 				t.Errorf("without a copy the volume is %+v, want an empty directory", vol.VolumeSource)
-			case !c.empty && (vol.Secret == nil || vol.Secret.SecretName != CredentialsSecretName):
-				t.Errorf("the volume is %+v, want Secret %s", vol.VolumeSource, CredentialsSecretName)
+			case !c.empty && (vol.Secret == nil || vol.Secret.SecretName != specs.CredentialsSecretName):
+				t.Errorf("the volume is %+v, want Secret %s", vol.VolumeSource, specs.CredentialsSecretName)
 			}
 			if !c.empty {
-				h := in.configHash(nil)
-				in.Credentials = &CredentialsCopy{SHA256: "cd"}
-				if in.configHash(nil) == h {
+				h := in.ConfigHash(nil)
+				in.Credentials = &specs.CredentialsCopy{SHA256: "cd"}
+				if in.ConfigHash(nil) == h {
 					t.Error("other public credentials leave the config hash unchanged")
 				}
 			}
@@ -205,7 +207,7 @@ func externalCredentials(secret string) scrutinv1.Verifiability {
 func getDeployment(t *testing.T, ns string) *appsv1.Deployment {
 	t.Helper()
 	var d appsv1.Deployment
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: RuntimeName}, &d); err != nil {
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: specs.RuntimeName}, &d); err != nil {
 		t.Fatal(err)
 	}
 	return &d
@@ -214,7 +216,7 @@ func getDeployment(t *testing.T, ns string) *appsv1.Deployment {
 func trusteeKeySecret(t *testing.T, ns string) (*corev1.Secret, error) {
 	t.Helper()
 	var s corev1.Secret
-	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: TrusteeKeySecretName}, &s)
+	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: specs.TrusteeKeySecretName}, &s)
 	return &s, err
 }
 
@@ -233,35 +235,35 @@ func TestVerifiableElectionGetsATrusteeKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := string(ts.Data[KeyTrustee])
+	key := string(ts.Data[specs.KeyTrustee])
 	if !isScalarString(key) || ts.Immutable == nil || !*ts.Immutable || len(ts.Data) != 1 {
-		t.Fatalf("the trustee key Secret holds %d keys, %s %q, immutable %v", len(ts.Data), KeyTrustee, key, ts.Immutable)
+		t.Fatalf("the trustee key Secret holds %d keys, %s %q, immutable %v", len(ts.Data), specs.KeyTrustee, key, ts.Immutable)
 	}
 	var keys corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: KeysSecretName}, &keys); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.KeysSecretName}, &keys); err != nil {
 		t.Fatal(err)
 	}
-	if _, in := keys.Data[KeyTrustee]; in {
+	if _, in := keys.Data[specs.KeyTrustee]; in {
 		t.Error("election-keys holds the trustee key")
 	}
 	d := getDeployment(t, cur.Status.Namespace)
 	v := volumeNamed(d, "keys")
 	if v == nil || v.Projected == nil || len(v.Projected.Sources) != 2 || v.Projected.Sources[1].Secret == nil ||
-		v.Projected.Sources[1].Secret.Name != TrusteeKeySecretName {
+		v.Projected.Sources[1].Secret.Name != specs.TrusteeKeySecretName {
 		t.Fatalf("the keys volume is %+v, want election-keys and the trustee key projected", v)
 	}
-	if !slices.Contains(runtimeArgs(d), "--keys-dir="+keysDir) {
+	if !slices.Contains(runtimeArgs(d), "--keys-dir="+specs.KeysDir) {
 		t.Errorf("the runtime is not given the keys directory: %v", runtimeArgs(d))
 	}
 	if slices.ContainsFunc(runtimeArgs(d), func(a string) bool { return strings.HasPrefix(a, "--credentials-dir") }) || volumeNamed(d, "credentials") != nil {
 		t.Errorf("a Platform election is given a credentials directory: %v", runtimeArgs(d))
 	}
 	var cm corev1.ConfigMap
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: ConfigMapName}, &cm); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.ConfigMapName}, &cm); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(cm.Data[ElectionFileKey], "mode: Belenios") {
-		t.Errorf("the runtime's election file does not carry the mode:\n%s", cm.Data[ElectionFileKey])
+	if !strings.Contains(cm.Data[specs.ElectionFileKey], "mode: Belenios") {
+		t.Errorf("the runtime's election file does not carry the mode:\n%s", cm.Data[specs.ElectionFileKey])
 	}
 
 	// off, then on again: the same key, kept all along
@@ -272,9 +274,9 @@ func TestVerifiableElectionGetsATrusteeKey(t *testing.T) {
 	setMode(scrutinv1.VerifiabilityNone)
 	waitFor(t, "the keys volume without the trustee key", 20*time.Second, func() (bool, string) {
 		v := volumeNamed(getDeployment(t, cur.Status.Namespace), "keys")
-		return v != nil && v.Secret != nil && v.Secret.SecretName == KeysSecretName, fmt.Sprintf("%+v", v)
+		return v != nil && v.Secret != nil && v.Secret.SecretName == specs.KeysSecretName, fmt.Sprintf("%+v", v)
 	})
-	if ts, err := trusteeKeySecret(t, cur.Status.Namespace); err != nil || string(ts.Data[KeyTrustee]) != key {
+	if ts, err := trusteeKeySecret(t, cur.Status.Namespace); err != nil || string(ts.Data[specs.KeyTrustee]) != key {
 		t.Fatalf("the trustee key did not stay (err=%v)", err)
 	}
 	setMode(scrutinv1.VerifiabilityBelenios)
@@ -282,7 +284,7 @@ func TestVerifiableElectionGetsATrusteeKey(t *testing.T) {
 		v := volumeNamed(getDeployment(t, cur.Status.Namespace), "keys")
 		return v != nil && v.Projected != nil, fmt.Sprintf("%+v", v)
 	})
-	if ts, err := trusteeKeySecret(t, cur.Status.Namespace); err != nil || string(ts.Data[KeyTrustee]) != key {
+	if ts, err := trusteeKeySecret(t, cur.Status.Namespace); err != nil || string(ts.Data[specs.KeyTrustee]) != key {
 		t.Fatalf("the trustee key changed (err=%v)", err)
 	}
 
@@ -314,7 +316,7 @@ func TestExternalCredentialsCopiedAndMounted(t *testing.T) {
 	createSecret(t, ns, "pubcreds", map[string]string{"uuid": testUUID, "public-credentials": testPubcreds})
 	e := create(t, newVerifiableElection(t, ns, "external", time.Hour, externalCredentials("pubcreds")))
 	cur := waitPhase(t, e, scrutinv1.PhaseScheduled, 20*time.Second)
-	copyKey := client.ObjectKey{Namespace: cur.Status.Namespace, Name: CredentialsSecretName}
+	copyKey := client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.CredentialsSecretName}
 	assertCopy := func(creds string) {
 		t.Helper()
 		waitFor(t, "the copy of the public credentials", 20*time.Second, func() (bool, string) {
@@ -324,19 +326,19 @@ func TestExternalCredentialsCopiedAndMounted(t *testing.T) {
 			}
 			want := credentialsSHA256([]byte(testUUID), []byte(creds))
 			return string(s.Data["uuid"]) == testUUID && string(s.Data["public-credentials"]) == creds &&
-					s.Annotations[CredentialsSHA256Annotation] == want && len(s.Data) == 2,
-				fmt.Sprintf("copy holds %d keys, uuid %q, annotation %q", len(s.Data), s.Data["uuid"], s.Annotations[CredentialsSHA256Annotation])
+					s.Annotations[specs.CredentialsSHA256Annotation] == want && len(s.Data) == 2,
+				fmt.Sprintf("copy holds %d keys, uuid %q, annotation %q", len(s.Data), s.Data["uuid"], s.Annotations[specs.CredentialsSHA256Annotation])
 		})
 		d := getDeployment(t, cur.Status.Namespace)
-		if v := volumeNamed(d, "credentials"); v == nil || v.Secret == nil || v.Secret.SecretName != CredentialsSecretName {
-			t.Fatalf("the credentials volume is %+v, want Secret %s", v, CredentialsSecretName)
+		if v := volumeNamed(d, "credentials"); v == nil || v.Secret == nil || v.Secret.SecretName != specs.CredentialsSecretName {
+			t.Fatalf("the credentials volume is %+v, want Secret %s", v, specs.CredentialsSecretName)
 		}
-		if !slices.Contains(runtimeArgs(d), "--credentials-dir="+credentialsDir) {
+		if !slices.Contains(runtimeArgs(d), "--credentials-dir="+specs.CredentialsDir) {
 			t.Fatalf("the runtime is not given --credentials-dir: %v", runtimeArgs(d))
 		}
 	}
 	assertCopy(testPubcreds)
-	hash := getDeployment(t, cur.Status.Namespace).Spec.Template.Annotations[ConfigHashAnnotation]
+	hash := getDeployment(t, cur.Status.Namespace).Spec.Template.Annotations[specs.ConfigHashAnnotation]
 
 	// a copy edited in the election's namespace (its annotation kept) is put back
 	var cp corev1.Secret
@@ -361,7 +363,7 @@ func TestExternalCredentialsCopiedAndMounted(t *testing.T) {
 	}
 	assertCopy(edited)
 	waitFor(t, "the pods to roll", 20*time.Second, func() (bool, string) {
-		h := getDeployment(t, cur.Status.Namespace).Spec.Template.Annotations[ConfigHashAnnotation]
+		h := getDeployment(t, cur.Status.Namespace).Spec.Template.Annotations[specs.ConfigHashAnnotation]
 		return h != hash, "config hash unchanged"
 	})
 
@@ -417,7 +419,7 @@ func TestExternalCredentialsRefused(t *testing.T) {
 				t.Errorf("without valid credentials the volume is %+v, want an empty directory", v)
 			}
 			var s corev1.Secret
-			if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: cur.Status.Namespace, Name: CredentialsSecretName}, &s); !isNotFound(err) {
+			if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.CredentialsSecretName}, &s); !isNotFound(err) {
 				t.Errorf("a copy exists for refused credentials (err=%v)", err)
 			}
 			// fixed by the tenant
@@ -460,14 +462,14 @@ func TestExternalCredentialsFrozenOnceOpen(t *testing.T) {
 		return slices.Contains(eventReasons(t, e), "PublicCredentialsChangedAfterOpening"), fmt.Sprintf("events %v", eventReasons(t, e))
 	})
 	var cp corev1.Secret
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: CredentialsSecretName}, &cp); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.CredentialsSecretName}, &cp); err != nil {
 		t.Fatal(err)
 	}
 	if string(cp.Data["public-credentials"]) != testPubcreds {
 		t.Error("the edit of an open election's public credentials was copied")
 	}
 	d := getDeployment(t, cur.Status.Namespace)
-	if v := volumeNamed(d, "credentials"); v == nil || v.Secret == nil || v.Secret.SecretName != CredentialsSecretName {
+	if v := volumeNamed(d, "credentials"); v == nil || v.Secret == nil || v.Secret.SecretName != specs.CredentialsSecretName {
 		t.Errorf("the credentials volume is %+v after the edit", v)
 	}
 }
@@ -617,11 +619,11 @@ func TestHotlineCannotReadTheTrusteeKey(t *testing.T) {
 	}
 	waitFor(t, "the hotline to read election-keys", 15*time.Second, func() (bool, string) {
 		var s corev1.Secret
-		err := agent.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: KeysSecretName}, &s)
+		err := agent.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.KeysSecretName}, &s)
 		return err == nil, fmt.Sprint(err)
 	})
 	var s corev1.Secret
-	if err := agent.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: TrusteeKeySecretName}, &s); !apierrors.IsForbidden(err) {
+	if err := agent.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.TrusteeKeySecretName}, &s); !apierrors.IsForbidden(err) {
 		t.Fatalf("the hotline reading the trustee key: %v, want Forbidden", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // managedKinds are the kinds the controller creates in election namespaces (Secrets
@@ -38,9 +39,9 @@ func managedKinds() []client.Object {
 }
 
 // routeObjects are empty objects of the kinds routeKinds names.
-func routeObjects(o RouteOptions) []client.Object {
+func routeObjects(o specs.RouteOptions) []client.Object {
 	var out []client.Object
-	for _, gvk := range routeKinds(o) {
+	for _, gvk := range specs.RouteKinds(o) {
 		switch gvk.Kind {
 		case "HTTPRoute":
 			out = append(out, &gatewayv1.HTTPRoute{})
@@ -96,7 +97,7 @@ var electionChanged = predicate.Or(
 // anyway), so reconciling again would only repeat work. Their updates and deletions
 // still come through: that is drift to repair. A tenant's Secret appearing does too.
 var notOwnCreation = predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
-	return e.Object.GetLabels()[LabelManagedBy] != ManagedBy
+	return e.Object.GetLabels()[specs.LabelManagedBy] != scrutinv1.ManagedByController
 }}
 
 // ownChange passes the updates of the controller's own objects that can matter to
@@ -159,8 +160,8 @@ func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
 // toElection maps an object of an election's namespace to its Election.
 func toElection(_ context.Context, o client.Object) []reconcile.Request {
 	l := o.GetLabels()
-	ns, name := l[LabelElectionNamespace], l[LabelElectionName]
-	if ns == "" || name == "" || l[LabelManagedBy] != ManagedBy {
+	ns, name := l[scrutinv1.LabelElectionNamespace], l[scrutinv1.LabelElectionName]
+	if ns == "" || name == "" || l[specs.LabelManagedBy] != scrutinv1.ManagedByController {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}

@@ -3,6 +3,9 @@ package controllers
 import (
 	"testing"
 
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,7 +19,7 @@ import (
 func TestOwnChange(t *testing.T) {
 	meta := func() metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: "scrutin-vote-x", Name: "o", ResourceVersion: "1",
-			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelElectionNamespace: "t1", LabelElectionName: "vote"},
+			Labels:      map[string]string{specs.LabelManagedBy: scrutinv1.ManagedByController, scrutinv1.LabelElectionNamespace: "t1", scrutinv1.LabelElectionName: "vote"},
 			Annotations: map[string]string{AppliedSHA256Annotation: "a1", ownedFieldsAnnotation: "f1"}}
 	}
 	quota := func(edit func(*corev1.ResourceQuota)) *corev1.ResourceQuota {
@@ -47,7 +50,7 @@ func TestOwnChange(t *testing.T) {
 			q.Annotations[AppliedSHA256Annotation] = "a2"
 		}), true},
 		"an election label removed": {quota(none), quota(func(q *corev1.ResourceQuota) {
-			delete(q.Labels, LabelElectionName)
+			delete(q.Labels, scrutinv1.LabelElectionName)
 		}), true},
 		"its deletion starting": {quota(none), quota(func(q *corev1.ResourceQuota) {
 			q.DeletionTimestamp = &now

@@ -23,7 +23,7 @@ import (
 )
 
 // scrutineerSecretName is the tenant's Secret with the scrutineers' token and the
-// export's address (controllers.ScrutineerSecretName; a test checks they agree).
+// export's address (specs.ScrutineerSecretName; a test checks they agree).
 func scrutineerSecretName(election string) string { return election + "-scrutineer" }
 
 // exportTimeout bounds one export download.

@@ -10,18 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // The plugin names the controller's objects itself (it does not import the
 // controller); they must agree.
 func TestNamesAgreeWithTheController(t *testing.T) {
 	e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{Name: "board-2027"}}
-	if got, want := scrutineerSecretName(e.Name), controllers.ScrutineerSecretName(e); got != want {
+	if got, want := scrutineerSecretName(e.Name), specs.ScrutineerSecretName(e); got != want {
 		t.Errorf("scrutineer Secret %q, the controller's %q", got, want)
 	}
-	if runtimeName != controllers.RuntimeName {
-		t.Errorf("runtime Deployment %q, the controller's %q", runtimeName, controllers.RuntimeName)
+	if runtimeName != specs.RuntimeName {
+		t.Errorf("runtime Deployment %q, the controller's %q", runtimeName, specs.RuntimeName)
 	}
 }
 

@@ -26,8 +26,8 @@ import (
 )
 
 // The voting-runtime's pods in an election's namespace carry these labels (the
-// controller's runtimeSelector: controllers.LabelName = controllers.RuntimeName and
-// controllers.LabelManagedBy = controllers.ManagedBy; a test checks they agree).
+// controller's runtimeSelector: specs.LabelName = specs.RuntimeName and
+// specs.LabelManagedBy = scrutinv1.ManagedByController; a test checks they agree).
 const (
 	labelName           = "app.kubernetes.io/name"
 	labelManagedBy      = "app.kubernetes.io/managed-by"

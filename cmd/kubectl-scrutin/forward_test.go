@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // runtimePodOf creates a voting-runtime pod as the controller's Deployment would
@@ -83,10 +83,10 @@ func provisioned(t *testing.T, token string) (tenant, electionNS string) {
 // TestVoterFindsTheRuntimePodsAsTheControllerLabelsThem: the plugin's pod selector
 // and port names are the controller's.
 func TestVoterFindsTheRuntimePodsAsTheControllerLabelsThem(t *testing.T) {
-	if labelName != controllers.LabelName || runtimeName != controllers.RuntimeName ||
-		labelManagedBy != controllers.LabelManagedBy || controllerManagedBy != controllers.ManagedBy {
+	if labelName != specs.LabelName || runtimeName != specs.RuntimeName ||
+		labelManagedBy != specs.LabelManagedBy || controllerManagedBy != scrutinv1.ManagedByController {
 		t.Errorf("the plugin selects %s=%s,%s=%s; the controller labels %s=%s,%s=%s", labelName, runtimeName, labelManagedBy, controllerManagedBy,
-			controllers.LabelName, controllers.RuntimeName, controllers.LabelManagedBy, controllers.ManagedBy)
+			specs.LabelName, specs.RuntimeName, specs.LabelManagedBy, scrutinv1.ManagedByController)
 	}
 }
 
@@ -257,8 +257,8 @@ func TestVoterNamesTheMissingPermission(t *testing.T) {
 	if err := hotline.Get(ctx, client.ObjectKey{Namespace: ns, Name: keysSecretName}, &corev1.Secret{}); err != nil {
 		t.Errorf("the hotline reads %s: %v", keysSecretName, err)
 	}
-	if err := hotline.Get(ctx, client.ObjectKey{Namespace: ns, Name: controllers.DatabaseSecretName}, &corev1.Secret{}); !apierrors.IsForbidden(err) {
-		t.Errorf("the hotline reads Secret %s: want Forbidden, got %v", controllers.DatabaseSecretName, err)
+	if err := hotline.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.DatabaseSecretName}, &corev1.Secret{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the hotline reads Secret %s: want Forbidden, got %v", specs.DatabaseSecretName, err)
 	}
 	if err := hotline.List(ctx, &corev1.SecretList{}, client.InNamespace(ns)); !apierrors.IsForbidden(err) {
 		t.Errorf("the hotline lists Secrets: want Forbidden, got %v", err)

@@ -21,7 +21,7 @@ import (
 )
 
 // runtimeName is the voting-runtime's Deployment in the election's namespace
-// (controllers.RuntimeName; a test checks they agree).
+// (specs.RuntimeName; a test checks they agree).
 const runtimeName = "voting-runtime"
 
 // statusView is what `status` shows, and prints with -o json|yaml.

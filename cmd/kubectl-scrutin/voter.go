@@ -21,7 +21,7 @@ import (
 )
 
 // The control token of an election's runtime: key control-token of the Secret
-// election-keys in the election's namespace (controllers.KeysSecretName and its
+// election-keys in the election's namespace (specs.KeysSecretName and its
 // key; a test checks they agree).
 const (
 	keysSecretName  = "election-keys"

@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
@@ -23,8 +23,8 @@ import (
 // control token from the election's Secret election-keys, and says in plain words
 // that a voter is locked out after wrong codes, until when, and never the code.
 func TestVoterShowsALockoutNeverACode(t *testing.T) {
-	if keysSecretName != controllers.KeysSecretName {
-		t.Fatalf("keys Secret %q, the controller's %q", keysSecretName, controllers.KeysSecretName)
+	if keysSecretName != specs.KeysSecretName {
+		t.Fatalf("keys Secret %q, the controller's %q", keysSecretName, specs.KeysSecretName)
 	}
 	const token = "control-token-for-the-hotline-test"
 	rt, code := lockedOutRuntime(t, token)

@@ -29,7 +29,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/voting-runtime/records"
 )
 
@@ -53,7 +53,7 @@ func watchArchiveJob(t *testing.T, ns string) *archiveJobSeen {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	selector := controllers.LabelComponent + "=" + controllers.ArchiveComponent
+	selector := specs.LabelComponent + "=" + specs.ArchiveComponent
 	follow := func(open func(rv string) (watch.Interface, error), record func(watch.Event)) {
 		defer wg.Done()
 		rv := ""
@@ -160,13 +160,13 @@ func TestArchiveToPVCOnTheCluster(t *testing.T) {
 	t.Logf("archived to %s: %d bytes, %s", st.Location, st.Size, st.Digest)
 
 	// The Job: the Election's, completed by the Job controller, then deleted with its pod.
-	jobName := controllers.ArchiveJobName(e)
+	jobName := specs.ArchiveJobName(e)
 	waitFor(t, "Job "+jobName+" deleted after its success", time.Minute, func() (bool, error) {
 		_, err := kube.BatchV1().Jobs(ns).Get(t.Context(), jobName, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), err
 	})
 	waitFor(t, "the archive Job's pods gone with it", time.Minute, func() (bool, error) {
-		pods, err := kube.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: controllers.LabelComponent + "=" + controllers.ArchiveComponent})
+		pods, err := kube.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: specs.LabelComponent + "=" + specs.ArchiveComponent})
 		return err == nil && len(pods.Items) == 0, err
 	})
 	waitFor(t, "the watch seeing the Job's deletion", 30*time.Second, func() (bool, error) {
@@ -183,7 +183,7 @@ func TestArchiveToPVCOnTheCluster(t *testing.T) {
 	if !completed {
 		t.Errorf("Job %s was deleted without having completed (conditions %+v)", jobName, job.Status.Conditions)
 	}
-	if job.Annotations[controllers.AnnotationArchiveDigest] != st.Digest || job.Annotations[controllers.AnnotationArchiveFile] != file {
+	if job.Annotations[specs.AnnotationArchiveDigest] != st.Digest || job.Annotations[specs.AnnotationArchiveFile] != file {
 		t.Errorf("Job annotations %v, want digest %s and file %s", job.Annotations, st.Digest, file)
 	}
 	if len(pods) != 1 {
@@ -265,12 +265,12 @@ func TestArchiveToPVCOnTheCluster(t *testing.T) {
 	// The election's operations port admits the tenant's pods with the archive
 	// Job's labels (those the policy names: anyone who creates pods there can
 	// give them, as the SRE guide says) and refuses its other pods.
-	ops, err := kube.CoreV1().Services(e.Status.Namespace).Get(t.Context(), controllers.OpsServiceName, metav1.GetOptions{})
+	ops, err := kube.CoreV1().Services(e.Status.Namespace).Get(t.Context(), specs.OpsServiceName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := net.JoinHostPort(ops.Spec.ClusterIP, strconv.Itoa(controllers.OpsPort))
-	asArchiveJob := map[string]string{controllers.LabelElectionUID: string(e.UID), controllers.LabelComponent: controllers.ArchiveComponent}
+	target := net.JoinHostPort(ops.Spec.ClusterIP, strconv.Itoa(specs.OpsPort))
+	asArchiveJob := map[string]string{scrutinv1.LabelElectionUID: string(e.UID), specs.LabelComponent: specs.ArchiveComponent}
 	if ok, out := probe(t, ns, asArchiveJob, "tcp", target); !ok {
 		t.Fatalf("a pod of the tenant with the archive Job's labels cannot reach the operations port %s: %s", target, out)
 	}

@@ -19,9 +19,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/localcluster"
 	"scrutin.dev/scrutin/internal/pgtest"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // probeImage is test/e2e/probe's image, imported into the cluster by make e2e.
@@ -105,9 +105,9 @@ func TestTwoTenantsIsolated(t *testing.T) {
 	if err != nil || len(pods.Items) == 0 {
 		t.Fatalf("B's voting pods: %v", err)
 	}
-	bPod := net.JoinHostPort(pods.Items[0].Status.PodIP, strconv.Itoa(controllers.RuntimePort))
-	bOps := net.JoinHostPort(pods.Items[0].Status.PodIP, strconv.Itoa(controllers.OpsPort))
-	asRuntime := map[string]string{controllers.LabelName: controllers.RuntimeName, controllers.LabelManagedBy: controllers.ManagedBy}
+	bPod := net.JoinHostPort(pods.Items[0].Status.PodIP, strconv.Itoa(specs.RuntimePort))
+	bOps := net.JoinHostPort(pods.Items[0].Status.PodIP, strconv.Itoa(specs.OpsPort))
+	asRuntime := map[string]string{specs.LabelName: specs.RuntimeName, specs.LabelManagedBy: scrutinv1.ManagedByController}
 	dbA := net.JoinHostPort(hostIP, strconv.Itoa(pg.Port()))
 	dbB := net.JoinHostPort(hostIP, strconv.Itoa(pgB.Port()))
 

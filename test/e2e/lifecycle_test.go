@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
 )
 
 // databases lists the databases on the tenants' PostgreSQL server.
@@ -63,7 +62,7 @@ func TestManagerRestartAndDeletion(t *testing.T) {
 	}
 	for ns, e := range elections {
 		list, err := kube.CoreV1().Namespaces().List(t.Context(), metav1.ListOptions{
-			LabelSelector: controllers.LabelElectionUID + "=" + string(e.UID)})
+			LabelSelector: scrutinv1.LabelElectionUID + "=" + string(e.UID)})
 		if err != nil || len(list.Items) != 1 || list.Items[0].Name != e.Status.Namespace {
 			t.Errorf("%s: namespaces of its election: %v (%v)", ns, list.Items, err)
 		}

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // runningPod is what an upgrade must not change in an open election's pod.
@@ -140,7 +140,7 @@ func TestManagerUpgradeOnTheCluster(t *testing.T) {
 			c != nil && c.Status == metav1.ConditionTrue && len(pods) == 1 && onNew == 1 && readyPods(t, sched.Status.Namespace) == 1
 		return ok, fmt.Errorf("status.runtime %+v, RuntimeUpToDate %+v, pods %+v", e.Status.Runtime, c, pods)
 	})
-	d, err := kube.AppsV1().Deployments(sched.Status.Namespace).Get(ctx, controllers.RuntimeName, metav1.GetOptions{})
+	d, err := kube.AppsV1().Deployments(sched.Status.Namespace).Get(ctx, specs.RuntimeName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestManagerUpgradeOnTheCluster(t *testing.T) {
 			t.Errorf("pod %s: %+v after the upgrade, %+v before", name, now, was)
 		}
 	}
-	d, err = kube.AppsV1().Deployments(open.Status.Namespace).Get(ctx, controllers.RuntimeName, metav1.GetOptions{})
+	d, err = kube.AppsV1().Deployments(open.Status.Namespace).Get(ctx, specs.RuntimeName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

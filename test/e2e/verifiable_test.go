@@ -20,8 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/voting-runtime/belenios"
 )
 
@@ -68,7 +68,7 @@ func TestVerifiableElectionOnTheCluster(t *testing.T) {
 	})
 	e := waitPhase(t, ns, "congress", scrutinv1.PhaseScheduled, 3*time.Minute)
 	var key corev1.Secret
-	if err := k8s.Get(t.Context(), clientKey(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: e.Status.Namespace, Name: controllers.TrusteeKeySecretName}}), &key); err != nil {
+	if err := k8s.Get(t.Context(), clientKey(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: e.Status.Namespace, Name: specs.TrusteeKeySecretName}}), &key); err != nil {
 		t.Fatalf("the platform trustee's key: %v", err)
 	}
 	waitPhase(t, ns, "congress", scrutinv1.PhaseOpen, 3*time.Minute)

@@ -51,6 +51,7 @@ import (
 	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/controlplane"
 	"scrutin.dev/scrutin/internal/runtimetest"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/voting-runtime/delivery/sink"
 )
 
@@ -838,15 +839,15 @@ func TestMonitorsSelectTheTargets(t *testing.T) {
 			Store:          scrutinv1.Store{Type: scrutinv1.StoreEmbedded},
 		},
 	}
-	electionKeys, err := controllers.NewKeys()
+	electionKeys, err := specs.NewKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := controllers.DesiredObjects(&controllers.Inputs{
-		Election: e, Namespace: controllers.NamespaceName(e), Keys: electionKeys,
-		Roll:     &controllers.RollCopy{Parts: []controllers.RollCopyPart{{Name: controllers.RollCopyName(1), Key: "part.csv", SHA256: "00"}}},
+	objs, err := specs.DesiredObjects(&specs.Inputs{
+		Election: e, Namespace: specs.NamespaceName(e), Keys: electionKeys,
+		Roll:     &specs.RollCopy{Parts: []specs.RollCopyPart{{Name: specs.RollCopyName(1), Key: "part.csv", SHA256: "00"}}},
 		Delivery: map[string][]byte{"smtp.host": []byte("192.0.2.10")},
-		Options:  controllers.Options{RuntimeImage: "scrutin.dev/voting-runtime:dev", OperatorNamespace: "scrutin-system"},
+		Options:  specs.Options{RuntimeImage: "scrutin.dev/voting-runtime:dev", OperatorNamespace: "scrutin-system"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -893,7 +894,7 @@ func TestMonitorsSelectTheTargets(t *testing.T) {
 			t.Errorf("%s does not set the label %s the alerts and the dashboard use", runtimeMon, l)
 		}
 	}
-	for _, l := range []string{controllers.LabelElectionNamespace, controllers.LabelElectionName} {
+	for _, l := range []string{scrutinv1.LabelElectionNamespace, scrutinv1.LabelElectionName} {
 		if podLabels[l] == "" {
 			t.Errorf("the voting pods have no label %s", l)
 		}

@@ -29,7 +29,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/controlplane"
 )
 
@@ -252,7 +251,7 @@ func checkObjects(ctx context.Context, c client.Client) error {
 		secrets.SetGroupVersionKind(schema.GroupVersionKind{Version: "v1", Kind: "SecretList"})
 		policies.SetGroupVersionKind(schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicyList"})
 		for _, l := range []*metav1.PartialObjectMetadataList{&deploys, &secrets, &policies} {
-			if err := c.List(ctx, l, client.InNamespace(e.Status.Namespace), client.MatchingLabels{controllers.LabelElectionUID: string(e.UID)}); err != nil {
+			if err := c.List(ctx, l, client.InNamespace(e.Status.Namespace), client.MatchingLabels{scrutinv1.LabelElectionUID: string(e.UID)}); err != nil {
 				return err
 			}
 		}

@@ -13,8 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/controlplane"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // KwokVersion is the kwok that hack/build-kwok.sh builds (KWOK_VERSION there).
@@ -157,7 +157,7 @@ func createVolumes(ctx context.Context, c client.Client, n int) error {
 		pv := &corev1.PersistentVolume{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-pv-%05d", i)},
 			Spec: corev1.PersistentVolumeSpec{
-				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: controllers.EmbeddedStoreSize},
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: specs.EmbeddedStoreSize},
 				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 				PersistentVolumeSource: corev1.PersistentVolumeSource{

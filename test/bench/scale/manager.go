@@ -25,6 +25,7 @@ import (
 
 	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/controlplane"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // requestCounter counts the HTTP requests a rest.Config's clients send, in all
@@ -125,7 +126,7 @@ func startManager(ctx context.Context, base *rest.Config, concurrency int, count
 	cfg := rest.CopyConfig(base)
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side limit: the API server's fairness decides
 	count.wrap(cfg)
-	opts := controllers.Options{
+	opts := specs.Options{
 		RuntimeImage:      "scrutin.dev/voting-runtime:bench",
 		OperatorNamespace: "scrutin-system",
 		DNSNamespace:      "kube-system",

@@ -1,13 +1,13 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// buildNamespace is the election's dedicated namespace, held to the restricted Pod
+// Namespace is the election's dedicated namespace, held to the restricted Pod
 // Security Standard.
-func buildNamespace(in *Inputs) *corev1.Namespace {
+func Namespace(in *Inputs) *corev1.Namespace {
 	labels := electionLabels(in.Election)
 	labels["pod-security.kubernetes.io/enforce"] = "restricted"
 	labels["pod-security.kubernetes.io/enforce-version"] = "latest"

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"fmt"
@@ -86,11 +86,11 @@ func ParseIssuer(s string) (IssuerRef, error) {
 	return IssuerRef{Kind: kind, Name: name}, nil
 }
 
-// electionHost is the host voters reach the election at: spec.hostname, or
+// ElectionHost is the host voters reach the election at: spec.hostname, or
 // <election>.<namespace>.<baseDomain>; "" without either. The readable host
 // must be a DNS name (each label at most 63 characters, 253 in all): when it
 // would not be, a problem asks for spec.hostname and there is no host.
-func electionHost(e *scrutinv1.Election, baseDomain string) (string, *problem) {
+func ElectionHost(e *scrutinv1.Election, baseDomain string) (string, *Problem) {
 	if e.Spec.Hostname != "" {
 		return e.Spec.Hostname, nil
 	}
@@ -99,22 +99,22 @@ func electionHost(e *scrutinv1.Election, baseDomain string) (string, *problem) {
 	}
 	host := e.Name + "." + e.Namespace + "." + baseDomain
 	if errs := validation.IsDNS1123Label(e.Name); len(errs) > 0 {
-		return "", &problem{scrutinv1.ReasonHostnameNeeded, fmt.Sprintf(
+		return "", &Problem{scrutinv1.ReasonHostnameNeeded, fmt.Sprintf(
 			"the election's name %q cannot be one label of its host %s (%s): set spec.hostname", e.Name, host, strings.Join(errs, "; "))}
 	}
 	if len(host) > validation.DNS1123SubdomainMaxLength {
-		return "", &problem{scrutinv1.ReasonHostnameNeeded, fmt.Sprintf(
+		return "", &Problem{scrutinv1.ReasonHostnameNeeded, fmt.Sprintf(
 			"the host %s would be %d characters long, more than DNS allows (%d): set spec.hostname",
 			host, len(host), validation.DNS1123SubdomainMaxLength)}
 	}
 	return host, nil
 }
 
-// hostURL is the voter URL of a host.
-func hostURL(host string) string { return "https://" + host + "/" }
+// HostURL is the voter URL of a host.
+func HostURL(host string) string { return "https://" + host + "/" }
 
-// inClusterURL is the voter URL when the election has no host: its Service.
-func inClusterURL(namespace string) string {
+// InClusterURL is the voter URL when the election has no host: its Service.
+func InClusterURL(namespace string) string {
 	return "http://" + RuntimeName + "." + namespace + ".svc/"
 }
 
@@ -124,30 +124,30 @@ const RouteName = RuntimeName
 // TLSSecretName is the Secret cert-manager writes the election's certificate to.
 const TLSSecretName = RuntimeName + "-tls"
 
-// buildRoute is the election's route, by the platform's choice: an HTTPRoute
+// Route is the election's route, by the platform's choice: an HTTPRoute
 // attached to its Gateway, or an Ingress of its class; nil without a host or a
 // choice. Its only backend is the voters' Service (port 80 to the runtime's
 // voters' port): the operations port is never routed.
-func buildRoute(in *Inputs) []client.Object {
+func Route(in *Inputs) []client.Object {
 	if in.Host == "" {
 		return nil
 	}
 	var out []client.Object
 	switch o := in.Options.Route; {
 	case o.Gateway.Name != "":
-		out = append(out, buildHTTPRoute(in))
+		out = append(out, HTTPRoute(in))
 	case o.IngressClass != "":
-		out = append(out, buildIngress(in))
+		out = append(out, Ingress(in))
 	default:
 		return nil
 	}
 	if in.Options.Route.CertIssuer.Name != "" {
-		out = append(out, buildCertificate(in))
+		out = append(out, Certificate(in))
 	}
 	return out
 }
 
-func buildHTTPRoute(in *Inputs) *gatewayv1.HTTPRoute {
+func HTTPRoute(in *Inputs) *gatewayv1.HTTPRoute {
 	g := in.Options.Route.Gateway
 	parent := gatewayv1.ParentReference{
 		Group:     ptr.To(gatewayv1.Group(gatewayv1.GroupName)),
@@ -170,7 +170,7 @@ func buildHTTPRoute(in *Inputs) *gatewayv1.HTTPRoute {
 						Group: ptr.To(gatewayv1.Group("")),
 						Kind:  ptr.To(gatewayv1.Kind("Service")),
 						Name:  gatewayv1.ObjectName(RuntimeName),
-						Port:  ptr.To(gatewayv1.PortNumber(voterServicePort)),
+						Port:  ptr.To(gatewayv1.PortNumber(VoterServicePort)),
 					},
 				}}},
 			}},
@@ -178,7 +178,7 @@ func buildHTTPRoute(in *Inputs) *gatewayv1.HTTPRoute {
 	}
 }
 
-func buildIngress(in *Inputs) *networkingv1.Ingress {
+func Ingress(in *Inputs) *networkingv1.Ingress {
 	tls := networkingv1.IngressTLS{Hosts: []string{in.Host}}
 	if in.Options.Route.CertIssuer.Name != "" {
 		tls.SecretName = TLSSecretName
@@ -197,7 +197,7 @@ func buildIngress(in *Inputs) *networkingv1.Ingress {
 						PathType: ptr.To(networkingv1.PathTypePrefix),
 						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
 							Name: RuntimeName,
-							Port: networkingv1.ServiceBackendPort{Number: voterServicePort},
+							Port: networkingv1.ServiceBackendPort{Number: VoterServicePort},
 						}},
 					}},
 				}},
@@ -209,9 +209,9 @@ func buildIngress(in *Inputs) *networkingv1.Ingress {
 // CertificateGVK is cert-manager's Certificate.
 var CertificateGVK = cmapi.SchemeGroupVersion.WithKind(cmapi.CertificateKind)
 
-// buildCertificate asks cert-manager for the host's certificate, in
+// Certificate asks cert-manager for the host's certificate, in
 // TLSSecretName.
-func buildCertificate(in *Inputs) *cmapi.Certificate {
+func Certificate(in *Inputs) *cmapi.Certificate {
 	issuer := in.Options.Route.CertIssuer
 	return &cmapi.Certificate{
 		TypeMeta:   metav1.TypeMeta{APIVersion: cmapi.SchemeGroupVersion.String(), Kind: cmapi.CertificateKind},
@@ -224,9 +224,9 @@ func buildCertificate(in *Inputs) *cmapi.Certificate {
 	}
 }
 
-// routeKinds are the kinds of the routes the platform's options make, for
+// RouteKinds are the kinds of the routes the platform's options make, for
 // pruning: nothing is listed of a kind the cluster may not have.
-func routeKinds(o RouteOptions) []schema.GroupVersionKind {
+func RouteKinds(o RouteOptions) []schema.GroupVersionKind {
 	var kinds []schema.GroupVersionKind
 	switch {
 	case o.Gateway.Name != "":

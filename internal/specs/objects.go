@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"k8s.io/utils/ptr"
@@ -11,49 +11,49 @@ import (
 // aside), in the order they are applied: isolation and limits first, the workload
 // last.
 func DesiredObjects(in *Inputs) ([]client.Object, error) {
-	cm, err := buildConfigMap(in)
+	cm, err := ConfigMap(in)
 	if err != nil {
 		return nil, err
 	}
-	objs := []client.Object{buildServiceAccount(in)}
-	for _, np := range buildNetworkPolicies(in) {
+	objs := []client.Object{ServiceAccount(in)}
+	for _, np := range NetworkPolicies(in) {
 		objs = append(objs, np)
 	}
-	objs = append(objs, buildResourceQuota(in), buildLimitRange(in))
-	for _, s := range buildSecrets(in) {
+	objs = append(objs, ResourceQuota(in), LimitRange(in))
+	for _, s := range Secrets(in) {
 		objs = append(objs, s)
 	}
 	objs = append(objs, cm)
-	if pvc := buildPVC(in); pvc != nil {
+	if pvc := PVC(in); pvc != nil {
 		objs = append(objs, pvc)
 	}
-	runtimeCM, err := buildConfigMap(forConfigHash(in))
+	runtimeCM, err := ConfigMap(forConfigHash(in))
 	if err != nil {
 		return nil, err
 	}
 	template := in.runtimeTemplate()
-	record, err := buildRuntimeTemplateRecord(in, &template)
+	record, err := RuntimeTemplateRecord(in, &template)
 	if err != nil {
 		return nil, err
 	}
-	d := buildDeployment(in, in.configHash(runtimeCM.Data))
+	d := Deployment(in, in.ConfigHash(runtimeCM.Data))
 	if in.Retired {
 		// past its retention: no pod, no autoscaler; the store stays
 		d.Spec.Replicas = ptr.To(int32(0))
 	}
 	objs = append(objs,
-		buildService(in),
-		buildOpsService(in),
+		Service(in),
+		OpsService(in),
 		d,
 		// right after the Deployment: provision records a template only once
 		// the Deployment took it
 		record,
 	)
 	if !in.Retired {
-		objs = append(objs, buildHPA(in))
+		objs = append(objs, HPA(in))
 	}
-	objs = append(objs, buildPDB(in))
-	objs = append(objs, buildRoute(in)...)
+	objs = append(objs, PDB(in))
+	objs = append(objs, Route(in)...)
 	return objs, nil
 }
 

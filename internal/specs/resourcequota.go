@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -8,12 +8,12 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// buildResourceQuota bounds the namespace to what the election's runtime needs at its
+// ResourceQuota bounds the namespace to what the election's runtime needs at its
 // largest scale, plus one pod for a rolling update; no load balancer, no node port.
 // A pod's share is the larger of this manager's runtime resources and those of the
 // pod template decided for the Deployment: a template held back from an older
 // release may ask for more, and its pods must still be re-created when a node goes.
-func buildResourceQuota(in *Inputs) *corev1.ResourceQuota {
+func ResourceQuota(in *Inputs) *corev1.ResourceQuota {
 	pods := int64(in.Election.Spec.Scaling.MaxReplicas) + 1
 	decided := runtimeContainerResources(in)
 	times := func(mine resource.Quantity, theirs corev1.ResourceList, name corev1.ResourceName) resource.Quantity {

@@ -1,4 +1,4 @@
-package controllers
+package specs_test
 
 import (
 	"maps"
@@ -6,11 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	networkingv1 "k8s.io/api/networking/v1"
+	"scrutin.dev/scrutin/internal/specs"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8stypes "k8s.io/apimachinery/pkg/types"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
@@ -32,112 +30,47 @@ func TestElectionHost(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: tc.ns}}
 			e.Spec.Hostname = tc.hostname
-			got, p := electionHost(e, tc.base)
+			got, p := specs.ElectionHost(e, tc.base)
 			if got != tc.want {
 				t.Errorf("host %q, want %q", got, tc.want)
 			}
 			switch {
 			case tc.problem == "" && p != nil:
 				t.Errorf("problem %+v", p)
-			case tc.problem != "" && (p == nil || p.reason != tc.problem || !strings.Contains(p.message, "spec.hostname")):
+			case tc.problem != "" && (p == nil || p.Reason != tc.problem || !strings.Contains(p.Message, "spec.hostname")):
 				t.Errorf("problem %+v, want %s asking for spec.hostname", p, tc.problem)
 			}
 		})
 	}
 }
 
-func TestPrecedes(t *testing.T) {
-	old := metav1.Unix(1000, 0)
-	young := metav1.Unix(2000, 0)
-	mk := func(uid string, created metav1.Time, url string) *scrutinv1.Election {
-		e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{UID: k8stypes.UID("uid-" + uid), CreationTimestamp: created}}
-		e.Status.URL = url
-		return e
-	}
-	const host = "vote.example.org"
-	for name, tc := range map[string]struct {
-		a, b *scrutinv1.Election
-		want bool
-	}{
-		"the older claimant":             {mk("a", old, ""), mk("b", young, ""), true},
-		"the younger claimant":           {mk("a", young, ""), mk("b", old, ""), false},
-		"the one serving keeps it":       {mk("a", young, "https://"+host+"/"), mk("b", old, ""), true},
-		"against the one serving":        {mk("a", old, ""), mk("b", young, "https://"+host+"/"), false},
-		"both serving: the older":        {mk("a", old, "https://"+host+"/"), mk("b", young, "https://"+host+"/"), true},
-		"same second: the smaller uid":   {mk("a", old, ""), mk("b", old, ""), true},
-		"same second: not the larger":    {mk("b", old, ""), mk("a", old, ""), false},
-		"another host served is no hold": {mk("a", young, "https://other.example.org/"), mk("b", old, ""), false},
-	} {
-		t.Run(name, func(t *testing.T) {
-			if got := precedes(tc.a, tc.b, host); got != tc.want {
-				t.Errorf("precedes = %v, want %v", got, tc.want)
-			}
-			if tc.a.UID != tc.b.UID && precedes(tc.b, tc.a, host) == precedes(tc.a, tc.b, host) {
-				t.Error("both (or neither) keep the host")
-			}
-		})
-	}
-}
-
 func TestParseGatewayAndIssuer(t *testing.T) {
-	for in, want := range map[string]GatewayRef{
+	for in, want := range map[string]specs.GatewayRef{
 		"edge/voters": {Namespace: "edge", Name: "voters", SectionName: "https"},
 		"voters":      {Namespace: "scrutin-system", Name: "voters", SectionName: "https"},
 	} {
-		got, err := ParseGateway(in, "scrutin-system", "https")
+		got, err := specs.ParseGateway(in, "scrutin-system", "https")
 		if err != nil || got != want {
 			t.Errorf("ParseGateway(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"Edge/voters", "edge/", "a/b/c"} {
-		if _, err := ParseGateway(bad, "scrutin-system", ""); err == nil {
+		if _, err := specs.ParseGateway(bad, "scrutin-system", ""); err == nil {
 			t.Errorf("ParseGateway(%q) accepted", bad)
 		}
 	}
-	for in, want := range map[string]IssuerRef{
+	for in, want := range map[string]specs.IssuerRef{
 		"ClusterIssuer/letsencrypt": {Kind: "ClusterIssuer", Name: "letsencrypt"},
 		"Issuer/ca":                 {Kind: "Issuer", Name: "ca"},
 		"letsencrypt":               {Kind: "ClusterIssuer", Name: "letsencrypt"},
 	} {
-		got, err := ParseIssuer(in)
+		got, err := specs.ParseIssuer(in)
 		if err != nil || got != want {
 			t.Errorf("ParseIssuer(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	if _, err := ParseIssuer("Secret/ca"); err == nil {
+	if _, err := specs.ParseIssuer("Secret/ca"); err == nil {
 		t.Error("ParseIssuer accepted a Secret")
-	}
-}
-
-// A manager without routing names no route kind to its cache: the cluster may
-// have neither the Gateway API nor cert-manager, and the cache would fail to start.
-func TestCacheNamesOnlyTheRouteKindsInUse(t *testing.T) {
-	for name, tc := range map[string]struct {
-		route RouteOptions
-		want  []string
-	}{
-		"no route":                   {RouteOptions{}, nil},
-		"gateway":                    {RouteOptions{Gateway: GatewayRef{Namespace: "edge", Name: "voters"}}, []string{"HTTPRoute"}},
-		"ingress":                    {RouteOptions{IngressClass: "nginx"}, []string{"Ingress"}},
-		"gateway with a certificate": {RouteOptions{Gateway: GatewayRef{Namespace: "edge", Name: "voters"}, CertIssuer: IssuerRef{Kind: "ClusterIssuer", Name: "ca"}}, []string{"Certificate", "HTTPRoute"}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			var got []string
-			for o := range CacheOptions(tc.route).ByObject {
-				switch o.(type) {
-				case *gatewayv1.HTTPRoute:
-					got = append(got, "HTTPRoute")
-				case *networkingv1.Ingress:
-					got = append(got, "Ingress")
-				case *cmapi.Certificate:
-					got = append(got, "Certificate")
-				}
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("route kinds cached %v, want %v", got, tc.want)
-			}
-		})
 	}
 }
 
@@ -147,25 +80,25 @@ func TestGatewayNamespaceAdmitted(t *testing.T) {
 		labels map[string]string
 		want   map[string]string
 	}{
-		"no ingress labels: the Gateway's namespace": {nil, map[string]string{namespaceNameLabel: "edge"}},
+		"no ingress labels: the Gateway's namespace": {nil, map[string]string{specs.NamespaceNameLabel: "edge"}},
 		"the platform's own labels are kept":         {map[string]string{"ingress": "true"}, map[string]string{"ingress": "true"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := Options{OperatorNamespace: "scrutin-system", IngressNamespaceLabels: tc.labels,
-				Route: RouteOptions{Gateway: GatewayRef{Namespace: "edge", Name: "voters"}}}
+			o := specs.Options{OperatorNamespace: "scrutin-system", IngressNamespaceLabels: tc.labels,
+				Route: specs.RouteOptions{Gateway: specs.GatewayRef{Namespace: "edge", Name: "voters"}}}
 			o.AdmitGatewayNamespace()
 			e := &scrutinv1.Election{ObjectMeta: metav1.ObjectMeta{Namespace: "acme", Name: "board", UID: "u1"}}
 			var voters, ops []map[string]string
-			for _, np := range buildNetworkPolicies(&Inputs{Election: e, Namespace: "scrutin-board-x", Options: o}) {
+			for _, np := range specs.NetworkPolicies(&specs.Inputs{Election: e, Namespace: "scrutin-board-x", Options: o}) {
 				for _, rule := range np.Spec.Ingress {
 					for _, p := range rule.Ports {
 						for _, from := range rule.From {
 							if from.NamespaceSelector == nil {
 								continue
 							}
-							if p.Port.IntValue() == RuntimePort {
+							if p.Port.IntValue() == specs.RuntimePort {
 								voters = append(voters, from.NamespaceSelector.MatchLabels)
-							} else if p.Port.IntValue() == OpsPort {
+							} else if p.Port.IntValue() == specs.OpsPort {
 								ops = append(ops, from.NamespaceSelector.MatchLabels)
 							}
 						}

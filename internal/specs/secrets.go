@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -9,26 +9,26 @@ import (
 	"scrutin.dev/scrutin/internal/contract"
 )
 
-// buildSecrets are the election's own Secrets: its keys; its mail and SMS
+// Secrets are the election's own Secrets: its keys; its mail and SMS
 // settings; its database connection. Nothing in them is shared with any other
 // election. The copy of the roll, part by part, is written by loadRoll, reading
 // one part at a time.
-func buildSecrets(in *Inputs) []*corev1.Secret {
+func Secrets(in *Inputs) []*corev1.Secret {
 	secrets := []*corev1.Secret{
-		secret(in, KeysSecretName, in.Keys.secretData()),
+		SecretOf(in, KeysSecretName, in.Keys.SecretData()),
 	}
 	// Keys never change once generated.
 	secrets[0].Immutable = ptr.To(true)
 	if len(in.Delivery) > 0 {
-		secrets = append(secrets, secret(in, DeliverySecretName, in.Delivery))
+		secrets = append(secrets, SecretOf(in, DeliverySecretName, in.Delivery))
 	}
 	if in.Database != nil {
-		secrets = append(secrets, secret(in, DatabaseSecretName, map[string][]byte{contract.KeyDSN: []byte(in.Database.DSN)}))
+		secrets = append(secrets, SecretOf(in, DatabaseSecretName, map[string][]byte{contract.KeyDSN: []byte(in.Database.DSN)}))
 	}
 	return secrets
 }
 
-func secret(in *Inputs, name string, data map[string][]byte) *corev1.Secret {
+func SecretOf(in *Inputs, name string, data map[string][]byte) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: objectMeta(in, name),
@@ -41,9 +41,9 @@ func secret(in *Inputs, name string, data map[string][]byte) *corev1.Secret {
 // election's scrutineers their token and the runtime's address.
 func ScrutineerSecretName(e *scrutinv1.Election) string { return e.Name + "-scrutineer" }
 
-// buildScrutineerSecret is the tenant's copy of the scrutineers' token, owned by the
+// ScrutineerSecret is the tenant's copy of the scrutineers' token, owned by the
 // Election (same namespace), so it goes when the Election goes.
-func buildScrutineerSecret(in *Inputs, voterURL string) *corev1.Secret {
+func ScrutineerSecret(in *Inputs, voterURL string) *corev1.Secret {
 	e := in.Election
 	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"fmt"
@@ -28,8 +28,8 @@ var (
 // Where the runtime finds its settings in the pod.
 const (
 	configDir   = "/etc/scrutin/config"
-	rollDir     = "/etc/scrutin/roll"
-	keysDir     = "/etc/scrutin/keys"
+	RollDir     = "/etc/scrutin/roll"
+	KeysDir     = "/etc/scrutin/keys"
 	deliveryDir = "/etc/scrutin/delivery"
 	databaseDir = "/etc/scrutin/database"
 	dataDir     = "/var/lib/scrutin"
@@ -40,19 +40,19 @@ const (
 	runtimeUID           = 65532
 )
 
-// buildDeployment runs the voting-runtime on the pod template decided for this
+// Deployment runs the voting-runtime on the pod template decided for this
 // reconcile (in.RuntimeTemplate: the manager's own, or the one applied before and
 // held back, see election_runtime.go; the manager's own when unset), with the
 // settings' hash that restarts the pods when a setting they read at start changes.
 // Replicas are left to the HorizontalPodAutoscaler. Sessions are signed with the
 // election's key and kept in its store, so any pod serves any voter and a rollout
 // loses no session.
-func buildDeployment(in *Inputs, configHash string) *appsv1.Deployment {
+func Deployment(in *Inputs, ConfigHash string) *appsv1.Deployment {
 	template := in.runtimeTemplate()
 	if template.Annotations == nil {
 		template.Annotations = map[string]string{}
 	}
-	template.Annotations[ConfigHashAnnotation] = configHash
+	template.Annotations[ConfigHashAnnotation] = ConfigHash
 	strategy := appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 	if in.Election.Spec.Store.Type == scrutinv1.StorePostgreSQL {
 		strategy = appsv1.DeploymentStrategy{
@@ -81,13 +81,13 @@ func (in *Inputs) runtimeTemplate() corev1.PodTemplateSpec {
 	if in.RuntimeTemplate != nil {
 		return *in.RuntimeTemplate.DeepCopy()
 	}
-	return buildPodTemplate(in)
+	return PodTemplate(in)
 }
 
-// buildPodTemplate is the voting-runtime's pod template as this manager renders it,
+// PodTemplate is the voting-runtime's pod template as this manager renders it,
 // with its runtime image (in.Options.RuntimeImage), and without the settings' hash:
 // everything a manager upgrade can change in the pods.
-func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
+func PodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	e := in.Election
 	store := "embedded:" + dataDir + "/election.db"
 	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
@@ -96,15 +96,15 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName}}}},
-		keysVolume(in),
+		KeysVolume(in),
 		rollVolume(in),
 		secretVolume("delivery", DeliverySecretName, true),
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("64Mi"))}}},
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: "config", MountPath: configDir, ReadOnly: true},
-		{Name: "keys", MountPath: keysDir, ReadOnly: true},
-		{Name: "roll", MountPath: rollDir, ReadOnly: true},
+		{Name: "keys", MountPath: KeysDir, ReadOnly: true},
+		{Name: "roll", MountPath: RollDir, ReadOnly: true},
 		{Name: "delivery", MountPath: deliveryDir, ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
@@ -125,8 +125,8 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	labels := runtimeLabels(e)
 	args := []string{
 		contract.Arg(contract.FlagElection, configDir+"/"+ElectionFileKey),
-		contract.Arg(contract.FlagRoll, rollDir),
-		contract.Arg(contract.FlagKeysDir, keysDir),
+		contract.Arg(contract.FlagRoll, RollDir),
+		contract.Arg(contract.FlagKeysDir, KeysDir),
 		contract.Arg(contract.FlagDeliveryDir, deliveryDir),
 		contract.Arg(contract.FlagStore, store),
 		contract.Arg(contract.FlagListen, fmt.Sprintf(":%d", RuntimePort)),
@@ -134,8 +134,8 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	}
 	if e.Spec.ExternalCredentials() {
 		volumes = append(volumes, credentialsVolume(in))
-		mounts = append(mounts, corev1.VolumeMount{Name: "credentials", MountPath: credentialsDir, ReadOnly: true})
-		args = append(args, contract.Arg(contract.FlagCredentialsDir, credentialsDir))
+		mounts = append(mounts, corev1.VolumeMount{Name: "credentials", MountPath: CredentialsDir, ReadOnly: true})
+		args = append(args, contract.Arg(contract.FlagCredentialsDir, CredentialsDir))
 	}
 	if in.PublicURL != "" {
 		args = append(args, contract.Arg(contract.FlagPublicURL, in.PublicURL))
@@ -187,8 +187,8 @@ func buildPodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	}
 }
 
-// publicURLFlag gives the runtime the voter URL it writes in its letters.
-const publicURLFlag = "--" + contract.FlagPublicURL + "="
+// PublicURLFlag gives the runtime the voter URL it writes in its letters.
+const PublicURLFlag = "--" + contract.FlagPublicURL + "="
 
 // startupProbeFailures x 5 s is how long a pod may take to import its roll.
 const startupProbeFailures = 720
@@ -219,9 +219,9 @@ func secretVolume(name, secretName string, optional bool) corev1.Volume {
 	}}}
 }
 
-// keysVolume is the election's keys Secret; with the platform trustee's key
+// KeysVolume is the election's keys Secret; with the platform trustee's key
 // (verifiable mode) projected beside them, as the file belenios-trustee-key.
-func keysVolume(in *Inputs) corev1.Volume {
+func KeysVolume(in *Inputs) corev1.Volume {
 	if in.Keys.TrusteeKey == "" {
 		return secretVolume("keys", KeysSecretName, false)
 	}

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -11,12 +11,12 @@ import (
 // to the HPA by a custom metrics adapter, where the cluster has one).
 const InFlightMetric = "scrutin_runtime_inflight_requests"
 
-// buildHPA scales the runtime within the Election's bounds: up at once (a peak does
+// HPA scales the runtime within the Election's bounds: up at once (a peak does
 // not wait), down slowly (a lull at noon is not the end of the day). Its floor is
 // raised ahead of the opening and of announced peaks (prescale.go).
-func buildHPA(in *Inputs) *autoscalingv2.HorizontalPodAutoscaler {
+func HPA(in *Inputs) *autoscalingv2.HorizontalPodAutoscaler {
 	s := in.Election.Spec.Scaling
-	floor, _, _ := effectiveMinReplicas(&in.Election.Spec, in.Now)
+	floor, _, _ := EffectiveMinReplicas(&in.Election.Spec, in.Now)
 	metrics := []autoscalingv2.MetricSpec{{
 		Type: autoscalingv2.ResourceMetricSourceType,
 		Resource: &autoscalingv2.ResourceMetricSource{

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -6,9 +6,9 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// buildServiceAccount is the runtime's identity. The runtime needs no Kubernetes API
+// ServiceAccount is the runtime's identity. The runtime needs no Kubernetes API
 // access at all: no token is mounted and no Role is bound.
-func buildServiceAccount(in *Inputs) *corev1.ServiceAccount {
+func ServiceAccount(in *Inputs) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta:                   objectMeta(in, RuntimeName),

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"fmt"
@@ -17,10 +17,10 @@ import (
 // its store, so that moving the schedule restarts no pod.
 const ElectionFileKey = "election.yaml"
 
-// buildConfigMap holds the runtime's settings, derived only from this Election.
+// ConfigMap holds the runtime's settings, derived only from this Election.
 // spec.runtime is left out: it is the manager's business, and a runtime held back
 // by it (an older release, that reads the file strictly) would not know the field.
-func buildConfigMap(in *Inputs) (*corev1.ConfigMap, error) {
+func ConfigMap(in *Inputs) (*corev1.ConfigMap, error) {
 	e := in.Election
 	spec := *e.Spec.DeepCopy()
 	spec.Runtime = nil

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"fmt"
@@ -32,9 +32,9 @@ const (
 	AnnotationArchiveFile   = "elections.scrutin.dev/archive-file"
 
 	archiveMountPath = "/archive"
-	// archiveCopyConflict is archive-copy's exit code when a different file holds
+	// ArchiveCopyConflict is archive-copy's exit code when a different file holds
 	// the archive's name.
-	archiveCopyConflict = 3
+	ArchiveCopyConflict = 3
 	// archiveJobDeadline bounds a copy (the runtime serves the records within its
 	// own 10-minute bound).
 	archiveJobDeadline = 15 * 60
@@ -60,7 +60,7 @@ func ArchiveJobName(e *scrutinv1.Election) string {
 // archiveCopySelector are the labels of the archive Job's pods, which the
 // election's NetworkPolicy admits to the operations port.
 func archiveCopySelector(e *scrutinv1.Election) map[string]string {
-	return map[string]string{LabelElectionUID: string(e.UID), LabelComponent: ArchiveComponent}
+	return map[string]string{scrutinv1.LabelElectionUID: string(e.UID), LabelComponent: ArchiveComponent}
 }
 
 // archiveFile is the archive's path in the claim for the digest.
@@ -68,16 +68,16 @@ func archiveFile(e *scrutinv1.Election, digest string) string {
 	return path.Join(e.Spec.Archive.PVC.Directory, records.FileName(e.Name, string(e.UID), digest))
 }
 
-// pvcLocation is status.archive.location of a file in the claim.
-func pvcLocation(dest *scrutinv1.PVCArchive, file string) string {
+// PVCLocation is status.archive.location of a file in the claim.
+func PVCLocation(dest *scrutinv1.PVCArchive, file string) string {
 	return "pvc://" + dest.ClaimName + "/" + file
 }
 
-// buildArchiveJob is the Job that copies the archive of that digest and size
+// ArchiveJob is the Job that copies the archive of that digest and size
 // into the Election's claim: owned by the Election, run once (the controller
 // retries with its backoff), restricted (non-root, read-only root filesystem,
 // no privilege, no service account token), with resources set.
-func buildArchiveJob(in *Inputs, digest string, size int64) *batchv1.Job {
+func ArchiveJob(in *Inputs, digest string, size int64) *batchv1.Job {
 	e := in.Election
 	file := archiveFile(e, digest)
 	labels := electionLabels(e)

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"crypto/sha256"
@@ -22,9 +22,9 @@ const (
 	TemplateHashAnnotation = "elections.scrutin.dev/template-hash"
 )
 
-// podTemplateHash is a digest of a pod template (its JSON: Go's encoding writes
+// PodTemplateHash is a digest of a pod template (its JSON: Go's encoding writes
 // map keys in order, so the same template always gives the same digest).
-func podTemplateHash(t *corev1.PodTemplateSpec) (string, error) {
+func PodTemplateHash(t *corev1.PodTemplateSpec) (string, error) {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return "", fmt.Errorf("while encoding the pod template: %w", err)
@@ -33,8 +33,8 @@ func podTemplateHash(t *corev1.PodTemplateSpec) (string, error) {
 	return hex.EncodeToString(sum[:])[:16], nil
 }
 
-// templateImage is the image of the runtime's container in t.
-func templateImage(t *corev1.PodTemplateSpec) string {
+// TemplateImage is the image of the runtime's container in t.
+func TemplateImage(t *corev1.PodTemplateSpec) string {
 	for _, c := range t.Spec.Containers {
 		if c.Name == RuntimeName {
 			return c.Image
@@ -43,19 +43,19 @@ func templateImage(t *corev1.PodTemplateSpec) string {
 	return ""
 }
 
-// buildRuntimeTemplateRecord is the record of template t, applied with the
+// RuntimeTemplateRecord is the record of template t, applied with the
 // Deployment.
-func buildRuntimeTemplateRecord(in *Inputs, t *corev1.PodTemplateSpec) (*corev1.ConfigMap, error) {
+func RuntimeTemplateRecord(in *Inputs, t *corev1.PodTemplateSpec) (*corev1.ConfigMap, error) {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("while encoding the pod template: %w", err)
 	}
-	hash, err := podTemplateHash(t)
+	hash, err := PodTemplateHash(t)
 	if err != nil {
 		return nil, err
 	}
 	meta := objectMeta(in, RuntimeTemplateName)
-	meta.Annotations = map[string]string{RuntimeImageAnnotation: templateImage(t), TemplateHashAnnotation: hash}
+	meta.Annotations = map[string]string{RuntimeImageAnnotation: TemplateImage(t), TemplateHashAnnotation: hash}
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: meta,
@@ -63,14 +63,14 @@ func buildRuntimeTemplateRecord(in *Inputs, t *corev1.PodTemplateSpec) (*corev1.
 	}, nil
 }
 
-// readRuntimeTemplateRecord is the template a record holds, or nil when the record
+// ReadRuntimeTemplateRecord is the template a record holds, or nil when the record
 // does not hold one whose digest matches its annotation.
-func readRuntimeTemplateRecord(cm *corev1.ConfigMap) *corev1.PodTemplateSpec {
+func ReadRuntimeTemplateRecord(cm *corev1.ConfigMap) *corev1.PodTemplateSpec {
 	var t corev1.PodTemplateSpec
 	if err := json.Unmarshal([]byte(cm.Data[runtimeTemplateKey]), &t); err != nil {
 		return nil
 	}
-	if h, err := podTemplateHash(&t); err != nil || h != cm.Annotations[TemplateHashAnnotation] {
+	if h, err := PodTemplateHash(&t); err != nil || h != cm.Annotations[TemplateHashAnnotation] {
 		return nil
 	}
 	return &t

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -15,15 +15,15 @@ const (
 	OpsPort     = 9090
 )
 
-// voterServicePort is the voters' Service's port, the routes' only backend.
-const voterServicePort = 80
+// VoterServicePort is the voters' Service's port, the routes' only backend.
+const VoterServicePort = 80
 
 // OpsServiceName is the Service of the runtime's operations port.
 const OpsServiceName = RuntimeName + "-ops"
 
-// buildService is the runtime's stable in-cluster address for voters: the
+// Service is the runtime's stable in-cluster address for voters: the
 // ingress's backend. It has no operations port.
-func buildService(in *Inputs) *corev1.Service {
+func Service(in *Inputs) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: objectMeta(in, RuntimeName),
@@ -31,17 +31,17 @@ func buildService(in *Inputs) *corev1.Service {
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: runtimeSelector(),
 			Ports: []corev1.ServicePort{{
-				Name: "http", Port: voterServicePort, Protocol: corev1.ProtocolTCP,
+				Name: "http", Port: VoterServicePort, Protocol: corev1.ProtocolTCP,
 				TargetPort: intstr.FromString("http"),
 			}},
 		},
 	}
 }
 
-// buildOpsService is the controller's address of the runtime's operations port
+// OpsService is the controller's address of the runtime's operations port
 // (control API), apart from the voters' Service so that an ingress pointed at
 // that one can never reach it.
-func buildOpsService(in *Inputs) *corev1.Service {
+func OpsService(in *Inputs) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: objectMeta(in, OpsServiceName),

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -6,9 +6,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// buildLimitRange gives any container in the namespace the runtime's requests and
+// LimitRange gives any container in the namespace the runtime's requests and
 // limits by default, and caps what one container can ask for.
-func buildLimitRange(in *Inputs) *corev1.LimitRange {
+func LimitRange(in *Inputs) *corev1.LimitRange {
 	return &corev1.LimitRange{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "LimitRange"},
 		ObjectMeta: objectMeta(in, "election-limits"),

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"crypto/rand"
@@ -85,7 +85,7 @@ func KeysFromSecret(s *corev1.Secret) (Keys, error) {
 	return k, nil
 }
 
-func (k Keys) secretData() map[string][]byte {
+func (k Keys) SecretData() map[string][]byte {
 	return map[string][]byte{
 		keySession:    k.SessionKey,
 		keyHash:       k.HashKey,
@@ -95,10 +95,10 @@ func (k Keys) secretData() map[string][]byte {
 	}
 }
 
-// newTrusteeKey draws the platform trustee's private key: uniform in [1, q) of
+// NewTrusteeKey draws the platform trustee's private key: uniform in [1, q) of
 // BELENIOS-2048, in decimal (zero, drawn with probability 2^-255, would make the
 // public key 1 and is drawn again).
-func newTrusteeKey() (string, error) {
+func NewTrusteeKey() (string, error) {
 	g := belenios.Belenios2048()
 	for {
 		x, err := g.RandomScalar()
@@ -111,8 +111,8 @@ func newTrusteeKey() (string, error) {
 	}
 }
 
-// checkTrusteeKey: a decimal integer in [1, q), written canonically.
-func checkTrusteeKey(s string) error {
+// CheckTrusteeKey: a decimal integer in [1, q), written canonically.
+func CheckTrusteeKey(s string) error {
 	x, ok := new(big.Int).SetString(s, 10)
 	if !ok || x.String() != s {
 		return fmt.Errorf("not a decimal integer")

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	policyv1 "k8s.io/api/policy/v1"
@@ -7,10 +7,10 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// buildPDB lets voluntary disruptions (node drains) take one runtime pod at a time.
+// PDB lets voluntary disruptions (node drains) take one runtime pod at a time.
 // It never blocks a drain forever: a single-pod election can still be drained
 // (its sessions and ballots live in the store, not in the pod).
-func buildPDB(in *Inputs) *policyv1.PodDisruptionBudget {
+func PDB(in *Inputs) *policyv1.PodDisruptionBudget {
 	return &policyv1.PodDisruptionBudget{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
 		ObjectMeta: objectMeta(in, RuntimeName),

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -11,9 +11,9 @@ import (
 // EmbeddedStoreSize is the volume of the Embedded store.
 var EmbeddedStoreSize = resource.MustParse("1Gi")
 
-// buildPVC is the Embedded store's volume; nil for PostgreSQL. It is never pruned:
+// PVC is the Embedded store's volume; nil for PostgreSQL. It is never pruned:
 // it holds the ballots.
-func buildPVC(in *Inputs) *corev1.PersistentVolumeClaim {
+func PVC(in *Inputs) *corev1.PersistentVolumeClaim {
 	if in.Election.Spec.Store.Type != scrutinv1.StoreEmbedded {
 		return nil
 	}

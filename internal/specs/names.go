@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	"crypto/sha256"
@@ -11,19 +11,10 @@ import (
 // Labels on everything the controller creates. The three election labels tie an
 // object to exactly one Election; the controller's caches and watches select on them.
 const (
-	LabelManagedBy         = "app.kubernetes.io/managed-by"
-	LabelPartOf            = "app.kubernetes.io/part-of"
-	LabelName              = "app.kubernetes.io/name"
-	LabelComponent         = "app.kubernetes.io/component"
-	LabelElectionNamespace = scrutinv1.LabelElectionNamespace
-	LabelElectionName      = scrutinv1.LabelElectionName
-	LabelElectionUID       = scrutinv1.LabelElectionUID
-
-	ManagedBy = scrutinv1.ManagedByController
-	// FieldOwner is the controller's field manager for server-side apply.
-	FieldOwner = "scrutin-controller"
-	// Finalizer removes an election's namespace and database before its Election goes.
-	Finalizer = "elections.scrutin.dev/cleanup"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
 
 	RuntimeName = "voting-runtime"
 )
@@ -75,11 +66,11 @@ func DatabaseName(e *scrutinv1.Election) string {
 // electionLabels identify the Election an object belongs to.
 func electionLabels(e *scrutinv1.Election) map[string]string {
 	return map[string]string{
-		LabelManagedBy:         ManagedBy,
-		LabelPartOf:            "scrutin",
-		LabelElectionNamespace: e.Namespace,
-		LabelElectionName:      e.Name,
-		LabelElectionUID:       string(e.UID),
+		LabelManagedBy:                   scrutinv1.ManagedByController,
+		LabelPartOf:                      "scrutin",
+		scrutinv1.LabelElectionNamespace: e.Namespace,
+		scrutinv1.LabelElectionName:      e.Name,
+		scrutinv1.LabelElectionUID:       string(e.UID),
 	}
 }
 
@@ -93,5 +84,5 @@ func runtimeLabels(e *scrutinv1.Election) map[string]string {
 
 // runtimeSelector selects the election's voting-runtime pods.
 func runtimeSelector() map[string]string {
-	return map[string]string{LabelName: RuntimeName, LabelManagedBy: ManagedBy}
+	return map[string]string{LabelName: RuntimeName, LabelManagedBy: scrutinv1.ManagedByController}
 }

@@ -1,4 +1,4 @@
-package controllers
+package specs
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -10,13 +10,13 @@ import (
 
 const namespaceNameLabel = "kubernetes.io/metadata.name"
 
-// buildNetworkPolicies deny all traffic in and out of the election's namespace, then
+// NetworkPolicies deny all traffic in and out of the election's namespace, then
 // allow in: the ingress path and the operator, to the voters' port; the operator,
 // Prometheus (by its own namespace and pod labels) and, with spec.archive.pvc,
 // the archive Job's pods of the Election's namespace, to the operations port;
 // out: the cluster DNS, and the election's own database, mail and SMS endpoints.
 // The ingress path never reaches the operations port.
-func buildNetworkPolicies(in *Inputs) []*networkingv1.NetworkPolicy {
+func NetworkPolicies(in *Inputs) []*networkingv1.NetworkPolicy {
 	tcp, udp := ptr.To(corev1.ProtocolTCP), ptr.To(corev1.ProtocolUDP)
 	runtimePods := metav1.LabelSelector{MatchLabels: runtimeSelector()}
 
