@@ -13,15 +13,11 @@ import (
 	"scrutin.dev/scrutin/internal/specs"
 )
 
-// The election's copy of the tenant's public credentials (verifiable mode,
-// credentialAuthority External): one Secret with the keys uuid and
-// public-credentials, their SHA-256 in an annotation, mounted in the runtime's pods
-// and given to it by --credentials-dir.
-const (
-	// maxPublicCredentialsBytes bounds the public credentials: a Secret's own bound
-	// (about 1,400 voters of BELENIOS-2048 credentials, each line some 700 bytes).
-	maxPublicCredentialsBytes = corev1.MaxSecretSize
-)
+// maxPublicCredentialsBytes bounds the tenant's public credentials (verifiable
+// mode, credentialAuthority External), whose copy specs.CredentialsSecretName
+// holds: a Secret's own bound (about 1,400 voters of BELENIOS-2048 credentials,
+// each line some 700 bytes).
+const maxPublicCredentialsBytes = corev1.MaxSecretSize
 
 // uuidPattern is a Belenios election uuid: at least 14 Base58 characters.
 var uuidPattern = regexp.MustCompile(`^[1-9A-HJ-NP-Za-km-z]{14,64}$`)

@@ -1,3 +1,8 @@
+// Package specs builds the desired objects of an election's namespace: pure
+// functions of Inputs (the Election, what the controller read or generated for it,
+// and the operator's Options), one file per kind of object, each tested beside it
+// without an API server. The controller (package controllers) reads the world,
+// builds with these functions and applies what they return.
 package specs
 
 import (

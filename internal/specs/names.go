@@ -8,8 +8,9 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// Labels on everything the controller creates. The three election labels tie an
-// object to exactly one Election; the controller's caches and watches select on them.
+// Labels on everything the controller creates, with the three election labels
+// (api/v1alpha1's LabelElection*) that tie an object to exactly one Election; the
+// controller's caches and watches select on them.
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelPartOf    = "app.kubernetes.io/part-of"
