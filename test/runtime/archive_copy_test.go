@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,5 +112,95 @@ func TestArchiveCopyFromARealRuntime(t *testing.T) {
 
 	if code, stderr := archiveCopy(t, "wrong", args(filepath.Join(vol, "x.tar.gz"), digest)...); code != 1 || !strings.Contains(stderr, "401") {
 		t.Fatalf("a wrong token: exit %d: %s", code, stderr)
+	}
+}
+
+// TestArchiveCopyKilledMidCopy: `voting-runtime archive-copy` killed (SIGKILL,
+// as a pod is) halfway through the archive leaves no file under the archive's
+// name, only its temporary file beside it; the next copy writes the whole
+// archive and removes what the killed one left once it is older than the
+// copy's timeout, while a temporary file still being written by another copy
+// stays.
+func TestArchiveCopyKilledMidCopy(t *testing.T) {
+	archive := bytes.Repeat([]byte("the records of the election, "), 40_000) // about 1.1 MB
+	digest, size := records.Digest(archive), int64(len(archive))
+	release := make(chan struct{})
+	var slow atomic.Bool
+	slow.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/control/v1/records" || r.Header.Get("Authorization") != "Bearer scrutineers" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(archive)))
+		if !slow.Load() {
+			_, _ = w.Write(archive)
+			return
+		}
+		_, _ = w.Write(archive[:len(archive)/2])
+		w.(http.Flusher).Flush()
+		select { // the rest never comes while the copy lives
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+
+	vol := t.TempDir()
+	file := filepath.Join(vol, records.FileName("congress", "uid", digest))
+	args := []string{"--url", srv.URL, "--file", file, "--sha256", digest, "--size", strconv.FormatInt(size, 10)}
+
+	cmd := exec.Command(runtimeBin, append([]string{"archive-copy"}, args...)...)
+	cmd.Env = append(os.Environ(), "SCRUTIN_RECORDS_TOKEN=scrutineers")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var tmp string
+	deadline := time.Now().Add(30 * time.Second)
+	for tmp == "" {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("the copy wrote no temporary file with half the archive in 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+		matches, _ := filepath.Glob(filepath.Join(vol, ".*.tmp"))
+		if len(matches) == 1 {
+			if fi, err := os.Stat(matches[0]); err == nil && fi.Size() >= size/2 {
+				tmp = matches[0]
+			}
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a copy killed halfway left a file under the archive's name: %v", err)
+	}
+	// the killed copy's file, as found an hour later; another copy's, being written
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(tmp, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(vol, "."+filepath.Base(file)+".424242.tmp")
+	if err := os.WriteFile(live, archive[:100], 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	slow.Store(false)
+	if code, stderr := archiveCopy(t, "scrutineers", args...); code != 0 {
+		t.Fatalf("the copy after the kill: exit %d: %s", code, stderr)
+	} else if !strings.Contains(stderr, "removed 1 temporary file") {
+		t.Errorf("the copy after the kill does not say it removed the killed one's file: %q", stderr)
+	}
+	if got, err := os.ReadFile(file); err != nil || !bytes.Equal(got, archive) {
+		t.Fatalf("after the kill and a new copy: %d bytes, %v; want the archive's %d", len(got), err, size)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed copy's temporary file is still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a temporary file still being written was removed: %v", err)
 	}
 }

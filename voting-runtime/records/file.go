@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrConflict: a file of that name is already there with other bytes; it is
@@ -120,4 +121,27 @@ func place(tmp, path, digest string, size int64) error {
 		return perr
 	}
 	return os.Rename(tmp, path)
+}
+
+// RemoveStale removes the temporary files SaveFile left beside path when it was
+// killed before its end (a Job's pod killed mid-copy): those not written to for
+// longer than olderThan, the longest a copy lives. A copy still running keeps
+// its own. It returns how many it removed.
+func RemoveStale(path string, olderThan time.Duration) (int, error) {
+	tmps, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp"))
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, tmp := range tmps {
+		fi, err := os.Lstat(tmp)
+		if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) <= olderThan {
+			continue
+		}
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
 }

@@ -32,7 +32,9 @@ const (
 // $SCRUTIN_RECORDS_TOKEN) and writes it to PATH once (records.SaveFile): only
 // bytes of that digest and size, never over a different file. The Job the
 // controller starts in the tenant's namespace runs it to copy the archive into
-// the tenant's PersistentVolumeClaim. It exits 0 when the file is there with
+// the tenant's PersistentVolumeClaim. A copy killed before its end leaves no
+// file under the name, only a temporary file beside it, which the next copy
+// removes once it is older than --timeout. It exits 0 when the file is there with
 // those bytes, 3 when a different file holds the name, 1 on any other failure,
 // saying why on standard error (the Job's termination message).
 func archiveCopy(args []string) int {
@@ -48,6 +50,13 @@ func archiveCopy(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	// what a copy killed before its end left beside the name (a copy lives
+	// at most its timeout)
+	if n, err := records.RemoveStale(*path, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "archive-copy: while removing what an interrupted copy left:", err)
+	} else if n > 0 {
+		fmt.Fprintf(os.Stderr, "archive-copy: removed %d temporary file(s) an interrupted copy left\n", n)
+	}
 	if err := copyRecords(ctx, *url, token, *path, *digest, *size); err != nil {
 		fmt.Fprintln(os.Stderr, "archive-copy:", err)
 		if errors.Is(err, records.ErrConflict) {
