@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // TestArchiveToPVC: with spec.archive.pvc, at Tallied the controller waits for

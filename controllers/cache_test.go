@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"testing"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +13,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 func TestTrimCached(t *testing.T) {

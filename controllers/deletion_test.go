@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 func waitGone(t *testing.T, e *scrutinv1.Election, timeout time.Duration) {

@@ -6,13 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // TestHoldReason: when the manager's template may replace the one applied.

@@ -6,31 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
+	"scrutin.dev/scrutin/internal/specs/specstest"
 )
-
-// deploymentHash is the config hash on the pod template of objs' Deployment.
-func deploymentHash(t *testing.T, in *Inputs) string {
-	t.Helper()
-	objs, err := specs.DesiredObjects(&in.Inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		if d, ok := o.(*appsv1.Deployment); ok {
-			return d.Spec.Template.Annotations[specs.ConfigHashAnnotation]
-		}
-	}
-	t.Fatal("no Deployment")
-	return ""
-}
 
 // TestScheduleMovesDoNotRollPods: extend, close and open move spec.schedule (and
 // bump the generation): the pods' config hash stays, while the election file the
@@ -38,11 +22,11 @@ func deploymentHash(t *testing.T, in *Inputs) string {
 func TestScheduleMovesDoNotRollPods(t *testing.T) {
 	e := testElection("t", "v", "u")
 	in := testInputs(e)
-	h := deploymentHash(t, in)
+	h := specstest.PodsConfigHash(t, &in.Inputs)
 	e.Spec.Schedule.ClosesAt = metav1.NewTime(e.Spec.Schedule.ClosesAt.Add(time.Hour))
 	e.Spec.Schedule.OpensAt = metav1.NewTime(e.Spec.Schedule.OpensAt.Add(-time.Hour))
 	e.Generation = 5
-	if h2 := deploymentHash(t, in); h2 != h {
+	if h2 := specstest.PodsConfigHash(t, &in.Inputs); h2 != h {
 		t.Errorf("moving the schedule rolls the pods: config hash %s -> %s", h, h2)
 	}
 	cm, err := specs.ConfigMap(&in.Inputs)
@@ -57,7 +41,7 @@ func TestScheduleMovesDoNotRollPods(t *testing.T) {
 		t.Errorf("the election file has generation %d and closesAt %s; want 5 and %s", doc.Generation, doc.Spec.Schedule.ClosesAt, e.Spec.Schedule.ClosesAt)
 	}
 	e.Spec.Title = "Another title"
-	if h2 := deploymentHash(t, in); h2 == h {
+	if h2 := specstest.PodsConfigHash(t, &in.Inputs); h2 == h {
 		t.Error("changing another setting of the election no longer rolls the pods")
 	}
 }

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // The runtime opens, closes and counts by itself on its schedule; these tests

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -28,6 +26,7 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/controlplane"
 	"scrutin.dev/scrutin/internal/pgtest"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // TestDatabaseDSNNoPortScanner: the tenant's admin DSN makes the manager connect

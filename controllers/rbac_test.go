@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -22,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // TestTenantRBAC: a tenant's ServiceAccount bound to scrutin's election-editor role

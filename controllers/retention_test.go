@@ -6,13 +6,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 func TestRetired(t *testing.T) {

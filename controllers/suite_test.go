@@ -22,9 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-	"scrutin.dev/scrutin/internal/specs/specstest"
-
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
@@ -47,6 +44,8 @@ import (
 	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/internal/controlplane"
 	"scrutin.dev/scrutin/internal/pgtest"
+	"scrutin.dev/scrutin/internal/specs"
+	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 
 var (

@@ -3,14 +3,14 @@ package controllers
 import (
 	"testing"
 
-	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/internal/specs"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // An update of one of the controller's objects brings its Election back when it

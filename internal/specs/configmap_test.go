@@ -5,14 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"scrutin.dev/scrutin/internal/specs"
-
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 
@@ -62,32 +60,19 @@ func TestAutoscalingDoesNotRollPods(t *testing.T) {
 	e := specstest.Election("t", "v", "u")
 	e.Spec.Scaling.MaxInFlightRequestsPerPod = 256
 	in := specstest.Inputs(e)
-	hash := func(in *specs.Inputs) string {
-		objs, err := specs.DesiredObjects(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range objs {
-			if d, ok := o.(*appsv1.Deployment); ok {
-				return d.Spec.Template.Annotations[specs.ConfigHashAnnotation]
-			}
-		}
-		t.Fatal("no Deployment")
-		return ""
-	}
-	h := hash(in)
+	h := specstest.PodsConfigHash(t, in)
 	e.Spec.Scaling.MinReplicas, e.Spec.Scaling.MaxReplicas = 3, 8
 	e.Spec.Scaling.TargetCPUUtilizationPercentage = ptr.To(int32(50))
 	e.Spec.Scaling.Peaks = []scrutinv1.Peak{{At: e.Spec.Schedule.OpensAt, MinReplicas: 6}}
 	e.Spec.Scaling.PreScaleLead = &metav1.Duration{Duration: time.Minute}
-	if h2 := hash(in); h2 != h {
+	if h2 := specstest.PodsConfigHash(t, in); h2 != h {
 		t.Error("changing the autoscaler's settings rolls the pods")
 	}
 	if cm, _ := specs.ConfigMap(in); !strings.Contains(cm.Data[specs.ElectionFileKey], "peaks:") {
 		t.Error("the election file must still hold the whole spec")
 	}
 	e.Spec.Scaling.MaxInFlightRequestsPerPod = 128
-	if hash(in) == h {
+	if specstest.PodsConfigHash(t, in) == h {
 		t.Error("changing maxInFlightRequestsPerPod does not roll the pods")
 	}
 }

@@ -6,13 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 

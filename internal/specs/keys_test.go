@@ -3,9 +3,9 @@ package specs_test
 import (
 	"testing"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	corev1 "k8s.io/api/core/v1"
+
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 func TestKeysAreFreshAndComplete(t *testing.T) {

@@ -4,11 +4,10 @@ import (
 	"strings"
 	"testing"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 

@@ -3,13 +3,12 @@ package specs_test
 import (
 	"testing"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 

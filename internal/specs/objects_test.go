@@ -5,7 +5,6 @@ import (
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/internal/specs"
-
 	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 

@@ -6,11 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 func TestElectionHost(t *testing.T) {

@@ -4,13 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"scrutin.dev/scrutin/internal/specs"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/specs"
 	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"scrutin.dev/scrutin/internal/specs"
-
 	"scrutin.dev/scrutin/internal/specs/specstest"
 )
 

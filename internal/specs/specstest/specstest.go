@@ -3,8 +3,10 @@
 package specstest
 
 import (
+	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -51,4 +53,21 @@ func Inputs(e *scrutinv1.Election) *specs.Inputs {
 			DNSNamespace:              "kube-system", DNSPodLabels: map[string]string{"k8s-app": "kube-dns"},
 		},
 	}
+}
+
+// PodsConfigHash is the config hash on the pod template of in's Deployment: what
+// rolls the voting pods when it changes.
+func PodsConfigHash(t testing.TB, in *specs.Inputs) string {
+	t.Helper()
+	objs, err := specs.DesiredObjects(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if d, ok := o.(*appsv1.Deployment); ok {
+			return d.Spec.Template.Annotations[specs.ConfigHashAnnotation]
+		}
+	}
+	t.Fatal("no Deployment")
+	return ""
 }
