@@ -52,6 +52,13 @@ type ElectionReconciler struct {
 	Now func() time.Time
 	// MaxConcurrentReconciles is how many Elections are reconciled at once (1 when 0).
 	MaxConcurrentReconciles int
+	// DeliveryWatchEvery is how often the delivery watch reads the runtime of
+	// each Election waiting for its opening (deliveryWatchEvery when 0).
+	DeliveryWatchEvery time.Duration
+
+	// deliveries is the delivery watch (delivery_watch.go), made by
+	// SetupWithManager.
+	deliveries *deliveryWatch
 
 	// rollMemos remember, per Election, the last validation of its roll.
 	rollMemos rollMemos
@@ -114,6 +121,7 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			r.trusteeChecks.drop(req.NamespacedName)
 			r.errorBackoff().Forget(req.NamespacedName)
 			r.archiveAttempts.drop(req.NamespacedName)
+			r.deliveries.forget(req.NamespacedName)
 			return ctrl.Result{}, r.deleteOrphanNamespaces(ctx, req.Namespace, req.Name, "")
 		}
 		return ctrl.Result{}, err
@@ -209,6 +217,14 @@ func (r *ElectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &scrutinv1.Election{}, hostIndex, r.indexHosts); err != nil {
 		return fmt.Errorf("while indexing Elections by host: %w", err)
+	}
+	every := r.DeliveryWatchEvery
+	if every == 0 {
+		every = deliveryWatchEvery
+	}
+	r.deliveries = newDeliveryWatch(r.Runtime, every, deliveryWatchPerSecond)
+	if err := mgr.Add(r.deliveries); err != nil {
+		return fmt.Errorf("while adding the delivery watch: %w", err)
 	}
 	return r.setupWatches(mgr)
 }

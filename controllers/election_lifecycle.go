@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -53,6 +54,11 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 		r.setDelivery(e, o.Runtime.Delivery)
 	}
 	d := decide(now, e, o)
+	if key := (types.NamespacedName{Namespace: e.Namespace, Name: e.Name}); d.WatchDelivery {
+		r.deliveries.follow(key, target, e.Status.Delivery)
+	} else {
+		r.deliveries.forget(key)
+	}
 
 	// act: the nudges, then the results when they are due
 	acted := true

@@ -68,6 +68,10 @@ type Decision struct {
 	OpenRuntime, CloseRuntime, FetchResults bool
 	// RecordTurnout: copy the runtime's counts and audit head into the status.
 	RecordTurnout bool
+	// WatchDelivery: the election waits for its opening with its delivery
+	// counts still, so no wake-up is set for them; the delivery watch
+	// (delivery_watch.go) reads its runtime and brings it back when they move.
+	WatchDelivery bool
 	// Results to record in the status (the phase is then Tallied).
 	Results *RuntimeResults
 	// AfterTally: archive and retire (afterTally), which gives its own wake-up.
@@ -120,20 +124,23 @@ func decide(now time.Time, e *scrutinv1.Election, o Observed) Decision {
 
 	// Delivery counts are refreshed while they can change by themselves: often
 	// while messages wait, every minute while reports still arrive (the last
-	// read moved them). Once they hold still, the Election is left alone until
-	// its opening (turnout is read every minute while it is Open, the counts
-	// with it) or until something else brings it back (a spec change, its pods):
-	// a poll per Election every minute keeps a manager of 10,000 Elections busy
-	// for good. `kubectl scrutin delivery` asks the runtime directly.
+	// read moved them). Once they hold still before the opening, no wake-up is
+	// set for them (a reconcile a minute per Election keeps a manager of 10,000
+	// Elections busy for good): the delivery watch follows the runtime instead.
+	// While the election is Open, turnout is read every minute, the counts
+	// with it.
 	if st != nil && !phaseAtLeast(d.phaseOr(o.Phase), scrutinv1.PhaseClosed) {
 		delivery := st.Delivery
 		if delivery == nil {
 			delivery = e.Status.Delivery
 		}
-		if queued, _ := deliveryTotals(delivery); queued > 0 {
+		switch queued, _ := deliveryTotals(delivery); {
+		case queued > 0:
 			d.wakeWithin(deliveryRefresh)
-		} else if o.DeliveryMoved {
+		case o.DeliveryMoved:
 			d.wakeWithin(turnoutRefresh)
+		case !opened && !closed:
+			d.WatchDelivery = true
 		}
 	}
 	if _, _, next := specs.EffectiveMinReplicas(&e.Spec, now); !next.IsZero() {

@@ -52,6 +52,7 @@ func TestDecide(t *testing.T) {
 		turnout      bool
 		results      bool
 		afterTally   bool
+		watch        bool // the delivery watch follows it
 		requeueAfter time.Duration
 	}
 	tests := map[string]struct {
@@ -72,17 +73,17 @@ func TestDecide(t *testing.T) {
 			now: before, observed: Observed{Phase: scrutinv1.PhaseProvisioning, Provisioned: true},
 			want: want{open: "NotYetOpen", requeueAfter: time.Hour},
 		},
-		"before the opening, the runtime answers, counts still: wake at the opening": {
+		"before the opening, the runtime answers, counts still: the watch follows, wake at the opening": {
 			now: before, observed: ready(scrutinv1.PhaseScheduled, idle),
-			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", requeueAfter: time.Hour},
+			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", watch: true, requeueAfter: time.Hour},
 		},
 		"before the opening, nothing queued, counts moved: refresh in a minute": {
 			now: before, observed: moved(ready(scrutinv1.PhaseScheduled, sent)),
 			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", requeueAfter: turnoutRefresh},
 		},
-		"before the opening, sent and delivered, counts still: wake at the opening": {
+		"before the opening, sent and delivered, counts still: the watch follows": {
 			now: before, observed: ready(scrutinv1.PhaseScheduled, sent),
-			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", requeueAfter: time.Hour},
+			want: want{phase: scrutinv1.PhaseScheduled, reason: "Provisioned", open: "NotYetOpen", watch: true, requeueAfter: time.Hour},
 		},
 		"before the opening, messages queued: delivery refresh": {
 			now: before, observed: ready(scrutinv1.PhaseScheduled, queued),
@@ -200,7 +201,7 @@ func TestDecide(t *testing.T) {
 			got := want{
 				phase: d.Phase, reason: d.PhaseReason, problem: d.Problem.reason,
 				openRT: d.OpenRuntime, closeRT: d.CloseRuntime, fetch: d.FetchResults, turnout: d.RecordTurnout,
-				results: d.Results != nil, afterTally: d.AfterTally, requeueAfter: d.RequeueAfter,
+				results: d.Results != nil, afterTally: d.AfterTally, watch: d.WatchDelivery, requeueAfter: d.RequeueAfter,
 			}
 			for _, c := range d.Conditions {
 				switch c.Type {

@@ -152,6 +152,7 @@ func startManager(opts specs.Options) error {
 	archives = newArchiveDouble()
 	r.Archives = archives
 	r.Resolver = staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}
+	r.DeliveryWatchEvery = 2 * time.Second
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
 	}

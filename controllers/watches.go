@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -154,6 +155,11 @@ func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
 	b = b.Watches(&scrutinv1.Election{}, handler.EnqueueRequestsFromMapFunc(r.electionsSharingHost))
 	b = b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToElections),
 		builder.OnlyMetadata, builder.WithPredicates(notOwnCreation))
+	// an Election waiting for its opening whose delivery counts moved
+	// (delivery_watch.go)
+	if r.deliveries != nil {
+		b = b.WatchesRawSource(source.Channel(r.deliveries.changed, &handler.TypedEnqueueRequestForObject[*scrutinv1.Election]{}))
+	}
 	return b.Complete(r)
 }
 
