@@ -23,6 +23,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/controllers"
 	"scrutin.dev/scrutin/internal/controlplane"
 	"scrutin.dev/scrutin/internal/specs"
@@ -94,13 +95,16 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 // healthyRuntime answers the controller as a healthy voting-runtime would before
 // its opening: kwok's pods run no container, so no runtime serves the control API.
-// It keeps the schedule version each election was last sent.
+// It keeps the schedule version each election was last sent, and reports its
+// letters sent (the bench's rolls hold 2 voters), counts that never move again.
 type healthyRuntime struct{ versions sync.Map } // namespace -> int64
 
 func (h *healthyRuntime) Status(_ context.Context, t controllers.RuntimeTarget) (*controllers.RuntimeStatus, error) {
 	v, _ := h.versions.Load(t.Namespace)
 	version, _ := v.(int64)
-	return &controllers.RuntimeStatus{ScheduleVersion: version}, nil
+	return &controllers.RuntimeStatus{ScheduleVersion: version, Voters: 2, Delivery: &scrutinv1.DeliveryStatus{
+		Channels: []scrutinv1.ChannelDelivery{{Channel: "mail", Sent: 2}},
+	}}, nil
 }
 
 func (h *healthyRuntime) SetSchedule(_ context.Context, t controllers.RuntimeTarget, s controllers.RuntimeSchedule) error {
