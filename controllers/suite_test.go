@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -463,6 +464,16 @@ func condition(e *scrutinv1.Election, typ string) metav1.Condition {
 		return *c
 	}
 	return metav1.Condition{}
+}
+
+// waitEvent waits for an Event of that reason about e: Events follow the status
+// write that announces them, through the recorder's queue.
+func waitEvent(t *testing.T, e *scrutinv1.Election, reason string) {
+	t.Helper()
+	waitFor(t, "a "+reason+" event", 10*time.Second, func() (bool, string) {
+		reasons := eventReasons(t, e)
+		return slices.Contains(reasons, reason), fmt.Sprint(reasons)
+	})
 }
 
 // eventReasons lists the reasons of the Events recorded about an Election.
