@@ -9,16 +9,12 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
-	"scrutin.dev/scrutin/internal/specs"
 )
 
 // statusOnly is a RuntimeClient whose runtimes answer only their status, from a
@@ -156,16 +152,7 @@ func TestDeliveryNewsBeforeTheOpening(t *testing.T) {
 
 	// the pods become available: the runtime is read from then on, and its
 	// counts are as shown
-	var d appsv1.Deployment
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}, &d); err != nil {
-		t.Fatal(err)
-	}
-	d.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{{
-		Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastTransitionTime: metav1.Now(),
-	}}}
-	if err := k8s.Status().Update(ctx, &d); err != nil {
-		t.Fatal(err)
-	}
+	markRuntimeAvailable(t, cur.Status.Namespace)
 	waitFor(t, "Ready, the runtime read", 20*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionReady)
 		return c.Status == metav1.ConditionTrue && slices.Contains(double.callsTo(cur.Status.Namespace), "status"), c.Reason + ": " + c.Message

@@ -49,17 +49,8 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("scrutineers' Secret: token matches=%v, owners %+v", string(scrutineers.Data["token"]) == keys.ScrutineerToken, scrutineers.OwnerReferences)
 	}
 
-	// Play the kube-controller-manager: the Deployment becomes available.
-	var d appsv1.Deployment
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.RuntimeName}, &d); err != nil {
-		t.Fatal(err)
-	}
-	d.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{{
-		Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastTransitionTime: metav1.Now(),
-	}}}
-	if err := k8s.Status().Update(ctx, &d); err != nil {
-		t.Fatal(err)
-	}
+	// the Deployment becomes available
+	markRuntimeAvailable(t, cur.Status.Namespace)
 	waitFor(t, "Ready", 10*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionReady)
 		return c.Status == metav1.ConditionTrue, c.Reason + ": " + c.Message

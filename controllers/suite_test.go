@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap/zapcore"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -464,6 +465,23 @@ func condition(e *scrutinv1.Election, typ string) metav1.Condition {
 		return *c
 	}
 	return metav1.Condition{}
+}
+
+// markRuntimeAvailable plays the kube-controller-manager, which envtest does not
+// run: the voting Deployment of namespace ns has one available pod.
+func markRuntimeAvailable(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	var d appsv1.Deployment
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: specs.RuntimeName}, &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Status = appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{{
+		Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastTransitionTime: metav1.Now(),
+	}}}
+	if err := k8s.Status().Update(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitEvent waits for an Event of that reason about e: Events follow the status

@@ -157,9 +157,7 @@ func (r *ElectionReconciler) setupWatches(mgr ctrl.Manager) error {
 		builder.OnlyMetadata, builder.WithPredicates(notOwnCreation))
 	// an Election waiting for its opening whose delivery counts moved
 	// (delivery_watch.go)
-	if r.deliveries != nil {
-		b = b.WatchesRawSource(source.Channel(r.deliveries.changed, &handler.TypedEnqueueRequestForObject[*scrutinv1.Election]{}))
-	}
+	b = b.WatchesRawSource(source.Channel(r.deliveries.changed, &handler.TypedEnqueueRequestForObject[*scrutinv1.Election]{}))
 	return b.Complete(r)
 }
 
