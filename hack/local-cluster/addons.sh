@@ -181,6 +181,20 @@ addons_cilium_health() {
   curl -s --max-time 2 --unix-socket "$CILIUM_RUN/cilium.sock" http://localhost/v1/healthz 2>/dev/null
 }
 
+# addons_rm_cilium_run removes $CILIUM_RUN, unmounting first what is mounted under it (the
+# agent's cgroup2, left mounted when the agent was killed): rm cannot remove a mounted
+# filesystem's files, and a leftover once failed a CI run's `up` that way.
+addons_rm_cilium_run() {
+  local run mnt
+  run=$(readlink -f "$CILIUM_RUN")
+  while read -r mnt; do
+    [ -n "$mnt" ] || continue
+    umount "$mnt" 2>/dev/null || umount -l "$mnt"
+    addons_log "unmounted $mnt"
+  done < <(awk -v r="$run" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r)
+  rm -rf "$CILIUM_RUN"
+}
+
 addons_cilium_up() {
   local t0 node dev
   t0=$(addons_now)
@@ -192,16 +206,22 @@ addons_cilium_up() {
     mount -t bpf bpffs /sys/fs/bpf
     touch "$S/bpffs.mounted"
   fi
-  # Mounted by the agent itself when missing (cgroup2, for its socket programs): note it, to unmount.
-  mountpoint -q /run/cilium/cgroupv2 2>/dev/null || touch "$S/cgroupv2.mine"
-  # State of an agent of another cluster (a down that did not run): its endpoints are gone.
-  local cluster
+  # State of an agent of another cluster (a down that did not run, its processes killed):
+  # its endpoints are gone. Its cgroup2 mount stays under $CILIUM_RUN until unmounted.
+  local cluster other
   cluster=$(addons_kc get namespace kube-system -o jsonpath='{.metadata.uid}')
   if [ -d "$CILIUM_RUN" ] && ! addons_running cilium-agent && [ "$(cat "$S/cluster-uid" 2>/dev/null)" != "$cluster" ]; then
+    other=$(pgrep -x cilium-agent | head -1 || true)
+    if [ -n "$other" ]; then
+      echo "addons: the cilium-agent of another cluster (pid $other) holds $CILIUM_RUN: stop that cluster first (hack/local-cluster.sh down with its LC_STATE)" >&2
+      return 1
+    fi
     addons_log "removing $CILIUM_RUN, left by an agent of another cluster"
-    rm -rf "$CILIUM_RUN"
+    addons_rm_cilium_run
   fi
   echo "$cluster" >"$S/cluster-uid"
+  # Mounted by the agent itself when missing (cgroup2, for its socket programs): note it, to unmount.
+  mountpoint -q /run/cilium/cgroupv2 2>/dev/null || touch "$S/cgroupv2.mine"
   [ -d "$CILIUM_RUN" ] || touch "$S/cilium-run.mine"
 
   # The BPF C sources, compiled by the agent at start (bpf/ under --lib-dir).
@@ -352,7 +372,7 @@ addons_cilium_down() {
     mountpoint -q /run/cilium/cgroupv2 2>/dev/null && umount /run/cilium/cgroupv2
     rm -f "$S/cgroupv2.mine"
   fi
-  if [ -f "$S/cilium-run.mine" ]; then rm -rf "$CILIUM_RUN" "$S/cilium-run.mine"; fi
+  if [ -f "$S/cilium-run.mine" ]; then addons_rm_cilium_run; rm -f "$S/cilium-run.mine"; fi
   # Cilium's pinned maps and programs.
   rm -rf /sys/fs/bpf/tc/globals/cilium_* /sys/fs/bpf/cilium 2>/dev/null || true
   if [ -f "$S/bpffs.mounted" ]; then
