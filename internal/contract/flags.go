@@ -32,6 +32,19 @@ const (
 	FlagClientIPTrustedProxies = "client-ip-trusted-proxies"
 )
 
+// The kinds of store FlagStore names, as KIND:ARG (StoreSpec).
+const (
+	// StoreEmbedded: the embedded store, ARG its database file.
+	StoreEmbedded = "embedded"
+	// StorePostgres: PostgreSQL, ARG its DSN.
+	StorePostgres = "postgres"
+	// StorePostgresFile: PostgreSQL, ARG a file holding its DSN (a Secret's key).
+	StorePostgresFile = "postgres-file"
+)
+
+// StoreSpec is FlagStore's value for a store of kind and its argument.
+func StoreSpec(kind, arg string) string { return kind + ":" + arg }
+
 // ServeFlags are the flags the controller may pass to `voting-runtime`.
 var ServeFlags = []string{
 	FlagElection, FlagRoll, FlagStore, FlagListen, FlagOpsListen, FlagKeysDir,

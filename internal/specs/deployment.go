@@ -89,9 +89,9 @@ func (in *Inputs) runtimeTemplate() corev1.PodTemplateSpec {
 // everything a manager upgrade can change in the pods.
 func PodTemplate(in *Inputs) corev1.PodTemplateSpec {
 	e := in.Election
-	store := "embedded:" + dataDir + "/election.db"
+	store := contract.StoreSpec(contract.StoreEmbedded, dataDir+"/election.db")
 	if e.Spec.Store.Type == scrutinv1.StorePostgreSQL {
-		store = "postgres-file:" + databaseDir + "/" + contract.KeyDSN
+		store = contract.StoreSpec(contract.StorePostgresFile, databaseDir+"/"+contract.KeyDSN)
 	}
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"scrutin.dev/scrutin/internal/contract"
@@ -43,5 +49,30 @@ func TestRuntimeDefinesTheContractFlags(t *testing.T) {
 	}
 	if a.url != "7" || a.size != 7 {
 		t.Errorf("parsed %+v", a)
+	}
+}
+
+// The controller names the store as contract.StoreSpec spells it; the runtime
+// opens each kind it may be given and names the forms it accepts otherwise.
+func TestStoreSpecs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := openStore(ctx, contract.StoreSpec(contract.StoreEmbedded, filepath.Join(dir, "data", "election.db")))
+	if err != nil {
+		t.Fatalf("embedded: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "election.db")); err != nil {
+		t.Errorf("the embedded store's file: %v", err)
+	}
+	// postgres-file reads its DSN from the file before connecting
+	if _, err := openStore(ctx, contract.StoreSpec(contract.StorePostgresFile, filepath.Join(dir, "absent-dsn"))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("postgres-file with no file: %v", err)
+	}
+	_, err = openStore(ctx, contract.StoreSpec("sqlite", filepath.Join(dir, "x")))
+	if err == nil || !strings.Contains(err.Error(), "embedded:PATH, postgres:DSN or postgres-file:PATH") {
+		t.Errorf("an unknown kind: %v", err)
 	}
 }

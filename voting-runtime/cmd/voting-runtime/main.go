@@ -435,14 +435,14 @@ func loadElection(path string) (*scrutinv1.Election, error) {
 func openStore(ctx context.Context, spec string) (store.Store, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
-	case "embedded":
+	case contract.StoreEmbedded:
 		if err := os.MkdirAll(filepath.Dir(arg), 0o700); err != nil {
 			return nil, err
 		}
 		return embedded.Open(ctx, arg)
-	case "postgres":
+	case contract.StorePostgres:
 		return postgres.Open(ctx, arg)
-	case "postgres-file":
+	case contract.StorePostgresFile:
 		dsn, err := os.ReadFile(arg)
 		if err != nil {
 			return nil, err
