@@ -204,7 +204,7 @@ func (r *ElectionReconciler) deleteArchive(ctx context.Context, e *scrutinv1.Ele
 	if err := r.Archives.Delete(ctx, e.Spec.Archive.S3, secret, archiveKey(e)); err != nil {
 		return err
 	}
-	r.event(e, corev1.EventTypeNormal, "ArchiveDeleted", "Delete", "Deleted the archive "+e.Status.Archive.Location+", as retention.archiveOnDelete asks")
+	r.event(e, corev1.EventTypeNormal, scrutinv1.EventArchiveDeleted, "Delete", "Deleted the archive "+e.Status.Archive.Location+", as retention.archiveOnDelete asks")
 	return nil
 }
 

@@ -166,7 +166,7 @@ func (r *ElectionReconciler) keepFrozenCredentials(ctx context.Context, in *Inpu
 		}
 	}
 	if changed != "" {
-		r.event(e, corev1.EventTypeWarning, "PublicCredentialsChangedAfterOpening", "Provision",
+		r.event(e, corev1.EventTypeWarning, scrutinv1.EventPublicCredentialsChangedAfterOpening, "Provision",
 			"The public credentials changed after the election opened; the ones it opened with are kept: "+changed)
 	}
 	r.credentialsSeen.Store(key, version)

@@ -76,7 +76,7 @@ func (r *ElectionReconciler) ensureDatabase(ctx context.Context, in *Inputs) err
 		in.addProblem(reason, msg)
 		return fmt.Errorf("while provisioning the election's database: %w", err)
 	}
-	r.event(e, corev1.EventTypeNormal, "DatabaseProvisioned", "Provision",
+	r.event(e, corev1.EventTypeNormal, scrutinv1.EventDatabaseProvisioned, "Provision",
 		fmt.Sprintf("Created database and role %s", electionDatabase(e).Name))
 	in.Database = &specs.DatabaseInfo{DSN: dsn}
 	return nil

@@ -57,7 +57,7 @@ func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election
 		if err := r.Delete(ctx, &n); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, fmt.Errorf("while deleting namespace %s: %w", ns, err)
 		}
-		r.event(e, corev1.EventTypeNormal, "NamespaceDeleted", "Delete", "Deleted namespace "+ns)
+		r.event(e, corev1.EventTypeNormal, scrutinv1.EventNamespaceDeleted, "Delete", "Deleted namespace "+ns)
 	}
 
 	patch := client.MergeFrom(e.DeepCopy())
@@ -74,7 +74,7 @@ func (r *ElectionReconciler) dropDatabase(ctx context.Context, e *scrutinv1.Elec
 		return nil
 	}
 	if e.Annotations[SkipDatabaseCleanupAnnotation] == "true" {
-		r.event(e, corev1.EventTypeWarning, "DatabaseLeft", "Delete",
+		r.event(e, corev1.EventTypeWarning, scrutinv1.EventDatabaseLeft, "Delete",
 			fmt.Sprintf("Database %s was not dropped, as the %s annotation asks", specs.DatabaseName(e), SkipDatabaseCleanupAnnotation))
 		return nil
 	}
@@ -90,7 +90,7 @@ func (r *ElectionReconciler) dropDatabase(ctx context.Context, e *scrutinv1.Elec
 		_, msg := databaseFailure(ctx, e, "drop", err)
 		return errors.New(msg)
 	}
-	r.event(e, corev1.EventTypeNormal, "DatabaseDropped", "Delete", "Dropped database and role "+specs.DatabaseName(e))
+	r.event(e, corev1.EventTypeNormal, scrutinv1.EventDatabaseDropped, "Delete", "Dropped database and role "+specs.DatabaseName(e))
 	return nil
 }
 

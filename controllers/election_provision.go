@@ -177,7 +177,7 @@ func (r *ElectionReconciler) ensureKeys(ctx context.Context, in *Inputs) (specs.
 		return specs.Keys{}, fmt.Errorf("while storing the election's keys: %w", err)
 	}
 	if phaseAtLeast(in.Election.Status.Phase, scrutinv1.PhaseOpen) {
-		r.event(in.Election, corev1.EventTypeWarning, "KeysRegenerated", "Provision",
+		r.event(in.Election, corev1.EventTypeWarning, scrutinv1.EventKeysRegenerated, "Provision",
 			"The election's keys Secret was deleted and new keys were generated: open sessions ended, and credentials already sent no longer work")
 	}
 	return keys, nil

@@ -593,7 +593,7 @@ func (r *ElectionReconciler) changedSinceOpening(ctx context.Context, e *scrutin
 		msg = strings.ReplaceAll(listed(changed), "\n", "; ")
 	}
 	if msg != "" && (memo == nil || memo.changed != msg) {
-		r.event(e, corev1.EventTypeWarning, "RollChangedAfterOpening", "Provision",
+		r.event(e, corev1.EventTypeWarning, scrutinv1.EventRollChangedAfterOpening, "Provision",
 			"The roll changed after the election opened; the roll it opened with is kept: "+msg)
 	}
 	r.rollMemos.put(e, &rollMemo{fingerprint: fp, changed: msg})

@@ -67,7 +67,7 @@ func (r *ElectionReconciler) resolveHost(ctx context.Context, in *Inputs) error 
 	if served := servedHost(e); served != "" && served != host && phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
 		if e.Generation != e.Status.ObservedGeneration {
 			// said once, when the spec that asks for another host is first seen
-			r.event(e, corev1.EventTypeWarning, "HostnameKept", "Route", fmt.Sprintf(
+			r.event(e, corev1.EventTypeWarning, scrutinv1.EventHostnameKept, "Route", fmt.Sprintf(
 				"The election keeps its host %s until it is deleted: its voters were given that address", served))
 		}
 		host, p = served, nil

@@ -169,7 +169,7 @@ func (r *ElectionReconciler) ensureTrusteeKey(ctx context.Context, in *Inputs) e
 	}
 	in.Keys.TrusteeKey = k
 	if phaseAtLeast(e.Status.Phase, scrutinv1.PhaseOpen) {
-		r.event(e, corev1.EventTypeWarning, "TrusteeKeyRegenerated", "Provision",
+		r.event(e, corev1.EventTypeWarning, scrutinv1.EventTrusteeKeyRegenerated, "Provision",
 			"The platform trustee's key Secret was deleted and a new key was made: ballots cast under the old public key cannot be decrypted with it")
 	}
 	return nil

@@ -117,10 +117,10 @@ func TestFloorChangeInWords(t *testing.T) {
 		reason string
 		note   string
 	}{
-		{at(11, 50), 2, "MinReplicasRaised", "Raised the voting pods' floor to 6 ahead of the peak at 12:00 UTC (was 2)"},
-		{at(13, 30), 8, "MinReplicasLowered", "Lowered the voting pods' floor to 2 after the peak at 12:30 UTC (was 8)"},
-		{at(13, 0), 10, "MinReplicasLowered", "Lowered the voting pods' floor to 8 for the peak at 12:30 UTC (was 10)"},
-		{at(10, 0), 3, "MinReplicasLowered", "Lowered the voting pods' floor to 2 (was 3)"}, // minReplicas edited
+		{at(11, 50), 2, scrutinv1.EventMinReplicasRaised, "Raised the voting pods' floor to 6 ahead of the peak at 12:00 UTC (was 2)"},
+		{at(13, 30), 8, scrutinv1.EventMinReplicasLowered, "Lowered the voting pods' floor to 2 after the peak at 12:30 UTC (was 8)"},
+		{at(13, 0), 10, scrutinv1.EventMinReplicasLowered, "Lowered the voting pods' floor to 8 for the peak at 12:30 UTC (was 10)"},
+		{at(10, 0), 3, scrutinv1.EventMinReplicasLowered, "Lowered the voting pods' floor to 2 (was 3)"}, // minReplicas edited
 	}
 	for _, tc := range tests {
 		n, reason, _ := specs.EffectiveMinReplicas(spec, tc.now)

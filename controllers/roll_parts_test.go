@@ -386,7 +386,7 @@ func TestRollPartEditedAfterOpening(t *testing.T) {
 	waitFor(t, "the edit reported", 20*time.Second, func() (bool, string) {
 		cur = getElection(t, e)
 		c := condition(cur, scrutinv1.ConditionRollValid)
-		return strings.Contains(c.Message, want) && slices.Contains(eventReasons(t, e), "RollChangedAfterOpening"),
+		return strings.Contains(c.Message, want) && slices.Contains(eventReasons(t, e), scrutinv1.EventRollChangedAfterOpening),
 			fmt.Sprintf("RollValid %+v, events %v", c, eventReasons(t, e))
 	})
 	if c := condition(cur, scrutinv1.ConditionRollValid); c.Status != metav1.ConditionTrue {

@@ -274,7 +274,7 @@ func TestOpenElectionKeepsItsHostAndPods(t *testing.T) {
 	}
 	waitFor(t, "the HostnameKept Event", 10*time.Second, func() (bool, string) {
 		r := eventReasons(t, e)
-		return slices.Contains(r, "HostnameKept"), fmt.Sprint(r)
+		return slices.Contains(r, scrutinv1.EventHostnameKept), fmt.Sprint(r)
 	})
 	if cur = getElection(t, e); cur.Status.URL != url {
 		t.Errorf("status.url moved to %q during the vote", cur.Status.URL)

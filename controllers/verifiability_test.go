@@ -456,7 +456,7 @@ func TestExternalCredentialsFrozenOnceOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the edit reported", 20*time.Second, func() (bool, string) {
-		return slices.Contains(eventReasons(t, e), "PublicCredentialsChangedAfterOpening"), fmt.Sprintf("events %v", eventReasons(t, e))
+		return slices.Contains(eventReasons(t, e), scrutinv1.EventPublicCredentialsChangedAfterOpening), fmt.Sprintf("events %v", eventReasons(t, e))
 	})
 	var cp corev1.Secret
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: cur.Status.Namespace, Name: specs.CredentialsSecretName}, &cp); err != nil {

@@ -165,3 +165,39 @@ const (
 	// ReasonArchiveClaimLost: the spec.archive.pvc claim is not found.
 	ReasonArchiveClaimLost = "ClaimNotFound"
 )
+
+// Reasons of the Events that say what the controller did, once, where it did
+// it (no condition carries them).
+const (
+	// EventKeysRegenerated (Warning): the election's keys Secret was deleted
+	// after the opening and new keys were made.
+	EventKeysRegenerated = "KeysRegenerated"
+	// EventTrusteeKeyRegenerated (Warning): the platform trustee's key Secret
+	// was deleted after the opening and a new key was made.
+	EventTrusteeKeyRegenerated = "TrusteeKeyRegenerated"
+	// EventRollChangedAfterOpening (Warning): the roll's Secret changed after the
+	// opening; the runtime keeps the frozen roll.
+	EventRollChangedAfterOpening = "RollChangedAfterOpening"
+	// EventPublicCredentialsChangedAfterOpening (Warning): the verifiable mode's
+	// public credentials changed after the opening; the runtime keeps its own.
+	EventPublicCredentialsChangedAfterOpening = "PublicCredentialsChangedAfterOpening"
+	// EventHostnameKept (Warning): spec.hostname asks for another host than the
+	// one voters were given; the route keeps it.
+	EventHostnameKept = "HostnameKept"
+	// EventMinReplicasRaised and EventMinReplicasLowered (Normal): the voting
+	// pods' floor moved with spec.scaling's schedule.
+	EventMinReplicasRaised  = "MinReplicasRaised"
+	EventMinReplicasLowered = "MinReplicasLowered"
+	// EventDatabaseProvisioned (Normal): the Election's PostgreSQL database and
+	// role were made.
+	EventDatabaseProvisioned = "DatabaseProvisioned"
+	// EventDatabaseDropped (Normal): they were dropped with the Election.
+	EventDatabaseDropped = "DatabaseDropped"
+	// EventDatabaseLeft (Warning): they were left in place (the message says why).
+	EventDatabaseLeft = "DatabaseLeft"
+	// EventNamespaceDeleted (Normal): the election's namespace was deleted with it.
+	EventNamespaceDeleted = "NamespaceDeleted"
+	// EventArchiveDeleted (Normal): the records archive was deleted with the
+	// Election, as spec.retention.archiveOnDelete asks.
+	EventArchiveDeleted = "ArchiveDeleted"
+)

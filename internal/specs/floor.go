@@ -149,7 +149,7 @@ func FloorChange(spec *scrutinv1.ElectionSpec, now time.Time, was, n int32, reas
 		reason = " " + reason
 	}
 	if n > was {
-		return "MinReplicasRaised", fmt.Sprintf("Raised the voting pods' floor to %d%s (was %d)", n, reason, was)
+		return scrutinv1.EventMinReplicasRaised, fmt.Sprintf("Raised the voting pods' floor to %d%s (was %d)", n, reason, was)
 	}
-	return "MinReplicasLowered", fmt.Sprintf("Lowered the voting pods' floor to %d%s (was %d)", n, reason, was)
+	return scrutinv1.EventMinReplicasLowered, fmt.Sprintf("Lowered the voting pods' floor to %d%s (was %d)", n, reason, was)
 }
