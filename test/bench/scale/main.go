@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -43,6 +45,7 @@ type Config struct {
 	Profiles                                                    string        // a directory for a heap profile at every checkpoint, or ""
 	Drain                                                       time.Duration // how long the reconciles that follow the pods' start may take
 	Timeout                                                     time.Duration // for every Election to be Scheduled
+	MemoryLimit                                                 int64         // the Go soft memory limit in bytes (GOMEMLIMIT), 0: none
 }
 
 // Checkpoint is the state when a number of Elections were Scheduled.
@@ -66,9 +69,11 @@ type Result struct {
 	Checkpoints                  []Checkpoint
 	PodsRunning, Pods            int
 	ClaimsBound, Claims          int
-	Waiting                      string // one pod not Running, and why
-	RestAfterKinds               string // the requests most sent at rest after, by verb and resource
-	Undrained                    string // the reconciles had not stopped within -drain
+	Waiting                      string  // one pod not Running, and why
+	RestAfterKinds               string  // the requests most sent at rest after, by verb and resource
+	Undrained                    string  // the reconciles had not stopped within -drain
+	LiveHeapMiB                  float64 // the heap still reachable after a forced collection, at the end
+	GCShare                      float64 // the garbage collector's share of the process's CPU, first apply to end
 }
 
 func main() {
@@ -83,7 +88,14 @@ func main() {
 	flag.DurationVar(&c.Timeout, "timeout", 60*time.Minute, "how long every Election has to be Scheduled")
 	flag.DurationVar(&c.Drain, "drain", 10*time.Minute, "how long to wait, once every pod runs, for the manager's reconciles to stop before the rest")
 	flag.StringVar(&c.Profiles, "heap-profiles", "", "write a heap profile (go tool pprof) at every checkpoint into this directory")
+	memLimit := flag.String("memory-limit", "768Mi", "the Go soft memory limit (GOMEMLIMIT) the manager runs under, as the manager Deployment's GOMEMLIMIT sets it; 0: none")
 	flag.Parse()
+	if q, err := resource.ParseQuantity(*memLimit); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -memory-limit:", err)
+		os.Exit(2)
+	} else {
+		c.MemoryLimit = q.Value()
+	}
 	res, err := Run(context.Background(), c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -106,6 +118,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	if cfg.MemoryLimit > 0 {
+		// as the manager's Deployment sets GOMEMLIMIT (manager.goMemLimit in the chart)
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
+	}
 	root, err := controlplane.Root()
 	if err != nil {
 		return nil, err
@@ -206,7 +222,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}
-	startRequests := requests.n.Load()
+	startRequests, startCPU := requests.n.Load(), cpuSeconds()
 	mu.Lock()
 	start = time.Now()
 	checkpoint(0)
@@ -314,6 +330,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	heap, rss := memory()
 	res.Checkpoints = append(res.Checkpoints, Checkpoint{Scheduled: cfg.Elections, At: time.Since(start), HeapMiB: heap, RSSMiB: rss,
 		ManagerRequests: requests.n.Load(), ReconcileSamples: res.Reconciles})
+	if end := cpuSeconds(); end.total > startCPU.total {
+		res.GCShare = (end.gc - startCPU.gc) / (end.total - startCPU.total)
+	}
+	res.LiveHeapMiB = liveHeapMiB()
 	return res, nil
 }
 
@@ -465,6 +485,13 @@ func (r *Result) Table() string {
 		fmt.Fprintf(&b, "| all voting pods Running on Bound claims | %s after the first apply |\n", r.AllRunning.Round(time.Second))
 	}
 	fmt.Fprintf(&b, "| store claims Bound | %d of %d |\n", r.ClaimsBound, r.Claims)
+	if c.MemoryLimit > 0 {
+		fmt.Fprintf(&b, "| Go soft memory limit (GOMEMLIMIT) | %.0f MiB |\n", float64(c.MemoryLimit)/(1<<20))
+	} else {
+		fmt.Fprintf(&b, "| Go soft memory limit (GOMEMLIMIT) | none |\n")
+	}
+	fmt.Fprintf(&b, "| live heap after a forced collection, at the end | %.0f MiB |\n", r.LiveHeapMiB)
+	fmt.Fprintf(&b, "| garbage collector's share of the process's CPU, first apply to end | %.1f %% |\n", 100*r.GCShare)
 	fmt.Fprintf(&b, "\n| Scheduled | at | heap MiB | RSS MiB | manager requests | reconciles |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for i, cp := range r.Checkpoints {
 		label := fmt.Sprint(cp.Scheduled)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestFiveElections(t *testing.T) {
 	}
 	res, err := Run(context.Background(), Config{
 		Elections: 5, Tenants: 2, Nodes: 2, Workers: 2, Concurrency: 2, Checkpoint: 2,
-		Rest: time.Second, Timeout: 90 * time.Second, Drain: time.Minute,
+		Rest: time.Second, Timeout: 90 * time.Second, Drain: time.Minute, MemoryLimit: 768 << 20,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +49,16 @@ func TestFiveElections(t *testing.T) {
 			t.Errorf("checkpoint without memory: %+v", cp)
 		}
 	}
-	if table := res.Table(); !strings.Contains(table, "| all Scheduled |") || !strings.Contains(table, "5 (after the rest)") {
-		t.Errorf("table:\n%s", table)
+	if res.LiveHeapMiB <= 0 || res.GCShare <= 0 || res.GCShare >= 1 {
+		t.Errorf("live heap %.1f MiB, the collector's CPU share %.3f", res.LiveHeapMiB, res.GCShare)
+	}
+	if got := debug.SetMemoryLimit(-1); got == 768<<20 {
+		t.Errorf("the run left its memory limit (%d bytes) in place", got)
+	}
+	table := res.Table()
+	for _, want := range []string{"| all Scheduled |", "5 (after the rest)", "| Go soft memory limit (GOMEMLIMIT) | 768 MiB |", "| live heap after a forced collection, at the end |"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -213,6 +214,32 @@ func memory() (heapMiB, rssMiB float64) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return float64(ms.HeapAlloc) / (1 << 20), float64(vmRSSKiB()) / 1024
+}
+
+// liveHeapMiB is the heap still reachable after a forced collection, in MiB:
+// what the process needs, whatever the collector's pace left in HeapAlloc.
+func liveHeapMiB() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc) / (1 << 20)
+}
+
+// cpuTimes is the process's CPU time so far, in all and spent by the garbage
+// collector (runtime/metrics' estimates).
+type cpuTimes struct{ total, gc float64 }
+
+func cpuSeconds() cpuTimes {
+	s := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	var t cpuTimes
+	if s[0].Value.Kind() == metrics.KindFloat64 {
+		t.total = s[0].Value.Float64()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		t.gc = s[1].Value.Float64()
+	}
+	return t
 }
 
 // vmRSSKiB reads VmRSS from /proc/self/status.
