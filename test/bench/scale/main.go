@@ -194,6 +194,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := startManager(ctx, env.Config, cfg.Concurrency, &requests); err != nil {
 		return nil, err
 	}
+	// the manager stops before the control plane does (deferred calls run last
+	// first), so that no reconcile logs a refused connection at the end
+	defer cancel()
 	res := &Result{Config: cfg}
 	// at rest with no Election: what the caches' watches and resyncs cost
 	time.Sleep(5 * time.Second) // the caches sync
