@@ -220,9 +220,8 @@ func memory() (heapMiB, rssMiB float64) {
 // what the process needs, whatever the collector's pace left in HeapAlloc.
 func liveHeapMiB() float64 {
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapAlloc) / (1 << 20)
+	heap, _ := memory()
+	return heap
 }
 
 // cpuTimes is the process's CPU time so far, in all and spent by the garbage
