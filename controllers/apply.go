@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -17,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -33,24 +32,26 @@ const AppliedSHA256Annotation = "elections.scrutin.dev/applied-sha256"
 // ownership of the fields it sets: whatever was edited by hand comes back. An
 // object already as desired is not sent again (see upToDate).
 func (r *ElectionReconciler) apply(ctx context.Context, obj client.Object) error {
-	u, err := appliedForm(obj)
+	ac, record, err := appliedForm(obj)
 	if err != nil {
 		return err
 	}
-	kind := u.GetKind()
-	if r.upToDate(ctx, u) {
+	kind := ptr.Deref(ac.GetKind(), "")
+	if r.upToDate(ctx, ac, record) {
 		appliesTotal.WithLabelValues(kind, "skipped").Inc()
 		return nil
 	}
 	appliesTotal.WithLabelValues(kind, "sent").Inc()
-	record := u.GetAnnotations()[AppliedSHA256Annotation]
-	ac := client.ApplyConfigurationFromUnstructured(u)
 	if err := r.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return err
 	}
-	if r.isRouteKind(u.GroupVersionKind()) {
-		// the apply's answer is in u: its resourceVersion is the object's as applied
-		r.routesApplied.Store(routeKey(u), appliedRoute{resourceVersion: u.GetResourceVersion(), record: record})
+	if r.isRouteKind(appliedGVK(ac)) {
+		// the apply's answer is in ac: its resourceVersion is the object's as applied
+		rv, err := appliedResourceVersion(ac)
+		if err != nil {
+			return err
+		}
+		r.routesApplied.Store(routeKey(ac), appliedRoute{resourceVersion: rv, record: record})
 	}
 	return nil
 }
@@ -58,8 +59,8 @@ func (r *ElectionReconciler) apply(ctx context.Context, obj client.Object) error
 // appliedRoute is a route object as the controller's last apply left it.
 type appliedRoute struct{ resourceVersion, record string }
 
-func routeKey(o client.Object) string {
-	return o.GetObjectKind().GroupVersionKind().Kind + "/" + o.GetNamespace() + "/" + o.GetName()
+func routeKey(ac specs.Applied) string {
+	return ptr.Deref(ac.GetKind(), "") + "/" + ptr.Deref(ac.GetNamespace(), "") + "/" + ptr.Deref(ac.GetName(), "")
 }
 
 // isRouteKind reports whether gvk is one of the route kinds this manager makes.
@@ -74,9 +75,9 @@ func (r *ElectionReconciler) isRouteKind(gvk schema.GroupVersionKind) bool {
 // since (an edit by hand, another controller) has moved it, and the next reconcile
 // applies again. A manager that starts remembers nothing, so it applies each route
 // once.
-func (r *ElectionReconciler) routeUpToDate(ctx context.Context, u *unstructured.Unstructured) bool {
-	v, ok := r.routesApplied.Load(routeKey(u))
-	if !ok || v.(appliedRoute).record != u.GetAnnotations()[AppliedSHA256Annotation] {
+func (r *ElectionReconciler) routeUpToDate(ctx context.Context, ac specs.Applied, record string) bool {
+	v, ok := r.routesApplied.Load(routeKey(ac))
+	if !ok || v.(appliedRoute).record != record {
 		return false
 	}
 	if r.Client == nil {
@@ -84,55 +85,54 @@ func (r *ElectionReconciler) routeUpToDate(ctx context.Context, u *unstructured.
 	}
 	// read from the label-filtered cache of that kind (CacheOptions), typed as it is
 	// cached, so that no other informer is started
-	o, err := r.Scheme().New(u.GroupVersionKind())
+	o, err := r.Scheme().New(appliedGVK(ac))
 	if err != nil {
 		return false
 	}
 	live, ok := o.(client.Object)
-	if !ok || r.Get(ctx, client.ObjectKeyFromObject(u), live) != nil {
+	if !ok || r.Get(ctx, appliedKey(ac), live) != nil {
 		return false
 	}
 	return live.GetDeletionTimestamp().IsZero() && live.GetResourceVersion() == v.(appliedRoute).resourceVersion
 }
 
-// appliedForm is obj as it is applied: no status, no creation timestamps, and the
-// SHA-256 of all that in AppliedSHA256Annotation.
-func appliedForm(obj client.Object) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
+// appliedForm is obj as it is applied: its typed apply configuration, with no
+// status, and the SHA-256 of all that (record), which it carries in
+// AppliedSHA256Annotation.
+func appliedForm(obj client.Object) (ac specs.Applied, record string, err error) {
+	return specs.ApplyConfiguration(obj, AppliedSHA256Annotation)
+}
+
+// appliedResourceVersion is the resourceVersion of the object an apply of ac
+// answered with (the API server's answer is decoded into ac).
+func appliedResourceVersion(ac specs.Applied) (string, error) {
+	var m struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
 	}
-	delete(m, "status")
-	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
-	u := &unstructured.Unstructured{Object: m}
-	annotations := u.GetAnnotations()
-	if _, ok := annotations[AppliedSHA256Annotation]; ok {
-		delete(annotations, AppliedSHA256Annotation)
-		if len(annotations) == 0 {
-			annotations = nil
-		}
-		u.SetAnnotations(annotations)
+	b, err := json.Marshal(ac)
+	if err == nil {
+		err = json.Unmarshal(b, &m)
 	}
-	b, err := json.Marshal(m) // map keys sorted: the same object, the same bytes
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(b)
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations[AppliedSHA256Annotation] = hex.EncodeToString(sum[:])
-	u.SetAnnotations(annotations)
-	return u, nil
+	return m.Metadata.ResourceVersion, err
+}
+
+func appliedGVK(ac specs.Applied) schema.GroupVersionKind {
+	gv, _ := schema.ParseGroupVersion(ptr.Deref(ac.GetAPIVersion(), ""))
+	return gv.WithKind(ptr.Deref(ac.GetKind(), ""))
+}
+
+func appliedKey(ac specs.Applied) client.ObjectKey {
+	return client.ObjectKey{Namespace: ptr.Deref(ac.GetNamespace(), ""), Name: ptr.Deref(ac.GetName(), "")}
 }
 
 // upToDate reports whether the live object, as cached, is already what applying
-// u would make it, so the apply can be skipped. Two things must hold:
-//   - its AppliedSHA256Annotation is u's: the controller's last apply was this
-//     very object;
+// ac would make it, so the apply can be skipped. Two things must hold:
+//   - its AppliedSHA256Annotation is ac's (record): the controller's last apply
+//     was this very object;
 //   - the fields the controller owns (its managedFields entry, of which the cache
-//     keeps a digest: ownedFieldsAnnotation) are exactly the fields of u: nobody
+//     keeps a digest: ownedFieldsAnnotation) are exactly the fields of ac: nobody
 //     changed or removed any of them since, for any write by another manager
 //     that changes a field's value (kubectl edit, patch, another apply) takes
 //     that field from the controller's entry, and a field the controller stopped
@@ -141,24 +141,24 @@ func appliedForm(obj client.Object) (*unstructured.Unstructured, error) {
 // A cache that lags behind an edit only delays the repair: the edit's watch event
 // queues the Election again, and that reconcile reads the updated cache. Objects
 // not found in the cache (new, or of a kind not cached) are always applied.
-func (r *ElectionReconciler) upToDate(ctx context.Context, u *unstructured.Unstructured) bool {
-	if r.isRouteKind(u.GroupVersionKind()) {
-		return r.routeUpToDate(ctx, u)
+func (r *ElectionReconciler) upToDate(ctx context.Context, ac specs.Applied, record string) bool {
+	if r.isRouteKind(appliedGVK(ac)) {
+		return r.routeUpToDate(ctx, ac, record)
 	}
-	live := r.cachedMetadata(ctx, u.GroupVersionKind(), client.ObjectKeyFromObject(u))
+	live := r.cachedMetadata(ctx, appliedGVK(ac), appliedKey(ac))
 	if live == nil || !live.GetDeletionTimestamp().IsZero() ||
-		live.GetAnnotations()[AppliedSHA256Annotation] != u.GetAnnotations()[AppliedSHA256Annotation] {
+		live.GetAnnotations()[AppliedSHA256Annotation] != record {
 		return false
 	}
 	owned := live.GetAnnotations()[ownedFieldsAnnotation] // the cache's digest of its managedFields entry
 	if owned == "" {
 		return false
 	}
-	want, err := appliedFields(u)
+	want, err := appliedFields(ac)
 	if err != nil {
 		return false
 	}
-	d, err := ownedFieldsDigest(u.GetAPIVersion(), want)
+	d, err := ownedFieldsDigest(ptr.Deref(ac.GetAPIVersion(), ""), want)
 	return err == nil && d == owned
 }
 
@@ -203,10 +203,15 @@ func isManagedKind(s *runtime.Scheme, gvk schema.GroupVersionKind) bool {
 	return false
 }
 
-// appliedFields are the fields the API server records as owned by an apply of u:
-// every field of u, as the object's schema names them, but the metadata it never
-// records as owned.
-func appliedFields(u *unstructured.Unstructured) (*fieldpath.Set, error) {
+// appliedFields are the fields the API server records as owned by an apply of
+// ac: every field ac sets, as the object's schema names them, but the metadata it
+// never records as owned.
+func appliedFields(ac specs.Applied) (*fieldpath.Set, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ac)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
 	tv, err := typeConverter().ObjectToTyped(u, typed.AllowDuplicates)
 	if err != nil {
 		return nil, fmt.Errorf("while typing %s %s: %w", u.GetKind(), u.GetName(), err)

@@ -111,11 +111,11 @@ func TestCacheKeepsWhatTheControllerReads(t *testing.T) {
 	for _, o := range objects {
 		kind := reflect.TypeOf(o)
 		covered[kind] = true
-		applied, err := appliedForm(o)
+		_, record, err := appliedForm(o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.SetAnnotations(applied.GetAnnotations())
+		o.SetAnnotations(map[string]string{AppliedSHA256Annotation: record})
 		o.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: FieldOwner, Operation: metav1.ManagedFieldsOperationApply,
 			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{}}`)}}})
 		name, record := o.GetName(), o.GetAnnotations()[AppliedSHA256Annotation]

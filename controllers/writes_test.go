@@ -8,8 +8,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"scrutin.dev/scrutin/internal/specs"
 )
 
 // writeLog sits between the controller and the API server: it records every write
@@ -45,8 +48,13 @@ func (w *writeLog) wrap(c client.Client) client.Client {
 			return c.Delete(ctx, obj, opts...)
 		},
 		Apply: func(ctx context.Context, c client.WithWatch, ac runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			obj, ok := ac.(named)
-			if !ok {
+			var obj named
+			switch a := ac.(type) {
+			case specs.Applied:
+				obj = appliedNamed{a}
+			case named:
+				obj = a
+			default:
 				return fmt.Errorf("apply of a %T, not an object", ac)
 			}
 			w.record("apply", obj)
@@ -72,6 +80,12 @@ type named interface {
 	GetName() string
 }
 
+// appliedNamed is a typed apply configuration as the log names it.
+type appliedNamed struct{ specs.Applied }
+
+func (a appliedNamed) GetNamespace() string { return ptr.Deref(a.Applied.GetNamespace(), "") }
+func (a appliedNamed) GetName() string      { return ptr.Deref(a.Applied.GetName(), "") }
+
 func (w *writeLog) record(verb string, obj named) {
 	ns := obj.GetNamespace()
 	if ns == "" {
@@ -80,6 +94,9 @@ func (w *writeLog) record(verb string, obj named) {
 	kind := fmt.Sprintf("%T", obj)
 	if o, ok := obj.(runtime.Object); ok && o.GetObjectKind().GroupVersionKind().Kind != "" {
 		kind = o.GetObjectKind().GroupVersionKind().Kind
+	}
+	if a, ok := obj.(appliedNamed); ok {
+		kind = ptr.Deref(a.GetKind(), kind)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
