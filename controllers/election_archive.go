@@ -120,7 +120,7 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 		return 0
 	}
 	if e.Status.Phase != scrutinv1.PhaseTallied {
-		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, scrutinv1.ReasonArchiveWaiting, "The records are archived once the election is tallied")
+		in.observed.archive = &verdict{metav1.ConditionFalse, scrutinv1.ReasonArchiveWaiting, "The records are archived once the election is tallied"}
 		return 0
 	}
 	k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
@@ -129,8 +129,7 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 	}
 	failJob := func(reason, msg string, job types.UID) time.Duration {
 		n, wait := r.archiveAttempts.failJob(k, r.Now(), job)
-		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, reason,
-			fmt.Sprintf("%s; attempt %d, next in %s", msg, n, wait))
+		in.observed.archive = &verdict{metav1.ConditionFalse, reason, fmt.Sprintf("%s; attempt %d, next in %s", msg, n, wait)}
 		return wait
 	}
 	fail := func(reason, msg string) time.Duration { return failJob(reason, msg, "") }
@@ -172,8 +171,8 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 	r.archiveAttempts.drop(k)
 	loc := s3archive.Location(dest, key)
 	e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(r.Now().UTC())}
-	setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, scrutinv1.ReasonArchived,
-		fmt.Sprintf("Archived to %s (%d bytes, %s), checked after upload", loc, size, digest))
+	in.observed.archive = &verdict{metav1.ConditionTrue, scrutinv1.ReasonArchived,
+		fmt.Sprintf("Archived to %s (%d bytes, %s), checked after upload", loc, size, digest)}
 	return 0
 }
 

@@ -68,8 +68,8 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 		r.archiveAttempts.drop(k)
 		loc := specs.PVCLocation(dest, file)
 		e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(at)}
-		setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionTrue, scrutinv1.ReasonArchived,
-			fmt.Sprintf("Archived to %s (%d bytes, %s) by Job %s, which wrote only bytes of the digest the controller read and read them back", loc, size, digest, job.Name))
+		in.observed.archive = &verdict{metav1.ConditionTrue, scrutinv1.ReasonArchived,
+			fmt.Sprintf("Archived to %s (%d bytes, %s) by Job %s, which wrote only bytes of the digest the controller read and read them back", loc, size, digest, job.Name)}
 		r.deleteArchiveJob(ctx, &job)
 		return 0
 	case jobCondition(&job, batchv1.JobFailed):
@@ -112,8 +112,8 @@ func (r *ElectionReconciler) startArchiveJob(ctx context.Context, e *scrutinv1.E
 	if err := r.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("while creating Job %s/%s: %v", job.Namespace, job.Name, err), "")
 	}
-	setCondition(e, scrutinv1.ConditionArchived, metav1.ConditionFalse, scrutinv1.ReasonArchiveCopying,
-		fmt.Sprintf("Job %s copies the archive (%d bytes, %s) into PersistentVolumeClaim %s", job.Name, counter.n, digest, dest.ClaimName))
+	in.observed.archive = &verdict{metav1.ConditionFalse, scrutinv1.ReasonArchiveCopying,
+		fmt.Sprintf("Job %s copies the archive (%d bytes, %s) into PersistentVolumeClaim %s", job.Name, counter.n, digest, dest.ClaimName)}
 	return archiveJobPoll
 }
 

@@ -194,6 +194,7 @@ func (r *ElectionReconciler) reconcileElection(ctx context.Context, e *scrutinv1
 	if errors.Is(err, errConflict) {
 		// Something we do not own stands where the election's objects go: never
 		// overwrite it, say so (Ready), and wait for a person.
+		setObserved(e, in.observed)
 		c := readyCondition(readyObserved{problems: in.problems})
 		setCondition(e, c.Type, c.Status, c.Reason, c.Message)
 		setPhase(e, &in.moves, scrutinv1.PhaseFailed, c.Reason, c.Message)

@@ -31,13 +31,15 @@ func (r *ElectionReconciler) finalize(ctx context.Context, e *scrutinv1.Election
 	if err := r.dropDatabase(ctx, e); err != nil {
 		before := e.Status.DeepCopy()
 		msg := fmt.Sprintf("The Election is being deleted but its database cannot be dropped: %v. Retrying; to delete it anyway and leave the database, annotate it %s=true", err, SkipDatabaseCleanupAnnotation)
-		setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, scrutinv1.ReasonDeletionBlocked, msg)
+		c := readyCondition(readyObserved{problems: []problem{{reason: scrutinv1.ReasonDeletionBlocked, message: msg}}})
+		setCondition(e, c.Type, c.Status, c.Reason, c.Message)
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, e, before, nil))
 	}
 	if err := r.deleteArchive(ctx, e); err != nil {
 		before := e.Status.DeepCopy()
 		msg := fmt.Sprintf("The Election is being deleted but its archive cannot be deleted as retention.archiveOnDelete asks: %v. Retrying; to keep the archive and let the Election go, set spec.retention.archiveOnDelete to Keep", err)
-		setCondition(e, scrutinv1.ConditionReady, metav1.ConditionFalse, scrutinv1.ReasonDeletionBlocked, msg)
+		c := readyCondition(readyObserved{problems: []problem{{reason: scrutinv1.ReasonDeletionBlocked, message: msg}}})
+		setCondition(e, c.Type, c.Status, c.Reason, c.Message)
 		return ctrl.Result{}, errors.Join(err, r.writeStatus(ctx, e, before, nil))
 	}
 	if err := r.holdAdminSecret(ctx, e, false); err != nil {

@@ -3,39 +3,19 @@ package controllers
 import (
 	"fmt"
 	"strings"
-	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 )
 
-// setDelivery copies the runtime's delivery counts into status.delivery and sets
-// the Delivered condition: True (AllSent) when nothing waits and nothing failed,
-// False while messages wait (Sending) or when some failed (SomeFailed), with the
-// counts. A runtime that reports none leaves both as they were.
-func (r *ElectionReconciler) setDelivery(e *scrutinv1.Election, d *scrutinv1.DeliveryStatus) {
+// setDelivery copies the runtime's delivery counts into status.delivery, and
+// notes them for the Delivered condition (deliveredCondition). A runtime that
+// reports none leaves both as they were.
+func setDelivery(e *scrutinv1.Election, in *Inputs, d *scrutinv1.DeliveryStatus) {
 	if d == nil {
 		return
 	}
 	e.Status.Delivery = d.DeepCopy()
-	queued, failed := deliveryTotals(d)
-	counts := describeDelivery(d)
-	switch {
-	case failed > 0:
-		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSomeFailed,
-			fmt.Sprintf("%d message(s) failed for good: those voters got no code or letter (%s); "+
-				"`kubectl scrutin delivery` lists them, `kubectl scrutin resend` sends again", failed, counts))
-	case queued > 0:
-		msg := fmt.Sprintf("%d message(s) waiting to be sent (%s)", queued, counts)
-		if d.OldestQueuedAt != nil {
-			msg += "; the oldest queued at " + d.OldestQueuedAt.UTC().Format(time.RFC3339)
-		}
-		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionFalse, scrutinv1.ReasonSending, msg)
-	default:
-		setCondition(e, scrutinv1.ConditionDelivered, metav1.ConditionTrue, scrutinv1.ReasonAllSent,
-			fmt.Sprintf("every message sent (%s)", counts))
-	}
+	in.observed.delivery = d
 }
 
 // deliveryTotals are the messages waiting and failed, over every channel.

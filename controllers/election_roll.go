@@ -15,7 +15,6 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -520,25 +519,9 @@ func (r *ElectionReconciler) keepFrozenRoll(ctx context.Context, in *Inputs) err
 	if err != nil {
 		return err
 	}
-	var cond metav1.Condition
-	if c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionRollValid); c != nil {
-		cond = *c
-	}
-	if cond.Type == "" {
-		return nil
-	}
-	base, _, _ := strings.Cut(cond.Message, changedMarker)
-	if changed == "" {
-		if base != cond.Message {
-			setCondition(e, scrutinv1.ConditionRollValid, cond.Status, cond.Reason, base)
-		}
-		return nil
-	}
-	setCondition(e, scrutinv1.ConditionRollValid, cond.Status, cond.Reason, base+changedMarker+changed)
+	in.observed.roll = &rollObserved{changedSinceOpening: &changed}
 	return nil
 }
-
-const changedMarker = "\nchanged after the election opened, not applied (the roll it opened with is kept): "
 
 // changedSinceOpening names the tenant's parts that differ from the copy the
 // election opened with ("" when none), with a Warning event when that list changes.
@@ -684,9 +667,10 @@ func describeRollErrors(errs *roll.Errors) string {
 	return b.String()
 }
 
-// setRollValid sets RollValid, with an Event when it changes.
+// setRollValid notes the roll's verdict for RollValid (rollCondition); a roll
+// refused keeps the election from being Ready.
 func (r *ElectionReconciler) setRollValid(in *Inputs, status metav1.ConditionStatus, reason, message string) {
-	setCondition(in.Election, scrutinv1.ConditionRollValid, status, reason, message)
+	in.observed.roll = &rollObserved{verdict: &verdict{status: status, reason: reason, message: message}}
 	if status != metav1.ConditionTrue {
 		in.addProblem(reason, message)
 	}

@@ -81,8 +81,9 @@ func (r *ElectionReconciler) appliedTemplate(ctx context.Context, in *Inputs) (t
 	return t, hash, false, err
 }
 
-// decideRuntime sets in.RuntimeTemplate, status.runtime and the RuntimeUpToDate
-// condition.
+// decideRuntime sets in.RuntimeTemplate and status.runtime, and notes for
+// RuntimeUpToDate (runtimeCondition) what the voting pods run and why the
+// manager's runtime is held back.
 func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) error {
 	e := in.Election
 	rendered := specs.PodTemplate(&in.Inputs)
@@ -96,8 +97,7 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 		// nothing would hold it now; the record need not be read again (two
 		// uncached reads per reconcile, at a platform's thousands of elections)
 		in.RuntimeTemplate = &rendered
-		setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionTrue, scrutinv1.ReasonRuntimeUpToDate,
-			"The voting pods run the manager's runtime, image "+specs.TemplateImage(&rendered))
+		in.observed.runtime = &runtimeObserved{state: scrutinv1.RuntimeState{Image: specs.TemplateImage(&rendered), TemplateHash: renderedHash}}
 		return nil
 	}
 	applied, appliedHash, recorded, err := r.appliedTemplate(ctx, in)
@@ -107,8 +107,7 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 	if applied == nil || appliedHash == renderedHash || reason == "" {
 		in.RuntimeTemplate = &rendered
 		e.Status.Runtime = &scrutinv1.RuntimeState{Image: specs.TemplateImage(&rendered), TemplateHash: renderedHash}
-		setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionTrue, scrutinv1.ReasonRuntimeUpToDate,
-			"The voting pods run the manager's runtime, image "+specs.TemplateImage(&rendered))
+		in.observed.runtime = &runtimeObserved{state: *e.Status.Runtime}
 		// (a template read from a Deployment never matches a rendering: the API
 		// server completed it; no Event for that)
 		if recorded && appliedHash != renderedHash {
@@ -124,12 +123,6 @@ func (r *ElectionReconciler) decideRuntime(ctx context.Context, in *Inputs) erro
 		Image: specs.TemplateImage(applied), TemplateHash: appliedHash,
 		PendingImage: specs.TemplateImage(&rendered), PendingTemplateHash: renderedHash,
 	}
-	msg := fmt.Sprintf("The vote is open: the voting pods keep image %s (template %s); the manager's image %s (template %s) is held back until upgradePolicy is Immediate",
-		specs.TemplateImage(applied), appliedHash, specs.TemplateImage(&rendered), renderedHash)
-	if reason == scrutinv1.ReasonKeptAfterClose {
-		msg = fmt.Sprintf("The vote has closed: the election keeps the runtime that took its ballots, image %s (template %s); the manager's image %s (template %s) is not applied",
-			specs.TemplateImage(applied), appliedHash, specs.TemplateImage(&rendered), renderedHash)
-	}
-	setCondition(e, scrutinv1.ConditionRuntimeUpToDate, metav1.ConditionFalse, reason, msg)
+	in.observed.runtime = &runtimeObserved{state: *e.Status.Runtime, hold: reason}
 	return nil
 }

@@ -80,6 +80,7 @@ func TestSettledRuntimeIsNotReadAgain(t *testing.T) {
 	if in.RuntimeTemplate == nil || specs.TemplateImage(in.RuntimeTemplate) != in.Options.RuntimeImage {
 		t.Fatalf("decided template %v, want the manager's", in.RuntimeTemplate)
 	}
+	setObserved(e, in.observed) // the conditions of what the reconcile observed
 	if c := meta.FindStatusCondition(e.Status.Conditions, scrutinv1.ConditionRuntimeUpToDate); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("RuntimeUpToDate %+v, want True", c)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -20,7 +21,11 @@ import (
 //
 // A reconcile changes the status of its copy of the Election in memory: the
 // phase (setPhase, which keeps the reason and message of each move), the
-// conditions (setCondition; Ready from readyCondition), the counts. Nothing is
+// conditions, the counts. Each condition is computed from what was observed, by
+// one function: Open and Tallied by the phase machine (decide, phase.go);
+// RollValid, RuntimeUpToDate, Delivered and Archived from what the steps saw
+// (observedConditions); Ready from the problems met and the voting Deployment
+// (readyCondition). Nothing is
 // announced while it works. At its end writeStatus patches the status onto a
 // fresh copy of the Election, and only once it is written does announce emit one
 // Event per transition between the status read at the start and the status
@@ -215,4 +220,133 @@ func readyCondition(o readyObserved) metav1.Condition {
 	}
 	return metav1.Condition{Type: scrutinv1.ConditionReady, Status: metav1.ConditionFalse, Reason: scrutinv1.ReasonRuntimeStarting,
 		Message: "Waiting for the voting pods to be available"}
+}
+
+// The conditions of what the reconcile's steps look at (RollValid,
+// RuntimeUpToDate, Delivered, Archived). Each step records what it observed in
+// in.observed and sets no condition itself; setObserved computes all four from
+// that one value (observedConditions), at one place of the reconcile, before
+// Ready. A step that did not look this time leaves its observation nil, and its
+// condition as it was.
+
+// observedState is what the steps saw in one reconcile.
+type observedState struct {
+	roll     *rollObserved
+	runtime  *runtimeObserved
+	delivery *scrutinv1.DeliveryStatus // as the runtime reported it
+	archive  *verdict
+}
+
+// verdict is a step's word on its condition.
+type verdict struct {
+	status          metav1.ConditionStatus
+	reason, message string
+}
+
+// rollObserved: the roll's verdict when it was checked (nil when it was not: an
+// open election keeps the roll it opened with), and the tenant's parts changed
+// since the opening, never applied (nil when they were not compared).
+type rollObserved struct {
+	verdict             *verdict
+	changedSinceOpening *string
+}
+
+// runtimeObserved: the runtime the voting pods run (state, with the manager's
+// own held back in its Pending fields), and why it is held back (hold).
+type runtimeObserved struct {
+	state scrutinv1.RuntimeState
+	hold  string
+}
+
+// setObserved sets the conditions of what the steps observed.
+func setObserved(e *scrutinv1.Election, o observedState) {
+	for _, c := range observedConditions(e.Status.Conditions, o) {
+		setCondition(e, c.Type, c.Status, c.Reason, c.Message)
+	}
+}
+
+// observedConditions are the conditions o says, given the current ones (the
+// roll's note of changed parts is kept on, or taken off, the verdict it has).
+func observedConditions(current []metav1.Condition, o observedState) []metav1.Condition {
+	var out []metav1.Condition
+	if o.roll != nil {
+		if c := rollCondition(meta.FindStatusCondition(current, scrutinv1.ConditionRollValid), o.roll); c != nil {
+			out = append(out, *c)
+		}
+	}
+	if o.runtime != nil {
+		out = append(out, runtimeCondition(o.runtime))
+	}
+	if o.delivery != nil {
+		out = append(out, deliveredCondition(o.delivery))
+	}
+	if v := o.archive; v != nil {
+		out = append(out, metav1.Condition{Type: scrutinv1.ConditionArchived, Status: v.status, Reason: v.reason, Message: v.message})
+	}
+	return out
+}
+
+// rollCondition is RollValid: the verdict of this check, or the current one,
+// followed by the parts changed since the opening when there are some.
+func rollCondition(current *metav1.Condition, o *rollObserved) *metav1.Condition {
+	var c metav1.Condition
+	switch {
+	case o.verdict != nil:
+		c = metav1.Condition{Type: scrutinv1.ConditionRollValid, Status: o.verdict.status, Reason: o.verdict.reason, Message: o.verdict.message}
+	case current != nil:
+		c = *current
+		c.Message, _, _ = strings.Cut(c.Message, changedMarker)
+	default:
+		return nil
+	}
+	if ch := o.changedSinceOpening; ch != nil && *ch != "" {
+		c.Message += changedMarker + *ch
+	}
+	return &c
+}
+
+// changedMarker introduces, in RollValid's message, the tenant's parts changed
+// after the opening.
+const changedMarker = "\nchanged after the election opened, not applied (the roll it opened with is kept): "
+
+// runtimeCondition is RuntimeUpToDate: True when nothing is held back; False,
+// with the reason it is held, naming both runtimes, when the voting pods keep
+// theirs.
+func runtimeCondition(o *runtimeObserved) metav1.Condition {
+	s := o.state
+	if s.PendingTemplateHash == "" {
+		return metav1.Condition{Type: scrutinv1.ConditionRuntimeUpToDate, Status: metav1.ConditionTrue, Reason: scrutinv1.ReasonRuntimeUpToDate,
+			Message: "The voting pods run the manager's runtime, image " + s.Image}
+	}
+	msg := fmt.Sprintf("The vote is open: the voting pods keep image %s (template %s); the manager's image %s (template %s) is held back until upgradePolicy is Immediate",
+		s.Image, s.TemplateHash, s.PendingImage, s.PendingTemplateHash)
+	if o.hold == scrutinv1.ReasonKeptAfterClose {
+		msg = fmt.Sprintf("The vote has closed: the election keeps the runtime that took its ballots, image %s (template %s); the manager's image %s (template %s) is not applied",
+			s.Image, s.TemplateHash, s.PendingImage, s.PendingTemplateHash)
+	}
+	return metav1.Condition{Type: scrutinv1.ConditionRuntimeUpToDate, Status: metav1.ConditionFalse, Reason: o.hold, Message: msg}
+}
+
+// deliveredCondition is Delivered from the runtime's delivery counts: True
+// (AllSent) when nothing waits and nothing failed, False while messages wait
+// (Sending) or when some failed (SomeFailed), with the counts.
+func deliveredCondition(d *scrutinv1.DeliveryStatus) metav1.Condition {
+	queued, failed := deliveryTotals(d)
+	counts := describeDelivery(d)
+	c := metav1.Condition{Type: scrutinv1.ConditionDelivered, Status: metav1.ConditionFalse}
+	switch {
+	case failed > 0:
+		c.Reason = scrutinv1.ReasonSomeFailed
+		c.Message = fmt.Sprintf("%d message(s) failed for good: those voters got no code or letter (%s); "+
+			"`kubectl scrutin delivery` lists them, `kubectl scrutin resend` sends again", failed, counts)
+	case queued > 0:
+		c.Reason = scrutinv1.ReasonSending
+		c.Message = fmt.Sprintf("%d message(s) waiting to be sent (%s)", queued, counts)
+		if d.OldestQueuedAt != nil {
+			c.Message += "; the oldest queued at " + d.OldestQueuedAt.UTC().Format(time.RFC3339)
+		}
+	default:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, scrutinv1.ReasonAllSent, fmt.Sprintf("every message sent (%s)", counts)
+	}
+	return c
 }

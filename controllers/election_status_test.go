@@ -213,3 +213,57 @@ func TestStatusSaidOnceAndRanked(t *testing.T) {
 		t.Errorf("phases seen %q: Pending was never written", phases)
 	}
 }
+
+// TestObservedConditions: RollValid, RuntimeUpToDate, Delivered and Archived
+// are computed from what the steps observed, and only from that; a step that did
+// not look leaves its condition as it was.
+func TestObservedConditions(t *testing.T) {
+	rollValid := metav1.Condition{Type: scrutinv1.ConditionRollValid, Status: metav1.ConditionTrue,
+		Reason: scrutinv1.ReasonRollValid, Message: "3 voters on the roll (sha256:ab)"}
+	noted := rollValid
+	noted.Message += changedMarker + "Secret roll, key roll.csv"
+	none, changed := "", "Secret roll, key roll.csv"
+	queuedAt := metav1.NewTime(time.Date(2030, 5, 1, 8, 0, 0, 0, time.UTC))
+	for name, tc := range map[string]struct {
+		current []metav1.Condition
+		o       observedState
+		want    []metav1.Condition
+	}{
+		"nothing observed: nothing set": {current: []metav1.Condition{rollValid}},
+		"a roll checked": {current: []metav1.Condition{noted},
+			o:    observedState{roll: &rollObserved{verdict: &verdict{metav1.ConditionFalse, scrutinv1.ReasonRollInvalid, "line 3: no id"}}},
+			want: []metav1.Condition{{Type: scrutinv1.ConditionRollValid, Status: metav1.ConditionFalse, Reason: scrutinv1.ReasonRollInvalid, Message: "line 3: no id"}}},
+		"a roll changed after the opening": {current: []metav1.Condition{rollValid},
+			o: observedState{roll: &rollObserved{changedSinceOpening: &changed}}, want: []metav1.Condition{noted}},
+		"a change undone": {current: []metav1.Condition{noted},
+			o: observedState{roll: &rollObserved{changedSinceOpening: &none}}, want: []metav1.Condition{rollValid}},
+		"changed parts before any verdict": {o: observedState{roll: &rollObserved{changedSinceOpening: &changed}}},
+		"the manager's runtime": {o: observedState{runtime: &runtimeObserved{state: scrutinv1.RuntimeState{Image: "runtime:2", TemplateHash: "t2"}}},
+			want: []metav1.Condition{{Type: scrutinv1.ConditionRuntimeUpToDate, Status: metav1.ConditionTrue, Reason: scrutinv1.ReasonRuntimeUpToDate,
+				Message: "The voting pods run the manager's runtime, image runtime:2"}}},
+		"an upgrade held while open": {o: observedState{runtime: &runtimeObserved{hold: scrutinv1.ReasonUpgradeHeldWhileOpen,
+			state: scrutinv1.RuntimeState{Image: "runtime:1", TemplateHash: "t1", PendingImage: "runtime:2", PendingTemplateHash: "t2"}}},
+			want: []metav1.Condition{{Type: scrutinv1.ConditionRuntimeUpToDate, Status: metav1.ConditionFalse, Reason: scrutinv1.ReasonUpgradeHeldWhileOpen,
+				Message: "The vote is open: the voting pods keep image runtime:1 (template t1); the manager's image runtime:2 (template t2) is held back until upgradePolicy is Immediate"}}},
+		"letters waiting": {o: observedState{delivery: &scrutinv1.DeliveryStatus{OldestQueuedAt: &queuedAt,
+			Channels: []scrutinv1.ChannelDelivery{{Channel: "mail", Queued: 2, Sent: 1}}}},
+			want: []metav1.Condition{{Type: scrutinv1.ConditionDelivered, Status: metav1.ConditionFalse, Reason: scrutinv1.ReasonSending,
+				Message: "2 message(s) waiting to be sent (mail: 2 queued, 1 sent, 0 failed, 0 delivered, 0 bounced); the oldest queued at 2030-05-01T08:00:00Z"}}},
+		"a failure outranks the queue": {o: observedState{delivery: &scrutinv1.DeliveryStatus{
+			Channels: []scrutinv1.ChannelDelivery{{Channel: "sms", Queued: 2, Failed: 1}}}},
+			want: []metav1.Condition{{Type: scrutinv1.ConditionDelivered, Status: metav1.ConditionFalse, Reason: scrutinv1.ReasonSomeFailed,
+				Message: "1 message(s) failed for good: those voters got no code or letter (sms: 2 queued, 0 sent, 1 failed, 0 delivered, 0 bounced); " +
+					"`kubectl scrutin delivery` lists them, `kubectl scrutin resend` sends again"}}},
+		"all sent": {o: observedState{delivery: &scrutinv1.DeliveryStatus{Channels: []scrutinv1.ChannelDelivery{{Channel: "mail", Sent: 3}}}},
+			want: []metav1.Condition{{Type: scrutinv1.ConditionDelivered, Status: metav1.ConditionTrue, Reason: scrutinv1.ReasonAllSent,
+				Message: "every message sent (mail: 0 queued, 3 sent, 0 failed, 0 delivered, 0 bounced)"}}},
+		"archived": {o: observedState{archive: &verdict{metav1.ConditionTrue, scrutinv1.ReasonArchived, "Archived to s3://b/k"}},
+			want: []metav1.Condition{{Type: scrutinv1.ConditionArchived, Status: metav1.ConditionTrue, Reason: scrutinv1.ReasonArchived, Message: "Archived to s3://b/k"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := observedConditions(tc.current, tc.o); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -26,4 +26,6 @@ type Inputs struct {
 	// keepCredentialsCopy: the public credentials could not be read this time
 	// (or the election is open): the copy standing is kept, not pruned.
 	keepCredentialsCopy bool
+	// observed is what the steps saw, for the conditions setObserved computes.
+	observed observedState
 }
