@@ -31,6 +31,7 @@ import (
 // status.archive (pvc://claim/directory/name-uid-digest.tar.gz) and Archived
 // True, and the Job is deleted.
 func TestArchiveToPVC(t *testing.T) {
+	t.Parallel() // its own tenant; it waits out the archive's retries on the real clock, alongside the others
 	ctx := context.Background()
 	ns := newTenant(t)
 	e := newElection(t, ns, "kept", 1*time.Second, 3*time.Second)

@@ -26,6 +26,7 @@ import (
 // its autoscaler, keeping its volume. Deleting the Election with
 // archiveOnDelete: Delete deletes the archive.
 func TestArchiveThenRetire(t *testing.T) {
+	t.Parallel() // its own tenant; it waits out the archive's retries on the real clock, alongside the others
 	ctx := context.Background()
 	ns := newTenant(t)
 	createSecret(t, ns, "records-s3", map[string]string{"accessKeyID": "tenant-key", "secretAccessKey": "tenant-secret"})
@@ -119,6 +120,7 @@ func TestArchiveThenRetire(t *testing.T) {
 // tallied Election leaves its archive in the bucket; without its credentials
 // Secret the condition says so.
 func TestArchiveKeptOnDelete(t *testing.T) {
+	t.Parallel() // its own tenant; it waits out the archive's retries on the real clock, alongside the others
 	ctx := context.Background()
 	ns := newTenant(t)
 	e := newElection(t, ns, "kept", 1*time.Second, 3*time.Second)

@@ -215,6 +215,7 @@ func TestConcurrentWrongCodesAreEachCountedOnce(t *testing.T) {
 // the pages in both languages; once both have passed, the right code signs in and
 // the escalation starts over.
 func TestWrongCodesLockTheVoterOutAcrossSignInsAndRestarts(t *testing.T) {
+	t.Parallel() // it waits out a real lockout and cooldown (90 s): the other waiting tests wait alongside
 	smtp := sink.StartSMTP(t)
 	dir := t.TempDir()
 	now := time.Now()

@@ -102,6 +102,7 @@ func TestMassLockoutNeedsManyAddresses(t *testing.T) {
 // the lockout at once; it is logged without a secret and counted; the voters' port
 // does not serve it.
 func TestHotlineUnlocksAVoterLockedOutBySomeoneElse(t *testing.T) {
+	t.Parallel() // it waits out a real cooldown (61 s): the other waiting tests wait alongside
 	smtp := sink.StartSMTP(t)
 	dir := t.TempDir()
 	now := time.Now()

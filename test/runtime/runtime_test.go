@@ -265,6 +265,7 @@ func TestPostgreSQLRestartDuringCasting(t *testing.T) {
 // TestLateSMS: the SMS gateway delivers the code 90 s after it was asked for; the
 // voter still signs in with it.
 func TestLateSMS(t *testing.T) {
+	t.Parallel() // it waits 90 s on the gateway's real clock: the other waiting tests wait alongside
 	sms := sink.StartSMS(t, "gateway-token")
 	sms.SetDeliveryDelay(90 * time.Second)
 	dir := t.TempDir()
