@@ -10,11 +10,11 @@ import (
 // setDelivery copies the runtime's delivery counts into status.delivery, and
 // notes them for the Delivered condition (deliveredCondition). A runtime that
 // reports none leaves both as they were.
-func setDelivery(e *scrutinv1.Election, in *Inputs, d *scrutinv1.DeliveryStatus) {
+func setDelivery(in *Inputs, d *scrutinv1.DeliveryStatus) {
 	if d == nil {
 		return
 	}
-	e.Status.Delivery = d.DeepCopy()
+	in.Election.Status.Delivery = d.DeepCopy()
 	in.observed.delivery = d
 }
 

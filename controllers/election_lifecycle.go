@@ -51,7 +51,7 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	o := r.observe(ctx, e, in, target, now)
 	if o.Runtime != nil {
 		o.DeliveryMoved = o.Runtime.Delivery != nil && !equality.Semantic.DeepEqual(o.Runtime.Delivery, e.Status.Delivery)
-		setDelivery(e, in, o.Runtime.Delivery)
+		setDelivery(in, o.Runtime.Delivery)
 	}
 	d := decide(now, e, o)
 	if key := (types.NamespacedName{Namespace: e.Namespace, Name: e.Name}); d.WatchDelivery {
