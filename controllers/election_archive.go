@@ -124,11 +124,11 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 		return 0
 	}
 	k := types.NamespacedName{Namespace: e.Namespace, Name: e.Name}
-	if wait := r.archiveAttempts.wait(k, r.Now()); wait > 0 {
+	if wait := r.archiveAttempts.wait(k, r.Clock(k)); wait > 0 {
 		return wait // the condition still says why the last attempt failed
 	}
 	failJob := func(reason, msg string, job types.UID) time.Duration {
-		n, wait := r.archiveAttempts.failJob(k, r.Now(), job)
+		n, wait := r.archiveAttempts.failJob(k, r.Clock(k), job)
 		in.observed.archive = &verdict{metav1.ConditionFalse, reason, fmt.Sprintf("%s; attempt %d, next in %s", msg, n, wait)}
 		return wait
 	}
@@ -170,7 +170,7 @@ func (r *ElectionReconciler) archive(ctx context.Context, e *scrutinv1.Election,
 	}
 	r.archiveAttempts.drop(k)
 	loc := s3archive.Location(dest, key)
-	e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(r.Now().UTC())}
+	e.Status.Archive = &scrutinv1.ArchiveStatus{Location: loc, Digest: digest, Size: size, ArchivedAt: metav1.NewTime(r.Clock(k).UTC())}
 	in.observed.archive = &verdict{metav1.ConditionTrue, scrutinv1.ReasonArchived,
 		fmt.Sprintf("Archived to %s (%d bytes, %s), checked after upload", loc, size, digest)}
 	return 0

@@ -61,7 +61,7 @@ func (r *ElectionReconciler) archiveToPVC(ctx context.Context, e *scrutinv1.Elec
 			r.deleteArchiveJob(ctx, &job)
 			return fail(scrutinv1.ReasonArchiveCopy, fmt.Sprintf("Job %s/%s lacks its archive annotations; it is started again", e.Namespace, job.Name), "")
 		}
-		at := r.Now().UTC()
+		at := r.Clock(k).UTC()
 		if job.Status.CompletionTime != nil {
 			at = job.Status.CompletionTime.UTC()
 		}

@@ -48,8 +48,11 @@ type ElectionReconciler struct {
 	// Resolver turns the election's mail, SMS and database hosts into addresses for
 	// its egress NetworkPolicy.
 	Resolver Resolver
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
+	// Clock tells the time an Election is reconciled at; time.Now for every
+	// Election when nil. It is read once per reconcile (specs.Inputs.Now). Each
+	// Election may have a clock of its own: the tests move one Election's time
+	// without touching the others that share the manager.
+	Clock func(election types.NamespacedName) time.Time
 	// MaxConcurrentReconciles is how many Elections are reconciled at once (1 when 0).
 	MaxConcurrentReconciles int
 	// DeliveryWatchEvery is how often the delivery watch reads the runtime of
@@ -207,8 +210,8 @@ func (r *ElectionReconciler) reconcileElection(ctx context.Context, e *scrutinv1
 // SetupWithManager registers the controller and what it watches: Elections, and the
 // objects of their namespaces, mapped back to their Election by label.
 func (r *ElectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Now == nil {
-		r.Now = time.Now
+	if r.Clock == nil {
+		r.Clock = func(types.NamespacedName) time.Time { return time.Now() }
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &scrutinv1.Election{}, secretRefIndex, indexSecretRefs); err != nil {
 		return fmt.Errorf("while indexing Elections by Secret: %w", err)

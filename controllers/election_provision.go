@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
@@ -40,7 +41,8 @@ type problem struct{ reason, message string }
 // the inputs it built them from, with the problems it met, and the errors worth a
 // retry.
 func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Election) (*Inputs, error) {
-	in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: specs.NamespaceName(e), Options: r.Options, Now: r.Now()}}
+	in := &Inputs{Inputs: specs.Inputs{Election: e, Namespace: specs.NamespaceName(e), Options: r.Options,
+		Now: r.Clock(types.NamespacedName{Namespace: e.Namespace, Name: e.Name})}}
 	in.Retired = retired(e, in.Now)
 	e.Status.Namespace = in.Namespace
 	if err := r.resolveHost(ctx, in); err != nil {

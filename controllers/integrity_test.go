@@ -86,6 +86,7 @@ func TestScheduleMoveReachesRuntimeWithoutRestart(t *testing.T) {
 // is still open (what a closesAt moved after the close gave) stays Closed and is
 // counted; it never goes back to Open.
 func TestPhaseNeverMovesBackwards(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ns := newTenant(t)
 	e := create(t, newElection(t, ns, "closed", time.Second, time.Hour))

@@ -22,6 +22,7 @@ import (
 // TestLifecycle follows one Election from creation to its results on a schedule a
 // few seconds long: every object built, phases, conditions and events in order.
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ns := newTenant(t)
 	e := create(t, newElection(t, ns, "board", 4*time.Second, 8*time.Second))

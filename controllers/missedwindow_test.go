@@ -18,7 +18,7 @@ import (
 // says, whatever it missed.
 
 // downDuring stops the controller, runs the runtime of e's namespace through its
-// whole vote by itself, waits until the close has passed, and starts the
+// whole vote by itself, moves e's clock past the close, and starts the
 // controller again.
 func downDuring(t *testing.T, e *scrutinv1.Election) {
 	t.Helper()
@@ -26,7 +26,7 @@ func downDuring(t *testing.T, e *scrutinv1.Election) {
 		t.Fatalf("while stopping the manager: %v", err)
 	}
 	double.runBySchedule(specs.NamespaceName(e))
-	time.Sleep(time.Until(e.Spec.Schedule.ClosesAt.Time) + time.Second)
+	moveClock(t, e, e.Spec.Schedule.ClosesAt.Add(time.Second))
 	if err := startManager(testOpt); err != nil {
 		t.Fatalf("while starting the manager: %v", err)
 	}
@@ -70,7 +70,7 @@ func assertTalliedFromTheRuntime(t *testing.T, e *scrutinv1.Election) *scrutinv1
 // Failed, and the runtime was never told to open.
 func TestControllerDownThroughTheWindow(t *testing.T) {
 	ns := newTenant(t)
-	e := create(t, newElection(t, ns, "unwatched", 10*time.Second, 13*time.Second))
+	e := create(t, newElection(t, ns, "unwatched", time.Hour, time.Hour+3*time.Second))
 	waitPhase(t, e, scrutinv1.PhaseScheduled, 10*time.Second)
 	downDuring(t, e)
 	cur := assertTalliedFromTheRuntime(t, e)
@@ -83,7 +83,9 @@ func TestControllerDownThroughTheWindow(t *testing.T) {
 // comes back after closesAt; the runtime closed and counted meanwhile.
 func TestControllerDownThroughTheClose(t *testing.T) {
 	ns := newTenant(t)
-	e := create(t, newElection(t, ns, "closed-unwatched", 2*time.Second, 8*time.Second))
+	e := create(t, newElection(t, ns, "closed-unwatched", time.Hour, time.Hour+6*time.Second))
+	waitPhase(t, e, scrutinv1.PhaseScheduled, 10*time.Second)
+	moveClock(t, e, e.Spec.Schedule.OpensAt.Time)
 	waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
 	downDuring(t, e)
 	cur := assertTalliedFromTheRuntime(t, e)
@@ -97,9 +99,12 @@ func TestControllerDownThroughTheClose(t *testing.T) {
 // nudge, the results are read at once.
 func TestRuntimeTalliedBeforeAsked(t *testing.T) {
 	ns := newTenant(t)
-	e := create(t, newElection(t, ns, "early-tally", 2*time.Second, 6*time.Second))
+	e := create(t, newElection(t, ns, "early-tally", time.Hour, time.Hour+4*time.Second))
+	waitPhase(t, e, scrutinv1.PhaseScheduled, 10*time.Second)
+	moveClock(t, e, e.Spec.Schedule.OpensAt.Time)
 	waitPhase(t, e, scrutinv1.PhaseOpen, 10*time.Second)
 	double.runBySchedule(specs.NamespaceName(e))
+	moveClock(t, e, e.Spec.Schedule.ClosesAt.Time)
 	cur := assertTalliedFromTheRuntime(t, e)
 	calls := double.callsTo(cur.Status.Namespace)
 	if slices.Contains(calls, "close") || !slices.Contains(calls, "results") {
@@ -111,9 +116,19 @@ func TestRuntimeTalliedBeforeAsked(t *testing.T) {
 // runtime could open: the election Failed, NeverOpened.
 func TestNoValidRollThroughTheCloseFails(t *testing.T) {
 	ns := newTenant(t)
-	e := create(t, newElectionWithRoll(t, ns, "no-roll", 2*time.Second, 4*time.Second,
+	e := create(t, newElectionWithRoll(t, ns, "no-roll", time.Hour, time.Hour+2*time.Second,
 		"voter_id,name,email,phone\nA-1,Camille Martin,not-an-email,\n",
 		map[string]string{"host": "192.0.2.25", "port": "2525", "password": "smtp-" + ns + "-no-roll"}))
+	waitFor(t, "the roll found invalid", 10*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionRollValid)
+		return c.Status == metav1.ConditionFalse, fmt.Sprintf("RollValid %+v", c)
+	})
+	moveClock(t, e, e.Spec.Schedule.OpensAt.Time)
+	waitFor(t, "the opening held back by the roll", 10*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionOpen)
+		return c.Reason == scrutinv1.ReasonRollInvalid, fmt.Sprintf("Open %+v", c)
+	})
+	moveClock(t, e, e.Spec.Schedule.ClosesAt.Time)
 	cur := waitPhase(t, e, scrutinv1.PhaseFailed, 20*time.Second)
 	if c := condition(cur, scrutinv1.ConditionOpen); c.Status != metav1.ConditionFalse {
 		t.Errorf("Open: %+v", c)

@@ -135,6 +135,7 @@ func TestFloorChangeInWords(t *testing.T) {
 // under way, lowered after it, and raised ahead of a peak announced later, each
 // change said once in an Event; announcing a peak does not roll the pods.
 func TestPreScaling(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ns := newTenant(t)
 	t0 := time.Now().Truncate(time.Second)          // RFC 3339 in the API: whole seconds
@@ -170,21 +171,26 @@ func TestPreScaling(t *testing.T) {
 	}
 
 	waitFloor("the floor of the peak under way", 3, time.Until(t0.Add(19*time.Second)))
-	waitFloor("the floor lowered after the peak", 1, time.Until(t0.Add(25*time.Second)))
+	// The election's clock passes the peak's end (t0+20s).
+	moveClock(t, e, t0.Add(21*time.Second))
+	waitFloor("the floor lowered after the peak", 1, 10*time.Second)
 
-	// An SRE announces a peak in 6 s: the floor goes up 3 s ahead of it.
+	// An SRE announces a peak in 6 s: the floor goes up 3 s ahead of it, the
+	// controller waking by itself (the election's clock runs on from where it
+	// was moved to).
+	until := func(at time.Time) time.Duration { return at.Sub(electionNow(e)) }
 	hash := configHash()
 	cur := getElection(t, e)
-	announced := time.Now().Add(6 * time.Second).Truncate(time.Second)
+	announced := electionNow(e).Add(6 * time.Second).Truncate(time.Second)
 	cur.Spec.Scaling.Peaks = append(cur.Spec.Scaling.Peaks, scrutinv1.Peak{At: metav1.NewTime(announced), MinReplicas: 4})
 	if err := k8s.Update(ctx, cur); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Until(announced.Add(-4 * time.Second)))
+	time.Sleep(until(announced.Add(-4 * time.Second)))
 	if got := hpaFloor(); got != 1 {
-		t.Errorf("the floor was raised %s before the lead (minReplicas %d)", time.Until(announced)-3*time.Second, got)
+		t.Errorf("the floor was raised %s before the lead (minReplicas %d)", until(announced)-3*time.Second, got)
 	}
-	waitFloor("the floor raised ahead of the announced peak", 4, time.Until(announced))
+	waitFloor("the floor raised ahead of the announced peak", 4, until(announced))
 	if h := configHash(); h != hash {
 		t.Errorf("announcing a peak rolled the pods: config hash %s -> %s", hash, h)
 	}

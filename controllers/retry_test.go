@@ -20,6 +20,7 @@ import (
 // next retry of a backoff grown while it failed; the failure is said by Ready
 // and counted; once the failure passes, the Secret is written.
 func TestScheduleKeptThroughErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ns := newTenant(t)
 	e := newElection(t, ns, "flaky", 14*time.Second, time.Minute)

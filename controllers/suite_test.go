@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -154,6 +155,7 @@ func startManager(opts specs.Options) error {
 	archives = newArchiveDouble()
 	r.Archives = archives
 	r.Resolver = staticResolver{"smtp.tenant-a.test": {"192.0.2.25"}}
+	r.Clock = clocks.now
 	r.DeliveryWatchEvery = 2 * time.Second
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -210,6 +212,39 @@ func (m managerReader) Get(ctx context.Context, key client.ObjectKey, obj client
 
 func (m managerReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
 	return m.client().List(ctx, list, opts...)
+}
+
+// clocks are the Elections' clocks: the real time, moved for an Election by the
+// offset moveClock gave it. A test that only waits on the controller's schedule
+// moves its own Election's clock instead of sleeping; the others sharing the
+// manager keep the real time. (TestLifecycle and the announced peak of
+// TestPreScaling keep the real clock: they check the controller wakes by itself
+// at the schedule's transitions.)
+var clocks testClocks
+
+type testClocks struct{ offsets sync.Map } // types.NamespacedName -> time.Duration
+
+func (c *testClocks) now(key types.NamespacedName) time.Time {
+	if d, ok := c.offsets.Load(key); ok {
+		return time.Now().Add(d.(time.Duration))
+	}
+	return time.Now()
+}
+
+// electionNow is the time on e's clock.
+func electionNow(e *scrutinv1.Election) time.Time {
+	return clocks.now(types.NamespacedName{Namespace: e.Namespace, Name: e.Name})
+}
+
+// moveClock sets e's clock to read to now, and has e reconciled at once (an
+// annotation change, which the controller watches). The time then runs on from
+// there.
+func moveClock(t *testing.T, e *scrutinv1.Election, to time.Time) {
+	t.Helper()
+	clocks.offsets.Store(types.NamespacedName{Namespace: e.Namespace, Name: e.Name}, time.Until(to))
+	updateElection(t, e, func(cur *scrutinv1.Election) {
+		metav1.SetMetaDataAnnotation(&cur.ObjectMeta, "test.scrutin.dev/clock", to.UTC().Format(time.RFC3339Nano))
+	})
 }
 
 type staticResolver map[string][]string

@@ -35,11 +35,17 @@ func TestManagerUpgradeNeverTouchesAnOpenVote(t *testing.T) {
 	legacy := create(t, newElection(t, ns, "legacy", 2*time.Second, time.Hour))
 	optIn := create(t, newElection(t, ns, "opt-in", 2*time.Second, time.Hour))
 	scheduled := create(t, newElection(t, ns, "scheduled", time.Hour, 2*time.Hour))
-	tallied := create(t, newElection(t, ns, "tallied", 2*time.Second, 8*time.Second)) // wide enough for a busy machine's controller to see it open: the double runtime opens only when asked
+	tallied := create(t, newElection(t, ns, "tallied", time.Hour, time.Hour+6*time.Second))
 	for _, e := range []*scrutinv1.Election{held, legacy, optIn} {
 		waitPhase(t, e, scrutinv1.PhaseOpen, 20*time.Second)
 	}
 	waitPhase(t, scheduled, scrutinv1.PhaseScheduled, 20*time.Second)
+	// the tallied election's clock runs through its window: the controller sees
+	// it open (the double runtime opens only when asked), then close and count
+	waitPhase(t, tallied, scrutinv1.PhaseScheduled, 20*time.Second)
+	moveClock(t, tallied, tallied.Spec.Schedule.OpensAt.Time)
+	waitPhase(t, tallied, scrutinv1.PhaseOpen, 20*time.Second)
+	moveClock(t, tallied, tallied.Spec.Schedule.ClosesAt.Time)
 	waitPhase(t, tallied, scrutinv1.PhaseTallied, 20*time.Second)
 
 	deployment := func(e *scrutinv1.Election) *appsv1.Deployment {
