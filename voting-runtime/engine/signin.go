@@ -435,8 +435,15 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 		}
 		return store.Wrong
 	}
+	// The session is opened in the attempt's transaction: a right code is spent
+	// and the session begins in one commit.
+	id, err := auth.NewSessionID()
+	if err != nil {
+		return "", store.Session{}, err
+	}
+	s := store.Session{IDHash: en.hasher.Sum(auth.DomainSession, "", id), VoterID: voterID, CreatedAt: now, LastSeenAt: now}
 	policy := en.lockoutPolicy()
-	att, err := en.st.AttemptSignIn(ctx, voterID, now, policy, check)
+	att, err := en.st.AttemptSignIn(ctx, voterID, now, policy, check, &s)
 	switch {
 	case err != nil:
 		return "", store.Session{}, errorf("checking the code", err)
@@ -455,14 +462,6 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 		wrong = true
 		en.metrics.signIn("wrong-code")
 		return "", store.Session{}, &WrongCodeError{AttemptsLeft: policy.MaxFailures - att.Guard.Failures}
-	}
-	id, err := auth.NewSessionID()
-	if err != nil {
-		return "", store.Session{}, err
-	}
-	s := store.Session{IDHash: en.hasher.Sum(auth.DomainSession, "", id), VoterID: voterID, CreatedAt: now, LastSeenAt: now}
-	if err := en.st.CreateSession(ctx, s); err != nil {
-		return "", store.Session{}, errorf("opening the session", err)
 	}
 	en.metrics.signIn("signed-in")
 	return id, s, nil

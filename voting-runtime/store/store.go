@@ -382,9 +382,12 @@ type SignIns interface {
 	// calling check; otherwise it calls check with the pending sign-in (nil when
 	// there is none) and records its verdict (Guard.Record). A Wrong one that starts
 	// a lockout, and a Right one, end the pending sign-in: its codes no longer work
-	// (see Guard.Attempt). Sessions are not touched.
+	// (see Guard.Attempt). With open (not nil), a Right one also creates the
+	// session open in the same transaction: the code is spent and the session
+	// begins in one commit, or neither happens (an id hash already in use is an
+	// error, and the attempt is then not recorded). Other sessions are not touched.
 	AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy LockoutPolicy,
-		check func(p *PendingSignIn) Verdict) (Attempt, error)
+		check func(p *PendingSignIn) Verdict, open *Session) (Attempt, error)
 	// ReserveCode records at now that a code is being sent, unless the voter is
 	// locked out or a code was sent less than cooldown before now; it returns the
 	// guard as it was, and whether the reservation was made. Two replicas never

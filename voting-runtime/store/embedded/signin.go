@@ -113,7 +113,7 @@ func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) 
 
 // AttemptSignIn checks one code and records the verdict in one write transaction.
 func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
-	check func(p *store.PendingSignIn) store.Verdict) (store.Attempt, error) {
+	check func(p *store.PendingSignIn) store.Verdict, open *store.Session) (store.Attempt, error) {
 	var a store.Attempt
 	err := s.write(ctx, "attempt sign-in", func(tx *sql.Tx) error {
 		g, err := readGuard(ctx, tx, voterID)
@@ -127,6 +127,11 @@ func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time
 		}
 		if end {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM sign_ins WHERE voter_id = ?", voterID); err != nil {
+				return err
+			}
+		}
+		if open != nil && a.Verdict == store.Right {
+			if err := insertSession(ctx, tx, *open); err != nil {
 				return err
 			}
 		}
@@ -232,9 +237,16 @@ func (s *Store) DeleteSignIn(ctx context.Context, voterID string) error {
 
 // CreateSession stores a new session; an id hash already in use is an error.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at)
+	return wrap("create session", insertSession(ctx, s.w, ss))
+}
+
+// insertSession creates the session ss with q (the writer, or a transaction).
+func insertSession(ctx context.Context, q interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, ss store.Session) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at)
 		VALUES (?, ?, ?, ?)`, nonNil(ss.IDHash), ss.VoterID, ss.CreatedAt.UnixMicro(), ss.LastSeenAt.UnixMicro())
-	return wrap("create session", err)
+	return err
 }
 
 // Session returns the session whose id hashes to idHash, or store.ErrNotFound.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
@@ -17,23 +18,18 @@ func (s *Store) PutSignIn(ctx context.Context, p store.PendingSignIn) error {
 }
 
 func putSignIn(ctx context.Context, tx pgx.Tx, p store.PendingSignIn) error {
-	_, err := tx.Exec(ctx, `INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
+	// one round trip for the row and its codes
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
 		VALUES ($1, 0, $2, $3)
 		ON CONFLICT (voter_id) DO UPDATE SET last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
 		p.VoterID, p.LastSentAt, p.ExpiresAt)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "DELETE FROM sign_in_codes WHERE voter_id = $1", p.VoterID); err != nil {
-		return err
-	}
+	b.Queue("DELETE FROM sign_in_codes WHERE voter_id = $1", p.VoterID)
 	for i, c := range p.Codes {
-		if _, err := tx.Exec(ctx, `INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
-			VALUES ($1, $2, $3, $4)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt); err != nil {
-			return err
-		}
+		b.Queue(`INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
+			VALUES ($1, $2, $3, $4)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt)
 	}
-	return nil
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // SignIn returns a voter's pending sign-in, its codes in the order they were put,
@@ -73,20 +69,56 @@ func readSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.PendingSi
 	return p, err
 }
 
+// lockGuardReadSignIn locks a voter's guard row (creating it) and reads their
+// pending sign-in under it (nil when there is none), in one round trip.
+func lockGuardReadSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.Guard, *store.PendingSignIn, error) {
+	b := &pgx.Batch{}
+	b.Queue(lockGuardSQL, voterID)
+	b.Queue("SELECT last_sent_at, expires_at FROM sign_ins WHERE voter_id = $1", voterID)
+	b.Queue("SELECT hash, expires_at FROM sign_in_codes WHERE voter_id = $1 ORDER BY n", voterID)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	g, err := scanGuard(voterID, br.QueryRow())
+	if err != nil {
+		return store.Guard{}, nil, err
+	}
+	p := store.PendingSignIn{VoterID: voterID}
+	err = br.QueryRow().Scan(&p.LastSentAt, &p.ExpiresAt)
+	found := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return store.Guard{}, nil, err
+	}
+	rows, _ := br.Query()
+	codes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.PendingCode, error) {
+		var c store.PendingCode
+		err := r.Scan(&c.Hash, &c.ExpiresAt)
+		c.ExpiresAt = c.ExpiresAt.UTC()
+		return c, err
+	})
+	if err != nil {
+		return store.Guard{}, nil, err
+	}
+	if err := br.Close(); err != nil {
+		return store.Guard{}, nil, err
+	}
+	if !found {
+		return g, nil, nil
+	}
+	p.Codes = codes
+	p.LastSentAt, p.ExpiresAt = p.LastSentAt.UTC(), p.ExpiresAt.UTC()
+	return g, &p, nil
+}
+
 // UpdateSignIn replaces a voter's pending sign-in with f(current), holding the
 // voter's guard row, unless the voter is locked out at now.
 func (s *Store) UpdateSignIn(ctx context.Context, voterID string, now time.Time, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		g, err := lockGuard(ctx, tx, voterID)
+		g, cur, err := lockGuardReadSignIn(ctx, tx, voterID)
 		if err != nil {
 			return err
 		}
 		if g.Locked(now) {
 			return store.ErrLockedOut
-		}
-		cur, err := store.OrNone(readSignIn(ctx, tx, voterID))
-		if err != nil {
-			return err
 		}
 		next := f(cur)
 		next.VoterID = voterID
@@ -106,24 +138,29 @@ func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) 
 // AttemptSignIn checks one code holding the voter's guard row, and records the
 // verdict in the same transaction.
 func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
-	check func(p *store.PendingSignIn) store.Verdict) (store.Attempt, error) {
+	check func(p *store.PendingSignIn) store.Verdict, open *store.Session) (store.Attempt, error) {
 	var a store.Attempt
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		g, err := lockGuard(ctx, tx, voterID)
+		// Four round trips in all: the transaction's start, the guard locked
+		// with the pending sign-in read under it, the writes, the commit.
+		g, cur, err := lockGuardReadSignIn(ctx, tx, voterID)
 		if err != nil {
 			return err
 		}
-		pending := func() (*store.PendingSignIn, error) { return store.OrNone(readSignIn(ctx, tx, voterID)) }
+		pending := func() (*store.PendingSignIn, error) { return cur, nil }
 		var record, end bool
 		if a, record, end, err = g.Attempt(now, policy, pending, check); !record || err != nil {
 			return err
 		}
+		b := &pgx.Batch{}
 		if end {
-			if _, err := tx.Exec(ctx, "DELETE FROM sign_ins WHERE voter_id = $1", voterID); err != nil {
-				return err
-			}
+			b.Queue("DELETE FROM sign_ins WHERE voter_id = $1", voterID)
 		}
-		return writeGuard(ctx, tx, a.Guard)
+		if open != nil && a.Verdict == store.Right {
+			b.Queue(insertSessionSQL, sessionArgs(*open)...)
+		}
+		queueWriteGuard(b, a.Guard)
+		return tx.SendBatch(ctx, b).Close()
 	}, "attempt sign-in")
 	return a, err
 }
@@ -169,12 +206,16 @@ func (s *Store) Unlock(ctx context.Context, voterID string) (store.Guard, error)
 
 const selectGuard = "SELECT failures, lockouts, locked_until, last_failure_at, last_sent_at FROM sign_in_guards"
 
+// lockGuardSQL reads a voter's guard row, creating it, and locks it until the
+// transaction ends: one statement (the conflict's update takes the row's lock and
+// returns its latest committed values, as SELECT … FOR UPDATE does).
+const lockGuardSQL = `INSERT INTO sign_in_guards AS g (voter_id) VALUES ($1)
+	ON CONFLICT (voter_id) DO UPDATE SET voter_id = g.voter_id
+	RETURNING failures, lockouts, locked_until, last_failure_at, last_sent_at`
+
 // lockGuard reads a voter's guard row, creating it, and locks it until tx ends.
 func lockGuard(ctx context.Context, tx pgx.Tx, voterID string) (store.Guard, error) {
-	if _, err := tx.Exec(ctx, "INSERT INTO sign_in_guards (voter_id) VALUES ($1) ON CONFLICT DO NOTHING", voterID); err != nil {
-		return store.Guard{}, err
-	}
-	return scanGuard(voterID, tx.QueryRow(ctx, selectGuard+" WHERE voter_id = $1 FOR UPDATE", voterID))
+	return scanGuard(voterID, tx.QueryRow(ctx, lockGuardSQL, voterID))
 }
 
 func scanGuard(voterID string, row pgx.Row) (store.Guard, error) {
@@ -195,10 +236,18 @@ func scanGuard(voterID string, row pgx.Row) (store.Guard, error) {
 }
 
 func writeGuard(ctx context.Context, tx pgx.Tx, g store.Guard) error {
-	_, err := tx.Exec(ctx, `UPDATE sign_in_guards SET failures = $2, lockouts = $3, locked_until = $4,
-		last_failure_at = $5, last_sent_at = $6 WHERE voter_id = $1`,
-		g.VoterID, g.Failures, g.Lockouts, nullTime(g.LockedUntil), nullTime(g.LastFailureAt), nullTime(g.LastSentAt))
+	_, err := tx.Exec(ctx, writeGuardSQL, guardArgs(g)...)
 	return err
+}
+
+// queueWriteGuard queues writeGuard's statement in b.
+func queueWriteGuard(b *pgx.Batch, g store.Guard) { b.Queue(writeGuardSQL, guardArgs(g)...) }
+
+const writeGuardSQL = `UPDATE sign_in_guards SET failures = $2, lockouts = $3, locked_until = $4,
+	last_failure_at = $5, last_sent_at = $6 WHERE voter_id = $1`
+
+func guardArgs(g store.Guard) []any {
+	return []any{g.VoterID, g.Failures, g.Lockouts, nullTime(g.LockedUntil), nullTime(g.LastFailureAt), nullTime(g.LastSentAt)}
 }
 
 // nullTime is nil (SQL NULL) for the zero time, t otherwise.
@@ -218,9 +267,21 @@ func (s *Store) DeleteSignIn(ctx context.Context, voterID string) error {
 
 // CreateSession stores a new session; an id hash already in use is an error.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at)
-		VALUES ($1, $2, $3, $4)`, nonNil(ss.IDHash), ss.VoterID, ss.CreatedAt, ss.LastSeenAt)
-	return wrap("create session", err)
+	return wrap("create session", insertSession(ctx, s.pool, ss))
+}
+
+// insertSession creates the session ss with q (the pool, or a transaction).
+func insertSession(ctx context.Context, q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, ss store.Session) error {
+	_, err := q.Exec(ctx, insertSessionSQL, sessionArgs(ss)...)
+	return err
+}
+
+const insertSessionSQL = `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4)`
+
+func sessionArgs(ss store.Session) []any {
+	return []any{nonNil(ss.IDHash), ss.VoterID, ss.CreatedAt, ss.LastSeenAt}
 }
 
 // Session returns the session whose id hashes to idHash, or store.ErrNotFound.

@@ -60,19 +60,19 @@ func testLockout(t *testing.T, s store.Store) {
 	if g, err := s.Guard(ctx, "v1"); err != nil || g != (store.Guard{VoterID: "v1"}) {
 		t.Fatalf("Guard of a voter who did nothing = %+v, %v; want the zero Guard", g, err)
 	}
-	if a, err := s.AttemptSignIn(ctx, "v1", at(0), guardPolicy, guardCheck("x")); err != nil || a.Verdict != store.NothingToCheck || a.Guard.Failures != 0 {
+	if a, err := s.AttemptSignIn(ctx, "v1", at(0), guardPolicy, guardCheck("x"), nil); err != nil || a.Verdict != store.NothingToCheck || a.Guard.Failures != 0 {
 		t.Errorf("an attempt without a pending sign-in = %+v, %v; want NothingToCheck, not counted", a, err)
 	}
 	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 0)))
 	for n := 1; n <= 2; n++ {
-		a, err := s.AttemptSignIn(ctx, "v1", at(n), guardPolicy, guardCheck("wrong"))
+		a, err := s.AttemptSignIn(ctx, "v1", at(n), guardPolicy, guardCheck("wrong"), nil)
 		if err != nil || a.Verdict != store.Wrong || a.Locked || a.Guard.Failures != n || a.Guard.Locked(at(n)) {
 			t.Fatalf("wrong code %d = %+v, %v", n, a, err)
 		}
 	}
 	// A new pending sign-in changes nothing in the count.
 	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 2)))
-	a, err := s.AttemptSignIn(ctx, "v1", at(3), guardPolicy, guardCheck("wrong"))
+	a, err := s.AttemptSignIn(ctx, "v1", at(3), guardPolicy, guardCheck("wrong"), nil)
 	if err != nil || !a.Guard.LockedUntil.Equal(at(4)) || a.Guard.Lockouts != 1 || a.Guard.Failures != 0 {
 		t.Fatalf("third wrong code = %+v, %v; want locked until at(4), one lockout", a, err)
 	}
@@ -84,12 +84,13 @@ func testLockout(t *testing.T, s store.Store) {
 	a, err = s.AttemptSignIn(ctx, "v1", at(3).Add(59*time.Second), guardPolicy, func(*store.PendingSignIn) store.Verdict {
 		called = true
 		return store.Right
-	})
+	}, nil)
+
 	if err != nil || !a.Locked || called || a.Verdict != store.NothingToCheck {
 		t.Errorf("during the lockout = %+v, %v (check called: %v); want Locked, nothing checked", a, err, called)
 	}
 	for n := 4; n <= 6; n++ {
-		a, err = s.AttemptSignIn(ctx, "v1", at(n), guardPolicy, guardCheck("wrong"))
+		a, err = s.AttemptSignIn(ctx, "v1", at(n), guardPolicy, guardCheck("wrong"), nil)
 		if err != nil || a.Locked {
 			t.Fatalf("wrong code at %d min = %+v, %v", n, a, err)
 		}
@@ -103,7 +104,7 @@ func testLockout(t *testing.T, s store.Store) {
 	}
 	// After the lockout, a right code signs in and resets the escalation.
 	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 11)))
-	a, err = s.AttemptSignIn(ctx, "v1", at(11), guardPolicy, guardCheck("right"))
+	a, err = s.AttemptSignIn(ctx, "v1", at(11), guardPolicy, guardCheck("right"), nil)
 	if err != nil || a.Verdict != store.Right || a.Guard.Failures != 0 || a.Guard.Lockouts != 0 || !a.Guard.LockedUntil.IsZero() {
 		t.Errorf("right code after the lockout = %+v, %v; want Right, escalation reset", a, err)
 	}
@@ -133,7 +134,8 @@ func testConcurrentAttempts(t *testing.T, s store.Store) {
 		attempts[i], err = stores[i%len(stores)].AttemptSignIn(ctx, "v1", at(1), policy, func(p *store.PendingSignIn) store.Verdict {
 			checks.Add(1)
 			return guardCheck("wrong")(p)
-		})
+		}, nil)
+
 		return err
 	})
 	failures := map[int]int{}
@@ -218,7 +220,7 @@ func testReserveCode(t *testing.T, s store.Store) {
 	// Locked out: no reservation, and the lockout keeps the cooldown.
 	must(t, s.PutSignIn(ctx, guardSignIn("v1", "c", 2)))
 	policy := store.LockoutPolicy{MaxFailures: 1, Lockouts: []time.Duration{time.Minute}}
-	if a, err := s.AttemptSignIn(ctx, "v1", at(3), policy, guardCheck("wrong")); err != nil || !a.Guard.Locked(at(3)) || !a.Guard.LastSentAt.Equal(at(2)) {
+	if a, err := s.AttemptSignIn(ctx, "v1", at(3), policy, guardCheck("wrong"), nil); err != nil || !a.Guard.Locked(at(3)) || !a.Guard.LastSentAt.Equal(at(2)) {
 		t.Fatalf("lockout = %+v, %v", a, err)
 	}
 	if g, ok, _ := s.ReserveCode(ctx, "v1", at(3).Add(30*time.Second), 0); ok || !g.Locked(at(3).Add(30*time.Second)) {

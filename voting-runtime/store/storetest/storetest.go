@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("HotlineUnlock", func(t *testing.T) { testHotlineUnlock(t, fresh(t)) })
 	t.Run("SignInClearsTheResendCooldown", func(t *testing.T) { testSignInClearsTheResendCooldown(t, fresh(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, fresh(t)) })
+	t.Run("RightCodeOpensTheSession", func(t *testing.T) { testRightCodeOpensTheSession(t, fresh(t)) })
 	t.Run("Cast", func(t *testing.T) { testCast(t, fresh(t)) })
 	t.Run("SealBallots", func(t *testing.T) { testSealBallots(t, fresh(t)) })
 	t.Run("CastUnknownVoter", func(t *testing.T) { testCastUnknownVoter(t, fresh(t)) })
