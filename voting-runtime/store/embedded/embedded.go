@@ -43,6 +43,8 @@ const readers = 4
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE: every write
 	r *sql.DB // read-only connections
+	// casts commits concurrent casts in groups (castgroup.go).
+	casts castGroups
 	// Clock is the ballot box's clock, which casts and the close compare with
 	// the recorded schedule (time.Now when nil). Set it, if at all, before use.
 	Clock func() time.Time
