@@ -177,28 +177,35 @@ func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, err
 	return rt, nil
 }
 
-// dbCounters are what the server counted of the runtime's database: committed
-// transactions (pg_stat_database) and statements run, BEGIN and COMMIT included
-// (pg_stat_statements; a batch sends several in one round trip).
+// dbCounters are what the server counted of the runtime's database: the
+// transactions it committed (pg_stat_database's xact_commit, read-only ones
+// included), the statements it ran, BEGIN and COMMIT included
+// (pg_stat_statements; a batch sends several in one round trip), and the WAL's
+// flushes to disk (pg_stat_wal's wal_sync, the server's: the runtime's database
+// is the only one busy during a run). A flush is what a commit waits for; the
+// server flushes the commits waiting together once.
 type dbCounters struct {
-	commits, statements float64
-	journeys            int
+	commits, statements, walSyncs float64
+	journeys                      int
 }
 
 func (c dbCounters) minus(before dbCounters, journeys int) dbCounters {
-	return dbCounters{commits: c.commits - before.commits, statements: c.statements - before.statements, journeys: journeys}
+	return dbCounters{commits: c.commits - before.commits, statements: c.statements - before.statements,
+		walSyncs: c.walSyncs - before.walSyncs, journeys: journeys}
 }
 
-func (c dbCounters) perJourney() (commits, statements float64) {
+// perJourney is each count divided by the journeys completed.
+func (c dbCounters) perJourney() (commits, statements, walSyncs float64) {
 	if c.journeys == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return c.commits / float64(c.journeys), c.statements / float64(c.journeys)
+	n := float64(c.journeys)
+	return c.commits / n, c.statements / n, c.walSyncs / n
 }
 
 func (c dbCounters) String() string {
-	commits, statements := c.perJourney()
-	return fmt.Sprintf("%.1f commits, %.1f statements (%d journeys)", commits, statements, c.journeys)
+	commits, statements, syncs := c.perJourney()
+	return fmt.Sprintf("%.1f transactions, %.1f statements, %.2f WAL flushes (%d journeys)", commits, statements, syncs, c.journeys)
 }
 
 // dbCounters reads the counts of the current runtime's database.
@@ -210,8 +217,9 @@ func (b *bench) dbCounters(ctx context.Context) (dbCounters, error) {
 	defer conn.Close(ctx)
 	var c dbCounters
 	err = conn.QueryRow(ctx, `SELECT d.xact_commit::float8,
-		(SELECT coalesce(sum(s.calls), 0)::float8 FROM pg_stat_statements s WHERE s.dbid = d.datid)
-		FROM pg_stat_database d WHERE d.datname = $1`, b.db).Scan(&c.commits, &c.statements)
+		(SELECT coalesce(sum(s.calls), 0)::float8 FROM pg_stat_statements s WHERE s.dbid = d.datid),
+		(SELECT wal_sync::float8 FROM pg_stat_wal)
+		FROM pg_stat_database d WHERE d.datname = $1`, b.db).Scan(&c.commits, &c.statements, &c.walSyncs)
 	return c, err
 }
 
