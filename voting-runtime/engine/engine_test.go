@@ -83,9 +83,10 @@ func (c *countingStore) AttemptSignIn(ctx context.Context, voterID string, now t
 	return c.Store.AttemptSignIn(ctx, voterID, now, p, check, open)
 }
 
-func (c *countingStore) ReserveCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration) (store.Guard, bool, error) {
+func (c *countingStore) SendCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration,
+	update func(*store.PendingSignIn) store.PendingSignIn, msg store.OutboxMessage) (store.Guard, bool, int64, error) {
 	c.count(voterID)
-	return c.Store.ReserveCode(ctx, voterID, now, cooldown)
+	return c.Store.SendCode(ctx, voterID, now, cooldown, update, msg)
 }
 
 // newFixture runs an election opening in one hour, with mail and SMS going to real

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
@@ -157,6 +158,51 @@ func (s *Store) ReserveCode(ctx context.Context, voterID string, now time.Time, 
 		return writeGuard(ctx, tx, next)
 	})
 	return g, ok, err
+}
+
+// SendCode records a code's sending, the pending sign-in and the message in one
+// write transaction.
+func (s *Store) SendCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration,
+	update func(cur *store.PendingSignIn) store.PendingSignIn, msg store.OutboxMessage) (store.Guard, bool, int64, error) {
+	if err := msg.Check(); err != nil {
+		return store.Guard{}, false, 0, fmt.Errorf("embedded: send code: %w", err)
+	}
+	var g store.Guard
+	var sent bool
+	var id int64
+	err := s.write(ctx, "send code", func(tx *sql.Tx) (err error) {
+		if g, err = readGuard(ctx, tx, voterID); err != nil {
+			return err
+		}
+		if sent = g.MaySend(now, cooldown); !sent {
+			return nil
+		}
+		cur, err := store.OrNone(readSignIn(ctx, tx, voterID))
+		if err != nil {
+			return err
+		}
+		next := update(cur)
+		next.VoterID = voterID
+		if err := putSignIn(ctx, tx, next); err != nil {
+			return err
+		}
+		sentAt := g
+		sentAt.LastSentAt = now
+		if err := writeGuard(ctx, tx, sentAt); err != nil {
+			return err
+		}
+		ins, err := prepareEnqueue(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		id, err = enqueueOne(ctx, ins, msg, s.now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		return store.Guard{}, false, 0, err
+	}
+	return g, sent, id, nil
 }
 
 // ReleaseCode puts the last sent time back to previous, unless another

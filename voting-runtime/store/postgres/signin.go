@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,12 @@ func (s *Store) PutSignIn(ctx context.Context, p store.PendingSignIn) error {
 func putSignIn(ctx context.Context, tx pgx.Tx, p store.PendingSignIn) error {
 	// one round trip for the row and its codes
 	b := &pgx.Batch{}
+	queuePutSignIn(b, p)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queuePutSignIn queues in b the statements that put p.
+func queuePutSignIn(b *pgx.Batch, p store.PendingSignIn) {
 	b.Queue(`INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
 		VALUES ($1, 0, $2, $3)
 		ON CONFLICT (voter_id) DO UPDATE SET last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
@@ -29,7 +36,51 @@ func putSignIn(ctx context.Context, tx pgx.Tx, p store.PendingSignIn) error {
 		b.Queue(`INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
 			VALUES ($1, $2, $3, $4)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt)
 	}
-	return tx.SendBatch(ctx, b).Close()
+}
+
+// SendCode records a code's sending, the pending sign-in and the message in one
+// transaction: its start, the guard locked with the pending sign-in read under
+// it, the writes and the message's id, the commit.
+func (s *Store) SendCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration,
+	update func(cur *store.PendingSignIn) store.PendingSignIn, msg store.OutboxMessage) (store.Guard, bool, int64, error) {
+	if err := msg.Check(); err != nil {
+		return store.Guard{}, false, 0, fmt.Errorf("postgres: send code: %w", err)
+	}
+	var g store.Guard
+	var sent bool
+	var id int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var cur *store.PendingSignIn
+		var err error
+		if g, cur, err = lockGuardReadSignIn(ctx, tx, voterID); err != nil {
+			return err
+		}
+		if sent = g.MaySend(now, cooldown); !sent {
+			return nil
+		}
+		next := update(cur)
+		next.VoterID = voterID
+		b := &pgx.Batch{}
+		queuePutSignIn(b, next)
+		b.Queue("UPDATE sign_in_guards SET last_sent_at = $2 WHERE voter_id = $1", voterID, now)
+		b.Queue(`INSERT INTO outbox (voter_id, kind, channel, sealed, not_after) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			msg.VoterID, msg.Kind, msg.Channel, msg.Sealed, msg.NotAfter)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		for range b.Len() - 1 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := br.QueryRow().Scan(&id); err != nil {
+			return err
+		}
+		return br.Close()
+	}, "send code")
+	if err != nil {
+		return store.Guard{}, false, 0, err
+	}
+	return g, sent, id, nil
 }
 
 // SignIn returns a voter's pending sign-in, its codes in the order they were put,

@@ -227,3 +227,119 @@ func testReserveCode(t *testing.T, s store.Store) {
 		t.Errorf("a reservation during the lockout = %+v, %v; want refused", g, ok)
 	}
 }
+
+// testSendCode: SendCode records the send, the pending sign-in and the message
+// in one commit, or nothing: not within the resend cooldown, not during a
+// lockout, not for a message the outbox would refuse; and of concurrent sends
+// for one voter, across connections, one goes through.
+func testSendCode(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	vs := voters(2)
+	importRoll(t, s, vs, "d")
+	id := vs[0].ID
+	calls := 0
+	withCode := func(code string, m int) func(*store.PendingSignIn) store.PendingSignIn {
+		return func(cur *store.PendingSignIn) store.PendingSignIn {
+			calls++
+			p := guardSignIn(id, code, m)
+			if cur != nil {
+				p.Codes = append(p.Codes, cur.Codes...)
+			}
+			return p
+		}
+	}
+	messages := func() int {
+		t.Helper()
+		ms, err := s.Deliveries(ctx, id, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ms)
+	}
+	codes := func() []string {
+		t.Helper()
+		p, err := s.SignIn(ctx, id)
+		if err != nil {
+			t.Fatalf("SignIn: %v", err)
+		}
+		var cs []string
+		for _, c := range p.Codes {
+			cs = append(cs, string(c.Hash))
+		}
+		return cs
+	}
+
+	g, sent, msgID, err := s.SendCode(ctx, id, at(0), time.Minute, withCode("c1", 0), message(id, store.KindCode, store.ChannelMail))
+	if err != nil || !sent || msgID == 0 || g.Locked(at(0)) {
+		t.Fatalf("the first code = %+v, %v, %d, %v", g, sent, msgID, err)
+	}
+	delivery(t, s, id, msgID)
+	if got, err := s.Guard(ctx, id); err != nil || !got.LastSentAt.Equal(at(0)) {
+		t.Errorf("the guard after the send = %+v, %v; want last sent at(0)", got, err)
+	}
+	if cs := codes(); len(cs) != 1 || cs[0] != "c1" {
+		t.Errorf("codes %q, want [c1]", cs)
+	}
+
+	// within the cooldown: nothing written, update not called
+	calls = 0
+	g, sent, _, err = s.SendCode(ctx, id, at(0).Add(30*time.Second), time.Minute, withCode("c2", 0), message(id, store.KindCode, store.ChannelMail))
+	if err != nil || sent || !g.LastSentAt.Equal(at(0)) || calls != 0 {
+		t.Errorf("within the cooldown = %+v, sent %v, %v, update called %d times; want refused with the guard as it was", g, sent, err, calls)
+	}
+	if n := messages(); n != 1 {
+		t.Errorf("%d messages after a refused send, want 1", n)
+	}
+
+	// a message the outbox refuses: nothing written
+	if _, _, _, err := s.SendCode(ctx, id, at(2), time.Minute, withCode("c3", 2), store.OutboxMessage{VoterID: id, Kind: "no-such-kind", Channel: store.ChannelMail}); err == nil {
+		t.Errorf("a message of no kind was queued")
+	}
+	if cs := codes(); len(cs) != 1 || messages() != 1 {
+		t.Errorf("after a refused message: codes %q, %d messages; want [c1], 1", cs, messages())
+	}
+
+	// locked out by wrong codes: no code sent until the lockout ends
+	for m := range guardPolicy.MaxFailures {
+		if _, err := s.AttemptSignIn(ctx, id, at(3).Add(time.Duration(m)*time.Second), guardPolicy, guardCheck("wrong"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls = 0
+	g, sent, _, err = s.SendCode(ctx, id, at(3).Add(30*time.Second), time.Minute, withCode("c4", 3), message(id, store.KindCode, store.ChannelMail))
+	if err != nil || sent || !g.Locked(at(3).Add(30*time.Second)) || calls != 0 {
+		t.Errorf("during the lockout = %+v, sent %v, %v, update called %d times; want refused, locked", g, sent, err, calls)
+	}
+	if n := messages(); n != 1 {
+		t.Errorf("%d messages after a send during the lockout, want 1", n)
+	}
+	g, sent, _, err = s.SendCode(ctx, id, at(5), time.Minute, withCode("c5", 5), message(id, store.KindCode, store.ChannelMail))
+	if err != nil || !sent {
+		t.Fatalf("after the lockout = %+v, %v, %v", g, sent, err)
+	}
+	if n := messages(); n != 2 {
+		t.Errorf("%d messages, want 2", n)
+	}
+
+	// concurrent sends for the other voter: one goes through
+	other := vs[1].ID
+	var sentCount atomic.Int64
+	errs := parallel(20, func(int) error {
+		_, ok, _, err := s.SendCode(ctx, other, at(10), time.Minute, func(*store.PendingSignIn) store.PendingSignIn {
+			return guardSignIn(other, "x", 10)
+		}, message(other, store.KindCode, store.ChannelMail))
+		if ok {
+			sentCount.Add(1)
+		}
+		return err
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := s.Deliveries(ctx, other, 100)
+	if err != nil || sentCount.Load() != 1 || len(ms) != 1 {
+		t.Errorf("20 concurrent sends: %d went through, %d messages queued (%v); want 1 and 1", sentCount.Load(), len(ms), err)
+	}
+}

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("WrongCodesLockTheVoterOut", func(t *testing.T) { testLockout(t, fresh(t)) })
 	t.Run("ConcurrentWrongCodesCountedOnce", func(t *testing.T) { testConcurrentAttempts(t, fresh(t)) })
 	t.Run("ResendCooldownOutlivesTheSignIn", func(t *testing.T) { testReserveCode(t, fresh(t)) })
+	t.Run("SendCodeInOneCommit", func(t *testing.T) { testSendCode(t, fresh(t)) })
 	t.Run("CodeSentDuringALockoutIsNeverRecorded", func(t *testing.T) { testCodeSentDuringALockoutIsNeverRecorded(t, fresh(t)) })
 	t.Run("EscalationDecaysAfterADayWithoutFailure", func(t *testing.T) { testEscalationDecays(t, fresh(t)) })
 	t.Run("HotlineUnlock", func(t *testing.T) { testHotlineUnlock(t, fresh(t)) })
