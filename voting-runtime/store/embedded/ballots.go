@@ -22,7 +22,7 @@ var errTrackerTaken = errors.New("embedded: cast: this tracker is already in the
 func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
 	id := make([]byte, 16)
 	rand.Read(id) // never fails
-	return s.casts.cast(s, &castRequest{ctx: ctx, voterID: voterID, ballot: b, id: id, done: make(chan error, 1)})
+	return s.casts.group.Do(&castRequest{ctx: ctx, voterID: voterID, ballot: b, id: id})
 }
 
 // castOne is one cast in tx, the box already found open: the checks, then the

@@ -3,32 +3,24 @@ package embedded
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"sync"
 	"sync/atomic"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
-// Group commit of casts. SQLite has one writer, and with synchronous=FULL each
-// commit waits for the disk: at the noon peak, casts one transaction each queue
-// behind one another's fsync. Concurrent casts are therefore committed together:
-// the first cast to arrive when no group is being committed leads; it waits for
-// the writer, takes every cast waiting by then (its own first), runs each in the
-// group's one transaction under a savepoint of its own (a cast refused, or
-// failing, undoes only itself), commits once, and only then answers each: a
-// receipt is never given before the commit that holds its ballot. Then it hands
-// the lead to the oldest cast still waiting, which does the same, and returns.
-// Each cast's checks (the box open by the recorded schedule, the voter on the
-// roll and not yet voted, the tracker free) run in the transaction that stores
-// it, as before: grouping changes when the fsync happens, not what is checked.
+// Group commit of casts (store.Group). SQLite has one writer, and with
+// synchronous=FULL each commit waits for the disk: concurrent casts are committed
+// together. A group's leader waits for the writer, then takes every cast waiting
+// by then, runs each in the group's one transaction under a savepoint of its own
+// (a cast refused, or failing, undoes only itself), commits once, and only then
+// are the casts answered. Each cast's checks (the box open by the recorded
+// schedule, the voter on the roll and not yet voted, the tracker free) run in the
+// transaction that stores it, as before: grouping changes when the flush
+// happens, not what is checked.
 
 // maxCastGroup bounds a group: one transaction holds the writer no longer than
 // this many casts take.
 const maxCastGroup = 256
-
-// errLead tells a waiting cast that it leads the next group.
-var errLead = errors.New("embedded: lead the next group of casts")
 
 type castRequest struct {
 	// ctx is the caller's: a cast whose caller gave up before its group ran is
@@ -37,74 +29,46 @@ type castRequest struct {
 	voterID string
 	ballot  store.Ballot
 	id      []byte
-	done    chan error // the cast's outcome, or errLead first
 }
 
-// castGroups queues the casts waiting for a group.
+// castGroups is the store's group of casts, with what tests read of it.
 type castGroups struct {
-	mu      sync.Mutex
-	waiting []*castRequest
-	leading bool
-	// commits and casts count the groups committed and the casts in them
-	// (tests read them).
+	group store.Group[*castRequest]
+	// commits and casts count the groups committed and the casts in them.
 	commits, casts atomic.Int64
 }
 
-// cast queues r and waits for its outcome, leading a group when its turn comes.
-func (g *castGroups) cast(s *Store, r *castRequest) error {
-	g.mu.Lock()
-	g.waiting = append(g.waiting, r)
-	lead := !g.leading
-	g.leading = true
-	g.mu.Unlock()
-	if !lead {
-		if err := <-r.done; err != errLead {
-			return err
-		}
-	}
-	g.commitGroup(s)
-	return <-r.done
+func (g *castGroups) init(s *Store) {
+	g.group = store.Group[*castRequest]{Max: maxCastGroup, Commit: func(take func() []*castRequest) []error {
+		return g.commit(s, take)
+	}}
 }
 
-// commitGroup commits the casts waiting once the writer is free, answers them,
-// and passes the lead on.
-func (g *castGroups) commitGroup(s *Store) {
+// commit is a group's transaction.
+func (g *castGroups) commit(s *Store, take func() []*castRequest) []error {
 	ctx := context.Background() // a group is never cut short by one voter leaving
-	tx, txErr := s.w.BeginTx(ctx, nil)
-	g.mu.Lock()
-	n := min(len(g.waiting), maxCastGroup)
-	group := g.waiting[:n:n]
-	g.waiting = g.waiting[n:]
-	g.mu.Unlock()
-
+	tx, err := s.w.BeginTx(ctx, nil)
+	group := take()
 	errs := make([]error, len(group))
-	if txErr == nil {
-		txErr = runGroup(ctx, s, tx, group, errs)
+	if err == nil {
+		err = runGroup(ctx, s, tx, group, errs)
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
 	}
-	if txErr == nil {
-		txErr = tx.Commit()
-	} else if tx != nil {
-		_ = tx.Rollback()
-	}
-	if txErr == nil {
+	if err == nil {
 		g.commits.Add(1)
 		g.casts.Add(int64(len(group)))
 	}
-	for i, r := range group {
-		err := errs[i]
-		if txErr != nil {
-			err = txErr // nothing of the group was stored
+	for i := range errs {
+		if err != nil {
+			errs[i] = err // nothing of the group was stored
 		}
-		r.done <- wrap("cast", err)
+		errs[i] = wrap("cast", errs[i])
 	}
-
-	g.mu.Lock()
-	if len(g.waiting) > 0 {
-		g.waiting[0].done <- errLead
-	} else {
-		g.leading = false
-	}
-	g.mu.Unlock()
+	return errs
 }
 
 // runGroup runs each cast of group in tx, each under its own savepoint, and

@@ -52,9 +52,7 @@ func TestCastsWaitingForTheWriterCommitTogether(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		s.casts.mu.Lock()
-		waiting := len(s.casts.waiting)
-		s.casts.mu.Unlock()
+		waiting := s.casts.group.Waiting()
 		if waiting == len(ids) {
 			break
 		}

@@ -80,7 +80,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	r.SetMaxOpenConns(readers)
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r}
+	s.casts.init(s)
+	return s, nil
 }
 
 // Close closes the database (SQLite checkpoints the WAL when the last connection

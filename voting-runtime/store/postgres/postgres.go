@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +40,10 @@ const migrationLock int64 = 0x53435255_54494e01
 // (in several processes) may share one database.
 type Store struct {
 	pool *pgxpool.Pool
+	// casts commits concurrent casts together (castgroup.go); castStatements
+	// counts the group statements run (tests read it)
+	casts          store.Group[*castRequest]
+	castStatements atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -78,7 +83,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	s.casts = store.Group[*castRequest]{Max: maxCastGroup, Key: func(r *castRequest) string { return r.voterID }, Commit: s.commitCasts}
+	return s, nil
 }
 
 // Close closes every connection.
