@@ -184,38 +184,89 @@ func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, err
 // flushes to disk (pg_stat_wal's wal_sync, the server's: the runtime's database
 // is the only one busy during a run). A flush is what a commit waits for; the
 // server flushes the commits waiting together once.
+//
+// roundTrips is the runtime's own count of its round trips to the server
+// (scrutin_store_round_trips_total: statements sent alone and batches), -1 when
+// the runtime does not export it.
 type dbCounters struct {
-	commits, statements, walSyncs float64
-	journeys                      int
+	commits, statements, walSyncs, roundTrips float64
+	journeys                                  int
 }
 
 func (c dbCounters) minus(before dbCounters, journeys int) dbCounters {
-	return dbCounters{commits: c.commits - before.commits, statements: c.statements - before.statements,
-		walSyncs: c.walSyncs - before.walSyncs, journeys: journeys}
+	d := dbCounters{commits: c.commits - before.commits, statements: c.statements - before.statements,
+		walSyncs: c.walSyncs - before.walSyncs, roundTrips: c.roundTrips - before.roundTrips, journeys: journeys}
+	if c.roundTrips < 0 || before.roundTrips < 0 {
+		d.roundTrips = -1
+	}
+	return d
 }
 
-// perJourney is each count divided by the journeys completed.
-func (c dbCounters) perJourney() (commits, statements, walSyncs float64) {
+// perJourney is each count divided by the journeys completed (round trips -1
+// when not counted).
+func (c dbCounters) perJourney() (commits, statements, walSyncs, roundTrips float64) {
 	if c.journeys == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, -1
 	}
 	n := float64(c.journeys)
-	return c.commits / n, c.statements / n, c.walSyncs / n
+	roundTrips = -1
+	if c.roundTrips >= 0 {
+		roundTrips = c.roundTrips / n
+	}
+	return c.commits / n, c.statements / n, c.walSyncs / n, roundTrips
 }
 
 func (c dbCounters) String() string {
-	commits, statements, syncs := c.perJourney()
-	return fmt.Sprintf("%.1f transactions, %.1f statements, %.2f WAL flushes (%d journeys)", commits, statements, syncs, c.journeys)
+	commits, statements, syncs, trips := c.perJourney()
+	return fmt.Sprintf("%.1f transactions, %.1f statements, %s round trips, %.2f WAL flushes (%d journeys)",
+		commits, statements, orDash(trips), syncs, c.journeys)
 }
 
-// dbCounters reads the counts of the current runtime's database.
-func (b *bench) dbCounters(ctx context.Context) (dbCounters, error) {
+// orDash is v with one decimal, "-" when negative (not counted).
+func orDash(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// runtimeRoundTrips reads scrutin_store_round_trips_total from the runtime's
+// metrics, -1 when it has none.
+func runtimeRoundTrips(ctx context.Context, opsURL string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, opsURL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "scrutin_store_round_trips_total "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return -1, nil
+}
+
+// dbCounters reads the counts of the current runtime's database, and the
+// runtime's own count of its round trips (from opsURL).
+func (b *bench) dbCounters(ctx context.Context, opsURL string) (dbCounters, error) {
+	trips, err := runtimeRoundTrips(ctx, opsURL)
+	if err != nil {
+		return dbCounters{}, err
+	}
 	conn, err := pgx.Connect(ctx, b.pg.AdminDSN())
 	if err != nil {
 		return dbCounters{}, err
 	}
 	defer conn.Close(ctx)
-	var c dbCounters
+	c := dbCounters{roundTrips: trips}
 	err = conn.QueryRow(ctx, `SELECT d.xact_commit::float8,
 		(SELECT coalesce(sum(s.calls), 0)::float8 FROM pg_stat_statements s WHERE s.dbid = d.datid),
 		(SELECT wal_sync::float8 FROM pg_stat_wal)
@@ -381,7 +432,7 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 	var perr error
 	var before dbCounters
 	if st == "postgres" {
-		if before, err = b.dbCounters(ctx); err != nil {
+		if before, err = b.dbCounters(ctx, rt.OpsURL); err != nil {
 			return err
 		}
 	}
@@ -400,7 +451,7 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 	if st == "postgres" {
 		// after the pause: the codes' deliveries, part of the journeys, are
 		// reported by then, and the server has published its counts
-		after, err := b.dbCounters(ctx)
+		after, err := b.dbCounters(ctx, rt.OpsURL)
 		if err != nil {
 			return err
 		}

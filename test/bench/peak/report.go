@@ -118,13 +118,13 @@ func (r *report) print(w io.Writer, c config) {
 	p("")
 	p("## Where the time goes at the knee (a second run at the knee's rate, the runtime profiled)")
 	p("")
-	p("| store | journeys/s | CPU (cores; the machine has 2) | database per journey: transactions (read-only ones too), statements (BEGIN and COMMIT too), WAL flushes |")
+	p("| store | journeys/s | CPU (cores; the machine has 2) | database per journey: transactions (read-only ones too), statements (BEGIN and COMMIT too), the runtime's round trips, WAL flushes |")
 	p("| --- | --- | --- | --- |")
 	for _, f := range r.stores {
 		db := "-"
 		if f.db.journeys > 0 {
-			commits, statements, syncs := f.db.perJourney()
-			db = fmt.Sprintf("%.1f, %.1f, %.2f", commits, statements, syncs)
+			commits, statements, syncs, trips := f.db.perJourney()
+			db = fmt.Sprintf("%.1f, %.1f, %s, %.2f", commits, statements, orDash(trips), syncs)
 		}
 		p("| %s | %.0f | %s | %s |", f.store, f.profiled.res.Rate, f.cpu, db)
 	}

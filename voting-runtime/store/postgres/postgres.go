@@ -44,6 +44,8 @@ type Store struct {
 	// counts the group statements run (tests read it)
 	casts          store.Group[*castRequest]
 	castStatements atomic.Int64
+	// trips counts the round trips to the server (trips.go)
+	trips *roundTrips
 }
 
 var _ store.Store = (*Store)(nil)
@@ -64,6 +66,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// (GOMAXPROCS, which Go sets from the container's cgroup)
 		cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Acknowledged means durable, even if the server, database or role
 		// says otherwise. And read committed, whatever the database's default: the
@@ -83,7 +87,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, trips: trips}
 	s.casts = store.Group[*castRequest]{Max: maxCastGroup, Key: func(r *castRequest) string { return r.voterID }, Commit: s.commitCasts}
 	return s, nil
 }
