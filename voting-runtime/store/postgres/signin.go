@@ -47,16 +47,15 @@ func (s *Store) SendCode(ctx context.Context, voterID string, now time.Time, coo
 		return store.Guard{}, false, 0, fmt.Errorf("postgres: send code: %w", err)
 	}
 	var g store.Guard
+	var cur *store.PendingSignIn
 	var sent bool
 	var id int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var cur *store.PendingSignIn
-		var err error
-		if g, cur, err = lockGuardReadSignIn(ctx, tx, voterID); err != nil {
-			return err
-		}
+	// Two round trips: the transaction's start with the guard locked and the
+	// pending sign-in read under it; the writes with the commit.
+	reads, scan := guardAndSignInReads(voterID, &g, &cur)
+	err := s.inTwoTrips(ctx, "send code", reads, scan, func() (*pgx.Batch, func(pgx.BatchResults) error, error) {
 		if sent = g.MaySend(now, cooldown); !sent {
-			return nil
+			return nil, nil, nil
 		}
 		next := update(cur)
 		next.VoterID = voterID
@@ -65,18 +64,15 @@ func (s *Store) SendCode(ctx context.Context, voterID string, now time.Time, coo
 		b.Queue("UPDATE sign_in_guards SET last_sent_at = $2 WHERE voter_id = $1", voterID, now)
 		b.Queue(`INSERT INTO outbox (voter_id, kind, channel, sealed, not_after) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 			msg.VoterID, msg.Kind, msg.Channel, msg.Sealed, msg.NotAfter)
-		br := tx.SendBatch(ctx, b)
-		defer br.Close()
-		for range b.Len() - 1 {
-			if _, err := br.Exec(); err != nil {
-				return err
+		return b, func(br pgx.BatchResults) error {
+			for range b.Len() - 2 { // the writes before the message, then its id; COMMIT is read by sendBatch
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
 			}
-		}
-		if err := br.QueryRow().Scan(&id); err != nil {
-			return err
-		}
-		return br.Close()
-	}, "send code")
+			return br.QueryRow().Scan(&id)
+		}, nil
+	})
 	if err != nil {
 		return store.Guard{}, false, 0, err
 	}
@@ -123,41 +119,50 @@ func readSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.PendingSi
 // lockGuardReadSignIn locks a voter's guard row (creating it) and reads their
 // pending sign-in under it (nil when there is none), in one round trip.
 func lockGuardReadSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.Guard, *store.PendingSignIn, error) {
+	var g store.Guard
+	var cur *store.PendingSignIn
+	b, scan := guardAndSignInReads(voterID, &g, &cur)
+	err := sendBatch(ctx, tx, b, scan)
+	return g, cur, err
+}
+
+// guardAndSignInReads are the statements that lock a voter's guard row (creating
+// it) and read their pending sign-in under it, and the scan that reads their
+// results into g and cur (nil when there is none).
+func guardAndSignInReads(voterID string, g *store.Guard, cur **store.PendingSignIn) (*pgx.Batch, func(pgx.BatchResults) error) {
 	b := &pgx.Batch{}
 	b.Queue(lockGuardSQL, voterID)
 	b.Queue("SELECT last_sent_at, expires_at FROM sign_ins WHERE voter_id = $1", voterID)
 	b.Queue("SELECT hash, expires_at FROM sign_in_codes WHERE voter_id = $1 ORDER BY n", voterID)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	g, err := scanGuard(voterID, br.QueryRow())
-	if err != nil {
-		return store.Guard{}, nil, err
+	return b, func(br pgx.BatchResults) error {
+		var err error
+		if *g, err = scanGuard(voterID, br.QueryRow()); err != nil {
+			return err
+		}
+		p := store.PendingSignIn{VoterID: voterID}
+		err = br.QueryRow().Scan(&p.LastSentAt, &p.ExpiresAt)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		rows, _ := br.Query()
+		codes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.PendingCode, error) {
+			var c store.PendingCode
+			err := r.Scan(&c.Hash, &c.ExpiresAt)
+			c.ExpiresAt = c.ExpiresAt.UTC()
+			return c, err
+		})
+		if err != nil {
+			return err
+		}
+		*cur = nil
+		if found {
+			p.Codes = codes
+			p.LastSentAt, p.ExpiresAt = p.LastSentAt.UTC(), p.ExpiresAt.UTC()
+			*cur = &p
+		}
+		return nil
 	}
-	p := store.PendingSignIn{VoterID: voterID}
-	err = br.QueryRow().Scan(&p.LastSentAt, &p.ExpiresAt)
-	found := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return store.Guard{}, nil, err
-	}
-	rows, _ := br.Query()
-	codes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.PendingCode, error) {
-		var c store.PendingCode
-		err := r.Scan(&c.Hash, &c.ExpiresAt)
-		c.ExpiresAt = c.ExpiresAt.UTC()
-		return c, err
-	})
-	if err != nil {
-		return store.Guard{}, nil, err
-	}
-	if err := br.Close(); err != nil {
-		return store.Guard{}, nil, err
-	}
-	if !found {
-		return g, nil, nil
-	}
-	p.Codes = codes
-	p.LastSentAt, p.ExpiresAt = p.LastSentAt.UTC(), p.ExpiresAt.UTC()
-	return g, &p, nil
 }
 
 // UpdateSignIn replaces a voter's pending sign-in with f(current), holding the
@@ -191,17 +196,17 @@ func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) 
 func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
 	check func(p *store.PendingSignIn) store.Verdict, open *store.Session) (store.Attempt, error) {
 	var a store.Attempt
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// Four round trips in all: the transaction's start, the guard locked
-		// with the pending sign-in read under it, the writes, the commit.
-		g, cur, err := lockGuardReadSignIn(ctx, tx, voterID)
-		if err != nil {
-			return err
-		}
+	var g store.Guard
+	var cur *store.PendingSignIn
+	// Two round trips: the transaction's start with the guard locked and the
+	// pending sign-in read under it; the writes with the commit.
+	reads, scan := guardAndSignInReads(voterID, &g, &cur)
+	err := s.inTwoTrips(ctx, "attempt sign-in", reads, scan, func() (*pgx.Batch, func(pgx.BatchResults) error, error) {
 		pending := func() (*store.PendingSignIn, error) { return cur, nil }
 		var record, end bool
+		var err error
 		if a, record, end, err = g.Attempt(now, policy, pending, check); !record || err != nil {
-			return err
+			return nil, nil, err
 		}
 		b := &pgx.Batch{}
 		if end {
@@ -211,8 +216,8 @@ func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time
 			b.Queue(insertSessionSQL, sessionArgs(*open)...)
 		}
 		queueWriteGuard(b, a.Guard)
-		return tx.SendBatch(ctx, b).Close()
-	}, "attempt sign-in")
+		return b, nil, nil
+	})
 	return a, err
 }
 

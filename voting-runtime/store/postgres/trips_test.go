@@ -28,14 +28,14 @@ func TestRoundTripsOfAJourney(t *testing.T) {
 		}
 	}
 	code := []byte("code-hash")
-	trips("a code sent", 4, func() error {
+	trips("a code sent", 2, func() error {
 		_, _, _, err := s.SendCode(ctx, id, now, time.Minute, func(*store.PendingSignIn) store.PendingSignIn {
 			return store.PendingSignIn{Codes: []store.PendingCode{{Hash: code, ExpiresAt: now.Add(10 * time.Minute)}},
 				LastSentAt: now, ExpiresAt: now.Add(15 * time.Minute)}
 		}, store.OutboxMessage{VoterID: id, Kind: store.KindCode, Channel: store.ChannelSMS, Sealed: []byte("sealed"), NotAfter: now.Add(10 * time.Minute)})
 		return err
 	})
-	trips("the code checked, the session opened", 4, func() error {
+	trips("the code checked, the session opened", 2, func() error {
 		sess := store.Session{IDHash: []byte("session"), VoterID: id, CreatedAt: now, LastSeenAt: now}
 		a, err := s.AttemptSignIn(ctx, id, now, store.LockoutPolicy{MaxFailures: 3, Lockouts: []time.Duration{time.Minute}},
 			func(p *store.PendingSignIn) store.Verdict {
