@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,6 +23,10 @@ import (
 
 // maxCastGroup bounds a group's statement.
 const maxCastGroup = 256
+
+// groupTimeout bounds a group's statement (casts, delivery outcomes): a server
+// that does not answer fails the group, whose requests are then made alone.
+const groupTimeout = 30 * time.Second
 
 type castRequest struct {
 	// ctx is the caller's: a cast whose caller gave up before its group ran is
@@ -48,7 +53,10 @@ const castGroupSQL = `WITH box AS (
 func (s *Store) commitCasts(take func() []*castRequest) []error {
 	group := take()
 	errs := make([]error, len(group))
-	ctx := context.Background() // a group is never cut short by one voter leaving
+	// a group is never cut short by one voter leaving, only by the server not
+	// answering
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
 	var ids, trackers []string
 	var payloads [][]byte
 	var weights []int64

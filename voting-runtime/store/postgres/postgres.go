@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -46,6 +47,8 @@ type Store struct {
 	castStatements atomic.Int64
 	// trips counts the round trips to the server (trips.go)
 	trips *roundTrips
+	// finishes records delivery outcomes together (outbox.go)
+	finishes store.Group[*finishRequest]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -89,6 +92,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s := &Store{pool: pool, trips: trips}
 	s.casts = store.Group[*castRequest]{Max: maxCastGroup, Key: func(r *castRequest) string { return r.voterID }, Commit: s.commitCasts}
+	s.finishes = store.Group[*finishRequest]{Max: maxFinishGroup, Key: func(r *finishRequest) string { return strconv.FormatInt(r.id, 10) },
+		Commit: s.commitFinishes}
 	return s, nil
 }
 

@@ -109,6 +109,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("OutboxClaimNeverTwiceWhileLeased", func(t *testing.T) { testOutboxClaimNeverTwice(t, fresh(t)) })
 	t.Run("OutboxLeaseRunsOutSameContent", func(t *testing.T) { testOutboxLeaseRunsOut(t, fresh(t)) })
 	t.Run("OutboxRetryAt", func(t *testing.T) { testOutboxRetry(t, fresh(t)) })
+	t.Run("OutboxFinishConcurrently", func(t *testing.T) { testOutboxFinishConcurrently(t, fresh(t)) })
 	t.Run("OutboxExpiredFails", func(t *testing.T) { testOutboxExpired(t, fresh(t)) })
 	t.Run("OutboxWithdraw", func(t *testing.T) { testOutboxWithdraw(t, fresh(t)) })
 	t.Run("OutboxReport", func(t *testing.T) { testOutboxReport(t, fresh(t)) })
