@@ -55,6 +55,9 @@ type Options struct {
 	// AllowNetworks are CIDRs from which clients may connect (with a password,
 	// SCRAM), beyond the loopback.
 	AllowNetworks []string
+	// SharedPreloadLibraries are loaded at the server's start (such as
+	// pg_stat_statements, which counts the statements each database runs).
+	SharedPreloadLibraries []string
 }
 
 // Server is a running (or stopped) throwaway PostgreSQL server.
@@ -176,6 +179,9 @@ logging_collector = off
 `, strings.Join(append([]string{"127.0.0.1"}, o.ListenAddresses...), ","), s.dir, fsync)
 	if o.LogStatement != "" {
 		conf += fmt.Sprintf("log_statement = '%s'\n", o.LogStatement)
+	}
+	if len(o.SharedPreloadLibraries) > 0 {
+		conf += fmt.Sprintf("shared_preload_libraries = '%s'\n", strings.Join(o.SharedPreloadLibraries, ","))
 	}
 	f, err := os.OpenFile(filepath.Join(s.dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -202,21 +202,7 @@ func (o *Outbox) Seal(voterID, kind, channel string, m Message, notAfter time.Ti
 // channel, ErrExpired when notAfter has passed, ErrClosed when the outbox has no
 // sender for the channel.
 func (o *Outbox) EnqueueCode(ctx context.Context, channel string, m Message, notAfter time.Time) (int64, error) {
-	if !o.Has(channel) {
-		return 0, ErrClosed
-	}
-	mt := o.m[channel]
-	if !o.now().Before(notAfter) {
-		mt.rejected(rejectExpired)
-		return 0, ErrExpired
-	}
-	if o.queuedCodes[channel].Load() >= int64(o.backlog) {
-		mt.rejected(rejectFull)
-		o.log.LogAttrs(ctx, slog.LevelWarn, "delivery not queued: too many codes waiting",
-			slog.String("channel", channel), slog.String("voter", m.VoterID), slog.String("outcome", "rejected"))
-		return 0, ErrQueueFull
-	}
-	row, err := o.Seal(m.VoterID, store.KindCode, channel, m, notAfter)
+	row, err := o.PrepareCode(ctx, channel, m, notAfter)
 	if err != nil {
 		return 0, err
 	}
@@ -224,9 +210,37 @@ func (o *Outbox) EnqueueCode(ctx context.Context, channel string, m Message, not
 	if err != nil {
 		return 0, fmt.Errorf("delivery: storing the message in the outbox: %w", err)
 	}
+	o.CodeQueued(channel)
+	return ids[0], nil
+}
+
+// PrepareCode is EnqueueCode's first half, for a caller that stores the row
+// itself in a transaction of its own (the store's SendCode): the same checks
+// and refusals (ErrClosed, ErrExpired, ErrQueueFull), then the sealed row. Once
+// the row is stored, CodeQueued says so.
+func (o *Outbox) PrepareCode(ctx context.Context, channel string, m Message, notAfter time.Time) (store.OutboxMessage, error) {
+	if !o.Has(channel) {
+		return store.OutboxMessage{}, ErrClosed
+	}
+	mt := o.m[channel]
+	if !o.now().Before(notAfter) {
+		mt.rejected(rejectExpired)
+		return store.OutboxMessage{}, ErrExpired
+	}
+	if o.queuedCodes[channel].Load() >= int64(o.backlog) {
+		mt.rejected(rejectFull)
+		o.log.LogAttrs(ctx, slog.LevelWarn, "delivery not queued: too many codes waiting",
+			slog.String("channel", channel), slog.String("voter", m.VoterID), slog.String("outcome", "rejected"))
+		return store.OutboxMessage{}, ErrQueueFull
+	}
+	return o.Seal(m.VoterID, store.KindCode, channel, m, notAfter)
+}
+
+// CodeQueued counts a code stored in the outbox on channel and wakes the
+// channel's workers.
+func (o *Outbox) CodeQueued(channel string) {
 	o.queuedCodes[channel].Add(1)
 	o.Wake(channel)
-	return ids[0], nil
 }
 
 // Wake tells channel's workers that rows are due now (this process enqueued

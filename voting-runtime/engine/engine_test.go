@@ -78,14 +78,15 @@ func (c *countingStore) UpdateSignIn(ctx context.Context, voterID string, now ti
 }
 
 func (c *countingStore) AttemptSignIn(ctx context.Context, voterID string, now time.Time, p store.LockoutPolicy,
-	check func(*store.PendingSignIn) store.Verdict) (store.Attempt, error) {
+	check func(*store.PendingSignIn) store.Verdict, open *store.Session) (store.Attempt, error) {
 	c.count(voterID)
-	return c.Store.AttemptSignIn(ctx, voterID, now, p, check)
+	return c.Store.AttemptSignIn(ctx, voterID, now, p, check, open)
 }
 
-func (c *countingStore) ReserveCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration) (store.Guard, bool, error) {
+func (c *countingStore) SendCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration,
+	update func(*store.PendingSignIn) store.PendingSignIn, msg store.OutboxMessage) (store.Guard, bool, int64, error) {
 	c.count(voterID)
-	return c.Store.ReserveCode(ctx, voterID, now, cooldown)
+	return c.Store.SendCode(ctx, voterID, now, cooldown, update, msg)
 }
 
 // newFixture runs an election opening in one hour, with mail and SMS going to real

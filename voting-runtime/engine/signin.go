@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,10 +155,11 @@ func lockedOut(g store.Guard, now time.Time) *LockedOutError {
 // its delivery (never waiting on the network) and keeps its keyed hash. A resend
 // adds a code and keeps the earlier ones valid: a slow SMS still works.
 //
-// The voter is told a code was sent only once the queue has accepted it: the
-// resend cooldown is reserved in the store first (one code per cooldown, across
-// replicas, kept when the pending sign-in ends), and released when the queue is
-// full. A locked-out voter gets no code.
+// The voter is told a code was sent only once it is in the queue: the resend
+// cooldown (one code per cooldown, across replicas, kept when the pending
+// sign-in ends), the code's hash and its sealed message are committed together
+// by the store's SendCode, or none of them; a full queue refuses the code before
+// anything is written. A locked-out voter gets no code.
 func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart, error) {
 	if en.Phase() == Closed {
 		return SignInStart{}, ErrVoteClosed
@@ -184,46 +184,32 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 	if channel == "" {
 		return SignInStart{}, ErrNoChannel
 	}
-	// Microseconds: the precision stores keep, so that a release finds its
-	// reservation.
+	// Microseconds: the precision stores keep.
 	now := en.now().UTC().Truncate(time.Microsecond)
-	g, ok, err := en.st.ReserveCode(ctx, voterID, now, a.ResendCooldown.Duration)
-	switch {
-	case err != nil:
-		return SignInStart{}, errorf("reserving the code", err)
-	case !ok && g.Locked(now):
-		en.metrics.signIn("locked-out")
-		return SignInStart{}, lockedOut(g, now)
-	case !ok:
-		en.metrics.signIn("resend-too-soon")
-		tooSoon := &ResendTooSoonError{RetryAfter: g.LastSentAt.Add(a.ResendCooldown.Duration).Sub(now)}
-		// Say "it still works" only of a code that does.
-		tooSoon.NoValidCode, err = en.noValidCode(ctx, voterID, now)
-		if err != nil {
-			return SignInStart{}, errorf("reading the pending sign-in", err)
-		}
-		return SignInStart{}, tooSoon
-	}
-	release := func() {
-		// even when the request was cancelled: the voter must be able to ask again
-		if err := en.st.ReleaseCode(context.WithoutCancel(ctx), voterID, now, g.LastSentAt); err != nil {
-			en.log.Error("Could not release a code reservation", "error", err)
-		}
-	}
 	code, err := auth.NewCode()
 	if err != nil {
-		release()
 		return SignInStart{}, err
 	}
 	expires := now.Add(a.CodeValidity.Duration)
-	// The code is recorded before it is queued: a message that arrives at once
-	// (a mail relay next door) must find it, or the right code would count as a
-	// wrong one. It is queued in the store's outbox, sealed, before any send: a
-	// crash after the answer still sends it. A code the outbox refuses (too many
-	// codes waiting) is withdrawn before the answer, and it never left: nobody
-	// can have typed it.
+	// A code the delivery queue would refuse (too many codes waiting) is never
+	// drawn into the store: the voter is told to come back, and nothing was
+	// recorded nor sent.
+	msg, err := en.outbox.PrepareCode(ctx, channel, en.codeMessage(v, to, code), expires)
+	if err != nil {
+		if !errors.Is(err, delivery.ErrQueueFull) {
+			en.log.Error("Could not queue a code", "channel", channel, "error", err)
+		}
+		en.metrics.signIn("delivery-busy")
+		return SignInStart{}, ErrDeliveryBusy
+	}
+	// One transaction holding the voter's guard, across replicas: the resend
+	// cooldown (one code per cooldown, kept when the pending sign-in ends), the
+	// code's keyed hash in the pending sign-in, and its message in the outbox,
+	// sealed. The code is recorded no later than its message can be sent, so
+	// that a message that arrives at once (a mail relay next door) finds it;
+	// once this returns, a crash still sends it. A locked-out voter gets no code.
 	hash := en.hasher.Sum(auth.DomainCode, voterID, code)
-	err = en.st.UpdateSignIn(ctx, voterID, now, func(cur *store.PendingSignIn) store.PendingSignIn {
+	update := func(cur *store.PendingSignIn) store.PendingSignIn {
 		p := store.PendingSignIn{VoterID: voterID, ExpiresAt: now.Add(a.SignInTimeout.Duration)}
 		if cur != nil && now.Before(cur.ExpiresAt) {
 			p = *cur
@@ -241,31 +227,25 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 			p.ExpiresAt = expires
 		}
 		return p
-	})
-	if errors.Is(err, store.ErrLockedOut) {
-		// Wrong codes on another request locked the voter out between the
-		// reservation and now: no code is recorded nor sent, and the voter is
-		// told of the lockout.
-		g, gerr := en.st.Guard(ctx, voterID)
-		if gerr != nil {
-			return SignInStart{}, errorf("reading the sign-in guard", gerr)
-		}
+	}
+	g, sent, _, err := en.st.SendCode(ctx, voterID, now, a.ResendCooldown.Duration, update, msg)
+	switch {
+	case err != nil:
+		return SignInStart{}, errorf("recording the code", err)
+	case !sent && g.Locked(now):
 		en.metrics.signIn("locked-out")
 		return SignInStart{}, lockedOut(g, now)
-	}
-	if err != nil {
-		release()
-		return SignInStart{}, errorf("storing the pending sign-in", err)
-	}
-	if _, err := en.outbox.EnqueueCode(ctx, channel, en.codeMessage(v, to, code), expires); err != nil {
-		en.withdrawCode(context.WithoutCancel(ctx), voterID, now, hash)
-		release()
-		if !errors.Is(err, delivery.ErrQueueFull) {
-			en.log.Error("Could not queue a code", "channel", channel, "error", err)
+	case !sent:
+		en.metrics.signIn("resend-too-soon")
+		tooSoon := &ResendTooSoonError{RetryAfter: g.LastSentAt.Add(a.ResendCooldown.Duration).Sub(now)}
+		// Say "it still works" only of a code that does.
+		tooSoon.NoValidCode, err = en.noValidCode(ctx, voterID, now)
+		if err != nil {
+			return SignInStart{}, errorf("reading the pending sign-in", err)
 		}
-		en.metrics.signIn("delivery-busy")
-		return SignInStart{}, ErrDeliveryBusy
+		return SignInStart{}, tooSoon
 	}
+	en.outbox.CodeQueued(channel)
 	en.metrics.signIn("code-sent")
 	start.Channel, start.Fallback = channel, fallback
 	start.ResendAfter = a.ResendCooldown.Duration
@@ -435,8 +415,15 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 		}
 		return store.Wrong
 	}
+	// The session is opened in the attempt's transaction: a right code is spent
+	// and the session begins in one commit.
+	id, err := auth.NewSessionID()
+	if err != nil {
+		return "", store.Session{}, err
+	}
+	s := store.Session{IDHash: en.hasher.Sum(auth.DomainSession, "", id), VoterID: voterID, CreatedAt: now, LastSeenAt: now}
 	policy := en.lockoutPolicy()
-	att, err := en.st.AttemptSignIn(ctx, voterID, now, policy, check)
+	att, err := en.st.AttemptSignIn(ctx, voterID, now, policy, check, &s)
 	switch {
 	case err != nil:
 		return "", store.Session{}, errorf("checking the code", err)
@@ -455,14 +442,6 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 		wrong = true
 		en.metrics.signIn("wrong-code")
 		return "", store.Session{}, &WrongCodeError{AttemptsLeft: policy.MaxFailures - att.Guard.Failures}
-	}
-	id, err := auth.NewSessionID()
-	if err != nil {
-		return "", store.Session{}, err
-	}
-	s := store.Session{IDHash: en.hasher.Sum(auth.DomainSession, "", id), VoterID: voterID, CreatedAt: now, LastSeenAt: now}
-	if err := en.st.CreateSession(ctx, s); err != nil {
-		return "", store.Session{}, errorf("opening the session", err)
 	}
 	en.metrics.signIn("signed-in")
 	return id, s, nil
@@ -559,33 +538,4 @@ func (en *Engine) codeMessage(v store.Voter, to, code string) delivery.Message {
 		body = fr
 	}
 	return delivery.Message{VoterID: v.ID, To: to, Subject: title + " — code", Body: body}
-}
-
-// withdrawCode removes a recorded code that the delivery queue refused (it never
-// left), keeping the pending sign-in's other codes.
-// A pending sign-in left without a code is removed: the voter was told nothing
-// was sent. (The code's reservation is still held meanwhile, so no other request
-// adds a code to it.)
-func (en *Engine) withdrawCode(ctx context.Context, voterID string, now time.Time, hash []byte) {
-	left := 0
-	err := en.st.UpdateSignIn(ctx, voterID, now, func(cur *store.PendingSignIn) store.PendingSignIn {
-		if cur == nil {
-			return store.PendingSignIn{VoterID: voterID, ExpiresAt: now}
-		}
-		p := *cur
-		p.Codes = nil
-		for _, c := range cur.Codes {
-			if !bytes.Equal(c.Hash, hash) {
-				p.Codes = append(p.Codes, c)
-			}
-		}
-		left = len(p.Codes)
-		return p
-	})
-	if err == nil && left == 0 {
-		err = en.st.DeleteSignIn(ctx, voterID)
-	}
-	if err != nil && !errors.Is(err, store.ErrLockedOut) && !errors.Is(err, store.ErrNotFound) {
-		en.log.Error("Could not withdraw a code the delivery queue refused", "error", err)
-	}
 }

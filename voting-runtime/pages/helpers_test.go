@@ -95,7 +95,7 @@ func testElection(o fixtureOptions) *scrutinv1.Election {
 
 // newFixture runs the pages of an election opening in one hour over a real engine,
 // store and SMTP sink, and serves them with httptest.
-func newFixture(t *testing.T, o fixtureOptions) *fixture {
+func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	t.Helper()
 	if o.method == "" {
 		o.method = scrutinv1.EmailCode
@@ -157,7 +157,7 @@ func (f *fixture) secret(s string) {
 
 // checkNoSecrets scans every page served for every code, credential and session
 // id seen.
-func (f *fixture) checkNoSecrets(t *testing.T) {
+func (f *fixture) checkNoSecrets(t testing.TB) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, s := range f.secrets {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +56,7 @@ func pluralKey(lang, key string, n int64) string {
 // language picks the page language: ?lang= (remembered in a cookie), then the
 // cookie, then the browser's Accept-Language, among the election's languages.
 func (p *Pages) language(w http.ResponseWriter, r *http.Request) string {
-	if q := r.URL.Query().Get("lang"); contains(p.langs, q) {
+	if q := queryLang(r); contains(p.langs, q) {
 		if c, err := r.Cookie(LangCookie); err != nil || c.Value != q {
 			setCookie(w, r, LangCookie, q, 365*24*3600)
 		}
@@ -72,35 +71,45 @@ func (p *Pages) language(w http.ResponseWriter, r *http.Request) string {
 	return p.langs[0]
 }
 
-// negotiate returns the supported language the Accept-Language header prefers, or
-// "".
-func negotiate(header string, supported []string) string {
-	type pref struct {
-		lang string
-		q    float64
-		i    int
+// queryLang is the ?lang= of r ("" when none), without parsing an empty query.
+func queryLang(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
 	}
-	var prefs []pref
-	for i, part := range strings.Split(header, ",") {
+	return r.URL.Query().Get("lang")
+}
+
+// negotiate returns the supported language the Accept-Language header prefers, or
+// "": the highest q, the first of equal ones. It allocates nothing: it is on the
+// path of every page, the cached ones too.
+func negotiate(header string, supported []string) string {
+	best, bestQ := "", 0.0
+	for rest := header; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
-		for _, prm := range strings.Split(params, ";") {
+		for params != "" {
+			var prm string
+			prm, params, _ = strings.Cut(params, ";")
 			if v, ok := strings.CutPrefix(strings.TrimSpace(prm), "q="); ok {
 				if f, err := strconv.ParseFloat(v, 64); err == nil {
 					q = f
 				}
 			}
 		}
-		primary, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
-		if q > 0 && contains(supported, primary) {
-			prefs = append(prefs, pref{primary, q, i})
+		if q <= bestQ {
+			continue
+		}
+		primary, _, _ := strings.Cut(strings.TrimSpace(tag), "-")
+		for _, l := range supported {
+			if strings.EqualFold(l, primary) {
+				best, bestQ = l, q
+				break
+			}
 		}
 	}
-	sort.SliceStable(prefs, func(a, b int) bool { return prefs[a].q > prefs[b].q })
-	if len(prefs) == 0 {
-		return ""
-	}
-	return prefs[0].lang
+	return best
 }
 
 // formatInt writes n with the language's thousands separator.

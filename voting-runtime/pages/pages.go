@@ -122,6 +122,8 @@ type Pages struct {
 	// longest holds, by language, the answers whose review page is the longest
 	// (reviewPadding pads every review page to that length).
 	longest sync.Map
+	// cache holds the pages that are the same for every voter (cache.go).
+	cache pageCache
 }
 
 type staticFile struct {
@@ -221,14 +223,27 @@ func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // securityHeaders are the headers of every page.
 func securityHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
+	h["Content-Security-Policy"] = cspValue
+	h["X-Content-Type-Options"] = nosniffValue
+	h["Referrer-Policy"] = noReferrerValue
+	h["X-Frame-Options"] = denyValue
 	if overTLS(r) {
-		h.Set("Strict-Transport-Security", "max-age=31536000")
+		h["Strict-Transport-Security"] = hstsValue
 	}
 }
+
+// The header values every page carries, made once (their keys are in canonical
+// form): setting them allocates nothing. Each slice has its length as capacity,
+// so a later Add appends to a copy, never to the shared array.
+var (
+	cspValue        = []string{ContentSecurityPolicy}
+	nosniffValue    = []string{"nosniff"}
+	noReferrerValue = []string{"no-referrer"}
+	denyValue       = []string{"DENY"}
+	hstsValue       = []string{"max-age=31536000"}
+	htmlValue       = []string{"text/html; charset=utf-8"}
+	noStoreValue    = []string{"no-store"}
+)
 
 // overTLS: the voter reached us over TLS, directly or through the ingress.
 func overTLS(r *http.Request) bool {

@@ -305,8 +305,8 @@ func (p *Pages) renderFailed(w http.ResponseWriter, v *view, err error) {
 // write sends a rendered page.
 func (p *Pages) write(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = htmlValue
+	h["Cache-Control"] = noStoreValue
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -347,7 +347,17 @@ func (p *Pages) WaitPage(w http.ResponseWriter, r *http.Request, seconds int) {
 	if seconds < 1 {
 		seconds = 1
 	}
+	if p.writeCachedWait(w, r, seconds) {
+		return
+	}
 	securityHeaders(w, r)
+	v := p.waitView(w, r, seconds)
+	w.Header().Set("Retry-After", strconv.Itoa(seconds))
+	p.render(w, r, http.StatusServiceUnavailable, v)
+}
+
+// waitView is the wait page's view.
+func (p *Pages) waitView(w http.ResponseWriter, r *http.Request, seconds int) *view {
 	v := p.view(w, r, "wait")
 	d := &waitData{Seconds: seconds, Retry: localURI(r, r.URL.Query())}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -357,8 +367,7 @@ func (p *Pages) WaitPage(w http.ResponseWriter, r *http.Request, seconds int) {
 	// after a countdown the voter sees (a bare meta refresh gives no warning).
 	v.Refresh = refreshMeta(seconds, d.Retry, true)
 	v.Data = d
-	w.Header().Set("Retry-After", strconv.Itoa(seconds))
-	p.render(w, r, http.StatusServiceUnavailable, v)
+	return v
 }
 
 // localURI is the address of r's page on this site, with query: its path cleaned

@@ -75,6 +75,9 @@ func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
 		p.renderClosed(w, r)
 		return
 	}
+	if p.writeCachedSignIn(w, r) {
+		return
+	}
 	p.renderSignIn(w, r, http.StatusOK, "signin", signInStateFrom(r), "")
 }
 

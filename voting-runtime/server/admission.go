@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"io"
 	"math"
 	"net"
@@ -330,12 +331,37 @@ func (s *Server) overloaded(w http.ResponseWriter, r *http.Request) {
 	// The voter comes back in a few seconds: meanwhile their connection would hold
 	// a goroutine and its buffers, thousands of them under overload. Closing it
 	// keeps memory flat; the session is in the cookie, not the connection.
-	w.Header().Set("Connection", "close")
+	h := w.Header()
+	h["Connection"] = closeValue
 	if s.cfg.WaitPage != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
 		s.cfg.WaitPage(w, r, RetryAfterSeconds)
 		return
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
-	writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "busy",
-		Message: "many voters right now: try again in a moment; your session is kept", RetryAfterSeconds: RetryAfterSeconds})
+	// The same answer for every client, made once: under overload it is most of
+	// the answers, and it allocates nothing.
+	h["Retry-After"] = retryAfterValue
+	h["Content-Type"] = jsonValue
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(busyBody)
 }
+
+// The overload answer's header values and JSON body (as writeJSON writes it).
+var (
+	closeValue      = []string{"close"}
+	retryAfterValue = []string{strconv.Itoa(RetryAfterSeconds)}
+	jsonValue       = []string{"application/json"}
+	busyBody        = func() []byte {
+		b, err := json.Marshal(apiError{Error: "busy",
+			Message: "many voters right now: try again in a moment; your session is kept", RetryAfterSeconds: RetryAfterSeconds})
+		if err != nil {
+			panic(err)
+		}
+		return append(b, '\n')
+	}()
+)
+
+// Header values every answer carries, made once.
+var (
+	noStoreValue = []string{"no-store"}
+	nosniffValue = []string{"nosniff"}
+)

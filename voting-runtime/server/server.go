@@ -241,8 +241,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.counted.S
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Inc()
 	defer s.inFlight.Dec()
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	h["Cache-Control"] = noStoreValue
+	h["X-Content-Type-Options"] = nosniffValue
 	// First of all: a state-changing request a browser sends from another site
 	// (Sec-Fetch-Site, Origin) is refused, before any limit or wait page could
 	// answer it with something a page might send again from this site.

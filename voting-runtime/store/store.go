@@ -382,14 +382,28 @@ type SignIns interface {
 	// calling check; otherwise it calls check with the pending sign-in (nil when
 	// there is none) and records its verdict (Guard.Record). A Wrong one that starts
 	// a lockout, and a Right one, end the pending sign-in: its codes no longer work
-	// (see Guard.Attempt). Sessions are not touched.
+	// (see Guard.Attempt). With open (not nil), a Right one also creates the
+	// session open in the same transaction: the code is spent and the session
+	// begins in one commit, or neither happens (an id hash already in use is an
+	// error, and the attempt is then not recorded). Other sessions are not touched.
 	AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy LockoutPolicy,
-		check func(p *PendingSignIn) Verdict) (Attempt, error)
+		check func(p *PendingSignIn) Verdict, open *Session) (Attempt, error)
 	// ReserveCode records at now that a code is being sent, unless the voter is
 	// locked out or a code was sent less than cooldown before now; it returns the
 	// guard as it was, and whether the reservation was made. Two replicas never
 	// both reserve within the cooldown.
 	ReserveCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration) (Guard, bool, error)
+	// SendCode is a code's sending as one transaction holding the voter's guard:
+	// unless the voter is locked out at now or a code was sent less than cooldown
+	// before now (Guard.MaySend), it records the send at now (the resend
+	// cooldown), replaces the voter's pending sign-in with update(current)
+	// (current nil when there is none) and queues msg in the outbox, all in one
+	// commit. It returns the guard as it was, whether the code was sent (when not,
+	// nothing is written and update is not called) and the message's outbox id.
+	// The code is recorded when its message can first be claimed: a reply that
+	// arrives at once finds it.
+	SendCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration,
+		update func(cur *PendingSignIn) PendingSignIn, msg OutboxMessage) (Guard, bool, int64, error)
 	// ReleaseCode undoes ReserveCode(…, reservedAt, …) when the code could not be
 	// sent: the last sent time goes back to previous, unless another reservation
 	// has been made since.

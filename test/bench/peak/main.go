@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"scrutin.dev/scrutin/internal/pgtest"
 	"scrutin.dev/scrutin/internal/runtimetest"
 	"scrutin.dev/scrutin/test/load"
@@ -89,7 +91,9 @@ type bench struct {
 	pg     *pgtest.Server
 	phones *load.Phones
 	dbs    int
-	out    io.Writer
+	// db is the database of the last PostgreSQL runtime started
+	db  string
+	out io.Writer
 	// pprofAddr serves the last runtime started's profiles
 	pprofAddr string
 }
@@ -109,11 +113,16 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	log.Printf("starting PostgreSQL 15 (fsync on)")
-	pg, err := pgtest.Start(ctx)
+	// pg_stat_statements counts the statements each database runs: the database
+	// work of a journey is reported beside its time
+	pg, err := pgtest.Start(ctx, pgtest.Options{SharedPreloadLibraries: []string{"pg_stat_statements"}})
 	if err != nil {
 		return err
 	}
 	defer pg.Stop()
+	if err := execAdmin(ctx, pg, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		return err
+	}
 	phones, err := load.StartPhones(load.PhonesToken)
 	if err != nil {
 		return err
@@ -146,7 +155,8 @@ func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, err
 		Args: append([]string{"--pprof-listen", b.pprofAddr}, b.c.runtimeArgs...)}
 	if st == "postgres" {
 		b.dbs++
-		dsn, err := b.pg.CreateDatabase(ctx, fmt.Sprintf("election_%d", b.dbs))
+		b.db = fmt.Sprintf("election_%d", b.dbs)
+		dsn, err := b.pg.CreateDatabase(ctx, b.db)
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +175,114 @@ func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, err
 	}
 	log.Printf("%s: runtime ready with %d voters imported in %s", st, b.c.voters, time.Since(started).Round(100*time.Millisecond))
 	return rt, nil
+}
+
+// dbCounters are what the server counted of the runtime's database: the
+// transactions it committed (pg_stat_database's xact_commit, read-only ones
+// included), the statements it ran, BEGIN and COMMIT included
+// (pg_stat_statements; a batch sends several in one round trip), and the WAL's
+// flushes to disk (pg_stat_wal's wal_sync, the server's: the runtime's database
+// is the only one busy during a run). A flush is what a commit waits for; the
+// server flushes the commits waiting together once.
+//
+// roundTrips is the runtime's own count of its round trips to the server
+// (scrutin_store_round_trips_total: statements sent alone and batches), -1 when
+// the runtime does not export it.
+type dbCounters struct {
+	commits, statements, walSyncs, roundTrips float64
+	journeys                                  int
+}
+
+func (c dbCounters) minus(before dbCounters, journeys int) dbCounters {
+	d := dbCounters{commits: c.commits - before.commits, statements: c.statements - before.statements,
+		walSyncs: c.walSyncs - before.walSyncs, roundTrips: c.roundTrips - before.roundTrips, journeys: journeys}
+	if c.roundTrips < 0 || before.roundTrips < 0 {
+		d.roundTrips = -1
+	}
+	return d
+}
+
+// perJourney is each count divided by the journeys completed (round trips -1
+// when not counted).
+func (c dbCounters) perJourney() (commits, statements, walSyncs, roundTrips float64) {
+	if c.journeys == 0 {
+		return 0, 0, 0, -1
+	}
+	n := float64(c.journeys)
+	roundTrips = -1
+	if c.roundTrips >= 0 {
+		roundTrips = c.roundTrips / n
+	}
+	return c.commits / n, c.statements / n, c.walSyncs / n, roundTrips
+}
+
+func (c dbCounters) String() string {
+	commits, statements, syncs, trips := c.perJourney()
+	return fmt.Sprintf("%.1f transactions, %.1f statements, %s round trips, %.2f WAL flushes (%d journeys)",
+		commits, statements, orDash(trips), syncs, c.journeys)
+}
+
+// orDash is v with one decimal, "-" when negative (not counted).
+func orDash(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// runtimeRoundTrips reads scrutin_store_round_trips_total from the runtime's
+// metrics, -1 when it has none.
+func runtimeRoundTrips(ctx context.Context, opsURL string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, opsURL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "scrutin_store_round_trips_total "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return -1, nil
+}
+
+// dbCounters reads the counts of the current runtime's database, and the
+// runtime's own count of its round trips (from opsURL).
+func (b *bench) dbCounters(ctx context.Context, opsURL string) (dbCounters, error) {
+	trips, err := runtimeRoundTrips(ctx, opsURL)
+	if err != nil {
+		return dbCounters{}, err
+	}
+	conn, err := pgx.Connect(ctx, b.pg.AdminDSN())
+	if err != nil {
+		return dbCounters{}, err
+	}
+	defer conn.Close(ctx)
+	c := dbCounters{roundTrips: trips}
+	err = conn.QueryRow(ctx, `SELECT d.xact_commit::float8,
+		(SELECT coalesce(sum(s.calls), 0)::float8 FROM pg_stat_statements s WHERE s.dbid = d.datid),
+		(SELECT wal_sync::float8 FROM pg_stat_wal)
+		FROM pg_stat_database d WHERE d.datname = $1`, b.db).Scan(&c.commits, &c.statements, &c.walSyncs)
+	return c, err
+}
+
+// execAdmin runs sql as the server's administrator.
+func execAdmin(ctx context.Context, pg *pgtest.Server, sql string) error {
+	conn, err := pgx.Connect(ctx, pg.AdminDSN())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 // saveLogs keeps a runtime's log for reading after the run.
@@ -267,6 +385,8 @@ type storeFigures struct {
 	castFailed  string
 	castCPU     cpuShare
 	castProfile string
+	// db is the database work of the profiled run (PostgreSQL)
+	db dbCounters
 }
 
 func (b *bench) measureStore(ctx context.Context, st, tmp string, rep *report) error {
@@ -310,6 +430,12 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 	// the knee again, profiled
 	log.Printf("%s: the knee again (%.0f journeys/s), profiling the runtime", st, f.knee.rate)
 	var perr error
+	var before dbCounters
+	if st == "postgres" {
+		if before, err = b.dbCounters(ctx, rt.OpsURL); err != nil {
+			return err
+		}
+	}
 	f.cpu = measureCPU(rt.Cmd.Process.Pid, func() {
 		f.profileTop, perr = profile(ctx, b.pprofAddr, b.c.out, st, b.c.step-time.Second, func() {
 			f.profiled = b.offer(ctx, t, f.knee.rate, next)
@@ -322,6 +448,16 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 	f.steps = append(f.steps, f.profiled)
 	log.Printf("%s: CPU during that run: %s; profile in %s", st, f.cpu, f.profileTop)
 	time.Sleep(2 * time.Second)
+	if st == "postgres" {
+		// after the pause: the codes' deliveries, part of the journeys, are
+		// reported by then, and the server has published its counts
+		after, err := b.dbCounters(ctx, rt.OpsURL)
+		if err != nil {
+			return err
+		}
+		f.db = after.minus(before, f.profiled.res.Journeys)
+		log.Printf("%s: per journey at the knee: %s", st, f.db)
+	}
 
 	// 3× the knee, voters waiting as told (Retry-After) and trying again, up to
 	// 10 times a step

@@ -176,6 +176,12 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if rt, ok := st.(interface{ RoundTrips() int64 }); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "scrutin_store_round_trips_total",
+			Help: "Round trips to the database server: statements sent alone, BEGIN and COMMIT included, and batches.",
+		}, func() float64 { return float64(rt.RoundTrips()) }))
+	}
 	outbox, err := newOutbox(f, st, keys.hash, reg, log)
 	if err != nil {
 		return err

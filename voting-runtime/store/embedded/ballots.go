@@ -22,36 +22,33 @@ var errTrackerTaken = errors.New("embedded: cast: this tracker is already in the
 func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
 	id := make([]byte, 16)
 	rand.Read(id) // never fails
-	return s.write(ctx, "cast", func(tx *sql.Tx) error {
-		b0, err := readBox(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if err := b0.shut(s.now().UnixMicro()); err != nil {
-			return err
-		}
-		var onRoll, voted, taken bool
-		err = tx.QueryRowContext(ctx, `SELECT
-				EXISTS (SELECT 1 FROM roll WHERE voter_id = ?1),
-				EXISTS (SELECT 1 FROM participation WHERE voter_id = ?1),
-				EXISTS (SELECT 1 FROM ballots WHERE tracker = ?2)`, voterID, b.Tracker).Scan(&onRoll, &voted, &taken)
-		switch {
-		case err != nil:
-			return err
-		case !onRoll:
-			return store.ErrNotFound
-		case voted:
-			return store.ErrAlreadyVoted
-		case taken:
-			return errTrackerTaken
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO participation (voter_id) VALUES (?)", voterID); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO ballots (id, payload, weight, tracker) VALUES (?, ?, ?, ?)",
-			id, nonNil(b.Payload), b.Weight, b.Tracker)
+	return s.casts.group.Do(&castRequest{ctx: ctx, voterID: voterID, ballot: b, id: id})
+}
+
+// castOne is one cast in tx, the box already found open: the checks, then the
+// participation row and the ballot. Nothing is written when a check fails.
+func castOne(ctx context.Context, tx *sql.Tx, voterID string, b store.Ballot, id []byte) error {
+	var onRoll, voted, taken bool
+	err := tx.QueryRowContext(ctx, `SELECT
+			EXISTS (SELECT 1 FROM roll WHERE voter_id = ?1),
+			EXISTS (SELECT 1 FROM participation WHERE voter_id = ?1),
+			EXISTS (SELECT 1 FROM ballots WHERE tracker = ?2)`, voterID, b.Tracker).Scan(&onRoll, &voted, &taken)
+	switch {
+	case err != nil:
 		return err
-	})
+	case !onRoll:
+		return store.ErrNotFound
+	case voted:
+		return store.ErrAlreadyVoted
+	case taken:
+		return errTrackerTaken
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO participation (voter_id) VALUES (?)", voterID); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO ballots (id, payload, weight, tracker) VALUES (?, ?, ?, ?)",
+		id, nonNil(b.Payload), b.Weight, b.Tracker)
+	return err
 }
 
 // HasVoted reports whether voterID's ballot is in the box (false for a voter not

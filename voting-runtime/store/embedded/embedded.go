@@ -21,6 +21,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,10 @@ const readers = 4
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE: every write
 	r *sql.DB // read-only connections
+	// casts commits concurrent casts in groups (castgroup.go), finishes the
+	// delivery outcomes (outbox.go).
+	casts    castGroups
+	finishes store.Group[*finishRequest]
 	// Clock is the ballot box's clock, which casts and the close compare with
 	// the recorded schedule (time.Now when nil). Set it, if at all, before use.
 	Clock func() time.Time
@@ -78,7 +83,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	r.SetMaxOpenConns(readers)
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r}
+	s.casts.init(s)
+	s.finishes = store.Group[*finishRequest]{Max: maxFinishGroup, Key: func(r *finishRequest) string { return strconv.FormatInt(r.id, 10) },
+		Commit: s.commitFinishes}
+	return s, nil
 }
 
 // Close closes the database (SQLite checkpoints the WAL when the last connection

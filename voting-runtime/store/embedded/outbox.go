@@ -128,30 +128,70 @@ func (s *Store) Finish(ctx context.Context, id int64, attempt int, o store.Outbo
 	if err := o.Check(); err != nil {
 		return false, fmt.Errorf("embedded: finish: %w", err)
 	}
-	done := false
-	err := s.write(ctx, "finish", func(tx *sql.Tx) error {
-		now := s.now().UnixMicro()
-		var res sql.Result
-		var err error
-		if o.State == store.DeliveryQueued {
-			retry := now
-			if !o.RetryAt.IsZero() {
-				retry = o.RetryAt.UnixMicro()
+	r := &finishRequest{id: id, attempt: attempt, outcome: o}
+	err := s.finishes.Do(r)
+	return r.done && err == nil, err
+}
+
+// finishOne records one outcome in tx; it reports whether the message was still
+// queued under that attempt.
+func (s *Store) finishOne(ctx context.Context, tx *sql.Tx, id int64, attempt int, o store.OutboxOutcome) (bool, error) {
+	now := s.now().UnixMicro()
+	var res sql.Result
+	var err error
+	if o.State == store.DeliveryQueued {
+		retry := now
+		if !o.RetryAt.IsZero() {
+			retry = o.RetryAt.UnixMicro()
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE outbox SET reason = ?, next_at = ?
+			WHERE id = ? AND attempts = ? AND state = 'queued'`, o.Reason, retry, id, attempt)
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE outbox SET state = ?, reason = ?, sealed = NULL, updated_at = ?
+			WHERE id = ? AND attempts = ? AND state = 'queued'`, string(o.State), o.Reason, now, id, attempt)
+	}
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Group commit of delivery outcomes (store.Group): the outcomes the delivery
+// workers record at once are written in one transaction, one flush to disk, as
+// the casts are (castgroup.go).
+type finishRequest struct {
+	id      int64
+	attempt int
+	outcome store.OutboxOutcome
+	done    bool // recorded (set before Do returns)
+}
+
+const maxFinishGroup = 256
+
+func (s *Store) commitFinishes(take func() []*finishRequest) []error {
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	group := take()
+	errs := make([]error, len(group))
+	if err == nil {
+		for _, r := range group {
+			if r.done, err = s.finishOne(ctx, tx, r.id, r.attempt, r.outcome); err != nil {
+				break
 			}
-			res, err = tx.ExecContext(ctx, `UPDATE outbox SET reason = ?, next_at = ?
-				WHERE id = ? AND attempts = ? AND state = 'queued'`, o.Reason, retry, id, attempt)
+		}
+		if err == nil {
+			err = tx.Commit()
 		} else {
-			res, err = tx.ExecContext(ctx, `UPDATE outbox SET state = ?, reason = ?, sealed = NULL, updated_at = ?
-				WHERE id = ? AND attempts = ? AND state = 'queued'`, string(o.State), o.Reason, now, id, attempt)
+			_ = tx.Rollback()
 		}
-		if err != nil {
-			return err
+	}
+	if err != nil {
+		for i, r := range group {
+			r.done, errs[i] = false, wrap("finish", err)
 		}
-		n, err := res.RowsAffected()
-		done = n == 1
-		return err
-	})
-	return done && err == nil, err
+	}
+	return errs
 }
 
 // Withdraw withdraws a voter's queued messages of a kind, erasing them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
@@ -113,7 +114,7 @@ func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) 
 
 // AttemptSignIn checks one code and records the verdict in one write transaction.
 func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
-	check func(p *store.PendingSignIn) store.Verdict) (store.Attempt, error) {
+	check func(p *store.PendingSignIn) store.Verdict, open *store.Session) (store.Attempt, error) {
 	var a store.Attempt
 	err := s.write(ctx, "attempt sign-in", func(tx *sql.Tx) error {
 		g, err := readGuard(ctx, tx, voterID)
@@ -127,6 +128,11 @@ func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time
 		}
 		if end {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM sign_ins WHERE voter_id = ?", voterID); err != nil {
+				return err
+			}
+		}
+		if open != nil && a.Verdict == store.Right {
+			if err := insertSession(ctx, tx, *open); err != nil {
 				return err
 			}
 		}
@@ -152,6 +158,51 @@ func (s *Store) ReserveCode(ctx context.Context, voterID string, now time.Time, 
 		return writeGuard(ctx, tx, next)
 	})
 	return g, ok, err
+}
+
+// SendCode records a code's sending, the pending sign-in and the message in one
+// write transaction.
+func (s *Store) SendCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration,
+	update func(cur *store.PendingSignIn) store.PendingSignIn, msg store.OutboxMessage) (store.Guard, bool, int64, error) {
+	if err := msg.Check(); err != nil {
+		return store.Guard{}, false, 0, fmt.Errorf("embedded: send code: %w", err)
+	}
+	var g store.Guard
+	var sent bool
+	var id int64
+	err := s.write(ctx, "send code", func(tx *sql.Tx) (err error) {
+		if g, err = readGuard(ctx, tx, voterID); err != nil {
+			return err
+		}
+		if sent = g.MaySend(now, cooldown); !sent {
+			return nil
+		}
+		cur, err := store.OrNone(readSignIn(ctx, tx, voterID))
+		if err != nil {
+			return err
+		}
+		next := update(cur)
+		next.VoterID = voterID
+		if err := putSignIn(ctx, tx, next); err != nil {
+			return err
+		}
+		sentAt := g
+		sentAt.LastSentAt = now
+		if err := writeGuard(ctx, tx, sentAt); err != nil {
+			return err
+		}
+		ins, err := prepareEnqueue(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		id, err = enqueueOne(ctx, ins, msg, s.now().UnixMicro())
+		return err
+	})
+	if err != nil {
+		return store.Guard{}, false, 0, err
+	}
+	return g, sent, id, nil
 }
 
 // ReleaseCode puts the last sent time back to previous, unless another
@@ -232,9 +283,16 @@ func (s *Store) DeleteSignIn(ctx context.Context, voterID string) error {
 
 // CreateSession stores a new session; an id hash already in use is an error.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at)
+	return wrap("create session", insertSession(ctx, s.w, ss))
+}
+
+// insertSession creates the session ss with q (the writer, or a transaction).
+func insertSession(ctx context.Context, q interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, ss store.Session) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at)
 		VALUES (?, ?, ?, ?)`, nonNil(ss.IDHash), ss.VoterID, ss.CreatedAt.UnixMicro(), ss.LastSeenAt.UnixMicro())
-	return wrap("create session", err)
+	return err
 }
 
 // Session returns the session whose id hashes to idHash, or store.ErrNotFound.

@@ -25,6 +25,12 @@ var errTrackerTaken = errors.New("postgres: cast: this tracker is already in the
 // commits: the close, which UPDATEs that row, waits for it (see schedule.go). When
 // the box is shut it inserts nothing: store.ErrNotOpen or store.ErrClosed.
 func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
+	return s.casts.Do(&castRequest{ctx: ctx, voterID: voterID, ballot: b})
+}
+
+// castOne is Cast alone, in its own statement: the outcome of each cast a group
+// could not store, with its exact reason.
+func (s *Store) castOne(ctx context.Context, voterID string, b store.Ballot) error {
 	tag, err := s.pool.Exec(ctx, `WITH box AS (
 			SELECT 1 FROM state WHERE NOT closed AND opens_at <= now() AND now() < closes_at FOR SHARE),
 		voted AS (INSERT INTO participation (voter_id) SELECT $1 FROM box RETURNING voter_id)

@@ -70,7 +70,7 @@ func TestSerializableDatabaseConcurrentWrongCodesNo5xx(t *testing.T) {
 				var err error
 				switch i % 4 {
 				case 0, 1:
-					_, err = s.AttemptSignIn(t.Context(), id, now, policy, wrong)
+					_, err = s.AttemptSignIn(t.Context(), id, now, policy, wrong, nil)
 				case 2:
 					_, _, err = s.ReserveCode(t.Context(), id, now.Add(time.Duration(i)*time.Second), time.Second)
 				default:

@@ -107,11 +107,20 @@ func (s *Store) Claim(ctx context.Context, channel string, limit int, lease time
 }
 
 // Finish records an attempt's outcome, if the message is still queued and was
-// not claimed again since (its attempts are still attempt).
+// not claimed again since (its attempts are still attempt). The outcomes
+// recorded at once by a process's delivery workers are committed together
+// (finishGroup).
 func (s *Store) Finish(ctx context.Context, id int64, attempt int, o store.OutboxOutcome) (bool, error) {
 	if err := o.Check(); err != nil {
 		return false, fmt.Errorf("postgres: finish: %w", err)
 	}
+	r := &finishRequest{ctx: ctx, id: id, attempt: attempt, outcome: o}
+	err := s.finishes.Do(r)
+	return r.ok, err
+}
+
+// finishOne is Finish alone, in its own statement.
+func (s *Store) finishOne(ctx context.Context, id int64, attempt int, o store.OutboxOutcome) (bool, error) {
 	var retryAt *time.Time
 	if o.State == store.DeliveryQueued && !o.RetryAt.IsZero() {
 		retryAt = &o.RetryAt
@@ -192,4 +201,61 @@ func prefixed(p, columns string) string {
 		}
 	}
 	return string(out)
+}
+
+// Group commit of delivery outcomes (store.Group): at the noon peak every code
+// sent is an outcome to record, each its own commit and flush to disk; the
+// outcomes that arrive while a group is being recorded are recorded by the next
+// group's one statement. A message is never twice in a group. When the group's
+// statement fails, each outcome is recorded alone (finishOne).
+
+type finishRequest struct {
+	ctx     context.Context
+	id      int64
+	attempt int
+	outcome store.OutboxOutcome
+	ok      bool // the outcome was recorded (set before Do returns)
+}
+
+const maxFinishGroup = 256
+
+const finishGroupSQL = `UPDATE outbox o SET state = f.state, reason = f.reason,
+		next_at = CASE WHEN f.state = 'queued' THEN coalesce(f.retry_at, now()) ELSE o.next_at END,
+		sealed = CASE WHEN f.state = 'queued' THEN o.sealed END,
+		updated_at = CASE WHEN f.state = 'queued' THEN o.updated_at ELSE now() END
+	FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::timestamptz[]) AS f(id, attempts, state, reason, retry_at)
+	WHERE o.id = f.id AND o.attempts = f.attempts AND o.state = 'queued'
+	RETURNING o.id`
+
+func (s *Store) commitFinishes(take func() []*finishRequest) []error {
+	group := take()
+	errs := make([]error, len(group))
+	ids := make([]int64, 0, len(group))
+	attempts := make([]int32, 0, len(group))
+	states := make([]string, 0, len(group))
+	reasons := make([]string, 0, len(group))
+	retries := make([]*time.Time, 0, len(group))
+	for _, r := range group {
+		var retryAt *time.Time
+		if r.outcome.State == store.DeliveryQueued && !r.outcome.RetryAt.IsZero() {
+			retryAt = &r.outcome.RetryAt
+		}
+		ids, attempts = append(ids, r.id), append(attempts, int32(r.attempt))
+		states, reasons, retries = append(states, string(r.outcome.State)), append(reasons, r.outcome.Reason), append(retries, retryAt)
+	}
+	recorded := map[int64]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, finishGroupSQL, ids, attempts, states, reasons, retries)
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { recorded[id] = true; return nil }); err != nil {
+		for i, r := range group { // each alone, for its own outcome
+			r.ok, errs[i] = s.finishOne(r.ctx, r.id, r.attempt, r.outcome)
+		}
+		return errs
+	}
+	for _, r := range group {
+		r.ok = recorded[r.id]
+	}
+	return errs
 }

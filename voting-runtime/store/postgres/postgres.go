@@ -20,7 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +41,14 @@ const migrationLock int64 = 0x53435255_54494e01
 // (in several processes) may share one database.
 type Store struct {
 	pool *pgxpool.Pool
+	// casts commits concurrent casts together (castgroup.go); castStatements
+	// counts the group statements run (tests read it)
+	casts          store.Group[*castRequest]
+	castStatements atomic.Int64
+	// trips counts the round trips to the server (trips.go)
+	trips *roundTrips
+	// finishes records delivery outcomes together (outbox.go)
+	finishes store.Group[*finishRequest]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -59,6 +69,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// (GOMAXPROCS, which Go sets from the container's cgroup)
 		cfg.MaxConns = int32(max(4, runtime.GOMAXPROCS(0)))
 	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Acknowledged means durable, even if the server, database or role
 		// says otherwise. And read committed, whatever the database's default: the
@@ -78,7 +90,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool, trips: trips}
+	s.casts = store.Group[*castRequest]{Max: maxCastGroup, Key: func(r *castRequest) string { return r.voterID }, Commit: s.commitCasts}
+	s.finishes = store.Group[*finishRequest]{Max: maxFinishGroup, Key: func(r *finishRequest) string { return strconv.FormatInt(r.id, 10) },
+		Commit: s.commitFinishes}
+	return s, nil
 }
 
 // Close closes every connection.

@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
@@ -17,23 +19,64 @@ func (s *Store) PutSignIn(ctx context.Context, p store.PendingSignIn) error {
 }
 
 func putSignIn(ctx context.Context, tx pgx.Tx, p store.PendingSignIn) error {
-	_, err := tx.Exec(ctx, `INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
+	// one round trip for the row and its codes
+	b := &pgx.Batch{}
+	queuePutSignIn(b, p)
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queuePutSignIn queues in b the statements that put p.
+func queuePutSignIn(b *pgx.Batch, p store.PendingSignIn) {
+	b.Queue(`INSERT INTO sign_ins (voter_id, attempts, last_sent_at, expires_at)
 		VALUES ($1, 0, $2, $3)
 		ON CONFLICT (voter_id) DO UPDATE SET last_sent_at = excluded.last_sent_at, expires_at = excluded.expires_at`,
 		p.VoterID, p.LastSentAt, p.ExpiresAt)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "DELETE FROM sign_in_codes WHERE voter_id = $1", p.VoterID); err != nil {
-		return err
-	}
+	b.Queue("DELETE FROM sign_in_codes WHERE voter_id = $1", p.VoterID)
 	for i, c := range p.Codes {
-		if _, err := tx.Exec(ctx, `INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
-			VALUES ($1, $2, $3, $4)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt); err != nil {
-			return err
-		}
+		b.Queue(`INSERT INTO sign_in_codes (voter_id, n, hash, expires_at)
+			VALUES ($1, $2, $3, $4)`, p.VoterID, i, nonNil(c.Hash), c.ExpiresAt)
 	}
-	return nil
+}
+
+// SendCode records a code's sending, the pending sign-in and the message in one
+// transaction: its start, the guard locked with the pending sign-in read under
+// it, the writes and the message's id, the commit.
+func (s *Store) SendCode(ctx context.Context, voterID string, now time.Time, cooldown time.Duration,
+	update func(cur *store.PendingSignIn) store.PendingSignIn, msg store.OutboxMessage) (store.Guard, bool, int64, error) {
+	if err := msg.Check(); err != nil {
+		return store.Guard{}, false, 0, fmt.Errorf("postgres: send code: %w", err)
+	}
+	var g store.Guard
+	var cur *store.PendingSignIn
+	var sent bool
+	var id int64
+	// Two round trips: the transaction's start with the guard locked and the
+	// pending sign-in read under it; the writes with the commit.
+	reads, scan := guardAndSignInReads(voterID, &g, &cur)
+	err := s.inTwoTrips(ctx, "send code", reads, scan, func() (*pgx.Batch, func(pgx.BatchResults) error, error) {
+		if sent = g.MaySend(now, cooldown); !sent {
+			return nil, nil, nil
+		}
+		next := update(cur)
+		next.VoterID = voterID
+		b := &pgx.Batch{}
+		queuePutSignIn(b, next)
+		b.Queue("UPDATE sign_in_guards SET last_sent_at = $2 WHERE voter_id = $1", voterID, now)
+		b.Queue(`INSERT INTO outbox (voter_id, kind, channel, sealed, not_after) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			msg.VoterID, msg.Kind, msg.Channel, msg.Sealed, msg.NotAfter)
+		return b, func(br pgx.BatchResults) error {
+			for range b.Len() - 2 { // the writes before the message, then its id; COMMIT is read by sendBatch
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+			return br.QueryRow().Scan(&id)
+		}, nil
+	})
+	if err != nil {
+		return store.Guard{}, false, 0, err
+	}
+	return g, sent, id, nil
 }
 
 // SignIn returns a voter's pending sign-in, its codes in the order they were put,
@@ -73,20 +116,65 @@ func readSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.PendingSi
 	return p, err
 }
 
+// lockGuardReadSignIn locks a voter's guard row (creating it) and reads their
+// pending sign-in under it (nil when there is none), in one round trip.
+func lockGuardReadSignIn(ctx context.Context, tx pgx.Tx, voterID string) (store.Guard, *store.PendingSignIn, error) {
+	var g store.Guard
+	var cur *store.PendingSignIn
+	b, scan := guardAndSignInReads(voterID, &g, &cur)
+	err := sendBatch(ctx, tx, b, scan)
+	return g, cur, err
+}
+
+// guardAndSignInReads are the statements that lock a voter's guard row (creating
+// it) and read their pending sign-in under it, and the scan that reads their
+// results into g and cur (nil when there is none).
+func guardAndSignInReads(voterID string, g *store.Guard, cur **store.PendingSignIn) (*pgx.Batch, func(pgx.BatchResults) error) {
+	b := &pgx.Batch{}
+	b.Queue(lockGuardSQL, voterID)
+	b.Queue("SELECT last_sent_at, expires_at FROM sign_ins WHERE voter_id = $1", voterID)
+	b.Queue("SELECT hash, expires_at FROM sign_in_codes WHERE voter_id = $1 ORDER BY n", voterID)
+	return b, func(br pgx.BatchResults) error {
+		var err error
+		if *g, err = scanGuard(voterID, br.QueryRow()); err != nil {
+			return err
+		}
+		p := store.PendingSignIn{VoterID: voterID}
+		err = br.QueryRow().Scan(&p.LastSentAt, &p.ExpiresAt)
+		found := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		rows, _ := br.Query()
+		codes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.PendingCode, error) {
+			var c store.PendingCode
+			err := r.Scan(&c.Hash, &c.ExpiresAt)
+			c.ExpiresAt = c.ExpiresAt.UTC()
+			return c, err
+		})
+		if err != nil {
+			return err
+		}
+		*cur = nil
+		if found {
+			p.Codes = codes
+			p.LastSentAt, p.ExpiresAt = p.LastSentAt.UTC(), p.ExpiresAt.UTC()
+			*cur = &p
+		}
+		return nil
+	}
+}
+
 // UpdateSignIn replaces a voter's pending sign-in with f(current), holding the
 // voter's guard row, unless the voter is locked out at now.
 func (s *Store) UpdateSignIn(ctx context.Context, voterID string, now time.Time, f func(cur *store.PendingSignIn) store.PendingSignIn) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		g, err := lockGuard(ctx, tx, voterID)
+		g, cur, err := lockGuardReadSignIn(ctx, tx, voterID)
 		if err != nil {
 			return err
 		}
 		if g.Locked(now) {
 			return store.ErrLockedOut
-		}
-		cur, err := store.OrNone(readSignIn(ctx, tx, voterID))
-		if err != nil {
-			return err
 		}
 		next := f(cur)
 		next.VoterID = voterID
@@ -106,25 +194,30 @@ func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) 
 // AttemptSignIn checks one code holding the voter's guard row, and records the
 // verdict in the same transaction.
 func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
-	check func(p *store.PendingSignIn) store.Verdict) (store.Attempt, error) {
+	check func(p *store.PendingSignIn) store.Verdict, open *store.Session) (store.Attempt, error) {
 	var a store.Attempt
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		g, err := lockGuard(ctx, tx, voterID)
-		if err != nil {
-			return err
-		}
-		pending := func() (*store.PendingSignIn, error) { return store.OrNone(readSignIn(ctx, tx, voterID)) }
+	var g store.Guard
+	var cur *store.PendingSignIn
+	// Two round trips: the transaction's start with the guard locked and the
+	// pending sign-in read under it; the writes with the commit.
+	reads, scan := guardAndSignInReads(voterID, &g, &cur)
+	err := s.inTwoTrips(ctx, "attempt sign-in", reads, scan, func() (*pgx.Batch, func(pgx.BatchResults) error, error) {
+		pending := func() (*store.PendingSignIn, error) { return cur, nil }
 		var record, end bool
+		var err error
 		if a, record, end, err = g.Attempt(now, policy, pending, check); !record || err != nil {
-			return err
+			return nil, nil, err
 		}
+		b := &pgx.Batch{}
 		if end {
-			if _, err := tx.Exec(ctx, "DELETE FROM sign_ins WHERE voter_id = $1", voterID); err != nil {
-				return err
-			}
+			b.Queue("DELETE FROM sign_ins WHERE voter_id = $1", voterID)
 		}
-		return writeGuard(ctx, tx, a.Guard)
-	}, "attempt sign-in")
+		if open != nil && a.Verdict == store.Right {
+			b.Queue(insertSessionSQL, sessionArgs(*open)...)
+		}
+		queueWriteGuard(b, a.Guard)
+		return b, nil, nil
+	})
 	return a, err
 }
 
@@ -169,12 +262,16 @@ func (s *Store) Unlock(ctx context.Context, voterID string) (store.Guard, error)
 
 const selectGuard = "SELECT failures, lockouts, locked_until, last_failure_at, last_sent_at FROM sign_in_guards"
 
+// lockGuardSQL reads a voter's guard row, creating it, and locks it until the
+// transaction ends: one statement (the conflict's update takes the row's lock and
+// returns its latest committed values, as SELECT … FOR UPDATE does).
+const lockGuardSQL = `INSERT INTO sign_in_guards AS g (voter_id) VALUES ($1)
+	ON CONFLICT (voter_id) DO UPDATE SET voter_id = g.voter_id
+	RETURNING failures, lockouts, locked_until, last_failure_at, last_sent_at`
+
 // lockGuard reads a voter's guard row, creating it, and locks it until tx ends.
 func lockGuard(ctx context.Context, tx pgx.Tx, voterID string) (store.Guard, error) {
-	if _, err := tx.Exec(ctx, "INSERT INTO sign_in_guards (voter_id) VALUES ($1) ON CONFLICT DO NOTHING", voterID); err != nil {
-		return store.Guard{}, err
-	}
-	return scanGuard(voterID, tx.QueryRow(ctx, selectGuard+" WHERE voter_id = $1 FOR UPDATE", voterID))
+	return scanGuard(voterID, tx.QueryRow(ctx, lockGuardSQL, voterID))
 }
 
 func scanGuard(voterID string, row pgx.Row) (store.Guard, error) {
@@ -195,10 +292,18 @@ func scanGuard(voterID string, row pgx.Row) (store.Guard, error) {
 }
 
 func writeGuard(ctx context.Context, tx pgx.Tx, g store.Guard) error {
-	_, err := tx.Exec(ctx, `UPDATE sign_in_guards SET failures = $2, lockouts = $3, locked_until = $4,
-		last_failure_at = $5, last_sent_at = $6 WHERE voter_id = $1`,
-		g.VoterID, g.Failures, g.Lockouts, nullTime(g.LockedUntil), nullTime(g.LastFailureAt), nullTime(g.LastSentAt))
+	_, err := tx.Exec(ctx, writeGuardSQL, guardArgs(g)...)
 	return err
+}
+
+// queueWriteGuard queues writeGuard's statement in b.
+func queueWriteGuard(b *pgx.Batch, g store.Guard) { b.Queue(writeGuardSQL, guardArgs(g)...) }
+
+const writeGuardSQL = `UPDATE sign_in_guards SET failures = $2, lockouts = $3, locked_until = $4,
+	last_failure_at = $5, last_sent_at = $6 WHERE voter_id = $1`
+
+func guardArgs(g store.Guard) []any {
+	return []any{g.VoterID, g.Failures, g.Lockouts, nullTime(g.LockedUntil), nullTime(g.LastFailureAt), nullTime(g.LastSentAt)}
 }
 
 // nullTime is nil (SQL NULL) for the zero time, t otherwise.
@@ -218,9 +323,21 @@ func (s *Store) DeleteSignIn(ctx context.Context, voterID string) error {
 
 // CreateSession stores a new session; an id hash already in use is an error.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at)
-		VALUES ($1, $2, $3, $4)`, nonNil(ss.IDHash), ss.VoterID, ss.CreatedAt, ss.LastSeenAt)
-	return wrap("create session", err)
+	return wrap("create session", insertSession(ctx, s.pool, ss))
+}
+
+// insertSession creates the session ss with q (the pool, or a transaction).
+func insertSession(ctx context.Context, q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, ss store.Session) error {
+	_, err := q.Exec(ctx, insertSessionSQL, sessionArgs(ss)...)
+	return err
+}
+
+const insertSessionSQL = `INSERT INTO sessions (id_hash, voter_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4)`
+
+func sessionArgs(ss store.Session) []any {
+	return []any{nonNil(ss.IDHash), ss.VoterID, ss.CreatedAt, ss.LastSeenAt}
 }
 
 // Session returns the session whose id hashes to idHash, or store.ErrNotFound.

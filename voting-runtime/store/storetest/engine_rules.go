@@ -302,7 +302,7 @@ func testSessionOutlivesItsCode(t *testing.T, s store.Store) {
 	importRoll(t, s, vs, "d")
 	id := vs[0].ID
 	must(t, s.PutSignIn(ctx, guardSignIn(id, "right", 0)))
-	a, err := s.AttemptSignIn(ctx, id, at(1), guardPolicy, guardCheck("right"))
+	a, err := s.AttemptSignIn(ctx, id, at(1), guardPolicy, guardCheck("right"), nil)
 	if err != nil || a.Verdict != store.Right {
 		t.Fatalf("AttemptSignIn(right) = %+v, %v", a, err)
 	}
@@ -311,7 +311,7 @@ func testSessionOutlivesItsCode(t *testing.T, s store.Store) {
 	if _, err := s.SignIn(ctx, id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the pending sign-in after the right code: %v, want ErrNotFound", err)
 	}
-	if a, err := s.AttemptSignIn(ctx, id, at(2), guardPolicy, guardCheck("right")); err != nil || a.Verdict != store.NothingToCheck {
+	if a, err := s.AttemptSignIn(ctx, id, at(2), guardPolicy, guardCheck("right"), nil); err != nil || a.Verdict != store.NothingToCheck {
 		t.Errorf("the same code again = %+v, %v; want NothingToCheck (it no longer works)", a, err)
 	}
 	alive := func(after string) {
@@ -324,7 +324,7 @@ func testSessionOutlivesItsCode(t *testing.T, s store.Store) {
 	must(t, s.PutSignIn(ctx, guardSignIn(id, "other", 3)))
 	alive("a new sign-in")
 	for m := range guardPolicy.MaxFailures {
-		if _, err := s.AttemptSignIn(ctx, id, at(4+m), guardPolicy, guardCheck("wrong")); err != nil {
+		if _, err := s.AttemptSignIn(ctx, id, at(4+m), guardPolicy, guardCheck("wrong"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -359,5 +359,66 @@ func testScheduleAlone(t *testing.T, s store.Store) {
 	}
 	if bs, err := s.Ballots(ctx); err != nil || len(bs) != 1 || bs[0].Tracker != "t0" {
 		t.Errorf("Ballots = %+v, %v; want t0", bs, err)
+	}
+}
+
+// testRightCodeOpensTheSession: AttemptSignIn with a session to open creates it in
+// the attempt's transaction when the code is right, and only then: a wrong code,
+// nothing to check and a lockout open none. An id hash already in use fails the
+// attempt whole: the pending sign-in and the guard stay as they were, so the code
+// still works.
+func testRightCodeOpensTheSession(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	vs := voters(2)
+	importRoll(t, s, vs, "d")
+	id := vs[0].ID
+	sess := func(h string, m int) *store.Session {
+		return &store.Session{IDHash: []byte(h), VoterID: id, CreatedAt: at(m), LastSeenAt: at(m)}
+	}
+	none := func(h string) {
+		t.Helper()
+		if _, err := s.Session(ctx, []byte(h)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session %q: %v, want none", h, err)
+		}
+	}
+	// nothing to check: no session
+	if a, err := s.AttemptSignIn(ctx, id, at(0), guardPolicy, guardCheck("right"), sess("s-none", 0)); err != nil || a.Verdict != store.NothingToCheck {
+		t.Fatalf("without a pending sign-in = %+v, %v", a, err)
+	}
+	none("s-none")
+	must(t, s.PutSignIn(ctx, guardSignIn(id, "right", 0)))
+	// a wrong code: counted, no session
+	if a, err := s.AttemptSignIn(ctx, id, at(1), guardPolicy, guardCheck("wrong"), sess("s-wrong", 1)); err != nil || a.Verdict != store.Wrong {
+		t.Fatalf("wrong code = %+v, %v", a, err)
+	}
+	none("s-wrong")
+	// an id hash in use (the other voter's session): the attempt fails whole
+	taken := store.Session{IDHash: []byte("s-taken"), VoterID: vs[1].ID, CreatedAt: at(1), LastSeenAt: at(1)}
+	must(t, s.CreateSession(ctx, taken))
+	before, err := s.Guard(ctx, id)
+	must(t, err)
+	if _, err := s.AttemptSignIn(ctx, id, at(2), guardPolicy, guardCheck("right"), sess("s-taken", 2)); err == nil {
+		t.Fatalf("a right code opening a session whose id hash is in use succeeded")
+	}
+	if got, err := s.Guard(ctx, id); err != nil || got != before {
+		t.Errorf("the guard after the failed attempt = %+v, %v; want %+v unchanged", got, err, before)
+	}
+	if _, err := s.SignIn(ctx, id); err != nil {
+		t.Errorf("the pending sign-in after the failed attempt: %v; want it kept", err)
+	}
+	if got, err := s.Session(ctx, []byte("s-taken")); err != nil || got.VoterID != vs[1].ID {
+		t.Errorf("the other voter's session = %+v, %v", got, err)
+	}
+	// the right code: the sign-in ends and the session begins, together
+	want := sess("s-right", 3)
+	a, err := s.AttemptSignIn(ctx, id, at(3), guardPolicy, guardCheck("right"), want)
+	if err != nil || a.Verdict != store.Right {
+		t.Fatalf("right code = %+v, %v", a, err)
+	}
+	if got, err := s.Session(ctx, want.IDHash); err != nil || !sameSession(got, *want) {
+		t.Errorf("the session opened = %+v, %v; want %+v", got, err, *want)
+	}
+	if _, err := s.SignIn(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the pending sign-in after the right code: %v, want ErrNotFound", err)
 	}
 }

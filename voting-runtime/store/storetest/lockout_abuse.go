@@ -18,7 +18,7 @@ func testCodeSentDuringALockoutIsNeverRecorded(t *testing.T, s store.Store) {
 		t.Fatalf("ReserveCode = %v, %v; want a reservation", ok, err)
 	}
 	for n := 0; n < guardPolicy.MaxFailures; n++ {
-		if _, err := s.AttemptSignIn(ctx, "v1", at(1), guardPolicy, guardCheck("wrong")); err != nil {
+		if _, err := s.AttemptSignIn(ctx, "v1", at(1), guardPolicy, guardCheck("wrong"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -32,7 +32,7 @@ func testCodeSentDuringALockoutIsNeverRecorded(t *testing.T, s store.Store) {
 		t.Errorf("a code sent during the lockout was recorded: %+v, %v", p, err)
 	}
 	// After the lockout the code still does not work: nothing to check.
-	a, err := s.AttemptSignIn(ctx, "v1", at(3), guardPolicy, guardCheck("sent-during-the-lockout"))
+	a, err := s.AttemptSignIn(ctx, "v1", at(3), guardPolicy, guardCheck("sent-during-the-lockout"), nil)
 	if err != nil || a.Verdict == store.Right {
 		t.Errorf("the code sent during the lockout signs in after it: %+v, %v", a, err)
 	}
@@ -49,7 +49,7 @@ func testEscalationDecays(t *testing.T, s store.Store) {
 		var a store.Attempt
 		for n := 0; n < policy.MaxFailures; n++ {
 			var err error
-			if a, err = s.AttemptSignIn(ctx, "v1", at(m), policy, guardCheck("wrong")); err != nil {
+			if a, err = s.AttemptSignIn(ctx, "v1", at(m), policy, guardCheck("wrong"), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -66,7 +66,7 @@ func testEscalationDecays(t *testing.T, s store.Store) {
 	// A day and a minute after the last wrong code: the escalation is forgotten.
 	day := int((24*time.Hour + time.Minute) / time.Minute)
 	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 10+day)))
-	a, err := s.AttemptSignIn(ctx, "v1", at(10+day), policy, guardCheck("wrong"))
+	a, err := s.AttemptSignIn(ctx, "v1", at(10+day), policy, guardCheck("wrong"), nil)
 	if err != nil || a.Guard.Failures != 1 || a.Guard.Lockouts != 0 {
 		t.Fatalf("a wrong code a day after the last one = %+v, %v; want 1 failure, no lockout left", a.Guard, err)
 	}
@@ -84,7 +84,7 @@ func testHotlineUnlock(t *testing.T, s store.Store) {
 	}
 	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 0)))
 	for n := 0; n < guardPolicy.MaxFailures; n++ {
-		if _, err := s.AttemptSignIn(ctx, "v1", at(0), guardPolicy, guardCheck("wrong")); err != nil {
+		if _, err := s.AttemptSignIn(ctx, "v1", at(0), guardPolicy, guardCheck("wrong"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,7 +113,7 @@ func testSignInClearsTheResendCooldown(t *testing.T, s store.Store) {
 		t.Fatalf("ReserveCode = %v, %v", ok, err)
 	}
 	must(t, s.PutSignIn(ctx, guardSignIn("v1", "right", 0)))
-	if a, err := s.AttemptSignIn(ctx, "v1", at(1), guardPolicy, guardCheck("right")); err != nil || a.Verdict != store.Right {
+	if a, err := s.AttemptSignIn(ctx, "v1", at(1), guardPolicy, guardCheck("right"), nil); err != nil || a.Verdict != store.Right {
 		t.Fatalf("right code = %+v, %v", a, err)
 	}
 	if g, ok, err := s.ReserveCode(ctx, "v1", at(2), time.Hour); err != nil || !ok {

@@ -456,3 +456,61 @@ func testOutboxClaimOldestFirst(t *testing.T, s store.Store) {
 		t.Error("Claim accepted a lease of 0")
 	}
 }
+
+// testOutboxFinishConcurrently: outcomes recorded at once, as a process's
+// delivery workers record them (the stores commit them together), are each
+// recorded once: every claimed message its own outcome, a second outcome for a
+// message already finished refused, a stale attempt's outcome refused.
+func testOutboxFinishConcurrently(t *testing.T, s store.Store) {
+	const n = 60
+	var msgs []store.OutboxMessage
+	for i := range n {
+		msgs = append(msgs, message(fmt.Sprintf("v%03d", i), store.KindCode, store.ChannelSMS))
+	}
+	enqueue(t, s, msgs...)
+	got := claim(t, s, store.ChannelSMS, n, time.Hour)
+	if len(got) != n {
+		t.Fatalf("claimed %d, want %d", len(got), n)
+	}
+	// each message finished twice at once (sent, and failed for good), and once
+	// with a stale attempt: exactly one outcome per message is recorded
+	type call struct {
+		m       store.OutboxMessage
+		attempt int
+		out     store.OutboxOutcome
+	}
+	var calls []call
+	for i, m := range got {
+		sent := store.OutboxOutcome{State: store.DeliverySent}
+		failed := store.OutboxOutcome{State: store.DeliveryFailed, Reason: "refused"}
+		if i%2 == 1 {
+			sent, failed = failed, sent
+		}
+		calls = append(calls, call{m, m.Attempts, sent}, call{m, m.Attempts, failed}, call{m, m.Attempts - 1, sent})
+	}
+	oks := make([]bool, len(calls))
+	errs := parallel(len(calls), func(i int) error {
+		var err error
+		oks[i], err = s.Finish(t.Context(), calls[i].m.ID, calls[i].attempt, calls[i].out)
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Finish %d: %v", i, err)
+		}
+	}
+	recorded := map[int64]int{}
+	for i, c := range calls {
+		if oks[i] {
+			recorded[c.m.ID]++
+			if c.attempt != c.m.Attempts {
+				t.Errorf("message %d: a stale attempt's outcome was recorded", c.m.ID)
+			}
+		}
+	}
+	for _, m := range got {
+		if recorded[m.ID] != 1 {
+			t.Errorf("message %d: %d outcomes recorded, want 1", m.ID, recorded[m.ID])
+		}
+	}
+}
