@@ -102,3 +102,64 @@ func runGroup(ctx context.Context, s *Store, tx *sql.Tx, group []*castRequest, e
 	}
 	return nil
 }
+
+// Group commit of the sign-in steps (store.Group), as of the casts: a code's
+// sending and a code's check, each a read-then-write of one voter's guard, are
+// run one after another in a group's one transaction, each under a savepoint of
+// its own (one that fails undoes only itself), and committed once; each caller
+// hears its outcome only after that commit. SQLite runs them one at a time
+// anyway: grouping changes how many flushes to disk they wait for, not what
+// each sees (the writes before it in the group, as in a series of transactions).
+type writeRequest struct {
+	ctx context.Context
+	op  string
+	f   func(*sql.Tx) error
+}
+
+// maxWriteGroup bounds a group of sign-in steps.
+const maxWriteGroup = 128
+
+// writeInGroup runs f as write does, in a group's transaction.
+func (s *Store) writeInGroup(ctx context.Context, op string, f func(*sql.Tx) error) error {
+	return s.writes.Do(&writeRequest{ctx: ctx, op: op, f: f})
+}
+
+func (s *Store) commitWrites(take func() []*writeRequest) []error {
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	group := take()
+	errs := make([]error, len(group))
+	if err == nil {
+		for i, r := range group {
+			if errs[i] = r.ctx.Err(); errs[i] != nil {
+				continue
+			}
+			if _, err = tx.ExecContext(ctx, "SAVEPOINT step"); err != nil {
+				break
+			}
+			if errs[i] = r.f(tx); errs[i] != nil {
+				if _, err = tx.ExecContext(ctx, "ROLLBACK TO step"); err != nil {
+					break
+				}
+			}
+			if _, err = tx.ExecContext(ctx, "RELEASE step"); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+	}
+	if err == nil {
+		s.writeCommits.Add(1)
+	}
+	for i, r := range group {
+		if err != nil {
+			errs[i] = err // nothing of the group was stored
+		}
+		errs[i] = wrap(r.op, errs[i])
+	}
+	return errs
+}

@@ -93,3 +93,93 @@ func TestCastsWaitingForTheWriterCommitTogether(t *testing.T) {
 		t.Errorf("Counts = %d, %d, %v; want %d, %d", v, c, err, n, n)
 	}
 }
+
+// TestSignInStepsWaitingForTheWriterCommitTogether: codes sent and a code
+// checked while the writer is busy are committed in one transaction once it is
+// free; the step that fails (a right code whose session id is already in use)
+// undoes only itself: its voter's pending sign-in and guard stay as they were,
+// and every other voter's code is recorded with its message.
+func TestSignInStepsWaitingForTheWriterCommitTogether(t *testing.T) {
+	ctx := t.Context()
+	s := openFile(t, filepath.Join(t.TempDir(), "runtime.db"))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	var vs []store.Voter
+	for i := range n + 1 {
+		vs = append(vs, store.Voter{ID: fmt.Sprintf("v%03d", i), Name: "V", Weight: 1})
+	}
+	if ok, err := s.ImportRoll(ctx, "d", storetest.Entries(vs)); err != nil || !ok {
+		t.Fatalf("ImportRoll: %v %v", ok, err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	last := vs[n].ID
+	pending := store.PendingSignIn{VoterID: last, Codes: []store.PendingCode{{Hash: []byte("right"), ExpiresAt: now.Add(time.Hour)}},
+		LastSentAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.PutSignIn(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSession(ctx, store.Session{IDHash: []byte("taken"), VoterID: vs[0].ID, CreatedAt: now, LastSeenAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	guardBefore, err := s.Guard(ctx, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitsBefore := s.writeCommits.Load()
+
+	busy, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := make([]bool, n)
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id := vs[i].ID
+			_, sent[i], _, errs[i] = s.SendCode(ctx, id, now, time.Minute, func(*store.PendingSignIn) store.PendingSignIn {
+				return store.PendingSignIn{Codes: []store.PendingCode{{Hash: []byte("c"), ExpiresAt: now.Add(time.Hour)}},
+					LastSentAt: now, ExpiresAt: now.Add(time.Hour)}
+			}, store.OutboxMessage{VoterID: id, Kind: store.KindCode, Channel: store.ChannelSMS, Sealed: []byte("sealed"), NotAfter: now.Add(time.Hour)})
+		})
+	}
+	wg.Go(func() {
+		_, errs[n] = s.AttemptSignIn(ctx, last, now, store.LockoutPolicy{MaxFailures: 3, Lockouts: []time.Duration{time.Minute}},
+			func(*store.PendingSignIn) store.Verdict { return store.Right },
+			&store.Session{IDHash: []byte("taken"), VoterID: last, CreatedAt: now, LastSeenAt: now})
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for s.writes.Waiting() < n+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d steps waiting for the writer, want %d", s.writes.Waiting(), n+1)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := busy.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	for i := range n {
+		if errs[i] != nil || !sent[i] {
+			t.Errorf("code %d: sent %v, %v", i, sent[i], errs[i])
+		}
+		if ms, err := s.Deliveries(ctx, vs[i].ID, 10); err != nil || len(ms) != 1 {
+			t.Errorf("voter %d: %d messages (%v), want 1", i, len(ms), err)
+		}
+	}
+	if errs[n] == nil {
+		t.Errorf("the code check opening a session whose id is in use succeeded")
+	}
+	if g, err := s.Guard(ctx, last); err != nil || g != guardBefore {
+		t.Errorf("the failed check's guard = %+v, %v; want %+v", g, err, guardBefore)
+	}
+	if _, err := s.SignIn(ctx, last); err != nil {
+		t.Errorf("the failed check's pending sign-in: %v; want it kept", err)
+	}
+	if c := s.writeCommits.Load() - commitsBefore; c != 1 {
+		t.Errorf("%d commits for the %d steps waiting, want 1", c, n+1)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -48,6 +49,10 @@ type Store struct {
 	// delivery outcomes (outbox.go).
 	casts    castGroups
 	finishes store.Group[*finishRequest]
+	// writes commits the sign-in steps in groups (castgroup.go); writeCommits
+	// counts its commits (tests read it).
+	writes       store.Group[*writeRequest]
+	writeCommits atomic.Int64
 	// Clock is the ballot box's clock, which casts and the close compare with
 	// the recorded schedule (time.Now when nil). Set it, if at all, before use.
 	Clock func() time.Time
@@ -85,6 +90,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	s := &Store{w: w, r: r}
 	s.casts.init(s)
+	s.writes = store.Group[*writeRequest]{Max: maxWriteGroup, Commit: s.commitWrites}
 	s.finishes = store.Group[*finishRequest]{Max: maxFinishGroup, Key: func(r *finishRequest) string { return strconv.FormatInt(r.id, 10) },
 		Commit: s.commitFinishes}
 	return s, nil
