@@ -22,7 +22,16 @@ var errTrackerTaken = errors.New("embedded: cast: this tracker is already in the
 func (s *Store) Cast(ctx context.Context, voterID string, b store.Ballot) error {
 	id := make([]byte, 16)
 	rand.Read(id) // never fails
-	return s.casts.group.Do(&castRequest{ctx: ctx, voterID: voterID, ballot: b, id: id})
+	return s.casts.do(ctx, "cast", func(tx *sql.Tx) error {
+		b0, err := readBox(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := b0.shut(s.now().UnixMicro()); err != nil {
+			return err
+		}
+		return castOne(ctx, tx, voterID, b, id)
+	})
 }
 
 // castOne is one cast in tx, the box already found open: the checks, then the

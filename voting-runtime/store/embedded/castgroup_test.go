@@ -82,7 +82,7 @@ func TestCastsWaitingForTheWriterCommitTogether(t *testing.T) {
 	if ok != n || already != 1 || unknown != 1 {
 		t.Errorf("%d cast, %d already voted, %d not on the roll; want %d, 1, 1", ok, already, unknown, n)
 	}
-	if commits, casts := s.casts.commits.Load(), s.casts.casts.Load(); commits != 1 || casts != int64(len(ids)) {
+	if commits, casts := s.casts.commits.Load(), s.casts.writes.Load(); commits != 1 || casts != int64(len(ids)) {
 		t.Errorf("%d commits for %d casts; want the %d casts waiting in one", commits, casts, len(ids))
 	}
 	bs, err := s.Ballots(ctx)
@@ -127,7 +127,7 @@ func TestSignInStepsWaitingForTheWriterCommitTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commitsBefore := s.writeCommits.Load()
+	commitsBefore := s.signIns.commits.Load()
 
 	busy, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -151,9 +151,9 @@ func TestSignInStepsWaitingForTheWriterCommitTogether(t *testing.T) {
 			&store.Session{IDHash: []byte("taken"), VoterID: last, CreatedAt: now, LastSeenAt: now})
 	})
 	deadline := time.Now().Add(10 * time.Second)
-	for s.writes.Waiting() < n+1 {
+	for s.signIns.group.Waiting() < n+1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d steps waiting for the writer, want %d", s.writes.Waiting(), n+1)
+			t.Fatalf("%d steps waiting for the writer, want %d", s.signIns.group.Waiting(), n+1)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -179,7 +179,7 @@ func TestSignInStepsWaitingForTheWriterCommitTogether(t *testing.T) {
 	if _, err := s.SignIn(ctx, last); err != nil {
 		t.Errorf("the failed check's pending sign-in: %v; want it kept", err)
 	}
-	if c := s.writeCommits.Load() - commitsBefore; c != 1 {
+	if c := s.signIns.commits.Load() - commitsBefore; c != 1 {
 		t.Errorf("%d commits for the %d steps waiting, want 1", c, n+1)
 	}
 }

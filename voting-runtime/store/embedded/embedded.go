@@ -21,9 +21,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -45,14 +43,9 @@ const readers = 4
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE: every write
 	r *sql.DB // read-only connections
-	// casts commits concurrent casts in groups (castgroup.go), finishes the
-	// delivery outcomes (outbox.go).
-	casts    castGroups
-	finishes store.Group[*finishRequest]
-	// writes commits the sign-in steps in groups (castgroup.go); writeCommits
-	// counts its commits (tests read it).
-	writes       store.Group[*writeRequest]
-	writeCommits atomic.Int64
+	// casts, signIns and finishes commit the casts, the sign-in steps and the
+	// delivery outcomes in groups (castgroup.go).
+	casts, signIns, finishes writeGroup
 	// Clock is the ballot box's clock, which casts and the close compare with
 	// the recorded schedule (time.Now when nil). Set it, if at all, before use.
 	Clock func() time.Time
@@ -90,9 +83,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	s := &Store{w: w, r: r}
 	s.casts.init(s)
-	s.writes = store.Group[*writeRequest]{Max: maxWriteGroup, Commit: s.commitWrites}
-	s.finishes = store.Group[*finishRequest]{Max: maxFinishGroup, Key: func(r *finishRequest) string { return strconv.FormatInt(r.id, 10) },
-		Commit: s.commitFinishes}
+	s.signIns.init(s)
+	s.finishes.init(s)
 	return s, nil
 }
 

@@ -128,9 +128,12 @@ func (s *Store) Finish(ctx context.Context, id int64, attempt int, o store.Outbo
 	if err := o.Check(); err != nil {
 		return false, fmt.Errorf("embedded: finish: %w", err)
 	}
-	r := &finishRequest{id: id, attempt: attempt, outcome: o}
-	err := s.finishes.Do(r)
-	return r.done && err == nil, err
+	done := false
+	err := s.finishes.do(ctx, "finish", func(tx *sql.Tx) (err error) {
+		done, err = s.finishOne(ctx, tx, id, attempt, o)
+		return err
+	})
+	return done && err == nil, err
 }
 
 // finishOne records one outcome in tx; it reports whether the message was still
@@ -155,43 +158,6 @@ func (s *Store) finishOne(ctx context.Context, tx *sql.Tx, id int64, attempt int
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
-}
-
-// Group commit of delivery outcomes (store.Group): the outcomes the delivery
-// workers record at once are written in one transaction, one flush to disk, as
-// the casts are (castgroup.go).
-type finishRequest struct {
-	id      int64
-	attempt int
-	outcome store.OutboxOutcome
-	done    bool // recorded (set before Do returns)
-}
-
-const maxFinishGroup = 256
-
-func (s *Store) commitFinishes(take func() []*finishRequest) []error {
-	ctx := context.Background()
-	tx, err := s.w.BeginTx(ctx, nil)
-	group := take()
-	errs := make([]error, len(group))
-	if err == nil {
-		for _, r := range group {
-			if r.done, err = s.finishOne(ctx, tx, r.id, r.attempt, r.outcome); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = tx.Commit()
-		} else {
-			_ = tx.Rollback()
-		}
-	}
-	if err != nil {
-		for i, r := range group {
-			r.done, errs[i] = false, wrap("finish", err)
-		}
-	}
-	return errs
 }
 
 // Withdraw withdraws a voter's queued messages of a kind, erasing them.

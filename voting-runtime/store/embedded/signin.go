@@ -116,7 +116,7 @@ func (s *Store) Guard(ctx context.Context, voterID string) (store.Guard, error) 
 func (s *Store) AttemptSignIn(ctx context.Context, voterID string, now time.Time, policy store.LockoutPolicy,
 	check func(p *store.PendingSignIn) store.Verdict, open *store.Session) (store.Attempt, error) {
 	var a store.Attempt
-	err := s.writeInGroup(ctx, "attempt sign-in", func(tx *sql.Tx) error {
+	err := s.signIns.do(ctx, "attempt sign-in", func(tx *sql.Tx) error {
 		g, err := readGuard(ctx, tx, voterID)
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func (s *Store) SendCode(ctx context.Context, voterID string, now time.Time, coo
 	var g store.Guard
 	var sent bool
 	var id int64
-	err := s.writeInGroup(ctx, "send code", func(tx *sql.Tx) (err error) {
+	err := s.signIns.do(ctx, "send code", func(tx *sql.Tx) (err error) {
 		if g, err = readGuard(ctx, tx, voterID); err != nil {
 			return err
 		}
