@@ -51,7 +51,7 @@ func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answe
 		en.metrics.rejected("invalid-ballot")
 		return "", err
 	}
-	v, err := en.st.Voter(ctx, voterID)
+	v, err := en.voter(ctx, voterID)
 	if err != nil {
 		return "", errorf("reading the voter", err)
 	}
@@ -71,11 +71,13 @@ func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answe
 			return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
 		}
 		if errors.Is(err, store.ErrAlreadyVoted) {
+			en.voterCache.freeze()
 			en.metrics.rejected("already-voted")
 			return "", ErrAlreadyVoted
 		}
 		return "", errorf("casting the ballot", err)
 	}
+	en.voterCache.freeze() // a ballot is in the box: the roll is fixed
 	en.metrics.cast()
 	return tracker, nil
 }

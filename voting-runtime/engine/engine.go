@@ -57,6 +57,10 @@ type Config struct {
 	// PublicURL is where voters reach the election (https://host/), written in
 	// their letters; empty: the letters name no address.
 	PublicURL string
+	// VoterCache is how many voters the engine keeps in memory once the roll is
+	// frozen by a first ballot (see voterCache). Zero: 100,000; negative: none,
+	// every read goes to the store.
+	VoterCache int
 }
 
 type clientAddressKey struct{}
@@ -84,6 +88,8 @@ type Engine struct {
 	log       *slog.Logger
 	metrics   *metrics
 	voters    *ratelimit.Keyed
+	// voterCache keeps the frozen roll's voters the hot path reads.
+	voterCache *voterCache
 	// encryptedCasts is each voter's budget of encrypted ballots: checking one
 	// costs tens of milliseconds of CPU, refused or not.
 	encryptedCasts *ratelimit.Keyed
@@ -126,6 +132,7 @@ func New(cfg Config) (*Engine, error) {
 		e: cfg.Election, st: cfg.Store, hasher: cfg.Hasher, outbox: cfg.Outbox,
 		now: cfg.Now, log: cfg.Log, metrics: newMetrics(cfg.Registerer), wake: make(chan struct{}, 1),
 		vf: &verifiableState{cfg: cfg.Verifiable}, publicURL: cfg.PublicURL,
+		voterCache: newVoterCache(cfg.VoterCache),
 	}
 	if PlatformTrustee(cfg.Election) && cfg.Verifiable.TrusteeKey == nil {
 		return nil, errors.New("engine: the platform is a trustee of this verifiable election and has no key")

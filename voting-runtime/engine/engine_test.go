@@ -38,11 +38,19 @@ type fixture struct {
 	reg   *prometheus.Registry
 }
 
-// countingStore counts the sign-in calls that reach the store, by voter id.
+// countingStore counts the sign-in calls that reach the store, by voter id, and
+// the voter reads among them.
 type countingStore struct {
 	store.Store
 	mu    sync.Mutex
 	calls map[string]int
+	reads map[string]int
+}
+
+func (c *countingStore) readsOf(voterID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads[voterID]
 }
 
 func (c *countingStore) count(voterID string) {
@@ -59,6 +67,9 @@ func (c *countingStore) callsFor(voterID string) int {
 
 func (c *countingStore) Voter(ctx context.Context, id string) (store.Voter, error) {
 	c.count(id)
+	c.mu.Lock()
+	c.reads[id]++
+	c.mu.Unlock()
 	return c.Store.Voter(ctx, id)
 }
 
@@ -111,7 +122,7 @@ func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 	st, h := enginetest.Store(t)
 	var err error
 	f := &fixture{clock: enginetest.NewClock(opens.Add(-time.Hour)), smtp: sink.StartSMTP(t), sms: sink.StartSMS(t, "gateway-token"), logs: &bytes.Buffer{},
-		store: &countingStore{Store: st, calls: map[string]int{}}, reg: prometheus.NewRegistry()}
+		store: &countingStore{Store: st, calls: map[string]int{}, reads: map[string]int{}}, reg: prometheus.NewRegistry()}
 	st.Clock = f.clock.Now // the ballot box follows the test's clock too
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	outbox := enginetest.Outbox(t, st, enginetest.OutboxOptions{Now: f.clock.Now,

@@ -53,7 +53,7 @@ func (en *Engine) PublicCredential(ctx context.Context, voterID string) (string,
 	if !en.Verifiable() {
 		return "", ErrNotVerifiable
 	}
-	v, err := en.st.Voter(ctx, voterID)
+	v, err := en.voter(ctx, voterID)
 	if err != nil {
 		return "", errorf("reading the voter", err)
 	}

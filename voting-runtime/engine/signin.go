@@ -167,7 +167,7 @@ func (en *Engine) StartSignIn(ctx context.Context, voterID string) (SignInStart,
 	if err := en.limitVoter(voterID); err != nil {
 		return SignInStart{}, err
 	}
-	v, err := en.st.Voter(ctx, voterID)
+	v, err := en.voter(ctx, voterID)
 	if errors.Is(err, store.ErrNotFound) {
 		en.metrics.signIn("unknown-voter")
 		return SignInStart{}, ErrUnknownVoter
@@ -327,7 +327,7 @@ func (en *Engine) deliveryFailed(ctx context.Context, row store.OutboxMessage, m
 	if !en.outbox.Has(other) || !en.now().Before(row.NotAfter) {
 		return
 	}
-	v, err := en.st.Voter(ctx, row.VoterID)
+	v, err := en.voter(ctx, row.VoterID)
 	if err != nil {
 		en.log.Error("Could not read a voter to send their code by the other channel", "voter", row.VoterID, "error", err)
 		return
@@ -379,14 +379,20 @@ func (en *Engine) CompleteSignIn(ctx context.Context, voterID, secret string) (s
 	if err := en.limitVoter(voterID); err != nil {
 		return "", store.Session{}, err
 	}
-	v, err := en.st.Voter(ctx, voterID)
+	a := en.authn()
+	// The credential's hash is read from the store (a re-issue changes it);
+	// a code needs only to know the voter is on the roll.
+	readVoter := en.voter
+	if a.Method == scrutinv1.Credential {
+		readVoter = en.st.Voter
+	}
+	v, err := readVoter(ctx, voterID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", store.Session{}, ErrUnknownVoter
 	}
 	if err != nil {
 		return "", store.Session{}, errorf("reading the voter", err)
 	}
-	a := en.authn()
 	now := en.now().UTC().Truncate(time.Microsecond)
 	check := func(p *store.PendingSignIn) store.Verdict {
 		if a.Method == scrutinv1.Credential {

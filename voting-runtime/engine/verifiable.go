@@ -416,7 +416,7 @@ func (en *Engine) CastEncrypted(ctx context.Context, voterID string, raw []byte)
 		}
 		return "", err
 	}
-	v, err := en.st.Voter(ctx, voterID)
+	v, err := en.voter(ctx, voterID)
 	if err != nil {
 		return "", errorf("reading the voter", err)
 	}
@@ -447,6 +447,7 @@ func (en *Engine) CastEncrypted(ctx context.Context, voterID string, raw []byte)
 	case err != nil:
 		return "", errorf("casting the ballot", err)
 	}
+	en.voterCache.freeze() // a ballot is in the box: the roll is fixed
 	en.metrics.cast()
 	return tracker, nil
 }
