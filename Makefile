@@ -92,6 +92,10 @@ e2e-congress: ## The 140,000-voter party congress end to end on the local cluste
 bench-peak: ## The runtime at the noon peak: knee, 3x overload, casts against pgbench, baselines (about 15 minutes).
 	go run ./test/bench/peak $(BENCH_FLAGS)
 
+.PHONY: bench-peak-verifiable
+bench-peak-verifiable: ## The noon peak in the verifiable mode: knee and 3x with every ballot's proofs checked at the cast, the board checked (about 15 minutes).
+	go run ./test/bench/peak -verifiable $(BENCH_FLAGS)
+
 .PHONY: load
 load: ## Play an election day of 100,000 voters with a noon peak against the runtime, embedded then PostgreSQL.
 	go run ./test/load/noon $(LOAD_FLAGS)

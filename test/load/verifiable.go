@@ -162,6 +162,28 @@ func PrepareBallots(rec *belenios.ElectionRecord, first, n, workers int, credent
 	return b, nil
 }
 
+// Next is the first voter after b's (first when b is nil).
+func (b *EncryptedBallots) Next(first int) int {
+	if b == nil {
+		return first
+	}
+	return b.first + len(b.raw)
+}
+
+// Append adds more's ballots, made for the voters that follow b's, for the
+// same election.
+func (b *EncryptedBallots) Append(more *EncryptedBallots) error {
+	if more.first != b.Next(0) || more.Election != b.Election {
+		return fmt.Errorf("ballots from voter %d do not follow voter %d's for the same election", more.first, b.Next(0)-1)
+	}
+	b.raw = append(b.raw, more.raw...)
+	b.votes = append(b.votes, more.votes...)
+	for t, i := range more.byTrack {
+		b.byTrack[t] = i
+	}
+	return nil
+}
+
 // Ballot is voter i's encrypted ballot, nil when none was made.
 func (b *EncryptedBallots) Ballot(i int) []byte {
 	if i < b.first || i-b.first >= len(b.raw) {

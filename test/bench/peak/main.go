@@ -51,6 +51,8 @@ type config struct {
 	measures    string
 	// poolMaxConns, when set, is added to the runtime's DSN
 	poolMaxConns int
+	// verifiable runs the journeys on an Election in the verifiable mode
+	verifiable bool
 }
 
 func main() {
@@ -70,7 +72,26 @@ func main() {
 	flag.IntVar(&c.poolMaxConns, "pool-max-conns", 0, "the runtime's PostgreSQL connections (pool_max_conns in its DSN); 0: the runtime's default")
 	flag.StringVar(&c.measures, "measures", "journeys,casts,baselines", "what to measure: journeys (knee, profile, overload), casts (casting alone, sessions' memory), baselines")
 	flag.StringVar(&c.bareServer, "bare-server", "", "(internal) serve the bare baseline on this address")
+	flag.BoolVar(&c.verifiable, "verifiable", false, "the journeys on an Election in the verifiable mode (Belenios, External credentials made here): each voter's ballot encrypted and proven before each rate's run, checked by the runtime at the cast; the board checked after the close. Defaults then: -voters 4000 -start-rate 4 -measures journeys")
 	flag.Parse()
+	if c.verifiable {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		// a credential and a ballot cost the generator milliseconds and a tenth
+		// of a second of CPU each: a roll and rates to match
+		if !set["voters"] {
+			c.voters = 4000
+		}
+		if !set["start-rate"] {
+			c.startRate = 4
+		}
+		if !set["measures"] {
+			c.measures = "journeys"
+		}
+		if strings.Contains(","+c.measures+",", ",casts,") {
+			log.Fatal("-verifiable measures journeys (and baselines): casting alone in the verifiable mode is make load-verifiable")
+		}
+	}
 	c.stores = strings.Split(stores, ",")
 	c.runtimeArgs = strings.Fields(args)
 	if c.bareServer != "" {
@@ -96,6 +117,8 @@ type bench struct {
 	out io.Writer
 	// pprofAddr serves the last runtime started's profiles
 	pprofAddr string
+	// credential is voter i's private credential, in the verifiable mode
+	credential func(i int) string
 }
 
 func run(ctx context.Context, c config) error {
@@ -151,7 +174,7 @@ func (b *bench) runtime(ctx context.Context, st, dir string) (*load.Runtime, err
 	if b.pprofAddr, err = runtimetest.FreeAddress(); err != nil {
 		return nil, err
 	}
-	o := load.RuntimeOptions{Bin: b.bin, Dir: dir, Voters: b.c.voters, Phones: b.phones,
+	o := load.RuntimeOptions{Bin: b.bin, Dir: dir, Voters: b.c.voters, Phones: b.phones, Verifiable: b.c.verifiable,
 		Args: append([]string{"--pprof-listen", b.pprofAddr}, b.c.runtimeArgs...)}
 	if st == "postgres" {
 		b.dbs++
@@ -300,6 +323,9 @@ type stepRun struct {
 
 // offer runs voters first… at rate for the step's length and judges the result.
 func (b *bench) offer(ctx context.Context, t *load.Target, rate float64, first int) stepRun {
+	if err := b.ballots(t, first, int(rate*b.c.step.Seconds())); err != nil {
+		return stepRun{rate: rate, why: err.Error()}
+	}
 	stats := load.NewStats()
 	t.Run(ctx, load.Constant(rate, b.c.step), first, 0, stats)
 	res := stats.Result()
@@ -387,10 +413,52 @@ type storeFigures struct {
 	castProfile string
 	// db is the database work of the profiled run (PostgreSQL)
 	db dbCounters
+	// boardWrong, in the verifiable mode, says what the board check found
+	// wrong ("" when nothing)
+	boardWrong string
+}
+
+// startBallots readies t for the verifiable mode: the election record the
+// runtime publishes, and no ballot made yet (see ballots).
+func (b *bench) startBallots(ctx context.Context, rt *load.Runtime, t *load.Target) error {
+	rec, err := load.ElectionRecord(ctx, rt.URL)
+	if err != nil {
+		return err
+	}
+	b.credential = func(i int) string { return rt.Credentials.Private[i-1] }
+	t.Encrypted, err = load.PrepareBallots(rec, 1, 0, 0, b.credential, load.VoteOf)
+	return err
+}
+
+// ballots makes, in the verifiable mode, the encrypted ballots of voters
+// first…first+n-1 that are not made yet, on every core, before they are
+// offered: their tenth of a second of CPU each is the voters' devices', not
+// the runtime's.
+func (b *bench) ballots(t *load.Target, first, n int) error {
+	if t.Encrypted == nil {
+		return nil
+	}
+	have := t.Encrypted.Next(1)
+	if first+n <= have {
+		return nil
+	}
+	if first+n-1 > b.c.voters {
+		return fmt.Errorf("the roll (%d) is too small: use -voters %d", b.c.voters, first+n-1)
+	}
+	started := time.Now()
+	more, err := load.PrepareBallots(t.Encrypted.Election, have, first+n-have, 0, b.credential, load.VoteOf)
+	if err != nil {
+		return err
+	}
+	log.Printf("  %d ballots encrypted for voters %d to %d in %s", first+n-have, have, first+n-1, time.Since(started).Round(100*time.Millisecond))
+	return t.Encrypted.Append(more)
 }
 
 func (b *bench) measureStore(ctx context.Context, st, tmp string, rep *report) error {
 	f := storeFigures{store: st}
+	if b.c.verifiable {
+		f.store = st + ", verifiable"
+	}
 	if b.measuring("journeys") {
 		if err := b.journeys(ctx, st, tmp, &f); err != nil {
 			return err
@@ -419,6 +487,12 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 		return err
 	}
 	t := &load.Target{URL: rt.URL, Phones: b.phones, Answers: load.DefaultAnswers, MaxRetries: 0}
+	if b.c.verifiable {
+		if err := b.startBallots(ctx, rt, t); err != nil {
+			rt.Stop()
+			return err
+		}
+	}
 	var next int
 	f.knee, next, f.steps = b.knee(ctx, t, 1)
 	if f.knee.rate == 0 {
@@ -467,6 +541,10 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 	}
 	log.Printf("%s: %.0f× the knee, %.0f journeys/s", st, b.c.overload, rate)
 	t.MaxRetries = 10
+	if err := b.ballots(t, next, int(rate*b.c.step.Seconds())); err != nil {
+		rt.Stop()
+		return err
+	}
 	stats := load.NewStats()
 	t.Run(ctx, load.Constant(rate, b.c.step), next, 0, stats)
 	f.overload = stepRun{rate: rate, res: stats.Result()}
@@ -474,6 +552,23 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 	var receipts []string
 	for _, s := range append(f.steps, f.overload) {
 		receipts = append(receipts, s.res.Receipts...)
+	}
+	if b.c.verifiable {
+		// the box is the board: closed, then every receipt's ballot looked for
+		// on it, and the results compared with the receipts' plaintexts
+		board, err := rt.CloseAndCheckBoard(ctx, t.Encrypted, receipts)
+		rt.Stop()
+		b.saveLogs(rt, st)
+		if err != nil {
+			return err
+		}
+		log.Printf("%s: board after the close: %s", st, board)
+		f.lost, f.extra = len(board.Missing)+len(board.Repeated), board.Extra
+		if !board.OK(len(receipts)) {
+			f.boardWrong = board.String()
+		}
+		log.Printf("%s: %d receipts given, %d lost, %d ballots beyond them; peak RSS %d MiB", st, len(receipts), f.lost, f.extra, f.peakRSS>>20)
+		return nil
 	}
 	lost, extra, err := rt.StopAndCheck(ctx, receipts)
 	b.saveLogs(rt, st)

@@ -106,6 +106,10 @@ func (r *report) print(w io.Writer, c config) {
 			p("")
 			p("%s, journeys that did not end with a receipt: %s", f.store, l)
 		}
+		if f.boardWrong != "" {
+			p("")
+			p("%s, the board after the close is NOT what the receipts say: %s", f.store, f.boardWrong)
+		}
 	}
 	p("")
 	p("## Memory")
