@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -43,6 +45,8 @@ type Election struct {
 // +kubebuilder:validation:XValidation:rule="self.authentication.method == 'SMSCode' || has(self.delivery.smtp)",fieldPath=".delivery.smtp",message="is required when authentication.method is EmailCode or Credential: codes and credentials are sent by mail"
 // +kubebuilder:validation:XValidation:rule="!has(self.verifiability) || self.verifiability.mode != 'Belenios' || self.questions.all(q, q.kind != 'Ranked')",fieldPath=".questions",message="kind: Ranked questions cannot be counted when verifiability.mode is Belenios: its tally is homomorphic (SingleChoice and MultipleChoice only)"
 // +kubebuilder:validation:XValidation:rule="!has(self.archive) || !has(self.archive.pvc) || !has(self.retention) || !has(self.retention.archiveOnDelete) || self.retention.archiveOnDelete == 'Keep'",fieldPath=".retention.archiveOnDelete",message="must be Keep with archive.pvc: the volume is the tenant's and the controller never deletes a file in it"
+// +kubebuilder:validation:XValidation:rule="!has(self.proxies) || !has(self.proxies.deadline) || self.proxies.deadline <= self.schedule.opensAt",fieldPath=".proxies.deadline",message="must be at or before schedule.opensAt: proxies are settled before the first ballot"
+// +kubebuilder:validation:XValidation:rule="!has(self.proxies) || !has(self.verifiability) || self.verifiability.mode != 'Belenios'",fieldPath=".proxies",message="cannot be used when verifiability.mode is Belenios, for now: a holder would have to sign the grantor's ballot with the grantor's credential, which the platform never keeps"
 type ElectionSpec struct {
 	// Title of the vote, shown to voters.
 	// +kubebuilder:validation:MinLength=1
@@ -142,6 +146,70 @@ type ElectionSpec struct {
 	// +kubebuilder:default={archiveOnDelete:Keep}
 	// +optional
 	Retention Retention `json:"retention"`
+
+	// Proxies let a member who cannot vote give their vote to another member (a
+	// procuration), who then casts a separate ballot for each mandate. Unset:
+	// no proxies.
+	// +optional
+	Proxies *Proxies `json:"proxies,omitempty"`
+}
+
+// Proxies are the election's proxy votes (procurations): a grantor gives their
+// vote to a holder, a member on the same roll, who casts one ballot for
+// themselves and one for each mandate they hold. A holder never holds more than
+// maxPerHolder mandates, a holder is never a grantor (no chains), and a grantor
+// who votes before their holder does cancels the mandate.
+// +kubebuilder:validation:XValidation:rule="self.givenBy == 'Voters' || has(self.secretRef)",fieldPath=".secretRef",message="is required when givenBy is Organizer: the Secret whose proxies.csv lists the proxies (grantor voter id, holder voter id)"
+type Proxies struct {
+	// MaxPerHolder is how many mandates one member may hold, from 1 to 10.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	MaxPerHolder int32 `json:"maxPerHolder"`
+
+	// Deadline is when proxies can no longer be given or withdrawn; at the latest
+	// the opening (schedule.opensAt), which is also its default.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+
+	// GivenBy says who gives proxies: Organizer (the default), only through the
+	// list in secretRef; or Voters, who also give (and withdraw) their own by
+	// signing in before the deadline and naming their holder's voter id.
+	// +kubebuilder:default=Organizer
+	// +optional
+	GivenBy ProxyGivers `json:"givenBy,omitempty"`
+
+	// SecretRef names a Secret, in the Election's namespace, whose key
+	// proxies.csv lists the proxies the organiser declares: a header line
+	// "grantor,holder", then one proxy per line, each a grantor's voter id and
+	// their holder's. Required with givenBy Organizer.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
+}
+
+// ProxyGivers is who gives proxies.
+// +kubebuilder:validation:Enum=Organizer;Voters
+type ProxyGivers string
+
+const (
+	// ProxiesByOrganizer: only the organiser's list (proxies.secretRef).
+	ProxiesByOrganizer ProxyGivers = "Organizer"
+	// ProxiesByVoters: the organiser's list, if any, and the voters themselves.
+	ProxiesByVoters ProxyGivers = "Voters"
+)
+
+// ProxiesKey is the key of spec.proxies.secretRef's Secret holding the list.
+const ProxiesKey = "proxies.csv"
+
+// ProxyDeadline is when proxies can no longer be given or withdrawn: the
+// deadline, or the opening when none is set; the zero time without proxies.
+func (s *ElectionSpec) ProxyDeadline() time.Time {
+	switch {
+	case s.Proxies == nil:
+		return time.Time{}
+	case s.Proxies.Deadline != nil:
+		return s.Proxies.Deadline.Time
+	}
+	return s.Schedule.OpensAt.Time
 }
 
 // UpgradePolicy says whether an upgrade of the platform's manager may restart an
@@ -716,7 +784,7 @@ type PostgreSQLStore struct {
 
 // ParticipationField is a column of the scrutineers' participation export. There is
 // deliberately no field for a code, a credential or any secret: none exists.
-// +kubebuilder:validation:Enum=VoterID;Name;Email;Phone;Weight;Voted
+// +kubebuilder:validation:Enum=VoterID;Name;Email;Phone;Weight;Voted;VotedByProxy
 type ParticipationField string
 
 const (
@@ -726,6 +794,9 @@ const (
 	FieldPhone   ParticipationField = "Phone"
 	FieldWeight  ParticipationField = "Weight"
 	FieldVoted   ParticipationField = "Voted"
+	// FieldVotedByProxy says "yes" for a member whose ballot their proxy holder
+	// cast (spec.proxies), never who the holder was nor how they voted.
+	FieldVotedByProxy ParticipationField = "VotedByProxy"
 )
 
 // Scrutineers settings of this election alone.
@@ -733,7 +804,7 @@ type Scrutineers struct {
 	// ExportFields are the columns of the participation export (who voted, never how).
 	// +kubebuilder:default={VoterID,Name,Voted}
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=6
+	// +kubebuilder:validation:MaxItems=7
 	// +listType=set
 	// +optional
 	ExportFields []ParticipationField `json:"exportFields,omitempty"`
@@ -827,6 +898,11 @@ type ElectionStatus struct {
 	// election's store records it.
 	// +optional
 	Delivery *DeliveryStatus `json:"delivery,omitempty"`
+
+	// Proxies counts the election's proxy votes (spec.proxies): given, used and
+	// refused.
+	// +optional
+	Proxies *ProxyStatus `json:"proxies,omitempty"`
 
 	// BallotsCast so far.
 	// +optional
@@ -985,6 +1061,17 @@ type RollLine struct {
 	Part string `json:"part,omitempty"`
 	// Line number in that Secret's CSV, 1 being the header.
 	Line int32 `json:"line"`
+}
+
+// ProxyStatus counts an election's proxies.
+type ProxyStatus struct {
+	// Given: proxies held now, the organiser's and the voters' own.
+	Given int32 `json:"given"`
+	// Used: mandates whose holder cast the grantor's ballot.
+	Used int32 `json:"used"`
+	// Refused: lines of the organiser's list left out (kubectl scrutin proxies
+	// lists them, by line and reason).
+	Refused int32 `json:"refused"`
 }
 
 // DeliveryStatus counts the election's messages, per channel and state.

@@ -34,6 +34,9 @@ const (
 	ControlResend = "/resend"
 	// ControlUnreached: GET the voters no message reached.
 	ControlUnreached = ControlPrefix + "deliveries/unreached"
+	// ControlProxies: GET the proxies' counts per holder and the organiser's
+	// lines refused (kubectl scrutin proxies).
+	ControlProxies = ControlPrefix + "proxies"
 )
 
 // RuntimeStatus is what the runtime says of the vote in progress
@@ -61,6 +64,9 @@ type RuntimeStatus struct {
 	// and state, as its store's outbox records them (ControlStatus only); nil
 	// from a runtime that does not report it.
 	Delivery *scrutinv1.DeliveryStatus `json:"delivery,omitempty"`
+	// Proxies counts the election's proxies (spec.proxies; ControlStatus only);
+	// nil without proxies.
+	Proxies *scrutinv1.ProxyStatus `json:"proxies,omitempty"`
 }
 
 // RuntimeSchedule is a schedule pushed to a runtime (ControlSchedule's body):

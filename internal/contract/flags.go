@@ -11,6 +11,8 @@ const (
 	FlagElection = "election"
 	// FlagRoll: the voter roll, a file or a directory of its parts.
 	FlagRoll = "roll"
+	// FlagProxies: the organiser's proxies.csv (spec.proxies.secretRef).
+	FlagProxies = "proxies"
 	// FlagStore: embedded:PATH, postgres:DSN or postgres-file:PATH.
 	FlagStore = "store"
 	// FlagListen: the voters' address.
@@ -47,7 +49,7 @@ func StoreSpec(kind, arg string) string { return kind + ":" + arg }
 
 // ServeFlags are the flags the controller may pass to `voting-runtime`.
 var ServeFlags = []string{
-	FlagElection, FlagRoll, FlagStore, FlagListen, FlagOpsListen, FlagKeysDir,
+	FlagElection, FlagRoll, FlagProxies, FlagStore, FlagListen, FlagOpsListen, FlagKeysDir,
 	FlagCredentialsDir, FlagDeliveryDir, FlagPublicURL, FlagClientIPHeader,
 	FlagClientIPTrustedProxies,
 }

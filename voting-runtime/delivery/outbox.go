@@ -564,7 +564,7 @@ func newOutboxGauges(reg prometheus.Registerer) *outboxGauges {
 
 func (g *outboxGauges) reset() {
 	for _, ch := range []string{store.ChannelMail, store.ChannelSMS} {
-		for _, k := range []string{store.KindCode, store.KindCredential} {
+		for _, k := range []string{store.KindCode, store.KindCredential, store.KindNotice} {
 			g.queued.WithLabelValues(ch, k).Set(0)
 			g.oldest.WithLabelValues(ch, k).Set(0)
 		}

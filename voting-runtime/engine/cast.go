@@ -157,6 +157,11 @@ func (en *Engine) Close(ctx context.Context) error {
 		for _, b := range ballots {
 			records = append(records, store.AuditRecord{Kind: "ballot", Data: []byte(b.Tracker)})
 		}
+		if used, err := en.proxiesUsedRecord(ctx); err != nil {
+			return err
+		} else if used != nil {
+			records = append(records, *used)
+		}
 		records = append(records, store.AuditRecord{Kind: "closed", Data: jsonData(map[string]any{
 			"closesAt": en.scheduleOf(state).ClosesAt.UTC().Format(time.RFC3339), "ballots": len(ballots),
 		})})

@@ -104,6 +104,12 @@ func (c *countingStore) SendCode(ctx context.Context, voterID string, now time.T
 // sinks on 127.0.0.1.
 func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 	t.Helper()
+	return newFixtureWith(t, method, nil)
+}
+
+// newFixtureWith is newFixture with the Election changed by edit first.
+func newFixtureWith(t *testing.T, method scrutinv1.AuthMethod, edit func(e *scrutinv1.Election)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	opens := time.Date(2030, 5, 1, 8, 0, 0, 0, time.UTC)
 	e := &scrutinv1.Election{
@@ -117,6 +123,9 @@ func newFixture(t *testing.T, method scrutinv1.AuthMethod) *fixture {
 			},
 			Authentication: scrutinv1.Authentication{Method: method},
 		},
+	}
+	if edit != nil {
+		edit(e)
 	}
 	e.Default()
 	st, h := enginetest.Store(t)

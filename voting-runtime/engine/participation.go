@@ -50,6 +50,8 @@ func (en *Engine) WriteParticipation(ctx context.Context, w io.Writer) error {
 				record[i] = strconv.FormatInt(r.Voter.Weight, 10)
 			case scrutinv1.FieldVoted:
 				record[i] = strconv.FormatBool(r.Voted)
+			case scrutinv1.FieldVotedByProxy:
+				record[i] = strconv.FormatBool(r.ByProxy)
 			}
 		}
 		for i := range record {
@@ -75,6 +77,8 @@ func columnName(f scrutinv1.ParticipationField) string {
 		return "phone"
 	case scrutinv1.FieldWeight:
 		return "weight"
+	case scrutinv1.FieldVotedByProxy:
+		return "voted_by_proxy"
 	default:
 		return "voted"
 	}

@@ -132,6 +132,9 @@ type ballotResponse struct {
 	HasVoted         bool                 `json:"hasVoted"`
 	SessionExpiresAt string               `json:"sessionExpiresAt"`
 	Questions        []scrutinv1.Question `json:"questions"`
+	// Mandates are the proxies the voter holds: a ballot to cast for each
+	// ("for": the grantor's voter id) beside their own (spec.proxies).
+	Mandates []engine.MandateView `json:"mandates,omitempty"`
 }
 
 // getBallot: GET /api/v1/ballot, the questions and where the voter stands.
@@ -147,10 +150,16 @@ func (s *Server) getBallot(w http.ResponseWriter, r *http.Request, sess store.Se
 		max := qs[i].EffectiveMaxChoices()
 		qs[i].MaxChoices = &max
 	}
+	mandates, err := s.en.Mandates(r.Context(), sess.VoterID)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, ballotResponse{
 		Title: e.Spec.Title, Organization: e.Spec.Organization,
 		OpensAt: timeJSON(sc.OpensAt), ClosesAt: timeJSON(sc.ClosesAt),
 		Phase: string(s.en.Phase()), HasVoted: voted, SessionExpiresAt: timeJSON(s.en.SessionExpiry(sess)), Questions: qs,
+		Mandates: mandates,
 	})
 }
 
@@ -162,6 +171,9 @@ type castRequest struct {
 	// Padding is ignored: a client pads its casts to one length whatever the
 	// choices, so that the length of the request does not tell them.
 	Padding string `json:"padding,omitempty"`
+	// For is the voter id of the grantor whose proxy the voter holds: the
+	// ballot is cast for that member (spec.proxies). Empty: the voter's own.
+	For string `json:"for,omitempty"`
 }
 
 type castResponse struct {
@@ -178,7 +190,13 @@ func (s *Server) postBallot(w http.ResponseWriter, r *http.Request, sess store.S
 	}
 	var tracker string
 	var err error
-	if req.Belenios != nil {
+	if req.For != "" {
+		if req.Belenios != nil {
+			writeError(w, http.StatusBadRequest, "bad-request", "proxies do not apply to encrypted ballots")
+			return
+		}
+		tracker, err = s.en.CastFor(r.Context(), sess.VoterID, req.For, req.Answers)
+	} else if req.Belenios != nil {
 		if req.Answers != nil {
 			writeError(w, http.StatusBadRequest, "bad-request", "a cast carries answers or an encrypted ballot, not both")
 			return
@@ -330,7 +348,26 @@ func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request) {
 	// with the delivery counts per channel and state that the controller
 	// copies into the Election's status.delivery
 	st.Delivery = &d
+	if s.en.Proxies() {
+		c, err := s.en.CountProxies(r.Context())
+		if err != nil {
+			s.engineError(w, r, err)
+			return
+		}
+		st.Proxies = &scrutinv1.ProxyStatus{Given: int32(c.Given), Used: int32(c.Used), Refused: int32(c.Refused)}
+	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// controlProxies: GET /control/v1/proxies, the mandates per holder and the
+// organiser's lines refused, by line and reason (never a voter id of theirs).
+func (s *Server) controlProxies(w http.ResponseWriter, r *http.Request) {
+	l, err := s.en.ListProxies(r.Context())
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
 }
 
 func (s *Server) controlOpen(w http.ResponseWriter, r *http.Request) {
@@ -490,4 +527,85 @@ func (s *Server) controlUnreached(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"voters": voters})
+}
+
+type proxyRequest struct {
+	// Holder is the voter id of the member the voter gives their vote to.
+	Holder string `json:"holder"`
+}
+
+type proxyResponse struct {
+	// Allowed: the voter may give or withdraw a proxy now (voters give
+	// proxies, and the deadline has not passed).
+	Allowed  bool   `json:"allowed"`
+	Deadline string `json:"deadline,omitempty"`
+	// Given is the holder of the proxy the voter gave, if any.
+	Given *engine.MandateView `json:"given,omitempty"`
+	// Mandates are the proxies the voter holds.
+	Mandates []engine.MandateView `json:"mandates"`
+}
+
+// getProxy: GET /api/v1/proxy, the proxy the voter gave and those they hold.
+func (s *Server) getProxy(w http.ResponseWriter, r *http.Request, sess store.Session) {
+	if !s.en.Proxies() {
+		s.engineError(w, r, engine.ErrNoProxies)
+		return
+	}
+	given, ok, err := s.en.ProxyGiven(r.Context(), sess.VoterID)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	mandates, err := s.en.Mandates(r.Context(), sess.VoterID)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	resp := proxyResponse{Allowed: s.en.ProxyChangesOpen(),
+		Deadline: timeJSON(s.en.ProxyDeadline()), Mandates: mandates}
+	if ok {
+		resp.Given = &given
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// postProxy: POST /api/v1/proxy {"holder"}: the voter gives their vote to the
+// holder, before the deadline, where voters give proxies.
+func (s *Server) postProxy(w http.ResponseWriter, r *http.Request, sess store.Session) {
+	var req proxyRequest
+	if !decodeBody(w, r, &req, 4<<10) {
+		return
+	}
+	if err := s.en.GiveProxy(r.Context(), sess.VoterID, req.Holder); err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	s.getProxyStatus(w, r, sess, http.StatusCreated)
+}
+
+// deleteProxy: DELETE /api/v1/proxy: the voter withdraws the proxy they gave.
+func (s *Server) deleteProxy(w http.ResponseWriter, r *http.Request, sess store.Session) {
+	if err := s.en.WithdrawProxy(r.Context(), sess.VoterID); err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	s.getProxyStatus(w, r, sess, http.StatusOK)
+}
+
+func (s *Server) getProxyStatus(w http.ResponseWriter, r *http.Request, sess store.Session, status int) {
+	given, ok, err := s.en.ProxyGiven(r.Context(), sess.VoterID)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	mandates, err := s.en.Mandates(r.Context(), sess.VoterID)
+	if err != nil {
+		s.engineError(w, r, err)
+		return
+	}
+	resp := proxyResponse{Allowed: s.en.ProxyChangesOpen(), Deadline: timeJSON(s.en.ProxyDeadline()), Mandates: mandates}
+	if ok {
+		resp.Given = &given
+	}
+	writeJSON(w, status, resp)
 }

@@ -180,6 +180,9 @@ func New(cfg Config) *Server {
 	m.HandleFunc("POST /api/v1/sign-out", s.signOut)
 	m.HandleFunc("GET /api/v1/ballot", s.withSession(s.getBallot))
 	m.HandleFunc("POST /api/v1/ballot", s.withSession(s.postBallot))
+	m.HandleFunc("GET /api/v1/proxy", s.withSession(s.getProxy))
+	m.HandleFunc("POST /api/v1/proxy", s.withSession(s.postProxy))
+	m.HandleFunc("DELETE /api/v1/proxy", s.withSession(s.deleteProxy))
 	m.HandleFunc("GET /api/v1/board", s.board)
 	m.HandleFunc("GET /api/v1/election.json", s.electionJSON)
 	m.HandleFunc("GET /api/v1/board.bel", s.boardArchive)
@@ -208,6 +211,7 @@ func New(cfg Config) *Server {
 	o.HandleFunc("POST "+contract.ControlVoters+"{id}"+contract.ControlUnlock, s.bearer(func() string { return cfg.ControlToken }, s.controlUnlock))
 	o.HandleFunc("POST "+contract.ControlVoters+"{id}"+contract.ControlResend, s.bearer(func() string { return cfg.ControlToken }, s.controlResend))
 	o.HandleFunc("GET "+contract.ControlUnreached, s.bearer(func() string { return cfg.ControlToken }, s.controlUnreached))
+	o.HandleFunc("GET "+contract.ControlProxies, s.bearer(func() string { return cfg.ControlToken }, s.controlProxies))
 	o.HandleFunc("GET /healthz", healthz)
 	o.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Gatherer != nil {
@@ -463,6 +467,24 @@ func (s *Server) engineError(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case errors.Is(err, engine.ErrUnknownVoter):
 		writeError(w, http.StatusNotFound, "unknown-voter", err.Error())
+	case errors.Is(err, engine.ErrUnknownHolder):
+		writeError(w, http.StatusUnprocessableEntity, "unknown-holder", err.Error())
+	case errors.Is(err, engine.ErrNoProxies):
+		writeError(w, http.StatusNotFound, "no-proxies", err.Error())
+	case errors.Is(err, engine.ErrProxiesByOrganizer):
+		writeError(w, http.StatusForbidden, "proxies-by-organizer", err.Error())
+	case errors.Is(err, engine.ErrProxyDeadline):
+		writeError(w, http.StatusConflict, "proxy-deadline", err.Error())
+	case errors.Is(err, engine.ErrProxyChain):
+		writeError(w, http.StatusUnprocessableEntity, "proxy-chain", err.Error())
+	case errors.Is(err, engine.ErrProxyCap):
+		writeError(w, http.StatusUnprocessableEntity, "proxy-cap", err.Error())
+	case errors.Is(err, engine.ErrProxyGiven):
+		writeError(w, http.StatusConflict, "proxy-given", err.Error())
+	case errors.Is(err, engine.ErrNoProxyGiven):
+		writeError(w, http.StatusConflict, "no-proxy-given", err.Error())
+	case errors.Is(err, engine.ErrNoMandate):
+		writeError(w, http.StatusForbidden, "no-mandate", err.Error())
 	case errors.Is(err, engine.ErrVoteClosed):
 		writeError(w, http.StatusConflict, "closed", err.Error())
 	case errors.As(err, &notOpen):

@@ -7,6 +7,7 @@ import "errors"
 var sentinels = []error{
 	ErrNotFound, ErrAlreadyVoted, ErrLockedOut, ErrRollLocked, ErrNotOpen, ErrClosed, ErrNotDue,
 	ErrNoBoard, ErrBoardFinished, ErrNotClosedYet, ErrBallotOnBoard, ErrNotVotersCredential,
+	ErrProxyChain, ErrProxyCap, ErrProxyGiven, ErrNoMandate,
 }
 
 // IsSentinel reports whether err is (or wraps) one of this package's errors, which

@@ -25,6 +25,7 @@ const (
 const (
 	KindCode       = "code"       // a sign-in code
 	KindCredential = "credential" // a credential letter
+	KindNotice     = "notice"     // a notice: a proxy given or withdrawn
 )
 
 // DeliveryState of a message.
@@ -51,7 +52,7 @@ type OutboxMessage struct {
 	// ID is given by the store at enqueue time.
 	ID      int64
 	VoterID string
-	Kind    string // KindCode or KindCredential
+	Kind    string // KindCode, KindCredential or KindNotice
 	Channel string // ChannelMail or ChannelSMS
 	// Sealed is the message (recipient, subject, body) encrypted by the caller;
 	// nil once erased (sent, failed, withdrawn) and in every listing but Claim's.

@@ -11,7 +11,7 @@ func (m OutboxMessage) Check() error {
 	switch {
 	case m.VoterID == "":
 		return errors.New("a message needs a voter id")
-	case m.Kind != KindCode && m.Kind != KindCredential:
+	case m.Kind != KindCode && m.Kind != KindCredential && m.Kind != KindNotice:
 		return fmt.Errorf("unknown message kind %q", m.Kind)
 	case m.Channel != ChannelMail && m.Channel != ChannelSMS:
 		return fmt.Errorf("unknown channel %q", m.Channel)

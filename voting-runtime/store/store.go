@@ -285,6 +285,8 @@ type Ballot struct {
 type ParticipationRow struct {
 	Voter Voter
 	Voted bool
+	// ByProxy: the voter's ballot was cast by their proxy holder.
+	ByProxy bool
 }
 
 // AuditEntry is one link of the election's hash-chained audit log.
@@ -325,6 +327,7 @@ type Store interface {
 	Lifecycle
 	Outbox
 	Board
+	Proxies
 }
 
 // Schema is the store's own life: its tables and its connections.

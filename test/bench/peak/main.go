@@ -72,7 +72,7 @@ func main() {
 	flag.IntVar(&c.poolMaxConns, "pool-max-conns", 0, "the runtime's PostgreSQL connections (pool_max_conns in its DSN); 0: the runtime's default")
 	flag.StringVar(&c.measures, "measures", "journeys,casts,baselines", "what to measure: journeys (knee, profile, overload), casts (casting alone, sessions' memory), baselines")
 	flag.StringVar(&c.bareServer, "bare-server", "", "(internal) serve the bare baseline on this address")
-	flag.BoolVar(&c.verifiable, "verifiable", false, "the journeys on an Election in the verifiable mode (Belenios, External credentials made here): each voter's ballot encrypted and proven before each rate's run, checked by the runtime at the cast; the board checked after the close. Defaults then: -voters 4000 -start-rate 4 -measures journeys")
+	flag.BoolVar(&c.verifiable, "verifiable", false, "the journeys on an Election in the verifiable mode (Belenios, External credentials made here): each voter's ballot encrypted and proven before each rate's run, checked by the runtime at the cast; the board checked after the close. Defaults then: -voters 8000 -start-rate 4 -measures journeys")
 	flag.Parse()
 	if c.verifiable {
 		set := map[string]bool{}
@@ -80,7 +80,7 @@ func main() {
 		// a credential and a ballot cost the generator milliseconds and a tenth
 		// of a second of CPU each: a roll and rates to match
 		if !set["voters"] {
-			c.voters = 4000
+			c.voters = 8000
 		}
 		if !set["start-rate"] {
 			c.startRate = 4
@@ -509,6 +509,12 @@ func (b *bench) journeys(ctx context.Context, st, tmp string, fp *storeFigures) 
 		if before, err = b.dbCounters(ctx, rt.OpsURL); err != nil {
 			return err
 		}
+	}
+	// the profiled run's ballots are made before the profile and the CPU
+	// measure start: the voters' devices' work, not the runtime's
+	if err := b.ballots(t, next, int(f.knee.rate*b.c.step.Seconds())); err != nil {
+		rt.Stop()
+		return err
 	}
 	f.cpu = measureCPU(rt.Cmd.Process.Pid, func() {
 		f.profileTop, perr = profile(ctx, b.pprofAddr, b.c.out, st, b.c.step-time.Second, func() {

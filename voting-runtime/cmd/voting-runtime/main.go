@@ -109,6 +109,7 @@ func defaultInFlightPerAddress(bound int) int {
 
 type flags struct {
 	election, roll, storeSpec, listen  string
+	proxies                            string
 	opsListen                          string
 	keysDir, deliveryDir               string
 	credentialsDir                     string
@@ -210,6 +211,10 @@ func run(ctx context.Context, f flags, log *slog.Logger) error {
 	} else {
 		go func() {
 			err := importRoll(ctx, en, f.roll, log)
+			if err == nil && f.proxies != "" {
+				// the organiser's proxies are checked against the roll
+				err = declareProxies(ctx, en, f.proxies, log)
+			}
 			if err == nil {
 				rollImported.Store(true)
 			}
@@ -643,6 +648,31 @@ func importRoll(ctx context.Context, en *engine.Engine, path string, log *slog.L
 	return nil
 }
 
+// declareProxies records the organiser's list of proxies (spec.proxies), once
+// the roll is in. A file that is not a list stops the process, as a roll that
+// is not one does; a line refused (an unknown id, a chain, over the cap) is
+// left out and reported by its line.
+func declareProxies(ctx context.Context, en *engine.Engine, path string, log *slog.Logger) error {
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		log.Info("No list of proxies from the organiser", "path", path)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	rep, err := en.DeclareProxies(ctx, fh)
+	if err != nil {
+		return fmt.Errorf("while reading the proxies %s: %w", path, err)
+	}
+	log.Info("Proxies ready", "kept", rep.Kept, "refused", len(rep.Refused), "declaredNow", rep.Imported, "late", rep.Late)
+	for _, r := range rep.Refused {
+		log.Warn("A proxy of the organiser's list was refused", "line", r.Line, "reason", r.Reason)
+	}
+	return nil
+}
+
 // servePprof serves net/http/pprof on its own listener, never on the voters' one,
 // and only on a loopback address: profiles show the process's memory.
 func servePprof(addr string) error {
@@ -666,6 +696,7 @@ func servePprof(addr string) error {
 // passes are internal/contract's.
 func defineFlags(fs *flag.FlagSet, f *flags) {
 	fs.StringVar(&f.election, contract.FlagElection, "", "the Election manifest (YAML), exactly as its tenant wrote it")
+	fs.StringVar(&f.proxies, contract.FlagProxies, "", "the organiser's proxies (CSV: grantor,holder; spec.proxies.secretRef's proxies.csv), declared once the roll is in; absent: none")
 	fs.StringVar(&f.roll, contract.FlagRoll, "", "the voter roll (CSV: voter_id,name,email,phone[,weight]), or a directory of its parts (*.csv, in lexical order: part-0001.csv, part-0002.csv ...); imported in the background at start when present, the ports served meanwhile (/readyz and the voters' routes 503 until it is in)")
 	fs.StringVar(&f.storeSpec, contract.FlagStore, "", "embedded:PATH, postgres:DSN or postgres-file:PATH (a file holding the DSN)")
 	fs.StringVar(&f.listen, contract.FlagListen, ":8080", "address to serve the voters on (pages, API, /healthz)")

@@ -94,11 +94,11 @@ func (s *Store) Ballots(ctx context.Context) ([]store.Ballot, error) {
 func (s *Store) Participation(ctx context.Context) ([]store.ParticipationRow, error) {
 	var ps []store.ParticipationRow
 	err := s.query(ctx, `SELECT r.voter_id, r.name, r.email, r.phone, r.weight, coalesce(r.public_credential, ''),
-		p.voter_id IS NOT NULL FROM roll r LEFT JOIN participation p USING (voter_id) ORDER BY r.voter_id`, nil,
+		p.voter_id IS NOT NULL, coalesce(p.by_proxy, 0) FROM roll r LEFT JOIN participation p USING (voter_id) ORDER BY r.voter_id`, nil,
 		func(rows *sql.Rows) error {
 			var p store.ParticipationRow
 			v := &p.Voter
-			err := rows.Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.PublicCredential, &p.Voted)
+			err := rows.Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.PublicCredential, &p.Voted, &p.ByProxy)
 			ps = append(ps, p)
 			return err
 		})

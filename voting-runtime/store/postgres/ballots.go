@@ -80,12 +80,12 @@ func (s *Store) Ballots(ctx context.Context) ([]store.Ballot, error) {
 // Credential hashes are left out: this is an export, and needs none.
 func (s *Store) Participation(ctx context.Context) ([]store.ParticipationRow, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT r.voter_id, r.name, r.email, r.phone, r.weight,
-		coalesce(r.public_credential, ''), p.voter_id IS NOT NULL
+		coalesce(r.public_credential, ''), p.voter_id IS NOT NULL, coalesce(p.by_proxy, false)
 		FROM roll r LEFT JOIN participation p USING (voter_id) ORDER BY r.voter_id`)
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.ParticipationRow, error) {
 		var p store.ParticipationRow
 		v := &p.Voter
-		err := r.Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.PublicCredential, &p.Voted)
+		err := r.Scan(&v.ID, &v.Name, &v.Email, &v.Phone, &v.Weight, &v.PublicCredential, &p.Voted, &p.ByProxy)
 		return p, err
 	})
 	return ps, wrap("participation", err)
