@@ -52,6 +52,9 @@ func (r *ElectionReconciler) followSchedule(ctx context.Context, e *scrutinv1.El
 	if o.Runtime != nil {
 		o.DeliveryMoved = o.Runtime.Delivery != nil && !equality.Semantic.DeepEqual(o.Runtime.Delivery, e.Status.Delivery)
 		setDelivery(in, o.Runtime.Delivery)
+		if o.Runtime.Proxies != nil {
+			in.Election.Status.Proxies = o.Runtime.Proxies.DeepCopy()
+		}
 	}
 	d := decide(now, e, o)
 	if key := (types.NamespacedName{Namespace: e.Namespace, Name: e.Name}); d.WatchDelivery {

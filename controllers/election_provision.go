@@ -72,6 +72,7 @@ func (r *ElectionReconciler) provision(ctx context.Context, e *scrutinv1.Electio
 	errs := []error{
 		r.loadRoll(ctx, in),
 		r.loadCredentials(ctx, in),
+		r.loadProxies(ctx, in),
 		r.loadDelivery(ctx, in),
 		r.ensureDatabase(ctx, in),
 	}
@@ -211,6 +212,9 @@ func (r *ElectionReconciler) prune(ctx context.Context, in *Inputs, desired []cl
 	want["Secret/"+specs.TrusteeKeySecretName] = true
 	if in.Credentials != nil || in.keepCredentialsCopy {
 		want["Secret/"+specs.CredentialsSecretName] = true
+	}
+	if in.Proxies != nil || in.keepProxiesCopy {
+		want["Secret/"+specs.ProxiesSecretName] = true
 	}
 	var errs []error
 	for _, gvk := range append(prunable, specs.RouteKinds(r.Options.Route)...) {

@@ -26,6 +26,9 @@ type Inputs struct {
 	// keepCredentialsCopy: the public credentials could not be read this time
 	// (or the election is open): the copy standing is kept, not pruned.
 	keepCredentialsCopy bool
+	// keepProxiesCopy: the organiser's proxies could not be read this time (or
+	// their deadline has passed): the copy standing is kept, not pruned.
+	keepProxiesCopy bool
 	// observed is what the steps saw, for the conditions setObserved computes.
 	observed observedState
 }

@@ -84,6 +84,9 @@ func (e *Election) Default() {
 	if s.Retention.ArchiveOnDelete == "" {
 		s.Retention.ArchiveOnDelete = ArchiveKeep
 	}
+	if p := s.Proxies; p != nil && p.GivenBy == "" {
+		p.GivenBy = ProxiesByOrganizer
+	}
 	if v := s.Verifiability; v != nil {
 		if v.Mode == "" {
 			v.Mode = VerifiabilityNone

@@ -74,6 +74,14 @@ const (
 	// ReasonPublicCredentialsInvalid: the public credentials do not parse or do
 	// not match the roll.
 	ReasonPublicCredentialsInvalid = "PublicCredentialsInvalid"
+	// ReasonProxiesSecretMissing: spec.proxies.secretRef names no Secret of
+	// the Election's namespace.
+	ReasonProxiesSecretMissing = "ProxiesSecretMissing"
+	// ReasonProxiesKeyMissing: the proxies' Secret has no key proxies.csv.
+	ReasonProxiesKeyMissing = "ProxiesKeyMissing"
+	// ReasonProxiesInvalid: the proxies' list is not a list (its header, or a
+	// line, named by its number), or too large.
+	ReasonProxiesInvalid = "ProxiesInvalid"
 	// ReasonPublicCredentialsCopyMissing: the copy of the public credentials
 	// in the election's namespace is missing.
 	ReasonPublicCredentialsCopyMissing = "PublicCredentialsCopyMissing"

@@ -137,6 +137,11 @@ func PodTemplate(in *Inputs) corev1.PodTemplateSpec {
 		mounts = append(mounts, corev1.VolumeMount{Name: "credentials", MountPath: CredentialsDir, ReadOnly: true})
 		args = append(args, contract.Arg(contract.FlagCredentialsDir, CredentialsDir))
 	}
+	if e.Spec.Proxies != nil && e.Spec.Proxies.SecretRef != nil {
+		volumes = append(volumes, proxiesVolume(in))
+		mounts = append(mounts, corev1.VolumeMount{Name: "proxies", MountPath: ProxiesDir, ReadOnly: true})
+		args = append(args, contract.Arg(contract.FlagProxies, proxiesFile))
+	}
 	if in.PublicURL != "" {
 		args = append(args, contract.Arg(contract.FlagPublicURL, in.PublicURL))
 	}

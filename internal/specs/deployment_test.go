@@ -137,3 +137,44 @@ func TestClientIPHeaderPassedOn(t *testing.T) {
 		t.Fatalf("trusted proxies %q, want 10.10.0.1/32", got)
 	}
 }
+
+// TestProxiesMountedAndNamed: with the organiser's proxies, the runtime reads
+// the election's copy (an empty directory until there is one) through
+// --proxies; a change of the copy rolls the pods before the deadline; without
+// spec.proxies, nothing of them is in the pod.
+func TestProxiesMountedAndNamed(t *testing.T) {
+	e := specstest.Election("t", "v", "u")
+	in := specstest.Inputs(e)
+	argOf := func(d *appsv1.Deployment) string {
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+			if v, ok := strings.CutPrefix(a, "--proxies="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	volumeOf := func(d *appsv1.Deployment) *corev1.Volume {
+		for i, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == "proxies" {
+				return &d.Spec.Template.Spec.Volumes[i]
+			}
+		}
+		return nil
+	}
+	if d := specs.Deployment(in, "h"); argOf(d) != "" || volumeOf(d) != nil {
+		t.Fatal("proxies in the pod of an election without them")
+	}
+	e.Spec.Proxies = &scrutinv1.Proxies{MaxPerHolder: 2, SecretRef: &scrutinv1.SecretReference{Name: "tenant-proxies"}}
+	d := specs.Deployment(in, "h")
+	if v := volumeOf(d); argOf(d) != specs.ProxiesDir+"/proxies.csv" || v == nil || v.EmptyDir == nil {
+		t.Fatalf("before the copy: --proxies=%q, volume %+v; want the file and an empty directory", argOf(d), v)
+	}
+	before := in.ConfigHash(nil)
+	in.Proxies = &specs.ProxiesCopy{SHA256: "abc"}
+	if v := volumeOf(specs.Deployment(in, "h")); v == nil || v.Secret == nil || v.Secret.SecretName != specs.ProxiesSecretName {
+		t.Fatalf("the copy is not mounted: %+v", v)
+	}
+	if in.ConfigHash(nil) == before {
+		t.Error("a new copy of the proxies does not roll the pods")
+	}
+}

@@ -82,6 +82,9 @@ type Inputs struct {
 	// (verifiable mode, External credentials); nil otherwise, or while there is
 	// no valid one.
 	Credentials *CredentialsCopy
+	// Proxies is the election's copy of the organiser's proxies (spec.proxies
+	// with a secretRef); nil otherwise, or while there is none.
+	Proxies *ProxiesCopy
 	// Database is nil for the Embedded store.
 	Database *DatabaseInfo
 	// Host is the election's host (see ElectionHost); "" when it has none or
@@ -129,6 +132,9 @@ func (in *Inputs) ConfigHash(config map[string]string) string {
 	}
 	if in.Credentials != nil {
 		write("credentials", []byte(in.Credentials.SHA256))
+	}
+	if in.Proxies != nil {
+		write("proxies", []byte(in.Proxies.SHA256))
 	}
 	for _, k := range SortedKeys(in.Delivery) {
 		write("delivery/"+k, in.Delivery[k])

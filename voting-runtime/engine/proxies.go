@@ -1,10 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
+	"scrutin.dev/scrutin/voting-runtime/roll"
 	"scrutin.dev/scrutin/voting-runtime/store"
 )
 
@@ -73,81 +72,6 @@ type ProxiesReport struct {
 	Late bool
 }
 
-// ProxyLineError is a line of the organiser's list that is not a proxy at
-// all (the file is refused): it names the line, never its values.
-type ProxyLineError struct {
-	Line   int
-	Reason string
-}
-
-func (e *ProxyLineError) Error() string {
-	return fmt.Sprintf("proxies.csv line %d: %s", e.Line, e.Reason)
-}
-
-// ParseProxies reads the organiser's list: a header naming the columns grantor
-// and holder (in any order, other columns ignored), then a proxy a line. A
-// line that is not CSV, or lacks an id, refuses the file (ProxyLineError); a
-// line whose ids are unknown, a chain, over the cap or a second proxy of its
-// grantor is refused alone, by the store's check (DeclareProxies).
-func ParseProxies(data []byte) ([]store.Proxy, error) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	r := csv.NewReader(bytes.NewReader(data))
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
-	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, &ProxyLineError{Line: 1, Reason: "the file is empty: a header line grantor,holder is expected"}
-	}
-	if err != nil {
-		return nil, csvLineError(err)
-	}
-	grantor, holder := -1, -1
-	for i, h := range header {
-		switch strings.ToLower(strings.TrimSpace(h)) {
-		case "grantor":
-			grantor = i
-		case "holder":
-			holder = i
-		}
-	}
-	if grantor < 0 || holder < 0 {
-		return nil, &ProxyLineError{Line: 1, Reason: "the header must name the columns grantor and holder"}
-	}
-	var ps []store.Proxy
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return ps, nil
-		}
-		if err != nil {
-			return nil, csvLineError(err)
-		}
-		line, _ := r.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // a blank line
-		}
-		if len(rec) <= max(grantor, holder) {
-			return nil, &ProxyLineError{Line: line, Reason: fmt.Sprintf("%d columns, the header has %d", len(rec), len(header))}
-		}
-		p := store.Proxy{Grantor: strings.TrimSpace(rec[grantor]), Holder: strings.TrimSpace(rec[holder]), Line: line}
-		switch {
-		case p.Grantor == "":
-			return nil, &ProxyLineError{Line: line, Reason: "the grantor's voter id is empty"}
-		case p.Holder == "":
-			return nil, &ProxyLineError{Line: line, Reason: "the holder's voter id is empty"}
-		}
-		ps = append(ps, p)
-	}
-}
-
-func csvLineError(err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return &ProxyLineError{Line: pe.Line, Reason: pe.Err.Error()}
-	}
-	return err
-}
-
 // DeclareProxies records the organiser's list read from r, unless the same
 // list (for the same roll and cap) is already recorded. Each line is checked
 // against the roll and the proxies kept so far, in one store transaction; the
@@ -164,9 +88,13 @@ func (en *Engine) DeclareProxies(ctx context.Context, r io.Reader) (ProxiesRepor
 	if len(data) > maxProxiesBytes {
 		return ProxiesReport{}, fmt.Errorf("proxies.csv: more than %d bytes", maxProxiesBytes)
 	}
-	ps, err := ParseProxies(data)
+	lines, err := roll.ParseProxies(data)
 	if err != nil {
 		return ProxiesReport{}, err
+	}
+	ps := make([]store.Proxy, len(lines))
+	for i, l := range lines {
+		ps[i] = store.Proxy{Grantor: l.Grantor, Holder: l.Holder, Line: l.Line}
 	}
 	rollDigest, err := en.st.RollDigest(ctx)
 	if err != nil {
