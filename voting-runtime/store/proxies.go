@@ -18,8 +18,8 @@ type Proxy struct {
 // RefusedProxy is a line of the organiser's list that was not kept, and why
 // (ProxyReason): never the ids it holds.
 type RefusedProxy struct {
-	Line   int
-	Reason string
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
 }
 
 // ProxyReason names why a proxy was refused: "unknown-voter", "chain",
