@@ -119,6 +119,7 @@ It uses kubectl's configuration: --kubeconfig, $KUBECONFIG, --context and
 		a.voterCommand(),
 		a.resendCommand(),
 		a.deliveryCommand(),
+		a.proxiesCommand(),
 		a.credentialsCommand(),
 		a.trusteeCommand(),
 		a.boardCommand(),

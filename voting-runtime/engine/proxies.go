@@ -11,6 +11,7 @@ import (
 	"time"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/internal/contract"
 	"scrutin.dev/scrutin/voting-runtime/ballot"
 	"scrutin.dev/scrutin/voting-runtime/delivery"
 	"scrutin.dev/scrutin/voting-runtime/roll"
@@ -418,23 +419,9 @@ func (en *Engine) CountProxies(ctx context.Context) (ProxyCounts, error) {
 	return c, nil
 }
 
-// HolderCount is one holder's mandates, for the organiser's tooling.
-type HolderCount struct {
-	Holder string `json:"holder"`
-	Held   int    `json:"held"`
-	Used   int    `json:"used"`
-}
-
-// ProxyList is the election's proxies by holder, and the organiser's lines
-// refused.
-type ProxyList struct {
-	Holders []HolderCount        `json:"holders"`
-	Refused []store.RefusedProxy `json:"refused"`
-}
-
 // ListProxies counts the mandates of each holder (byte order of their ids).
-func (en *Engine) ListProxies(ctx context.Context) (ProxyList, error) {
-	l := ProxyList{Holders: []HolderCount{}, Refused: []store.RefusedProxy{}}
+func (en *Engine) ListProxies(ctx context.Context) (contract.ProxyList, error) {
+	l := contract.ProxyList{Holders: []contract.ProxyHolder{}, Refused: []contract.ProxyRefusal{}}
 	if !en.Proxies() {
 		return l, ErrNoProxies
 	}
@@ -444,7 +431,7 @@ func (en *Engine) ListProxies(ctx context.Context) (ProxyList, error) {
 	}
 	for _, m := range all {
 		if n := len(l.Holders); n == 0 || l.Holders[n-1].Holder != m.Holder {
-			l.Holders = append(l.Holders, HolderCount{Holder: m.Holder})
+			l.Holders = append(l.Holders, contract.ProxyHolder{Holder: m.Holder})
 		}
 		h := &l.Holders[len(l.Holders)-1]
 		h.Held++
@@ -456,7 +443,9 @@ func (en *Engine) ListProxies(ctx context.Context) (ProxyList, error) {
 	if err != nil {
 		return l, errorf("reading the refused proxies", err)
 	}
-	l.Refused = append(l.Refused, refused...)
+	for _, r := range refused {
+		l.Refused = append(l.Refused, contract.ProxyRefusal{Line: r.Line, Reason: r.Reason})
+	}
 	return l, nil
 }
 

@@ -119,6 +119,20 @@ func (p *Pages) canVote(w http.ResponseWriter, r *http.Request, sess store.Sessi
 	if p.en.Verifiable() {
 		return true // a voter may vote again: the last ballot counts
 	}
+	if id := mandateFor(r); id != "" && p.en.Proxies() {
+		// a ballot for a grantor: the mandate must be held, and the
+		// grantor's ballot not in the box yet
+		pp := p.proxyPanel(w, r, sess)
+		switch {
+		case pp == nil || pp.For == nil:
+			p.renderBallotFor(w, r, sess, "proxy.notice_no_mandate")
+			return false
+		case pp.For.Voted:
+			p.renderAlreadyVoted(w, r, sess)
+			return false
+		}
+		return true
+	}
 	voted, err := p.en.HasVoted(r.Context(), sess.VoterID)
 	if err != nil {
 		p.internalError(w, r, err, "")
@@ -135,7 +149,64 @@ func (p *Pages) renderAlreadyVoted(w http.ResponseWriter, r *http.Request, sess 
 	v := p.view(w, r, "already-voted")
 	v.Session = p.sessionView(sess, "already-voted")
 	v.Data = p.phaseData()
+	v.Proxy = p.proxyPanel(w, r, sess)
 	p.render(w, r, http.StatusConflict, v)
+}
+
+// proxyPanel is what a holder of proxies sees on the ballot pages: the
+// mandates they hold, what became of each, and the one the page's ballot is
+// for (spec.proxies); nil for a voter who holds none.
+type proxyPanel struct {
+	// For is the mandate the page's ballot is for; nil: the voter's own.
+	For      *engine.MandateView
+	OwnVoted bool
+	Mandates []engine.MandateView
+}
+
+// maxMandateID bounds the voter id a form names in its field "for".
+const maxMandateID = 256
+
+// mandateFor is the grantor whose ballot the request is about: the form's
+// field "for" (the ballot and review forms carry it), or the query's
+// (/ballot?for=ID); "" for the voter's own.
+func mandateFor(r *http.Request) string {
+	id := r.PostForm.Get("for")
+	if id == "" {
+		id = r.URL.Query().Get("for")
+	}
+	if len(id) > maxMandateID {
+		return ""
+	}
+	return id
+}
+
+// proxyPanel reads the voter's mandates; nil when the election has no proxies
+// or the voter holds none. An error is logged and shows no panel: the
+// voter's own ballot does not depend on it.
+func (p *Pages) proxyPanel(_ http.ResponseWriter, r *http.Request, sess store.Session) *proxyPanel {
+	if !p.en.Proxies() {
+		return nil
+	}
+	ms, err := p.en.Mandates(r.Context(), sess.VoterID)
+	if err != nil || len(ms) == 0 {
+		if err != nil {
+			p.log.Error("Could not read a voter's mandates", "error", err)
+		}
+		return nil
+	}
+	voted, err := p.en.HasVoted(r.Context(), sess.VoterID)
+	if err != nil {
+		p.log.Error("Could not read whether a voter voted", "error", err)
+	}
+	pp := &proxyPanel{OwnVoted: voted, Mandates: ms}
+	if id := mandateFor(r); id != "" {
+		for i := range ms {
+			if ms[i].VoterID == id {
+				pp.For = &ms[i]
+			}
+		}
+	}
+	return pp
 }
 
 // unknownValue stands for a choice that is no option of its question: it keeps
@@ -148,6 +219,9 @@ const unknownValue = "_"
 // a draft of them seals to one length (ballotFormMax) whatever the choices.
 func ballotFields(qs []scrutinv1.Question, f url.Values) url.Values {
 	out := url.Values{}
+	if id := f.Get("for"); id != "" && len(id) <= maxMandateID {
+		out.Set("for", id) // the grantor the ballot is for (spec.proxies)
+	}
 	for _, q := range qs {
 		name := "q_" + q.ID
 		seen := map[string]bool{}
@@ -399,6 +473,7 @@ func (p *Pages) renderBallot(w http.ResponseWriter, r *http.Request, status int,
 	}
 	v := p.view(w, r, "ballot").withForm("ballot-form", "/ballot")
 	v.Session = p.sessionView(sess, "ballot")
+	v.Proxy = p.proxyPanel(w, r, sess)
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
@@ -453,6 +528,7 @@ type reviewItem struct {
 func (p *Pages) renderReview(w http.ResponseWriter, r *http.Request, sess store.Session, answers ballot.Answers, draft, noticeKey string) {
 	v := p.view(w, r, "review").withForm("review-form", "/ballot/change")
 	v.Session = p.sessionView(sess, "review")
+	v.Proxy = p.proxyPanel(w, r, sess)
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
@@ -698,13 +774,26 @@ func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
 		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, pb.errs, "")
 		return
 	}
-	tracker, err := p.en.Cast(r.Context(), sess.VoterID, pb.answers)
+	var tracker string
+	var err error
+	if id := fields.Get("for"); id != "" {
+		// the sealed draft says whose ballot it is: the form's own field
+		// only shows it
+		r.PostForm.Set("for", id)
+		tracker, err = p.en.CastFor(r.Context(), sess.VoterID, id, pb.answers)
+	} else {
+		r.PostForm.Del("for")
+		tracker, err = p.en.Cast(r.Context(), sess.VoterID, pb.answers)
+	}
 	var (
 		invalid *ballot.Error
 		notOpen *engine.NotOpenYetError
 	)
 	switch {
 	case err == nil:
+	case errors.Is(err, engine.ErrNoMandate):
+		p.renderBallotFor(w, r, sess, "proxy.notice_no_mandate")
+		return
 	case errors.As(err, &invalid):
 		errs := validate(qs, pb)
 		p.renderBallot(w, r, http.StatusUnprocessableEntity, sess, pb.sels, errs, "ballot.notice_invalid")
@@ -731,6 +820,7 @@ func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) renderReceipt(w http.ResponseWriter, r *http.Request, sess store.Session, tracker string) {
 	v := p.view(w, r, "receipt").withForm("receipt-form", "/receipt")
 	v.Session = p.sessionView(sess, "receipt")
+	v.Proxy = p.proxyPanel(w, r, sess)
 	v.Data = &receiptData{Tracker: tracker, Short: ballot.ShortTracker(tracker), ClosesAt: p.en.Schedule().ClosesAt}
 	p.render(w, r, http.StatusOK, v)
 }
@@ -851,4 +941,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// renderBallotFor shows the voter's own ballot with a notice: the mandate a
+// request named is not theirs to use.
+func (p *Pages) renderBallotFor(w http.ResponseWriter, r *http.Request, sess store.Session, noticeKey string) {
+	r.PostForm.Del("for")
+	q := r.URL.Query()
+	q.Del("for")
+	r.URL.RawQuery = q.Encode()
+	voted, err := p.en.HasVoted(r.Context(), sess.VoterID)
+	switch {
+	case err != nil:
+		p.internalError(w, r, err, "")
+	case voted:
+		p.renderAlreadyVoted(w, r, sess)
+	default:
+		p.renderBallot(w, r, http.StatusForbidden, sess, nil, nil, noticeKey)
+	}
 }

@@ -157,6 +157,11 @@ func New(cfg Config) (*Pages, error) {
 	var err error
 	id := p.e.Namespace + "/" + p.e.Name + "/" + string(p.e.UID)
 	p.formMax = ballotFormMax(p.en.Questions())
+	if p.en.Proxies() {
+		// the field naming the grantor a holder's ballot is for: every draft
+		// keeps room for the longest, so that they seal to one length
+		p.formMax += len("for=") + 3*maxMandateID + 1
+	}
 	if p.seal, err = newSealer(cfg.SessionKey, id, p.formMax); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"scrutin.dev/scrutin/voting-runtime/engine"
 )
 
 // templateOf maps the pages that share a template to it; every other page has a
@@ -51,6 +53,13 @@ var funcs = template.FuncMap{
 			m[k] = kv[i+1]
 		}
 		return m, nil
+	},
+	// who names a member as the roll does: their name and id, or the id alone.
+	"who": func(m engine.MandateView) string {
+		if m.Name == "" {
+			return m.VoterID
+		}
+		return m.Name + " (" + m.VoterID + ")"
 	},
 	"seq": func(from, to int) []int {
 		var s []int
@@ -118,6 +127,8 @@ type view struct {
 	// Scripts are the page's own scripts, after JS.
 	Scripts []string
 	Data    any
+	// Proxy is what a holder of proxies sees on the ballot pages (nil: none).
+	Proxy *proxyPanel
 	// err is the first message missing from the catalog (see msg).
 	err error
 }
