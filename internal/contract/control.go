@@ -85,3 +85,26 @@ type RuntimeResults struct {
 	AuditHead   string                     `json:"auditHead"`
 	Results     []scrutinv1.QuestionResult `json:"results"`
 }
+
+// ProxyList is ControlProxies' answer: each holder's mandates (by holder id,
+// byte order), and the lines of the organiser's list that were refused, by
+// line and reason (never a voter id of them).
+type ProxyList struct {
+	Holders []ProxyHolder  `json:"holders"`
+	Refused []ProxyRefusal `json:"refused"`
+}
+
+// ProxyHolder is one holder's mandates: held now, and used (the holder cast
+// the grantor's ballot).
+type ProxyHolder struct {
+	Holder string `json:"holder"`
+	Held   int    `json:"held"`
+	Used   int    `json:"used"`
+}
+
+// ProxyRefusal is a line of the organiser's list that was refused: Reason is
+// unknown-voter, chain, already-given or over-cap.
+type ProxyRefusal struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
