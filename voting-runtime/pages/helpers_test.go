@@ -64,6 +64,8 @@ type fixtureOptions struct {
 	verifiable bool
 	// publicURL: the runtime's --public-url.
 	publicURL string
+	// proxies: spec.proxies.
+	proxies *scrutinv1.Proxies
 }
 
 func testElection(o fixtureOptions) *scrutinv1.Election {
@@ -85,6 +87,7 @@ func testElection(o fixtureOptions) *scrutinv1.Election {
 		},
 	}
 	e.Spec.Delivery.Fallback = o.fallback
+	e.Spec.Proxies = o.proxies
 	if o.verifiable {
 		e.Spec.Questions = e.Spec.Questions[:2]
 		e.Spec.Verifiability = &scrutinv1.Verifiability{Mode: scrutinv1.VerifiabilityBelenios}

@@ -35,6 +35,7 @@ var pageNames = []string{
 	"ballot", "review", "receipt", "already-voted", "not-open", "closed", "code-expired",
 	"too-many-attempts", "no-channel", "wait", "error", "forbidden", "not-found",
 	"board", "board-not-yet", "board-check", "ballot-verifiable", "results", "results-not-yet", "scrutineer-signin", "scrutineer",
+	"proxy",
 }
 
 var funcs = template.FuncMap{

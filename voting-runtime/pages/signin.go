@@ -411,6 +411,9 @@ func (p *Pages) renderNewCode(w http.ResponseWriter, r *http.Request, status int
 // phaseData is the data of the pages about the schedule.
 type phaseData struct {
 	OpensAt, ClosesAt time.Time
+	// ProxyLink: voters may give their vote to another member now (the
+	// not-open page links to the proxy page).
+	ProxyLink bool
 }
 
 // phaseData shows the schedule the ballot box follows (the store's, which an
@@ -422,7 +425,9 @@ func (p *Pages) phaseData() *phaseData {
 
 func (p *Pages) renderNotOpen(w http.ResponseWriter, r *http.Request) {
 	v := p.view(w, r, "not-open")
-	v.Data = p.phaseData()
+	d := p.phaseData()
+	d.ProxyLink = p.en.ProxyChangesOpen()
+	v.Data = d
 	p.render(w, r, http.StatusConflict, v)
 }
 

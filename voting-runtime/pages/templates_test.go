@@ -12,6 +12,7 @@ import (
 	"time"
 
 	scrutinv1 "scrutin.dev/scrutin/api/v1alpha1"
+	"scrutin.dev/scrutin/voting-runtime/engine"
 )
 
 func httptestRecorder(t *testing.T, f *fixture, method, path string, form url.Values, h http.HandlerFunc) page {
@@ -104,6 +105,8 @@ func samples(t *testing.T) map[string][]func(v *view) {
 			Sel: &selection{Ranks: map[string]int{"m2": 1}}, First: "r_motions_m1"},
 	}
 	phase := &phaseData{OpensAt: now, ClosesAt: now.Add(10 * time.Hour)}
+	mandates := []engine.MandateView{{VoterID: "V-2", Name: "Jean Dupont", Voted: true, ByProxy: true},
+		{VoterID: "V-3", Voted: true}, {VoterID: "V-4", Name: "Louis Petit"}}
 	signedIn := func(ret string, d any) func(v *view) {
 		return func(v *view) { s := *sess; s.Return = ret; v.Session = &s; v.Data = d }
 	}
@@ -124,14 +127,40 @@ func samples(t *testing.T) map[string][]func(v *view) {
 		"signed-out":      {data(&signInData{Method: scrutinv1.EmailCode})},
 		"credential":      {data(signin(scrutinv1.Credential)), withErr(&signInData{signInState: st, Method: scrutinv1.Credential, FieldError: "Problem"}, "credential-form")},
 		"code":            {data(&codeData{signInState: st, ValidMinutes: 10, ResendIn: 60}), withErr(&codeData{signInState: signInState{VoterID: "V-1", Channel: "sms", Destination: "+33 6 •• 78"}, ValidMinutes: 1, FieldError: "Problem"}, "code-form")},
-		"ballot":          {signedIn("ballot", &ballotData{Questions: qs}), func(v *view) { signedIn("ballot", &ballotData{Questions: qs})(v); v.withForm("ballot-form", "/ballot") }},
+		"ballot": {signedIn("ballot", &ballotData{Questions: qs}), func(v *view) { signedIn("ballot", &ballotData{Questions: qs})(v); v.withForm("ballot-form", "/ballot") },
+			func(v *view) {
+				signedIn("ballot", &ballotData{Questions: qs})(v)
+				v.Proxy = &proxyPanel{For: &mandates[2], OwnVoted: true, Mandates: mandates}
+			},
+			func(v *view) {
+				signedIn("ballot", &ballotData{Questions: qs})(v)
+				v.Proxy = &proxyPanel{Mandates: mandates[:1]}
+			}},
 		"review": {func(v *view) {
 			signedIn("review", &reviewData{Draft: "sealed", Items: []reviewItem{{Number: 1, ID: "a", Prompt: "A?", Kind: "SingleChoice", Labels: []string{"X"}}, {Number: 2, ID: "b", Prompt: "B?", Kind: "MultipleChoice", Labels: []string{"X", "Y"}}, {Number: 3, ID: "c", Prompt: "C?", Kind: "Ranked", Labels: []string{"X", "Y"}}, {Number: 4, ID: "d", Prompt: "D?", Kind: "Ranked", Blank: true}}})(v)
 			v.withForm("review-form", "/ballot/change")
 		}},
-		"receipt":           {signedIn("receipt", &receiptData{Tracker: strings.Repeat("ab", 32), Short: "abab-abab-abab", ClosesAt: now})},
-		"already-voted":     {signedIn("already-voted", phase)},
-		"not-open":          {data(phase)},
+		"receipt": {signedIn("receipt", &receiptData{Tracker: strings.Repeat("ab", 32), Short: "abab-abab-abab", ClosesAt: now}),
+			func(v *view) {
+				signedIn("receipt", &receiptData{Tracker: strings.Repeat("ab", 32), Short: "abab-abab-abab", ClosesAt: now})(v)
+				v.Proxy = &proxyPanel{For: &mandates[0], OwnVoted: true, Mandates: mandates}
+			}},
+		"already-voted": {signedIn("already-voted", phase), func(v *view) {
+			signedIn("already-voted", phase)(v)
+			v.Proxy = &proxyPanel{For: &mandates[1], Mandates: mandates}
+		}},
+		"not-open": {data(phase), data(&phaseData{OpensAt: now, ClosesAt: now.Add(time.Hour), ProxyLink: true})},
+		"proxy": {
+			signedIn("proxy", &proxyData{Allowed: true, Deadline: now, Max: 2, Mandates: mandates}),
+			signedIn("proxy", &proxyData{Allowed: true, Deadline: now, Max: 1, Given: &mandates[0]}),
+			signedIn("proxy", &proxyData{Given: &mandates[0]}),
+			signedIn("proxy", &proxyData{}),
+			func(v *view) {
+				signedIn("proxy", &proxyData{Allowed: true, Deadline: now, Max: 3, Holder: "V-9", FieldError: "Problem"})(v)
+				v.Errors = []summaryError{{Href: "#holder", Text: "Problem"}}
+				v.withForm("proxy-form", "/proxy")
+			},
+		},
 		"closed":            {data(phase)},
 		"code-expired":      {data(signin(scrutinv1.EmailCode)), data(&signInData{signInState: signInState{VoterID: "V-1"}, Method: scrutinv1.SMSCode})},
 		"too-many-attempts": {data(signin(scrutinv1.Credential))},
