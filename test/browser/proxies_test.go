@@ -99,3 +99,42 @@ func TestHolderVotesForThreeInTheBrowser(t *testing.T) {
 		t.Errorf("status %d: %d ballots (%v), want 4", resp.StatusCode, st.BallotsCast, err)
 	}
 }
+
+// TestVoterGivesTheirProxyInTheBrowser: before the opening a member signs in,
+// follows the not-open page's link to the proxy page, gives their vote to
+// another member and withdraws it; the pages pass axe, the refusal included.
+func TestVoterGivesTheirProxyInTheBrowser(t *testing.T) {
+	t.Parallel()
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	now := time.Now()
+	opens := now.Add(2 * time.Hour)
+	election := runtimetest.ElectionFile(t, dir, "EmailCode", opens, opens.Add(time.Hour),
+		"  languages: [en]\n  proxies: {maxPerHolder: 1, givenBy: Voters}\n")
+	rt := runtimetest.Start(t, runtimeBin, nil, "--election", election, "--roll", runtimetest.RollFile(t, dir, 3),
+		"--store", "embedded:"+filepath.Join(dir, "e.db"), "--smtp", smtp.Addr())
+
+	ctx := browser.Start(t)
+	signInWithMail(t, ctx, rt.URL, smtp, 1, "#proxy-page-link")
+	actAndWait(t, ctx, "follow the link to the proxy page", chromedp.Click(chromedp.CSS("#proxy-page-link")))
+	checkAxe(t, ctx, "proxy page")
+	do(t, ctx, "name a member not on the roll", chromedp.SendKeys(chromedp.CSS("#holder"), "V-9999"))
+	submitAndWait(t, ctx, "#proxy-submit")
+	if said, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#holder-error"))); !strings.Contains(said, "This voter id is not on the roll") {
+		t.Errorf("the refusal says %q", said)
+	}
+	checkAxe(t, ctx, "proxy page with an error")
+	do(t, ctx, "name a member", chromedp.Clear(chromedp.CSS("#holder")), chromedp.SendKeys(chromedp.CSS("#holder"), "V-0002"))
+	submitAndWait(t, ctx, "#proxy-submit")
+	if said, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#proxy-given"))); !strings.Contains(said, "You gave your vote to Voter 2 (V-0002)") {
+		t.Errorf("after giving the proxy the page says %q", said)
+	}
+	if _, err := smtp.WaitFor(runtimetest.VoterEmail(2), 20*time.Second); err != nil {
+		t.Errorf("no notice to the holder: %v", err)
+	}
+	checkAxe(t, ctx, "proxy given")
+	submitAndWait(t, ctx, "#withdraw-button")
+	if !visible(t, ctx, "#proxy-form") {
+		t.Error("after the withdrawal the form to give a proxy is not shown again")
+	}
+}

@@ -23,6 +23,8 @@ func TestVoterGivesAndWithdrawsTheirProxy(t *testing.T) {
 	f := newFixture(t, fixtureOptions{languages: []scrutinv1.Language{scrutinv1.LanguageEnglish},
 		proxies: &scrutinv1.Proxies{MaxPerHolder: 1, GivenBy: scrutinv1.ProxiesByVoters, Deadline: &deadline}})
 	c := f.client(t)
+	// before the opening, members sign in to give a proxy
+	c.get("/").want(t, 200, "signin")
 	notOpen := c.follow(c.signIn("V-1", "camille@example.org", "")).want(t, http.StatusConflict, "not-open")
 	notOpen.has(t, `<a href="/proxy" id="proxy-page-link">Give your vote to another member</a>`)
 
@@ -57,9 +59,11 @@ func TestVoterGivesAndWithdrawsTheirProxy(t *testing.T) {
 		has(t, "Proxies can no longer be given or withdrawn.")
 	c3.get("/proxy").hasNot(t, `id="withdraw-form"`)
 	c.get("/ballot").want(t, http.StatusConflict, "not-open").hasNot(t, `id="proxy-page-link"`)
+	f.client(t).get("/").want(t, http.StatusConflict, "not-open") // past the deadline, no sign-in before the opening
 
 	g := newFixture(t, fixtureOptions{proxies: &scrutinv1.Proxies{MaxPerHolder: 1, SecretRef: &scrutinv1.SecretReference{Name: "p"}}})
 	cg := g.client(t)
+	cg.get("/").want(t, http.StatusConflict, "not-open").hasNot(t, `id="proxy-page-link"`)
 	cg.follow(cg.signIn("V-1", "camille@example.org", ""))
 	if p := cg.get("/proxy"); p.status != http.StatusNotFound {
 		t.Errorf("the proxy page where only the organiser declares proxies: %d", p.status)

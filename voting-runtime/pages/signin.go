@@ -69,8 +69,12 @@ func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
 	}
 	switch p.en.Phase() {
 	case engine.NotYetOpen:
-		p.renderNotOpen(w, r)
-		return
+		if !p.en.ProxyChangesOpen() {
+			p.renderNotOpen(w, r)
+			return
+		}
+		// members sign in before the opening to give (or withdraw) a proxy:
+		// the ballot then says when the vote opens, with the proxy page's link
 	case engine.Closed:
 		p.renderClosed(w, r)
 		return
