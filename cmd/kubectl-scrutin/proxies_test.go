@@ -74,6 +74,9 @@ func TestProxiesListsHoldersAndRefusedLines(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	r = kubectlScrutin(t, tenant, "status", "board")
+	mustContain(t, "status", r.stdout, "Proxies:", "2 given, 0 used, 2 lines of the organiser's list refused (kubectl scrutin proxies board lists them)")
+
 	r = kubectlScrutin(t, tenant, "proxies", "board", "--runtime-url", rt.OpsURL)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)

@@ -43,6 +43,8 @@ type statusView struct {
 	RuntimeNS    string          `json:"electionNamespace,omitempty"`
 	AuditHead    string          `json:"auditHead,omitempty"`
 	Runtime      *runtimeView    `json:"runtime,omitempty"`
+	// Proxies counts the proxy votes (spec.proxies), nil without them.
+	Proxies *scrutinv1.ProxyStatus `json:"proxies,omitempty"`
 }
 
 // runtimeView is the voting-runtime the election runs, and the one a manager
@@ -155,6 +157,12 @@ func (a *app) statusOf(ctx context.Context, c client.Client, e *scrutinv1.Electi
 		v.Phase = scrutinv1.PhasePending
 		v.PhaseMeaning = phaseMeaning[scrutinv1.PhasePending]
 	}
+	if s.Proxies != nil {
+		v.Proxies = &scrutinv1.ProxyStatus{}
+		if e.Status.Proxies != nil {
+			v.Proxies = e.Status.Proxies.DeepCopy()
+		}
+	}
 	v.Replicas = replicasOf(ctx, c, e)
 	if rt := e.Status.Runtime; rt != nil {
 		v.Runtime = &runtimeView{Image: rt.Image, PendingImage: rt.PendingImage, Pending: rt.PendingTemplateHash != ""}
@@ -214,6 +222,9 @@ func (a *app) printStatus(v statusView) {
 	fmt.Fprintf(w, "Opens:\t%s, %s\n", formatTime(v.OpensAt), relative(now, v.OpensAt))
 	fmt.Fprintf(w, "Closes:\t%s, %s\n", formatTime(v.ClosesAt), relative(now, v.ClosesAt))
 	fmt.Fprintf(w, "Turnout:\t%s\n", turnoutLine(v.BallotsCast, v.Voters))
+	if p := v.Proxies; p != nil {
+		fmt.Fprintf(w, "Proxies:\t%d given, %d used, %d lines of the organiser's list refused (kubectl scrutin proxies %s lists them)\n", p.Given, p.Used, p.Refused, v.Name)
+	}
 	fmt.Fprintf(w, "Replicas:\t%s\n", replicasLine(v.Replicas))
 	if v.URL != "" {
 		fmt.Fprintf(w, "Voter URL:\t%s\n", v.URL)
