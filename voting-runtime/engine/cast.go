@@ -39,6 +39,13 @@ func (en *Engine) Questions() []scrutinv1.Question { return en.e.Spec.Questions 
 // stores nothing, and a cast it accepts is in the count. The phase read here only
 // turns ballots away early once the close is recorded.
 func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answers) (string, error) {
+	return en.castPlain(ctx, voterID, answers, func(b store.Ballot) error { return en.st.Cast(ctx, voterID, b) })
+}
+
+// castPlain is a plain ballot's cast for voterID, the ballot (with the voter's
+// weight) stored by put: Cast's, and a proxy holder's for their grantor
+// (CastFor).
+func (en *Engine) castPlain(ctx context.Context, voterID string, answers ballot.Answers, put func(store.Ballot) error) (string, error) {
 	if en.Verifiable() {
 		en.metrics.rejected("invalid-ballot")
 		return "", ErrEncryptedOnly
@@ -60,21 +67,23 @@ func (en *Engine) Cast(ctx context.Context, voterID string, answers ballot.Answe
 	if err != nil {
 		return "", err
 	}
-	if err := en.st.Cast(ctx, voterID, store.Ballot{Payload: payload, Weight: v.Weight, Tracker: tracker}); err != nil {
-		switch {
-		case errors.Is(err, store.ErrClosed):
-			en.metrics.rejected("closed")
-			en.forget()
-			return "", ErrVoteClosed
-		case errors.Is(err, store.ErrNotOpen):
-			en.metrics.rejected("not-open")
-			return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
-		}
-		if errors.Is(err, store.ErrAlreadyVoted) {
-			en.voterCache.freeze()
-			en.metrics.rejected("already-voted")
-			return "", ErrAlreadyVoted
-		}
+	err = put(store.Ballot{Payload: payload, Weight: v.Weight, Tracker: tracker})
+	switch {
+	case errors.Is(err, store.ErrClosed):
+		en.metrics.rejected("closed")
+		en.forget()
+		return "", ErrVoteClosed
+	case errors.Is(err, store.ErrNotOpen):
+		en.metrics.rejected("not-open")
+		return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
+	case errors.Is(err, store.ErrAlreadyVoted):
+		en.voterCache.freeze()
+		en.metrics.rejected("already-voted")
+		return "", ErrAlreadyVoted
+	case errors.Is(err, store.ErrNoMandate):
+		en.metrics.rejected("no-mandate")
+		return "", ErrNoMandate
+	case err != nil:
 		return "", errorf("casting the ballot", err)
 	}
 	en.voterCache.freeze() // a ballot is in the box: the roll is fixed

@@ -342,52 +342,13 @@ func (en *Engine) CastFor(ctx context.Context, holder, grantor string, answers b
 	if !en.Proxies() {
 		return "", ErrNoProxies
 	}
-	if en.Verifiable() {
-		en.metrics.rejected("invalid-ballot")
-		return "", ErrEncryptedOnly
-	}
-	if en.state(ctx, false).Closed {
-		en.metrics.rejected("closed")
-		return "", ErrVoteClosed
-	}
-	if err := ballot.Validate(en.e.Spec.Questions, answers); err != nil {
-		en.metrics.rejected("invalid-ballot")
-		return "", err
-	}
-	v, err := en.voter(ctx, grantor)
+	tracker, err := en.castPlain(ctx, grantor, answers, func(b store.Ballot) error {
+		return en.st.CastByProxy(ctx, holder, grantor, b)
+	})
 	if errors.Is(err, store.ErrNotFound) {
-		return "", ErrNoMandate
+		return "", ErrNoMandate // no such member: no proxy of theirs either
 	}
-	if err != nil {
-		return "", errorf("reading the grantor", err)
-	}
-	payload := ballot.Encode(answers)
-	tracker, err := ballot.NewTracker(payload)
-	if err != nil {
-		return "", err
-	}
-	err = en.st.CastByProxy(ctx, holder, grantor, store.Ballot{Payload: payload, Weight: v.Weight, Tracker: tracker})
-	switch {
-	case errors.Is(err, store.ErrClosed):
-		en.metrics.rejected("closed")
-		en.forget()
-		return "", ErrVoteClosed
-	case errors.Is(err, store.ErrNotOpen):
-		en.metrics.rejected("not-open")
-		return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
-	case errors.Is(err, store.ErrAlreadyVoted):
-		en.voterCache.freeze()
-		en.metrics.rejected("already-voted")
-		return "", ErrAlreadyVoted
-	case errors.Is(err, store.ErrNoMandate):
-		en.metrics.rejected("no-mandate")
-		return "", ErrNoMandate
-	case err != nil:
-		return "", errorf("casting the ballot", err)
-	}
-	en.voterCache.freeze()
-	en.metrics.cast()
-	return tracker, nil
+	return tracker, err
 }
 
 // ProxyCounts are the election's proxies for its status: given (held now),

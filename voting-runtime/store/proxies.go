@@ -87,6 +87,29 @@ func CheckProxy(p Proxy, c ProxyCounts, maxPerHolder int) error {
 	return nil
 }
 
+// DeclareEach is the organiser's list declared, one proxy after the other, in
+// the transaction of a store's DeclareProxies: give checks and records one
+// (CheckProxy); one it refuses (a sentinel error) is left out, its error kept
+// at its index and its line recorded by refuse, with its reason (ProxyReason).
+// Any other error ends the declaration.
+func DeclareEach(ps []Proxy, give func(Proxy) error, refuse func(line int, reason string) error) (map[int]error, error) {
+	refused := map[int]error{}
+	for i, p := range ps {
+		p.ByVoter = false
+		err := give(p)
+		switch {
+		case IsSentinel(err):
+			refused[i] = err
+			if err := refuse(p.Line, ProxyReason(err)); err != nil {
+				return nil, err
+			}
+		case err != nil:
+			return nil, err
+		}
+	}
+	return refused, nil
+}
+
 // Proxies are the election's proxy votes. Proxies are given, withdrawn and
 // replaced one at a time across processes: each check (CheckProxy) and its
 // write are one transaction, so two grantors racing for a holder's last place

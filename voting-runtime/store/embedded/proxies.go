@@ -42,7 +42,7 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 	var imported bool
 	var refused map[int]error
 	err := s.write(ctx, "declare proxies", func(tx *sql.Tx) error {
-		imported, refused = false, map[int]error{}
+		imported, refused = false, nil
 		var current string
 		if err := tx.QueryRowContext(ctx, "SELECT digest FROM proxies_meta").Scan(&current); err != nil {
 			return err
@@ -55,19 +55,14 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 				return err
 			}
 		}
-		for i, p := range ps {
-			p.ByVoter = false
-			err := giveProxy(ctx, tx, p, maxPerHolder)
-			switch {
-			case store.IsSentinel(err):
-				refused[i] = err
-				if _, err := tx.ExecContext(ctx, "INSERT INTO proxies_refused (line, reason) VALUES (?, ?) ON CONFLICT DO NOTHING",
-					p.Line, store.ProxyReason(err)); err != nil {
-					return err
-				}
-			case err != nil:
+		var err error
+		refused, err = store.DeclareEach(ps, func(p store.Proxy) error { return giveProxy(ctx, tx, p, maxPerHolder) },
+			func(line int, reason string) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO proxies_refused (line, reason) VALUES (?, ?) ON CONFLICT DO NOTHING", line, reason)
 				return err
-			}
+			})
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE proxies_meta SET digest = ?", digest); err != nil {
 			return err

@@ -43,7 +43,7 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 	var imported bool
 	var refused map[int]error
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		imported, refused = false, map[int]error{}
+		imported, refused = false, nil
 		current, err := lockProxies(ctx, tx)
 		if err != nil || current == digest {
 			return err
@@ -53,19 +53,13 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 				return err
 			}
 		}
-		for i, p := range ps {
-			p.ByVoter = false
-			err := giveProxy(ctx, tx, p, maxPerHolder)
-			switch {
-			case store.IsSentinel(err):
-				refused[i] = err
-				if _, err := tx.Exec(ctx, "INSERT INTO proxies_refused (line, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-					p.Line, store.ProxyReason(err)); err != nil {
-					return err
-				}
-			case err != nil:
+		refused, err = store.DeclareEach(ps, func(p store.Proxy) error { return giveProxy(ctx, tx, p, maxPerHolder) },
+			func(line int, reason string) error {
+				_, err := tx.Exec(ctx, "INSERT INTO proxies_refused (line, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING", line, reason)
 				return err
-			}
+			})
+		if err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, "UPDATE proxies_meta SET digest = $1", digest); err != nil {
 			return err
