@@ -71,6 +71,9 @@ type ElectionReconciler struct {
 	// credentialsCopies remember, per Election, the resourceVersion of its copy of
 	// the public credentials as last written or checked.
 	credentialsCopies sync.Map // types.NamespacedName -> string
+	// proxyChecks remember, per Election, the organiser's list of proxies
+	// checked against its roll (proxyCheck), by the two's digests.
+	proxyChecks sync.Map // types.NamespacedName -> *proxyCheck
 	// trusteeChecks remember, per Election, the last check of its trustees.
 	trusteeChecks trusteeChecks
 	// backoff spaces the retries of an Election whose reconciles fail.
@@ -120,6 +123,7 @@ func (r *ElectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if isNotFound(err) {
 			r.rollMemos.drop(req.NamespacedName)
 			r.credentialsSeen.Delete(req.NamespacedName)
+			r.proxyChecks.Delete(req.NamespacedName)
 			r.credentialsCopies.Delete(req.NamespacedName)
 			r.trusteeChecks.drop(req.NamespacedName)
 			r.errorBackoff().Forget(req.NamespacedName)

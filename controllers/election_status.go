@@ -235,6 +235,7 @@ type observedState struct {
 	runtime  *runtimeObserved
 	delivery *scrutinv1.DeliveryStatus // as the runtime reported it
 	archive  *verdict
+	proxies  *verdict // ProxiesValid, when the organiser's list was looked at
 }
 
 // verdict is a step's word on its condition.
@@ -282,6 +283,9 @@ func observedConditions(current []metav1.Condition, o observedState) []metav1.Co
 	}
 	if v := o.archive; v != nil {
 		out = append(out, metav1.Condition{Type: scrutinv1.ConditionArchived, Status: v.status, Reason: v.reason, Message: v.message})
+	}
+	if v := o.proxies; v != nil {
+		out = append(out, metav1.Condition{Type: scrutinv1.ConditionProxiesValid, Status: v.status, Reason: v.reason, Message: v.message})
 	}
 	return out
 }

@@ -27,7 +27,7 @@ func TestOrganiserProxiesCopiedAndMounted(t *testing.T) {
 		data         map[string]string // nil: no Secret
 		reason, want string
 	}{
-		"good":       {map[string]string{"proxies.csv": "grantor,holder\nv1,v2\n"}, "", ""},
+		"good":       {map[string]string{"proxies.csv": "grantor,holder\nA-1,A-2\n"}, "", ""},
 		"missing":    {nil, scrutinv1.ReasonProxiesSecretMissing, "Secret px-missing not found in namespace " + ns},
 		"no-key":     {map[string]string{"list.csv": "grantor,holder\n"}, scrutinv1.ReasonProxiesKeyMissing, `Secret px-no-key has no key "proxies.csv"`},
 		"bad-line":   {map[string]string{"proxies.csv": "grantor,holder\nv1,v2\nsecret-id-42\n"}, scrutinv1.ReasonProxiesInvalid, "line 3"},
@@ -59,6 +59,11 @@ func TestOrganiserProxiesCopiedAndMounted(t *testing.T) {
 					return v != nil && v.Secret != nil && slices.Contains(runtimeArgs(d), "--proxies="+specs.ProxiesDir+"/proxies.csv"),
 						fmt.Sprintf("volume %+v, args %v", v, runtimeArgs(d))
 				})
+				waitFor(t, "ProxiesValid", 20*time.Second, func() (bool, string) {
+					c := condition(getElection(t, e), scrutinv1.ConditionProxiesValid)
+					return c.Status == metav1.ConditionTrue && c.Reason == scrutinv1.ReasonProxiesAccepted && strings.Contains(c.Message, "the 1 proxies"),
+						fmt.Sprintf("%+v", c)
+				})
 				return
 			}
 			var cur *scrutinv1.Election
@@ -71,7 +76,7 @@ func TestOrganiserProxiesCopiedAndMounted(t *testing.T) {
 			if strings.Contains(condition(cur, scrutinv1.ConditionReady).Message, "secret-id-42") {
 				t.Errorf("the condition shows a value of the list: %s", condition(cur, scrutinv1.ConditionReady).Message)
 			}
-			fixed := map[string][]byte{"proxies.csv": []byte("grantor,holder\nv1,v2\n")}
+			fixed := map[string][]byte{"proxies.csv": []byte("grantor,holder\nA-1,A-2\n")}
 			if c.data == nil {
 				createSecret(t, ns, secret, map[string]string{"proxies.csv": string(fixed["proxies.csv"])})
 			} else {
@@ -87,4 +92,50 @@ func TestOrganiserProxiesCopiedAndMounted(t *testing.T) {
 			waitPhase(t, e, scrutinv1.PhaseScheduled, 20*time.Second)
 		})
 	}
+}
+
+// TestOrganiserProxiesCheckedAgainstTheRoll: the controller checks each line
+// of the organiser's list against the roll as the runtime will (an id not on
+// the roll, a chain, a second proxy of a grantor, a holder over the cap):
+// ProxiesValid names each refused line by its number and reason, never by its
+// ids, and the election is provisioned all the same (the other proxies stand);
+// once the tenant fixes the list, ProxiesValid is True.
+func TestOrganiserProxiesCheckedAgainstTheRoll(t *testing.T) {
+	ns := newTenant(t)
+	createSecret(t, ns, "ga-proxies", map[string]string{"proxies.csv": "grantor,holder\n" +
+		"A-1,A-2\n" + // 2: kept
+		"A-3,A-2\n" + // 3: over the cap of 1
+		"A-2,A-3\n" + // 4: A-2 holds: a chain
+		"A-1,A-3\n" + // 5: A-1 gave on line 2
+		"A-3,ZZ-404\n"}) // 6: not on the roll
+	e := newElection(t, ns, "ga", time.Hour, 2*time.Hour)
+	e.Spec.Proxies = &scrutinv1.Proxies{MaxPerHolder: 1, SecretRef: &scrutinv1.SecretReference{Name: "ga-proxies"}}
+	e = create(t, e)
+	want := []string{"1 proxies kept, 4 lines refused", "line 3 (the holder already holds spec.proxies.maxPerHolder proxies)",
+		"line 4 (a chain", "line 5 (the grantor gives a proxy on an earlier line)", "line 6 (a voter id not on the roll)"}
+	waitFor(t, "ProxiesValid", 20*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionProxiesValid)
+		ok := c.Status == metav1.ConditionFalse && c.Reason == scrutinv1.ReasonProxiesRefused
+		for _, w := range want {
+			ok = ok && strings.Contains(c.Message, w)
+		}
+		return ok, fmt.Sprintf("%+v", c)
+	})
+	if c := condition(getElection(t, e), scrutinv1.ConditionProxiesValid); strings.Contains(c.Message, "ZZ-404") || strings.Contains(c.Message, "A-3") {
+		t.Errorf("ProxiesValid names a voter id: %s", c.Message)
+	}
+	waitPhase(t, e, scrutinv1.PhaseScheduled, 20*time.Second)
+
+	var s corev1.Secret
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "ga-proxies"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Data = map[string][]byte{"proxies.csv": []byte("grantor,holder\nA-3,A-1\n")}
+	if err := k8s.Update(context.Background(), &s); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ProxiesValid once fixed", 20*time.Second, func() (bool, string) {
+		c := condition(getElection(t, e), scrutinv1.ConditionProxiesValid)
+		return c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "the 1 proxies"), fmt.Sprintf("%+v", c)
+	})
 }

@@ -79,6 +79,9 @@ func indexSecretRefs(o client.Object) []string {
 	if v := e.Spec.Verifiability; v != nil && v.PublicCredentials != nil {
 		names = append(names, v.PublicCredentials.Name)
 	}
+	if p := e.Spec.Proxies; p != nil && p.SecretRef != nil {
+		names = append(names, p.SecretRef.Name)
+	}
 	return names
 }
 

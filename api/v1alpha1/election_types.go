@@ -834,6 +834,11 @@ const (
 	// digest checked there; False while it is being made or uploaded, or when it
 	// cannot be, with the reason.
 	ConditionArchived = "Archived"
+	// ConditionProxiesValid: the organiser's list of proxies (spec.proxies.
+	// secretRef) checked against the roll: True when every line is kept, False
+	// naming each line refused (by number and reason, never a voter id) or what
+	// keeps the list from being read.
+	ConditionProxiesValid = "ProxiesValid"
 	// ConditionDelivered: True when no message waits to be sent and none failed
 	// (every credential letter and code sent); False while some wait or when
 	// some failed, with the counts per channel and state in the message.

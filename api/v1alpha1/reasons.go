@@ -74,6 +74,12 @@ const (
 	// ReasonPublicCredentialsInvalid: the public credentials do not parse or do
 	// not match the roll.
 	ReasonPublicCredentialsInvalid = "PublicCredentialsInvalid"
+	// ReasonProxiesAccepted: every line of the organiser's list is kept.
+	ReasonProxiesAccepted = "ProxiesAccepted"
+	// ReasonProxiesRefused: lines of the organiser's list are refused (an id
+	// not on the roll, a chain, a second proxy of a grantor, a holder over the
+	// cap); the others are kept.
+	ReasonProxiesRefused = "ProxiesRefused"
 	// ReasonProxiesSecretMissing: spec.proxies.secretRef names no Secret of
 	// the Election's namespace.
 	ReasonProxiesSecretMissing = "ProxiesSecretMissing"

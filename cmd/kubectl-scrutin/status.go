@@ -383,6 +383,10 @@ func explainCondition(e *scrutinv1.Election, c metav1.Condition) conditionView {
 		v.State = "kept"
 	case scrutinv1.ReasonDeletionBlocked:
 		// The message says what to do.
+	case scrutinv1.ReasonProxiesRefused, scrutinv1.ReasonProxiesInvalid, scrutinv1.ReasonProxiesKeyMissing:
+		v.ToDo = fmt.Sprintf("fix the lines named in the Secret of spec.proxies.secretRef before the deadline; `kubectl scrutin proxies %s -n %s` lists the refused ones", name, ns)
+	case scrutinv1.ReasonProxiesSecretMissing:
+		v.ToDo = "create this Secret in namespace " + ns + " (see spec.proxies.secretRef), or fix the name in the Election"
 	case scrutinv1.ReasonDeliverySMTPSecretMissing, scrutinv1.ReasonDeliverySMSSecretMissing,
 		scrutinv1.ReasonDatabaseSecretMissing, scrutinv1.ReasonPublicCredentialsSecretMissing:
 		v.ToDo = "create this Secret in namespace " + ns + " (see spec.delivery), or fix the name in the Election"
