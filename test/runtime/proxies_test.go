@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -97,5 +100,135 @@ func TestHolderVotesForThreeThroughTheJSONAPI(t *testing.T) {
 	code, body := controlRaw(t, rt.OpsURL, token, http.MethodGet, "/control/v1/proxies", nil)
 	if want := `{"holders":[{"holder":"V-0001","held":3,"used":3}],"refused":[{"line":5,"reason":"over-cap"}]}`; code != http.StatusOK || strings.TrimSpace(body) != want {
 		t.Errorf("proxies: %d %s, want %s", code, body, want)
+	}
+}
+
+// TestProxiesTriedFromOutside: the voters' proxies against the runtime
+// process, as an outsider would try them.
+//   - A form posted to /proxy, and a JSON call, from another site: refused
+//     before anything is read.
+//   - The schedule moved during the run so that the vote opens now (the
+//     controller's push, no restart): no proxy is given or withdrawn any
+//     more, whatever the Election file's opening said.
+//   - The process killed (SIGKILL) after a proxy was given: the proxy is
+//     there after the restart.
+//   - A body trickled a byte a second: cut at --body-read-timeout, nothing
+//     given.
+func TestProxiesTriedFromOutside(t *testing.T) {
+	smtp := sink.StartSMTP(t)
+	dir := t.TempDir()
+	now := time.Now()
+	tokenFile := filepath.Join(dir, "control-token")
+	args := []string{
+		"--election", runtimetest.ElectionFile(t, dir, "EmailCode", now.Add(time.Hour), now.Add(2*time.Hour),
+			"  proxies: {maxPerHolder: 2, givenBy: Voters}\n"),
+		"--roll", runtimetest.RollFile(t, dir, 5), "--store", "embedded:" + filepath.Join(dir, "e.db"),
+		"--smtp", smtp.Addr(), "--control-token-file", tokenFile, "--body-read-timeout", "2s"}
+	rt := runtimetest.Start(t, runtimeBin, nil, args...)
+	grantor := newVoter(rt.URL, nil)
+	signIn(t, grantor, smtp, 1)
+	give := func(v *voter, holder string) (int, string) {
+		t.Helper()
+		var out struct{ Error string }
+		status, err := v.call(http.MethodPost, "/api/v1/proxy", map[string]string{"holder": holder}, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status, out.Error
+	}
+	if status, code := give(grantor, "V-0002"); status != http.StatusCreated {
+		t.Fatalf("a proxy before the deadline: %d %s", status, code)
+	}
+
+	// From another site: the page's form and the API.
+	for _, c := range []struct{ path, ctype, body string }{
+		{"/proxy", "application/x-www-form-urlencoded", "holder=V-0003"},
+		{"/api/v1/proxy", "application/json", `{"holder":"V-0003"}`},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, rt.URL+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", c.ctype)
+		req.Header.Set("Origin", "https://elsewhere.example")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		for _, ck := range grantor.http.Jar.Cookies(req.URL) {
+			req.AddCookie(ck)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s from another site: %d, want 403", c.path, resp.StatusCode)
+		}
+	}
+
+	// A body trickled by a signed-in voter: cut once its time is up.
+	trickler := newVoter(rt.URL, nil)
+	signIn(t, trickler, smtp, 4)
+	addr := strings.TrimPrefix(rt.URL, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := `{"holder":"V-0005"}`
+	fmt.Fprintf(c, "POST /api/v1/proxy HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nCookie: %s=%s\r\n\r\n",
+		addr, len(body), sessionOf(t, trickler).Name, sessionOf(t, trickler).Value)
+	started := time.Now()
+	cut := make(chan struct{})
+	go func() {
+		defer close(cut)
+		_, _ = io.Copy(io.Discard, c) // the answer, then the close
+	}()
+	for i := 0; i < len(body); i++ {
+		if _, err := c.Write([]byte{body[i]}); err != nil {
+			break
+		}
+		select {
+		case <-cut:
+		case <-time.After(time.Second):
+			continue
+		}
+		break
+	}
+	select {
+	case <-cut:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a trickled body still held after 10 s")
+	}
+	if took := time.Since(started); took > 6*time.Second {
+		t.Errorf("a body trickled a byte a second was cut after %s, its time being 2 s", took.Round(100*time.Millisecond))
+	}
+	var trickled struct{ Given *struct{ VoterID string } }
+	if status, _ := trickler.call(http.MethodGet, "/api/v1/proxy", nil, &trickled); status != http.StatusOK || trickled.Given != nil {
+		t.Errorf("after the trickled body: %d %+v, want no proxy given", status, trickled)
+	}
+
+	// Killed and started again: the proxy is in the store.
+	rt.Kill9()
+	rt = runtimetest.Start(t, runtimeBin, nil, args...)
+	grantor = grantor.moveTo(rt.URL)
+	var mine struct {
+		Allowed bool
+		Given   *struct{ VoterID string }
+	}
+	if status, err := grantor.call(http.MethodGet, "/api/v1/proxy", nil, &mine); err != nil || status != http.StatusOK ||
+		mine.Given == nil || mine.Given.VoterID != "V-0002" || !mine.Allowed {
+		t.Fatalf("after a kill: %d %+v %v", status, mine, err)
+	}
+
+	// The controller moves the opening to now: proxies are settled.
+	token := runtimetest.ReadFile(t, tokenFile)
+	sc := map[string]any{"opensAt": time.Now().Add(-time.Second).UTC(), "closesAt": now.Add(2 * time.Hour).UTC(), "version": 2}
+	if status, body := controlRaw(t, rt.OpsURL, token, http.MethodPost, "/control/v1/schedule", sc); status != http.StatusOK {
+		t.Fatalf("moving the schedule: %d %s", status, body)
+	}
+	other := newVoter(rt.URL, nil)
+	signIn(t, other, smtp, 3)
+	if status, code := give(other, "V-0002"); status != http.StatusConflict || code != "proxy-deadline" {
+		t.Errorf("a proxy given once the moved opening has passed: %d %s, want 409 proxy-deadline", status, code)
+	}
+	if status, _ := grantor.call(http.MethodDelete, "/api/v1/proxy", nil, nil); status != http.StatusConflict {
+		t.Errorf("a proxy withdrawn once the moved opening has passed: %d, want 409", status)
 	}
 }

@@ -54,8 +54,17 @@ func (en *Engine) VotersGiveProxies() bool {
 	return en.Proxies() && en.e.Spec.Proxies.GivenBy == scrutinv1.ProxiesByVoters
 }
 
-// ProxyDeadline is when proxies can no longer be given or withdrawn.
-func (en *Engine) ProxyDeadline() time.Time { return en.e.Spec.ProxyDeadline() }
+// ProxyDeadline is when proxies can no longer be given or withdrawn: the
+// Election's deadline, or the opening the store records when that comes
+// first (the controller moves the schedule of a running election without a
+// restart: its file's opening may be late).
+func (en *Engine) ProxyDeadline() time.Time {
+	d := en.e.Spec.ProxyDeadline()
+	if opens := en.Schedule().OpensAt; !opens.IsZero() && opens.Before(d) {
+		return opens
+	}
+	return d
+}
 
 func (en *Engine) maxPerHolder() int { return int(en.e.Spec.Proxies.MaxPerHolder) }
 
