@@ -110,6 +110,7 @@ bench-congress: tools ## The party congress: validate and import 140,000- and 1,
 	go test -run '^$$' -bench BenchmarkValidateMillionVotersInParts -benchtime 1x ./voting-runtime/roll | tee -a _output/bench/congress-go-bench.txt
 	for n in 140000 1000000; do SCRUTIN_BENCH_VOTERS=$$n go test -run '^$$' -bench CongressRollValidation -benchtime 1x -timeout 30m ./controllers || exit 1; done | tee -a _output/bench/congress-go-bench.txt
 	for n in 140000 1000000; do SCRUTIN_BENCH_VOTERS=$$n go test -run '^$$' -bench ImportRollCongress -benchtime 1x -timeout 30m ./voting-runtime/store/postgres ./voting-runtime/store/embedded || exit 1; done | tee -a _output/bench/congress-go-bench.txt
+	for n in 14000 140000; do SCRUTIN_BENCH_VOTERS=$$n go test -run '^$$' -bench DeclareProxiesCongress -benchtime 3x -timeout 30m ./voting-runtime/store/postgres ./voting-runtime/store/embedded || exit 1; done | tee -a _output/bench/congress-go-bench.txt
 	SCRUTIN_BENCH_CONGRESS=1 go test -count=1 -v -timeout 120m -run 'TestCongressImport|TestCongressLetters' $(BENCH_FLAGS) ./test/bench/congress
 	@echo "figures: _output/bench/congress.txt and _output/bench/congress-go-bench.txt"
 

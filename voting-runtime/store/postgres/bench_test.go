@@ -20,3 +20,16 @@ func BenchmarkImportRollCongress(b *testing.B) {
 		return s
 	})
 }
+
+// BenchmarkDeclareProxiesCongress: the organiser's list of a congress (one
+// proxy for every tenth member) declared against its roll.
+func BenchmarkDeclareProxiesCongress(b *testing.B) {
+	storetest.BenchDeclareProxies(b, func(b *testing.B) store.Store {
+		s, err := Open(b.Context(), newDatabase(b, srv))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -152,3 +152,33 @@ func BenchCastVerifiable(b *testing.B, open func(b *testing.B) store.Store) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "casts/s")
 }
+
+// BenchDeclareProxies imports CongressRoll(BenchVoters) once into a new store
+// (open's), then declares per iteration a list of one proxy for every tenth
+// member (grantor M i, holder M i+1, none a chain), a new list each time (its
+// digest changes, so each declaration replaces the last), and reports the
+// seconds per declaration and the proxies declared per second.
+func BenchDeclareProxies(b *testing.B, open func(b *testing.B) store.Store) {
+	n := BenchVoters(b)
+	s := open(b)
+	if err := s.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.ImportRoll(b.Context(), "bench", CongressRoll(n)); err != nil {
+		b.Fatal(err)
+	}
+	ps := make([]store.Proxy, 0, n/10)
+	for i := 0; i+1 < n; i += 10 {
+		ps = append(ps, store.Proxy{Grantor: fmt.Sprintf("M%07d", i), Holder: fmt.Sprintf("M%07d", i+1), Line: len(ps) + 2})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		imported, refused, err := s.DeclareProxies(b.Context(), fmt.Sprintf("bench-%d", i), ps, 1)
+		if err != nil || !imported || len(refused) != 0 {
+			b.Fatalf("DeclareProxies: imported=%v, %d refused, %v", imported, len(refused), err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/declaration")
+	b.ReportMetric(float64(len(ps))/(b.Elapsed().Seconds()/float64(b.N)), "proxies/s")
+	b.ReportMetric(0, "ns/op")
+}
