@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -106,29 +103,11 @@ namespace, or --runtime-url).`,
 
 // unreached asks the election's runtime for the voters not reached.
 func (a *app) unreached(ctx context.Context, name, runtimeURL string, limit int) ([]unreachedVoter, error) {
-	resp, where, check, done, err := a.controlCall(ctx, name, runtimeURL, func(base string) (string, string, io.Reader) {
-		return http.MethodGet, base + contract.ControlUnreached + "?limit=" + strconv.Itoa(limit), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, fmt.Errorf("%s does not list the voters not reached (HTTP 404): %s", where, check)
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, tokenRefused(where, resp)
-	default:
-		return nil, unexpectedAnswer(where, resp)
-	}
 	var out struct {
 		Voters []unreachedVoter `json:"voters"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&out); err != nil {
-		return nil, fmt.Errorf("the runtime's answer is not a list of voters: %w", err)
-	}
-	return out.Voters, nil
+	err := a.controlGet(ctx, name, runtimeURL, contract.ControlUnreached+"?limit="+strconv.Itoa(limit), "the voters not reached", 8<<20, &out)
+	return out.Voters, err
 }
 
 // printUnreached lists the voters not reached, newest first.

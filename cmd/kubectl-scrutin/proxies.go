@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -87,26 +84,8 @@ election-hotline in the election's namespace, or --runtime-url).`,
 // proxyList asks the election's runtime for its proxies.
 func (a *app) proxyList(ctx context.Context, name, runtimeURL string) (contract.ProxyList, error) {
 	var out contract.ProxyList
-	resp, where, check, done, err := a.controlCall(ctx, name, runtimeURL, func(base string) (string, string, io.Reader) {
-		return http.MethodGet, base + contract.ControlProxies, nil
-	})
-	if err != nil {
-		return out, err
-	}
-	defer done()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return out, fmt.Errorf("%s does not list proxies (HTTP 404): %s", where, check)
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return out, tokenRefused(where, resp)
-	default:
-		return out, unexpectedAnswer(where, resp)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&out); err != nil {
-		return out, fmt.Errorf("the runtime's answer is not a list of proxies: %w", err)
-	}
-	return out, nil
+	err := a.controlGet(ctx, name, runtimeURL, contract.ControlProxies, "proxies", 32<<20, &out)
+	return out, err
 }
 
 func (a *app) printProxies(r proxiesReport) {

@@ -181,6 +181,32 @@ func (a *app) controlCall(ctx context.Context, name, runtimeURL string, request 
 	return resp, where, check, func() { resp.Body.Close(); closeAll() }, nil
 }
 
+// controlGet GETs path (after the control API's address) from the runtime of
+// election name and decodes its JSON answer, at most limit bytes, into out; what
+// says what the answer lists, in errors.
+func (a *app) controlGet(ctx context.Context, name, runtimeURL, path, what string, limit int64, out any) error {
+	resp, where, check, done, err := a.controlCall(ctx, name, runtimeURL, func(base string) (string, string, io.Reader) {
+		return http.MethodGet, base + path, nil
+	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return fmt.Errorf("%s does not list %s (HTTP 404): %s", where, what, check)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return tokenRefused(where, resp)
+	default:
+		return unexpectedAnswer(where, resp)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
+		return fmt.Errorf("the runtime's answer is not a list of %s: %w", what, err)
+	}
+	return nil
+}
+
 // callVoter makes one control API request about a voter (read, unlock or
 // resend, with requestedBy for a resend) to the runtime of election name, and
 // returns the voter's state as the runtime answers it.
