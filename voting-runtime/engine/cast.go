@@ -68,14 +68,10 @@ func (en *Engine) castPlain(ctx context.Context, voterID string, answers ballot.
 		return "", err
 	}
 	err = put(store.Ballot{Payload: payload, Weight: v.Weight, Tracker: tracker})
+	if shut := en.boxShut(err); shut != nil {
+		return "", shut
+	}
 	switch {
-	case errors.Is(err, store.ErrClosed):
-		en.metrics.rejected("closed")
-		en.forget()
-		return "", ErrVoteClosed
-	case errors.Is(err, store.ErrNotOpen):
-		en.metrics.rejected("not-open")
-		return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
 	case errors.Is(err, store.ErrAlreadyVoted):
 		en.voterCache.freeze()
 		en.metrics.rejected("already-voted")
@@ -89,6 +85,22 @@ func (en *Engine) castPlain(ctx context.Context, voterID string, answers ballot.
 	en.voterCache.freeze() // a ballot is in the box: the roll is fixed
 	en.metrics.cast()
 	return tracker, nil
+}
+
+// boxShut is a cast the store refused because the box is shut, in the
+// engine's words (ErrVoteClosed, NotOpenYetError), counted; nil for any other
+// outcome.
+func (en *Engine) boxShut(err error) error {
+	switch {
+	case errors.Is(err, store.ErrClosed):
+		en.metrics.rejected("closed")
+		en.forget()
+		return ErrVoteClosed
+	case errors.Is(err, store.ErrNotOpen):
+		en.metrics.rejected("not-open")
+		return &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
+	}
+	return nil
 }
 
 // HasVoted says whether a voter's ballot is in the box.

@@ -429,14 +429,10 @@ func (en *Engine) CastEncrypted(ctx context.Context, voterID string, raw []byte)
 	}
 	tracker := belenios.Tracker(raw)
 	err = en.st.CastVerifiable(ctx, voterID, store.VerifiableBallot{Body: raw, Credential: cred, Weight: weight, Tracker: tracker})
+	if shut := en.boxShut(err); shut != nil {
+		return "", shut
+	}
 	switch {
-	case errors.Is(err, store.ErrClosed):
-		en.metrics.rejected("closed")
-		en.forget()
-		return "", ErrVoteClosed
-	case errors.Is(err, store.ErrNotOpen):
-		en.metrics.rejected("not-open")
-		return "", &NotOpenYetError{OpensAt: en.Schedule().OpensAt}
 	case errors.Is(err, store.ErrNotVotersCredential):
 		en.metrics.rejected("invalid-ballot")
 		return "", &belenios.BallotError{Reason: "unknown-credential",
