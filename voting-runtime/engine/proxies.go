@@ -120,7 +120,7 @@ func (en *Engine) DeclareProxies(ctx context.Context, r io.Reader) (ProxiesRepor
 	if current != digest && current != "" && !en.now().Before(en.ProxyDeadline()) {
 		rep.Late = true
 		en.log.Warn("The proxies' list changed after the deadline: the list declared before it stays")
-	} else if rep.Imported, _, err = en.st.DeclareProxies(ctx, digest, ps, en.maxPerHolder()); err != nil {
+	} else if rep.Imported, err = en.st.DeclareProxies(ctx, digest, ps, en.maxPerHolder()); err != nil {
 		return rep, errorf("declaring the proxies", err)
 	}
 	if rep.Refused, err = en.st.RefusedProxies(ctx); err != nil {

@@ -89,25 +89,23 @@ func CheckProxy(p Proxy, c ProxyCounts, maxPerHolder int) error {
 
 // DeclareEach is the organiser's list declared, one proxy after the other, in
 // the transaction of a store's DeclareProxies: give checks and records one
-// (CheckProxy); one it refuses (a sentinel error) is left out, its error kept
-// at its index and its line recorded by refuse, with its reason (ProxyReason).
-// Any other error ends the declaration.
-func DeclareEach(ps []Proxy, give func(Proxy) error, refuse func(line int, reason string) error) (map[int]error, error) {
-	refused := map[int]error{}
-	for i, p := range ps {
+// (CheckProxy); one it refuses (a sentinel error) is left out, its line
+// recorded by refuse with its reason (ProxyReason). Any other error ends the
+// declaration.
+func DeclareEach(ps []Proxy, give func(Proxy) error, refuse func(line int, reason string) error) error {
+	for _, p := range ps {
 		p.ByVoter = false
 		err := give(p)
 		switch {
 		case IsSentinel(err):
-			refused[i] = err
 			if err := refuse(p.Line, ProxyReason(err)); err != nil {
-				return nil, err
+				return err
 			}
 		case err != nil:
-			return nil, err
+			return err
 		}
 	}
-	return refused, nil
+	return nil
 }
 
 // Proxies are the election's proxy votes. Proxies are given, withdrawn and
@@ -118,10 +116,9 @@ type Proxies interface {
 	// DeclareProxies replaces the organiser's proxies with ps, checked in order
 	// against the roll and the proxies kept so far (the voters' own included),
 	// all in one transaction, and records digest; a proxy refused is not kept,
-	// and its error is returned at its index in refused, and recorded by its
-	// Line (RefusedProxies). When digest is the one recorded it changes nothing
-	// and returns imported false.
-	DeclareProxies(ctx context.Context, digest string, ps []Proxy, maxPerHolder int) (imported bool, refused map[int]error, err error)
+	// and is recorded by its Line with its reason (RefusedProxies). When digest
+	// is the one recorded it changes nothing and returns imported false.
+	DeclareProxies(ctx context.Context, digest string, ps []Proxy, maxPerHolder int) (imported bool, err error)
 	// ProxiesDigest is the digest of the organiser's list last declared, ""
 	// when none.
 	ProxiesDigest(ctx context.Context) (string, error)

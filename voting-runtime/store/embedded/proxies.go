@@ -38,11 +38,10 @@ func giveProxy(ctx context.Context, tx *sql.Tx, p store.Proxy, maxPerHolder int)
 
 // DeclareProxies replaces the organiser's proxies with ps in one transaction
 // (see store.Proxies).
-func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Proxy, maxPerHolder int) (bool, map[int]error, error) {
+func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Proxy, maxPerHolder int) (bool, error) {
 	var imported bool
-	var refused map[int]error
 	err := s.write(ctx, "declare proxies", func(tx *sql.Tx) error {
-		imported, refused = false, nil
+		imported = false
 		var current string
 		if err := tx.QueryRowContext(ctx, "SELECT digest FROM proxies_meta").Scan(&current); err != nil {
 			return err
@@ -55,13 +54,11 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 				return err
 			}
 		}
-		var err error
-		refused, err = store.DeclareEach(ps, func(p store.Proxy) error { return giveProxy(ctx, tx, p, maxPerHolder) },
+		if err := store.DeclareEach(ps, func(p store.Proxy) error { return giveProxy(ctx, tx, p, maxPerHolder) },
 			func(line int, reason string) error {
 				_, err := tx.ExecContext(ctx, "INSERT INTO proxies_refused (line, reason) VALUES (?, ?) ON CONFLICT DO NOTHING", line, reason)
 				return err
-			})
-		if err != nil {
+			}); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE proxies_meta SET digest = ?", digest); err != nil {
@@ -70,7 +67,7 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 		imported = true
 		return nil
 	})
-	return imported, refused, err
+	return imported, err
 }
 
 // ProxiesDigest is the digest of the organiser's list last declared.

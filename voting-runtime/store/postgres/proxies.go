@@ -39,11 +39,10 @@ func giveProxy(ctx context.Context, tx pgx.Tx, p store.Proxy, maxPerHolder int) 
 
 // DeclareProxies replaces the organiser's proxies with ps in one transaction
 // (see store.Proxies).
-func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Proxy, maxPerHolder int) (bool, map[int]error, error) {
+func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Proxy, maxPerHolder int) (bool, error) {
 	var imported bool
-	var refused map[int]error
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		imported, refused = false, nil
+		imported = false
 		current, err := lockProxies(ctx, tx)
 		if err != nil || current == digest {
 			return err
@@ -53,12 +52,11 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 				return err
 			}
 		}
-		refused, err = store.DeclareEach(ps, func(p store.Proxy) error { return giveProxy(ctx, tx, p, maxPerHolder) },
+		if err := store.DeclareEach(ps, func(p store.Proxy) error { return giveProxy(ctx, tx, p, maxPerHolder) },
 			func(line int, reason string) error {
 				_, err := tx.Exec(ctx, "INSERT INTO proxies_refused (line, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING", line, reason)
 				return err
-			})
-		if err != nil {
+			}); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "UPDATE proxies_meta SET digest = $1", digest); err != nil {
@@ -67,7 +65,7 @@ func (s *Store) DeclareProxies(ctx context.Context, digest string, ps []store.Pr
 		imported = true
 		return nil
 	}, "declare proxies")
-	return imported, refused, err
+	return imported, err
 }
 
 // ProxiesDigest is the digest of the organiser's list last declared.
