@@ -343,6 +343,30 @@ func (en *Engine) ProxyGiven(ctx context.Context, grantor string) (holder Mandat
 	return MandateView{VoterID: m.Holder, Name: v.Name, Voted: m.Voted, ByProxy: m.ByProxy}, true, nil
 }
 
+// VoterProxies is a voter's side of the proxies: the one they gave (nil when
+// none), those they hold, and whether they may give or withdraw one now, until
+// when.
+type VoterProxies struct {
+	Given    *MandateView
+	Mandates []MandateView
+	Allowed  bool
+	Deadline time.Time
+}
+
+// ProxiesOf reads a voter's side of the proxies.
+func (en *Engine) ProxiesOf(ctx context.Context, voterID string) (VoterProxies, error) {
+	vp := VoterProxies{Allowed: en.ProxyChangesOpen(), Deadline: en.ProxyDeadline()}
+	given, ok, err := en.ProxyGiven(ctx, voterID)
+	if err != nil {
+		return vp, err
+	}
+	if ok {
+		vp.Given = &given
+	}
+	vp.Mandates, err = en.Mandates(ctx, voterID)
+	return vp, err
+}
+
 // CastFor casts holder's ballot for grantor, whose proxy holder holds: counted
 // once, with the grantor's weight, like the grantor's own. ErrNoMandate when
 // holder holds no proxy of grantor's; ErrAlreadyVoted when the grantor's ballot

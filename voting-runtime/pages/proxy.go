@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"scrutin.dev/scrutin/voting-runtime/engine"
 	"scrutin.dev/scrutin/voting-runtime/store"
@@ -17,15 +16,12 @@ import (
 
 // proxyData is the proxy page's.
 type proxyData struct {
-	// Given is the holder of the proxy the voter gave, if any.
-	Given *engine.MandateView
-	// Allowed: the voter may give or withdraw a proxy now.
-	Allowed  bool
-	Deadline time.Time
-	Max      int
+	// VoterProxies: the proxy the voter gave, those they hold, and whether
+	// they may change theirs now.
+	engine.VoterProxies
+	Max int
 	// Holder is what the voter typed; FieldError what is wrong with it.
 	Holder, FieldError string
-	Mandates           []engine.MandateView
 }
 
 // proxySession is the signed-in voter of a proxy page; without a session the
@@ -57,19 +53,12 @@ func (p *Pages) renderProxy(w http.ResponseWriter, r *http.Request, status int, 
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
-	d := &proxyData{Allowed: p.en.ProxyChangesOpen(), Deadline: p.en.ProxyDeadline(), Max: int(p.e.Spec.Proxies.MaxPerHolder), Holder: holder}
-	given, ok, err := p.en.ProxyGiven(r.Context(), sess.VoterID)
+	vp, err := p.en.ProxiesOf(r.Context(), sess.VoterID)
 	if err != nil {
 		p.internalError(w, r, err, "")
 		return
 	}
-	if ok {
-		d.Given = &given
-	}
-	if d.Mandates, err = p.en.Mandates(r.Context(), sess.VoterID); err != nil {
-		p.internalError(w, r, err, "")
-		return
-	}
+	d := &proxyData{VoterProxies: vp, Max: int(p.e.Spec.Proxies.MaxPerHolder), Holder: holder}
 	if errKey != "" {
 		d.FieldError = v.msg(errKey)
 		v.Errors = append(v.Errors, summaryError{Href: "#holder", Text: d.FieldError})

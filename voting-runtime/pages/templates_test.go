@@ -151,12 +151,12 @@ func samples(t *testing.T) map[string][]func(v *view) {
 		}},
 		"not-open": {data(phase), data(&phaseData{OpensAt: now, ClosesAt: now.Add(time.Hour), ProxyLink: true})},
 		"proxy": {
-			signedIn("proxy", &proxyData{Allowed: true, Deadline: now, Max: 2, Mandates: mandates}),
-			signedIn("proxy", &proxyData{Allowed: true, Deadline: now, Max: 1, Given: &mandates[0]}),
-			signedIn("proxy", &proxyData{Given: &mandates[0]}),
+			signedIn("proxy", &proxyData{VoterProxies: engine.VoterProxies{Allowed: true, Deadline: now, Mandates: mandates}, Max: 2}),
+			signedIn("proxy", &proxyData{VoterProxies: engine.VoterProxies{Allowed: true, Deadline: now, Given: &mandates[0]}, Max: 1}),
+			signedIn("proxy", &proxyData{VoterProxies: engine.VoterProxies{Given: &mandates[0]}}),
 			signedIn("proxy", &proxyData{}),
 			func(v *view) {
-				signedIn("proxy", &proxyData{Allowed: true, Deadline: now, Max: 3, Holder: "V-9", FieldError: "Problem"})(v)
+				signedIn("proxy", &proxyData{VoterProxies: engine.VoterProxies{Allowed: true, Deadline: now}, Max: 3, Holder: "V-9", FieldError: "Problem"})(v)
 				v.Errors = []summaryError{{Href: "#holder", Text: "Problem"}}
 				v.withForm("proxy-form", "/proxy")
 			},

@@ -551,22 +551,7 @@ func (s *Server) getProxy(w http.ResponseWriter, r *http.Request, sess store.Ses
 		s.engineError(w, r, engine.ErrNoProxies)
 		return
 	}
-	given, ok, err := s.en.ProxyGiven(r.Context(), sess.VoterID)
-	if err != nil {
-		s.engineError(w, r, err)
-		return
-	}
-	mandates, err := s.en.Mandates(r.Context(), sess.VoterID)
-	if err != nil {
-		s.engineError(w, r, err)
-		return
-	}
-	resp := proxyResponse{Allowed: s.en.ProxyChangesOpen(),
-		Deadline: timeJSON(s.en.ProxyDeadline()), Mandates: mandates}
-	if ok {
-		resp.Given = &given
-	}
-	writeJSON(w, http.StatusOK, resp)
+	s.getProxyStatus(w, r, sess, http.StatusOK)
 }
 
 // postProxy: POST /api/v1/proxy {"holder"}: the voter gives their vote to the
@@ -593,19 +578,10 @@ func (s *Server) deleteProxy(w http.ResponseWriter, r *http.Request, sess store.
 }
 
 func (s *Server) getProxyStatus(w http.ResponseWriter, r *http.Request, sess store.Session, status int) {
-	given, ok, err := s.en.ProxyGiven(r.Context(), sess.VoterID)
+	vp, err := s.en.ProxiesOf(r.Context(), sess.VoterID)
 	if err != nil {
 		s.engineError(w, r, err)
 		return
 	}
-	mandates, err := s.en.Mandates(r.Context(), sess.VoterID)
-	if err != nil {
-		s.engineError(w, r, err)
-		return
-	}
-	resp := proxyResponse{Allowed: s.en.ProxyChangesOpen(), Deadline: timeJSON(s.en.ProxyDeadline()), Mandates: mandates}
-	if ok {
-		resp.Given = &given
-	}
-	writeJSON(w, status, resp)
+	writeJSON(w, status, proxyResponse{Allowed: vp.Allowed, Deadline: timeJSON(vp.Deadline), Given: vp.Given, Mandates: vp.Mandates})
 }
