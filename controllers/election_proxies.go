@@ -162,7 +162,7 @@ func (r *ElectionReconciler) checkProxies(ctx context.Context, in *Inputs, data 
 	}
 	parts := make([]string, 0, min(len(c.refused), maxProxyLinesInStatus))
 	for _, x := range c.refused[:min(len(c.refused), maxProxyLinesInStatus)] {
-		parts = append(parts, fmt.Sprintf("line %d (%s)", x.Line, proxyRefusalWords[x.Reason]))
+		parts = append(parts, fmt.Sprintf("line %d (%s)", x.Line, contract.ProxyRefusalWords[x.Reason]))
 	}
 	more := ""
 	if len(c.refused) > maxProxyLinesInStatus {
@@ -172,14 +172,6 @@ func (r *ElectionReconciler) checkProxies(ctx context.Context, in *Inputs, data 
 		"spec.proxies.secretRef's %s: %d proxies kept, %d lines refused: %s%s; fix them in Secret %s before the deadline",
 		scrutinv1.ProxiesKey, c.kept, len(c.refused), strings.Join(parts, ", "), more, e.Spec.Proxies.SecretRef.Name)}
 	return nil
-}
-
-// proxyRefusalWords say why a line was refused.
-var proxyRefusalWords = map[string]string{
-	"unknown-voter": "a voter id not on the roll",
-	"chain":         "a chain: the grantor holds a proxy, the holder gives one, or a member gives to themselves",
-	"already-given": "the grantor gives a proxy on an earlier line",
-	"over-cap":      "the holder already holds spec.proxies.maxPerHolder proxies",
 }
 
 // rollHas says which of the ids the list names are on the roll, reading the

@@ -112,7 +112,7 @@ func TestOrganiserProxiesCheckedAgainstTheRoll(t *testing.T) {
 	e.Spec.Proxies = &scrutinv1.Proxies{MaxPerHolder: 1, SecretRef: &scrutinv1.SecretReference{Name: "ga-proxies"}}
 	e = create(t, e)
 	want := []string{"1 proxies kept, 4 lines refused", "line 3 (the holder already holds spec.proxies.maxPerHolder proxies)",
-		"line 4 (a chain", "line 5 (the grantor gives a proxy on an earlier line)", "line 6 (a voter id not on the roll)"}
+		"line 4 (a chain", "line 5 (the grantor already gives a proxy on an earlier line)", "line 6 (a voter id not on the roll)"}
 	waitFor(t, "ProxiesValid", 20*time.Second, func() (bool, string) {
 		c := condition(getElection(t, e), scrutinv1.ConditionProxiesValid)
 		ok := c.Status == metav1.ConditionFalse && c.Reason == scrutinv1.ReasonProxiesRefused

@@ -24,14 +24,6 @@ type proxiesReport struct {
 	Refused      []contract.ProxyRefusal `json:"refused"`
 }
 
-// proxyReasons say in words why a line of the organiser's list was refused.
-var proxyReasons = map[string]string{
-	"unknown-voter": "a voter id not on the roll",
-	"chain":         "a chain: the grantor holds a proxy, the holder gave one, or a member gives to themselves",
-	"already-given": "the grantor already gives a proxy on an earlier line",
-	"over-cap":      "the holder already holds spec.proxies.maxPerHolder proxies",
-}
-
 func (a *app) proxiesCommand() *cobra.Command {
 	var output, runtimeURL string
 	cmd := &cobra.Command{
@@ -114,7 +106,7 @@ func (a *app) printProxies(r proxiesReport) {
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "  LINE\tREASON\t")
 		for _, x := range r.Refused {
-			why := proxyReasons[x.Reason]
+			why := contract.ProxyRefusalWords[x.Reason]
 			if why == "" {
 				why = x.Reason
 			}

@@ -103,8 +103,17 @@ type ProxyHolder struct {
 }
 
 // ProxyRefusal is a line of the organiser's list that was refused: Reason is
-// unknown-voter, chain, already-given or over-cap.
+// unknown-voter, chain, already-given or over-cap (ProxyRefusalWords).
 type ProxyRefusal struct {
 	Line   int    `json:"line"`
 	Reason string `json:"reason"`
+}
+
+// ProxyRefusalWords say why a line of the organiser's list was refused, by
+// its reason: the controller's ProxiesValid and kubectl scrutin proxies.
+var ProxyRefusalWords = map[string]string{
+	"unknown-voter": "a voter id not on the roll",
+	"chain":         "a chain: the grantor holds a proxy, the holder gives one, or a member gives to themselves",
+	"already-given": "the grantor already gives a proxy on an earlier line",
+	"over-cap":      "the holder already holds spec.proxies.maxPerHolder proxies",
 }
