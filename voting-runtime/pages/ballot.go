@@ -122,7 +122,7 @@ func (p *Pages) canVote(w http.ResponseWriter, r *http.Request, sess store.Sessi
 	if id := mandateFor(r); id != "" && p.en.Proxies() {
 		// a ballot for a grantor: the mandate must be held, and the
 		// grantor's ballot not in the box yet
-		pp := p.proxyPanel(w, r, sess)
+		pp := p.proxyPanel(r, sess)
 		switch {
 		case pp == nil || pp.For == nil:
 			p.renderBallotFor(w, r, sess, "proxy.notice_no_mandate")
@@ -149,7 +149,7 @@ func (p *Pages) renderAlreadyVoted(w http.ResponseWriter, r *http.Request, sess 
 	v := p.view(w, r, "already-voted")
 	v.Session = p.sessionView(sess, "already-voted")
 	v.Data = p.phaseData()
-	v.Proxy = p.proxyPanel(w, r, sess)
+	v.Proxy = p.proxyPanel(r, sess)
 	p.render(w, r, http.StatusConflict, v)
 }
 
@@ -183,7 +183,7 @@ func mandateFor(r *http.Request) string {
 // proxyPanel reads the voter's mandates; nil when the election has no proxies
 // or the voter holds none. An error is logged and shows no panel: the
 // voter's own ballot does not depend on it.
-func (p *Pages) proxyPanel(_ http.ResponseWriter, r *http.Request, sess store.Session) *proxyPanel {
+func (p *Pages) proxyPanel(r *http.Request, sess store.Session) *proxyPanel {
 	if !p.en.Proxies() {
 		return nil
 	}
@@ -473,7 +473,7 @@ func (p *Pages) renderBallot(w http.ResponseWriter, r *http.Request, status int,
 	}
 	v := p.view(w, r, "ballot").withForm("ballot-form", "/ballot")
 	v.Session = p.sessionView(sess, "ballot")
-	v.Proxy = p.proxyPanel(w, r, sess)
+	v.Proxy = p.proxyPanel(r, sess)
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
@@ -528,7 +528,7 @@ type reviewItem struct {
 func (p *Pages) renderReview(w http.ResponseWriter, r *http.Request, sess store.Session, answers ballot.Answers, draft, noticeKey string) {
 	v := p.view(w, r, "review").withForm("review-form", "/ballot/change")
 	v.Session = p.sessionView(sess, "review")
-	v.Proxy = p.proxyPanel(w, r, sess)
+	v.Proxy = p.proxyPanel(r, sess)
 	if noticeKey != "" {
 		v.Notice = v.noticeFor(noticeKey)
 	}
@@ -820,7 +820,7 @@ func (p *Pages) postConfirm(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) renderReceipt(w http.ResponseWriter, r *http.Request, sess store.Session, tracker string) {
 	v := p.view(w, r, "receipt").withForm("receipt-form", "/receipt")
 	v.Session = p.sessionView(sess, "receipt")
-	v.Proxy = p.proxyPanel(w, r, sess)
+	v.Proxy = p.proxyPanel(r, sess)
 	v.Data = &receiptData{Tracker: tracker, Short: ballot.ShortTracker(tracker), ClosesAt: p.en.Schedule().ClosesAt}
 	p.render(w, r, http.StatusOK, v)
 }
